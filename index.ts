@@ -1,0 +1,12 @@
+// Entry point: load and validate the whole stack config (nothing is created
+// when it is invalid), build the platform, export what operators need.
+import { loadConfig } from "./components/config";
+import { buildPlatform } from "./components/platform";
+
+const config = loadConfig();
+const platform = buildPlatform(config);
+
+export const vaultAddress = config.vault.address;
+export const vaultNamespace = platform.server.namespace;
+export const storageBucket = platform.storage.binding.bucket;
+export const clusterSecretStore = platform.externalSecrets.storeName;

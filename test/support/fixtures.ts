@@ -1,0 +1,42 @@
+/**
+ * Valid stack configs the specs start from; each call returns a fresh copy
+ * that a test may change before running the program.
+ */
+import { StackConfig } from "./program";
+
+/** A homelab stack like amiya: Garage storage, Shamir keys and the unsealer. */
+export function homelabStack(): StackConfig & { values: Record<string, any>; secrets: Record<string, any> } {
+    return {
+        values: {
+            cluster: { name: "amiya.akn", domain: "amiya.akn" },
+            storage: {
+                mode: "s3-compatible",
+                bucket: "vault-amiya",
+                region: "garage",
+                endpoint: "https://s3.amiya.akn",
+                prefix: "vault/",
+            },
+            oidc: {
+                issuer: "https://auth.amiya.akn",
+                groups: { "vault-admins": ["admin"], developers: ["operator"], viewers: ["read-only"] },
+            },
+        },
+        secrets: {
+            storageAccessKeyId: "GKtestaccesskey",
+            storageSecretAccessKey: "test-storage-secret-key",
+            oidcClientSecret: "test-oidc-client-secret",
+        },
+    };
+}
+
+/** An AWS stack: a hardened bucket, IAM user, KMS keys and the awskms seal. */
+export function awsStack(): StackConfig & { values: Record<string, any>; secrets: Record<string, any> } {
+    return {
+        values: {
+            cluster: { name: "prod.example", domain: "prod.example.com" },
+            storage: { mode: "aws", bucket: "prod-example-vault", region: "eu-west-1" },
+            oidc: { issuer: "https://auth.example.com", groups: { admins: ["admin"] } },
+        },
+        secrets: { oidcClientSecret: "test-oidc-client-secret" },
+    };
+}

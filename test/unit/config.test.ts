@@ -1,0 +1,479 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { ConfigError, loadConfig, OBJECT_KEYS, SECRET_KEYS } from "../../components/config";
+import { buildPlatform } from "../../components/platform";
+import { readStackFile } from "../../scripts/lib/stack-file";
+import { awsStack, homelabStack } from "../support/fixtures";
+import { registrations } from "../support/mocks";
+import { isSecret, runProgram, setStackConfig, StackConfig, valueOf } from "../support/program";
+
+type Mutable = StackConfig & { values: Record<string, any>; secrets: Record<string, any> };
+
+function problemsOf(stack: StackConfig): string[] {
+    setStackConfig(stack);
+    try {
+        loadConfig();
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+        return [...e.problems];
+    }
+    assert.fail("expected the config to be rejected");
+}
+
+interface BadCase {
+    readonly name: string;
+    readonly base?: () => Mutable;
+    readonly change: (s: Mutable) => void;
+    /** Every line expected in the error, exactly. */
+    readonly expect: readonly string[];
+}
+
+const ns = "secret-platform";
+const cases: BadCase[] = [
+    {
+        name: "missing cluster",
+        change: (s) => delete s.values.cluster,
+        expect: [`${ns}:cluster: is required (see README, config reference)`],
+    },
+    {
+        name: "missing storage",
+        change: (s) => delete s.values.storage,
+        expect: [`${ns}:storage: is required (see README, config reference)`],
+    },
+    {
+        name: "cluster.name missing",
+        change: (s) => delete s.values.cluster.name,
+        expect: [`${ns}:cluster.name: is required`],
+    },
+    {
+        name: "cluster.domain not a DNS name",
+        change: (s) => (s.values.cluster.domain = "Amiya_AKN"),
+        expect: [`${ns}:cluster.domain: must be a lower-case DNS name (e.g. vault.amiya.akn)`],
+    },
+    {
+        name: "cluster as a string",
+        change: (s) => (s.values.cluster = "amiya.akn"),
+        expect: [`${ns}:cluster: must be an object`],
+    },
+    {
+        name: "unknown storage mode",
+        change: (s) => (s.values.storage.mode = "gcs"),
+        expect: [`${ns}:storage.mode: must be one of "aws", "s3-compatible"`],
+    },
+    {
+        name: "bucket name with upper case",
+        change: (s) => (s.values.storage.bucket = "Vault_Data"),
+        expect: [`${ns}:storage.bucket: must be a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-')`],
+    },
+    {
+        name: "endpoint not a URL",
+        change: (s) => (s.values.storage.endpoint = "s3.amiya.akn"),
+        expect: [`${ns}:storage.endpoint: must be an http or https URL`],
+    },
+    {
+        name: "s3-compatible without endpoint",
+        change: (s) => delete s.values.storage.endpoint,
+        expect: [`${ns}:storage.endpoint: is required in s3-compatible mode (e.g. https://s3.garage.example)`],
+    },
+    {
+        name: "AWS-only identity in s3-compatible mode",
+        change: (s) => (s.values.storage.identity = "role"),
+        expect: [`${ns}:storage.identity: is an AWS-only option; remove it in s3-compatible mode`],
+    },
+    {
+        name: "endpoint in aws mode",
+        base: awsStack,
+        change: (s) => (s.values.storage.endpoint = "https://s3.example.com"),
+        expect: [`${ns}:storage.endpoint: is only for s3-compatible mode (aws mode uses the regional AWS endpoint)`],
+    },
+    {
+        name: "versioning off in aws mode",
+        base: awsStack,
+        change: (s) => (s.values.storage.versioning = false),
+        expect: [
+            `${ns}:storage.versioning: must stay true in aws mode: object versions are the point-in-time restore window`,
+        ],
+    },
+    {
+        name: "role identity without irsa",
+        base: awsStack,
+        change: (s) => (s.values.storage.identity = "role"),
+        expect: [
+            `${ns}:storage.irsa: is required when storage.identity is role (the cluster's OIDC provider ARN and URL)`,
+        ],
+    },
+    {
+        name: "noncurrent expiration as a string",
+        change: (s) => (s.values.storage.noncurrentVersionExpirationDays = "30"),
+        expect: [`${ns}:storage.noncurrentVersionExpirationDays: must be a number`],
+    },
+    {
+        name: "unknown key inside storage",
+        change: (s) => (s.values.storage.buckit = "x"),
+        expect: [`${ns}:storage: unknown key 'buckit'`],
+    },
+    {
+        name: "unknown top-level key",
+        change: (s) => (s.values.oidcIssuer = "https://auth.amiya.akn"),
+        expect: [
+            `${ns}:oidcIssuer: unknown key (known keys: audit, cluster, exposure, externalSecrets, kubernetes, kubernetesAuth, kv, networkPolicy, oidc, oidcClientSecret, remoteClusterReviewerJwts, sealAccessKeyId, sealSecretAccessKey, server, storage, storageAccessKeyId, storageSecretAccessKey, unseal, vault, vaultToken)`,
+        ],
+    },
+    {
+        name: "three replicas on S3 storage",
+        change: (s) => (s.values.server = { replicas: 3 }),
+        expect: [
+            `${ns}:server.replicas: must be 1 with server.storageBackend s3: Vault's S3 storage backend has no HA (use storageBackend raft for 3 or 5 replicas)`,
+        ],
+    },
+    {
+        name: "four raft replicas",
+        change: (s) => (s.values.server = { storageBackend: "raft", replicas: 4 }),
+        expect: [`${ns}:server.replicas: must be 1, 3 or 5 with raft storage (an odd quorum)`],
+    },
+    {
+        name: "unknown storage backend",
+        change: (s) => (s.values.server = { storageBackend: "consul" }),
+        expect: [`${ns}:server.storageBackend: must be one of "s3", "raft"`],
+    },
+    {
+        name: "chart version not pinned",
+        change: (s) => (s.values.server = { chartVersion: "latest" }),
+        expect: [`${ns}:server.chartVersion: must be an exact chart version such as 0.34.1`],
+    },
+    {
+        name: "internal TLS without a certificate Secret",
+        change: (s) => (s.values.server = { tls: { mode: "internal" } }),
+        expect: [
+            `${ns}:server.tls.secretName: is required when server.tls.mode is internal (a Secret with tls.crt and tls.key)`,
+        ],
+    },
+    {
+        name: "awskms seal on s3-compatible storage without a key",
+        change: (s) => {
+            s.values.unseal = { mode: "awskms" };
+            s.secrets.sealAccessKeyId = "AKIAEXAMPLE";
+            s.secrets.sealSecretAccessKey = "secret";
+        },
+        expect: [
+            `${ns}:unseal.kmsKeyId: is required for the awskms unseal mode with s3-compatible storage (in that mode the program creates no AWS resources)`,
+        ],
+    },
+    {
+        name: "threshold above shares",
+        change: (s) => (s.values.unseal = { secretShares: 3, secretThreshold: 4 }),
+        expect: [`${ns}:unseal.secretThreshold: must not exceed unseal.secretShares (3)`],
+    },
+    {
+        name: "threshold of one with several shares",
+        change: (s) => (s.values.unseal = { secretShares: 5, secretThreshold: 1 }),
+        expect: [`${ns}:unseal.secretThreshold: must be at least 2 when unseal.secretShares is above 1 (Vault's rule)`],
+    },
+    {
+        name: "bad cron schedule",
+        change: (s) => (s.values.unseal = { schedule: "every minute" }),
+        expect: [`${ns}:unseal.schedule: must be a five-field cron schedule`],
+    },
+    {
+        name: "OIDC issuer over http",
+        change: (s) => (s.values.oidc.issuer = "http://auth.amiya.akn"),
+        expect: [`${ns}:oidc.issuer: must be an https URL`],
+    },
+    {
+        name: "OIDC enabled without issuer",
+        change: (s) => delete s.values.oidc.issuer,
+        expect: [`${ns}:oidc.issuer: is required when oidc.enabled is true (the Authelia issuer, an https URL)`],
+    },
+    {
+        name: "SSO group mapped to an unknown policy",
+        change: (s) => (s.values.oidc.groups = { developers: ["superuser"] }),
+        expect: [
+            `${ns}:oidc.groups.developers: unknown policy 'superuser' (known: admin, default, external-secrets-reader, operator, read-only)`,
+        ],
+    },
+    {
+        name: "SSO group mapped to no policy",
+        change: (s) => (s.values.oidc.groups = { developers: [] }),
+        expect: [`${ns}:oidc.groups.developers: must list at least one policy`],
+    },
+    {
+        name: "token TTL above max",
+        change: (s) => (s.values.oidc.tokenTtl = "12h"),
+        expect: [`${ns}:oidc.tokenTtl: must not exceed oidc.tokenMaxTtl`],
+    },
+    {
+        name: "duration without unit",
+        change: (s) => (s.values.kubernetesAuth = { tokenTtl: "600" }),
+        expect: [`${ns}:kubernetesAuth.tokenTtl: must be a duration such as 30s, 10m or 1h`],
+    },
+    {
+        name: "OIDC client secret in plaintext",
+        change: (s) => {
+            s.values.oidcClientSecret = s.secrets.oidcClientSecret;
+            delete s.secrets.oidcClientSecret;
+        },
+        expect: [
+            `${ns}:oidcClientSecret: must be set as a secret: pulumi config set --secret oidcClientSecret <value>`,
+        ],
+    },
+    {
+        name: "S3 credentials in plaintext",
+        change: (s) => {
+            s.values.storageSecretAccessKey = s.secrets.storageSecretAccessKey;
+            delete s.secrets.storageSecretAccessKey;
+        },
+        expect: [
+            `${ns}:storageSecretAccessKey: must be set as a secret: pulumi config set --secret storageSecretAccessKey <value>`,
+        ],
+    },
+    {
+        name: "S3 credentials missing in s3-compatible mode",
+        change: (s) => delete s.secrets.storageAccessKeyId,
+        expect: [
+            `${ns}:storageAccessKeyId: is required in s3-compatible mode: pulumi config set --secret storageAccessKeyId <value>`,
+        ],
+    },
+    {
+        name: "S3 credentials set in aws mode",
+        base: awsStack,
+        change: (s) => (s.secrets.storageAccessKeyId = "AKIAEXAMPLE"),
+        expect: [
+            `${ns}:storageAccessKeyId: is only for s3-compatible mode (aws mode creates Vault's own IAM credentials)`,
+        ],
+    },
+    {
+        name: "reviewer JWT in plaintext",
+        change: (s) => {
+            s.values.kubernetesAuth = {
+                remoteClusters: [
+                    {
+                        name: "rhodes.akn",
+                        host: "https://rhodes.akn:6443",
+                        caCert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+                    },
+                ],
+            };
+            s.values.remoteClusterReviewerJwts = { "rhodes.akn": "eyJhbGciOi" };
+        },
+        expect: [
+            `${ns}:remoteClusterReviewerJwts: must be set as a secret: pulumi config set --secret remoteClusterReviewerJwts <value>`,
+        ],
+    },
+    {
+        name: "remote cluster without its reviewer JWT",
+        change: (s) => {
+            s.values.kubernetesAuth = {
+                remoteClusters: [
+                    {
+                        name: "rhodes.akn",
+                        host: "https://rhodes.akn:6443",
+                        caCert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+                    },
+                ],
+            };
+            s.secrets.remoteClusterReviewerJwts = { "other.akn": "eyJhbGciOi" };
+        },
+        expect: [
+            `${ns}:remoteClusterReviewerJwts: is missing the token-reviewer JWT of remote cluster 'rhodes.akn'`,
+            `${ns}:remoteClusterReviewerJwts: has a JWT for 'other.akn', which is not in kubernetesAuth.remoteClusters`,
+        ],
+    },
+    {
+        name: "remote cluster CA that is not PEM",
+        change: (s) => {
+            s.values.kubernetesAuth = {
+                remoteClusters: [{ name: "rhodes.akn", host: "https://rhodes.akn:6443", caCert: "not-a-cert" }],
+            };
+            s.secrets.remoteClusterReviewerJwts = { "rhodes.akn": "eyJhbGciOi" };
+        },
+        expect: [
+            `${ns}:kubernetesAuth.remoteClusters[0].caCert: must be a PEM certificate (-----BEGIN CERTIFICATE-----)`,
+        ],
+    },
+    {
+        name: "shared mount named like the cluster",
+        change: (s) => (s.values.kv = { shared: [{ name: "amiya.akn" }] }),
+        expect: [`${ns}:kv.shared[0].name: must differ from cluster.name (amiya.akn is the cluster's own mount)`],
+    },
+    {
+        name: "httproute without a gateway",
+        change: (s) => (s.values.exposure = { kind: "httproute" }),
+        expect: [
+            `${ns}:exposure.gateway: is required when exposure.kind is httproute (the parent Gateway's name and namespace)`,
+        ],
+    },
+    {
+        name: "egress CIDR that is not a CIDR",
+        change: (s) => (s.values.networkPolicy = { egress: { s3: { cidrs: ["192.168.10.20"] } } }),
+        expect: [`${ns}:networkPolicy.egress.s3.cidrs[0]: must be a CIDR block such as 10.0.0.0/8`],
+    },
+    {
+        name: "resources quantity typo",
+        change: (s) => (s.values.server = { resources: { requests: { memory: "256MB" } } }),
+        expect: [`${ns}:server.resources.requests.memory: must be a Kubernetes quantity such as 250m, 512Mi or 10Gi`],
+    },
+    {
+        name: "External Secrets in Vault's namespace",
+        change: (s) => (s.values.externalSecrets = { namespace: "vault" }),
+        expect: [
+            `${ns}:externalSecrets.namespace: must differ from server.namespace (Vault's namespace is default-deny)`,
+        ],
+    },
+    {
+        name: "invalid JSON-ish value for an object key",
+        change: (s) => (s.values.server = "{replicas: 1"),
+        expect: [`${ns}:server: must be an object`],
+    },
+];
+
+describe("loadConfig", () => {
+    describe("rejects bad input, naming every offending key", () => {
+        it("has at least 25 cases", () => assert.ok(cases.length >= 25, String(cases.length)));
+        for (const c of cases) {
+            it(c.name, () => {
+                const stack = (c.base ?? homelabStack)();
+                c.change(stack);
+                assert.deepEqual(problemsOf(stack), c.expect);
+            });
+        }
+    });
+
+    it("reports every mistake of one config in one error", () => {
+        const stack = homelabStack();
+        stack.values.storage.mode = "gcs";
+        stack.values.oidc.issuer = "http://auth";
+        stack.values.server = { replicas: "two" };
+        delete stack.secrets.oidcClientSecret;
+        setStackConfig(stack);
+        assert.throws(
+            () => loadConfig(),
+            (e: Error) => {
+                assert.equal(
+                    e.message,
+                    [
+                        "invalid stack config (3 problems):",
+                        `  ${ns}:storage.mode: must be one of "aws", "s3-compatible"`,
+                        `  ${ns}:server.replicas: must be a number`,
+                        `  ${ns}:oidc.issuer: must be an https URL`,
+                    ].join("\n"),
+                );
+                return true;
+            },
+        );
+        // Once shapes are right, the cross-field rules report together too.
+        const second = homelabStack();
+        second.values.server = { replicas: 3 };
+        delete second.secrets.oidcClientSecret;
+        second.values.exposure = { kind: "httproute" };
+        assert.deepEqual(problemsOf(second), [
+            `${ns}:server.replicas: must be 1 with server.storageBackend s3: Vault's S3 storage backend has no HA (use storageBackend raft for 3 or 5 replicas)`,
+            `${ns}:oidcClientSecret: is required when oidc.enabled is true: pulumi config set --secret oidcClientSecret <value>`,
+            `${ns}:exposure.gateway: is required when exposure.kind is httproute (the parent Gateway's name and namespace)`,
+        ]);
+    });
+
+    it("creates no resource when the config is invalid", async () => {
+        const stack = homelabStack();
+        stack.values.storage.mode = "gcs";
+        await assert.rejects(runProgram(stack, buildPlatform), ConfigError);
+        assert.equal(registrations.length, 0);
+    });
+
+    it("applies every default in one place", () => {
+        setStackConfig(homelabStack());
+        const c = loadConfig();
+        assert.equal(c.storage.forcePathStyle, true);
+        assert.equal(c.storage.noncurrentVersionExpirationDays, 30);
+        assert.equal(c.unseal.mode, "shamir");
+        assert.equal(c.unseal.kmsRegion, "garage");
+        assert.deepEqual(c.unseal.loop, { enabled: true, intervalSeconds: 5 });
+        assert.equal(c.server.chartVersion, "0.34.1");
+        assert.equal(c.server.image.tag, "2.0.4");
+        assert.equal(c.server.replicas, 1);
+        assert.equal(c.server.storageBackend, "s3");
+        assert.equal(c.exposure.host, "vault.amiya.akn");
+        assert.equal(c.vault.address, "https://vault.amiya.akn");
+        assert.equal(c.kubernetesAuth.path, "kubernetes-amiya.akn");
+        assert.equal(c.externalSecrets.storeName, "vault-amiya-akn");
+        assert.equal(c.externalSecrets.chartVersion, "2.9.0");
+        assert.equal(c.externalSecrets.install, false);
+        assert.deepEqual(c.oidc.scopes, ["openid", "profile", "email", "groups"]);
+        assert.deepEqual(c.kv.shared, [
+            {
+                name: "shared",
+                maxVersions: 10,
+                casRequired: false,
+                deleteVersionAfter: "0s",
+                readablePaths: ["common"],
+            },
+        ]);
+    });
+
+    it("defaults aws storage to the awskms seal and no path style", () => {
+        setStackConfig(awsStack());
+        const c = loadConfig();
+        assert.equal(c.unseal.mode, "awskms");
+        assert.equal(c.storage.forcePathStyle, false);
+        assert.equal(c.storage.identity, "user");
+    });
+
+    it("treats the project's empty defaults for secret keys as unset", () => {
+        const stack = homelabStack();
+        stack.values.vaultToken = "";
+        stack.values.remoteClusterReviewerJwts = {};
+        setStackConfig(stack);
+        const c = loadConfig();
+        assert.equal(c.secrets.vaultToken, undefined);
+        assert.equal(c.secrets.remoteClusterReviewerJwts, undefined);
+    });
+
+    it("hands secrets over only as secret Outputs", async () => {
+        setStackConfig(homelabStack());
+        const c = loadConfig();
+        assert.equal(await isSecret(c.secrets.oidcClientSecret), true);
+        assert.equal(await isSecret(c.secrets.storageSecretAccessKey), true);
+        assert.equal(await valueOf(c.secrets.storageAccessKeyId as never), "GKtestaccesskey");
+        assert.doesNotMatch(
+            JSON.stringify({ ...c, secrets: undefined }),
+            /test-storage-secret-key|test-oidc-client-secret/,
+        );
+    });
+});
+
+describe("the committed stack and project files", () => {
+    const root = path.join(__dirname, "..", "..");
+
+    it("Pulumi.amiya.yaml is valid and holds no secret", () => {
+        const file = readStackFile("amiya");
+        setStackConfig(file);
+        const c = loadConfig();
+        assert.equal(c.cluster.name, "amiya.akn");
+        assert.equal(c.storage.mode, "s3-compatible");
+        assert.deepEqual(Object.keys(file.secrets).sort(), [
+            "oidcClientSecret",
+            "storageAccessKeyId",
+            "storageSecretAccessKey",
+        ]);
+        const text = fs.readFileSync(path.join(root, "Pulumi.amiya.yaml"), "utf8");
+        assert.doesNotMatch(text, /secure:|AKIA|-----BEGIN/);
+    });
+
+    it("Pulumi.yaml declares every key the loader knows, and no other", () => {
+        const project = parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as {
+            name: string;
+            config: Record<string, { description?: string; default?: unknown; type?: string }>;
+        };
+        assert.equal(project.name, "secret-platform");
+        assert.deepEqual(Object.keys(project.config).sort(), [...OBJECT_KEYS, ...Object.keys(SECRET_KEYS)].sort());
+        for (const [key, decl] of Object.entries(project.config)) {
+            assert.ok((decl.description ?? "").length > 20, `${key} needs a description`);
+            const required = key === "cluster" || key === "storage";
+            assert.equal(decl.default === undefined, required, `${key}: only required keys go without a default`);
+        }
+        for (const key of Object.keys(SECRET_KEYS)) {
+            assert.match(project.config[key].description ?? "", /^\(secret/, `${key} must say it is secret`);
+        }
+    });
+});
