@@ -345,8 +345,8 @@ const kubernetesSchema = z.strictObject({
     context: z.string().min(1).optional(),
 });
 
-/** Every structured key: the project's config surface. */
-const objectKeys = {
+/** Every structured key: the project's config surface (exported for docs and tests). */
+export const CONFIG_SCHEMAS = {
     cluster: clusterSchema,
     storage: storageSchema,
     unseal: unsealSchema.prefault({}),
@@ -377,11 +377,11 @@ export const SECRET_KEYS = {
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
-export type ObjectKey = keyof typeof objectKeys;
-export const OBJECT_KEYS = Object.keys(objectKeys) as ObjectKey[];
+export type ObjectKey = keyof typeof CONFIG_SCHEMAS;
+export const OBJECT_KEYS = Object.keys(CONFIG_SCHEMAS) as ObjectKey[];
 const REQUIRED_KEYS: readonly ObjectKey[] = ["cluster", "storage"];
 
-type Parsed = { [K in ObjectKey]: z.output<(typeof objectKeys)[K]> };
+type Parsed = { [K in ObjectKey]: z.output<(typeof CONFIG_SCHEMAS)[K]> };
 
 /** The validated, defaulted stack config every component reads. */
 export interface PlatformConfig {
@@ -515,7 +515,7 @@ export function loadConfig(source: ConfigSource = stackConfigSource()): Platform
             fail(key, "is required (see README, config reference)");
             continue;
         }
-        const result = objectKeys[key].safeParse(raw === undefined ? undefined : parseJsonValue(raw), {
+        const result = CONFIG_SCHEMAS[key].safeParse(raw === undefined ? undefined : parseJsonValue(raw), {
             reportInput: true,
         });
         if (result.success) {
@@ -722,7 +722,7 @@ export function requiredSecretKeys(source: ConfigSource): SecretKey[] {
     const parsed: Record<string, unknown> = {};
     for (const key of OBJECT_KEYS) {
         const raw = source.get(key);
-        const result = objectKeys[key].safeParse(raw === undefined ? undefined : parseJsonValue(raw));
+        const result = CONFIG_SCHEMAS[key].safeParse(raw === undefined ? undefined : parseJsonValue(raw));
         if (!result.success) return [];
         parsed[key] = result.data;
     }
