@@ -44,6 +44,8 @@ const computed: Record<string, (name: string, inputs: Record<string, unknown>) =
     "aws:iam/policy:Policy": (name, i) => ({ arn: `arn:aws:iam::123456789012:policy/${String(i.name ?? name)}` }),
     "aws:iam/accessKey:AccessKey": (name) => ({ id: `AKIAMOCK${name.length}`, secret: `mock-secret-${name}` }),
     "random:index/randomPassword:RandomPassword": () => ({ result: "mock-random-password" }),
+    "vault:jwt/authBackend:AuthBackend": (name) => ({ accessor: `auth_oidc_${name}` }),
+    "vault:index/authBackend:AuthBackend": (name) => ({ accessor: `auth_kubernetes_${name}` }),
 };
 
 /** Provider functions the program may call, with canned answers. */
