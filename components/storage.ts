@@ -1,5 +1,14 @@
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig } from "./config";
+import { CONFIG_NAMESPACE, PlatformConfig } from "./config";
+import {
+    irsaTrustPolicy,
+    isKmsKeyArn,
+    kmsAliasName,
+    tlsOnlyBucketPolicy,
+    vaultIamName,
+    vaultIdentityPolicy,
+} from "./lib/storage-policies";
 
 /** What the Vault server needs to know about its storage and seal. */
 export interface StorageBinding {
@@ -26,27 +35,367 @@ export interface StorageBinding {
     };
     /** IAM role for IRSA / pod identity (aws mode, identity role). */
     readonly roleArn?: pulumi.Output<string>;
+    /** The ServiceAccount the IRSA role trusts (`<server.namespace>/vault`); set with roleArn. */
+    readonly serviceAccount?: { readonly namespace: string; readonly name: string };
 }
 
 export interface VaultStorageArgs {
-    /** The validated stack config. */
+    /** The validated stack config (reads `storage`, `unseal`, `server.namespace`, `cluster.name`, `secrets`). */
     readonly config: PlatformConfig;
 }
 
-/** Vault's S3 storage: the hardened bucket with IAM and KMS on AWS, or a bucket on an S3-compatible endpoint. */
+/** The chart's server ServiceAccount: the release is named `vault` (see the contracts). */
+export const VAULT_SERVICE_ACCOUNT = "vault";
+
+/**
+ * Problems the component finds in an already validated config, as
+ * `secret-platform:<key>: <message>` lines; empty when it can build.
+ */
+export function storageConfigProblems(config: PlatformConfig): string[] {
+    const problems: string[] = [];
+    const kmsKeyId = config.unseal.kmsKeyId;
+    if (config.storage.mode === "aws" && config.unseal.mode === "awskms" && kmsKeyId !== undefined) {
+        if (!isKmsKeyArn(kmsKeyId)) {
+            problems.push(
+                `${CONFIG_NAMESPACE}:unseal.kmsKeyId: must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) in aws mode, so that Vault's IAM policy can name the key`,
+            );
+        }
+    }
+    return problems;
+}
+
+/**
+ * Vault's S3 storage: the hardened bucket with least-privilege IAM and KMS on
+ * AWS, or a bucket on an S3-compatible endpoint (Garage, MinIO). Every child
+ * uses this component's own aws.Provider, never the ambient default one.
+ */
 export class VaultStorage extends pulumi.ComponentResource {
+    /** What the server and bootstrap need; secrets only as secret Outputs. */
     public readonly binding: StorageBinding;
+    /** The explicit provider every child of this component uses. */
+    public readonly provider: aws.Provider;
+    public readonly bucket: aws.s3.Bucket;
+    /** The bucket's SSE-KMS key (aws mode). */
+    public readonly storageKey?: aws.kms.Key;
+    /** The awskms seal's key (aws mode, unseal awskms, no unseal.kmsKeyId). */
+    public readonly sealKey?: aws.kms.Key;
+    /** Vault's identity policy (aws mode). */
+    public readonly identityPolicy?: aws.iam.Policy;
 
     constructor(name: string, args: VaultStorageArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Checked before anything is registered.
+        const problems = storageConfigProblems(args.config);
+        if (problems.length > 0) {
+            throw new Error(`invalid stack config for VaultStorage:\n  ${problems.join("\n  ")}`);
+        }
         super("secret-platform:storage:VaultStorage", name, {}, opts);
-        const s = args.config.storage;
-        this.binding = {
-            bucket: pulumi.output(s.bucket),
-            region: s.region,
-            endpoint: s.endpoint,
-            forcePathStyle: s.forcePathStyle,
-            prefix: s.prefix,
-        };
-        this.registerOutputs({ bucket: this.binding.bucket });
+        const parts: Built & Partial<BuiltAws> =
+            args.config.storage.mode === "aws"
+                ? this.buildAws(name, args.config)
+                : this.buildCompatible(name, args.config);
+        this.provider = parts.provider;
+        this.bucket = parts.bucket;
+        this.storageKey = parts.storageKey;
+        this.sealKey = parts.sealKey;
+        this.identityPolicy = parts.policy;
+        this.binding = parts.binding;
+
+        this.registerOutputs({
+            bucket: this.binding.bucket,
+            bucketArn: this.bucket.arn,
+            storageKmsKeyArn: this.storageKey?.arn,
+            sealKmsKeyArn: this.sealKey?.arn,
+            roleArn: this.binding.roleArn,
+        });
     }
+
+    /** AWS: bucket, hardening, KMS keys, and Vault's IAM identity. */
+    private buildAws(name: string, config: PlatformConfig): BuiltAws {
+        const s = config.storage;
+        const provider = new aws.Provider(
+            `${name}-aws`,
+            {
+                region: s.region,
+                defaultTags: { tags: { "managed-by": "pulumi", "secret-platform/cluster": config.cluster.name } },
+            },
+            { parent: this },
+        );
+        const child: pulumi.CustomResourceOptions = { parent: this, provider };
+        // Data resources: never deleted with the stack (storage.protect).
+        const data = pulumi.mergeOptions(child, { protect: s.protect, retainOnDelete: s.protect });
+        // Settings on a retained bucket: deleting them (versioning suspended,
+        // encryption or the public-access block removed) would weaken it.
+        const setting = pulumi.mergeOptions(child, { retainOnDelete: s.protect });
+
+        const storageKey = new aws.kms.Key(
+            `${name}-storage-key`,
+            {
+                description: `SSE-KMS key of Vault's bucket ${s.bucket}`,
+                enableKeyRotation: true,
+                deletionWindowInDays: s.kmsDeletionWindowDays,
+            },
+            data,
+        );
+        new aws.kms.Alias(
+            `${name}-storage-key-alias`,
+            { name: kmsAliasName(s.bucket, "storage"), targetKeyId: storageKey.keyId },
+            child,
+        );
+
+        const bucket = new aws.s3.Bucket(`${name}-bucket`, { bucket: s.bucket, forceDestroy: false }, data);
+        const onBucket = { bucket: bucket.bucket };
+
+        const publicAccessBlock = new aws.s3.BucketPublicAccessBlock(
+            `${name}-public-access-block`,
+            {
+                ...onBucket,
+                blockPublicAcls: true,
+                blockPublicPolicy: true,
+                ignorePublicAcls: true,
+                restrictPublicBuckets: true,
+            },
+            setting,
+        );
+        new aws.s3.BucketOwnershipControls(
+            `${name}-ownership`,
+            { ...onBucket, rule: { objectOwnership: "BucketOwnerEnforced" } },
+            setting,
+        );
+        const versioning = new aws.s3.BucketVersioning(
+            `${name}-versioning`,
+            { ...onBucket, versioningConfiguration: { status: "Enabled" } },
+            setting,
+        );
+        new aws.s3.BucketServerSideEncryptionConfiguration(
+            `${name}-encryption`,
+            {
+                ...onBucket,
+                rules: [
+                    {
+                        applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: storageKey.arn },
+                        bucketKeyEnabled: true,
+                    },
+                ],
+            },
+            setting,
+        );
+        new aws.s3.BucketPolicy(
+            `${name}-policy`,
+            { ...onBucket, policy: bucket.arn.apply((arn) => JSON.stringify(tlsOnlyBucketPolicy(arn))) },
+            // After the public-access block, so BlockPublicPolicy judges this policy.
+            pulumi.mergeOptions(setting, { dependsOn: [publicAccessBlock] }),
+        );
+        new aws.s3.BucketLifecycleConfiguration(
+            `${name}-lifecycle`,
+            { ...onBucket, rules: lifecycleRules(config) },
+            // Noncurrent-version rules need versioning on first.
+            pulumi.mergeOptions(setting, { dependsOn: [versioning] }),
+        );
+
+        // The awskms seal's key, unless the stack names an existing one.
+        const unseal = config.unseal;
+        const sealKey =
+            unseal.mode === "awskms" && unseal.kmsKeyId === undefined
+                ? new aws.kms.Key(
+                      `${name}-seal-key`,
+                      {
+                          description: `awskms seal key of the Vault on cluster ${config.cluster.name}`,
+                          enableKeyRotation: true,
+                          deletionWindowInDays: s.kmsDeletionWindowDays,
+                          region: unseal.kmsRegion,
+                      },
+                      data,
+                  )
+                : undefined;
+        if (sealKey !== undefined) {
+            new aws.kms.Alias(
+                `${name}-seal-key-alias`,
+                { name: kmsAliasName(s.bucket, "seal"), targetKeyId: sealKey.keyId, region: unseal.kmsRegion },
+                child,
+            );
+        }
+        const sealKeyArn: pulumi.Output<string> | undefined =
+            sealKey?.arn ??
+            (unseal.mode === "awskms" && unseal.kmsKeyId !== undefined ? pulumi.output(unseal.kmsKeyId) : undefined);
+
+        const iamName = vaultIamName(s.bucket);
+        const keyArns = sealKeyArn === undefined ? [storageKey.arn] : [storageKey.arn, sealKeyArn];
+        const policy = new aws.iam.Policy(
+            `${name}-identity-policy`,
+            {
+                name: iamName,
+                description: `Vault's access to bucket ${s.bucket} and its KMS keys`,
+                policy: pulumi
+                    .all([bucket.arn, pulumi.all(keyArns)])
+                    .apply(([bucketArn, kmsKeyArns]) =>
+                        JSON.stringify(vaultIdentityPolicy({ bucketArn, prefix: s.prefix, kmsKeyArns })),
+                    ),
+            },
+            child,
+        );
+
+        let credentials: StorageBinding["credentials"];
+        let roleArn: pulumi.Output<string> | undefined;
+        let serviceAccount: StorageBinding["serviceAccount"];
+        if (s.identity === "role") {
+            const irsa = s.irsa as NonNullable<typeof s.irsa>; // loadConfig requires it with identity role
+            serviceAccount = { namespace: config.server.namespace, name: VAULT_SERVICE_ACCOUNT };
+            const role = new aws.iam.Role(
+                `${name}-role`,
+                {
+                    name: iamName,
+                    description: `Vault (IRSA ${serviceAccount.namespace}/${serviceAccount.name}) on ${config.cluster.name}`,
+                    assumeRolePolicy: JSON.stringify(
+                        irsaTrustPolicy({
+                            oidcProviderArn: irsa.oidcProviderArn,
+                            oidcProviderUrl: irsa.oidcProviderUrl,
+                            namespace: serviceAccount.namespace,
+                            serviceAccount: serviceAccount.name,
+                        }),
+                    ),
+                },
+                child,
+            );
+            new aws.iam.RolePolicyAttachment(`${name}-role-policy`, { role: role.name, policyArn: policy.arn }, child);
+            roleArn = role.arn;
+        } else {
+            const user = new aws.iam.User(`${name}-user`, { name: iamName }, child);
+            new aws.iam.UserPolicyAttachment(`${name}-user-policy`, { user: user.name, policyArn: policy.arn }, child);
+            // The provider marks `secret` secret; the key id is kept secret too,
+            // since it only ever travels with it.
+            const accessKey = new aws.iam.AccessKey(
+                `${name}-access-key`,
+                { user: user.name },
+                pulumi.mergeOptions(child, { additionalSecretOutputs: ["secret"] }),
+            );
+            credentials = {
+                accessKeyId: pulumi.secret(accessKey.id),
+                secretAccessKey: pulumi.secret(accessKey.secret),
+            };
+        }
+
+        return {
+            provider,
+            bucket,
+            storageKey,
+            sealKey,
+            policy,
+            binding: {
+                bucket: bucket.bucket,
+                region: s.region,
+                endpoint: undefined,
+                forcePathStyle: s.forcePathStyle,
+                prefix: s.prefix,
+                storageKmsKeyId: storageKey.arn,
+                seal: sealKeyArn === undefined ? undefined : { kmsKeyId: sealKeyArn, region: unseal.kmsRegion },
+                credentials,
+                roleArn,
+                serviceAccount,
+            },
+        };
+    }
+
+    /** S3-compatible: the bucket (and versioning) on the configured endpoint; no IAM or KMS. */
+    private buildCompatible(name: string, config: PlatformConfig): Built {
+        const s = config.storage;
+        const secrets = config.secrets;
+        // loadConfig requires both in s3-compatible mode.
+        const accessKeyId = secrets.storageAccessKeyId as pulumi.Output<string>;
+        const secretAccessKey = secrets.storageSecretAccessKey as pulumi.Output<string>;
+        const provider = new aws.Provider(
+            `${name}-s3`,
+            {
+                region: s.region,
+                accessKey: accessKeyId,
+                secretKey: secretAccessKey,
+                endpoints: [{ s3: s.endpoint }],
+                s3UsePathStyle: s.forcePathStyle,
+                // Not AWS: there is no STS, IAM, EC2 metadata or AWS region list to check against.
+                skipCredentialsValidation: true,
+                skipRequestingAccountId: true,
+                skipMetadataApiCheck: true,
+                skipRegionValidation: true,
+            },
+            { parent: this },
+        );
+        const child: pulumi.CustomResourceOptions = { parent: this, provider };
+        const data = pulumi.mergeOptions(child, { protect: s.protect, retainOnDelete: s.protect });
+        const setting = pulumi.mergeOptions(child, { retainOnDelete: s.protect });
+
+        const bucket = new aws.s3.Bucket(`${name}-bucket`, { bucket: s.bucket, forceDestroy: false }, data);
+        if (s.versioning) {
+            const versioning = new aws.s3.BucketVersioning(
+                `${name}-versioning`,
+                { bucket: bucket.bucket, versioningConfiguration: { status: "Enabled" } },
+                setting,
+            );
+            // With versions kept (MinIO, Ceph), bound the restore window as on AWS.
+            new aws.s3.BucketLifecycleConfiguration(
+                `${name}-lifecycle`,
+                { bucket: bucket.bucket, rules: lifecycleRules(config) },
+                pulumi.mergeOptions(setting, { dependsOn: [versioning] }),
+            );
+        }
+
+        const unseal = config.unseal;
+        const awskms = unseal.mode === "awskms";
+        return {
+            provider,
+            bucket,
+            binding: {
+                bucket: bucket.bucket,
+                region: s.region,
+                endpoint: s.endpoint,
+                forcePathStyle: s.forcePathStyle,
+                prefix: s.prefix,
+                credentials: { accessKeyId, secretAccessKey },
+                // loadConfig requires the key and its credentials for awskms with s3-compatible storage.
+                seal: awskms
+                    ? { kmsKeyId: pulumi.output(unseal.kmsKeyId as string), region: unseal.kmsRegion }
+                    : undefined,
+                sealCredentials: awskms
+                    ? {
+                          accessKeyId: secrets.sealAccessKeyId as pulumi.Output<string>,
+                          secretAccessKey: secrets.sealSecretAccessKey as pulumi.Output<string>,
+                      }
+                    : undefined,
+            },
+        };
+    }
+}
+
+interface Built {
+    readonly provider: aws.Provider;
+    readonly bucket: aws.s3.Bucket;
+    readonly binding: StorageBinding;
+}
+
+interface BuiltAws extends Built {
+    readonly storageKey: aws.kms.Key;
+    readonly sealKey?: aws.kms.Key;
+    readonly policy: aws.iam.Policy;
+}
+
+/**
+ * The lifecycle: noncurrent versions live `noncurrentVersionExpirationDays`
+ * (the point-in-time restore window), then go; delete markers left without
+ * versions go too; incomplete multipart uploads are aborted.
+ */
+export function lifecycleRules(config: PlatformConfig): aws.types.input.s3.BucketLifecycleConfigurationRule[] {
+    const s = config.storage;
+    return [
+        {
+            id: "restore-window",
+            status: "Enabled",
+            filter: {},
+            noncurrentVersionExpiration: { noncurrentDays: s.noncurrentVersionExpirationDays },
+            expiration: { expiredObjectDeleteMarker: true },
+        },
+        {
+            id: "abort-incomplete-multipart-uploads",
+            status: "Enabled",
+            filter: {},
+            abortIncompleteMultipartUpload: { daysAfterInitiation: s.abortIncompleteMultipartUploadDays },
+        },
+    ];
 }
