@@ -1,6 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
-import { PlatformConfig } from "./config";
+import { durationSeconds, PlatformConfig } from "./config";
+import { AutheliaClient, autheliaClient, oidcRoleInputs, oidcTune } from "./lib/oidc";
+import {
+    checkPolicy,
+    groupPolicyNames,
+    loadPolicyTemplates,
+    PolicyTemplateError,
+    READER_TEMPLATE,
+    renderPolicies,
+    RenderedPolicy,
+} from "./lib/policies";
 
 export interface VaultConfigurationArgs {
     /** The validated stack config. */
@@ -9,9 +19,55 @@ export interface VaultConfigurationArgs {
     readonly provider: vault.Provider;
     /** Bootstrap readiness: nothing is configured before Vault is initialized and unsealed. */
     readonly dependsOn: pulumi.Resource[];
+    /** Directory of the ACL policy templates; default `policies/` (tests point elsewhere). */
+    readonly policyDir?: string;
 }
 
-/** Audit, KV v2 mounts, ACL policies, OIDC login and Kubernetes auth, through the Vault provider. */
+/** Where the file audit device writes: the chart's audit volume, or the pod log. */
+export function auditFilePath(target: "file" | "stdout"): string {
+    return target === "stdout" ? "stdout" : "/vault/audit/vault-audit.log";
+}
+
+/** One KV v2 mount and its engine settings. */
+export interface KvMountSpec {
+    readonly path: string;
+    readonly description: string;
+    readonly maxVersions: number;
+    readonly casRequired: boolean;
+    /** Seconds; 0 keeps versions. */
+    readonly deleteVersionAfter: number;
+}
+
+/**
+ * Every KV v2 mount this Vault serves: the cluster's own, one per remote
+ * cluster (same settings as the cluster's), then the shared mounts.
+ */
+export function kvMounts(config: PlatformConfig): KvMountSpec[] {
+    const settings = (s: PlatformConfig["kv"]["cluster"]) => ({
+        maxVersions: s.maxVersions,
+        casRequired: s.casRequired,
+        deleteVersionAfter: durationSeconds(s.deleteVersionAfter),
+    });
+    const clusters = [config.cluster.name, ...config.kubernetesAuth.remoteClusters.map((r) => r.name)];
+    return [
+        ...clusters.map((cluster) => ({
+            path: cluster,
+            description: `Secrets of cluster ${cluster}: <app>/<category>/<secret>`,
+            ...settings(config.kv.cluster),
+        })),
+        ...config.kv.shared.map((m) => ({
+            path: m.name,
+            description: m.description ?? `Shared secrets (readable paths: ${m.readablePaths.join(", ")})`,
+            ...settings(m),
+        })),
+    ];
+}
+
+/**
+ * Audit, KV v2 mounts, ACL policies, OIDC login and Kubernetes auth, through
+ * the Vault provider. The audit device comes first: every other child waits
+ * for it, so no request goes unaudited.
+ */
 export class VaultConfiguration extends pulumi.ComponentResource {
     /** Mount path of this cluster's Kubernetes auth backend. */
     public readonly kubernetesAuthPath: pulumi.Output<string>;
@@ -19,16 +75,212 @@ export class VaultConfiguration extends pulumi.ComponentResource {
     public readonly externalSecretsRole: pulumi.Output<string>;
     /** This cluster's KV v2 mount. */
     public readonly clusterMount: pulumi.Output<string>;
-    /** Resources the External Secrets store must wait for (the role). */
+    /** Names of the ACL policies created (per-cluster ones carry the cluster suffix). */
+    public readonly policyNames: pulumi.Output<string[]>;
+    /** The matching Authelia client definition (no secret); undefined when OIDC is off. */
+    public readonly autheliaClient?: AutheliaClient;
+    /** Resources the External Secrets store must wait for: the ESO roles, the KV mounts and reader policies. */
     public readonly ready: pulumi.Resource[];
 
     constructor(name: string, args: VaultConfigurationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secret-platform:configuration:VaultConfiguration", name, {}, opts);
         const c = args.config;
-        this.kubernetesAuthPath = pulumi.output(c.kubernetesAuth.path);
-        this.externalSecretsRole = pulumi.output(c.kubernetesAuth.role);
-        this.clusterMount = pulumi.output(c.cluster.name);
-        this.ready = [];
-        this.registerOutputs({});
+
+        // Render every policy first: a template error stops the program before any resource.
+        const templates = loadPolicyTemplates(args.policyDir);
+        if (!templates.some((t) => t.name === READER_TEMPLATE && t.perCluster)) {
+            throw new PolicyTemplateError(
+                `policies/${READER_TEMPLATE}.hcl: required, and must use {{cluster_mount}} (the External Secrets reader)`,
+            );
+        }
+        const rendered = renderPolicies(c, templates);
+        const groups = c.oidc.enabled ? groupPolicyNames(c, templates) : {};
+
+        const base: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
+        const audit = c.audit.enabled
+            ? new vault.Audit(
+                  `${name}-audit`,
+                  {
+                      type: "file",
+                      path: c.audit.path,
+                      description: "Every request and response, HMAC'd",
+                      options: { file_path: auditFilePath(c.audit.target) },
+                  },
+                  { ...base, dependsOn: args.dependsOn },
+              )
+            : undefined;
+        const child: pulumi.CustomResourceOptions = {
+            ...base,
+            dependsOn: audit === undefined ? args.dependsOn : [...args.dependsOn, audit],
+        };
+        // A KV mount's deletion deletes its secrets: protected like the bucket.
+        const data: pulumi.CustomResourceOptions = {
+            ...child,
+            protect: c.storage.protect,
+            retainOnDelete: c.storage.protect,
+        };
+
+        // KV v2 mounts and their engine settings.
+        const mounts = new Map<string, vault.Mount>();
+        const kvSettings: vault.kv.SecretBackendV2[] = [];
+        for (const m of kvMounts(c)) {
+            const mount = new vault.Mount(
+                `${name}-kv-${m.path}`,
+                { path: m.path, type: "kv", options: { version: "2" }, description: m.description },
+                data,
+            );
+            mounts.set(m.path, mount);
+            kvSettings.push(
+                new vault.kv.SecretBackendV2(
+                    `${name}-kv-${m.path}-settings`,
+                    {
+                        mount: mount.path,
+                        maxVersions: m.maxVersions,
+                        casRequired: m.casRequired,
+                        deleteVersionAfter: m.deleteVersionAfter,
+                    },
+                    child,
+                ),
+            );
+        }
+
+        // ACL policies, each parsed with a real HCL parser before Vault sees it.
+        const policies = new Map<string, vault.Policy>();
+        for (const p of rendered) {
+            policies.set(
+                p.name,
+                new vault.Policy(
+                    `${name}-policy-${p.name}`,
+                    { name: p.name, policy: pulumi.output(checkPolicy(p)) },
+                    child,
+                ),
+            );
+        }
+        const readerOf = (cluster: string): vault.Policy => {
+            const p = rendered.find((r: RenderedPolicy) => r.template === READER_TEMPLATE && r.cluster === cluster);
+            return policies.get(p?.name ?? "") as vault.Policy;
+        };
+
+        // OIDC login through Authelia; SSO groups map to policies through external groups.
+        if (c.oidc.enabled) {
+            if (c.oidc.issuer === undefined || c.secrets.oidcClientSecret === undefined) {
+                throw new pulumi.ResourceError("oidc.enabled needs oidc.issuer and the oidcClientSecret secret", this);
+            }
+            const oidc = new vault.jwt.AuthBackend(
+                `${name}-oidc`,
+                {
+                    path: c.oidc.path,
+                    type: "oidc",
+                    description: `SSO through ${c.oidc.issuer}`,
+                    oidcDiscoveryUrl: c.oidc.issuer,
+                    oidcClientId: c.oidc.clientId,
+                    oidcClientSecret: c.secrets.oidcClientSecret,
+                    defaultRole: c.oidc.defaultRole,
+                    tune: oidcTune(c),
+                },
+                { ...child, additionalSecretOutputs: ["oidcClientSecret"] },
+            );
+            new vault.jwt.AuthBackendRole(
+                `${name}-oidc-role`,
+                { backend: c.oidc.path, ...oidcRoleInputs(c) },
+                { ...child, dependsOn: [...(child.dependsOn as pulumi.Resource[]), oidc] },
+            );
+            for (const [group, names] of Object.entries(groups)) {
+                const identityGroup = new vault.identity.Group(
+                    `${name}-group-${group}`,
+                    {
+                        name: group,
+                        type: "external",
+                        // Policy resources' names, so the group waits for its policies.
+                        policies: names.map((n) => policies.get(n)?.name ?? n),
+                        metadata: { source: "sso", issuer: c.oidc.issuer },
+                    },
+                    child,
+                );
+                new vault.identity.GroupAlias(
+                    `${name}-group-${group}-alias`,
+                    { name: group, mountAccessor: oidc.accessor, canonicalId: identityGroup.id },
+                    child,
+                );
+            }
+            this.autheliaClient = autheliaClient(c);
+        }
+
+        // Kubernetes auth for External Secrets: this cluster, then each remote cluster.
+        const k = c.kubernetesAuth;
+        const auth = (
+            suffix: string,
+            cluster: string,
+            path: string,
+            config: vault.kubernetes.AuthBackendConfigArgs,
+        ) => {
+            const backend = new vault.AuthBackend(
+                `${name}-k8s-auth${suffix}`,
+                { type: "kubernetes", path, description: `Kubernetes service accounts of cluster ${cluster}` },
+                child,
+            );
+            const authConfig = new vault.kubernetes.AuthBackendConfig(
+                `${name}-k8s-auth${suffix}-config`,
+                { ...config, backend: backend.path },
+                { ...child, additionalSecretOutputs: ["tokenReviewerJwt"] },
+            );
+            return { backend, authConfig };
+        };
+        const role = (
+            suffix: string,
+            cluster: string,
+            backend: vault.AuthBackend,
+            authConfig: vault.kubernetes.AuthBackendConfig,
+            sa: { serviceAccount: string; namespace: string },
+        ) =>
+            new vault.kubernetes.AuthBackendRole(
+                `${name}-k8s-auth${suffix}-role`,
+                {
+                    backend: backend.path,
+                    roleName: k.role,
+                    boundServiceAccountNames: [sa.serviceAccount],
+                    boundServiceAccountNamespaces: [sa.namespace],
+                    tokenPolicies: [readerOf(cluster).name],
+                    tokenTtl: durationSeconds(k.tokenTtl),
+                    tokenMaxTtl: durationSeconds(k.tokenMaxTtl),
+                },
+                { ...child, dependsOn: [...(child.dependsOn as pulumi.Resource[]), authConfig] },
+            );
+
+        // Vault runs in this cluster: its pod's CA and ServiceAccount token review logins.
+        const local = auth("", c.cluster.name, k.path, {
+            kubernetesHost: k.host,
+            kubernetesCaCert: k.caCert,
+            disableLocalCaJwt: false,
+        });
+        const localRole = role("", c.cluster.name, local.backend, local.authConfig, c.externalSecrets);
+        const roles = [localRole];
+        for (const r of k.remoteClusters) {
+            const jwts = c.secrets.remoteClusterReviewerJwts;
+            if (jwts === undefined) {
+                throw new pulumi.ResourceError("kubernetesAuth.remoteClusters needs remoteClusterReviewerJwts", this);
+            }
+            // Another cluster's API: its own CA and reviewer token, never Vault's local ones.
+            const remote = auth(`-${r.name}`, r.name, `kubernetes-${r.name}`, {
+                kubernetesHost: r.host,
+                kubernetesCaCert: r.caCert,
+                tokenReviewerJwt: pulumi.secret(jwts.apply((j) => j[r.name])),
+                disableLocalCaJwt: true,
+            });
+            roles.push(role(`-${r.name}`, r.name, remote.backend, remote.authConfig, r));
+        }
+
+        this.kubernetesAuthPath = local.backend.path;
+        this.externalSecretsRole = localRole.roleName;
+        this.clusterMount = (mounts.get(c.cluster.name) as vault.Mount).path;
+        this.policyNames = pulumi.all([...policies.values()].map((p) => p.name));
+        this.ready = [...roles, ...mounts.values(), ...kvSettings];
+        this.registerOutputs({
+            kubernetesAuthPath: this.kubernetesAuthPath,
+            externalSecretsRole: this.externalSecretsRole,
+            clusterMount: this.clusterMount,
+            policyNames: this.policyNames,
+            autheliaClient: this.autheliaClient,
+        });
     }
 }
