@@ -10,3 +10,5 @@ export const vaultAddress = config.vault.address;
 export const vaultNamespace = platform.server.namespace;
 export const storageBucket = platform.storage.binding.bucket;
 export const clusterSecretStore = platform.externalSecrets.storeName;
+/** The Authelia OIDC client matching Vault's OIDC login (no secret; undefined when oidc is off). */
+export const autheliaOidcClient = platform.configuration.autheliaClient;
