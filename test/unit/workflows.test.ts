@@ -1,0 +1,259 @@
+/**
+ * The GitHub Actions workflows: actionlint (the real linter, a Go tool from
+ * scripts/install-tools.sh) passes on them, the stack matrix comes from the
+ * Pulumi.<stack>.yaml files (the listing script is run for real), and the
+ * preview/deploy/drift jobs run the commands the issue asks for with a
+ * configurable backend and no Pulumi Cloud token.
+ */
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { listStacks } from "../../scripts/lib/stack-file";
+import { requireTool } from "../support/tools";
+
+const ROOT = path.join(__dirname, "..", "..");
+const DIR = path.join(ROOT, ".github", "workflows");
+const NAMES = ["preview", "deploy", "drift"] as const;
+
+interface Step {
+    id?: string;
+    name?: string;
+    uses?: string;
+    run?: string;
+    with?: Record<string, string>;
+    env?: Record<string, string>;
+    if?: string;
+}
+interface Job {
+    needs?: string | string[];
+    if?: string;
+    environment?: { name: string } | string;
+    permissions?: Record<string, string>;
+    strategy?: { "max-parallel"?: number; "fail-fast"?: boolean; matrix?: Record<string, unknown> };
+    env?: Record<string, string>;
+    outputs?: Record<string, string>;
+    steps: Step[];
+}
+interface Workflow {
+    name: string;
+    on: Record<string, unknown>;
+    permissions?: Record<string, string>;
+    concurrency?: { group: string; "cancel-in-progress": boolean };
+    env?: Record<string, string>;
+    jobs: Record<string, Job>;
+}
+
+function text(name: string): string {
+    return fs.readFileSync(path.join(DIR, `${name}.yml`), "utf8");
+}
+function load(name: string): Workflow {
+    return parse(text(name)) as Workflow;
+}
+function step(job: Job, pred: (s: Step) => boolean, what: string): Step {
+    const found = job.steps.find(pred);
+    assert.ok(found, `no step ${what}`);
+    return found;
+}
+/** The Pulumi job of a workflow (the one with the stack matrix). */
+function stackJob(wf: Workflow): [string, Job] {
+    const jobs = Object.entries(wf.jobs).filter(([, j]) => j.strategy?.matrix !== undefined);
+    assert.equal(jobs.length, 1, "exactly one matrix job");
+    return jobs[0];
+}
+
+/** Runs a workflow `run:` script with bash, as the runner would (bash -e). */
+function runScript(script: string, cwd: string, env: Record<string, string>) {
+    return spawnSync("bash", ["-e", "-c", script], { cwd, env: { ...process.env, ...env }, encoding: "utf8" });
+}
+
+describe("workflows", () => {
+    let tmp: string;
+    beforeEach(() => {
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "wf-"));
+    });
+    afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+    it("pass actionlint, which does reject a broken workflow", function () {
+        const actionlint = requireTool(this, "actionlint");
+        const files = NAMES.map((n) => path.join(DIR, `${n}.yml`));
+        const res = spawnSync(actionlint, ["-no-color", ...files], { cwd: ROOT, encoding: "utf8" });
+        assert.equal(res.status, 0, `actionlint:\n${res.stdout}${res.stderr}`);
+
+        // The same linter fails an unknown matrix reference: it really checks.
+        const broken = path.join(tmp, "broken.yml");
+        fs.writeFileSync(broken, text("deploy").replace("${{ matrix.stack }}", "${{ matrix.stacks }}"));
+        const bad = spawnSync(actionlint, ["-no-color", broken], { encoding: "utf8" });
+        assert.equal(bad.status, 1);
+        assert.match(bad.stdout, /property "stacks" is not defined/);
+    });
+
+    for (const name of NAMES) {
+        describe(name, () => {
+            it("derives the stack matrix from the Pulumi.<stack>.yaml files", () => {
+                const wf = load(name);
+                const list = step(wf.jobs.stacks, (s) => s.id === "list", "id=list");
+                assert.equal(wf.jobs.stacks.outputs?.stacks, "${{ steps.list.outputs.stacks }}");
+                const [, job] = stackJob(wf);
+                assert.deepEqual(job.strategy?.matrix, { stack: "${{ fromJSON(needs.stacks.outputs.stacks) }}" });
+                assert.ok([job.needs].flat().includes("stacks"));
+                assert.match(job.if ?? "", /needs\.stacks\.outputs\.stacks != '\[\]'/);
+
+                // Nothing names a real stack: the matrix is the only source.
+                const raw = text(name);
+                for (const stack of listStacks(ROOT)) {
+                    assert.ok(!new RegExp(`\\b${stack.replace(/\./g, "\\.")}\\b`).test(raw), `${stack} hard-coded`);
+                }
+
+                // Run the listing script for real on a directory of stack files.
+                for (const f of [
+                    "Pulumi.yaml",
+                    "Pulumi.amiya.yaml",
+                    "Pulumi.b.prod.yaml",
+                    "Pulumi.x.yml",
+                    "notes.yaml",
+                ]) {
+                    fs.writeFileSync(path.join(tmp, f), "config: {}\n");
+                }
+                const out = path.join(tmp, "out");
+                let res = runScript(list.run as string, tmp, { GITHUB_OUTPUT: out });
+                assert.equal(res.status, 0, res.stderr);
+                assert.equal(fs.readFileSync(out, "utf8"), 'stacks=["amiya","b.prod"]\n');
+
+                // No stack file: an empty list (the Pulumi job is then skipped by its `if`).
+                const empty = fs.mkdtempSync(path.join(tmp, "empty-"));
+                res = runScript(list.run as string, empty, { GITHUB_OUTPUT: out });
+                assert.equal(res.status, 0, res.stderr);
+                assert.match(fs.readFileSync(out, "utf8"), /stacks=\[\]\n$/);
+
+                // A file name that is no valid stack name fails instead of producing broken JSON.
+                fs.writeFileSync(path.join(empty, 'Pulumi.a"b.yaml'), "");
+                res = runScript(list.run as string, empty, { GITHUB_OUTPUT: out });
+                assert.equal(res.status, 1);
+                assert.match(res.stdout, /not a valid stack name: a"b/);
+            });
+
+            it("takes the backend and secrets provider from settings, never a Pulumi Cloud token", () => {
+                const wf = load(name);
+                const raw = text(name);
+                assert.ok(!/PULUMI_ACCESS_TOKEN/.test(raw));
+                assert.ok(!/app\.pulumi\.com/.test(raw));
+                const [, job] = stackJob(wf);
+                assert.equal(job.env?.PULUMI_BACKEND_URL, "${{ vars.PULUMI_BACKEND_URL }}");
+                assert.equal(job.env?.PULUMI_CONFIG_PASSPHRASE, "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}");
+                assert.equal(job.env?.STACK, "${{ matrix.stack }}");
+                const login = step(job, (s) => /pulumi login/.test(s.run ?? ""), "pulumi login");
+                assert.match(login.run as string, /pulumi login "\$PULUMI_BACKEND_URL"/);
+
+                // The CLI is installed by pulumi/actions at the SDK's own version.
+                const install = step(job, (s) => (s.uses ?? "").startsWith("pulumi/actions@"), "pulumi/actions");
+                assert.equal(install.uses, "pulumi/actions@v6");
+                assert.equal(install.with?.["pulumi-version"], "${{ env.PULUMI_VERSION }}");
+                const sdk = JSON.parse(
+                    fs.readFileSync(path.join(ROOT, "node_modules/@pulumi/pulumi/package.json"), "utf8"),
+                );
+                assert.equal(wf.env?.PULUMI_VERSION, sdk.version);
+            });
+        });
+    }
+
+    it("preview: npm test, then pulumi preview with the guardrail pack, the offline plan and a PR comment per stack", () => {
+        const wf = load("preview");
+        assert.deepEqual(Object.keys(wf.on), ["pull_request"]);
+        const test = wf.jobs.test;
+        step(test, (s) => s.run === "bash .ci/run", ".ci/run (npm ci, tools, npm test)");
+        assert.match(fs.readFileSync(path.join(ROOT, ".ci/run"), "utf8"), /^npm test$/m);
+
+        const [, job] = stackJob(wf);
+        assert.deepEqual(job.needs, ["test", "stacks"]);
+        assert.equal(job.permissions?.["pull-requests"], "write");
+        assert.equal(wf.permissions?.contents, "read");
+        const plan = step(job, (s) => /npm run/.test(s.run ?? ""), "offline plan");
+        assert.match(plan.run as string, /npm run --silent plan -- --stack "\$STACK" --diff "origin\/\$BASE_REF"/);
+        const preview = step(job, (s) => s.id === "preview", "id=preview");
+        assert.match(preview.run as string, /pulumi preview --stack "\$STACK" --diff /);
+        assert.match(preview.run as string, /--policy-pack policies\/guard/);
+        assert.ok(fs.existsSync(path.join(ROOT, "policies/guard/PulumiPolicy.yaml")), "the referenced policy pack");
+        const comment = step(job, (s) => (s.uses ?? "").startsWith("actions/github-script@"), "comment");
+        assert.match(comment.with?.script ?? "", /secret-platform-preview:\$\{stack\}/);
+        assert.match(comment.with?.script ?? "", /updateComment/);
+        assert.match(comment.with?.script ?? "", /createComment/);
+    });
+
+    it("deploy: pulumi up on the default branch, one stack at a time behind the stack's environment", () => {
+        const wf = load("deploy");
+        assert.deepEqual(wf.on.push, { branches: ["main"] });
+        assert.deepEqual(wf.concurrency, { group: "deploy", "cancel-in-progress": false });
+        const [, job] = stackJob(wf);
+        assert.equal(job.strategy?.["max-parallel"], 1);
+        assert.deepEqual(job.environment, { name: "${{ matrix.stack }}" });
+        assert.match(job.if ?? "", /github\.ref_name == github\.event\.repository\.default_branch/);
+        const up = step(job, (s) => /pulumi up/.test(s.run ?? ""), "pulumi up");
+        assert.match(up.run as string, /pulumi up --yes --stack "\$STACK"/);
+        assert.match(up.run as string, /--policy-pack policies\/guard/);
+    });
+
+    describe("drift", () => {
+        const wf = load("drift");
+        const [, job] = stackJob(wf);
+        const check = step(job, (s) => s.id === "check", "id=check");
+
+        it("runs on a schedule with --refresh --expect-no-changes and may write issues", () => {
+            assert.match(String((wf.on.schedule as { cron: string }[])[0].cron), /^\S+ \S+ \* \* \*$/);
+            assert.equal(job.permissions?.issues, "write");
+            assert.match(check.run as string, /pulumi preview --stack "\$STACK" --refresh --expect-no-changes --diff/);
+            const issue = step(job, (s) => (s.uses ?? "").startsWith("actions/github-script@"), "issue");
+            assert.match(issue.with?.script ?? "", /const title = `Drift: \$\{stack\}`;/);
+            assert.match(issue.with?.script ?? "", /issues\.create\(/);
+            assert.match(issue.with?.script ?? "", /issues\.update\(/);
+            const fail = step(job, (s) => s.name === "Fail on drift or error", "fail");
+            assert.equal(fail.if, "steps.check.outputs.result != 'clean'");
+        });
+
+        // The classification script with a stand-in `pulumi` that exits like the real CLI.
+        const cases: [string, number, string, string][] = [
+            ["clean", 0, "Resources:\n    12 unchanged\n", "clean"],
+            ["drift (old message)", 255, "error: no changes were expected but changes were proposed\n", "drift"],
+            [
+                "drift (newer message)",
+                255,
+                "error: no changes were expected for preview but changes were proposed\n",
+                "drift",
+            ],
+            ["an error", 255, "error: failed to load checkpoint\n", "error"],
+        ];
+        for (const [what, code, output, result] of cases) {
+            it(`classifies ${what} as ${result}`, () => {
+                const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "drift-"));
+                try {
+                    const bin = path.join(tmp, "bin");
+                    fs.mkdirSync(bin);
+                    fs.writeFileSync(
+                        path.join(bin, "pulumi"),
+                        `#!/bin/sh\necho "$@" > "${tmp}/argv"\nprintf '%s' "$FAKE_OUTPUT" >&2\nexit ${code}\n`,
+                        { mode: 0o755 },
+                    );
+                    const out = path.join(tmp, "out");
+                    const res = runScript(check.run as string, tmp, {
+                        PATH: `${bin}:${process.env.PATH}`,
+                        FAKE_OUTPUT: output,
+                        STACK: "s1",
+                        RUNNER_TEMP: tmp,
+                        GITHUB_OUTPUT: out,
+                    });
+                    assert.equal(res.status, 0, res.stderr);
+                    assert.equal(fs.readFileSync(out, "utf8"), `result=${result}\n`);
+                    assert.equal(fs.readFileSync(path.join(tmp, "drift.txt"), "utf8"), output);
+                    assert.equal(
+                        fs.readFileSync(path.join(tmp, "argv"), "utf8"),
+                        "preview --stack s1 --refresh --expect-no-changes --diff --non-interactive --color never\n",
+                    );
+                } finally {
+                    fs.rmSync(tmp, { recursive: true, force: true });
+                }
+            });
+        }
+    });
+});
