@@ -1,0 +1,261 @@
+/**
+ * The Helm values of the official `vault` chart, built from the typed config
+ * and plain (already resolved) storage facts. No Pulumi here: the specs check
+ * every key path against the chart's values.yaml and the whole against its
+ * values.schema.json.
+ *
+ * Secrets never pass through this function: it only learns the *names* of the
+ * Kubernetes Secrets that hold credentials, and refers to them.
+ */
+import { PlatformConfig } from "../config";
+import { renderServerHcl, USERCONFIG_DIR, INTERNAL_SERVICE } from "./server-hcl";
+
+/** Helm release name; fixes the names of the Service (`vault`), StatefulSet and pods (contract). */
+export const RELEASE_NAME = "vault";
+/** The API port of the Vault Service and pods. */
+export const API_PORT = 8200;
+/** Raft and request-forwarding port between Vault pods. */
+export const CLUSTER_PORT = 8201;
+/** The chart's labels on the server pods. */
+export const SERVER_POD_LABELS = {
+    "app.kubernetes.io/name": "vault",
+    "app.kubernetes.io/instance": RELEASE_NAME,
+    component: "server",
+} as const;
+/** The unsealer's pod label (contract with VaultBootstrap). */
+export const UNSEALER_POD_LABELS = { "app.kubernetes.io/name": "vault-unsealer" } as const;
+/** Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for the S3 backend (and the seal on AWS). */
+export const STORAGE_CREDENTIALS_SECRET = `${RELEASE_NAME}-storage-credentials`;
+/** Secret with the awskms seal's own keys as files (s3-compatible storage with an AWS KMS seal). */
+export const SEAL_CREDENTIALS_SECRET = `${RELEASE_NAME}-seal-credentials`;
+/** Health endpoint answering 200/204 when active, standby, sealed or uninitialized. */
+export const HEALTH_PATH = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204";
+/** The chart's image user and group (hashicorp/vault runs as vault:vault = 100:1000). */
+export const VAULT_UID = 100;
+export const VAULT_GID = 1000;
+
+/** What the values need to know about storage and seal, with Outputs already resolved. */
+export interface ServerStorageFacts {
+    readonly bucket: string;
+    readonly region: string;
+    readonly endpoint?: string;
+    readonly forcePathStyle: boolean;
+    readonly prefix?: string;
+    /** SSE-KMS key of the bucket (aws mode). */
+    readonly storageKmsKeyId?: string;
+    /** The awskms seal, when unseal.mode is awskms. */
+    readonly seal?: { readonly kmsKeyId: string; readonly region: string };
+    /** Name of the Secret whose AWS_* keys become env vars; unset without static storage credentials. */
+    readonly credentialsSecret?: string;
+    /** Name of the Secret with the seal's own key files; unset when the seal shares the storage identity. */
+    readonly sealCredentialsSecret?: string;
+    /** IAM role for IRSA; annotates the service account. */
+    readonly roleArn?: string;
+}
+
+// A loose JSON value type: the chart's values are free-form YAML.
+type Values = { [key: string]: unknown };
+
+/** The pod's security context: non-root, the image's uid/gid, RuntimeDefault seccomp (PSA restricted). */
+export const POD_SECURITY_CONTEXT = {
+    runAsNonRoot: true,
+    runAsUser: VAULT_UID,
+    runAsGroup: VAULT_GID,
+    fsGroup: VAULT_GID,
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** The container's security context: nothing to escalate, no capabilities, a read-only root. */
+export const CONTAINER_SECURITY_CONTEXT = {
+    runAsNonRoot: true,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** The in-cluster URL of the Vault Service (contract: `http(s)://vault.<ns>.svc:8200`). */
+export function internalUrl(config: PlatformConfig): string {
+    const scheme = config.server.tls.mode === "internal" ? "https" : "http";
+    return `${scheme}://${RELEASE_NAME}.${config.server.namespace}.svc:${API_PORT}`;
+}
+
+function probe(initialDelaySeconds: number) {
+    return {
+        enabled: true,
+        path: HEALTH_PATH,
+        port: API_PORT,
+        failureThreshold: 3,
+        initialDelaySeconds,
+        periodSeconds: 10,
+        successThreshold: 1,
+        timeoutSeconds: 5,
+    };
+}
+
+function withoutUndefined<T extends object>(o: T): Partial<T> {
+    return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The chart's values for this config. Throws when the storage facts contradict the config. */
+export function buildVaultValues(config: PlatformConfig, storage: ServerStorageFacts): Values {
+    const server = config.server;
+    const raft = server.storageBackend === "raft";
+    const internalTls = server.tls.mode === "internal";
+    const scheme = internalTls ? "https" : "http";
+
+    if (config.unseal.mode === "awskms" && storage.seal === undefined) {
+        throw new Error("buildVaultValues: unseal.mode is awskms but the storage binding has no seal key");
+    }
+    if (internalTls && server.tls.secretName === undefined) {
+        throw new Error("secret-platform:server.tls.secretName: is required when server.tls.mode is internal");
+    }
+
+    // Secrets mounted as files under /vault/userconfig/<name>/, read-only, group-readable by vault.
+    const volumes: Values[] = [{ name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } }];
+    // The chart copies the config to /tmp before sed-ing it; the root filesystem is read-only.
+    const volumeMounts: Values[] = [{ name: "tmp", mountPath: "/tmp" }];
+    const mountSecret = (volume: string, secretName: string) => {
+        volumes.push({ name: volume, secret: { secretName, defaultMode: 0o440 } });
+        volumeMounts.push({ name: volume, mountPath: `${USERCONFIG_DIR}/${secretName}`, readOnly: true });
+        return `${USERCONFIG_DIR}/${secretName}`;
+    };
+
+    let tls: { certDir: string; caFile?: string } | undefined;
+    const extraEnvironmentVars: Record<string, string> = {};
+    if (internalTls) {
+        const certDir = mountSecret("tls", server.tls.secretName as string);
+        const ca = server.tls.caSecretName;
+        const caDir = ca === undefined ? undefined : ca === server.tls.secretName ? certDir : mountSecret("tls-ca", ca);
+        tls = { certDir, caFile: caDir === undefined ? undefined : `${caDir}/ca.crt` };
+        // The vault CLI inside the pod (and `kubectl exec` operators) talks to https://127.0.0.1:8200.
+        if (tls.caFile !== undefined) extraEnvironmentVars.VAULT_CACERT = tls.caFile;
+    }
+
+    const sealCredentialsDir =
+        storage.sealCredentialsSecret === undefined
+            ? undefined
+            : mountSecret("seal-credentials", storage.sealCredentialsSecret);
+
+    const extraSecretEnvironmentVars =
+        storage.credentialsSecret === undefined
+            ? []
+            : ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map((key) => ({
+                  envName: key,
+                  secretName: storage.credentialsSecret,
+                  secretKey: key,
+              }));
+
+    const hcl = renderServerHcl({
+        s3: raft
+            ? undefined
+            : {
+                  bucket: storage.bucket,
+                  region: storage.region,
+                  endpoint: storage.endpoint,
+                  forcePathStyle: storage.forcePathStyle,
+                  prefix: storage.prefix,
+                  kmsKeyId: storage.storageKmsKeyId,
+              },
+        raft: raft ? { replicas: server.replicas } : undefined,
+        seal:
+            config.unseal.mode === "awskms" && storage.seal !== undefined
+                ? { region: storage.seal.region, kmsKeyId: storage.seal.kmsKeyId, credentialsDir: sealCredentialsDir }
+                : undefined,
+        tls,
+        apiAddr: internalUrl(config),
+        logLevel: server.logLevel,
+    });
+
+    const requests = withoutUndefined(server.resources.requests);
+    const limits = withoutUndefined(server.resources.limits);
+    const resources = withoutUndefined({
+        requests: Object.keys(requests).length > 0 ? requests : undefined,
+        limits: Object.keys(limits).length > 0 ? limits : undefined,
+    });
+
+    const storageVolume = (s: { size: string; storageClass?: string }, mountPath: string, enabled: boolean) =>
+        withoutUndefined({
+            enabled,
+            size: s.size,
+            storageClass: s.storageClass,
+            mountPath,
+            accessMode: "ReadWriteOnce",
+        });
+
+    return {
+        global: { enabled: true, tlsDisable: !internalTls },
+        injector: { enabled: false },
+        csi: { enabled: false },
+        ui: { enabled: true, serviceType: "ClusterIP" },
+        server: {
+            enabled: true,
+            image: { repository: server.image.repository, tag: server.image.tag, pullPolicy: "IfNotPresent" },
+            // Standalone: a config change rolls the one pod. Raft: pods are replaced one by one by the operator
+            // (standbys first), as HashiCorp's upgrade guide asks.
+            updateStrategyType: raft ? "OnDelete" : "RollingUpdate",
+            // A config checksum on the pod template, so a changed HCL is a changed pod spec.
+            includeConfigAnnotation: true,
+            logLevel: server.logLevel,
+            logFormat: "json",
+            resources,
+            // Exposure is this program's own Ingress/HTTPRoute, typed and validated; not the chart's.
+            ingress: { enabled: false },
+            httproute: { enabled: false },
+            route: { enabled: false },
+            // Kubernetes auth needs TokenReview: a ClusterRoleBinding to system:auth-delegator.
+            authDelegator: { enabled: true },
+            readinessProbe: probe(5),
+            livenessProbe: probe(60),
+            extraEnvironmentVars,
+            extraSecretEnvironmentVars,
+            volumes,
+            volumeMounts,
+            // The chart's default, made explicit: never two Vault pods on one node.
+            affinity: {
+                podAntiAffinity: {
+                    requiredDuringSchedulingIgnoredDuringExecution: [
+                        {
+                            labelSelector: { matchLabels: { ...SERVER_POD_LABELS } },
+                            topologyKey: "kubernetes.io/hostname",
+                        },
+                    ],
+                },
+            },
+            // This program writes its own NetworkPolicies (default deny + allows).
+            networkPolicy: { enabled: false },
+            statefulSet: {
+                securityContext: { pod: POD_SECURITY_CONTEXT, container: CONTAINER_SECURITY_CONTEXT },
+            },
+            auditStorage: storageVolume(server.auditStorage, "/vault/audit", true),
+            dataStorage: storageVolume(server.dataStorage, "/vault/data", raft),
+            // Raft data and audit logs outlive a deleted or scaled-down StatefulSet.
+            persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
+            serviceAccount: {
+                create: true,
+                annotations: storage.roleArn === undefined ? {} : { "eks.amazonaws.com/role-arn": storage.roleArn },
+                // Raft's service_registration "kubernetes" labels pods active/standby; standalone needs no API write.
+                serviceDiscovery: { enabled: raft },
+            },
+            standalone: raft ? { enabled: false } : { enabled: true, config: hcl },
+            ha: raft
+                ? {
+                      enabled: true,
+                      replicas: server.replicas,
+                      // The chart's VAULT_API_ADDR env wins over api_addr in the HCL: keep them equal.
+                      apiAddr: `${scheme}://$(HOSTNAME).${INTERNAL_SERVICE}:${API_PORT}`,
+                      raft: { enabled: true, setNodeId: true, config: hcl },
+                      disruptionBudget: { enabled: true, maxUnavailable: Math.floor((server.replicas - 1) / 2) },
+                  }
+                : { enabled: false, apiAddr: internalUrl(config) },
+        },
+    };
+}
+
+/** The HCL inside a values object (standalone or raft), for specs and diagnostics. */
+export function serverHclOf(values: Values): string {
+    const server = values.server as { standalone: { config?: string }; ha: { raft?: { config?: string } } };
+    const hcl = server.standalone.config ?? server.ha.raft?.config;
+    if (hcl === undefined) throw new Error("values carry no server HCL");
+    return hcl;
+}
