@@ -1,0 +1,426 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- resource props are untyped engine data; each rule narrows what it reads */
+/**
+ * The platform's security invariants as plain functions over the resources a
+ * preview would register. policies.ts wraps them for @pulumi/policy; the
+ * specs call them directly with synthetic resources and with the resources
+ * the program produces under mocks.
+ */
+
+/** What a rule sees of one resource: its type, name, inputs and options. */
+export interface GuardResource {
+    readonly type: string;
+    readonly name: string;
+    readonly urn: string;
+    readonly props: Record<string, any>;
+    readonly opts: { readonly protect: boolean };
+    /** The resource's provider, when it has an explicit one. */
+    readonly provider?: { readonly type: string; readonly props: Record<string, any> };
+}
+
+export type Report = (message: string, urn?: string) => void;
+
+export interface GuardRule {
+    readonly name: string;
+    readonly description: string;
+    readonly enforcementLevel: "mandatory" | "advisory";
+    /** Checks one resource (types it does not care about pass). */
+    readonly validateResource?: (r: GuardResource, report: Report) => void;
+    /** Checks relations across the whole stack. */
+    readonly validateStack?: (resources: readonly GuardResource[], report: Report) => void;
+}
+
+const BUCKET = /^aws:s3\/bucket(V2)?:Bucket(V2)?$/;
+const KMS_KEY = "aws:kms/key:Key";
+const VERSIONING = /^aws:s3\/bucketVersioning(V2)?:/;
+const ENCRYPTION = /^aws:s3\/bucketServerSideEncryptionConfiguration(V2)?:/;
+const PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock";
+const BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy";
+const IAM_POLICIES = new Set([
+    "aws:iam/policy:Policy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/rolePolicy:RolePolicy",
+]);
+const CHART = /^kubernetes:helm\.sh\/v[34]:(Chart|Release)$/;
+const NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+const JWT_ROLE = "vault:jwt/authBackendRole:AuthBackendRole";
+const K8S_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole";
+const MOUNT = "vault:index/mount:Mount";
+const AUDIT = "vault:index/audit:Audit";
+const STORE = /^kubernetes:external-secrets\.io\/v\d+\w*:(Cluster)?SecretStore$/;
+const WORKLOADS = new Set(["kubernetes:batch/v1:CronJob", "kubernetes:apps/v1:Deployment"]);
+const UNSEALER_LABEL = "vault-unsealer";
+
+/** The one plain-http redirect URI allowed: the Vault CLI's local callback. */
+export const CLI_CALLBACK = "http://localhost:8250/oidc/callback";
+/** Token TTLs above this are reported (advisory). */
+export const MAX_TOKEN_TTL_SECONDS = 24 * 3600;
+
+/**
+ * Buckets on AWS itself. A bucket created through a provider with an S3
+ * endpoint override lives on Garage/MinIO, which has no KMS, public access
+ * block or bucket policies; the AWS hardening rules do not apply there.
+ */
+function awsBucketsOf(resources: readonly GuardResource[]): GuardResource[] {
+    return resources.filter((r) => BUCKET.test(r.type) && !hasS3Endpoint(r));
+}
+
+function hasS3Endpoint(r: GuardResource): boolean {
+    return list(r.provider?.props.endpoints).some((e: any) => typeof e?.s3 === "string" && e.s3 !== "");
+}
+
+function bucketName(r: GuardResource): string {
+    return String(r.props.bucket ?? r.name);
+}
+
+/** For each bucket, the resources of a kind that configure it (matched by bucket name). */
+function forEachBucket(
+    resources: readonly GuardResource[],
+    kind: (r: GuardResource) => boolean,
+    check: (bucket: GuardResource, configs: GuardResource[]) => string | undefined,
+    report: Report,
+): void {
+    for (const bucket of awsBucketsOf(resources)) {
+        const configs = resources.filter((r) => kind(r) && r.props.bucket === bucketName(bucket));
+        const problem = check(bucket, configs);
+        if (problem !== undefined) report(`bucket ${bucketName(bucket)}: ${problem}`, bucket.urn);
+    }
+}
+
+function parseDocument(policy: unknown): { Statement?: any[] } | undefined {
+    if (typeof policy === "string") {
+        try {
+            return JSON.parse(policy) as { Statement?: any[] };
+        } catch {
+            return undefined;
+        }
+    }
+    return typeof policy === "object" && policy !== null ? (policy as { Statement?: any[] }) : undefined;
+}
+
+const list = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Helm values of the Vault chart, and its server HCL. */
+function vaultChart(r: GuardResource): { values: Record<string, any>; hcl: string } | undefined {
+    if (!CHART.test(r.type) || r.props.chart !== "vault") return undefined;
+    const values = (r.props.values ?? {}) as Record<string, any>;
+    const server = values.server ?? {};
+    const hcl = String(server.ha?.raft?.config ?? server.ha?.config ?? server.standalone?.config ?? "");
+    return { values, hcl };
+}
+
+/** Keys whose string value would be a credential; references (secretName/secretKey) are fine. */
+const CREDENTIAL_KEY = /(token|secret|password|passwd|access.?key|private.?key|credential)/i;
+const REFERENCE_KEY = /^(secretName|secretKey|existingSecret|.*SecretName|.*SecretRef|.*secretRef)$/;
+const CREDENTIAL_VALUE = /(AKIA[0-9A-Z]{16}|hvs\.[A-Za-z0-9_-]{20,}|-----BEGIN [A-Z ]*PRIVATE KEY-----)/;
+
+function findCredentials(value: unknown, path: string, found: string[]): void {
+    if (typeof value === "string") {
+        if (CREDENTIAL_VALUE.test(value)) found.push(path);
+        return;
+    }
+    if (Array.isArray(value)) {
+        value.forEach((v, i) => findCredentials(v, `${path}[${i}]`, found));
+        return;
+    }
+    if (typeof value === "object" && value !== null) {
+        for (const [k, v] of Object.entries(value)) {
+            const child = path === "" ? k : `${path}.${k}`;
+            if (typeof v === "string" && v !== "" && CREDENTIAL_KEY.test(k) && !REFERENCE_KEY.test(k))
+                found.push(child);
+            else findCredentials(v, child, found);
+        }
+    }
+}
+
+function durationSeconds(v: unknown): number | undefined {
+    if (typeof v === "number") return v;
+    const m = /^(\d+)(s|m|h|d)?$/.exec(String(v));
+    if (m === null) return undefined;
+    return Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[m[2] ?? "s"];
+}
+
+function podSpecOf(r: GuardResource): Record<string, any> | undefined {
+    const spec = r.props.spec ?? {};
+    return r.type === "kubernetes:batch/v1:CronJob" ? spec.jobTemplate?.spec?.template?.spec : spec.template?.spec;
+}
+
+function isUnsealer(r: GuardResource): boolean {
+    const labels = r.props.metadata?.labels ?? {};
+    return WORKLOADS.has(r.type) && labels["app.kubernetes.io/name"] === UNSEALER_LABEL;
+}
+
+export const rules: readonly GuardRule[] = [
+    {
+        name: "storage-bucket-versioning",
+        description: "Vault's storage bucket on AWS keeps object versions (the point-in-time restore window).",
+        enforcementLevel: "mandatory",
+        validateStack: (resources, report) =>
+            forEachBucket(
+                resources,
+                (r) => VERSIONING.test(r.type),
+                (_b, configs) =>
+                    configs.some((c) => c.props.versioningConfiguration?.status === "Enabled")
+                        ? undefined
+                        : "versioning must be Enabled (a BucketVersioning with status Enabled)",
+                report,
+            ),
+    },
+    {
+        name: "storage-bucket-sse-kms",
+        description: "Vault's storage bucket encrypts by default with a customer-managed KMS key and bucket keys.",
+        enforcementLevel: "mandatory",
+        validateStack: (resources, report) =>
+            forEachBucket(
+                resources,
+                (r) => ENCRYPTION.test(r.type),
+                (_b, configs) => {
+                    const ok = configs.some((c) =>
+                        list(c.props.rules).some(
+                            (rule: any) =>
+                                rule?.applyServerSideEncryptionByDefault?.sseAlgorithm === "aws:kms" &&
+                                typeof rule?.applyServerSideEncryptionByDefault?.kmsMasterKeyId === "string" &&
+                                rule?.bucketKeyEnabled === true,
+                        ),
+                    );
+                    return ok
+                        ? undefined
+                        : "default encryption must be SSE-KMS with a customer-managed key and bucket keys";
+                },
+                report,
+            ),
+    },
+    {
+        name: "storage-bucket-public-access-block",
+        description: "All four public-access-block flags are on for Vault's storage bucket.",
+        enforcementLevel: "mandatory",
+        validateStack: (resources, report) =>
+            forEachBucket(
+                resources,
+                (r) => r.type === PUBLIC_ACCESS_BLOCK,
+                (_b, configs) => {
+                    const flags = ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"];
+                    const ok = configs.some((c) => flags.every((f) => c.props[f] === true));
+                    return ok ? undefined : `public access block must set ${flags.join(", ")} to true`;
+                },
+                report,
+            ),
+    },
+    {
+        name: "storage-bucket-tls-only",
+        description: "Vault's storage bucket policy denies every request made without TLS.",
+        enforcementLevel: "mandatory",
+        validateStack: (resources, report) =>
+            forEachBucket(
+                resources,
+                (r) => r.type === BUCKET_POLICY,
+                (_b, configs) => {
+                    const ok = configs.some((c) =>
+                        list(parseDocument(c.props.policy)?.Statement).some(
+                            (s: any) =>
+                                s?.Effect === "Deny" && String(s?.Condition?.Bool?.["aws:SecureTransport"]) === "false",
+                        ),
+                    );
+                    return ok ? undefined : "bucket policy must deny requests where aws:SecureTransport is false";
+                },
+                report,
+            ),
+    },
+    {
+        name: "storage-data-protected",
+        description: "The storage bucket and KMS keys are protected: a destroy never deletes Vault's data or its keys.",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            if ((BUCKET.test(r.type) || r.type === KMS_KEY) && !r.opts.protect) {
+                report(`${r.type} ${r.name} must be protected (protect: true)`);
+            }
+        },
+    },
+    {
+        name: "iam-no-wildcards",
+        description: "IAM policies grant named actions on named resources: no '*' action or resource.",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            if (!IAM_POLICIES.has(r.type)) return;
+            const doc = parseDocument(r.props.policy);
+            if (doc === undefined) {
+                report(`${r.name}: policy document is not valid JSON`);
+                return;
+            }
+            for (const s of list(doc.Statement) as any[]) {
+                if (s?.Effect !== "Allow") continue;
+                for (const action of list(s.Action).map(String)) {
+                    // kms:GenerateDataKey* names a family (…WithoutPlaintext), not "everything".
+                    const family = action === "kms:GenerateDataKey*";
+                    if (action.includes("*") && !family) report(`${r.name}: wildcard action ${action}`);
+                }
+                for (const resource of list(s.Resource).map(String)) {
+                    if (resource === "*") report(`${r.name}: wildcard resource * for ${list(s.Action).join(", ")}`);
+                }
+            }
+        },
+    },
+    {
+        name: "vault-chart-pinned",
+        description: "The Vault chart is installed at an exact version.",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            if (vaultChart(r) === undefined) return;
+            if (!/^\d+\.\d+\.\d+$/.test(String(r.props.version ?? ""))) {
+                report(`${r.name}: chart version must be pinned to an exact version, got ${String(r.props.version)}`);
+            }
+        },
+    },
+    {
+        name: "vault-not-dev-mode",
+        description: "Vault never runs in dev mode (in-memory, unsealed, with a known root token).",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            const chart = vaultChart(r);
+            if (chart?.values.server?.dev?.enabled === true) report(`${r.name}: server.dev.enabled must not be true`);
+        },
+    },
+    {
+        name: "vault-injector-off",
+        description: "The agent injector (a mutating webhook on every pod) and the CSI provider stay off.",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            const chart = vaultChart(r);
+            if (chart === undefined) return;
+            if (chart.values.injector?.enabled !== false) report(`${r.name}: injector.enabled must be false`);
+            if (chart.values.csi?.enabled === true) report(`${r.name}: csi.enabled must not be true`);
+        },
+    },
+    {
+        name: "vault-no-ha-with-s3",
+        description: "Vault's S3 storage backend has no HA: with it, one standalone replica.",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            const chart = vaultChart(r);
+            if (chart === undefined) return;
+            const s3 = /storage\s+"s3"/.test(chart.hcl);
+            if (s3 && chart.values.server?.ha?.enabled === true) {
+                report(`${r.name}: HA mode with storage "s3" (the S3 backend has no HA; use raft)`);
+            }
+        },
+    },
+    {
+        name: "vault-values-no-credentials",
+        description: "No credential-like value (token, secret, password, access key) anywhere in Vault's Helm values.",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            const chart = vaultChart(r);
+            if (chart === undefined) return;
+            const found: string[] = [];
+            findCredentials(chart.values, "", found);
+            for (const path of found)
+                report(`${r.name}: Helm value ${path} looks like a credential; use a Secret reference`);
+        },
+    },
+    {
+        name: "vault-namespace-default-deny",
+        description: "Vault's namespace has a default-deny NetworkPolicy for ingress and egress.",
+        enforcementLevel: "mandatory",
+        validateStack: (resources, report) => {
+            const charts = resources.filter((r) => vaultChart(r) !== undefined);
+            for (const chart of charts) {
+                const ns = String(chart.props.namespace ?? "default");
+                const denies = resources.some((r) => {
+                    if (r.type !== NETWORK_POLICY || r.props.metadata?.namespace !== ns) return false;
+                    const spec = r.props.spec ?? {};
+                    const types = list(spec.policyTypes);
+                    return (
+                        Object.keys(spec.podSelector ?? {}).length === 0 &&
+                        types.includes("Ingress") &&
+                        types.includes("Egress") &&
+                        list(spec.ingress).length === 0 &&
+                        list(spec.egress).length === 0
+                    );
+                });
+                if (!denies)
+                    report(
+                        `namespace ${ns}: no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules)`,
+                        chart.urn,
+                    );
+            }
+        },
+    },
+    {
+        name: "oidc-redirect-https",
+        description: "OIDC roles redirect only to https URIs, except the Vault CLI's localhost callback.",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            if (r.type !== JWT_ROLE) return;
+            for (const uri of list(r.props.allowedRedirectUris).map(String)) {
+                if (!uri.startsWith("https://") && uri !== CLI_CALLBACK)
+                    report(`${r.name}: redirect URI ${uri} is not https`);
+            }
+        },
+    },
+    {
+        name: "kv-version-2",
+        description: "KV mounts are version 2 (versions, check-and-set, metadata).",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            if (r.type !== MOUNT) return;
+            const type = String(r.props.type);
+            if (type === "kv" && String(r.props.options?.version) !== "2")
+                report(`${r.name}: KV mount ${String(r.props.path)} must be version 2`);
+        },
+    },
+    {
+        name: "eso-store-kubernetes-auth",
+        description: "External Secrets stores authenticate to Vault with Kubernetes auth, never a static token.",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            if (!STORE.test(r.type)) return;
+            const auth = r.props.spec?.provider?.vault?.auth ?? {};
+            if (auth.tokenSecretRef !== undefined) report(`${r.name}: uses a static token (auth.tokenSecretRef)`);
+            if (auth.kubernetes === undefined) report(`${r.name}: must use auth.kubernetes`);
+        },
+    },
+    {
+        name: "unsealer-hardened",
+        description: "Unsealer workloads have no API token and read unseal keys from mounted files, never env.",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            if (!isUnsealer(r)) return;
+            const pod = podSpecOf(r) ?? {};
+            if (pod.automountServiceAccountToken !== false)
+                report(`${r.name}: automountServiceAccountToken must be false`);
+            for (const c of list(pod.containers) as any[]) {
+                for (const env of list(c?.env) as any[]) {
+                    if (env?.valueFrom?.secretKeyRef !== undefined)
+                        report(`${r.name}: env ${String(env.name)} reads a Secret; mount it as a file`);
+                }
+                if (list(c?.envFrom).some((e: any) => e?.secretRef !== undefined))
+                    report(`${r.name}: envFrom reads a Secret; mount it as a file`);
+            }
+            if (!list(pod.volumes).some((v: any) => v?.secret !== undefined))
+                report(`${r.name}: unseal keys must come from a mounted Secret volume`);
+        },
+    },
+    {
+        name: "token-ttl-bounded",
+        description: "Tokens issued by login roles are short-lived.",
+        enforcementLevel: "advisory",
+        validateResource: (r, report) => {
+            if (r.type !== JWT_ROLE && r.type !== K8S_ROLE) return;
+            for (const key of ["tokenTtl", "tokenMaxTtl"]) {
+                const seconds = durationSeconds(r.props[key]);
+                if (seconds !== undefined && seconds > MAX_TOKEN_TTL_SECONDS) {
+                    report(`${r.name}: ${key} of ${seconds}s is above ${MAX_TOKEN_TTL_SECONDS}s`);
+                }
+            }
+        },
+    },
+    {
+        name: "audit-device-present",
+        description: "Vault has an audit device: every request leaves a trace.",
+        enforcementLevel: "advisory",
+        validateStack: (resources, report) => {
+            const configured = resources.some((r) => r.type.startsWith("vault:"));
+            if (configured && !resources.some((r) => r.type === AUDIT))
+                report("no Vault audit device (vault.Audit) in the stack");
+        },
+    },
+];
