@@ -261,13 +261,9 @@ export class VaultStorage extends pulumi.ComponentResource {
         } else {
             const user = new aws.iam.User(`${name}-user`, { name: iamName }, child);
             new aws.iam.UserPolicyAttachment(`${name}-user-policy`, { user: user.name, policyArn: policy.arn }, child);
-            // The provider marks `secret` secret; the key id is kept secret too,
-            // since it only ever travels with it.
-            const accessKey = new aws.iam.AccessKey(
-                `${name}-access-key`,
-                { user: user.name },
-                pulumi.mergeOptions(child, { additionalSecretOutputs: ["secret"] }),
-            );
+            // The SDK lists `secret` in additionalSecretOutputs itself; the key id
+            // is made secret here, since it only ever travels with the secret.
+            const accessKey = new aws.iam.AccessKey(`${name}-access-key`, { user: user.name }, child);
             credentials = {
                 accessKeyId: pulumi.secret(accessKey.id),
                 secretAccessKey: pulumi.secret(accessKey.secret),

@@ -1,0 +1,745 @@
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { ConfigError, loadConfig } from "../../components/config";
+import { tlsOnlyBucketPolicy, vaultIdentityPolicy } from "../../components/lib/storage-policies";
+import { buildPlatform, SecretPlatform } from "../../components/platform";
+import { storageConfigProblems, VaultStorage } from "../../components/storage";
+import { awsStack, homelabStack } from "../support/fixtures";
+import { registrations } from "../support/mocks";
+import { isSecret, parentOf, Program, RecordedResource, runProgram, setStackConfig, valueOf } from "../support/program";
+
+const T = {
+    provider: "pulumi:providers:aws",
+    bucket: "aws:s3/bucket:Bucket",
+    versioning: "aws:s3/bucketVersioning:BucketVersioning",
+    encryption: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    publicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    ownership: "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    bucketPolicy: "aws:s3/bucketPolicy:BucketPolicy",
+    lifecycle: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    key: "aws:kms/key:Key",
+    alias: "aws:kms/alias:Alias",
+    policy: "aws:iam/policy:Policy",
+    user: "aws:iam/user:User",
+    userPolicy: "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    accessKey: "aws:iam/accessKey:AccessKey",
+    role: "aws:iam/role:Role",
+    rolePolicy: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+} as const;
+
+const n = (suffix: string) => `platform-storage-${suffix}`;
+const bucketArn = "arn:aws:s3:::prod-example-vault";
+const keyArn = (name: string) => `arn:aws:kms:eu-west-1:123456789012:key/${name}-key-id`;
+const storageKeyArn = keyArn(n("storage-key"));
+const sealKeyArn = keyArn(n("seal-key"));
+const configuredSealKey = "arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const oidcProviderUrl = "oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
+const oidcProviderArn = `arn:aws:iam::123456789012:oidc-provider/${oidcProviderUrl}`;
+
+/** The hardening resources that must each point at Vault's bucket (aws mode). */
+const hardening: [keyof typeof T, string][] = [
+    ["publicAccessBlock", "public-access-block"],
+    ["ownership", "ownership"],
+    ["versioning", "versioning"],
+    ["encryption", "encryption"],
+    ["bucketPolicy", "policy"],
+    ["lifecycle", "lifecycle"],
+];
+
+type Stack = ReturnType<typeof awsStack>;
+
+/** The whole program, as the stack runs it. */
+async function run(stack: Stack): Promise<Program<SecretPlatform>> {
+    return runProgram(stack, buildPlatform);
+}
+
+/** The component alone (named as in the platform), for the many config variants: fast and independent of the other components. */
+async function runStorage(stack: Stack): Promise<Program<VaultStorage>> {
+    return runProgram(stack, (config, opts) => new VaultStorage("platform-storage", { config }, opts));
+}
+
+/** The storage part: the provider, and everything of the aws package. */
+function awsResources(p: Program<unknown>): RecordedResource[] {
+    return [...p.ofType(T.provider), ...p.ofPackage("aws:")];
+}
+
+/** Sorted "type name" lines of every AWS resource and provider. */
+function inventory(p: Program<unknown>): string[] {
+    return awsResources(p)
+        .map((r) => `${r.type} ${r.name}`)
+        .sort();
+}
+
+function parsePolicy(r: RecordedResource, field = "policy"): unknown {
+    const raw = r.inputs[field];
+    assert.equal(typeof raw, "string", `${r.name}.${field} must be a JSON string`);
+    return JSON.parse(raw as string);
+}
+
+/** The plaintext of an input the engine received as a secret; fails when it arrived in the clear. */
+function secretValue(input: unknown): unknown {
+    assert.ok(typeof input === "object" && input !== null, `expected a secret, got ${JSON.stringify(input)}`);
+    const wire = input as Record<string, unknown>;
+    assert.equal(wire[specialSigKey], specialSecretSig, "secret signature");
+    return wire.value;
+}
+
+/** Every resource of the component is created through its own provider. */
+async function assertExplicitProvider(p: Program<unknown>, storage: VaultStorage): Promise<void> {
+    const providerUrn = await valueOf(storage.provider.urn);
+    const providers = p.ofType(T.provider);
+    assert.equal(providers.length, 1, "exactly one aws provider");
+    assert.equal(providers[0].resource, storage.provider);
+    const custom = p.ofPackage("aws:");
+    assert.ok(custom.length > 0);
+    for (const r of custom) {
+        assert.ok(
+            r.provider?.startsWith(`${providerUrn}::`),
+            `${r.type} ${r.name} must use ${providerUrn}, uses ${r.provider}`,
+        );
+        assert.equal(r.opts.provider, storage.provider, `${r.name}: provider option`);
+    }
+}
+
+describe("VaultStorage", () => {
+    describe("aws mode (user identity, awskms seal)", () => {
+        let p: Program<SecretPlatform>;
+        let storage: VaultStorage;
+        before(async () => {
+            p = await run(awsStack());
+            storage = p.result.storage;
+        });
+
+        it("creates exactly the bucket, its hardening, two KMS keys and Vault's IAM user", () => {
+            assert.deepStrictEqual(inventory(p), [
+                `${T.accessKey} ${n("access-key")}`,
+                `${T.policy} ${n("identity-policy")}`,
+                `${T.user} ${n("user")}`,
+                `${T.userPolicy} ${n("user-policy")}`,
+                `${T.alias} ${n("seal-key-alias")}`,
+                `${T.alias} ${n("storage-key-alias")}`,
+                `${T.key} ${n("seal-key")}`,
+                `${T.key} ${n("storage-key")}`,
+                `${T.bucket} ${n("bucket")}`,
+                `${T.lifecycle} ${n("lifecycle")}`,
+                `${T.ownership} ${n("ownership")}`,
+                `${T.bucketPolicy} ${n("policy")}`,
+                `${T.publicAccessBlock} ${n("public-access-block")}`,
+                `${T.encryption} ${n("encryption")}`,
+                `${T.versioning} ${n("versioning")}`,
+                `${T.provider} ${n("aws")}`,
+            ]);
+        });
+
+        it("configures its provider with the config's region and no endpoint override", () => {
+            const provider = p.find(T.provider, n("aws"));
+            assert.equal(provider.inputs.region, "eu-west-1");
+            assert.equal(provider.inputs.endpoints, undefined);
+            assert.equal(provider.inputs.accessKey, undefined);
+            assert.deepStrictEqual(JSON.parse(provider.inputs.defaultTags as string), {
+                tags: { "managed-by": "pulumi", "secret-platform/cluster": "prod.example" },
+            });
+        });
+
+        it("uses its explicit provider for every resource, all children of the component", async () => {
+            await assertExplicitProvider(p, storage);
+            for (const r of awsResources(p)) assert.equal(parentOf(r), storage, `${r.name} parent`);
+            assert.equal(parentOf(p.find("secret-platform:storage:VaultStorage", "platform-storage")), p.result);
+        });
+
+        it("names the bucket from config and never force-destroys it", () => {
+            assert.deepStrictEqual(p.find(T.bucket, n("bucket")).inputs, {
+                bucket: "prod-example-vault",
+                forceDestroy: false,
+            });
+        });
+
+        it("wires each hardening resource to this bucket's name Output", () => {
+            for (const [type, suffix] of hardening) {
+                const r = p.find(T[type], n(suffix));
+                assert.equal(r.props.bucket, storage.bucket.bucket, `${suffix}: bucket input is the bucket's Output`);
+                assert.equal(r.inputs.bucket, "prod-example-vault", `${suffix}: bucket value`);
+            }
+        });
+
+        it("turns versioning on, and blocks every kind of public access", () => {
+            assert.deepStrictEqual(p.find(T.versioning, n("versioning")).inputs.versioningConfiguration, {
+                status: "Enabled",
+            });
+            assert.deepStrictEqual(p.find(T.publicAccessBlock, n("public-access-block")).inputs, {
+                bucket: "prod-example-vault",
+                blockPublicAcls: true,
+                blockPublicPolicy: true,
+                ignorePublicAcls: true,
+                restrictPublicBuckets: true,
+            });
+            assert.deepStrictEqual(p.find(T.ownership, n("ownership")).inputs.rule, {
+                objectOwnership: "BucketOwnerEnforced",
+            });
+        });
+
+        it("encrypts with SSE-KMS under its own rotating key, with bucket keys", async () => {
+            const encryption = p.find(T.encryption, n("encryption"));
+            assert.deepStrictEqual(encryption.inputs.rules, [
+                {
+                    applyServerSideEncryptionByDefault: { sseAlgorithm: "aws:kms", kmsMasterKeyId: storageKeyArn },
+                    bucketKeyEnabled: true,
+                },
+            ]);
+            assert.equal(storage.storageKey, p.find(T.key, n("storage-key")).resource);
+            assert.deepStrictEqual(p.find(T.key, n("storage-key")).inputs, {
+                description: "SSE-KMS key of Vault's bucket prod-example-vault",
+                enableKeyRotation: true,
+                deletionWindowInDays: 30,
+            });
+            assert.deepStrictEqual(p.find(T.alias, n("storage-key-alias")).inputs, {
+                name: "alias/vault-prod-example-vault-storage",
+                targetKeyId: `${n("storage-key")}-key-id`,
+            });
+        });
+
+        it("creates the awskms seal key with rotation and a 30-day deletion window, in the seal's region", () => {
+            assert.deepStrictEqual(p.find(T.key, n("seal-key")).inputs, {
+                description: "awskms seal key of the Vault on cluster prod.example",
+                enableKeyRotation: true,
+                deletionWindowInDays: 30,
+                region: "eu-west-1",
+            });
+        });
+
+        it("denies non-TLS requests in the bucket policy, after the public-access block", async () => {
+            const policy = p.find(T.bucketPolicy, n("policy"));
+            assert.deepStrictEqual(parsePolicy(policy), tlsOnlyBucketPolicy(bucketArn));
+            const statements = (parsePolicy(policy) as { Statement: { Condition: unknown }[] }).Statement;
+            assert.deepStrictEqual(statements[0].Condition, { Bool: { "aws:SecureTransport": "false" } });
+            assert.deepStrictEqual(policy.opts.dependsOn, [
+                p.find(T.publicAccessBlock, n("public-access-block")).resource,
+            ]);
+        });
+
+        it("expires noncurrent versions after the restore window and aborts stale multipart uploads", () => {
+            const lifecycle = p.find(T.lifecycle, n("lifecycle"));
+            assert.deepStrictEqual(lifecycle.inputs.rules, [
+                {
+                    id: "restore-window",
+                    status: "Enabled",
+                    filter: {},
+                    noncurrentVersionExpiration: { noncurrentDays: 30 },
+                    expiration: { expiredObjectDeleteMarker: true },
+                },
+                {
+                    id: "abort-incomplete-multipart-uploads",
+                    status: "Enabled",
+                    filter: {},
+                    abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+                },
+            ]);
+            assert.deepStrictEqual(lifecycle.opts.dependsOn, [p.find(T.versioning, n("versioning")).resource]);
+        });
+
+        it("grants Vault's identity exactly the bucket and both keys", () => {
+            const policy = p.find(T.policy, n("identity-policy"));
+            assert.equal(policy.inputs.name, "vault-prod-example-vault");
+            const doc = parsePolicy(policy);
+            assert.deepStrictEqual(doc, {
+                Version: "2012-10-17",
+                Statement: [
+                    {
+                        Sid: "VaultListBucket",
+                        Effect: "Allow",
+                        Action: ["s3:ListBucket"],
+                        Resource: ["arn:aws:s3:::prod-example-vault"],
+                    },
+                    {
+                        Sid: "VaultObjects",
+                        Effect: "Allow",
+                        Action: ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                        Resource: ["arn:aws:s3:::prod-example-vault/*"],
+                    },
+                    {
+                        Sid: "VaultKmsKeys",
+                        Effect: "Allow",
+                        Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+                        Resource: [storageKeyArn, sealKeyArn],
+                    },
+                ],
+            });
+        });
+
+        it("attaches the policy to an IAM user with one access key", () => {
+            assert.deepStrictEqual(p.find(T.user, n("user")).inputs, { name: "vault-prod-example-vault" });
+            assert.deepStrictEqual(p.find(T.userPolicy, n("user-policy")).inputs, {
+                user: "vault-prod-example-vault",
+                policyArn: "arn:aws:iam::123456789012:policy/vault-prod-example-vault",
+            });
+            assert.deepStrictEqual(p.find(T.accessKey, n("access-key")).inputs, { user: "vault-prod-example-vault" });
+            // The SDK marks the secret itself (additionalSecretOutputs); the binding re-checks below.
+            assert.ok(p.find(T.accessKey, n("access-key")).opts.additionalSecretOutputs?.includes("secret"));
+            assert.equal(p.ofType(T.role).length, 0);
+        });
+
+        it("hands the access key over only as secret Outputs", async () => {
+            const credentials = storage.binding.credentials;
+            assert.ok(credentials !== undefined);
+            assert.equal(await isSecret(credentials.accessKeyId), true);
+            assert.equal(await isSecret(credentials.secretAccessKey), true);
+            assert.equal(await valueOf(credentials.accessKeyId), `${n("access-key")}-id`);
+            assert.equal(await valueOf(credentials.secretAccessKey), `mock-secret-${n("access-key")}`);
+            assert.equal(storage.binding.sealCredentials, undefined, "the seal uses the same identity");
+            assert.equal(storage.binding.roleArn, undefined);
+        });
+
+        it("binds the bucket, region and both key ARNs for the server, none of them secret", async () => {
+            const b = storage.binding;
+            assert.equal(await valueOf(b.bucket), "prod-example-vault");
+            assert.equal(await isSecret(b.bucket), false);
+            assert.equal(b.region, "eu-west-1");
+            assert.equal(b.endpoint, undefined);
+            assert.equal(b.forcePathStyle, false);
+            assert.equal(b.prefix, undefined);
+            assert.equal(await valueOf(b.storageKmsKeyId as pulumi.Output<string>), storageKeyArn);
+            assert.equal(await isSecret(b.storageKmsKeyId), false);
+            assert.equal(b.seal?.region, "eu-west-1");
+            assert.equal(await valueOf(b.seal?.kmsKeyId as pulumi.Output<string>), sealKeyArn);
+        });
+
+        it("protects and retains the bucket and both keys", () => {
+            for (const r of [
+                p.find(T.bucket, n("bucket")),
+                p.find(T.key, n("storage-key")),
+                p.find(T.key, n("seal-key")),
+            ]) {
+                assert.equal(r.opts.protect, true, `${r.name} protect`);
+                assert.equal(r.opts.retainOnDelete, true, `${r.name} retainOnDelete`);
+            }
+        });
+
+        it("retains the bucket's settings too, so a destroy cannot weaken the retained bucket", () => {
+            for (const [type, suffix] of hardening) {
+                const r = p.find(T[type], n(suffix));
+                assert.equal(r.opts.retainOnDelete, true, `${suffix} retainOnDelete`);
+                assert.equal(r.opts.protect, undefined, `${suffix} protect`);
+            }
+        });
+    });
+
+    describe("aws mode variants", () => {
+        it("takes the restore window, multipart and deletion-window days from config", async () => {
+            const stack = awsStack();
+            Object.assign(stack.values.storage, {
+                noncurrentVersionExpirationDays: 90,
+                abortIncompleteMultipartUploadDays: 2,
+                kmsDeletionWindowDays: 14,
+            });
+            const p = await runStorage(stack);
+            const rules = p.find(T.lifecycle, n("lifecycle")).inputs.rules as Record<string, unknown>[];
+            assert.deepStrictEqual(rules[0].noncurrentVersionExpiration, { noncurrentDays: 90 });
+            assert.deepStrictEqual(rules[1].abortIncompleteMultipartUpload, { daysAfterInitiation: 2 });
+            assert.equal(p.find(T.key, n("storage-key")).inputs.deletionWindowInDays, 14);
+            assert.equal(p.find(T.key, n("seal-key")).inputs.deletionWindowInDays, 14);
+        });
+
+        it("scopes object access to storage.prefix and binds it", async () => {
+            const stack = awsStack();
+            stack.values.storage.prefix = "vault/";
+            const p = await runStorage(stack);
+            const doc = parsePolicy(p.find(T.policy, n("identity-policy")));
+            assert.deepStrictEqual(
+                doc,
+                vaultIdentityPolicy({ bucketArn, prefix: "vault/", kmsKeyArns: [storageKeyArn, sealKeyArn] }),
+            );
+            assert.deepStrictEqual((doc as { Statement: { Resource: string[] }[] }).Statement[1].Resource, [
+                "arn:aws:s3:::prod-example-vault/vault/*",
+            ]);
+            assert.equal(p.result.binding.prefix, "vault/");
+        });
+
+        it("with identity role: an IRSA role trusting only Vault's ServiceAccount, and no static keys", async () => {
+            const stack = awsStack();
+            stack.values.storage.identity = "role";
+            stack.values.storage.irsa = { oidcProviderArn, oidcProviderUrl };
+            stack.values.server = { namespace: "secrets" };
+            const p = await runStorage(stack);
+            assert.equal(p.ofType(T.user).length, 0);
+            assert.equal(p.ofType(T.accessKey).length, 0);
+            assert.equal(p.ofType(T.userPolicy).length, 0);
+            const role = p.find(T.role, n("role"));
+            assert.equal(role.inputs.name, "vault-prod-example-vault");
+            assert.deepStrictEqual(parsePolicy(role, "assumeRolePolicy"), {
+                Version: "2012-10-17",
+                Statement: [
+                    {
+                        Sid: "VaultServiceAccount",
+                        Effect: "Allow",
+                        Principal: { Federated: oidcProviderArn },
+                        Action: ["sts:AssumeRoleWithWebIdentity"],
+                        Condition: {
+                            StringEquals: {
+                                [`${oidcProviderUrl}:sub`]: "system:serviceaccount:secrets:vault",
+                                [`${oidcProviderUrl}:aud`]: "sts.amazonaws.com",
+                            },
+                        },
+                    },
+                ],
+            });
+            assert.deepStrictEqual(p.find(T.rolePolicy, n("role-policy")).inputs, {
+                role: "vault-prod-example-vault",
+                policyArn: "arn:aws:iam::123456789012:policy/vault-prod-example-vault",
+            });
+            const b = p.result.binding;
+            assert.equal(b.credentials, undefined);
+            assert.equal(
+                await valueOf(b.roleArn as pulumi.Output<string>),
+                "arn:aws:iam::123456789012:role/vault-prod-example-vault",
+            );
+            assert.deepStrictEqual(b.serviceAccount, { namespace: "secrets", name: "vault" });
+            await assertExplicitProvider(p, p.result);
+        });
+
+        it("with a configured seal key ARN: no seal key is created, and the policy names that key", async () => {
+            const stack = awsStack();
+            stack.values.unseal = { mode: "awskms", kmsKeyId: configuredSealKey, kmsRegion: "eu-central-1" };
+            const p = await runStorage(stack);
+            assert.deepStrictEqual(
+                p.ofType(T.key).map((r) => r.name),
+                [n("storage-key")],
+            );
+            assert.deepStrictEqual(
+                p.ofType(T.alias).map((r) => r.name),
+                [n("storage-key-alias")],
+            );
+            const doc = parsePolicy(p.find(T.policy, n("identity-policy"))) as { Statement: { Resource: string[] }[] };
+            assert.deepStrictEqual(doc.Statement[2].Resource, [storageKeyArn, configuredSealKey]);
+            const seal = p.result.binding.seal;
+            assert.equal(seal?.region, "eu-central-1");
+            assert.equal(await valueOf(seal?.kmsKeyId as pulumi.Output<string>), configuredSealKey);
+            assert.equal(p.result.sealKey, undefined);
+        });
+
+        it("creates the seal key in unseal.kmsRegion when it differs from the bucket's", async () => {
+            const stack = awsStack();
+            stack.values.unseal = { kmsRegion: "eu-central-1" };
+            const p = await runStorage(stack);
+            assert.equal(p.find(T.key, n("seal-key")).inputs.region, "eu-central-1");
+            assert.equal(p.find(T.alias, n("seal-key-alias")).inputs.region, "eu-central-1");
+            assert.equal(p.result.binding.seal?.region, "eu-central-1");
+        });
+
+        it("with the shamir seal: only the storage key, and the policy names only it", async () => {
+            const stack = awsStack();
+            stack.values.unseal = { mode: "shamir" };
+            const p = await runStorage(stack);
+            assert.deepStrictEqual(
+                p.ofType(T.key).map((r) => r.name),
+                [n("storage-key")],
+            );
+            const doc = parsePolicy(p.find(T.policy, n("identity-policy"))) as { Statement: { Resource: string[] }[] };
+            assert.deepStrictEqual(doc.Statement[2].Resource, [storageKeyArn]);
+            assert.equal(p.result.binding.seal, undefined);
+        });
+
+        it("with storage.protect false (throw-away stacks): neither protected nor retained", async () => {
+            const stack = awsStack();
+            stack.values.storage.protect = false;
+            const p = await runStorage(stack);
+            for (const r of awsResources(p).filter((r) => r.type !== T.provider)) {
+                assert.ok(!r.opts.protect, `${r.name} protect`);
+                assert.ok(!r.opts.retainOnDelete, `${r.name} retainOnDelete`);
+            }
+        });
+
+        it("refuses a seal key that is not an ARN, before registering anything", async () => {
+            const stack = awsStack();
+            stack.values.unseal = { mode: "awskms", kmsKeyId: "alias/vault-seal" };
+            const message =
+                "invalid stack config for VaultStorage:\n  secret-platform:unseal.kmsKeyId: must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) in aws mode, so that Vault's IAM policy can name the key";
+            await assert.rejects(
+                runProgram(stack, (config, opts) => new VaultStorage("storage", { config }, opts)),
+                { message },
+            );
+            await new Promise((r) => setImmediate(r));
+            assert.deepStrictEqual(registrations, []);
+        });
+    });
+
+    describe("component outputs", () => {
+        /** Runs the component alone and returns what it passed to registerOutputs. */
+        async function registeredOutputs(stack: Stack): Promise<Record<string, unknown>> {
+            const proto = pulumi.ComponentResource.prototype as unknown as {
+                registerOutputs(this: pulumi.ComponentResource, outputs?: unknown): void;
+            };
+            const original = proto.registerOutputs;
+            let captured: Record<string, unknown> | undefined;
+            proto.registerOutputs = function (outputs) {
+                // The SDK calls it once more, without outputs, after initialize(); that call is a no-op.
+                if (this instanceof VaultStorage && captured === undefined) {
+                    captured = outputs as Record<string, unknown>;
+                }
+                return original.call(this, outputs);
+            };
+            try {
+                await runStorage(stack);
+            } finally {
+                proto.registerOutputs = original;
+            }
+            assert.ok(captured !== undefined, "registerOutputs was called");
+            return captured;
+        }
+
+        async function resolved(outputs: Record<string, unknown>): Promise<Record<string, unknown>> {
+            const values: Record<string, unknown> = {};
+            for (const [key, value] of Object.entries(outputs)) {
+                assert.equal(await isSecret(value), false, `${key} must not be secret`);
+                values[key] = value === undefined ? undefined : await valueOf(value as pulumi.Output<unknown>);
+            }
+            return values;
+        }
+
+        it("registers the bucket, key and role ARNs, and no credential (aws, user identity)", async () => {
+            const outputs = await registeredOutputs(awsStack());
+            assert.deepStrictEqual(await resolved(outputs), {
+                bucket: "prod-example-vault",
+                bucketArn,
+                storageKmsKeyArn: storageKeyArn,
+                sealKmsKeyArn: sealKeyArn,
+                roleArn: undefined,
+            });
+        });
+
+        it("registers the role ARN with identity role", async () => {
+            const stack = awsStack();
+            stack.values.storage.identity = "role";
+            stack.values.storage.irsa = { oidcProviderArn, oidcProviderUrl };
+            const values = await resolved(await registeredOutputs(stack));
+            assert.equal(values.roleArn, "arn:aws:iam::123456789012:role/vault-prod-example-vault");
+        });
+
+        it("registers only the bucket in s3-compatible mode", async () => {
+            const values = await resolved(await registeredOutputs(homelabStack()));
+            assert.deepStrictEqual(values, {
+                bucket: "vault-amiya",
+                bucketArn: "arn:aws:s3:::vault-amiya",
+                storageKmsKeyArn: undefined,
+                sealKmsKeyArn: undefined,
+                roleArn: undefined,
+            });
+        });
+    });
+
+    describe("s3-compatible mode (Garage / MinIO)", () => {
+        let p: Program<SecretPlatform>;
+        let storage: VaultStorage;
+        before(async () => {
+            p = await run(homelabStack());
+            storage = p.result.storage;
+        });
+
+        it("creates the bucket, versioning and lifecycle only: no IAM, no KMS", () => {
+            assert.deepStrictEqual(inventory(p), [
+                `${T.bucket} ${n("bucket")}`,
+                `${T.lifecycle} ${n("lifecycle")}`,
+                `${T.versioning} ${n("versioning")}`,
+                `${T.provider} ${n("s3")}`,
+            ]);
+            assert.equal(p.ofType("aws:iam/").length, 0);
+            assert.equal(p.ofType("aws:kms/").length, 0);
+        });
+
+        it("points its explicit provider at the endpoint, path-style, with AWS-only checks off", () => {
+            const provider = p.find(T.provider, n("s3"));
+            assert.equal(provider.inputs.region, "garage");
+            assert.deepStrictEqual(JSON.parse(provider.inputs.endpoints as string), [{ s3: "https://s3.amiya.akn" }]);
+            for (const flag of [
+                "s3UsePathStyle",
+                "skipCredentialsValidation",
+                "skipRequestingAccountId",
+                "skipMetadataApiCheck",
+                "skipRegionValidation",
+            ]) {
+                assert.equal(provider.inputs[flag], "true", flag);
+            }
+            // The engine receives them as secrets (Pulumi's secret signature), never as plain strings.
+            assert.equal(secretValue(provider.inputs.accessKey), "GKtestaccesskey");
+            assert.equal(secretValue(provider.inputs.secretKey), "test-storage-secret-key");
+        });
+
+        it("gives the provider the credentials as secret Outputs", async () => {
+            const provider = p.find(T.provider, n("s3"));
+            assert.equal(await isSecret(provider.props.accessKey), true);
+            assert.equal(await isSecret(provider.props.secretKey), true);
+        });
+
+        it("creates every resource through that provider, as children of the component", async () => {
+            await assertExplicitProvider(p, storage);
+            for (const r of awsResources(p)) assert.equal(parentOf(r), storage, `${r.name} parent`);
+        });
+
+        it("wires versioning and lifecycle to this bucket, versioning before lifecycle", () => {
+            for (const [type, suffix] of [
+                ["versioning", "versioning"],
+                ["lifecycle", "lifecycle"],
+            ] as const) {
+                const r = p.find(T[type], n(suffix));
+                assert.equal(r.props.bucket, storage.bucket.bucket);
+                assert.equal(r.inputs.bucket, "vault-amiya");
+            }
+            assert.deepStrictEqual(p.find(T.versioning, n("versioning")).inputs.versioningConfiguration, {
+                status: "Enabled",
+            });
+            const lifecycle = p.find(T.lifecycle, n("lifecycle"));
+            assert.deepStrictEqual(lifecycle.opts.dependsOn, [p.find(T.versioning, n("versioning")).resource]);
+            assert.deepStrictEqual(
+                (lifecycle.inputs.rules as { id: string }[]).map((r) => r.id),
+                ["restore-window", "abort-incomplete-multipart-uploads"],
+            );
+        });
+
+        it("protects and retains the bucket", () => {
+            const bucket = p.find(T.bucket, n("bucket"));
+            assert.deepStrictEqual(bucket.inputs, { bucket: "vault-amiya", forceDestroy: false });
+            assert.equal(bucket.opts.protect, true);
+            assert.equal(bucket.opts.retainOnDelete, true);
+        });
+
+        it("binds the endpoint, path style, prefix and the config's secret credentials; no KMS, no role", async () => {
+            const b = storage.binding;
+            assert.equal(await valueOf(b.bucket), "vault-amiya");
+            assert.equal(b.region, "garage");
+            assert.equal(b.endpoint, "https://s3.amiya.akn");
+            assert.equal(b.forcePathStyle, true);
+            assert.equal(b.prefix, "vault/");
+            assert.equal(b.credentials?.accessKeyId, p.config.secrets.storageAccessKeyId);
+            assert.equal(b.credentials?.secretAccessKey, p.config.secrets.storageSecretAccessKey);
+            assert.equal(await isSecret(b.credentials?.accessKeyId), true);
+            assert.equal(await isSecret(b.credentials?.secretAccessKey), true);
+            assert.equal(b.storageKmsKeyId, undefined);
+            assert.equal(b.seal, undefined, "homelab uses the shamir seal");
+            assert.equal(b.sealCredentials, undefined);
+            assert.equal(b.roleArn, undefined);
+            assert.equal(storage.storageKey, undefined);
+            assert.equal(storage.identityPolicy, undefined);
+        });
+
+        it("with versioning false (Garage has none): only the provider and the bucket", async () => {
+            const stack = homelabStack();
+            stack.values.storage.versioning = false;
+            const p2 = await runStorage(stack);
+            assert.deepStrictEqual(inventory(p2), [`${T.bucket} ${n("bucket")}`, `${T.provider} ${n("s3")}`]);
+            await assertExplicitProvider(p2, p2.result);
+        });
+
+        it("with path style off: the provider uses virtual-host addressing", async () => {
+            const stack = homelabStack();
+            stack.values.storage.forcePathStyle = false;
+            const p2 = await runStorage(stack);
+            assert.equal(p2.find(T.provider, n("s3")).inputs.s3UsePathStyle, "false");
+            assert.equal(p2.result.binding.forcePathStyle, false);
+        });
+
+        it("with the awskms seal: binds the configured key and the seal's own secret credentials, still no KMS resource", async () => {
+            const stack = homelabStack();
+            stack.values.unseal = { mode: "awskms", kmsKeyId: configuredSealKey, kmsRegion: "eu-central-1" };
+            stack.secrets.sealAccessKeyId = "AKIASEALTEST";
+            stack.secrets.sealSecretAccessKey = "seal-secret-test";
+            const p2 = await runStorage(stack);
+            assert.equal(p2.ofType("aws:kms/").length, 0);
+            assert.equal(p2.ofType("aws:iam/").length, 0);
+            const b = p2.result.binding;
+            assert.equal(b.seal?.region, "eu-central-1");
+            assert.equal(await valueOf(b.seal?.kmsKeyId as pulumi.Output<string>), configuredSealKey);
+            assert.equal(b.sealCredentials?.accessKeyId, p2.config.secrets.sealAccessKeyId);
+            assert.equal(b.sealCredentials?.secretAccessKey, p2.config.secrets.sealSecretAccessKey);
+            assert.equal(await isSecret(b.sealCredentials?.accessKeyId), true);
+            assert.equal(await isSecret(b.sealCredentials?.secretAccessKey), true);
+            assert.equal(
+                await valueOf(b.sealCredentials?.secretAccessKey as pulumi.Output<string>),
+                "seal-secret-test",
+            );
+        });
+    });
+
+    describe("mode mismatches are config errors, before any resource", () => {
+        const ns = "secret-platform";
+        const cases: { name: string; base: () => Stack; change: (s: Stack) => void; expect: string[] }[] = [
+            {
+                name: "IAM identity in s3-compatible mode",
+                base: homelabStack,
+                change: (s) => (s.values.storage.identity = "user"),
+                expect: [`${ns}:storage.identity: is an AWS-only option; remove it in s3-compatible mode`],
+            },
+            {
+                name: "IRSA in s3-compatible mode",
+                base: homelabStack,
+                change: (s) => (s.values.storage.irsa = { oidcProviderArn, oidcProviderUrl }),
+                expect: [`${ns}:storage.irsa: is an AWS-only option; remove it in s3-compatible mode`],
+            },
+            {
+                name: "endpoint and path style in aws mode",
+                base: awsStack,
+                change: (s) =>
+                    Object.assign(s.values.storage, { endpoint: "https://s3.example", forcePathStyle: true }),
+                expect: [
+                    `${ns}:storage.endpoint: is only for s3-compatible mode (aws mode uses the regional AWS endpoint)`,
+                    `${ns}:storage.forcePathStyle: is only for s3-compatible mode`,
+                ],
+            },
+            {
+                name: "versioning off in aws mode",
+                base: awsStack,
+                change: (s) => (s.values.storage.versioning = false),
+                expect: [
+                    `${ns}:storage.versioning: must stay true in aws mode: object versions are the point-in-time restore window`,
+                ],
+            },
+            {
+                name: "static storage credentials in aws mode",
+                base: awsStack,
+                change: (s) => (s.secrets.storageSecretAccessKey = "x"),
+                expect: [
+                    `${ns}:storageSecretAccessKey: is only for s3-compatible mode (aws mode creates Vault's own IAM credentials)`,
+                ],
+            },
+            {
+                name: "awskms seal on s3-compatible storage without a key",
+                base: homelabStack,
+                change: (s) => {
+                    s.values.unseal = { mode: "awskms" };
+                    Object.assign(s.secrets, { sealAccessKeyId: "a", sealSecretAccessKey: "b" });
+                },
+                expect: [
+                    `${ns}:unseal.kmsKeyId: is required for the awskms unseal mode with s3-compatible storage (in that mode the program creates no AWS resources)`,
+                ],
+            },
+        ];
+        for (const c of cases) {
+            it(c.name, async () => {
+                const stack = c.base();
+                c.change(stack);
+                setStackConfig(stack);
+                let problems: readonly string[] = [];
+                try {
+                    loadConfig();
+                    assert.fail("expected the config to be rejected");
+                } catch (e) {
+                    assert.ok(e instanceof ConfigError, String(e));
+                    problems = e.problems;
+                }
+                assert.deepStrictEqual(problems, c.expect);
+                await assert.rejects(runProgram(stack, buildPlatform), ConfigError);
+                assert.deepStrictEqual(registrations, []);
+            });
+        }
+
+        it("storageConfigProblems accepts both fixtures and a key ARN", async () => {
+            for (const stack of [awsStack(), homelabStack()]) {
+                setStackConfig(stack);
+                assert.deepStrictEqual(storageConfigProblems(loadConfig()), []);
+            }
+            const stack = awsStack();
+            stack.values.unseal = { kmsKeyId: configuredSealKey };
+            setStackConfig(stack);
+            assert.deepStrictEqual(storageConfigProblems(loadConfig()), []);
+        });
+    });
+});
