@@ -11,6 +11,8 @@ path "*" {
 }
 
 # Root token generation (and the recovery-key variant): no admin becomes root.
+# Vault serves these and sys/rekey without a token (the key shares are the
+# gate); the denies state the intent and cover any authenticated use.
 path "sys/generate-root*" {
   capabilities = ["deny"]
 }
