@@ -1,0 +1,53 @@
+/**
+ * `npm run migrate -- [--dry-run] [--force] [--mapping map.yaml] [--mount m] <files...>`:
+ * SOPS files into Vault KV v2 (docs/migration.md). Vault address and token come
+ * from VAULT_ADDR / VAULT_TOKEN (or ~/.vault-token), never from argv.
+ */
+import * as fs from "node:fs";
+import { parseArgs, USAGE } from "./lib/migrate/args";
+import { Mapping, mappingSchema, parseMapping } from "./lib/migrate/mapping";
+import { migrate } from "./lib/migrate/run";
+import { decryptFile } from "./lib/migrate/sops";
+import { connectionFromEnv, KvClient } from "./lib/migrate/vault";
+
+async function main(): Promise<number> {
+    let opts;
+    try {
+        opts = parseArgs(process.argv.slice(2));
+    } catch (err) {
+        console.error(`migrate: ${(err as Error).message}\n\n${USAGE}`);
+        return 1;
+    }
+    if (opts.help) {
+        console.log(USAGE);
+        return 0;
+    }
+    try {
+        let mapping: Mapping = mappingSchema.parse({});
+        if (opts.mapping !== undefined) {
+            if (!fs.existsSync(opts.mapping)) throw new Error(`--mapping ${opts.mapping}: no such file`);
+            mapping = parseMapping(fs.readFileSync(opts.mapping, "utf8"), opts.mapping);
+        }
+        const kv = new KvClient(connectionFromEnv());
+        const result = await migrate(opts, mapping, {
+            kv,
+            decrypt: (file, format) => decryptFile(file, format),
+            out: (line) => console.log(line),
+        });
+        return result.exitCode;
+    } catch (err) {
+        console.error(`migrate: ${(err as Error).message}`);
+        console.error("nothing written");
+        return 1;
+    }
+}
+
+main().then(
+    (code) => {
+        process.exitCode = code;
+    },
+    (err) => {
+        console.error(`migrate: ${(err as Error).message}`);
+        process.exitCode = 1;
+    },
+);
