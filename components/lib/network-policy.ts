@@ -1,0 +1,169 @@
+/**
+ * NetworkPolicies of Vault's namespace, as plain objects: default deny for
+ * every pod, then the few flows the platform needs. No Pulumi here; the specs
+ * validate each policy against the Kubernetes schema.
+ */
+import { PlatformConfig } from "../config";
+import { API_PORT, CLUSTER_PORT, SERVER_POD_LABELS, UNSEALER_POD_LABELS } from "./helm-values";
+
+/** The label every namespace carries (Kubernetes >= 1.21), so selection needs no custom labels. */
+export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+/** The cluster DNS pods' label (CoreDNS in kubeadm, k3s, EKS). */
+export const DNS_POD_LABELS = { "k8s-app": "kube-dns" } as const;
+
+type Labels = Record<string, string>;
+
+export interface PolicyPort {
+    readonly protocol: "TCP" | "UDP";
+    readonly port: number;
+}
+
+export interface PolicyPeer {
+    readonly podSelector?: { readonly matchLabels: Labels };
+    readonly namespaceSelector?:
+        | { readonly matchLabels: Labels }
+        | {
+              readonly matchExpressions: {
+                  readonly key: string;
+                  readonly operator: "In";
+                  readonly values: string[];
+              }[];
+          };
+    readonly ipBlock?: { readonly cidr: string };
+}
+
+export interface NetworkPolicySpec {
+    readonly podSelector: { readonly matchLabels?: Labels };
+    readonly policyTypes: ("Ingress" | "Egress")[];
+    readonly ingress?: { readonly from: PolicyPeer[]; readonly ports: PolicyPort[] }[];
+    readonly egress?: { readonly to: PolicyPeer[]; readonly ports: PolicyPort[] }[];
+}
+
+export interface NamedPolicy {
+    /** Suffix of the Pulumi logical name. */
+    readonly id: string;
+    /** Kubernetes object name. */
+    readonly name: string;
+    readonly spec: NetworkPolicySpec;
+}
+
+const tcp = (...ports: number[]): PolicyPort[] => ports.map((port) => ({ protocol: "TCP", port }));
+const serverPods: PolicyPeer = { podSelector: { matchLabels: { ...SERVER_POD_LABELS } } };
+const unsealerPods: PolicyPeer = { podSelector: { matchLabels: { ...UNSEALER_POD_LABELS } } };
+
+/** Namespaces allowed to call Vault on 8200, sorted and without duplicates. */
+export function ingressNamespaces(config: PlatformConfig): string[] {
+    const np = config.networkPolicy;
+    const names = [
+        config.externalSecrets.namespace,
+        np.ingressNamespace,
+        ...(np.monitoringNamespace === undefined ? [] : [np.monitoringNamespace]),
+        ...np.extraIngressNamespaces,
+    ];
+    return [...new Set(names)].sort();
+}
+
+function dnsRule(config: PlatformConfig) {
+    return {
+        to: [
+            {
+                namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: config.networkPolicy.dnsNamespace } },
+                podSelector: { matchLabels: { ...DNS_POD_LABELS } },
+            },
+        ],
+        ports: [
+            { protocol: "UDP" as const, port: 53 },
+            { protocol: "TCP" as const, port: 53 },
+        ],
+    };
+}
+
+const EGRESS_TARGETS = ["s3", "kms", "oidc", "kubernetesApi"] as const;
+
+/** The NetworkPolicies of Vault's namespace; none when networkPolicy.enabled is false. */
+export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
+    const np = config.networkPolicy;
+    if (!np.enabled) return [];
+    const raft = config.server.storageBackend === "raft";
+
+    const serverIngress: NonNullable<NetworkPolicySpec["ingress"]> = [
+        {
+            from: [
+                {
+                    namespaceSelector: {
+                        matchExpressions: [
+                            { key: NAMESPACE_NAME_LABEL, operator: "In", values: ingressNamespaces(config) },
+                        ],
+                    },
+                },
+                unsealerPods,
+            ],
+            ports: tcp(API_PORT),
+        },
+    ];
+    const serverEgress: NonNullable<NetworkPolicySpec["egress"]> = [dnsRule(config)];
+    if (raft) {
+        // retry_join talks to the leader's API port; raft and forwarding use the cluster port.
+        serverIngress.push({ from: [serverPods], ports: tcp(API_PORT, CLUSTER_PORT) });
+        serverEgress.push({ to: [serverPods], ports: tcp(API_PORT, CLUSTER_PORT) });
+    }
+    for (const target of EGRESS_TARGETS) {
+        const rule = np.egress[target];
+        if (rule === undefined) continue;
+        serverEgress.push({ to: rule.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...rule.ports) });
+    }
+
+    return [
+        {
+            id: "default-deny",
+            name: "default-deny",
+            spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+        },
+        {
+            id: "server",
+            name: "vault-server",
+            spec: {
+                podSelector: { matchLabels: { ...SERVER_POD_LABELS } },
+                policyTypes: ["Ingress", "Egress"],
+                ingress: serverIngress,
+                egress: serverEgress,
+            },
+        },
+        {
+            id: "unsealer",
+            name: "vault-unsealer",
+            spec: {
+                podSelector: { matchLabels: { ...UNSEALER_POD_LABELS } },
+                policyTypes: ["Egress"],
+                egress: [dnsRule(config), { to: [serverPods], ports: tcp(API_PORT) }],
+            },
+        },
+    ];
+}
+
+/**
+ * Flows the config needs but no egress CIDR allows, one sentence each: with
+ * default deny they fail at run time, so the component warns at deploy time.
+ */
+export function missingEgress(config: PlatformConfig): string[] {
+    const np = config.networkPolicy;
+    if (!np.enabled) return [];
+    const missing: string[] = [];
+    const key = (t: string) => `secret-platform:networkPolicy.egress.${t}`;
+    if (config.server.storageBackend === "s3" && np.egress.s3 === undefined) {
+        missing.push(`${key("s3")} is unset: Vault cannot reach its S3 storage and will not start`);
+    }
+    if (config.unseal.mode === "awskms" && np.egress.kms === undefined) {
+        missing.push(`${key("kms")} is unset: the awskms seal cannot reach KMS and Vault stays sealed`);
+    }
+    if (config.oidc.enabled && np.egress.oidc === undefined) {
+        missing.push(`${key("oidc")} is unset: Vault cannot fetch the OIDC issuer's discovery document and keys`);
+    }
+    if (np.egress.kubernetesApi === undefined) {
+        missing.push(
+            `${key("kubernetesApi")} is unset: Kubernetes auth logins fail (Vault cannot call TokenReview)` +
+                (config.server.storageBackend === "raft" ? " and raft service registration fails" : ""),
+        );
+    }
+    return missing;
+}

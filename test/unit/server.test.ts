@@ -1,0 +1,505 @@
+import { strict as assert } from "node:assert";
+import { parse as parseHcl } from "@cdktf/hcl2json";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformConfig } from "../../components/config";
+import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
+import { PSA_LABELS, VaultServer } from "../../components/server";
+import { StorageBinding } from "../../components/storage";
+import { awsStack, homelabStack } from "../support/fixtures";
+import { dependsOnOf, parentOf, Program, RecordedResource, runProgram, StackConfig } from "../support/program";
+
+// kubernetes-models (CommonJS): the Kubernetes OpenAPI schemas of the objects written here.
+const { Namespace } = require("kubernetes-models/v1/Namespace");
+const { Secret } = require("kubernetes-models/v1/Secret");
+const { NetworkPolicy } = require("kubernetes-models/networking.k8s.io/v1/NetworkPolicy");
+const { Ingress } = require("kubernetes-models/networking.k8s.io/v1/Ingress");
+const { HTTPRoute } = require("@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute");
+
+type Stack = StackConfig & { values: Record<string, any>; secrets: Record<string, any> };
+
+const T = {
+    component: "secret-platform:server:VaultServer",
+    provider: "pulumi:providers:kubernetes",
+    namespace: "kubernetes:core/v1:Namespace",
+    secret: "kubernetes:core/v1:Secret",
+    netpol: "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+    ingress: "kubernetes:networking.k8s.io/v1:Ingress",
+    route: "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+    chart: "kubernetes:helm.sh/v4:Chart",
+};
+
+// How the engine sees a secret input: Pulumi's signature-wrapped value.
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** What VaultStorage hands over, built from config as it does (secrets stay secret Outputs). */
+type BindingOf = (config: PlatformConfig) => StorageBinding;
+
+const garageBinding: BindingOf = (c) => ({
+    bucket: pulumi.output(c.storage.bucket),
+    region: c.storage.region,
+    endpoint: c.storage.endpoint,
+    forcePathStyle: c.storage.forcePathStyle,
+    prefix: c.storage.prefix,
+    credentials: {
+        accessKeyId: c.secrets.storageAccessKeyId as pulumi.Output<string>,
+        secretAccessKey: c.secrets.storageSecretAccessKey as pulumi.Output<string>,
+    },
+    seal:
+        c.unseal.mode === "awskms"
+            ? { kmsKeyId: pulumi.output(c.unseal.kmsKeyId as string), region: c.unseal.kmsRegion }
+            : undefined,
+    sealCredentials:
+        c.secrets.sealAccessKeyId === undefined
+            ? undefined
+            : {
+                  accessKeyId: c.secrets.sealAccessKeyId,
+                  secretAccessKey: c.secrets.sealSecretAccessKey as pulumi.Output<string>,
+              },
+});
+
+const awsUserBinding: BindingOf = (c) => ({
+    bucket: pulumi.output(c.storage.bucket),
+    region: c.storage.region,
+    forcePathStyle: false,
+    storageKmsKeyId: pulumi.output("arn:aws:kms:eu-west-1:123456789012:key/storage"),
+    seal: { kmsKeyId: pulumi.output("arn:aws:kms:eu-west-1:123456789012:key/seal"), region: c.unseal.kmsRegion },
+    credentials: {
+        accessKeyId: pulumi.secret("AKIAAWSUSERTEST"),
+        secretAccessKey: pulumi.secret("aws-user-secret-test"),
+    },
+});
+
+const awsRoleBinding: BindingOf = (c) => ({
+    ...awsUserBinding(c),
+    credentials: undefined,
+    roleArn: pulumi.output("arn:aws:iam::123456789012:role/prod-example-vault"),
+});
+
+function run(stack: Stack, binding: BindingOf): Promise<Program<VaultServer>> {
+    return runProgram(stack, (config, opts) => {
+        const provider = new k8s.Provider("k8s", {}, opts);
+        return new VaultServer("server", { config, storage: binding(config), provider }, opts);
+    });
+}
+
+/** The provider reference the engine records for resources of the k8s provider "k8s". */
+const PROVIDER_REF = "urn:pulumi:test::secret-platform::pulumi:providers:kubernetes::k8s::k8s-id";
+
+function chartOf(p: Program<VaultServer>): RecordedResource {
+    return p.find(T.chart, "server-chart");
+}
+
+describe("VaultServer", () => {
+    describe("homelab stack: Garage storage, Shamir keys, TLS at the ingress", () => {
+        let p: Program<VaultServer>;
+        before(async () => {
+            p = await run(homelabStack(), garageBinding);
+        });
+
+        it("registers exactly these resources", () => {
+            const mine = p.resources.filter((r) => r.type !== T.provider).map((r) => `${r.type} ${r.name}`);
+            assert.deepEqual(
+                mine.sort(),
+                [
+                    `${T.component} server`,
+                    `${T.secret} server-storage-credentials`,
+                    `${T.namespace} server-namespace`,
+                    `${T.chart} server-chart`,
+                    `${T.netpol} server-netpol-default-deny`,
+                    `${T.netpol} server-netpol-server`,
+                    `${T.netpol} server-netpol-unsealer`,
+                    `${T.ingress} server-ingress`,
+                ].sort(),
+            );
+        });
+
+        it("every child has the component as parent and the explicit k8s provider", () => {
+            for (const r of p.resources.filter((x) => x.type !== T.component && x.type !== T.provider)) {
+                assert.equal(parentOf(r), p.result, `${r.name} parent`);
+                assert.equal(r.provider, PROVIDER_REF, `${r.name} provider`);
+            }
+        });
+
+        it("the namespace enforces Pod Security restricted and validates", () => {
+            const ns = p.find(T.namespace, "server-namespace");
+            assert.deepEqual(ns.inputs.metadata, {
+                name: "vault",
+                labels: {
+                    "app.kubernetes.io/managed-by": "pulumi",
+                    "app.kubernetes.io/part-of": "secret-platform",
+                    ...PSA_LABELS,
+                },
+            });
+            assert.equal(PSA_LABELS["pod-security.kubernetes.io/enforce"], "restricted");
+            assert.equal(ns.opts.retainOnDelete, false);
+            new Namespace(ns.inputs).validate();
+        });
+
+        it("the storage credentials Secret holds the keys as a secret, and validates", () => {
+            const s = p.find(T.secret, "server-storage-credentials");
+            assert.deepEqual(s.inputs.metadata, {
+                name: "vault-storage-credentials",
+                namespace: "vault",
+                labels: { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "secret-platform" },
+            });
+            assert.equal(s.inputs.type, "Opaque");
+            const stringData = s.inputs.stringData as Record<string, unknown>;
+            assert.equal(stringData[SIG], SECRET_SIG, "stringData reaches the engine as a secret");
+            assert.deepEqual(stringData.value, {
+                AWS_ACCESS_KEY_ID: "GKtestaccesskey",
+                AWS_SECRET_ACCESS_KEY: "test-storage-secret-key",
+            });
+            // The outputs stay secret too (the SDK's Secret class adds these).
+            for (const key of ["data", "stringData"]) assert.ok(s.opts.additionalSecretOutputs?.includes(key));
+            new Secret({ ...s.inputs, stringData: stringData.value }).validate();
+        });
+
+        it("the chart: v4, pinned version and repo, release vault, explicit provider, values from the builder", async () => {
+            const chart = chartOf(p);
+            const { values, ...rest } = chart.inputs;
+            assert.deepEqual(rest, {
+                chart: "vault",
+                version: "0.34.1",
+                repositoryOpts: { repo: "https://helm.releases.hashicorp.com" },
+                name: "vault",
+                namespace: "vault",
+            });
+            assert.equal(chart.opts.provider, (await p.ofType(T.provider))[0].resource);
+            const expected = buildVaultValues(p.config, {
+                bucket: "vault-amiya",
+                region: "garage",
+                endpoint: "https://s3.amiya.akn",
+                forcePathStyle: true,
+                prefix: "vault/",
+                credentialsSecret: "vault-storage-credentials",
+            });
+            assert.deepEqual(values, JSON.parse(JSON.stringify(expected)));
+            const hcl = (await parseHcl("server.hcl", serverHclOf(values as any))) as any;
+            assert.deepEqual(hcl.storage.s3[0], {
+                bucket: "vault-amiya",
+                region: "garage",
+                endpoint: "https://s3.amiya.akn",
+                s3_force_path_style: "true",
+                path: "vault/",
+            });
+            assert.equal(hcl.seal, undefined, "Shamir: no seal stanza");
+        });
+
+        it("the chart waits for the namespace, the credentials Secret and the NetworkPolicies", async () => {
+            const deps = await dependsOnOf(chartOf(p));
+            const expected = [
+                p.find(T.namespace, "server-namespace"),
+                p.find(T.secret, "server-storage-credentials"),
+                ...p.ofType(T.netpol),
+            ].map((r) => r.resource);
+            assert.equal(deps.length, expected.length);
+            for (const r of expected) assert.ok(deps.includes(r), "missing dependency");
+        });
+
+        it("no credential appears in the values, the HCL or any object but the Secret", () => {
+            const secrets = ["GKtestaccesskey", "test-storage-secret-key", "test-oidc-client-secret"];
+            const values = chartOf(p).inputs.values as any;
+            const serialized = [JSON.stringify(values), serverHclOf(values)];
+            for (const r of p.resources.filter((x) => x.type !== T.secret)) {
+                serialized.push(JSON.stringify(r.inputs));
+            }
+            for (const text of serialized) {
+                for (const s of secrets) assert.ok(!text.includes(s), "a credential leaked");
+            }
+        });
+
+        it("network policies: default deny, then only the needed flows; each validates", () => {
+            const pols = Object.fromEntries(
+                p.ofType(T.netpol).map((r) => [r.inputs.metadata && (r.inputs.metadata as any).name, r.inputs]),
+            );
+            assert.deepEqual(Object.keys(pols).sort(), ["default-deny", "vault-server", "vault-unsealer"]);
+            assert.deepEqual((pols["default-deny"] as any).spec, {
+                podSelector: {},
+                policyTypes: ["Ingress", "Egress"],
+            });
+            const server = (pols["vault-server"] as any).spec;
+            assert.deepEqual(server.podSelector, {
+                matchLabels: {
+                    "app.kubernetes.io/name": "vault",
+                    "app.kubernetes.io/instance": "vault",
+                    component: "server",
+                },
+            });
+            assert.deepEqual(server.ingress, [
+                {
+                    from: [
+                        {
+                            namespaceSelector: {
+                                matchExpressions: [
+                                    {
+                                        key: "kubernetes.io/metadata.name",
+                                        operator: "In",
+                                        values: ["external-secrets", "ingress-nginx"],
+                                    },
+                                ],
+                            },
+                        },
+                        { podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-unsealer" } } },
+                    ],
+                    ports: [{ protocol: "TCP", port: 8200 }],
+                },
+            ]);
+            // Only DNS: the fixture configures no egress CIDRs (the component warns about each).
+            assert.deepEqual(server.egress, [
+                {
+                    to: [
+                        {
+                            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+                            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+                        },
+                    ],
+                    ports: [
+                        { protocol: "UDP", port: 53 },
+                        { protocol: "TCP", port: 53 },
+                    ],
+                },
+            ]);
+            const unsealer = (pols["vault-unsealer"] as any).spec;
+            assert.deepEqual(unsealer.podSelector, { matchLabels: { "app.kubernetes.io/name": "vault-unsealer" } });
+            assert.deepEqual(unsealer.policyTypes, ["Egress"]);
+            assert.deepEqual(unsealer.egress[1], {
+                to: [{ podSelector: server.podSelector }],
+                ports: [{ protocol: "TCP", port: 8200 }],
+            });
+            for (const r of p.ofType(T.netpol)) new NetworkPolicy(r.inputs).validate();
+        });
+
+        it("the Ingress: host, TLS Secret, backend vault:8200; validates", () => {
+            const ing = p.find(T.ingress, "server-ingress");
+            assert.deepEqual((ing.inputs.metadata as any).annotations, {});
+            assert.deepEqual(ing.inputs.spec, {
+                tls: [{ hosts: ["vault.amiya.akn"], secretName: "vault-tls" }],
+                rules: [
+                    {
+                        host: "vault.amiya.akn",
+                        http: {
+                            paths: [
+                                {
+                                    path: "/",
+                                    pathType: "Prefix",
+                                    backend: { service: { name: "vault", port: { number: 8200 } } },
+                                },
+                            ],
+                        },
+                    },
+                ],
+            });
+            new Ingress(ing.inputs).validate();
+        });
+
+        it("outputs: namespace, in-cluster URL, service account, ready", async () => {
+            const server = p.result;
+            assert.equal(await new Promise((r) => server.namespace.apply(r)), "vault");
+            assert.equal(server.internalUrl, "http://vault.vault.svc:8200");
+            assert.equal(server.serviceAccountName, "vault");
+            assert.ok(server.ready.includes(server.chart));
+        });
+    });
+
+    it("egress CIDRs, monitoring and extra namespaces become exact allow rules", async () => {
+        const s = homelabStack();
+        s.values.networkPolicy = {
+            monitoringNamespace: "monitoring",
+            extraIngressNamespaces: ["argocd", "external-secrets"],
+            egress: {
+                s3: { cidrs: ["10.0.10.5/32"], ports: [443, 3900] },
+                oidc: { cidrs: ["10.0.10.6/32"] },
+                kubernetesApi: { cidrs: ["10.0.0.0/24"], ports: [6443] },
+            },
+        };
+        const p = await run(s, garageBinding);
+        const spec = p.find(T.netpol, "server-netpol-server").inputs.spec as any;
+        assert.deepEqual(spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values, [
+            "argocd",
+            "external-secrets",
+            "ingress-nginx",
+            "monitoring",
+        ]);
+        assert.deepEqual(spec.egress.slice(1), [
+            {
+                to: [{ ipBlock: { cidr: "10.0.10.5/32" } }],
+                ports: [
+                    { protocol: "TCP", port: 443 },
+                    { protocol: "TCP", port: 3900 },
+                ],
+            },
+            { to: [{ ipBlock: { cidr: "10.0.10.6/32" } }], ports: [{ protocol: "TCP", port: 443 }] },
+            { to: [{ ipBlock: { cidr: "10.0.0.0/24" } }], ports: [{ protocol: "TCP", port: 6443 }] },
+        ]);
+        new NetworkPolicy(p.find(T.netpol, "server-netpol-server").inputs).validate();
+    });
+
+    it("networkPolicy.enabled false: no NetworkPolicy at all, the chart depends on the rest", async () => {
+        const s = homelabStack();
+        s.values.networkPolicy = { enabled: false };
+        const p = await run(s, garageBinding);
+        assert.deepEqual(p.ofType(T.netpol), []);
+        const deps = await dependsOnOf(chartOf(p));
+        assert.deepEqual(deps, [
+            p.find(T.namespace, "server-namespace").resource,
+            p.find(T.secret, "server-storage-credentials").resource,
+        ]);
+    });
+
+    it("exposure httproute: a Gateway API HTTPRoute to vault:8200 and no Ingress; validates", async () => {
+        const s = homelabStack();
+        s.values.exposure = {
+            kind: "httproute",
+            gateway: { name: "main", namespace: "gateway", sectionName: "https" },
+        };
+        const p = await run(s, garageBinding);
+        assert.deepEqual(p.ofType(T.ingress), []);
+        const route = p.find(T.route, "server-httproute");
+        assert.equal(parentOf(route), p.result);
+        assert.equal(route.inputs.apiVersion, "gateway.networking.k8s.io/v1");
+        assert.equal(route.inputs.kind, "HTTPRoute");
+        assert.deepEqual(route.inputs.spec, {
+            parentRefs: [
+                {
+                    group: "gateway.networking.k8s.io",
+                    kind: "Gateway",
+                    name: "main",
+                    namespace: "gateway",
+                    sectionName: "https",
+                },
+            ],
+            hostnames: ["vault.amiya.akn"],
+            rules: [
+                {
+                    matches: [{ path: { type: "PathPrefix", value: "/" } }],
+                    backendRefs: [{ group: "", kind: "Service", name: "vault", port: 8200 }],
+                },
+            ],
+        });
+        new HTTPRoute(route.inputs).validate();
+    });
+
+    it("exposure none: neither Ingress nor HTTPRoute", async () => {
+        const s = homelabStack();
+        s.values.exposure = { kind: "none" };
+        const p = await run(s, garageBinding);
+        assert.deepEqual(p.ofType(T.ingress), []);
+        assert.deepEqual(p.ofType(T.route), []);
+    });
+
+    it("cert-manager issuer and internal TLS: ingress annotations and https everywhere", async () => {
+        const s = homelabStack();
+        s.values.exposure = { className: "nginx", certManagerIssuer: "letsencrypt", certManagerIssuerKind: "Issuer" };
+        s.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
+        const p = await run(s, garageBinding);
+        const ing = p.find(T.ingress, "server-ingress");
+        assert.deepEqual((ing.inputs.metadata as any).annotations, {
+            "cert-manager.io/issuer": "letsencrypt",
+            "nginx.ingress.kubernetes.io/backend-protocol": "HTTPS",
+        });
+        assert.equal((ing.inputs.spec as any).ingressClassName, "nginx");
+        new Ingress(ing.inputs).validate();
+        assert.equal(p.result.internalUrl, "https://vault.vault.svc:8200");
+        const hcl = (await parseHcl("server.hcl", serverHclOf(chartOf(p).inputs.values as any))) as any;
+        assert.equal(hcl.listener.tcp[0].tls_cert_file, "/vault/userconfig/vault-server-tls/tls.crt");
+        assert.equal(hcl.api_addr, "https://vault.vault.svc:8200");
+    });
+
+    it("aws with an IAM user: the Secret feeds both the S3 backend and the awskms seal", async () => {
+        const p = await run(awsStack(), awsUserBinding);
+        const s = p.find(T.secret, "server-storage-credentials");
+        assert.deepEqual((s.inputs.stringData as any).value, {
+            AWS_ACCESS_KEY_ID: "AKIAAWSUSERTEST",
+            AWS_SECRET_ACCESS_KEY: "aws-user-secret-test",
+        });
+        const values = chartOf(p).inputs.values as any;
+        const text = JSON.stringify(values);
+        assert.ok(!text.includes("AKIAAWSUSERTEST") && !text.includes("aws-user-secret-test"));
+        const hcl = (await parseHcl("server.hcl", serverHclOf(values))) as any;
+        assert.deepEqual(hcl.seal.awskms, [
+            { region: "eu-west-1", kms_key_id: "arn:aws:kms:eu-west-1:123456789012:key/seal" },
+        ]);
+        assert.equal(hcl.storage.s3[0].kms_key_id, "arn:aws:kms:eu-west-1:123456789012:key/storage");
+    });
+
+    it("aws with IRSA: no credential Secret, the service account carries the role", async () => {
+        const s = awsStack();
+        s.values.storage.identity = "role";
+        s.values.storage.irsa = {
+            oidcProviderArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+            oidcProviderUrl: "oidc.eks.eu-west-1.amazonaws.com/id/ABC",
+        };
+        const p = await run(s, awsRoleBinding);
+        assert.deepEqual(p.ofType(T.secret), []);
+        const values = chartOf(p).inputs.values as any;
+        assert.deepEqual(values.server.serviceAccount.annotations, {
+            "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/prod-example-vault",
+        });
+        assert.deepEqual(values.server.extraSecretEnvironmentVars, []);
+    });
+
+    it("Garage with an AWS KMS seal: the seal's keys go in their own Secret, read as files", async () => {
+        const s = homelabStack();
+        s.values.unseal = {
+            mode: "awskms",
+            kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/abc",
+            kmsRegion: "eu-central-1",
+        };
+        s.secrets.sealAccessKeyId = "AKIASEALTEST";
+        s.secrets.sealSecretAccessKey = "seal-secret-test";
+        const p = await run(s, garageBinding);
+        const seal = p.find(T.secret, "server-seal-credentials");
+        assert.equal((seal.inputs.metadata as any).name, "vault-seal-credentials");
+        assert.equal((seal.inputs.stringData as any)[SIG], SECRET_SIG);
+        assert.deepEqual((seal.inputs.stringData as any).value, {
+            "access-key-id": "AKIASEALTEST",
+            "secret-access-key": "seal-secret-test",
+        });
+        const deps = await dependsOnOf(chartOf(p));
+        assert.ok(deps.includes(seal.resource));
+        const values = chartOf(p).inputs.values as any;
+        const hclText = serverHclOf(values);
+        for (const secret of ["AKIASEALTEST", "seal-secret-test", "GKtestaccesskey", "test-storage-secret-key"]) {
+            assert.ok(!JSON.stringify(values).includes(secret) && !hclText.includes(secret), "a credential leaked");
+        }
+        const hcl = (await parseHcl("server.hcl", hclText)) as any;
+        assert.deepEqual(hcl.seal.awskms[0], {
+            region: "eu-central-1",
+            kms_key_id: "arn:aws:kms:eu-central-1:123456789012:key/abc",
+            access_key: "file:///vault/userconfig/vault-seal-credentials/access-key-id",
+            secret_key: "file:///vault/userconfig/vault-seal-credentials/secret-access-key",
+        });
+    });
+
+    it("raft HA: the namespace is retained on delete, peers may talk on 8200/8201", async () => {
+        const s = homelabStack();
+        s.values.server = { storageBackend: "raft", replicas: 3 };
+        const p = await run(s, garageBinding);
+        assert.equal(p.find(T.namespace, "server-namespace").opts.retainOnDelete, true);
+        const spec = p.find(T.netpol, "server-netpol-server").inputs.spec as any;
+        const peers = { podSelector: spec.podSelector };
+        const ports = [
+            { protocol: "TCP", port: 8200 },
+            { protocol: "TCP", port: 8201 },
+        ];
+        assert.deepEqual(spec.ingress[1], { from: [peers], ports });
+        assert.deepEqual(spec.egress[1], { to: [peers], ports });
+        const values = chartOf(p).inputs.values as any;
+        assert.equal(values.server.ha.replicas, 3);
+        // Raft does not use the S3 credentials and Shamir has no seal: no Secret in the pod.
+        assert.deepEqual(p.ofType(T.secret), []);
+        assert.deepEqual(values.server.extraSecretEnvironmentVars, []);
+    });
+
+    it("refuses an awskms seal without a seal key, naming the problem", async () => {
+        await assert.rejects(
+            run(awsStack(), (c) => ({ ...awsUserBinding(c), seal: undefined })),
+            (e: Error) =>
+                e.message.includes(
+                    "unseal.mode is awskms but the storage binding has no seal key (VaultStorage must provide one)",
+                ),
+        );
+    });
+});
