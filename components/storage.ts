@@ -121,11 +121,12 @@ export class VaultStorage extends pulumi.ComponentResource {
             { parent: this },
         );
         const child: pulumi.CustomResourceOptions = { parent: this, provider };
-        // Data resources: never deleted with the stack (storage.protect).
-        const data = pulumi.mergeOptions(child, { protect: s.protect, retainOnDelete: s.protect });
-        // Settings on a retained bucket: deleting them (versioning suspended,
+        // Data resources: always retained, so destroying the stack never deletes
+        // Vault's data or the keys that decrypt it; `protect` also refuses the delete.
+        const data = pulumi.mergeOptions(child, { protect: s.protect, retainOnDelete: true });
+        // Settings of the retained bucket: deleting them (versioning suspended,
         // encryption or the public-access block removed) would weaken it.
-        const setting = pulumi.mergeOptions(child, { retainOnDelete: s.protect });
+        const setting = pulumi.mergeOptions(child, { retainOnDelete: true });
 
         const storageKey = new aws.kms.Key(
             `${name}-storage-key`,
@@ -315,8 +316,8 @@ export class VaultStorage extends pulumi.ComponentResource {
             { parent: this },
         );
         const child: pulumi.CustomResourceOptions = { parent: this, provider };
-        const data = pulumi.mergeOptions(child, { protect: s.protect, retainOnDelete: s.protect });
-        const setting = pulumi.mergeOptions(child, { retainOnDelete: s.protect });
+        const data = pulumi.mergeOptions(child, { protect: s.protect, retainOnDelete: true });
+        const setting = pulumi.mergeOptions(child, { retainOnDelete: true });
 
         const bucket = new aws.s3.Bucket(`${name}-bucket`, { bucket: s.bucket, forceDestroy: false }, data);
         if (s.versioning) {

@@ -322,6 +322,21 @@ describe("VaultStorage", () => {
                 assert.equal(r.opts.protect, undefined, `${suffix} protect`);
             }
         });
+        it("retains nothing but data and its settings: IAM and aliases go with the stack", () => {
+            for (const suffix of [
+                "identity-policy",
+                "user",
+                "user-policy",
+                "access-key",
+                "storage-key-alias",
+                "seal-key-alias",
+            ]) {
+                const r = p.resources.find((x) => x.name === n(suffix));
+                assert.ok(r !== undefined, suffix);
+                assert.equal(r.opts.retainOnDelete, undefined, `${suffix} retainOnDelete`);
+                assert.equal(r.opts.protect, undefined, `${suffix} protect`);
+            }
+        });
     });
 
     describe("aws mode variants", () => {
@@ -439,13 +454,19 @@ describe("VaultStorage", () => {
             assert.equal(p.result.binding.seal, undefined);
         });
 
-        it("with storage.protect false (throw-away stacks): neither protected nor retained", async () => {
+        it("with storage.protect false: nothing is protected, yet the bucket, keys and settings are still retained", async () => {
             const stack = awsStack();
             stack.values.storage.protect = false;
             const p = await runStorage(stack);
+            const retained = [...["bucket", "storage-key", "seal-key"], ...hardening.map(([, suffix]) => suffix)];
             for (const r of awsResources(p).filter((r) => r.type !== T.provider)) {
+                const suffix = r.name.slice(n("").length);
                 assert.ok(!r.opts.protect, `${r.name} protect`);
-                assert.ok(!r.opts.retainOnDelete, `${r.name} retainOnDelete`);
+                assert.equal(
+                    r.opts.retainOnDelete,
+                    retained.includes(suffix) ? true : undefined,
+                    `${r.name} retainOnDelete`,
+                );
             }
         });
 
@@ -600,6 +621,9 @@ describe("VaultStorage", () => {
             assert.deepStrictEqual(bucket.inputs, { bucket: "vault-amiya", forceDestroy: false });
             assert.equal(bucket.opts.protect, true);
             assert.equal(bucket.opts.retainOnDelete, true);
+            for (const suffix of ["versioning", "lifecycle"]) {
+                assert.equal(p.find(T[suffix as "versioning"], n(suffix)).opts.retainOnDelete, true, suffix);
+            }
         });
 
         it("binds the endpoint, path style, prefix and the config's secret credentials; no KMS, no role", async () => {
