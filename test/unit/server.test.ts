@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../../components/config";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
+import { missingEgress } from "../../components/lib/network-policy";
 import { PSA_LABELS, VaultServer } from "../../components/server";
 import { StorageBinding } from "../../components/storage";
 import { awsStack, homelabStack } from "../support/fixtures";
@@ -491,6 +492,36 @@ describe("VaultServer", () => {
         // Raft does not use the S3 credentials and Shamir has no seal: no Secret in the pod.
         assert.deepEqual(p.ofType(T.secret), []);
         assert.deepEqual(values.server.extraSecretEnvironmentVars, []);
+    });
+
+    describe("missingEgress: the deploy-time warnings about flows default deny will block", () => {
+        const np = "secret-platform:networkPolicy.egress";
+        it("homelab without CIDRs: storage, OIDC and the Kubernetes API", async () => {
+            const p = await run(homelabStack(), garageBinding);
+            assert.deepEqual(missingEgress(p.config), [
+                `${np}.s3 is unset: Vault cannot reach its S3 storage and will not start`,
+                `${np}.oidc is unset: Vault cannot fetch the OIDC issuer's discovery document and keys`,
+                `${np}.kubernetesApi is unset: Kubernetes auth logins fail (Vault cannot call TokenReview)`,
+            ]);
+        });
+        it("aws with the awskms seal and raft: KMS and service registration too", async () => {
+            const s = awsStack();
+            s.values.server = { storageBackend: "raft", replicas: 3 };
+            s.values.networkPolicy = { egress: { oidc: { cidrs: ["192.0.2.10/32"] } } };
+            const p = await run(s, awsUserBinding);
+            assert.deepEqual(missingEgress(p.config), [
+                `${np}.kms is unset: the awskms seal cannot reach KMS and Vault stays sealed`,
+                `${np}.kubernetesApi is unset: Kubernetes auth logins fail (Vault cannot call TokenReview) and raft service registration fails`,
+            ]);
+        });
+        it("nothing when every needed CIDR is set, or when NetworkPolicies are off", async () => {
+            const s = homelabStack();
+            const rule = { cidrs: ["192.0.2.0/24"] };
+            s.values.networkPolicy = { egress: { s3: rule, oidc: rule, kubernetesApi: rule } };
+            assert.deepEqual(missingEgress((await run(s, garageBinding)).config), []);
+            s.values.networkPolicy = { enabled: false };
+            assert.deepEqual(missingEgress((await run(s, garageBinding)).config), []);
+        });
     });
 
     it("refuses an awskms seal without a seal key, naming the problem", async () => {
