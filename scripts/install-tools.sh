@@ -1,9 +1,64 @@
 #!/usr/bin/env bash
-# Installs the real tools the integration tests run: the Vault server binary
-# (built from the Go module proxy into a per-user cache, never the repository).
-# Idempotent: each tool is reused when present.
+# Installs the real tools the integration tests run, and prints where each is:
+#   vault       built from the Go module proxy (scripts/build-vault.sh)
+#   sops        built from the Go module proxy
+#   actionlint  built from the Go module proxy
+#   age         the Debian package (age, age-keygen)
+# Go-built tools go to a per-user cache (never the repository); test/support/
+# tools.ts looks there. Idempotent: a tool already at the pinned version is
+# reused. Called by .ci/run on a fresh machine (as root, so apt-get works).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+sops_version=v3.13.3
+actionlint_version=v1.7.12
+
+cache="${SECRET_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secret-platform}"
+bin_dir="$cache/bin"
+mkdir -p "$bin_dir"
+
+command -v go >/dev/null || {
+    echo "install-tools: Go is required (https://go.dev/dl)" >&2
+    exit 1
+}
+
+# go_tool NAME PACKAGE VERSION VERSION_COMMAND...: installs PACKAGE@VERSION
+# into the cache unless the cached binary already reports VERSION.
+go_tool() {
+    local name=$1 pkg=$2 version=$3
+    shift 3
+    local bin="$bin_dir/$name"
+    if [ -x "$bin" ] && "$bin" "$@" 2>/dev/null | grep -qF "${version#v}"; then
+        echo "$name: $bin"
+        return
+    fi
+    echo "install-tools: building $pkg@$version" >&2
+    local start=$SECONDS
+    GOBIN="$bin_dir" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "$pkg@$version" >&2
+    "$bin" "$@" >/dev/null
+    echo "install-tools: built $name in $((SECONDS - start))s" >&2
+    echo "$name: $bin"
+}
+
 vault_bin=$(bash scripts/build-vault.sh)
 echo "vault: $vault_bin"
+
+# sops --version asks GitHub for the latest release unless told not to.
+go_tool sops github.com/getsops/sops/v3/cmd/sops "$sops_version" --disable-version-check --version
+go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$actionlint_version" -version
+
+if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
+    if [ "$(id -u)" -eq 0 ]; then
+        sudo=()
+    elif command -v sudo >/dev/null; then
+        sudo=(sudo)
+    else
+        echo "install-tools: age is missing; install the 'age' package (apt-get install age) as root" >&2
+        exit 1
+    fi
+    echo "install-tools: installing age from the OS packages" >&2
+    "${sudo[@]}" apt-get update >&2
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends age >&2
+fi
+echo "age: $(command -v age)"
+echo "age-keygen: $(command -v age-keygen)"
