@@ -93,7 +93,8 @@ export async function migrate(opts: MigrateOptions, mapping: Mapping, deps: Migr
             const target = mapFile(file, doc, mapping, opts.mount, opts.owner);
             targets.push({ target, source });
         } catch (err) {
-            planErrors.push(errorText(err));
+            // Name the file as the user gave it, not its absolute path.
+            planErrors.push(errorText(err).split(path.resolve(cwd, file)).join(file));
         }
     }
     const seen = new Map<string, string>();

@@ -33,7 +33,10 @@ function sopsMessage(stderr: string): string {
         .trim()
         .split("\n")
         .filter((l) => l.trim() !== "");
-    return lines.slice(-3).join(" / ");
+    return lines
+        .slice(-3)
+        .map((l) => l.trim())
+        .join(" ");
 }
 
 /**
