@@ -163,11 +163,7 @@ export async function startVault(opts: StartVaultOptions = {}): Promise<VaultSer
     let address = "";
     let stopped = false;
 
-    const launch = async (extra: string, newPort: boolean): Promise<void> => {
-        if (newPort || port === 0) {
-            port = await freePort();
-            clusterPort = await freePort();
-        }
+    const launchOnce = async (extra: string): Promise<void> => {
         run += 1;
         // A fresh run dir each time: only storage carries over between processes.
         const runDir = path.join(root, `run-${run}`);
@@ -187,6 +183,22 @@ export async function startVault(opts: StartVaultOptions = {}): Promise<VaultSer
         proc.once("exit", () => live.delete(proc));
         child = proc;
         await waitUntilListening(proc, address, logFile);
+    };
+
+    const launch = async (extra: string, newPort: boolean): Promise<void> => {
+        for (let attempt = 1; ; attempt++) {
+            if (newPort || port === 0 || attempt > 1) {
+                port = await freePort();
+                clusterPort = await freePort();
+            }
+            try {
+                return await launchOnce(extra);
+            } catch (err) {
+                // Another process may grab the free port before Vault binds it: try new ports.
+                const raced = (err as Error).message.includes("address already in use");
+                if (!raced || attempt >= 3) throw err;
+            }
+        }
     };
 
     const kill = async (): Promise<void> => {
