@@ -1,17 +1,23 @@
 /**
- * The ACL policies' intended semantics, proven on a real Vault server: every
- * rendered policy is loaded, a token is minted per policy (with `default`, as
- * real logins get it), and `sys/capabilities` is checked against a table of
- * what each role may and may not do. A few real requests confirm the table
- * means what it says, and the KV v2 mount settings are exercised for real.
+ * The configuration component's real inputs, applied to a real Vault server.
+ * The component is built under the shared mocks; what it registered (mounts,
+ * engine settings, policies, auth methods and roles, identity groups and
+ * aliases) is then written to a real `vault server` through the HTTP API the
+ * Vault provider uses, so Vault itself accepts or rejects every input. On that
+ * server a token is minted per policy (with `default`, as real logins get it)
+ * and `sys/capabilities` is checked against a table of what each role may and
+ * may not do; a few real requests confirm the table means what it says, and
+ * the KV v2 settings (max versions, check-and-set) are exercised.
  * Skips without the Vault binary, except under CI=true (test/support/tools.ts).
  */
 import { strict as assert } from "node:assert";
-import { loadConfig, PlatformConfig } from "../../components/config";
-import { kvMounts } from "../../components/configuration";
-import { renderPolicies, RenderedPolicy } from "../../components/lib/policies";
+import * as pulumi from "@pulumi/pulumi";
+import { specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import * as vault from "@pulumi/vault";
+import { VaultConfiguration } from "../../components/configuration";
+import { renderPolicies } from "../../components/lib/policies";
 import { homelabStack } from "../support/fixtures";
-import { setStackConfig } from "../support/program";
+import { Program, RecordedResource, runProgram, StackConfig } from "../support/program";
 import { requireTool } from "../support/tools";
 import { initAndUnseal, startVault, VaultServer, vaultRequest } from "../support/vault-server";
 
@@ -21,8 +27,10 @@ const RW = ["create", "delete", "patch", "read", "update"];
 const DENY = ["deny"];
 
 /** A stack with a remote cluster and two shared mounts, so cross-mount rules are tested. */
-function platformConfig(): PlatformConfig {
+function stack(): StackConfig {
     const s = homelabStack();
+    // The test server has no /vault/audit volume: the stdout variant of the device.
+    s.values.audit = { target: "stdout" };
     s.values.kv = {
         cluster: { maxVersions: 3, casRequired: true },
         shared: [
@@ -31,17 +39,46 @@ function platformConfig(): PlatformConfig {
         ],
     };
     s.values.kubernetesAuth = {
+        // Outside a pod there is no mounted CA to default to: give the local mount one.
+        caCert: TEST_CA,
         remoteClusters: [
             {
                 name: "kiana.akn",
                 host: "https://kiana.akn:6443",
-                caCert: "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----",
+                caCert: TEST_CA,
             },
         ],
     };
-    s.secrets.remoteClusterReviewerJwts = { "kiana.akn": "jwt" };
-    setStackConfig(s);
-    return loadConfig();
+    s.values.oidc.groups = { "vault-admins": ["admin"], developers: ["operator", "read-only"] };
+    s.secrets.remoteClusterReviewerJwts = { "kiana.akn": "reviewer-jwt" };
+    return s;
+}
+
+/** A real self-signed CA certificate (its key was thrown away): Vault parses the CA it is given. */
+const TEST_CA = `-----BEGIN CERTIFICATE-----
+MIIBhzCCAS2gAwIBAgIUR52LSDPNgBDcXpiQvwtGjjCaqKkwCgYIKoZIzj0EAwIw
+GDEWMBQGA1UEAwwNdGVzdC1raWFuYS1jYTAgFw0yNjExMjcyMzIwNTNaGA8yMTI2
+MTEwMzIzMjA1M1owGDEWMBQGA1UEAwwNdGVzdC1raWFuYS1jYTBZMBMGByqGSM49
+AgEGCCqGSM49AwEHA0IABK4+SCPdkQCxtfpymsuhRQjztNDl0AryTwtexf03QI8g
+ApdJQxSasygJsFEzwCNOnRoWnJ8+QGIKDHnVKR76aZWjUzBRMB0GA1UdDgQWBBSl
+DklRf+NTbVAORsy6z8Sy0sH/PzAfBgNVHSMEGDAWgBSlDklRf+NTbVAORsy6z8Sy
+0sH/PzAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDYStAC82Gw
+tt4ou06d5W9wxKVP6zYRCrxX6fKPuPFj5AIgQ0tiIUxe/6H+OU/ik6lCzzJa30sm
+MhUi/OUVcuZdTb4=
+-----END CERTIFICATE-----`;
+
+/** Provider input names are the API's in camelCase; secrets arrive wrapped. */
+function apiBody(inputs: Record<string, unknown>, omit: readonly string[] = []): Record<string, unknown> {
+    const body: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(inputs)) {
+        if (omit.includes(key)) continue;
+        const plain =
+            typeof value === "object" && value !== null && specialSigKey in value
+                ? (value as unknown as { value: unknown }).value
+                : value;
+        body[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = plain;
+    }
+    return body;
 }
 
 type Who = "admin" | "operator" | "read-only" | "reader-amiya" | "reader-kiana";
@@ -119,12 +156,68 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["admin", "sys/policy/admin", ["read"]],
 ];
 
-describe("ACL policies on a real Vault server", function () {
+interface Built {
+    readonly component: VaultConfiguration;
+}
+
+/** Writes what the component registered to the real server, in dependency order. */
+async function applyToVault(p: Program<Built>, call: Call): Promise<void> {
+    const ok = async (what: RecordedResource, method: string, path: string, body: unknown) => {
+        const res = await call(method, path, body);
+        assert.ok(res.status < 300, `${what.name}: ${method} ${path}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+        return res;
+    };
+    const each = async (type: string, apply: (r: RecordedResource, i: Record<string, any>) => Promise<unknown>) => {
+        for (const r of p.ofType(type)) await apply(r, r.inputs as Record<string, any>);
+    };
+    await each("vault:index/audit:Audit", (r, i) => ok(r, "PUT", `sys/audit/${i.path}`, apiBody(i, ["path"])));
+    await each("vault:index/mount:Mount", (r, i) => ok(r, "POST", `sys/mounts/${i.path}`, apiBody(i, ["path"])));
+    await each("vault:kv/secretBackendV2:SecretBackendV2", (r, i) =>
+        ok(r, "POST", `${i.mount}/config`, apiBody(i, ["mount"])),
+    );
+    await each("vault:index/policy:Policy", (r, i) => ok(r, "PUT", `sys/policies/acl/${i.name}`, apiBody(i, ["name"])));
+    // The OIDC mount and its tune; its config needs the IdP's discovery document, so it is not written here.
+    await each("vault:jwt/authBackend:AuthBackend", async (r, i) => {
+        await ok(r, "POST", `sys/auth/${i.path}`, { type: i.type, description: i.description });
+        await ok(r, "POST", `sys/auth/${i.path}/tune`, apiBody(i.tune));
+    });
+    await each("vault:jwt/authBackendRole:AuthBackendRole", (r, i) =>
+        ok(r, "POST", `auth/${i.backend}/role/${i.roleName}`, apiBody(i, ["backend", "roleName"])),
+    );
+    await each("vault:index/authBackend:AuthBackend", (r, i) =>
+        ok(r, "POST", `sys/auth/${i.path}`, apiBody(i, ["path"])),
+    );
+    await each("vault:kubernetes/authBackendConfig:AuthBackendConfig", (r, i) =>
+        ok(r, "POST", `auth/${i.backend}/config`, apiBody(i, ["backend"])),
+    );
+    await each("vault:kubernetes/authBackendRole:AuthBackendRole", (r, i) =>
+        ok(r, "POST", `auth/${i.backend}/role/${i.roleName}`, apiBody(i, ["backend", "roleName"])),
+    );
+    // Mocked ids and accessors are swapped for the real ones.
+    const groupIds = new Map<string, string>();
+    await each("vault:identity/group:Group", async (r, i) => {
+        groupIds.set(`${r.name}-id`, (await ok(r, "POST", "identity/group", apiBody(i))).body.data.id);
+    });
+    const auths = (await call("GET", "sys/auth")).body.data as Record<string, { accessor: string }>;
+    const oidcName = p.ofType("vault:jwt/authBackend:AuthBackend")[0]?.name;
+    const oidcPath = p.ofType("vault:jwt/authBackend:AuthBackend")[0]?.inputs.path;
+    await each("vault:identity/groupAlias:GroupAlias", (r, i) => {
+        assert.equal(i.mountAccessor, `auth_oidc_${oidcName}`);
+        return ok(r, "POST", "identity/group-alias", {
+            name: i.name,
+            mount_accessor: auths[`${String(oidcPath)}/`].accessor,
+            canonical_id: groupIds.get(i.canonicalId),
+        });
+    });
+}
+
+type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+
+describe("VaultConfiguration on a real Vault server", function () {
     this.timeout(60_000);
     let server: VaultServer | undefined;
     let root = "";
-    let config: PlatformConfig;
-    let policies: RenderedPolicy[];
+    let program: Program<Built>;
     const tokens = new Map<Who, string>();
 
     const as = (token: string, method: string, path: string, body?: unknown) =>
@@ -132,30 +225,15 @@ describe("ACL policies on a real Vault server", function () {
 
     before(async function () {
         requireTool(this, "vault");
-        config = platformConfig();
-        policies = renderPolicies(config);
+        program = await runProgram(stack(), (config, opts) => {
+            const provider = new vault.Provider("vault", { address: config.vault.address }, opts);
+            const ready = new pulumi.ComponentResource("test:bootstrap:Ready", "bootstrap-ready", {}, opts);
+            return { component: new VaultConfiguration("cfg", { config, provider, dependsOn: [ready] }, opts) };
+        });
         server = await startVault();
         root = (await initAndUnseal(server.address)).rootToken;
+        await applyToVault(program, (method, path, body) => as(root, method, path, body));
 
-        // The mounts and engine settings the component creates (vault.Mount + vault.kv.SecretBackendV2).
-        for (const m of kvMounts(config)) {
-            const mounted = await as(root, "POST", `sys/mounts/${m.path}`, {
-                type: "kv",
-                options: { version: "2" },
-                description: m.description,
-            });
-            assert.equal(mounted.status, 204, `mount ${m.path}: ${JSON.stringify(mounted.body)}`);
-            const tuned = await as(root, "POST", `${m.path}/config`, {
-                max_versions: m.maxVersions,
-                cas_required: m.casRequired,
-                delete_version_after: `${m.deleteVersionAfter}s`,
-            });
-            assert.ok([200, 204].includes(tuned.status), `config ${m.path}: ${JSON.stringify(tuned.body)}`);
-        }
-        for (const p of policies) {
-            const res = await as(root, "PUT", `sys/policies/acl/${p.name}`, { policy: p.text });
-            assert.equal(res.status, 204, `policy ${p.name}: ${JSON.stringify(res.body)}`);
-        }
         const mint = async (who: Who, policy: string) => {
             const res = await as(root, "POST", "auth/token/create", { policies: [policy], ttl: "15m" });
             assert.equal(res.status, 200, `token for ${policy}: ${JSON.stringify(res.body?.errors)}`);
@@ -173,6 +251,7 @@ describe("ACL policies on a real Vault server", function () {
     });
 
     it("accepts every rendered policy under its Vault name", async () => {
+        const policies = renderPolicies(program.config);
         const res = await as(root, "LIST", "sys/policies/acl");
         assert.deepEqual(
             (res.body.data.keys as string[]).filter((k) => k !== "default" && k !== "root").sort(),
@@ -181,6 +260,64 @@ describe("ACL policies on a real Vault server", function () {
         for (const p of policies) {
             const read = await as(root, "GET", `sys/policies/acl/${p.name}`);
             assert.equal(read.body.data.policy, p.text);
+        }
+    });
+
+    it("runs the audit device the component defines", async () => {
+        const res = await as(root, "GET", "sys/audit");
+        assert.equal(res.body.data["file/"].type, "file");
+        assert.deepEqual(res.body.data["file/"].options, { file_path: "stdout" });
+    });
+
+    it("binds each cluster's ESO role to its service account, short TTLs and its own reader", async () => {
+        const local = (await as(root, "GET", "auth/kubernetes-amiya.akn/role/external-secrets")).body.data;
+        assert.deepEqual(local.bound_service_account_names, ["external-secrets"]);
+        assert.deepEqual(local.bound_service_account_namespaces, ["external-secrets"]);
+        assert.deepEqual(local.token_policies, ["external-secrets-reader-amiya.akn"]);
+        assert.equal(local.token_ttl, 600);
+        assert.equal(local.token_max_ttl, 1200);
+        const remote = (await as(root, "GET", "auth/kubernetes-kiana.akn/role/external-secrets")).body.data;
+        assert.deepEqual(remote.token_policies, ["external-secrets-reader-kiana.akn"]);
+        const config = (await as(root, "GET", "auth/kubernetes-kiana.akn/config")).body.data;
+        assert.equal(config.kubernetes_host, "https://kiana.akn:6443");
+        assert.equal(config.kubernetes_ca_cert, TEST_CA);
+        assert.equal(config.disable_local_ca_jwt, true);
+        assert.equal(config.token_reviewer_jwt_set, true);
+        const localConfig = (await as(root, "GET", "auth/kubernetes-amiya.akn/config")).body.data;
+        assert.equal(localConfig.disable_local_ca_jwt, false);
+    });
+
+    it("stores the OIDC role and tune the component defines", async () => {
+        const role = (await as(root, "GET", "auth/oidc/role/default")).body.data;
+        assert.equal(role.role_type, "oidc");
+        assert.equal(role.user_claim, "preferred_username");
+        assert.equal(role.groups_claim, "groups");
+        assert.deepEqual(role.bound_audiences, ["vault"]);
+        assert.deepEqual(role.oidc_scopes, ["profile", "email", "groups"]);
+        assert.deepEqual(role.allowed_redirect_uris, [
+            "https://vault.amiya.akn/ui/vault/auth/oidc/oidc/callback",
+            "http://localhost:8250/oidc/callback",
+        ]);
+        assert.equal(role.token_ttl, 3600);
+        assert.equal(role.token_max_ttl, 28800);
+        const tune = (await as(root, "GET", "sys/auth/oidc/tune")).body.data;
+        assert.equal(tune.listing_visibility, "unauth");
+        assert.equal(tune.default_lease_ttl, 3600);
+        assert.equal(tune.max_lease_ttl, 28800);
+        assert.equal(tune.token_type, "default-service");
+    });
+
+    it("maps each SSO group to its policies through an external group aliased on the OIDC mount", async () => {
+        const accessor = (await as(root, "GET", "sys/auth")).body.data["oidc/"].accessor;
+        for (const [group, policies] of Object.entries({
+            "vault-admins": ["admin"],
+            developers: ["operator", "read-only"],
+        })) {
+            const g = (await as(root, "GET", `identity/group/name/${group}`)).body.data;
+            assert.equal(g.type, "external");
+            assert.deepEqual(g.policies, policies);
+            assert.equal(g.alias.name, group);
+            assert.equal(g.alias.mount_accessor, accessor);
         }
     });
 
