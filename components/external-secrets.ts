@@ -1,6 +1,22 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
+import {
+    CLUSTER_SECRET_STORE,
+    ESO_API_VERSION,
+    esoChartValues,
+    esoNamespaceLabels,
+    K8sObject,
+    remoteClusterManifests,
+    sharedStoreMounts,
+    sharedStoreSuffix,
+    SMOKE_TEST,
+    smokeExternalSecret,
+    storeMetadata,
+    validateExternalSecretsConfig,
+    vaultCaReference,
+    vaultClusterSecretStore,
+} from "./lib/eso-objects";
 
 export interface ExternalSecretsArgs {
     /** The validated stack config. */
@@ -13,17 +29,118 @@ export interface ExternalSecretsArgs {
     readonly kubernetesAuthPath: pulumi.Input<string>;
     /** Kubernetes auth role, from VaultConfiguration. */
     readonly role: pulumi.Input<string>;
+    /** This cluster's KV v2 mount (named after cluster.name), from VaultConfiguration. */
+    readonly clusterMount: pulumi.Input<string>;
     /** The Vault role and mounts the store needs to exist first. */
     readonly dependsOn: pulumi.Resource[];
 }
 
-/** The ClusterSecretStore that lets External Secrets Operator read from Vault. */
+/**
+ * The ClusterSecretStores that let External Secrets Operator read from Vault
+ * (one for the cluster's mount, one per shared mount it may read), optionally
+ * ESO itself from its chart, and optionally a smoke ExternalSecret.
+ *
+ * RBAC: none is created here. ESO's controller requests tokens for
+ * `serviceAccountRef` through TokenRequest, which its chart's ClusterRole
+ * already grants (`serviceaccounts/token: create`); Vault verifies those tokens
+ * with its own ServiceAccount, bound to `system:auth-delegator` by the Vault
+ * chart (`server.authDelegator`). Remote clusters need a reviewer there: see
+ * `remoteClusterManifests`.
+ */
 export class ExternalSecrets extends pulumi.ComponentResource {
+    /** Name of the cluster's ClusterSecretStore. */
     public readonly storeName: pulumi.Output<string>;
+    /** Store names of the shared mounts, by mount name. */
+    public readonly sharedStoreNames: pulumi.Output<Record<string, string>>;
+    /** The Secret the smoke ExternalSecret writes, when externalSecrets.smokeTest is on. */
+    public readonly smokeTestSecret?: pulumi.Output<string>;
+    /**
+     * What each remote cluster's admin applies there, by remote name: the token
+     * reviewer (ServiceAccount, system:auth-delegator binding, token Secret) and
+     * that cluster's stores. Plain objects, no secrets.
+     */
+    public readonly remoteClusterManifests: Readonly<Record<string, K8sObject[]>>;
 
     constructor(name: string, args: ExternalSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Bad settings fail before this component registers anything.
+        validateExternalSecretsConfig(args.config);
         super("secret-platform:eso:ExternalSecrets", name, {}, opts);
-        this.storeName = pulumi.output(args.config.externalSecrets.storeName);
-        this.registerOutputs({ storeName: this.storeName });
+        const c = args.config;
+        const es = c.externalSecrets;
+        const child = { parent: this, provider: args.provider };
+
+        let chart: k8s.helm.v4.Chart | undefined;
+        if (es.install) {
+            const namespace = new k8s.core.v1.Namespace(
+                `${name}-namespace`,
+                { metadata: { name: es.namespace, labels: esoNamespaceLabels() } },
+                child,
+            );
+            chart = new k8s.helm.v4.Chart(
+                `${name}-operator`,
+                {
+                    name: "external-secrets",
+                    chart: "external-secrets",
+                    version: es.chartVersion,
+                    repositoryOpts: { repo: es.chartRepository },
+                    namespace: namespace.metadata.name,
+                    values: esoChartValues(c),
+                },
+                child,
+            );
+        }
+        // The stores wait for the Vault role, and for the CRDs and ESO's
+        // validating webhook when ESO is installed here.
+        const storeDeps = [...args.dependsOn, ...(chart === undefined ? [] : [chart])];
+
+        const store = (logical: string, storeName: string, mount: pulumi.Input<string>) => {
+            const spec = pulumi.all([args.vaultUrl, args.kubernetesAuthPath, args.role, mount]).apply(
+                ([server, authMountPath, role, path]) =>
+                    vaultClusterSecretStore({
+                        name: storeName,
+                        server,
+                        mount: path,
+                        authMountPath,
+                        role,
+                        serviceAccount: { name: es.serviceAccount, namespace: es.namespace },
+                        ca: vaultCaReference(c),
+                        conditions: es.namespaceConditions,
+                    }).spec,
+            );
+            return new k8s.apiextensions.CustomResource(
+                logical,
+                { apiVersion: ESO_API_VERSION, kind: CLUSTER_SECRET_STORE, metadata: storeMetadata(storeName), spec },
+                pulumi.mergeOptions(child, { dependsOn: storeDeps }),
+            );
+        };
+
+        const clusterStore = store(`${name}-store`, es.storeName, args.clusterMount);
+        const shared: Record<string, string> = {};
+        for (const m of sharedStoreMounts(c)) {
+            store(`${name}-store-${sharedStoreSuffix(m.mount)}`, m.storeName, m.mount);
+            shared[m.mount] = m.storeName;
+        }
+
+        if (es.smokeTest) {
+            const smoke = smokeExternalSecret(es.storeName, es.namespace);
+            const external = new k8s.apiextensions.CustomResource(
+                `${name}-smoke-test`,
+                { apiVersion: smoke.apiVersion, kind: smoke.kind, metadata: smoke.metadata, spec: smoke.spec },
+                pulumi.mergeOptions(child, {
+                    dependsOn: [clusterStore],
+                    customTimeouts: { create: "5m", update: "5m" },
+                }),
+            );
+            this.smokeTestSecret = external.metadata.apply(() => SMOKE_TEST.name);
+        }
+
+        this.storeName = clusterStore.metadata.apply((m) => m.name as string);
+        this.sharedStoreNames = pulumi.output(shared);
+        this.remoteClusterManifests = remoteClusterManifests(c);
+        this.registerOutputs({
+            storeName: this.storeName,
+            sharedStoreNames: this.sharedStoreNames,
+            smokeTestSecret: this.smokeTestSecret,
+        });
     }
 }

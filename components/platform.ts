@@ -59,6 +59,7 @@ export class SecretPlatform extends pulumi.ComponentResource {
                 vaultUrl: config.externalSecrets.serverUrl ?? this.server.internalUrl,
                 kubernetesAuthPath: this.configuration.kubernetesAuthPath,
                 role: this.configuration.externalSecretsRole,
+                clusterMount: this.configuration.clusterMount,
                 dependsOn: this.configuration.ready,
             },
             child,

@@ -1,0 +1,342 @@
+/**
+ * Pure builders for the External Secrets Operator objects this platform
+ * writes (ClusterSecretStore, the smoke ExternalSecret) and for the manifests
+ * a remote cluster's admin applies. No Pulumi here: plain values in, plain
+ * Kubernetes objects out, so the specs can check them against ESO's own CRD
+ * schemas without mocks.
+ */
+import { ConfigError, CONFIG_NAMESPACE, PlatformConfig } from "../config";
+
+/** ESO's API group; `v1` is the only served version in chart 2.9.0 (`v1beta1` is no longer served). */
+export const ESO_GROUP = "external-secrets.io";
+export const ESO_API_VERSION = `${ESO_GROUP}/v1`;
+export const CLUSTER_SECRET_STORE = "ClusterSecretStore";
+export const EXTERNAL_SECRET = "ExternalSecret";
+
+/** Labels on every object the platform writes itself. */
+export const PLATFORM_LABELS: Readonly<Record<string, string>> = {
+    "app.kubernetes.io/managed-by": "pulumi",
+    "app.kubernetes.io/part-of": "secret-platform",
+};
+
+/**
+ * The smoke test: an ExternalSecret that reads `<cluster>/smoke/platform/check`
+ * (app `smoke`, category `platform`, secret `check`), property `value`, into
+ * the Secret `vault-smoke-test` in ESO's namespace.
+ */
+export const SMOKE_TEST = {
+    name: "vault-smoke-test",
+    remoteKey: "smoke/platform/check",
+    property: "value",
+    secretKey: "check",
+    refreshInterval: "1m",
+} as const;
+
+/** Name of the token-reviewer ServiceAccount (and its binding and token Secret) in a remote cluster. */
+export const REVIEWER_NAME = "vault-token-reviewer";
+
+/** A Kubernetes object as the API server receives it. */
+export interface K8sObject {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly metadata: {
+        readonly name: string;
+        readonly namespace?: string;
+        readonly labels?: Record<string, string>;
+        readonly annotations?: Record<string, string>;
+    };
+    readonly [field: string]: unknown;
+}
+
+/** One of ESO's `spec.conditions`: a namespace matching any condition may use the store. */
+export interface NamespaceCondition {
+    readonly namespaces?: readonly string[];
+    readonly namespaceSelector?: { readonly matchLabels: Readonly<Record<string, string>> };
+}
+
+/** A key of a Secret holding the CA that signed Vault's certificate. */
+export interface CaReference {
+    readonly name: string;
+    readonly namespace: string;
+    readonly key: string;
+}
+
+export interface VaultStoreInput {
+    /** metadata.name of the ClusterSecretStore. */
+    readonly name: string;
+    /** Vault's URL as ESO reaches it. */
+    readonly server: string;
+    /** The KV v2 mount the store reads (ESO's `path`). */
+    readonly mount: string;
+    /** Mount path of the Kubernetes auth backend. */
+    readonly authMountPath: string;
+    /** Kubernetes auth role. */
+    readonly role: string;
+    /** The ServiceAccount ESO requests a token for (TokenRequest) and logs in as. */
+    readonly serviceAccount: { readonly name: string; readonly namespace: string };
+    /** CA to trust for Vault's certificate; unset uses the system roots. */
+    readonly ca?: CaReference;
+    /** Which namespaces may use the store; unset allows every namespace. */
+    readonly conditions?: readonly NamespaceCondition[];
+}
+
+/** A ClusterSecretStore for Vault's KV v2 with Kubernetes auth. */
+export function vaultClusterSecretStore(input: VaultStoreInput): K8sObject {
+    const vault: Record<string, unknown> = {
+        server: input.server,
+        path: input.mount,
+        version: "v2",
+        auth: {
+            kubernetes: {
+                mountPath: input.authMountPath,
+                role: input.role,
+                // A ClusterSecretStore must name the namespace: ESO would otherwise
+                // use the namespace of each ExternalSecret that references it.
+                serviceAccountRef: { name: input.serviceAccount.name, namespace: input.serviceAccount.namespace },
+            },
+        },
+    };
+    if (input.ca !== undefined) {
+        vault.caProvider = { type: "Secret", name: input.ca.name, namespace: input.ca.namespace, key: input.ca.key };
+    }
+    const spec: Record<string, unknown> = { provider: { vault } };
+    if (input.conditions !== undefined) spec.conditions = input.conditions.map(esoCondition);
+    return { apiVersion: ESO_API_VERSION, kind: CLUSTER_SECRET_STORE, metadata: storeMetadata(input.name), spec };
+}
+
+/** metadata of a ClusterSecretStore (cluster-scoped: no namespace). */
+export function storeMetadata(name: string): K8sObject["metadata"] {
+    return { name, labels: { ...PLATFORM_LABELS } };
+}
+
+function esoCondition(c: NamespaceCondition): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    if (c.namespaces !== undefined) out.namespaces = [...c.namespaces];
+    if (c.namespaceSelector !== undefined)
+        out.namespaceSelector = { matchLabels: { ...c.namespaceSelector.matchLabels } };
+    return out;
+}
+
+/**
+ * The smoke ExternalSecret. `pulumi.com/waitFor: condition=Ready` makes the
+ * deploy wait until ESO has logged in to Vault and synced the value, so a
+ * broken link anywhere in the chain fails `pulumi up` instead of a later app.
+ */
+export function smokeExternalSecret(storeName: string, namespace: string): K8sObject {
+    return {
+        apiVersion: ESO_API_VERSION,
+        kind: EXTERNAL_SECRET,
+        metadata: {
+            name: SMOKE_TEST.name,
+            namespace,
+            labels: { ...PLATFORM_LABELS },
+            annotations: { "pulumi.com/waitFor": "condition=Ready" },
+        },
+        spec: {
+            refreshInterval: SMOKE_TEST.refreshInterval,
+            secretStoreRef: { kind: "ClusterSecretStore", name: storeName },
+            // Delete: turning the flag off removes the synced Secret too.
+            target: { name: SMOKE_TEST.name, creationPolicy: "Owner", deletionPolicy: "Delete" },
+            data: [
+                {
+                    secretKey: SMOKE_TEST.secretKey,
+                    remoteRef: { key: SMOKE_TEST.remoteKey, property: SMOKE_TEST.property },
+                },
+            ],
+        },
+    };
+}
+
+/** Name of the store for a shared mount: `<store>-<mount>` with '.' and '_' as '-'. */
+export function sharedStoreName(storeName: string, mount: string): string {
+    return `${storeName}-${sharedStoreSuffix(mount)}`;
+}
+
+/** The shared mounts that get a store: those with at least one path this cluster may read. */
+export function sharedStoreMounts(config: PlatformConfig): { readonly mount: string; readonly storeName: string }[] {
+    return config.kv.shared
+        .filter((m) => m.readablePaths.length > 0)
+        .map((m) => ({ mount: m.name, storeName: sharedStoreName(config.externalSecrets.storeName, m.name) }));
+}
+
+/** The part of a shared store's name after the cluster store's name (names its logical resource). */
+export function sharedStoreSuffix(mount: string): string {
+    return mount.replace(/[._]/g, "-");
+}
+
+/**
+ * The CA the store trusts: Vault's private CA Secret (key `ca.crt` in Vault's
+ * namespace) when Vault serves TLS itself and the store uses the in-cluster
+ * URL. An explicit externalSecrets.serverUrl goes through the ingress, whose
+ * certificate this config knows nothing about.
+ */
+export function vaultCaReference(config: PlatformConfig): CaReference | undefined {
+    const tls = config.server.tls;
+    if (config.externalSecrets.serverUrl !== undefined) return undefined;
+    if (tls.mode !== "internal" || tls.caSecretName === undefined) return undefined;
+    return { name: tls.caSecretName, namespace: config.server.namespace, key: "ca.crt" };
+}
+
+/** Helm values for ESO's chart: CRDs with the release, the ServiceAccount the Vault role is bound to. */
+export function esoChartValues(config: PlatformConfig): Record<string, unknown> {
+    return {
+        installCRDs: true,
+        serviceAccount: { create: true, name: config.externalSecrets.serviceAccount },
+    };
+}
+
+/** Pod Security Admission labels for ESO's namespace: its pods run under `restricted`. */
+export function esoNamespaceLabels(): Record<string, string> {
+    return {
+        ...PLATFORM_LABELS,
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+        "pod-security.kubernetes.io/warn": "restricted",
+    };
+}
+
+const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * The External Secrets settings the schema alone cannot check. Throws one
+ * ConfigError listing every problem, with the full key, as loadConfig does.
+ */
+export function validateExternalSecretsConfig(config: PlatformConfig): void {
+    const problems: string[] = [];
+    const fail = (key: string, message: string) => problems.push(`${CONFIG_NAMESPACE}:${key}: ${message}`);
+    const es = config.externalSecrets;
+
+    const conditions = es.namespaceConditions;
+    if (conditions !== undefined) {
+        if (conditions.length === 0) {
+            fail(
+                "externalSecrets.namespaceConditions",
+                "must list at least one condition, or be unset to let every namespace use the store",
+            );
+        }
+        conditions.forEach((c, i) => {
+            const names = c.namespaces ?? [];
+            const labels = Object.keys(c.namespaceSelector?.matchLabels ?? {});
+            if (names.length === 0 && labels.length === 0) {
+                fail(
+                    `externalSecrets.namespaceConditions[${i}]`,
+                    "must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)",
+                );
+            }
+        });
+        // The smoke ExternalSecret lives in ESO's namespace; the store must admit it.
+        const byName = conditions.some((c) => (c.namespaces ?? []).includes(es.namespace));
+        const bySelector = conditions.some((c) => Object.keys(c.namespaceSelector?.matchLabels ?? {}).length > 0);
+        if (es.smokeTest && conditions.length > 0 && !byName && !bySelector) {
+            fail(
+                "externalSecrets.smokeTest",
+                `the smoke ExternalSecret lives in namespace ${es.namespace}, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces)`,
+            );
+        }
+    }
+
+    const seen = new Map<string, string>();
+    config.kv.shared.forEach((m, i) => {
+        if (m.readablePaths.length === 0) return;
+        const name = sharedStoreName(es.storeName, m.name);
+        if (name.length > 253 || !dns1123Subdomain.test(name)) {
+            fail(`kv.shared[${i}].name`, `gives the store name '${name}', which is not a valid Kubernetes name`);
+        }
+        const other = seen.get(name);
+        if (other !== undefined) {
+            fail(`kv.shared[${i}].name`, `gives the same store name '${name}' as mount '${other}'`);
+        }
+        seen.set(name, m.name);
+    });
+
+    if (problems.length > 0) throw new ConfigError(problems);
+}
+
+/** Labels of what a remote cluster's admin applies (with kubectl, not this stack). */
+function remoteLabels(vaultCluster: string): Record<string, string> {
+    return { "app.kubernetes.io/part-of": "secret-platform", "secret-platform/vault-cluster": vaultCluster };
+}
+
+/** What a remote cluster's admin needs to know to create the reviewer there. */
+export interface RemoteReviewerInput {
+    /** The remote cluster's name (kubernetesAuth.remoteClusters[].name). */
+    readonly cluster: string;
+    /** Namespace of ESO in the remote cluster; the reviewer lives beside it. */
+    readonly namespace: string;
+}
+
+/**
+ * The objects a remote cluster's admin applies so that this Vault can verify
+ * that cluster's ServiceAccount tokens: a ServiceAccount bound to
+ * `system:auth-delegator` (TokenReview and SubjectAccessReview, nothing else)
+ * and a long-lived token Secret whose JWT goes into
+ * `remoteClusterReviewerJwts`. This stack only talks to its own cluster, so
+ * it never creates them.
+ */
+export function remoteReviewerManifests(input: RemoteReviewerInput): K8sObject[] {
+    const labels = remoteLabels(input.cluster);
+    return [
+        {
+            apiVersion: "v1",
+            kind: "ServiceAccount",
+            metadata: { name: REVIEWER_NAME, namespace: input.namespace, labels },
+            // The reviewer's pods do not exist: no token is mounted anywhere.
+            automountServiceAccountToken: false,
+        },
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name: `${REVIEWER_NAME}-${input.namespace}`, labels },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" },
+            subjects: [{ kind: "ServiceAccount", name: REVIEWER_NAME, namespace: input.namespace }],
+        },
+        {
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: {
+                name: `${REVIEWER_NAME}-token`,
+                namespace: input.namespace,
+                labels,
+                annotations: { "kubernetes.io/service-account.name": REVIEWER_NAME },
+            },
+            type: "kubernetes.io/service-account-token",
+        },
+    ];
+}
+
+/** The ClusterSecretStore name a cluster gets by default: vault-<cluster name with '.' as '-'>. */
+export function defaultStoreName(cluster: string): string {
+    return `vault-${cluster.replace(/\./g, "-")}`;
+}
+
+/**
+ * Everything a remote cluster's admin applies there, by remote name: the
+ * token reviewer, and the stores its ESO uses to read this Vault through
+ * Vault's public address (`vault.address`), with the auth mount
+ * `kubernetes-<remote>`, the role and the KV mount named after the remote that
+ * VaultConfiguration creates, plus one store per readable shared mount.
+ */
+export function remoteClusterManifests(config: PlatformConfig): Record<string, K8sObject[]> {
+    const out: Record<string, K8sObject[]> = {};
+    for (const r of config.kubernetesAuth.remoteClusters) {
+        const storeName = defaultStoreName(r.name);
+        const store = (name: string, mount: string): K8sObject => ({
+            ...vaultClusterSecretStore({ ...base, name, mount }),
+            metadata: { name, labels: remoteLabels(config.cluster.name) },
+        });
+        const base = {
+            server: config.vault.address,
+            authMountPath: `kubernetes-${r.name}`,
+            role: config.kubernetesAuth.role,
+            serviceAccount: { name: r.serviceAccount, namespace: r.namespace },
+        };
+        out[r.name] = [
+            ...remoteReviewerManifests({ cluster: config.cluster.name, namespace: r.namespace }),
+            store(storeName, r.name),
+            ...config.kv.shared
+                .filter((m) => m.readablePaths.length > 0)
+                .map((m) => store(sharedStoreName(storeName, m.name), m.name)),
+        ];
+    }
+    return out;
+}

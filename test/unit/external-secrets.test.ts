@@ -1,0 +1,563 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { Namespace, Secret, ServiceAccount } from "kubernetes-models/v1";
+import { parseAllDocuments } from "yaml";
+import { ConfigError, loadConfig, PlatformConfig } from "../../components/config";
+import { ExternalSecrets } from "../../components/external-secrets";
+import {
+    esoNamespaceLabels,
+    PLATFORM_LABELS,
+    remoteClusterManifests,
+    remoteReviewerManifests,
+    sharedStoreName,
+    validateExternalSecretsConfig,
+    vaultCaReference,
+} from "../../components/lib/eso-objects";
+import { buildPlatform, SecretPlatform } from "../../components/platform";
+import { homelabStack } from "../support/fixtures";
+import { registrations } from "../support/mocks";
+import {
+    dependsOnOf,
+    parentOf,
+    Program,
+    RecordedResource,
+    runProgram,
+    setStackConfig,
+    valueOf,
+} from "../support/program";
+
+type Stack = ReturnType<typeof homelabStack>;
+
+const STORE = "kubernetes:external-secrets.io/v1:ClusterSecretStore";
+const EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret";
+const CHART = "kubernetes:helm.sh/v4:Chart";
+const NAMESPACE = "kubernetes:core/v1:Namespace";
+const COMPONENT = "secret-platform:eso:ExternalSecrets";
+const DOCS = path.join(__dirname, "..", "..", "docs", "readme", "external-secrets.md");
+
+/** The ESO chart's release, told apart from any other chart the platform installs. */
+function esoCharts(p: Program<unknown>): RecordedResource[] {
+    return p.ofType(CHART).filter((r) => r.inputs.chart === "external-secrets");
+}
+
+/** The stack with `change` applied to a fresh homelab fixture. */
+function homelab(change: (s: Stack) => void = () => undefined): Stack {
+    const s = homelabStack();
+    change(s);
+    return s;
+}
+
+/** The validated config of a stack, without running a program. */
+function configOf(stack: Stack): PlatformConfig {
+    setStackConfig(stack);
+    return loadConfig();
+}
+
+/** The lines of the ConfigError validateExternalSecretsConfig throws for a stack. */
+function problemsOf(stack: Stack): string[] {
+    try {
+        validateExternalSecretsConfig(configOf(stack));
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+        return [...e.problems];
+    }
+    assert.fail("expected the config to be rejected");
+}
+
+/**
+ * Builds only the ExternalSecrets component, with inputs that differ from
+ * what config would give, so each value's source is visible.
+ */
+interface Direct {
+    readonly component: ExternalSecrets;
+    readonly role: pulumi.Resource;
+    readonly provider: k8s.Provider;
+}
+function direct(stack: Stack): Promise<Program<Direct>> {
+    return runProgram(stack, (config, opts) => {
+        const provider = new k8s.Provider("k8s", {}, opts);
+        const role = new pulumi.ComponentResource("test:index:VaultRole", "role", {}, opts);
+        const component = new ExternalSecrets(
+            "eso",
+            {
+                config,
+                provider,
+                vaultUrl: pulumi.output("https://vault.from-args:8200"),
+                kubernetesAuthPath: pulumi.output("auth-from-args"),
+                role: pulumi.output("role-from-args"),
+                clusterMount: pulumi.output("mount-from-args"),
+                dependsOn: [role],
+            },
+            opts,
+        );
+        return { component, role, provider };
+    });
+}
+
+const SA_REF = { name: "external-secrets", namespace: "external-secrets" };
+
+describe("ExternalSecrets", () => {
+    describe("wired into the platform (homelab stack)", () => {
+        let p: Program<SecretPlatform>;
+        before(async () => {
+            p = await runProgram(homelabStack(), buildPlatform);
+        });
+
+        it("creates the cluster's store from VaultConfiguration's role, auth mount and KV mount", async () => {
+            const configuration = p.result.configuration;
+            const [authPath, role, mount] = await Promise.all([
+                valueOf(configuration.kubernetesAuthPath),
+                valueOf(configuration.externalSecretsRole),
+                valueOf(configuration.clusterMount),
+            ]);
+            assert.deepEqual([authPath, role, mount], ["kubernetes-amiya.akn", "external-secrets", "amiya.akn"]);
+            assert.deepEqual(p.find(STORE, "platform-external-secrets-store").inputs, {
+                apiVersion: "external-secrets.io/v1",
+                kind: "ClusterSecretStore",
+                metadata: { name: "vault-amiya-akn", labels: PLATFORM_LABELS },
+                spec: {
+                    provider: {
+                        vault: {
+                            server: p.result.server.internalUrl,
+                            path: mount,
+                            version: "v2",
+                            auth: { kubernetes: { mountPath: authPath, role, serviceAccountRef: SA_REF } },
+                        },
+                    },
+                },
+            });
+            assert.equal(p.result.server.internalUrl, "http://vault.vault.svc:8200");
+        });
+
+        it("gives the readable shared mount its own store with the same login", () => {
+            const shared = p.find(STORE, "platform-external-secrets-store-shared").inputs as any;
+            assert.equal(shared.metadata.name, "vault-amiya-akn-shared");
+            assert.deepEqual(shared.spec.provider.vault, {
+                server: "http://vault.vault.svc:8200",
+                path: "shared",
+                version: "v2",
+                auth: {
+                    kubernetes: {
+                        mountPath: "kubernetes-amiya.akn",
+                        role: "external-secrets",
+                        serviceAccountRef: SA_REF,
+                    },
+                },
+            });
+            assert.equal(p.ofType(STORE).length, 2);
+        });
+
+        it("waits for every resource VaultConfiguration marks ready (the role and mounts)", async () => {
+            const ready = p.result.configuration.ready;
+            assert.ok(ready.length > 0, "VaultConfiguration.ready is empty");
+            for (const name of ["platform-external-secrets-store", "platform-external-secrets-store-shared"]) {
+                assert.deepEqual(await dependsOnOf(p.find(STORE, name)), ready, name);
+            }
+        });
+
+        it("parents every child to the component and uses the platform's Kubernetes provider", () => {
+            const component = p.find(COMPONENT, "platform-external-secrets");
+            assert.equal(parentOf(component), p.result);
+            for (const store of p.ofType(STORE)) {
+                assert.equal(parentOf(store), component.resource);
+                assert.match(String(store.provider), /::pulumi:providers:kubernetes::platform-k8s::/);
+            }
+        });
+
+        it("installs nothing else by default: no ESO chart, namespace, smoke ExternalSecret or RBAC", async () => {
+            assert.deepEqual(esoCharts(p), []);
+            assert.deepEqual(
+                p.ofType(NAMESPACE).filter((r) => (r.inputs.metadata as any).name === "external-secrets"),
+                [],
+            );
+            assert.deepEqual(p.ofType(EXTERNAL_SECRET), []);
+            const children = p.resources.filter((r) => r.name.startsWith("platform-external-secrets"));
+            assert.deepEqual(children.map((r) => r.type).sort(), [COMPONENT, STORE, STORE]);
+            assert.equal(p.result.externalSecrets.smokeTestSecret, undefined);
+            assert.equal(await valueOf(p.result.externalSecrets.storeName), "vault-amiya-akn");
+            assert.deepEqual(await valueOf(p.result.externalSecrets.sharedStoreNames), {
+                shared: "vault-amiya-akn-shared",
+            });
+        });
+    });
+
+    describe("its inputs (component alone)", () => {
+        it("takes URL, auth mount, role and KV mount from its arguments, not from config", async () => {
+            const p = await direct(homelabStack());
+            assert.deepEqual((p.find(STORE, "eso-store").inputs as any).spec.provider.vault, {
+                server: "https://vault.from-args:8200",
+                path: "mount-from-args",
+                version: "v2",
+                auth: {
+                    kubernetes: { mountPath: "auth-from-args", role: "role-from-args", serviceAccountRef: SA_REF },
+                },
+            });
+            // A shared mount's path is the mount's name; the login is the same.
+            assert.equal((p.find(STORE, "eso-store-shared").inputs as any).spec.provider.vault.path, "shared");
+        });
+
+        it("depends on exactly the resources passed as dependsOn", async () => {
+            const p = await direct(homelabStack());
+            for (const store of p.ofType(STORE)) assert.deepEqual(await dependsOnOf(store), [p.result.role]);
+        });
+
+        it("names the ServiceAccount and namespace from config in serviceAccountRef", async () => {
+            const p = await direct(
+                homelab((s) => (s.values.externalSecrets = { namespace: "eso", serviceAccount: "eso-controller" })),
+            );
+            const k = (p.find(STORE, "eso-store").inputs as any).spec.provider.vault.auth.kubernetes;
+            assert.deepEqual(k.serviceAccountRef, { name: "eso-controller", namespace: "eso" });
+        });
+
+        it("names the store from externalSecrets.storeName, and shared stores after it", async () => {
+            const p = await direct(homelab((s) => (s.values.externalSecrets = { storeName: "vault" })));
+            assert.deepEqual(
+                p
+                    .ofType(STORE)
+                    .map((r) => [r.name, (r.inputs.metadata as any).name])
+                    .sort(),
+                [
+                    ["eso-store", "vault"],
+                    ["eso-store-shared", "vault-shared"],
+                ],
+            );
+            assert.equal(await valueOf(p.result.component.storeName), "vault");
+        });
+
+        it("one store per shared mount with a readable path, names made Kubernetes-safe", async () => {
+            const p = await direct(
+                homelab(
+                    (s) =>
+                        (s.values.kv = {
+                            shared: [
+                                { name: "shared", readablePaths: ["common"] },
+                                { name: "team_a.x", readablePaths: ["db", "ci"] },
+                                { name: "archive", readablePaths: [] },
+                            ],
+                        }),
+                ),
+            );
+            assert.deepEqual(
+                p
+                    .ofType(STORE)
+                    .map((r) => [r.name, (r.inputs.metadata as any).name, (r.inputs.spec as any).provider.vault.path])
+                    .sort(),
+                [
+                    ["eso-store", "vault-amiya-akn", "mount-from-args"],
+                    ["eso-store-shared", "vault-amiya-akn-shared", "shared"],
+                    ["eso-store-team-a-x", "vault-amiya-akn-team-a-x", "team_a.x"],
+                ],
+            );
+            assert.deepEqual(await valueOf(p.result.component.sharedStoreNames), {
+                shared: "vault-amiya-akn-shared",
+                "team_a.x": "vault-amiya-akn-team-a-x",
+            });
+        });
+
+        it("restricts every store to the configured namespaces", async () => {
+            const conditions = [
+                { namespaces: ["grafana", "authelia"] },
+                { namespaceSelector: { matchLabels: { "secret-platform/vault": "read" } } },
+            ];
+            const p = await direct(homelab((s) => (s.values.externalSecrets = { namespaceConditions: conditions })));
+            for (const store of p.ofType(STORE)) assert.deepEqual((store.inputs.spec as any).conditions, conditions);
+        });
+    });
+
+    describe("trusting Vault's certificate", () => {
+        const internalTls = (s: Stack) =>
+            (s.values.server = { tls: { mode: "internal", secretName: "vault-tls", caSecretName: "vault-ca" } });
+
+        it("uses caProvider (ca.crt of the CA Secret in Vault's namespace) with internal TLS", async () => {
+            const p = await runProgram(homelab(internalTls), buildPlatform);
+            const vault = (p.find(STORE, "platform-external-secrets-store").inputs as any).spec.provider.vault;
+            assert.equal(vault.server, "https://vault.vault.svc:8200");
+            assert.deepEqual(vault.caProvider, { type: "Secret", name: "vault-ca", namespace: "vault", key: "ca.crt" });
+            const shared = (p.find(STORE, "platform-external-secrets-store-shared").inputs as any).spec.provider.vault;
+            assert.deepEqual(shared.caProvider, vault.caProvider);
+        });
+
+        it("has no caProvider when the ingress ends TLS, or without a CA Secret", () => {
+            assert.equal(vaultCaReference(configOf(homelabStack())), undefined);
+            const noCa = homelab((s) => (s.values.server = { tls: { mode: "internal", secretName: "vault-tls" } }));
+            assert.equal(vaultCaReference(configOf(noCa)), undefined);
+        });
+
+        it("uses externalSecrets.serverUrl, without the in-cluster CA, when set", async () => {
+            const p = await runProgram(
+                homelab((s) => {
+                    internalTls(s);
+                    s.values.externalSecrets = { serverUrl: "https://vault.amiya.akn" };
+                }),
+                buildPlatform,
+            );
+            const vault = (p.find(STORE, "platform-external-secrets-store").inputs as any).spec.provider.vault;
+            assert.equal(vault.server, "https://vault.amiya.akn");
+            assert.equal(vault.caProvider, undefined);
+        });
+    });
+
+    describe("installing External Secrets Operator (externalSecrets.install)", () => {
+        let p: Program<Direct>;
+        before(async () => {
+            p = await direct(homelab((s) => (s.values.externalSecrets = { install: true })));
+        });
+
+        it("creates ESO's namespace with restricted Pod Security labels", () => {
+            const ns = p.find(NAMESPACE, "eso-namespace");
+            assert.deepEqual(ns.inputs, {
+                apiVersion: "v1",
+                kind: "Namespace",
+                metadata: {
+                    name: "external-secrets",
+                    labels: {
+                        "app.kubernetes.io/managed-by": "pulumi",
+                        "app.kubernetes.io/part-of": "secret-platform",
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/audit": "restricted",
+                        "pod-security.kubernetes.io/warn": "restricted",
+                    },
+                },
+            });
+            new Namespace(ns.inputs as any).validate();
+            assert.deepEqual((ns.inputs.metadata as any).labels, esoNamespaceLabels());
+        });
+
+        it("installs the pinned chart with its CRDs and the ServiceAccount the Vault role is bound to", () => {
+            const chart = p.find(CHART, "eso-operator");
+            assert.deepEqual(chart.inputs, {
+                name: "external-secrets",
+                chart: "external-secrets",
+                version: "2.9.0",
+                repositoryOpts: { repo: "https://charts.external-secrets.io" },
+                namespace: "external-secrets",
+                values: { installCRDs: true, serviceAccount: { create: true, name: "external-secrets" } },
+            });
+            assert.equal(parentOf(chart), p.result.component);
+            assert.match(String(chart.provider), /::pulumi:providers:kubernetes::k8s::/);
+        });
+
+        it("makes every store wait for the chart (CRDs and webhook) as well as the Vault role", async () => {
+            const chart = p.find(CHART, "eso-operator").resource;
+            for (const store of p.ofType(STORE)) assert.deepEqual(await dependsOnOf(store), [p.result.role, chart]);
+        });
+
+        it("follows externalSecrets.chartVersion and chartRepository", async () => {
+            const q = await direct(
+                homelab(
+                    (s) =>
+                        (s.values.externalSecrets = {
+                            install: true,
+                            chartVersion: "2.8.1",
+                            chartRepository: "https://mirror.example/eso",
+                            serviceAccount: "eso-controller",
+                        }),
+                ),
+            );
+            const inputs = q.find(CHART, "eso-operator").inputs as any;
+            assert.deepEqual(
+                [inputs.version, inputs.repositoryOpts.repo, inputs.values.serviceAccount.name],
+                ["2.8.1", "https://mirror.example/eso", "eso-controller"],
+            );
+        });
+
+        it("creates no chart and no namespace when install is false", async () => {
+            const q = await direct(homelabStack());
+            assert.deepEqual(esoCharts(q), []);
+            assert.deepEqual(q.ofType(NAMESPACE), []);
+        });
+    });
+
+    describe("the smoke test (externalSecrets.smokeTest)", () => {
+        it("reads <cluster>/smoke/platform/check into a Secret in ESO's namespace and waits for Ready", async () => {
+            const p = await direct(homelab((s) => (s.values.externalSecrets = { smokeTest: true })));
+            const smoke = p.find(EXTERNAL_SECRET, "eso-smoke-test");
+            assert.deepEqual(smoke.inputs, {
+                apiVersion: "external-secrets.io/v1",
+                kind: "ExternalSecret",
+                metadata: {
+                    name: "vault-smoke-test",
+                    namespace: "external-secrets",
+                    labels: PLATFORM_LABELS,
+                    annotations: { "pulumi.com/waitFor": "condition=Ready" },
+                },
+                spec: {
+                    refreshInterval: "1m",
+                    secretStoreRef: { kind: "ClusterSecretStore", name: "vault-amiya-akn" },
+                    target: { name: "vault-smoke-test", creationPolicy: "Owner", deletionPolicy: "Delete" },
+                    data: [{ secretKey: "check", remoteRef: { key: "smoke/platform/check", property: "value" } }],
+                },
+            });
+            assert.deepEqual(await dependsOnOf(smoke), [p.find(STORE, "eso-store").resource]);
+            assert.deepEqual(smoke.opts.customTimeouts, { create: "5m", update: "5m" });
+            assert.equal(parentOf(smoke), p.result.component);
+            assert.equal(
+                await valueOf(p.result.component.smokeTestSecret as pulumi.Output<string>),
+                "vault-smoke-test",
+            );
+        });
+    });
+
+    describe("settings the schema cannot check", () => {
+        const ns = "secret-platform";
+        const es = (value: Record<string, unknown>) => (s: Stack) => (s.values.externalSecrets = value);
+
+        it("rejects an empty condition list", () => {
+            assert.deepEqual(problemsOf(homelab(es({ namespaceConditions: [] }))), [
+                `${ns}:externalSecrets.namespaceConditions: must list at least one condition, or be unset to let every namespace use the store`,
+            ]);
+        });
+
+        it("rejects conditions that admit no namespace", () => {
+            const conditions = [{ namespaces: [] }, { namespaceSelector: { matchLabels: {} } }, { namespaces: ["a"] }];
+            assert.deepEqual(problemsOf(homelab(es({ namespaceConditions: conditions }))), [
+                `${ns}:externalSecrets.namespaceConditions[0]: must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)`,
+                `${ns}:externalSecrets.namespaceConditions[1]: must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)`,
+            ]);
+        });
+
+        it("rejects a smoke test the namespace conditions would refuse", () => {
+            assert.deepEqual(
+                problemsOf(homelab(es({ smokeTest: true, namespaceConditions: [{ namespaces: ["grafana"] }] }))),
+                [
+                    `${ns}:externalSecrets.smokeTest: the smoke ExternalSecret lives in namespace external-secrets, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces)`,
+                ],
+            );
+            // Admitted by name, or possibly by labels (which only the cluster knows): accepted.
+            for (const c of [
+                { namespaces: ["external-secrets"] },
+                { namespaceSelector: { matchLabels: { a: "b" } } },
+            ]) {
+                validateExternalSecretsConfig(configOf(homelab(es({ smokeTest: true, namespaceConditions: [c] }))));
+            }
+        });
+
+        it("rejects shared mounts whose store names collide", () => {
+            const stack = homelab(
+                (s) =>
+                    (s.values.kv = {
+                        shared: [
+                            { name: "team.a", readablePaths: ["x"] },
+                            { name: "team_a", readablePaths: ["y"] },
+                        ],
+                    }),
+            );
+            assert.deepEqual(problemsOf(stack), [
+                `${ns}:kv.shared[1].name: gives the same store name 'vault-amiya-akn-team-a' as mount 'team.a'`,
+            ]);
+        });
+
+        it("fails before the component registers anything", async () => {
+            const stack = homelab(es({ namespaceConditions: [] }));
+            await assert.rejects(
+                runProgram(stack, buildPlatform),
+                (e: unknown) => e instanceof ConfigError && e.problems.length === 1,
+            );
+            await new Promise((r) => setImmediate(r));
+            assert.deepEqual(
+                registrations.filter(
+                    (r) => r.type === COMPONENT || r.type.startsWith("kubernetes:external-secrets.io/"),
+                ),
+                [],
+            );
+        });
+
+        it("accepts the defaults and the amiya stack's settings", () => {
+            validateExternalSecretsConfig(configOf(homelabStack()));
+            assert.equal(sharedStoreName("vault-amiya-akn", "team_a.x"), "vault-amiya-akn-team-a-x");
+        });
+    });
+
+    describe("remote clusters", () => {
+        const remote = (s: Stack) => {
+            s.values.kubernetesAuth = {
+                remoteClusters: [
+                    {
+                        name: "nova.akn",
+                        host: "https://api.nova.akn:6443",
+                        caCert: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+                    },
+                ],
+            };
+            s.secrets.remoteClusterReviewerJwts = JSON.stringify({ "nova.akn": "reviewer-jwt" });
+        };
+
+        it("builds the reviewer a remote admin applies: a ServiceAccount bound to system:auth-delegator only", () => {
+            const [sa, binding, token] = remoteReviewerManifests({
+                cluster: "amiya.akn",
+                namespace: "external-secrets",
+            });
+            new ServiceAccount(sa as any).validate();
+            new ClusterRoleBinding(binding as any).validate();
+            new Secret(token as any).validate();
+            assert.deepEqual(binding.roleRef, {
+                apiGroup: "rbac.authorization.k8s.io",
+                kind: "ClusterRole",
+                name: "system:auth-delegator",
+            });
+            assert.deepEqual(binding.subjects, [
+                { kind: "ServiceAccount", name: "vault-token-reviewer", namespace: "external-secrets" },
+            ]);
+            assert.equal(sa.automountServiceAccountToken, false);
+            assert.deepEqual(
+                [token.type, token.metadata.annotations],
+                [
+                    "kubernetes.io/service-account-token",
+                    { "kubernetes.io/service-account.name": "vault-token-reviewer" },
+                ],
+            );
+        });
+
+        it("builds the remote cluster's stores against Vault's public address, mount kubernetes-<remote>", () => {
+            const objects = remoteClusterManifests(configOf(homelab(remote)))["nova.akn"];
+            assert.deepEqual(
+                objects.map((o) => `${o.kind}/${o.metadata.name}`),
+                [
+                    "ServiceAccount/vault-token-reviewer",
+                    "ClusterRoleBinding/vault-token-reviewer-external-secrets",
+                    "Secret/vault-token-reviewer-token",
+                    "ClusterSecretStore/vault-nova-akn",
+                    "ClusterSecretStore/vault-nova-akn-shared",
+                ],
+            );
+            assert.deepEqual((objects[3] as any).spec.provider.vault, {
+                server: "https://vault.amiya.akn",
+                path: "nova.akn",
+                version: "v2",
+                auth: {
+                    kubernetes: {
+                        mountPath: "kubernetes-nova.akn",
+                        role: "external-secrets",
+                        serviceAccountRef: SA_REF,
+                    },
+                },
+            });
+        });
+
+        it("creates nothing for the remote cluster in this one, and exposes its manifests", async () => {
+            const p = await runProgram(homelab(remote), buildPlatform);
+            assert.deepEqual(
+                p.resources
+                    .filter((r) => r.name.startsWith("platform-external-secrets"))
+                    .map((r) => r.type)
+                    .sort(),
+                [COMPONENT, STORE, STORE],
+            );
+            assert.deepEqual(p.result.externalSecrets.remoteClusterManifests, remoteClusterManifests(p.config));
+            assert.deepEqual(Object.keys(p.result.externalSecrets.remoteClusterManifests), ["nova.akn"]);
+        });
+
+        it("the README's reviewer manifests are the builder's, for its example remote", () => {
+            const docs = fs.readFileSync(DOCS, "utf8");
+            const block = /<!-- remote-reviewer: (\S+) (\S+) -->\n+```yaml\n([\s\S]*?)```/.exec(docs);
+            assert.ok(block, "the README has no marked reviewer block");
+            const [, cluster, namespace, yaml] = block;
+            const shown = parseAllDocuments(yaml).map((d) => d.toJSON());
+            assert.deepEqual(shown, remoteReviewerManifests({ cluster, namespace }));
+        });
+    });
+});
