@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, PlatformConfig } from "./config";
+import { CONFIG_NAMESPACE, ConfigError, PlatformConfig } from "./config";
 import {
     irsaTrustPolicy,
     isKmsKeyArn,
@@ -83,11 +83,9 @@ export class VaultStorage extends pulumi.ComponentResource {
     public readonly identityPolicy?: aws.iam.Policy;
 
     constructor(name: string, args: VaultStorageArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Checked before anything is registered.
+        // Checked before anything is registered, in loadConfig's error format.
         const problems = storageConfigProblems(args.config);
-        if (problems.length > 0) {
-            throw new Error(`invalid stack config for VaultStorage:\n  ${problems.join("\n  ")}`);
-        }
+        if (problems.length > 0) throw new ConfigError(problems);
         super("secret-platform:storage:VaultStorage", name, {}, opts);
         const parts: Built & Partial<BuiltAws> =
             args.config.storage.mode === "aws"

@@ -102,7 +102,39 @@ async function assertExplicitProvider(p: Program<unknown>, storage: VaultStorage
     }
 }
 
+/** What each VaultStorage passed to registerOutputs, captured by a spy on the SDK. */
+const registered = new WeakMap<pulumi.Resource, Record<string, unknown>>();
+
+/** Resolves registered outputs, failing on any secret one. */
+async function resolvedOutputs(storage: VaultStorage): Promise<Record<string, unknown>> {
+    const outputs = registered.get(storage);
+    assert.ok(outputs !== undefined, "registerOutputs was called with outputs");
+    const values: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(outputs)) {
+        assert.equal(await isSecret(value), false, `${key} must not be secret`);
+        values[key] = value === undefined ? undefined : await valueOf(value as pulumi.Output<unknown>);
+    }
+    return values;
+}
+
 describe("VaultStorage", () => {
+    const proto = pulumi.ComponentResource.prototype as unknown as {
+        registerOutputs(this: pulumi.ComponentResource, outputs?: unknown): void;
+    };
+    const original = proto.registerOutputs;
+    before(() => {
+        proto.registerOutputs = function (outputs) {
+            // The SDK calls it once more, without outputs, after initialize(); that call is a no-op.
+            if (this instanceof VaultStorage && !registered.has(this)) {
+                registered.set(this, outputs as Record<string, unknown>);
+            }
+            return original.call(this, outputs);
+        };
+    });
+    after(() => {
+        proto.registerOutputs = original;
+    });
+
     describe("aws mode (user identity, awskms seal)", () => {
         let p: Program<SecretPlatform>;
         let storage: VaultStorage;
@@ -304,6 +336,16 @@ describe("VaultStorage", () => {
             assert.equal(await valueOf(b.seal?.kmsKeyId as pulumi.Output<string>), sealKeyArn);
         });
 
+        it("registers the bucket and key ARNs as outputs, no credential and nothing secret", async () => {
+            assert.deepStrictEqual(await resolvedOutputs(storage), {
+                bucket: "prod-example-vault",
+                bucketArn,
+                storageKmsKeyArn: storageKeyArn,
+                sealKmsKeyArn: sealKeyArn,
+                roleArn: undefined,
+            });
+        });
+
         it("protects and retains the bucket and both keys", () => {
             for (const r of [
                 p.find(T.bucket, n("bucket")),
@@ -409,6 +451,10 @@ describe("VaultStorage", () => {
                 "arn:aws:iam::123456789012:role/vault-prod-example-vault",
             );
             assert.deepStrictEqual(b.serviceAccount, { namespace: "secrets", name: "vault" });
+            assert.equal(
+                (await resolvedOutputs(p.result)).roleArn,
+                "arn:aws:iam::123456789012:role/vault-prod-example-vault",
+            );
             await assertExplicitProvider(p, p.result);
         });
 
@@ -474,77 +520,13 @@ describe("VaultStorage", () => {
             const stack = awsStack();
             stack.values.unseal = { mode: "awskms", kmsKeyId: "alias/vault-seal" };
             const message =
-                "invalid stack config for VaultStorage:\n  secret-platform:unseal.kmsKeyId: must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) in aws mode, so that Vault's IAM policy can name the key";
+                "invalid stack config (1 problem):\n  secret-platform:unseal.kmsKeyId: must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) in aws mode, so that Vault's IAM policy can name the key";
             await assert.rejects(
                 runProgram(stack, (config, opts) => new VaultStorage("storage", { config }, opts)),
-                { message },
+                (e: unknown) => e instanceof ConfigError && e.message === message,
             );
             await new Promise((r) => setImmediate(r));
             assert.deepStrictEqual(registrations, []);
-        });
-    });
-
-    describe("component outputs", () => {
-        /** Runs the component alone and returns what it passed to registerOutputs. */
-        async function registeredOutputs(stack: Stack): Promise<Record<string, unknown>> {
-            const proto = pulumi.ComponentResource.prototype as unknown as {
-                registerOutputs(this: pulumi.ComponentResource, outputs?: unknown): void;
-            };
-            const original = proto.registerOutputs;
-            let captured: Record<string, unknown> | undefined;
-            proto.registerOutputs = function (outputs) {
-                // The SDK calls it once more, without outputs, after initialize(); that call is a no-op.
-                if (this instanceof VaultStorage && captured === undefined) {
-                    captured = outputs as Record<string, unknown>;
-                }
-                return original.call(this, outputs);
-            };
-            try {
-                await runStorage(stack);
-            } finally {
-                proto.registerOutputs = original;
-            }
-            assert.ok(captured !== undefined, "registerOutputs was called");
-            return captured;
-        }
-
-        async function resolved(outputs: Record<string, unknown>): Promise<Record<string, unknown>> {
-            const values: Record<string, unknown> = {};
-            for (const [key, value] of Object.entries(outputs)) {
-                assert.equal(await isSecret(value), false, `${key} must not be secret`);
-                values[key] = value === undefined ? undefined : await valueOf(value as pulumi.Output<unknown>);
-            }
-            return values;
-        }
-
-        it("registers the bucket, key and role ARNs, and no credential (aws, user identity)", async () => {
-            const outputs = await registeredOutputs(awsStack());
-            assert.deepStrictEqual(await resolved(outputs), {
-                bucket: "prod-example-vault",
-                bucketArn,
-                storageKmsKeyArn: storageKeyArn,
-                sealKmsKeyArn: sealKeyArn,
-                roleArn: undefined,
-            });
-        });
-
-        it("registers the role ARN with identity role", async () => {
-            const stack = awsStack();
-            stack.values.storage.identity = "role";
-            stack.values.storage.irsa = { oidcProviderArn, oidcProviderUrl };
-            const values = await resolved(await registeredOutputs(stack));
-            assert.equal(values.roleArn, "arn:aws:iam::123456789012:role/vault-prod-example-vault");
-        });
-
-        it("registers only the bucket in s3-compatible mode", async () => {
-            const values = await resolved(await registeredOutputs(homelabStack()));
-            assert.deepStrictEqual(values, {
-                bucket: "vault-amiya",
-                bucketArn: "arn:aws:s3:::vault-amiya",
-                storageKmsKeyArn: undefined,
-                sealKmsKeyArn: undefined,
-                roleArn: undefined,
-            });
         });
     });
 
@@ -614,6 +596,16 @@ describe("VaultStorage", () => {
                 (lifecycle.inputs.rules as { id: string }[]).map((r) => r.id),
                 ["restore-window", "abort-incomplete-multipart-uploads"],
             );
+        });
+
+        it("registers only the bucket as outputs", async () => {
+            assert.deepStrictEqual(await resolvedOutputs(storage), {
+                bucket: "vault-amiya",
+                bucketArn: "arn:aws:s3:::vault-amiya",
+                storageKmsKeyArn: undefined,
+                sealKmsKeyArn: undefined,
+                roleArn: undefined,
+            });
         });
 
         it("protects and retains the bucket", () => {
