@@ -1,14 +1,130 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import { PlatformConfig } from "./config";
+import { VaultInit, VaultUnsealed } from "./lib/vault-init-provider";
 import { StorageBinding } from "./storage";
 import { VaultServer } from "./server";
+
+/** The unsealer script, shipped in a ConfigMap (it holds no secret). */
+export const UNSEAL_SCRIPT_PATH = path.join(__dirname, "..", "scripts", "unseal.sh");
+
+/** Physical name of the unsealer's ServiceAccount, workloads and ConfigMap (the NetworkPolicy contract). */
+export const UNSEALER_NAME = "vault-unsealer";
+/** Where the unsealer pods see the unseal keys, one file a key. */
+export const UNSEAL_KEYS_DIR = "/vault/unseal-keys";
+const SCRIPT_DIR = "/vault/unsealer";
+const CA_DIR = "/vault/tls-ca";
+// The Vault image's `vault` user and group.
+const VAULT_UID = 100;
+const VAULT_GID = 1000;
+
+/** File name of the i-th (0-based) unseal key in the Secret and the mounted directory. */
+export function unsealKeyFile(i: number): string {
+    return `unseal-key-${i + 1}`;
+}
+
+/** The unseal keys Secret's stringData: one file a key share. */
+export function unsealKeyFiles(keys: readonly string[]): Record<string, string> {
+    return Object.fromEntries(keys.map((k, i) => [unsealKeyFile(i), k]));
+}
+
+/** Labels of every unsealer object; the server's NetworkPolicy admits `app.kubernetes.io/name: vault-unsealer`. */
+export function unsealerLabels(component: "cronjob" | "loop" | "config"): Record<string, string> {
+    return {
+        "app.kubernetes.io/name": UNSEALER_NAME,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "secret-platform",
+    };
+}
+
+/** What the unsealer pod spec is built from. */
+export interface UnsealerPodOptions {
+    /** The Vault image (`repository:tag`), which has sh and the vault CLI. */
+    readonly image: string;
+    /** VAULT_ADDR: Vault's in-cluster URL. */
+    readonly vaultAddr: string;
+    /** The Secret with the unseal key files. */
+    readonly keysSecretName: string;
+    /** The ConfigMap with unseal.sh. */
+    readonly scriptConfigMap: string;
+    /** Script arguments ([] for one check, ["--loop", "<s>"] for the loop). */
+    readonly args: string[];
+    /** A Secret whose ca.crt verifies an https VAULT_ADDR (internal TLS); none for http. */
+    readonly caSecretName?: string;
+}
+
+/**
+ * The unsealer's pod spec, shared by the CronJob and the loop Deployment:
+ * restricted Pod Security, no API token, keys only as read-only files.
+ */
+export function unsealerPodSpec(o: UnsealerPodOptions): k8s.types.input.core.v1.PodSpec {
+    const env: k8s.types.input.core.v1.EnvVar[] = [
+        { name: "VAULT_ADDR", value: o.vaultAddr },
+        { name: "UNSEAL_KEYS_DIR", value: UNSEAL_KEYS_DIR },
+        // The vault CLI looks for ~/.vault-token; the read-only root has no home to write.
+        { name: "HOME", value: "/tmp" },
+    ];
+    const mounts: k8s.types.input.core.v1.VolumeMount[] = [
+        { name: "unseal-keys", mountPath: UNSEAL_KEYS_DIR, readOnly: true },
+        { name: "script", mountPath: SCRIPT_DIR, readOnly: true },
+        { name: "tmp", mountPath: "/tmp" },
+    ];
+    const volumes: k8s.types.input.core.v1.Volume[] = [
+        { name: "unseal-keys", secret: { secretName: o.keysSecretName, defaultMode: 0o400 } },
+        { name: "script", configMap: { name: o.scriptConfigMap, defaultMode: 0o555 } },
+        { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+    ];
+    if (o.caSecretName !== undefined) {
+        env.push({ name: "VAULT_CACERT", value: `${CA_DIR}/ca.crt` });
+        mounts.push({ name: "vault-ca", mountPath: CA_DIR, readOnly: true });
+        // Only ca.crt is projected: the server's key never reaches the unsealer.
+        volumes.push({
+            name: "vault-ca",
+            secret: { secretName: o.caSecretName, items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 },
+        });
+    }
+    return {
+        serviceAccountName: UNSEALER_NAME,
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: {
+            runAsNonRoot: true,
+            runAsUser: VAULT_UID,
+            runAsGroup: VAULT_GID,
+            // Secret files are root-owned; fsGroup makes the 0400 files group-readable by the vault group.
+            fsGroup: VAULT_GID,
+            seccompProfile: { type: "RuntimeDefault" },
+        },
+        containers: [
+            {
+                name: "unsealer",
+                image: o.image,
+                imagePullPolicy: "IfNotPresent",
+                command: ["/bin/sh", `${SCRIPT_DIR}/unseal.sh`],
+                args: o.args,
+                env,
+                volumeMounts: mounts,
+                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    runAsNonRoot: true,
+                    capabilities: { drop: ["ALL"] },
+                    seccompProfile: { type: "RuntimeDefault" },
+                },
+            },
+        ],
+        volumes,
+    };
+}
 
 export interface VaultBootstrapArgs {
     /** The validated stack config. */
     readonly config: PlatformConfig;
-    /** The installed server (namespace, readiness). */
+    /** The installed server (namespace, internal URL, readiness). */
     readonly server: VaultServer;
     /** Storage and seal binding (the unseal mode decides what runs). */
     readonly storage: StorageBinding;
@@ -16,26 +132,199 @@ export interface VaultBootstrapArgs {
     readonly provider: k8s.Provider;
 }
 
-/** Initializes Vault once, keeps it unsealed, and hands out the Vault provider. */
+/**
+ * Initializes Vault once, keeps it unsealed, and hands out the Vault provider.
+ *
+ * Key material never vanishes: init's outputs (root token, key shares) are
+ * persisted in the stack state as secrets the moment init succeeds, and the
+ * unseal keys Secret is a resource fed from them, so a failed Secret write is
+ * retried on the next update from the state. The Secret is created once and
+ * never rewritten (immutable, ignoreChanges, retained on delete).
+ */
 export class VaultBootstrap extends pulumi.ComponentResource {
     /** The explicit Vault provider every configuration resource uses. */
     public readonly vaultProvider: vault.Provider;
     /** Resources that prove Vault is initialized and unsealed; configuration depends on them. */
     public readonly ready: pulumi.Resource[];
+    /** The init resource. */
+    public readonly init: VaultInit;
+    /** Whether Vault is initialized (not secret). */
+    public readonly initialized: pulumi.Output<boolean>;
+    /** The initial root token (secret; "" when an existing Vault was adopted). */
+    public readonly rootToken: pulumi.Output<string>;
+    /** Unseal (shamir) or recovery (awskms) key shares (secret). */
+    public readonly keyShares: pulumi.Output<string[]>;
+    /** `<namespace>/<name>` of the unseal keys Secret (shamir mode only). */
+    public readonly unsealKeysSecret?: pulumi.Output<string>;
 
     constructor(name: string, args: VaultBootstrapArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secret-platform:bootstrap:VaultBootstrap", name, {}, opts);
         const c = args.config;
+        const child = { parent: this };
+        const k8sChild = { parent: this, provider: args.provider };
+        const shamir = c.unseal.mode === "shamir";
+        const namespace = args.server.namespace;
+        const keysSecret = shamir ? pulumi.interpolate`${namespace}/${c.unseal.secretName}` : pulumi.output("");
+        const api = {
+            address: c.vault.address,
+            skipTlsVerify: c.vault.skipTlsVerify,
+            waitTimeoutSeconds: c.vault.waitTimeoutSeconds,
+            sealType: c.unseal.mode,
+        };
+
+        this.init = new VaultInit(
+            `${name}-init`,
+            {
+                ...api,
+                shares: shamir ? c.unseal.secretShares : c.unseal.recoveryShares,
+                threshold: shamir ? c.unseal.secretThreshold : c.unseal.recoveryThreshold,
+                adoptExisting: c.secrets.vaultToken !== undefined,
+                keysSecret,
+            },
+            { ...child, dependsOn: args.server.ready },
+        );
+        this.initialized = this.init.initialized;
+        this.rootToken = pulumi.secret(this.init.rootToken);
+        this.keyShares = pulumi.secret(this.init.keys);
+
+        const unsealDeps: pulumi.Resource[] = [this.init];
+        if (shamir) {
+            const secret = new k8s.core.v1.Secret(
+                `${name}-unseal-keys`,
+                {
+                    metadata: {
+                        name: c.unseal.secretName,
+                        namespace,
+                        labels: unsealerLabels("config"),
+                    },
+                    type: "Opaque",
+                    // Kubernetes refuses to change an immutable Secret: keys are written once.
+                    immutable: true,
+                    stringData: this.keyShares.apply(unsealKeyFiles),
+                },
+                {
+                    ...k8sChild,
+                    // Never rewrite stored keys (e.g. with an adopted Vault's empty list), never delete them.
+                    ignoreChanges: ["stringData", "data", "immutable"],
+                    retainOnDelete: true,
+                },
+            );
+            unsealDeps.push(secret);
+            this.unsealKeysSecret = keysSecret;
+            this.createUnsealer(name, args, secret, k8sChild);
+        }
+
+        // Shamir: submit the keys now, so configuration proceeds in this update.
+        // awskms: wait for the auto-unseal. Checked again on every update.
+        const unsealed = new VaultUnsealed(
+            `${name}-unsealed`,
+            { ...api, keys: shamir ? this.keyShares : [], keysSecret },
+            { ...child, dependsOn: unsealDeps },
+        );
+
         this.vaultProvider = new vault.Provider(
             `${name}-vault`,
             {
                 address: c.vault.address,
-                token: c.secrets.vaultToken ?? pulumi.secret(""),
+                // An operator-set token (e.g. after revoking the root token) wins over init's root token.
+                token: c.secrets.vaultToken ?? this.rootToken,
                 skipTlsVerify: c.vault.skipTlsVerify,
             },
-            { parent: this },
+            child,
         );
-        this.ready = [];
-        this.registerOutputs({});
+        this.ready = [this.init, unsealed];
+        this.registerOutputs({
+            initialized: this.initialized,
+            rootToken: this.rootToken,
+            keyShares: this.keyShares,
+            unsealKeysSecret: this.unsealKeysSecret,
+        });
+    }
+
+    /** Shamir mode: the CronJob, the optional loop, their ServiceAccount and script. */
+    private createUnsealer(
+        name: string,
+        args: VaultBootstrapArgs,
+        secret: k8s.core.v1.Secret,
+        k8sChild: pulumi.CustomResourceOptions,
+    ): void {
+        const c = args.config;
+        const namespace = args.server.namespace;
+        const sa = new k8s.core.v1.ServiceAccount(
+            `${name}-unsealer`,
+            {
+                metadata: { name: UNSEALER_NAME, namespace, labels: unsealerLabels("config") },
+                automountServiceAccountToken: false,
+            },
+            k8sChild,
+        );
+        const script = new k8s.core.v1.ConfigMap(
+            `${name}-unsealer-script`,
+            {
+                metadata: { name: UNSEALER_NAME, namespace, labels: unsealerLabels("config") },
+                data: { "unseal.sh": fs.readFileSync(UNSEAL_SCRIPT_PATH, "utf8") },
+            },
+            k8sChild,
+        );
+        const pod = (scriptArgs: string[]) =>
+            unsealerPodSpec({
+                image: `${c.server.image.repository}:${c.server.image.tag}`,
+                vaultAddr: args.server.internalUrl,
+                keysSecretName: c.unseal.secretName,
+                scriptConfigMap: UNSEALER_NAME,
+                args: scriptArgs,
+                caSecretName:
+                    c.server.tls.mode === "internal"
+                        ? (c.server.tls.caSecretName ?? c.server.tls.secretName)
+                        : undefined,
+            });
+        const deps = { ...k8sChild, dependsOn: [sa, script, secret] };
+
+        new k8s.batch.v1.CronJob(
+            `${name}-unsealer`,
+            {
+                metadata: { name: UNSEALER_NAME, namespace, labels: unsealerLabels("cronjob") },
+                spec: {
+                    schedule: c.unseal.schedule,
+                    concurrencyPolicy: "Forbid",
+                    startingDeadlineSeconds: 120,
+                    successfulJobsHistoryLimit: 1,
+                    failedJobsHistoryLimit: 3,
+                    jobTemplate: {
+                        spec: {
+                            backoffLimit: 0,
+                            // A stuck check must not hold back the next run.
+                            activeDeadlineSeconds: 50,
+                            template: {
+                                metadata: { labels: unsealerLabels("cronjob") },
+                                spec: { ...pod([]), restartPolicy: "Never" },
+                            },
+                        },
+                    },
+                },
+            },
+            deps,
+        );
+
+        if (c.unseal.loop.enabled) {
+            new k8s.apps.v1.Deployment(
+                `${name}-unsealer-loop`,
+                {
+                    metadata: { name: UNSEALER_NAME, namespace, labels: unsealerLabels("loop") },
+                    spec: {
+                        replicas: 1,
+                        selector: { matchLabels: unsealerLabels("loop") },
+                        template: {
+                            metadata: { labels: unsealerLabels("loop") },
+                            spec: {
+                                ...pod(["--loop", String(c.unseal.loop.intervalSeconds)]),
+                                terminationGracePeriodSeconds: 10,
+                            },
+                        },
+                    },
+                },
+                deps,
+            );
+        }
     }
 }

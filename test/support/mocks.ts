@@ -44,6 +44,14 @@ const computed: Record<string, (name: string, inputs: Record<string, unknown>) =
     "aws:iam/policy:Policy": (name, i) => ({ arn: `arn:aws:iam::123456789012:policy/${String(i.name ?? name)}` }),
     "aws:iam/accessKey:AccessKey": (name) => ({ id: `AKIAMOCK${name.length}`, secret: `mock-secret-${name}` }),
     "random:index/randomPassword:RandomPassword": () => ({ result: "mock-random-password" }),
+    // Bootstrap's dynamic resources: what create returns for a fresh Vault.
+    "pulumi-nodejs:dynamic/secret-platform:VaultInit": (name, i) => ({
+        initialized: true,
+        adopted: false,
+        rootToken: `mock-root-token-${name}`,
+        keys: Array.from({ length: Number(i.shares) }, (_, k) => `mock-key-${k + 1}`),
+    }),
+    "pulumi-nodejs:dynamic/secret-platform:VaultUnsealed": () => ({ unsealed: true }),
     "vault:jwt/authBackend:AuthBackend": (name) => ({ accessor: `auth_oidc_${name}` }),
     "vault:index/authBackend:AuthBackend": (name) => ({ accessor: `auth_kubernetes_${name}` }),
 };

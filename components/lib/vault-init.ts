@@ -1,0 +1,375 @@
+/**
+ * Vault's init and unseal lifecycle over its HTTP API, as plain functions:
+ * the bootstrap's dynamic provider runs them inside `pulumi up`, and tests and
+ * scripts call them directly against a real server.
+ *
+ * Serialization: Pulumi captures these functions by value into the dynamic
+ * provider's closure. So the module imports nothing at top level; Node's
+ * modules are required inside the function that uses them.
+ *
+ * Secrets: the root token and key shares are returned, never logged, and every
+ * error message is passed through `redact` with the secrets in play.
+ */
+
+/** Where Vault's API is and how to talk to it. */
+export interface VaultEndpoint {
+    /** Base URL, e.g. https://vault.amiya.akn (no /v1). */
+    readonly address: string;
+    /** Skip TLS certificate verification (self-signed lab certificates). */
+    readonly skipTlsVerify?: boolean;
+    /** Per-request timeout in milliseconds; default 10000. */
+    readonly requestTimeoutMs?: number;
+}
+
+/** The seal types bootstrap knows: Shamir key shares, or the awskms auto-unseal. */
+export type SealType = "shamir" | "awskms";
+
+/** `GET /v1/sys/seal-status`, the fields bootstrap reads. */
+export interface SealStatus {
+    readonly type: string;
+    readonly initialized: boolean;
+    readonly sealed: boolean;
+    /** Threshold. */
+    readonly t: number;
+    /** Shares. */
+    readonly n: number;
+    /** Shares submitted so far in the current unseal attempt. */
+    readonly progress: number;
+}
+
+/** What bootstrap asks of Vault; the dynamic resource's inputs. */
+export interface BootstrapInputs {
+    readonly address: string;
+    readonly skipTlsVerify: boolean;
+    /** Seconds to wait for the API to answer (secret-platform:vault.waitTimeoutSeconds). */
+    readonly waitTimeoutSeconds: number;
+    readonly sealType: SealType;
+    /** secret_shares (shamir) or recovery_shares (awskms). */
+    readonly shares: number;
+    /** secret_threshold (shamir) or recovery_threshold (awskms). */
+    readonly threshold: number;
+    /** The operator supplied a token (secret-platform:vaultToken): an initialized Vault may be adopted. */
+    readonly adoptExisting: boolean;
+    /** `<namespace>/<name>` of the unseal keys Secret (shamir), for messages; "" otherwise. */
+    readonly keysSecret: string;
+}
+
+/** What bootstrap keeps after init; root token and keys become secret outputs. */
+export interface BootstrapState extends BootstrapInputs {
+    readonly initialized: boolean;
+    /** True when Vault was initialized elsewhere and this stack holds no key material. */
+    readonly adopted: boolean;
+    /** The initial root token ("" when adopted). */
+    readonly rootToken: string;
+    /** Unseal key shares (shamir) or recovery key shares (awskms), hex ([] when adopted). */
+    readonly keys: string[];
+}
+
+/** A Vault API answer: HTTP status and parsed JSON body. */
+export interface ApiResponse {
+    readonly status: number;
+    readonly body: Record<string, unknown> | undefined;
+}
+
+/** Replaces every occurrence of each secret in `text` (errors may quote a request or response). */
+export function redact(text: string, secrets: readonly string[]): string {
+    let out = text;
+    for (const s of secrets) {
+        if (s.length >= 4) out = out.split(s).join("<redacted>");
+    }
+    return out;
+}
+
+/**
+ * One request to Vault's API (`apiPath` relative to /v1). Resolves with any
+ * HTTP status; rejects only when no answer came (refused, DNS, TLS, timeout),
+ * with a message that names the URL and never the request body.
+ */
+export function vaultApi(
+    ep: VaultEndpoint,
+    method: "GET" | "PUT",
+    apiPath: string,
+    body?: unknown,
+    token?: string,
+): Promise<ApiResponse> {
+    const url = new URL(`${ep.address.replace(/\/+$/, "")}/v1/${apiPath}`);
+    const client = url.protocol === "https:" ? require("node:https") : require("node:http");
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string | number> = { Accept: "application/json" };
+    if (payload !== undefined) {
+        headers["Content-Type"] = "application/json";
+        headers["Content-Length"] = Buffer.byteLength(payload);
+    }
+    if (token !== undefined) headers["X-Vault-Token"] = token;
+    const timeout = ep.requestTimeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+        const req = client.request(
+            url,
+            // agent: false: one connection per call, never a kept-alive socket the server has since closed.
+            { method, headers, timeout, agent: false, rejectUnauthorized: ep.skipTlsVerify !== true },
+            (res: import("node:http").IncomingMessage) => {
+                const chunks: Buffer[] = [];
+                res.on("data", (c: Buffer) => chunks.push(c));
+                res.on("error", (e: Error) => reject(new Error(`${method} ${url.href}: ${e.message}`)));
+                res.on("end", () => {
+                    const text = Buffer.concat(chunks).toString("utf8");
+                    let parsed: Record<string, unknown> | undefined;
+                    try {
+                        parsed = text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>);
+                    } catch {
+                        parsed = undefined; // an HTML error page from a proxy: the status says enough
+                    }
+                    resolve({ status: res.statusCode ?? 0, body: parsed });
+                });
+            },
+        );
+        req.on("timeout", () => req.destroy(new Error(`no answer within ${timeout} ms`)));
+        req.on("error", (e: NodeJS.ErrnoException) => {
+            const code = e.code !== undefined && !e.message.includes(e.code) ? ` (${e.code})` : "";
+            reject(new Error(`${method} ${url.href}: ${e.message}${code}`));
+        });
+        req.end(payload);
+    });
+}
+
+/** Vault's error list from a failed answer, for messages. */
+export function apiErrors(res: ApiResponse): string {
+    const errors = res.body?.errors;
+    return Array.isArray(errors) && errors.length > 0 ? `: ${errors.join("; ")}` : "";
+}
+
+function asSealStatus(res: ApiResponse): SealStatus | undefined {
+    const b = res.body;
+    if (res.status !== 200 || b === undefined || typeof b.initialized !== "boolean" || typeof b.sealed !== "boolean") {
+        return undefined;
+    }
+    return {
+        type: String(b.type ?? ""),
+        initialized: b.initialized,
+        sealed: b.sealed,
+        t: Number(b.t ?? 0),
+        n: Number(b.n ?? 0),
+        progress: Number(b.progress ?? 0),
+    };
+}
+
+/** One `GET /v1/sys/seal-status`; throws when there is no usable answer. */
+export async function sealStatus(ep: VaultEndpoint): Promise<SealStatus> {
+    const res = await vaultApi(ep, "GET", "sys/seal-status");
+    const status = asSealStatus(res);
+    if (status === undefined) {
+        throw new Error(`GET ${ep.address}/v1/sys/seal-status: HTTP ${res.status}${apiErrors(res)}`);
+    }
+    return status;
+}
+
+/** Options of the polling helpers; tests shorten the interval. */
+export interface PollOptions {
+    /** Pause between attempts in milliseconds; default 2000. */
+    readonly intervalMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Polls seal-status until Vault answers (a refused connection, DNS failure,
+ * TLS error or 5xx from an ingress all mean "not yet"), for at most
+ * `timeoutSeconds`. Throws a message naming the address and the last error.
+ */
+export async function waitForApi(
+    ep: VaultEndpoint,
+    timeoutSeconds: number,
+    opts: PollOptions = {},
+): Promise<SealStatus> {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    const interval = opts.intervalMs ?? 2000;
+    let last = "no attempt";
+    for (;;) {
+        try {
+            return await sealStatus({ ...ep, requestTimeoutMs: Math.min(ep.requestTimeoutMs ?? 10_000, interval * 5) });
+        } catch (e) {
+            last = (e as Error).message;
+        }
+        if (Date.now() + interval > deadline) {
+            throw new Error(
+                `Vault API at ${ep.address} did not answer within ${timeoutSeconds}s (last error: ${last}). ` +
+                    "Check secret-platform:vault.address, that the Vault pod is running and reachable from here " +
+                    "(and secret-platform:vault.skipTlsVerify for a self-signed certificate); " +
+                    "secret-platform:vault.waitTimeoutSeconds sets how long to wait.",
+            );
+        }
+        await sleep(interval);
+    }
+}
+
+/** The init request body: secret shares for Shamir, recovery shares for an auto-unseal. */
+export function initRequest(sealType: SealType, shares: number, threshold: number): Record<string, number> {
+    return sealType === "shamir"
+        ? { secret_shares: shares, secret_threshold: threshold }
+        : { recovery_shares: shares, recovery_threshold: threshold };
+}
+
+/**
+ * `PUT /v1/sys/init`. Returns the root token and the key shares that matter
+ * for the seal (unseal keys for Shamir, recovery keys for awskms), hex.
+ */
+export async function initVault(
+    ep: VaultEndpoint,
+    sealType: SealType,
+    shares: number,
+    threshold: number,
+): Promise<{ rootToken: string; keys: string[] }> {
+    const res = await vaultApi(ep, "PUT", "sys/init", initRequest(sealType, shares, threshold));
+    if (res.status !== 200 || res.body === undefined) {
+        throw new Error(`PUT ${ep.address}/v1/sys/init: HTTP ${res.status}${apiErrors(res)}`);
+    }
+    const keys = (sealType === "shamir" ? res.body.keys : res.body.recovery_keys) as string[] | undefined;
+    const rootToken = res.body.root_token as string | undefined;
+    if (typeof rootToken !== "string" || !Array.isArray(keys) || keys.length !== shares) {
+        // Vault answered 200, so it IS initialized now: say so, the operator must act.
+        throw new Error(
+            `PUT ${ep.address}/v1/sys/init answered 200 without a root token and ${shares} ${sealType === "shamir" ? "unseal" : "recovery"} keys; ` +
+                "Vault is now initialized and its keys are not known to this stack (see docs/bootstrap.md, lost keys).",
+        );
+    }
+    return { rootToken, keys };
+}
+
+/**
+ * Submits unseal key shares one by one until Vault reports unsealed. Returns
+ * the last seal status (sealed when the shares ran out before the threshold).
+ */
+export async function submitUnsealKeys(ep: VaultEndpoint, keys: readonly string[]): Promise<SealStatus> {
+    let status = await sealStatus(ep);
+    for (const key of keys) {
+        if (!status.sealed) break;
+        const res = await vaultApi(ep, "PUT", "sys/unseal", { key });
+        const next = asSealStatus(res);
+        if (next === undefined) {
+            throw new Error(redact(`PUT ${ep.address}/v1/sys/unseal: HTTP ${res.status}${apiErrors(res)}`, keys));
+        }
+        status = next;
+    }
+    return status;
+}
+
+/** The message when Vault is initialized and this stack has no record of it. */
+export function alreadyInitializedMessage(inputs: BootstrapInputs): string {
+    const keys =
+        inputs.sealType === "shamir" && inputs.keysSecret !== ""
+            ? ` The unsealer keeps using the keys already in Secret ${inputs.keysSecret}; import that Secret into the stack before adopting (see docs/bootstrap.md, adopting an initialized Vault).`
+            : "";
+    return (
+        `Vault at ${inputs.address} is already initialized, but this stack has no record of its initialization ` +
+        "(a new stack, or lost state). Bootstrap never re-initializes Vault and never overwrites stored keys. " +
+        "Restore the stack's state from a backup, or adopt this Vault by supplying an admin token: " +
+        `pulumi config set --secret vaultToken <token>.${keys}`
+    );
+}
+
+/** The message when Vault reports uninitialized although this stack initialized it. */
+export function wipedStorageMessage(address: string): string {
+    return (
+        `Vault at ${address} reports that it is NOT initialized, but this stack initialized it: its storage was ` +
+        "wiped or replaced (wrong bucket or prefix, deleted data). Bootstrap will not re-initialize on its own, " +
+        "because new keys would orphan the data and the stored keys. Fix the storage binding or restore the bucket " +
+        "from its object versions; to start over on purpose follow docs/bootstrap.md (starting over)."
+    );
+}
+
+/**
+ * The create step: wait for the API, then initialize an uninitialized Vault,
+ * adopt an initialized one when the operator supplied a token, or refuse.
+ * Nothing that can fail runs after a successful init: the keys always reach
+ * the caller, which persists them.
+ */
+export async function ensureInitialized(
+    inputs: BootstrapInputs,
+    log: (msg: string) => void = () => undefined,
+    opts: PollOptions = {},
+): Promise<BootstrapState> {
+    const ep: VaultEndpoint = { address: inputs.address, skipTlsVerify: inputs.skipTlsVerify };
+    const status = await waitForApi(ep, inputs.waitTimeoutSeconds, opts);
+    if (status.initialized) {
+        if (!inputs.adoptExisting) throw new Error(alreadyInitializedMessage(inputs));
+        log(`vault-init: ${inputs.address} is already initialized; adopting it without key material`);
+        return { ...inputs, initialized: true, adopted: true, rootToken: "", keys: [] };
+    }
+    if (status.type !== "" && status.type !== inputs.sealType) {
+        throw new Error(
+            `Vault at ${inputs.address} reports seal type '${status.type}' but secret-platform:unseal.mode is ` +
+                `'${inputs.sealType}': the server's seal stanza and the unseal mode must agree before init.`,
+        );
+    }
+    const { rootToken, keys } = await initVault(ep, inputs.sealType, inputs.shares, inputs.threshold);
+    log(
+        `vault-init: initialized ${inputs.address} (${inputs.sealType}, ${inputs.shares} shares, threshold ${inputs.threshold})`,
+    );
+    return { ...inputs, initialized: true, adopted: false, rootToken, keys };
+}
+
+/** What the unseal step needs. */
+export interface UnsealInputs {
+    readonly address: string;
+    readonly skipTlsVerify: boolean;
+    readonly waitTimeoutSeconds: number;
+    readonly sealType: SealType;
+    /** Unseal key shares (shamir); [] for awskms or an adopted Vault. */
+    readonly keys: string[];
+    /** `<namespace>/<name>` of the unseal keys Secret (shamir), for messages. */
+    readonly keysSecret: string;
+}
+
+/**
+ * The readiness step: Vault initialized and unsealed. Shamir with keys:
+ * submit them. Otherwise (awskms, or an adopted Vault without keys here) wait
+ * for the seal or the unsealer to do it, up to the wait timeout.
+ */
+export async function ensureUnsealed(inputs: UnsealInputs, opts: PollOptions = {}): Promise<SealStatus> {
+    const ep: VaultEndpoint = { address: inputs.address, skipTlsVerify: inputs.skipTlsVerify };
+    const deadline = Date.now() + inputs.waitTimeoutSeconds * 1000;
+    let status = await waitForApi(ep, inputs.waitTimeoutSeconds, opts);
+    if (!status.initialized) throw new Error(wipedStorageMessage(inputs.address));
+    if (!status.sealed) return status;
+    if (inputs.sealType === "shamir" && inputs.keys.length > 0) {
+        status = await submitUnsealKeys(ep, inputs.keys);
+        if (status.sealed) {
+            throw new Error(
+                `Vault at ${inputs.address} is still sealed after all ${inputs.keys.length} stored unseal keys ` +
+                    `(progress ${status.progress}/${status.t}): the keys do not belong to this Vault's storage.`,
+            );
+        }
+        return status;
+    }
+    const interval = opts.intervalMs ?? 2000;
+    while (status.sealed) {
+        if (Date.now() + interval > deadline) {
+            throw new Error(
+                inputs.sealType === "awskms"
+                    ? `Vault at ${inputs.address} did not auto-unseal with awskms within ${inputs.waitTimeoutSeconds}s: check the Vault pod's log for KMS errors (key id, region, credentials).`
+                    : `Vault at ${inputs.address} is sealed and this stack holds no unseal keys (adopted); the unsealer reads them from Secret ${inputs.keysSecret}, or unseal by hand: vault operator unseal.`,
+            );
+        }
+        await sleep(interval);
+        status = await sealStatus(ep);
+    }
+    return status;
+}
+
+/** Outcome of a refresh: still initialized, or unreachable (nothing can be said). */
+export type RefreshOutcome = "initialized" | "unreachable";
+
+/**
+ * The read step: one seal-status call. Throws the wiped-storage message when
+ * Vault answers uninitialized; an unreachable Vault proves nothing.
+ */
+export async function checkStillInitialized(ep: VaultEndpoint): Promise<RefreshOutcome> {
+    let status: SealStatus;
+    try {
+        status = await sealStatus(ep);
+    } catch {
+        return "unreachable";
+    }
+    if (!status.initialized) throw new Error(wipedStorageMessage(ep.address));
+    return "initialized";
+}

@@ -1,0 +1,127 @@
+#!/bin/sh
+# Vault unsealer (Shamir mode), as it runs in the vault-unsealer pods: POSIX sh
+# and the `vault` CLI of the Vault image, nothing else.
+#
+#   unseal.sh                    check once: unseal if sealed, exit 0 when unsealed
+#   unseal.sh --loop <seconds>   check every <seconds> until stopped (SIGTERM)
+#
+# Environment:
+#   VAULT_ADDR        Vault's internal URL (required)
+#   UNSEAL_KEYS_DIR   directory of key files, one unseal key a file (default /vault/unseal-keys)
+#   VAULT_CACERT      CA bundle for an https VAULT_ADDR (optional; read by the vault CLI)
+#
+# Keys: read from the mounted Secret's files with the shell's `read` builtin
+# and handed to `vault write sys/unseal key=-` on stdin through the `printf`
+# builtin, so a key is never in an argument list (/proc/*/cmdline), never in
+# the environment and never printed. The CLI's own output is discarded: only
+# this script's messages reach the log.
+#
+# `vault status` reads GET /v1/sys/seal-status; exit 0 = unsealed, 2 = sealed,
+# anything else = no answer.
+#
+# Exit codes (one-shot mode): 0 unsealed (or already), 1 still sealed or no
+# answer, 2 usage error, 3 Vault is not initialized (bootstrap's job, not ours).
+set -u
+
+submitted=""
+
+keys_dir="${UNSEAL_KEYS_DIR:-/vault/unseal-keys}"
+
+log() {
+    printf '%s vault-unsealer: %s\n' "$(date -u '+%Y-%m-%dT%H:%M:%SZ')" "$*"
+}
+
+usage() {
+    echo "usage: unseal.sh [--loop <seconds>]" >&2
+    exit 2
+}
+
+# Prints the seal status JSON, sets status_rc to vault status's exit code.
+seal_status() {
+    status_json=$(vault status -format=json 2>/dev/null)
+    status_rc=$?
+}
+
+# One pass: returns 0 when Vault is unsealed at the end, 1 when it is not, 3 when uninitialized.
+unseal_once() {
+    seal_status
+    case "$status_rc" in
+        0) return 0 ;;
+        2) ;;
+        *)
+            log "no answer from $VAULT_ADDR/v1/sys/seal-status (vault status exit $status_rc)"
+            return 1
+            ;;
+    esac
+    case "$status_json" in
+        *'"initialized": false'* | *'"initialized":false'*)
+            log "Vault at $VAULT_ADDR is not initialized; nothing to unseal (bootstrap initializes it)"
+            return 3
+            ;;
+    esac
+    log "Vault at $VAULT_ADDR is sealed; submitting unseal keys from $keys_dir"
+    submitted=0
+    for file in "$keys_dir"/*; do
+        [ -f "$file" ] || continue
+        key=""
+        IFS= read -r key <"$file" || [ -n "$key" ] || continue
+        [ -n "$key" ] || continue
+        if printf '%s' "$key" | vault write sys/unseal key=- >/dev/null 2>&1; then
+            submitted=$((submitted + 1))
+        else
+            log "Vault rejected the key in $(basename "$file")"
+        fi
+        key=""
+        seal_status
+        if [ "$status_rc" -eq 0 ]; then
+            log "unsealed after $submitted key(s)"
+            return 0
+        fi
+    done
+    if [ "$submitted" -eq 0 ]; then
+        log "no usable unseal key files in $keys_dir"
+    else
+        log "still sealed after $submitted key(s): the keys in $keys_dir do not match this Vault"
+    fi
+    return 1
+}
+
+[ -n "${VAULT_ADDR:-}" ] || {
+    echo "unseal.sh: VAULT_ADDR is not set" >&2
+    exit 2
+}
+command -v vault >/dev/null 2>&1 || {
+    echo "unseal.sh: the vault CLI is not on PATH" >&2
+    exit 2
+}
+
+case "${1:-}" in
+    "")
+        unseal_once
+        rc=$?
+        [ "$rc" -eq 0 ] && [ "$submitted" = "" ] && log "Vault at $VAULT_ADDR is unsealed"
+        exit "$rc"
+        ;;
+    --loop)
+        interval="${2:-}"
+        case "$interval" in
+            '' | *[!0-9]* | 0) usage ;;
+        esac
+        ;;
+    *) usage ;;
+esac
+
+# Loop mode: a healthy Vault leaves a quiet log (one line when it becomes unsealed).
+trap 'log "stopping"; exit 0' TERM INT
+log "checking $VAULT_ADDR every ${interval}s"
+last=""
+while :; do
+    submitted=""
+    unseal_once
+    rc=$?
+    [ "$rc" -eq 0 ] && [ "$last" != 0 ] && log "Vault at $VAULT_ADDR is unsealed"
+    last=$rc
+    # Sleep in the background and wait, so SIGTERM is handled at once.
+    sleep "$interval" &
+    wait $!
+done

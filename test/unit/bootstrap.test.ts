@@ -1,0 +1,586 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import { AddressInfo } from "node:net";
+import * as pulumi from "@pulumi/pulumi";
+import { UNSEAL_KEYS_DIR, UNSEAL_SCRIPT_PATH, unsealerPodSpec, unsealKeyFiles } from "../../components/bootstrap";
+import {
+    BootstrapInputs,
+    ensureInitialized,
+    ensureUnsealed,
+    initRequest,
+    redact,
+    waitForApi,
+} from "../../components/lib/vault-init";
+import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
+import { buildPlatform } from "../../components/platform";
+import { awsStack, homelabStack } from "../support/fixtures";
+import { dependsOnOf, isSecret, parentOf, Program, runProgram, StackConfig, valueOf } from "../support/program";
+import { SecretPlatform } from "../../components/platform";
+
+const INIT = "pulumi-nodejs:dynamic/secret-platform:VaultInit";
+const UNSEALED = "pulumi-nodejs:dynamic/secret-platform:VaultUnsealed";
+const B = "platform-bootstrap";
+const MOCK_KEYS = ["mock-key-1", "mock-key-2", "mock-key-3", "mock-key-4", "mock-key-5"];
+const MOCK_ROOT = `mock-root-token-${B}-init`;
+
+const build = (config: Parameters<typeof buildPlatform>[0], opts: pulumi.ComponentResourceOptions) =>
+    buildPlatform(config, opts);
+
+const restricted = {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
+function expectedPodSpec(args: string[]) {
+    return {
+        serviceAccountName: "vault-unsealer",
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 100,
+            runAsGroup: 1000,
+            fsGroup: 1000,
+            seccompProfile: { type: "RuntimeDefault" },
+        },
+        containers: [
+            {
+                name: "unsealer",
+                image: "hashicorp/vault:2.0.4",
+                imagePullPolicy: "IfNotPresent",
+                command: ["/bin/sh", "/vault/unsealer/unseal.sh"],
+                args,
+                env: [
+                    { name: "VAULT_ADDR", value: "http://vault.vault.svc:8200" },
+                    { name: "UNSEAL_KEYS_DIR", value: "/vault/unseal-keys" },
+                    { name: "HOME", value: "/tmp" },
+                ],
+                volumeMounts: [
+                    { name: "unseal-keys", mountPath: "/vault/unseal-keys", readOnly: true },
+                    { name: "script", mountPath: "/vault/unsealer", readOnly: true },
+                    { name: "tmp", mountPath: "/tmp" },
+                ],
+                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                securityContext: restricted,
+            },
+        ],
+        volumes: [
+            { name: "unseal-keys", secret: { secretName: "vault-unseal-keys", defaultMode: 0o400 } },
+            { name: "script", configMap: { name: "vault-unsealer", defaultMode: 0o555 } },
+            { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+        ],
+    };
+}
+
+const unsealerLabels = (component: string) => ({
+    "app.kubernetes.io/name": "vault-unsealer",
+    "app.kubernetes.io/component": component,
+    "app.kubernetes.io/part-of": "secret-platform",
+});
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** The value of an input the engine received marked secret; fails when it is not marked. */
+function secretInput(value: unknown): unknown {
+    const v = value as Record<string, unknown> | undefined;
+    assert.equal(v?.[SECRET_SIG_KEY], SECRET_SIG, `expected a secret input, got ${JSON.stringify(value)}`);
+    return v?.value;
+}
+
+/** Every string anywhere in a value. */
+function strings(value: unknown): string[] {
+    if (typeof value === "string") return [value];
+    if (Array.isArray(value)) return value.flatMap(strings);
+    if (value !== null && typeof value === "object") return Object.values(value).flatMap(strings);
+    return [];
+}
+
+describe("bootstrap (mocks)", () => {
+    describe("homelab stack: shamir keys and the unsealer", () => {
+        let p: Program<SecretPlatform>;
+        before(async () => {
+            p = await runProgram(homelabStack(), build);
+        });
+
+        it("registers the init resource with exact inputs, a serialized provider and secret outputs", () => {
+            const init = p.find(INIT, `${B}-init`);
+            const { __provider, ...inputs } = init.inputs;
+            assert.deepEqual(inputs, {
+                address: "https://vault.amiya.akn",
+                skipTlsVerify: false,
+                waitTimeoutSeconds: 600,
+                sealType: "shamir",
+                shares: 5,
+                threshold: 3,
+                adoptExisting: false,
+                keysSecret: "vault/vault-unseal-keys",
+            });
+            assert.match(String(__provider), /^exports\.handler = /);
+            assert.deepEqual(init.opts.additionalSecretOutputs, ["rootToken", "keys"]);
+            assert.equal(parentOf(init), p.result.bootstrap);
+        });
+
+        it("returns the root token and keys only as secret outputs", async () => {
+            const b = p.result.bootstrap;
+            assert.equal(await isSecret(b.rootToken), true);
+            assert.equal(await isSecret(b.keyShares), true);
+            assert.equal(await valueOf(b.rootToken), MOCK_ROOT);
+            assert.deepEqual(await valueOf(b.keyShares), MOCK_KEYS);
+            assert.equal(await isSecret(b.initialized), false);
+            assert.equal(await valueOf(b.initialized), true);
+        });
+
+        it("stores one file per key in the unseal Secret: immutable, never rewritten, retained", async () => {
+            const secret = p.find("kubernetes:core/v1:Secret", `${B}-unseal-keys`);
+            const { stringData, ...rest } = secret.inputs;
+            assert.deepEqual(secretInput(stringData), {
+                "unseal-key-1": "mock-key-1",
+                "unseal-key-2": "mock-key-2",
+                "unseal-key-3": "mock-key-3",
+                "unseal-key-4": "mock-key-4",
+                "unseal-key-5": "mock-key-5",
+            });
+            assert.deepEqual(rest, {
+                apiVersion: "v1",
+                kind: "Secret",
+                metadata: { name: "vault-unseal-keys", namespace: "vault", labels: unsealerLabels("config") },
+                type: "Opaque",
+                immutable: true,
+            });
+            assert.equal(await isSecret(secret.props.stringData), true);
+            assert.deepEqual(secret.opts.ignoreChanges, ["stringData", "data", "immutable"]);
+            assert.equal(secret.opts.retainOnDelete, true);
+            assert.equal(secret.opts.provider, p.find("pulumi:providers:kubernetes", "platform-k8s").resource);
+            assert.equal(parentOf(secret), p.result.bootstrap);
+        });
+
+        it("runs the unsealer under its own ServiceAccount without an API token", () => {
+            const sa = p.find("kubernetes:core/v1:ServiceAccount", `${B}-unsealer`);
+            assert.deepEqual(sa.inputs, {
+                apiVersion: "v1",
+                kind: "ServiceAccount",
+                metadata: { name: "vault-unsealer", namespace: "vault", labels: unsealerLabels("config") },
+                automountServiceAccountToken: false,
+            });
+        });
+
+        it("ships scripts/unseal.sh verbatim in a ConfigMap with nothing secret in it", () => {
+            const cm = p.find("kubernetes:core/v1:ConfigMap", `${B}-unsealer-script`);
+            assert.deepEqual(cm.inputs, {
+                apiVersion: "v1",
+                kind: "ConfigMap",
+                metadata: { name: "vault-unsealer", namespace: "vault", labels: unsealerLabels("config") },
+                data: { "unseal.sh": fs.readFileSync(UNSEAL_SCRIPT_PATH, "utf8") },
+            });
+            for (const s of strings(cm.inputs)) {
+                for (const secret of [...MOCK_KEYS, MOCK_ROOT]) assert.ok(!s.includes(secret));
+            }
+        });
+
+        it("schedules the one-shot unsealer as a CronJob that never overlaps", () => {
+            const cron = p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`);
+            assert.deepEqual(cron.inputs, {
+                apiVersion: "batch/v1",
+                kind: "CronJob",
+                metadata: { name: "vault-unsealer", namespace: "vault", labels: unsealerLabels("cronjob") },
+                spec: {
+                    schedule: "* * * * *",
+                    concurrencyPolicy: "Forbid",
+                    startingDeadlineSeconds: 120,
+                    successfulJobsHistoryLimit: 1,
+                    failedJobsHistoryLimit: 3,
+                    jobTemplate: {
+                        spec: {
+                            backoffLimit: 0,
+                            activeDeadlineSeconds: 50,
+                            template: {
+                                metadata: { labels: unsealerLabels("cronjob") },
+                                spec: { ...expectedPodSpec([]), restartPolicy: "Never" },
+                            },
+                        },
+                    },
+                },
+            });
+        });
+
+        it("runs the loop as a one-replica Deployment with the configured interval", () => {
+            const loop = p.find("kubernetes:apps/v1:Deployment", `${B}-unsealer-loop`);
+            assert.deepEqual(loop.inputs, {
+                apiVersion: "apps/v1",
+                kind: "Deployment",
+                metadata: { name: "vault-unsealer", namespace: "vault", labels: unsealerLabels("loop") },
+                spec: {
+                    replicas: 1,
+                    selector: { matchLabels: unsealerLabels("loop") },
+                    template: {
+                        metadata: { labels: unsealerLabels("loop") },
+                        spec: { ...expectedPodSpec(["--loop", "5"]), terminationGracePeriodSeconds: 10 },
+                    },
+                },
+            });
+        });
+
+        it("orders the unsealer workloads after their ServiceAccount, script and keys", async () => {
+            const deps = new Set([
+                p.find("kubernetes:core/v1:ServiceAccount", `${B}-unsealer`).resource,
+                p.find("kubernetes:core/v1:ConfigMap", `${B}-unsealer-script`).resource,
+                p.find("kubernetes:core/v1:Secret", `${B}-unseal-keys`).resource,
+            ]);
+            for (const [type, name] of [
+                ["kubernetes:batch/v1:CronJob", `${B}-unsealer`],
+                ["kubernetes:apps/v1:Deployment", `${B}-unsealer-loop`],
+            ]) {
+                assert.deepEqual(new Set(await dependsOnOf(p.find(type, name))), deps);
+            }
+        });
+
+        it("puts no key or token in any env, arg, command, label or ConfigMap; keys arrive only as Secret volume files", () => {
+            const secrets = [...MOCK_KEYS, MOCK_ROOT];
+            const k8s = p.ofPackage("kubernetes:").filter((r) => r.type !== "kubernetes:core/v1:Secret");
+            for (const r of k8s) {
+                for (const s of strings(r.inputs)) {
+                    for (const secret of secrets) assert.ok(!s.includes(secret), `${r.type} ${r.name} holds a secret`);
+                }
+            }
+            for (const r of k8s.filter(
+                (x) => x.inputs.metadata && (x.inputs as any).metadata.name === "vault-unsealer",
+            )) {
+                const spec =
+                    (r.inputs as any).spec?.template?.spec ?? (r.inputs as any).spec?.jobTemplate?.spec.template.spec;
+                if (spec === undefined) continue;
+                const c = spec.containers[0];
+                assert.equal(c.envFrom, undefined);
+                assert.ok(
+                    c.env.every((e: any) => e.valueFrom === undefined),
+                    "no env var from a Secret",
+                );
+                const keyVolumes = spec.volumes.filter((v: any) => v.secret?.secretName === "vault-unseal-keys");
+                assert.deepEqual(keyVolumes, [
+                    { name: "unseal-keys", secret: { secretName: "vault-unseal-keys", defaultMode: 0o400 } },
+                ]);
+                assert.deepEqual(
+                    c.volumeMounts.filter((m: any) => m.name === "unseal-keys"),
+                    [{ name: "unseal-keys", mountPath: UNSEAL_KEYS_DIR, readOnly: true }],
+                );
+            }
+        });
+
+        it("unseals in the graph after init and the stored keys, with the keys as a secret input", async () => {
+            const unsealed = p.find(UNSEALED, `${B}-unsealed`);
+            const { __provider, keys, ...inputs } = unsealed.inputs;
+            assert.match(String(__provider), /^exports\.handler = /);
+            assert.deepEqual(secretInput(keys), MOCK_KEYS);
+            assert.deepEqual(inputs, {
+                address: "https://vault.amiya.akn",
+                skipTlsVerify: false,
+                waitTimeoutSeconds: 600,
+                sealType: "shamir",
+                keysSecret: "vault/vault-unseal-keys",
+            });
+            assert.equal(await isSecret(unsealed.props.keys), true);
+            assert.deepEqual(unsealed.opts.additionalSecretOutputs, ["keys"]);
+            assert.deepEqual(await dependsOnOf(unsealed), [
+                p.find(INIT, `${B}-init`).resource,
+                p.find("kubernetes:core/v1:Secret", `${B}-unseal-keys`).resource,
+            ]);
+        });
+
+        it("hands the Vault provider the init root token as a secret, and ready holds init and unseal", async () => {
+            const provider = p.find("pulumi:providers:vault", `${B}-vault`);
+            assert.equal(provider.inputs.address, "https://vault.amiya.akn");
+            assert.equal(secretInput(provider.inputs.token), MOCK_ROOT);
+            assert.equal(await isSecret(provider.props.token), true);
+            assert.equal(String(provider.inputs.skipTlsVerify), "false");
+            const b = p.result.bootstrap;
+            assert.equal(b.vaultProvider, provider.resource);
+            assert.deepEqual(b.ready, [p.find(INIT, `${B}-init`).resource, p.find(UNSEALED, `${B}-unsealed`).resource]);
+        });
+    });
+
+    it("uses the operator's vaultToken for the provider and allows adopting an initialized Vault", async () => {
+        const stack = homelabStack();
+        stack.secrets.vaultToken = "hvs.operator-admin-token";
+        const p = await runProgram(stack, build);
+        const provider = p.find("pulumi:providers:vault", `${B}-vault`);
+        assert.equal(secretInput(provider.inputs.token), "hvs.operator-admin-token");
+        assert.equal(await isSecret(provider.props.token), true);
+        assert.equal(p.find(INIT, `${B}-init`).inputs.adoptExisting, true);
+    });
+
+    it("runs no loop Deployment when unseal.loop.enabled is false, but keeps the CronJob", async () => {
+        const stack = homelabStack();
+        stack.values.unseal = { loop: { enabled: false }, schedule: "*/2 * * * *" };
+        const p = await runProgram(stack, build);
+        assert.deepEqual(
+            p.ofType("kubernetes:apps/v1:Deployment").filter((r) => r.name.startsWith(B)),
+            [],
+        );
+        const cron = p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`);
+        assert.equal((cron.inputs.spec as any).schedule, "*/2 * * * *");
+    });
+
+    it("awskms: recovery shares at init, no unseal Secret and no unsealer at all", async () => {
+        const stack: StackConfig = awsStack();
+        const p = await runProgram(stack, build);
+        const { __provider, ...inputs } = p.find(INIT, `${B}-init`).inputs;
+        assert.ok(__provider);
+        assert.deepEqual(inputs, {
+            address: "https://vault.prod.example.com",
+            skipTlsVerify: false,
+            waitTimeoutSeconds: 600,
+            sealType: "awskms",
+            shares: 5,
+            threshold: 3,
+            adoptExisting: false,
+            keysSecret: "",
+        });
+        // Nothing of the unsealer exists: no workload, account, script or key Secret anywhere.
+        const unsealer = p
+            .ofPackage("kubernetes:")
+            .filter(
+                (r) =>
+                    ["vault-unsealer", "vault-unseal-keys"].includes((r.inputs as any).metadata?.name) &&
+                    !r.type.startsWith("kubernetes:networking.k8s.io/"),
+            );
+        assert.deepEqual(
+            unsealer.map((r) => `${r.type} ${r.name}`),
+            [],
+        );
+        assert.deepEqual(
+            p.resources.filter((r) => parentOf(r) === p.result.bootstrap).map((r) => r.type),
+            [INIT, UNSEALED, "pulumi:providers:vault"],
+        );
+        const unsealed = p.find(UNSEALED, `${B}-unsealed`);
+        assert.deepEqual(unsealed.inputs.keys, []);
+        assert.equal(unsealed.inputs.sealType, "awskms");
+        assert.equal(p.result.bootstrap.unsealKeysSecret, undefined);
+    });
+
+    it("internal TLS: the unsealer trusts the CA through VAULT_CACERT, mounting only ca.crt", async () => {
+        const stack = homelabStack();
+        stack.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
+        const p = await runProgram(stack, build);
+        const spec = (p.find("kubernetes:apps/v1:Deployment", `${B}-unsealer-loop`).inputs as any).spec.template.spec;
+        assert.equal(spec.containers[0].env[0].value, "https://vault.vault.svc:8200");
+        assert.deepEqual(spec.containers[0].env[3], { name: "VAULT_CACERT", value: "/vault/tls-ca/ca.crt" });
+        assert.deepEqual(spec.volumes[3], {
+            name: "vault-ca",
+            secret: { secretName: "vault-server-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 },
+        });
+    });
+});
+
+describe("bootstrap builders", () => {
+    it("names one key file per share", () => {
+        assert.deepEqual(unsealKeyFiles(["aa", "bb"]), { "unseal-key-1": "aa", "unseal-key-2": "bb" });
+        assert.deepEqual(unsealKeyFiles([]), {});
+    });
+
+    it("builds the init body for each seal", () => {
+        assert.deepEqual(initRequest("shamir", 5, 3), { secret_shares: 5, secret_threshold: 3 });
+        assert.deepEqual(initRequest("awskms", 4, 2), { recovery_shares: 4, recovery_threshold: 2 });
+    });
+
+    it("redacts every secret from a message", () => {
+        assert.equal(redact("bad key abcdef and abcdef", ["abcdef"]), "bad key <redacted> and <redacted>");
+    });
+
+    it("builds the pod spec from its options alone", () => {
+        const spec = unsealerPodSpec({
+            image: "hashicorp/vault:2.0.4",
+            vaultAddr: "http://vault.vault.svc:8200",
+            keysSecretName: "vault-unseal-keys",
+            scriptConfigMap: "vault-unsealer",
+            args: [],
+        });
+        assert.deepEqual(spec, expectedPodSpec([]));
+    });
+});
+
+// ---------------------------------------------------------------------------
+// vault-init against a tiny fake Vault: only what the real server cannot show
+// (no answer at all, proxies in front, a broken init answer).
+// ---------------------------------------------------------------------------
+
+type Handler = (req: http.IncomingMessage, body: string) => { status: number; body?: unknown; raw?: string };
+
+async function fakeVault(handler: Handler): Promise<{ address: string; close(): Promise<void>; seen: string[] }> {
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+        let body = "";
+        req.on("data", (c) => (body += c));
+        req.on("end", () => {
+            seen.push(`${req.method} ${req.url}`);
+            const out = handler(req, body);
+            res.writeHead(out.status, { "Content-Type": out.raw ? "text/html" : "application/json" });
+            res.end(out.raw ?? (out.body === undefined ? "" : JSON.stringify(out.body)));
+        });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const { port } = server.address() as AddressInfo;
+    return {
+        address: `http://127.0.0.1:${port}`,
+        seen,
+        close: () =>
+            new Promise((r) => {
+                server.closeAllConnections();
+                server.close(() => r());
+            }),
+    };
+}
+
+const sealed = { type: "shamir", initialized: false, sealed: true, t: 0, n: 0, progress: 0 };
+
+function inputs(address: string, extra: Partial<BootstrapInputs> = {}): BootstrapInputs {
+    return {
+        address,
+        skipTlsVerify: false,
+        waitTimeoutSeconds: 2,
+        sealType: "shamir",
+        shares: 1,
+        threshold: 1,
+        adoptExisting: false,
+        keysSecret: "vault/vault-unseal-keys",
+        ...extra,
+    };
+}
+
+describe("vault-init against a fake API", () => {
+    it("waits through connection refusals and proxy 502s, then answers", async () => {
+        let n = 0;
+        const fake = await fakeVault(() =>
+            ++n < 3 ? { status: 502, raw: "<html>Bad Gateway</html>" } : { status: 200, body: sealed },
+        );
+        try {
+            const status = await waitForApi({ address: fake.address }, 5, { intervalMs: 10 });
+            assert.deepEqual(status, sealed);
+            assert.deepEqual(fake.seen, Array(3).fill("GET /v1/sys/seal-status"));
+        } finally {
+            await fake.close();
+        }
+    });
+
+    it("gives up after the wait timeout with the address, the last error and the config keys", async () => {
+        const fake = await fakeVault(() => ({ status: 503, body: { errors: ["Vault is sealed"] } }));
+        try {
+            await assert.rejects(waitForApi({ address: fake.address }, 0.05, { intervalMs: 10 }), {
+                message:
+                    `Vault API at ${fake.address} did not answer within 0.05s (last error: GET ${fake.address}/v1/sys/seal-status: HTTP 503: Vault is sealed). ` +
+                    "Check secret-platform:vault.address, that the Vault pod is running and reachable from here " +
+                    "(and secret-platform:vault.skipTlsVerify for a self-signed certificate); " +
+                    "secret-platform:vault.waitTimeoutSeconds sets how long to wait.",
+            });
+        } finally {
+            await fake.close();
+        }
+        // Nothing listens any more: a refused connection is retried, then reported.
+        await assert.rejects(
+            waitForApi({ address: fake.address }, 0.01, { intervalMs: 10 }),
+            /did not answer within 0\.01s \(last error: GET http:\/\/127\.0\.0\.1:\d+\/v1\/sys\/seal-status: connect ECONNREFUSED/,
+        );
+    });
+
+    it("refuses a Vault whose seal type disagrees with unseal.mode, before init", async () => {
+        const fake = await fakeVault(() => ({ status: 200, body: { ...sealed, type: "awskms" } }));
+        try {
+            await assert.rejects(ensureInitialized(inputs(fake.address), undefined, { intervalMs: 10 }), {
+                message: `Vault at ${fake.address} reports seal type 'awskms' but secret-platform:unseal.mode is 'shamir': the server's seal stanza and the unseal mode must agree before init.`,
+            });
+            assert.deepEqual(fake.seen, ["GET /v1/sys/seal-status"]);
+        } finally {
+            await fake.close();
+        }
+    });
+
+    it("says Vault is initialized now when init answers 200 without keys", async () => {
+        const fake = await fakeVault((req) =>
+            req.url === "/v1/sys/init" ? { status: 200, body: { root_token: "hvs.x" } } : { status: 200, body: sealed },
+        );
+        try {
+            await assert.rejects(ensureInitialized(inputs(fake.address), undefined, { intervalMs: 10 }), {
+                message: `PUT ${fake.address}/v1/sys/init answered 200 without a root token and 1 unseal keys; Vault is now initialized and its keys are not known to this stack (see docs/bootstrap.md, lost keys).`,
+            });
+        } finally {
+            await fake.close();
+        }
+    });
+
+    it("awskms: waits for the auto-unseal and names KMS when it never comes", async () => {
+        const fake = await fakeVault(() => ({ status: 200, body: { ...sealed, type: "awskms", initialized: true } }));
+        try {
+            await assert.rejects(
+                ensureUnsealed(
+                    {
+                        address: fake.address,
+                        skipTlsVerify: false,
+                        waitTimeoutSeconds: 0.1,
+                        sealType: "awskms",
+                        keys: [],
+                        keysSecret: "",
+                    },
+                    { intervalMs: 10 },
+                ),
+                {
+                    message: `Vault at ${fake.address} did not auto-unseal with awskms within 0.1s: check the Vault pod's log for KMS errors (key id, region, credentials).`,
+                },
+            );
+        } finally {
+            await fake.close();
+        }
+    });
+
+    it("the serialized providers (as the dynamic provider host loads them) run against the API", async () => {
+        const requireFromString = require("require-from-string") as (code: string) => { handler(): any };
+        const started = Date.now();
+        const initText = (await pulumi.runtime.serializeFunction(() => vaultInitProvider)).text;
+        const unsealText = (await pulumi.runtime.serializeFunction(() => vaultUnsealProvider)).text;
+        const serializeMs = Date.now() - started;
+        const init = requireFromString(initText).handler();
+        const unseal = requireFromString(unsealText).handler();
+        assert.deepEqual(Object.keys(init).sort(), ["create", "delete", "diff", "read", "update"]);
+
+        const fake = await fakeVault((req) => ({
+            status: 200,
+            body: { ...sealed, initialized: req.method === "GET" },
+        }));
+        try {
+            // Initialized, no state, no token: refused with what to supply.
+            await assert.rejects(
+                init.create({ ...inputs(fake.address), __provider: initText }),
+                /pulumi config set --secret vaultToken <token>/,
+            );
+            const adopted = await init.create({ ...inputs(fake.address, { adoptExisting: true }) });
+            assert.deepEqual(adopted.outs, {
+                ...inputs(fake.address, { adoptExisting: true }),
+                initialized: true,
+                adopted: true,
+                rootToken: "",
+                keys: [],
+            });
+            // A sealed Vault is a change for the readiness resource; an input change is never a replacement.
+            assert.deepEqual(await unseal.diff("id", { address: fake.address }, { address: fake.address }), {
+                changes: true,
+                replaces: [],
+            });
+            assert.deepEqual(await init.diff("id", inputs(fake.address), inputs(fake.address, { shares: 3 })), {
+                changes: true,
+                replaces: [],
+            });
+            await init.delete("id", inputs(fake.address));
+            assert.deepEqual(
+                fake.seen.filter((s) => !s.startsWith("GET")),
+                [],
+                "only reads: delete touched nothing",
+            );
+        } finally {
+            await fake.close();
+        }
+        // Measured, not a timing test: the SDK caches the text per provider object, once per process.
+        assert.ok(serializeMs < 15_000, `serializing the providers took ${serializeMs} ms`);
+    });
+});
