@@ -1,0 +1,38 @@
+/**
+ * `npm run restore -- --bucket <b> --prefix <p/> --to <ISO time> [--dry-run]
+ * [--endpoint <url>] [--region <r>] [--force-path-style]`: rolls Vault's S3
+ * storage prefix back to a point in time (docs/disaster-recovery.md).
+ */
+import { parseRestoreArgs, restore, RESTORE_USAGE, s3Client } from "./lib/restore";
+
+async function main(): Promise<number> {
+    const argv = process.argv.slice(2);
+    if (argv.includes("--help") || argv.includes("-h")) {
+        console.log(RESTORE_USAGE);
+        return 0;
+    }
+    let opts;
+    try {
+        opts = parseRestoreArgs(argv);
+    } catch (err) {
+        console.error(`restore: ${(err as Error).message}\n\n${RESTORE_USAGE}`);
+        return 1;
+    }
+    try {
+        return await restore(opts, s3Client(opts), (line) => console.log(line));
+    } catch (err) {
+        console.error(`restore: ${(err as Error).message}`);
+        console.error("nothing changed");
+        return 1;
+    }
+}
+
+main().then(
+    (code) => {
+        process.exitCode = code;
+    },
+    (err) => {
+        console.error(`restore: ${(err as Error).message}`);
+        process.exitCode = 1;
+    },
+);
