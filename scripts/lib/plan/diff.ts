@@ -4,7 +4,7 @@
  * value differs. Resources are matched by URN, as the engine matches them, so
  * a new type or parent type reads as one removed and one added resource.
  */
-import { flatten, formatLeaf, isMultiline, nameOfUrn, Plan, PlanResource, stableJson } from "./model";
+import { flatten, formatLeaf, isMultiline, labeller, Plan, PlanResource, stableJson } from "./model";
 import { code, fence } from "./render";
 
 export const DIFF_FORMATS = ["text", "markdown", "json"] as const;
@@ -33,6 +33,7 @@ export interface PlanDiff {
     readonly from: string;
     /** What the new plan is, e.g. "working tree". */
     readonly to: string;
+    /** Parent, provider and dependsOn named as in the text plan (logical names), not by URN. */
     readonly added: readonly PlanResource[];
     readonly removed: readonly PlanResource[];
     readonly changed: readonly ChangedResource[];
@@ -48,14 +49,22 @@ export function diffPlans(
 ): PlanDiff {
     const olds = new Map(oldPlan.resources.map((r) => [r.urn, r]));
     const news = new Map(newPlan.resources.map((r) => [r.urn, r]));
-    const added = newPlan.resources.filter((r) => !olds.has(r.urn));
-    const removed = oldPlan.resources.filter((r) => !news.has(r.urn));
+    // Other resources are named by logical name (with the type when a name is shared), as in the plan.
+    const label = labeller({ resources: [...oldPlan.resources, ...newPlan.resources.filter((r) => !olds.has(r.urn))] });
+    const described = (r: PlanResource): PlanResource => ({
+        ...r,
+        parent: r.parent === null ? null : label(r.parent),
+        provider: r.provider === null ? null : label(r.provider),
+        dependsOn: r.dependsOn.map(label),
+    });
+    const added = newPlan.resources.filter((r) => !olds.has(r.urn)).map(described);
+    const removed = oldPlan.resources.filter((r) => !news.has(r.urn)).map(described);
     const changed: ChangedResource[] = [];
     let unchanged = 0;
     for (const n of newPlan.resources) {
         const o = olds.get(n.urn);
         if (o === undefined) continue;
-        const changes = resourceChanges(o, n);
+        const changes = resourceChanges(described(o), described(n));
         if (changes.length > 0) changed.push({ urn: n.urn, type: n.type, name: n.name, changes });
         else unchanged++;
     }
@@ -134,8 +143,8 @@ export function lineDiff(a: string, b: string): string[] {
         if (i < x.length && j < y.length && x[i] === y[j]) {
             i++;
             j++;
-        } else if (j < y.length && (i === x.length || lcs[i][j + 1] >= lcs[i + 1][j])) out.push(`+ ${y[j++]}`);
-        else out.push(`- ${x[i++]}`);
+        } else if (i < x.length && (j === y.length || lcs[i + 1][j] >= lcs[i][j + 1])) out.push(`- ${x[i++]}`);
+        else out.push(`+ ${y[j++]}`);
     }
     return out;
 }
@@ -164,8 +173,8 @@ function renderDiffText(d: PlanDiff): string {
 /** An added resource's parent, provider, dependsOn and inputs. */
 function resourceLines(r: PlanResource): string[] {
     const lines: string[] = [];
-    if (r.parent !== null) lines.push(`parent: ${nameOfUrn(r.parent)}`);
-    if (r.provider !== null) lines.push(`provider: ${nameOfUrn(r.provider)}`);
+    if (r.parent !== null) lines.push(`parent: ${r.parent}`);
+    if (r.provider !== null) lines.push(`provider: ${r.provider}`);
     if (r.dependsOn.length > 0) lines.push(`dependsOn: ${r.dependsOn.join(", ")}`);
     for (const [k, v] of Object.entries(r.options)) lines.push(`(options) ${k}: ${show(v)}`);
     for (const [p, v] of leaves(r.inputs))
@@ -188,7 +197,7 @@ function renderDiffMarkdown(d: PlanDiff): string {
     if (d.added.length > 0) {
         out.push(`#### Added (${d.added.length})`, "", "| Resource | Type | Parent |", "| --- | --- | --- |");
         for (const r of d.added)
-            out.push(`| ${code(r.name)} | ${code(r.type)} | ${r.parent === null ? "" : code(nameOfUrn(r.parent))} |`);
+            out.push(`| ${code(r.name)} | ${code(r.type)} | ${r.parent === null ? "" : code(r.parent)} |`);
         out.push("", "<details><summary>Inputs of the added resources</summary>", "");
         for (const r of d.added) out.push(`**${code(r.name)}**`, "", fence(resourceLines(r).join("\n")), "");
         out.push("</details>", "");

@@ -25,7 +25,7 @@ export interface PlanResource {
     readonly parent: string | null;
     /** URN of the explicit provider; null for components, providers and default providers. */
     readonly provider: string | null;
-    /** Logical names of the explicit dependsOn, sorted. */
+    /** URNs of the explicit dependsOn, sorted (shown by logical name). */
     readonly dependsOn: readonly string[];
     /** Resource options that change what the engine does (protect, retainOnDelete, ...), when set. */
     readonly options: Readonly<Record<string, unknown>>;
@@ -129,4 +129,28 @@ export function parsePlan(text: string, origin: string): Plan {
     }
     if (!Array.isArray(plan.resources)) throw new Error(`${origin}: plan has no resources list`);
     return plan as Plan;
+}
+
+export function isProvider(type: string): boolean {
+    return type.startsWith("pulumi:providers:");
+}
+
+/** Dynamic resources carry their provider as serialized code, never a provider resource. */
+export function isDynamic(type: string): boolean {
+    return type.startsWith("pulumi-nodejs:dynamic");
+}
+
+/**
+ * How a text output names another resource of the plan: its logical name, and
+ * its type too when another resource shares the name.
+ */
+export function labeller(plan: Pick<Plan, "resources">): (urn: string) => string {
+    const count = new Map<string, number>();
+    for (const r of plan.resources) count.set(r.name, (count.get(r.name) ?? 0) + 1);
+    const typeOf = new Map(plan.resources.map((r) => [r.urn, r.type]));
+    return (urn) => {
+        const name = nameOfUrn(urn);
+        const type = typeOf.get(urn);
+        return (count.get(name) ?? 0) > 1 && type !== undefined ? `${name} (${type})` : name;
+    };
 }

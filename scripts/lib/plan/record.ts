@@ -15,8 +15,9 @@ import "../../../test/support/mocks";
 import { dependsOnOf, RecordedResource, runProgram, StackConfig, valueOf } from "../../../test/support/program";
 import { PROJECT_ROOT, StackFile } from "../stack-file";
 import {
+    isDynamic,
+    isProvider,
     joinPath,
-    nameOfUrn,
     Plan,
     PLAN_FORMAT,
     PlanResource,
@@ -73,7 +74,7 @@ export async function recordPlan(stack: string, config: StackConfig, build: Buil
             warnings.push(`${urn}: input ${p} holds a secret value but is not marked secret`),
         );
         const provider = r.provider ? shortUrn(r.provider.slice(0, r.provider.lastIndexOf("::"))) : null;
-        if (r.custom && provider === null && !r.type.startsWith("pulumi:providers:")) {
+        if (r.custom && provider === null && !isProvider(r.type) && !isDynamic(r.type)) {
             warnings.push(`${urn}: no explicit provider (would use the ambient default provider)`);
         }
         resources.push({
@@ -83,7 +84,7 @@ export async function recordPlan(stack: string, config: StackConfig, build: Buil
             custom: r.custom,
             parent: parentRes !== undefined ? await urnOfResource(parentRes) : null,
             provider,
-            dependsOn: [...new Set(await Promise.all(deps.map(async (d) => nameOfUrn(await urnOfResource(d)))))].sort(),
+            dependsOn: [...new Set(await Promise.all(deps.map(urnOfResource)))].sort(),
             options: optionsOf(r),
             inputs,
         });
@@ -131,7 +132,7 @@ function optionsOf(r: RecordedResource): Record<string, unknown> {
     }
     // The SDK stamps its package version on every resource; on a provider it is the plugin version that
     // matters (an upgrade shows once, there), elsewhere it repeats the same number.
-    if (!r.type.startsWith("pulumi:providers:")) delete options.version;
+    if (!isProvider(r.type)) delete options.version;
     // The SDK appends its own list to the program's, with repeats.
     if (Array.isArray(options.additionalSecretOutputs)) {
         options.additionalSecretOutputs = [...new Set(options.additionalSecretOutputs as string[])].sort();

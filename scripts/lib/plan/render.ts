@@ -3,7 +3,17 @@
  * JSON (stable, for diffs and the golden file) and mermaid (the component
  * graph). Every renderer reads the Plan only: secrets are already masked.
  */
-import { flatten, formatLeaf, isMultiline, nameOfUrn, Plan, PlanResource, stableJson } from "./model";
+import {
+    flatten,
+    formatLeaf,
+    isDynamic,
+    isMultiline,
+    isProvider,
+    labeller,
+    Plan,
+    PlanResource,
+    stableJson,
+} from "./model";
 
 export const FORMATS = ["text", "markdown", "json", "mermaid"] as const;
 export type Format = (typeof FORMATS)[number];
@@ -53,12 +63,13 @@ function optionFlags(r: PlanResource): string {
 }
 
 /** The detail lines of a resource: provider, dependsOn, then every input leaf. */
-function detailLines(r: PlanResource): string[] {
+function detailLines(r: PlanResource, label: (urn: string) => string): string[] {
     const lines: string[] = [];
-    if (r.custom && !r.type.startsWith("pulumi:providers:")) {
-        lines.push(`provider: ${r.provider === null ? "(default provider)" : nameOfUrn(r.provider)}`);
+    if (r.custom && !isProvider(r.type)) {
+        const provider = isDynamic(r.type) ? "(dynamic provider)" : "(default provider)";
+        lines.push(`provider: ${r.provider === null ? provider : label(r.provider)}`);
     }
-    if (r.dependsOn.length > 0) lines.push(`dependsOn: ${r.dependsOn.join(", ")}`);
+    if (r.dependsOn.length > 0) lines.push(`dependsOn: ${r.dependsOn.map(label).join(", ")}`);
     for (const [p, v] of flatten(r.inputs)) {
         if (p === "" && typeof v === "object") continue; // no inputs at all
         if (isMultiline(v)) {
@@ -72,11 +83,12 @@ function detailLines(r: PlanResource): string[] {
 function renderText(plan: Plan): string {
     const out: string[] = [`Offline plan of stack ${plan.stack}: ${summaryLine(plan)}`, ""];
     const tree = treeOf(plan);
+    const label = labeller(plan);
     const visit = (r: PlanResource, prefix: string, last: boolean, root: boolean) => {
         out.push(`${prefix}${root ? "" : last ? "└── " : "├── "}${r.name} (${r.type})${optionFlags(r)}`);
         const inner = prefix + (root ? "" : last ? "    " : "│   ");
         const kids = tree.children(r);
-        for (const line of detailLines(r)) out.push(`${inner}${kids.length > 0 ? "│" : " "}     ${line}`);
+        for (const line of detailLines(r, label)) out.push(`${inner}${kids.length > 0 ? "│" : " "}     ${line}`);
         kids.forEach((k, i) => visit(k, inner, i === kids.length - 1, false));
     };
     for (const r of tree.roots) visit(r, "", true, true);
@@ -111,16 +123,17 @@ function renderMarkdown(plan: Plan): string {
     }
     out.push("| Resource | Type | Provider | dependsOn | Options |", "| --- | --- | --- | --- | --- |");
     const tree = treeOf(plan);
+    const label = labeller(plan);
     const ordered: PlanResource[] = [];
     const visit = (r: PlanResource, depth: number) => {
         ordered.push(r);
         const indent = depth === 0 ? "" : `${"&nbsp;&nbsp;".repeat(depth - 1)}└&nbsp;`;
-        const provider = r.provider === null ? "" : code(nameOfUrn(r.provider));
+        const provider = r.provider === null ? "" : code(label(r.provider));
         const options = Object.entries(r.options)
             .map(([k, v]) => (v === true ? k : `${k}=${formatLeaf(v)}`))
             .join(", ");
         out.push(
-            `| ${indent}${code(r.name)} | ${code(r.type)} | ${provider} | ${r.dependsOn.map(code).join(", ")} | ${options.replace(/\|/g, "\\|")} |`,
+            `| ${indent}${code(r.name)} | ${code(r.type)} | ${provider} | ${r.dependsOn.map((d) => code(label(d))).join(", ")} | ${options.replace(/\|/g, "\\|")} |`,
         );
         tree.children(r).forEach((k) => visit(k, depth + 1));
     };
@@ -128,7 +141,7 @@ function renderMarkdown(plan: Plan): string {
     const withInputs = ordered.filter((r) => Object.keys(r.inputs).length > 0);
     out.push("", `<details><summary>Inputs of ${withInputs.length} resources</summary>`, "");
     for (const r of withInputs) {
-        const lines = detailLines(r).filter((l) => !l.startsWith("provider: ") && !l.startsWith("dependsOn: "));
+        const lines = detailLines(r, label).filter((l) => !l.startsWith("provider: ") && !l.startsWith("dependsOn: "));
         out.push(`**${code(r.name)}** ${code(r.type)}`, "", fence(lines.join("\n")), "");
     }
     out.push("</details>", "");
@@ -196,14 +209,11 @@ function renderMermaid(plan: Plan): string {
         } else visit(r, "    ");
     }
 
-    const byName = new Map<string, PlanResource>();
-    for (const r of plan.resources) if (!byName.has(r.name)) byName.set(r.name, r);
     const edges = new Set<string>();
     for (const r of plan.resources) {
         const to = nodeOf.get(r.urn) as string;
         for (const dep of r.dependsOn) {
-            const target = byName.get(dep);
-            const from = target === undefined ? undefined : nodeOf.get(target.urn);
+            const from = nodeOf.get(dep);
             if (from !== undefined && from !== to) edges.add(`    ${from} --> ${to}`);
         }
         const via = r.provider === null ? undefined : nodeOf.get(r.provider);

@@ -1,0 +1,73 @@
+/**
+ * One measured run for `npm run bench`, in a fresh process:
+ *   bench-worker.ts sdk            imports the five Pulumi SDKs, nothing else (the floor)
+ *   bench-worker.ts program <stack> imports them, then the program and the mocks, and runs the
+ *                                  program for the stack file under the mocks
+ * Prints one JSON line of milliseconds since the process started. Modules are
+ * loaded with require() in order, so each phase is timed on its own.
+ */
+import { performance } from "node:perf_hooks";
+
+export interface WorkerTimes {
+    /** Node start-up and the TypeScript loader, before the first import. */
+    readonly bootMs: number;
+    /** Importing @pulumi/pulumi, aws, kubernetes, vault and random. */
+    readonly sdkMs: number;
+    /** Importing the mocks, the config loader and the components (program mode). */
+    readonly loadMs?: number;
+    /** Running the program under the mocks until every resource is registered (program mode). */
+    readonly runMs?: number;
+    readonly resources?: number;
+    /** CPU time (user + system) of the whole process, less sensitive than wall time to a busy machine. */
+    readonly cpuMs: number;
+    /** CPU time of the SDK imports. */
+    readonly sdkCpuMs: number;
+    /** CPU time of load + run (program mode). */
+    readonly programCpuMs?: number;
+}
+
+function cpuMs(): number {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+}
+
+export const SDKS = ["@pulumi/pulumi", "@pulumi/aws", "@pulumi/kubernetes", "@pulumi/vault", "@pulumi/random"];
+
+async function main(): Promise<WorkerTimes> {
+    const [mode, stack] = process.argv.slice(2);
+    const t0 = performance.now();
+    const c0 = cpuMs();
+    for (const sdk of SDKS) require(sdk);
+    const t1 = performance.now();
+    const c1 = cpuMs();
+    if (mode === "sdk") return { bootMs: t0, sdkMs: t1 - t0, cpuMs: c1, sdkCpuMs: c1 - c0 };
+    if (mode !== "program" || stack === undefined) throw new Error("usage: bench-worker.ts sdk | program <stack>");
+
+    require("../../../test/support/mocks");
+    const { runProgram } = require("../../../test/support/program") as typeof import("../../../test/support/program");
+    const { buildPlatform } = require("../../../components/platform") as typeof import("../../../components/platform");
+    const { readStackFile } = require("../stack-file") as typeof import("../stack-file");
+    const t2 = performance.now();
+    const file = readStackFile(stack);
+    const program = await runProgram({ values: file.values, secrets: file.secrets }, buildPlatform);
+    const t3 = performance.now();
+    const c3 = cpuMs();
+    return {
+        bootMs: t0,
+        sdkMs: t1 - t0,
+        loadMs: t2 - t1,
+        runMs: t3 - t2,
+        resources: program.resources.length,
+        cpuMs: c3,
+        sdkCpuMs: c1 - c0,
+        programCpuMs: c3 - c1,
+    };
+}
+
+main().then(
+    (times) => process.stdout.write(`${JSON.stringify(times)}\n`, () => process.exit(0)),
+    (e: Error) => {
+        process.stderr.write(`${e.stack ?? e.message}\n`);
+        process.exit(1);
+    },
+);

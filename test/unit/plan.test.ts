@@ -1,0 +1,397 @@
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { goldenPath, runCli } from "../../scripts/lib/plan/cli";
+import { diffPlans, lineDiff, PlanDiff, renderDiff } from "../../scripts/lib/plan/diff";
+import { flatten, parsePlan, Plan, SECRET_MASK, stableJson, UNMARKED_SECRET_MASK } from "../../scripts/lib/plan/model";
+import { planStackFile, recordPlan } from "../../scripts/lib/plan/record";
+import { FORMATS, renderPlan } from "../../scripts/lib/plan/render";
+import { listStacks, readStackFile, secretPlaceholder } from "../../scripts/lib/stack-file";
+import { homelabStack } from "../support/fixtures";
+
+const FIXTURES = path.join(__dirname, "..", "fixtures", "plan");
+const PLACEHOLDER_PREFIX = secretPlaceholder("");
+
+function fixturePlan(name: string): Plan {
+    const file = path.join(FIXTURES, `plan-${name}.json`);
+    return parsePlan(fs.readFileSync(file, "utf8"), file);
+}
+
+function inputsOf(plan: Plan, name: string): Record<string, unknown> {
+    const hits = plan.resources.filter((r) => r.name === name);
+    assert.equal(hits.length, 1, `expected one resource named ${name}, found ${hits.length}`);
+    return hits[0].inputs as Record<string, unknown>;
+}
+
+describe("offline plan", () => {
+    let amiya: Plan;
+
+    before(async () => {
+        amiya = await planStackFile(readStackFile("amiya"));
+    });
+
+    describe("the amiya stack", () => {
+        it("matches the reviewed golden plan test/golden/plan-amiya.json", () => {
+            const file = goldenPath("amiya");
+            const actual = stableJson(amiya);
+            const hint =
+                "if the change is intended, review it and update the golden file with " +
+                "`npm run plan -- --stack amiya --format json --update-golden` (or UPDATE_GOLDEN=1 npm run test:unit)";
+            if (process.env.UPDATE_GOLDEN === "1") {
+                fs.writeFileSync(file, actual);
+                console.log(`      updated ${path.relative(process.cwd(), file)}: review it with git diff`);
+                return;
+            }
+            assert.ok(fs.existsSync(file), `no golden plan ${file}: ${hint}`);
+            const expected = fs.readFileSync(file, "utf8");
+            if (actual !== expected) {
+                const diff = diffPlans(parsePlan(expected, file), amiya, { from: "golden", to: "program" });
+                const changes = diff.added.length + diff.removed.length + diff.changed.length;
+                const why = changes > 0 ? renderDiff(diff, "text") : "(only the summary or warnings differ)";
+                assert.fail(`the amiya plan differs from ${file}:\n${why}\n${hint}`);
+            }
+        });
+
+        it("records every registered resource once, sorted by URN, each with a known parent", () => {
+            const urns = amiya.resources.map((r) => r.urn);
+            assert.deepEqual(urns, [...urns].sort());
+            assert.equal(new Set(urns).size, urns.length);
+            assert.equal(amiya.summary.resources, urns.length);
+            const roots = amiya.resources.filter((r) => r.parent === null);
+            assert.deepEqual(
+                roots.map((r) => r.type),
+                ["secret-platform:index:SecretPlatform"],
+            );
+            for (const r of amiya.resources) {
+                if (r.parent !== null) assert.ok(urns.includes(r.parent), `${r.urn}: parent ${r.parent} not in plan`);
+                if (r.provider !== null) assert.ok(urns.includes(r.provider), `${r.urn}: provider not in plan`);
+                assert.ok(r.urn.endsWith(`::${r.name}`));
+            }
+        });
+
+        it("is the same plan twice in a row (stable JSON)", async () => {
+            const again = await planStackFile(readStackFile("amiya"));
+            assert.equal(stableJson(again), stableJson(amiya));
+        });
+
+        it("shows no secret placeholder in any format, and masks every secret input", () => {
+            for (const format of FORMATS) {
+                const text = renderPlan(amiya, format);
+                assert.ok(!text.includes(PLACEHOLDER_PREFIX), `${format} output shows a placeholder`);
+                assert.ok(!text.includes(Buffer.from(PLACEHOLDER_PREFIX).toString("base64").slice(0, 16)));
+            }
+            assert.deepEqual(
+                amiya.warnings.filter((w) => w.includes("not marked secret")),
+                [],
+            );
+            assert.ok(JSON.stringify(amiya).includes(`"${SECRET_MASK}"`), "no input shown as [secret]");
+        });
+    });
+
+    describe("secrets", () => {
+        it("never shows the fixture's secret values, in any format", async () => {
+            const stack = homelabStack();
+            const plan = await recordPlan("homelab", stack);
+            const secrets = Object.values(stack.secrets) as string[];
+            for (const format of FORMATS) {
+                const text = renderPlan(plan, format);
+                for (const s of secrets) {
+                    assert.ok(!text.includes(s), `${format} output shows the secret ${s}`);
+                    assert.ok(!text.includes(Buffer.from(s).toString("base64")), `${format} shows base64 of ${s}`);
+                }
+            }
+            assert.deepEqual(
+                plan.warnings.filter((w) => w.includes("not marked secret")),
+                [],
+            );
+        });
+
+        it("masks a secret the program passed in plaintext, and warns about it", async () => {
+            const stack = homelabStack();
+            const leaked = stack.secrets.oidcClientSecret as string;
+            const plan = await recordPlan("leak", stack, (config, opts) => {
+                const plain = pulumi.unsecret(config.secrets.oidcClientSecret as pulumi.Output<string>);
+                const provider = new k8s.Provider("leak-k8s", {}, opts);
+                return new k8s.core.v1.ConfigMap(
+                    "leak",
+                    {
+                        data: { token: plain, note: pulumi.interpolate`client secret is ${plain}`, fine: "public" },
+                        binaryData: { token: plain.apply((p) => Buffer.from(p).toString("base64")) },
+                    },
+                    { ...opts, provider },
+                );
+            });
+            assert.deepEqual(inputsOf(plan, "leak").data, {
+                fine: "public",
+                note: UNMARKED_SECRET_MASK,
+                token: UNMARKED_SECRET_MASK,
+            });
+            assert.deepEqual(inputsOf(plan, "leak").binaryData, { token: UNMARKED_SECRET_MASK });
+            const urn = "kubernetes:core/v1:ConfigMap::leak";
+            assert.deepEqual(plan.warnings, [
+                `${urn}: input binaryData.token holds a secret value but is not marked secret`,
+                `${urn}: input data.note holds a secret value but is not marked secret`,
+                `${urn}: input data.token holds a secret value but is not marked secret`,
+            ]);
+            for (const format of FORMATS) assert.ok(!renderPlan(plan, format).includes(leaked));
+        });
+
+        it("shows a secret Output as [secret] and warns about a resource on the default provider", async () => {
+            const plan = await recordPlan("marked", homelabStack(), (config, opts) => {
+                return new k8s.core.v1.ConfigMap(
+                    "marked",
+                    { data: { token: config.secrets.oidcClientSecret as pulumi.Output<string>, fine: "public" } },
+                    opts,
+                );
+            });
+            // Pulumi lifts a nested secret to the whole top-level input, and so does the plan.
+            assert.equal(inputsOf(plan, "marked").data, SECRET_MASK);
+            assert.deepEqual(plan.warnings, [
+                "kubernetes:core/v1:ConfigMap::marked: no explicit provider (would use the ambient default provider)",
+            ]);
+        });
+    });
+
+    describe("renderings", () => {
+        it("text: the component tree with provider, dependsOn, options and every input", () => {
+            const text = renderPlan(fixturePlan("new"), "text");
+            assert.equal(
+                text,
+                [
+                    "Offline plan of stack fixture: 5 resources (1 components, 4 custom resources)",
+                    "",
+                    "platform (secret-platform:index:SecretPlatform)",
+                    "├── platform-default-deny (kubernetes:networking.k8s.io/v1:NetworkPolicy)",
+                    "│         provider: platform-k8s",
+                    '│         apiVersion: "networking.k8s.io/v1"',
+                    '│         kind: "NetworkPolicy"',
+                    '│         metadata.name: "default-deny"',
+                    '│         metadata.namespace: "vault"',
+                    "│         spec.podSelector: {}",
+                    '│         spec.policyTypes[0]: "Ingress"',
+                    '│         spec.policyTypes[1]: "Egress"',
+                    '├── platform-k8s (pulumi:providers:kubernetes) [version="4.34.2"]',
+                    '│         context: "amiya"',
+                    "├── platform-namespace (kubernetes:core/v1:Namespace)",
+                    "│         provider: platform-k8s",
+                    '│         apiVersion: "v1"',
+                    '│         kind: "Namespace"',
+                    '│         metadata.name: "vault"',
+                    "└── platform-policy (kubernetes:core/v1:ConfigMap) [protect]",
+                    "          provider: platform-k8s",
+                    "          dependsOn: platform-namespace",
+                    '          apiVersion: "v1"',
+                    '          data["policy.hcl"]: |',
+                    '              path "amiya.akn/data/*" {',
+                    '                capabilities = ["read", "list"]',
+                    "              }",
+                    '          data.size: "5Gi"',
+                    '          kind: "ConfigMap"',
+                    '          metadata.name: "policy"',
+                    '          metadata.namespace: "vault"',
+                    "",
+                ].join("\n"),
+            );
+        });
+
+        it("mermaid: components as subgraphs, resources grouped by type, dependsOn and provider edges", () => {
+            assert.equal(
+                renderPlan(fixturePlan("new"), "mermaid"),
+                [
+                    "flowchart LR",
+                    '    subgraph c0["platform<br/>secret-platform:SecretPlatform"]',
+                    "        direction TB",
+                    '        g1["kubernetes:ConfigMap ×1<br/>platform-policy"]',
+                    '        g2["kubernetes:Namespace ×1<br/>platform-namespace"]',
+                    '        g3["kubernetes:NetworkPolicy ×1<br/>platform-default-deny"]',
+                    '        g4["provider:kubernetes ×1<br/>platform-k8s"]',
+                    "    end",
+                    "    g2 --> g1",
+                    "    g4 -.-> g1",
+                    "    g4 -.-> g2",
+                    "    g4 -.-> g3",
+                    "",
+                ].join("\n"),
+            );
+        });
+
+        it("mermaid: the amiya graph has a subgraph per component with children", () => {
+            const graph = renderPlan(amiya, "mermaid");
+            const parents = new Set(amiya.resources.map((r) => r.parent));
+            const withChildren = amiya.resources.filter((r) => !r.custom && parents.has(r.urn));
+            assert.equal((graph.match(/^\s*subgraph /gm) ?? []).length, withChildren.length);
+            assert.equal((graph.match(/^\s*end$/gm) ?? []).length, withChildren.length);
+            for (const r of withChildren) assert.ok(graph.includes(`["${r.name}<br/>`), `no subgraph for ${r.name}`);
+        });
+
+        it("markdown: a table row per resource, with inputs in a details block", () => {
+            const md = renderPlan(fixturePlan("new"), "markdown");
+            assert.ok(
+                md.includes(
+                    "| └&nbsp;`platform-policy` | `kubernetes:core/v1:ConfigMap` | `platform-k8s` | `platform-namespace` | protect |",
+                ),
+                md,
+            );
+            assert.equal((md.match(/^\| /gm) ?? []).length, 2 + 5); // header, separator, 5 resources
+            assert.ok(md.includes("<details><summary>Inputs of 4 resources</summary>"));
+        });
+    });
+
+    describe("diff", () => {
+        it("reports the added, removed and changed resources of two fixture plans", () => {
+            const diff = diffPlans(fixturePlan("old"), fixturePlan("new"), { from: "old", to: "new" });
+            assert.deepEqual(
+                diff.added.map((r) => r.name),
+                ["platform-default-deny"],
+            );
+            assert.deepEqual(
+                diff.removed.map((r) => r.name),
+                ["platform-token"],
+            );
+            assert.equal(diff.unchanged, 3);
+            assert.deepEqual(diff.changed, [
+                {
+                    urn: "secret-platform:index:SecretPlatform$kubernetes:core/v1:ConfigMap::platform-policy",
+                    type: "kubernetes:core/v1:ConfigMap",
+                    name: "platform-policy",
+                    changes: [
+                        { kind: "options", path: "protect", old: undefined, new: true },
+                        { kind: "inputs", path: "data.size", old: "2Gi", new: "5Gi" },
+                        {
+                            kind: "inputs",
+                            path: 'data["policy.hcl"]',
+                            old: 'path "amiya.akn/data/*" {\n  capabilities = ["read"]\n}\n',
+                            new: 'path "amiya.akn/data/*" {\n  capabilities = ["read", "list"]\n}\n',
+                        },
+                    ],
+                },
+            ]);
+        });
+
+        it("renders the diff as text, with a line diff for multi-line inputs", () => {
+            const diff = diffPlans(fixturePlan("old"), fixturePlan("new"), { from: "old", to: "new" });
+            const text = renderDiff(diff, "text");
+            assert.ok(
+                text.startsWith(
+                    "Plan diff of stack fixture: old → new: 1 to add, 1 to change, 1 to remove, 3 unchanged\n",
+                ),
+            );
+            for (const line of [
+                "+ platform-default-deny (kubernetes:networking.k8s.io/v1:NetworkPolicy)",
+                '      spec.policyTypes[1]: "Egress"',
+                "- platform-token (kubernetes:core/v1:Secret)",
+                "~ platform-policy (kubernetes:core/v1:ConfigMap)",
+                "      (options) protect: (absent) → true",
+                '      data.size: "2Gi" → "5Gi"',
+                '      data["policy.hcl"]:',
+                '          -   capabilities = ["read"]',
+                '          +   capabilities = ["read", "list"]',
+            ]) {
+                assert.ok(text.includes(`${line}\n`), `missing line ${JSON.stringify(line)} in\n${text}`);
+            }
+        });
+
+        it("renders the diff as markdown for the pull request comment", () => {
+            const diff = diffPlans(fixturePlan("old"), fixturePlan("new"), { from: "old", to: "new" });
+            const md = renderDiff(diff, "markdown");
+            for (const line of [
+                "#### Added (1)",
+                "| `platform-default-deny` | `kubernetes:networking.k8s.io/v1:NetworkPolicy` | `platform` |",
+                "#### Removed (1)",
+                "| `platform-token` | `kubernetes:core/v1:Secret` |  |",
+                "#### Changed (1)",
+                '| `data.size` | `"2Gi"` | `"5Gi"` |',
+                "| `(options) protect` | `(absent)` | `true` |",
+                '-   capabilities = ["read"]',
+            ]) {
+                assert.ok(md.includes(`${line}\n`), `missing ${JSON.stringify(line)} in\n${md}`);
+            }
+        });
+
+        it("finds nothing between a plan and itself", () => {
+            const diff = diffPlans(amiya, amiya, { from: "a", to: "b" });
+            assert.deepEqual([diff.added, diff.removed, diff.changed], [[], [], []]);
+            assert.equal(diff.unchanged, amiya.resources.length);
+        });
+
+        it("lineDiff keeps common lines out and orders removals before additions", () => {
+            assert.deepEqual(lineDiff("a\nb\nc", "a\nB\nc\nd"), ["- b", "+ B", "+ d"]);
+        });
+
+        it("--diff HEAD runs the committed planner and compares it with the working tree", async function () {
+            this.timeout(120000);
+            const result = await runCli(["--stack", "amiya", "--diff", "HEAD", "--format", "json"]);
+            assert.equal(result.stderr, "");
+            assert.equal(result.code, 0);
+            const diff = JSON.parse(result.stdout) as PlanDiff;
+            assert.match(diff.from, /^HEAD \([0-9a-f]{7,}\)$/);
+            assert.equal(diff.to, "working tree");
+            // Whatever the uncommitted changes are, the diff must account for every current resource once.
+            const current = new Set(amiya.resources.map((r) => r.urn));
+            const seen = [...diff.added, ...diff.changed].map((r) => r.urn);
+            for (const urn of seen) assert.ok(current.has(urn), `${urn} is not in the current plan`);
+            for (const r of diff.removed) assert.ok(!current.has(r.urn), `${r.urn} removed but still planned`);
+            assert.equal(new Set(seen).size + diff.unchanged, current.size);
+        });
+    });
+
+    describe("errors", () => {
+        it("names the missing stack file and the stacks there are", async () => {
+            assert.deepEqual(await runCli(["--stack", "nope"]), {
+                code: 1,
+                stdout: "",
+                stderr: `no stack file Pulumi.nope.yaml (stacks: ${listStacks().join(", ")})\n`,
+            });
+            assert.deepEqual(await runCli(["--stack", "nope", "--stack-dir", FIXTURES]), {
+                code: 1,
+                stdout: "",
+                stderr: "no stack file Pulumi.nope.yaml (stacks: broken)\n",
+            });
+        });
+
+        it("prints the config loader's message unchanged for an invalid stack, without a stack trace", async () => {
+            assert.deepEqual(await runCli(["--stack", "broken", "--stack-dir", FIXTURES]), {
+                code: 1,
+                stdout: "",
+                stderr: [
+                    "invalid stack config (2 problems):",
+                    "  secret-platform:cluster: is required (see README, config reference)",
+                    '  secret-platform:storage.mode: must be one of "aws", "s3-compatible"',
+                    "",
+                ].join("\n"),
+            });
+        });
+
+        it("rejects an unknown format and a missing --stack with the usage", async () => {
+            const bad = await runCli(["--stack", "amiya", "--format", "yaml"]);
+            assert.equal(bad.code, 2);
+            assert.equal(bad.stderr, "--format must be one of text, markdown, json, mermaid (got 'yaml')\n");
+            const mermaidDiff = await runCli(["--stack", "amiya", "--diff", "HEAD", "--format", "mermaid"]);
+            assert.equal(
+                mermaidDiff.stderr,
+                "--format with --diff must be one of text, markdown, json (got 'mermaid')\n",
+            );
+            const none = await runCli([]);
+            assert.equal(none.code, 2);
+            assert.ok(none.stderr.startsWith("--stack is required\nusage: npm run plan"));
+        });
+
+        it("refuses a plan of another format version", () => {
+            assert.throws(
+                () => parsePlan('{"format":"secret-platform-plan/0","resources":[]}', "old.json"),
+                /^Error: old\.json: plan format "secret-platform-plan\/0", expected "secret-platform-plan\/1"$/,
+            );
+        });
+    });
+
+    it("flatten gives every leaf its display path", () => {
+        assert.deepEqual(flatten({ a: { "b.c": [1, { d: null }], e: [] }, f: {} }), [
+            ['a["b.c"][0]', 1],
+            ['a["b.c"][1].d', null],
+            ["a.e", []],
+            ["f", {}],
+        ]);
+    });
+});
