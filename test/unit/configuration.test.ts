@@ -160,6 +160,12 @@ describe("VaultConfiguration (mocks)", () => {
             casRequired: false,
             deleteVersionAfter: 0,
         });
+        assert.deepEqual(p.find(T.kv, "cfg-kv-shared-settings").inputs, {
+            mount: "shared",
+            maxVersions: 10,
+            casRequired: false,
+            deleteVersionAfter: 0,
+        });
     });
 
     it("creates one policy per template, with the rendered and parsed text", async () => {
