@@ -74,6 +74,15 @@ export class VaultServer extends pulumi.ComponentResource {
             throw new pulumi.ResourceError("seal credentials were given but unseal.mode is not awskms", this);
         }
 
+        const trusted = storage.serviceAccount;
+        if (trusted !== undefined && (trusted.namespace !== c.server.namespace || trusted.name !== RELEASE_NAME)) {
+            // The chart's service account is named after the release; IRSA would silently fail to assume the role.
+            throw new pulumi.ResourceError(
+                `the storage IAM role trusts service account ${trusted.namespace}/${trusted.name}, but Vault runs as ${c.server.namespace}/${RELEASE_NAME}`,
+                this,
+            );
+        }
+
         const child: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
 
         const ns = new k8s.core.v1.Namespace(

@@ -6,7 +6,7 @@ import { PlatformConfig } from "../../components/config";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
 import { missingEgress } from "../../components/lib/network-policy";
 import { PSA_LABELS, VaultServer } from "../../components/server";
-import { StorageBinding } from "../../components/storage";
+import { StorageBinding, VAULT_SERVICE_ACCOUNT } from "../../components/storage";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { dependsOnOf, parentOf, Program, RecordedResource, runProgram, StackConfig } from "../support/program";
 
@@ -76,6 +76,7 @@ const awsRoleBinding: BindingOf = (c) => ({
     ...awsUserBinding(c),
     credentials: undefined,
     roleArn: pulumi.output("arn:aws:iam::123456789012:role/prod-example-vault"),
+    serviceAccount: { namespace: c.server.namespace, name: VAULT_SERVICE_ACCOUNT },
 });
 
 function run(stack: Stack, binding: BindingOf): Promise<Program<VaultServer>> {
@@ -522,6 +523,19 @@ describe("VaultServer", () => {
             s.values.networkPolicy = { enabled: false };
             assert.deepEqual(missingEgress((await run(s, garageBinding)).config), []);
         });
+    });
+
+    it("refuses an IRSA role that trusts another service account than Vault's", async () => {
+        await assert.rejects(
+            run(awsStack(), (c) => ({
+                ...awsRoleBinding(c),
+                serviceAccount: { namespace: "vault", name: "vault-server" },
+            })),
+            (e: Error) =>
+                e.message.includes(
+                    "the storage IAM role trusts service account vault/vault-server, but Vault runs as vault/vault",
+                ),
+        );
     });
 
     it("refuses an awskms seal without a seal key, naming the problem", async () => {
