@@ -79,7 +79,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
     public readonly policyNames: pulumi.Output<string[]>;
     /** The matching Authelia client definition (no secret); undefined when OIDC is off. */
     public readonly autheliaClient?: AutheliaClient;
-    /** Resources the External Secrets store must wait for: the ESO roles, the KV mounts and reader policies. */
+    /** What the External Secrets stores wait for: the ESO roles (after their auth config and reader policy) and the KV mounts with their settings. */
     public readonly ready: pulumi.Resource[];
 
     constructor(name: string, args: VaultConfigurationArgs, opts?: pulumi.ComponentResourceOptions) {

@@ -450,6 +450,22 @@ describe("VaultConfiguration switches", () => {
         ]);
     });
 
+    it("refuses a policy set without the per-cluster External Secrets reader", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "policies-"));
+        try {
+            fs.writeFileSync(path.join(dir, "admin.hcl"), 'path "*" {\n  capabilities = ["read"]\n}\n');
+            await assert.rejects(
+                run(homelabStack(), dir),
+                (e: Error) =>
+                    e instanceof PolicyTemplateError &&
+                    e.message ===
+                        "policies/external-secrets-reader.hcl: required, and must use {{cluster_mount}} (the External Secrets reader)",
+            );
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     it("stops on a bad policy template before any resource is created", async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "policies-"));
         try {
