@@ -38,7 +38,7 @@ export function oidcRoleInputs(config: PlatformConfig): OidcRoleInputs {
         userClaim: USER_CLAIM,
         groupsClaim: o.groupsClaim,
         boundAudiences: [o.clientId],
-        // Vault always sends openid itself; listing it again would request it twice.
+        // Vault always requests openid itself; the role lists only the scopes beyond it.
         oidcScopes: o.scopes.filter((s) => s !== "openid"),
         allowedRedirectUris: oidcRedirectUris(config),
         // Everything beyond `default` comes from the external groups (SSO group -> policies).
