@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { isKmsKeyArn } from "./lib/storage-policies";
 
 /** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
 export const CONFIG_NAMESPACE = "secret-platform";
@@ -117,7 +118,7 @@ const storageSchema = z.strictObject({
         .optional(),
     /** aws mode: the KMS keys' deletion window in days. */
     kmsDeletionWindowDays: z.number().int().min(7).max(30).default(30),
-    /** `protect` and retain-on-delete on the bucket and keys. Turning it off is for throw-away stacks. */
+    /** `protect` on the bucket and keys (they are retained on delete regardless). Off is for throw-away stacks. */
     protect: z.boolean().default(true),
 });
 
@@ -615,6 +616,13 @@ function checkRules(
         fail(
             "unseal.kmsKeyId",
             "is required for the awskms unseal mode with s3-compatible storage (in that mode the program creates no AWS resources)",
+        );
+    }
+    if (unsealMode === "awskms" && aws && c.unseal.kmsKeyId !== undefined && !isKmsKeyArn(c.unseal.kmsKeyId)) {
+        // Vault's IAM policy names the seal key: an alias or bare id cannot be scoped.
+        fail(
+            "unseal.kmsKeyId",
+            "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) in aws mode, so that Vault's IAM policy can name the key",
         );
     }
     if (unsealMode === "shamir" && c.unseal.kmsKeyId !== undefined)

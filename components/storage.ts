@@ -1,9 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, ConfigError, PlatformConfig } from "./config";
+import { PlatformConfig } from "./config";
 import {
     irsaTrustPolicy,
-    isKmsKeyArn,
     kmsAliasName,
     tlsOnlyBucketPolicy,
     vaultIamName,
@@ -48,23 +47,6 @@ export interface VaultStorageArgs {
 export const VAULT_SERVICE_ACCOUNT = "vault";
 
 /**
- * Problems the component finds in an already validated config, as
- * `secret-platform:<key>: <message>` lines; empty when it can build.
- */
-export function storageConfigProblems(config: PlatformConfig): string[] {
-    const problems: string[] = [];
-    const kmsKeyId = config.unseal.kmsKeyId;
-    if (config.storage.mode === "aws" && config.unseal.mode === "awskms" && kmsKeyId !== undefined) {
-        if (!isKmsKeyArn(kmsKeyId)) {
-            problems.push(
-                `${CONFIG_NAMESPACE}:unseal.kmsKeyId: must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) in aws mode, so that Vault's IAM policy can name the key`,
-            );
-        }
-    }
-    return problems;
-}
-
-/**
  * Vault's S3 storage: the hardened bucket with least-privilege IAM and KMS on
  * AWS, or a bucket on an S3-compatible endpoint (Garage, MinIO). Every child
  * uses this component's own aws.Provider, never the ambient default one.
@@ -83,9 +65,6 @@ export class VaultStorage extends pulumi.ComponentResource {
     public readonly identityPolicy?: aws.iam.Policy;
 
     constructor(name: string, args: VaultStorageArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Checked before anything is registered, in loadConfig's error format.
-        const problems = storageConfigProblems(args.config);
-        if (problems.length > 0) throw new ConfigError(problems);
         super("secret-platform:storage:VaultStorage", name, {}, opts);
         const parts: Built & Partial<BuiltAws> =
             args.config.storage.mode === "aws"

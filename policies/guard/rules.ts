@@ -65,7 +65,18 @@ function awsBucketsOf(resources: readonly GuardResource[]): GuardResource[] {
 }
 
 function hasS3Endpoint(r: GuardResource): boolean {
-    return list(r.provider?.props.endpoints).some((e: any) => typeof e?.s3 === "string" && e.s3 !== "");
+    // Provider inputs reach the engine JSON-encoded: `endpoints` arrives as a string.
+    const raw = r.provider?.props.endpoints;
+    const endpoints = typeof raw === "string" ? (parseJson(raw) ?? []) : raw;
+    return list(endpoints).some((e: any) => typeof e?.s3 === "string" && e.s3 !== "");
+}
+
+function parseJson(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return undefined;
+    }
 }
 
 function bucketName(r: GuardResource): string {
@@ -87,13 +98,7 @@ function forEachBucket(
 }
 
 function parseDocument(policy: unknown): { Statement?: any[] } | undefined {
-    if (typeof policy === "string") {
-        try {
-            return JSON.parse(policy) as { Statement?: any[] };
-        } catch {
-            return undefined;
-        }
-    }
+    if (typeof policy === "string") return parseJson(policy) as { Statement?: any[] } | undefined;
     return typeof policy === "object" && policy !== null ? (policy as { Statement?: any[] }) : undefined;
 }
 
