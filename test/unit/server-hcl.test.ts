@@ -1,6 +1,11 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { parse } from "@cdktf/hcl2json";
 import { hclString, renderServerHcl, ServerHclInput } from "../../components/lib/server-hcl";
+import { requireTool } from "../support/tools";
 
 /** The parsed HCL as hcl2json shows it: blocks are lists, labels are keys. */
 type Parsed = Record<string, any>;
@@ -188,4 +193,92 @@ describe("hclString", () => {
                 "secret-platform:storage.prefix: must not contain '{{' or '}}' (the chart renders the config with Helm tpl) (value \"{{x}}/\")",
         });
     });
+});
+
+/**
+ * The "Parse Configuration" step of `vault operator diagnose` on a config
+ * file: Vault's own HCL loader, which fails on a duplicate attribute and warns
+ * on a field it does not know (listener, telemetry and top-level keys).
+ */
+function vaultParse(vault: string, hcl: string): { status: string; warnings?: string[]; message?: string } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "server-hcl-"));
+    try {
+        const file = path.join(dir, "server.hcl");
+        fs.writeFileSync(file, hcl);
+        const run = spawnSync(
+            vault,
+            [
+                "operator",
+                "diagnose",
+                `-config=${file}`,
+                "-format=json",
+                "-skip=storage",
+                "-skip=listener",
+                "-skip=autounseal",
+            ],
+            { encoding: "utf8", timeout: 20_000, env: { PATH: process.env.PATH ?? "", HOME: dir } },
+        );
+        const report = JSON.parse(run.stdout) as { children: { name: string; status: string }[] };
+        const step = report.children.find((c) => c.name === "Parse Configuration");
+        assert.ok(step !== undefined, `no Parse Configuration step in: ${run.stdout}`);
+        return step as { status: string; warnings?: string[]; message?: string };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+// The chart adds this line to every config; Vault must accept the pair.
+const CHART_SUFFIX = "\ndisable_mlock = true\n";
+
+describe("renderServerHcl against a real Vault's config loader (the project's built Vault binary)", function () {
+    let vault: string;
+    before(function () {
+        vault = requireTool(this, "vault");
+    });
+
+    it("the check itself: a duplicate attribute fails and an unknown listener field warns", () => {
+        const dup = vaultParse(vault, renderServerHcl(garage) + "\nui = true\n");
+        assert.equal(dup.status, "fail");
+        assert.match(dup.message ?? "", /"ui" at \d+:\d+ was already set/);
+        const typo = vaultParse(vault, renderServerHcl(garage).replace("tls_disable ", "tls_disabel "));
+        assert.equal(typo.status, "ok");
+        assert.match((typo.warnings ?? []).join("\n"), /Unknown or unsupported field tls_disabel/);
+    });
+
+    const modes: [string, ServerHclInput][] = [
+        ["standalone S3 behind the ingress", garage],
+        [
+            "AWS S3 with SSE-KMS and the awskms seal with file:// keys",
+            {
+                ...garage,
+                s3: {
+                    bucket: "b-1",
+                    region: "eu-west-1",
+                    forcePathStyle: false,
+                    kmsKeyId: "arn:aws:kms:eu-west-1:1:key/k",
+                },
+                seal: {
+                    region: "eu-west-1",
+                    kmsKeyId: "arn:aws:kms:eu-west-1:1:key/s",
+                    credentialsDir: "/vault/userconfig/s",
+                },
+            },
+        ],
+        [
+            "raft HA with internal TLS",
+            {
+                raft: { replicas: 5 },
+                tls: { certDir: "/vault/userconfig/t", caFile: "/vault/userconfig/ca/ca.crt" },
+                apiAddr: "https://vault.vault.svc:8200",
+                logLevel: "debug",
+            },
+        ],
+    ];
+    for (const [name, input] of modes) {
+        it(`${name}: parses with no unknown field, next to the chart's disable_mlock`, () => {
+            const step = vaultParse(vault, renderServerHcl(input) + CHART_SUFFIX);
+            assert.equal(step.status, "ok", step.message);
+            assert.deepEqual(step.warnings ?? [], []);
+        });
+    }
 });
