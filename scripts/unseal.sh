@@ -60,6 +60,9 @@ unseal_once() {
             ;;
     esac
     log "Vault at $VAULT_ADDR is sealed; submitting unseal keys from $keys_dir"
+    # Check the status only once the threshold is reached: each CLI call costs time.
+    threshold=$(printf '%s\n' "$status_json" | sed -n 's/^ *"t": *\([0-9][0-9]*\).*/\1/p')
+    [ -n "$threshold" ] || threshold=1
     submitted=0
     for file in "$keys_dir"/*; do
         [ -f "$file" ] || continue
@@ -72,6 +75,7 @@ unseal_once() {
             log "Vault rejected the key in $(basename "$file")"
         fi
         key=""
+        [ "$submitted" -ge "$threshold" ] || continue
         seal_status
         if [ "$status_rc" -eq 0 ]; then
             log "unsealed after $submitted key(s)"
