@@ -23,6 +23,7 @@ import {
     ensureUnsealed,
     sealStatus,
 } from "../../components/lib/vault-init";
+import { unsealKeyFiles } from "../../components/bootstrap";
 import { requireTool } from "../support/tools";
 import { startVault, vaultRequest, VaultServer } from "../support/vault-server";
 
@@ -76,7 +77,16 @@ describe("integration: disaster-recovery drill (cluster loss, same storage, adop
         keys = state.keys;
         adminToken = state.rootToken;
         // The unseal Secret as the unsealer pod sees it: one key a file.
-        keys.forEach((k, i) => fs.writeFileSync(path.join(keysDir, `key-${i}`), k, { mode: 0o600 }));
+        for (const [file, key] of Object.entries(unsealKeyFiles(keys))) {
+            fs.writeFileSync(path.join(keysDir, file), key, { mode: 0o600 });
+        }
+        assert.deepEqual(fs.readdirSync(keysDir).sort(), [
+            "unseal-key-1",
+            "unseal-key-2",
+            "unseal-key-3",
+            "unseal-key-4",
+            "unseal-key-5",
+        ]);
         await ensureUnsealed({ ...inputs(vault.address, false), keys });
 
         for (const mount of Object.keys(MOUNTS)) {
