@@ -10,5 +10,9 @@ export const vaultAddress = config.vault.address;
 export const vaultNamespace = platform.server.namespace;
 export const storageBucket = platform.storage.binding.bucket;
 export const clusterSecretStore = platform.externalSecrets.storeName;
+/** Bootstrap facts, none secret: whether Vault is initialized, how it unseals, where the unseal keys live. */
+export const vaultInitialized = platform.bootstrap.initialized;
+export const unsealMode = config.unseal.mode;
+export const unsealKeysSecret = platform.bootstrap.unsealKeysSecret;
 /** The Authelia OIDC client matching Vault's OIDC login (no secret; undefined when oidc is off). */
 export const autheliaOidcClient = platform.configuration.autheliaClient;
