@@ -25,7 +25,6 @@ const REFERENCE = path.join(__dirname, "..", "..", "..", "shared", "reference", 
 const DOCS = path.join(__dirname, "..", "..", "docs", "readme", "external-secrets.md");
 const CRD_FILES: Record<string, string> = {
     ClusterSecretStore: "external-secrets.io_clustersecretstores.yaml",
-    SecretStore: "external-secrets.io_secretstores.yaml",
     ExternalSecret: "external-secrets.io_externalsecrets.yaml",
 };
 
@@ -57,11 +56,19 @@ function crdOf(kind: string): Crd {
  * prunes such fields silently, so a misspelled field would vanish unnoticed.
  */
 function closed(schema: Schema): Schema {
-    if (Array.isArray(schema)) return schema.map(closed);
     if (schema === null || typeof schema !== "object") return schema;
-    const out: Schema = {};
-    for (const [key, value] of Object.entries(schema)) {
-        out[key] = key === "enum" || key === "default" || key === "example" ? value : closed(value as Schema);
+    // Only schema positions are walked: a property that happens to be named
+    // "properties" or "items" is data of the parent's properties map.
+    const out: Schema = { ...schema };
+    if (schema.properties !== undefined) {
+        out.properties = Object.fromEntries(
+            Object.entries(schema.properties as Record<string, Schema>).map(([k, v]) => [k, closed(v)]),
+        );
+    }
+    if (schema.items !== undefined) out.items = closed(schema.items as Schema);
+    if (typeof schema.additionalProperties === "object") out.additionalProperties = closed(schema.additionalProperties);
+    for (const key of ["anyOf", "allOf", "oneOf"]) {
+        if (Array.isArray(schema[key])) out[key] = (schema[key] as Schema[]).map(closed);
     }
     if (
         out.properties !== undefined &&
@@ -73,7 +80,8 @@ function closed(schema: Schema): Schema {
     return out;
 }
 
-const ajv = new Ajv({ strict: false, allErrors: true });
+// optimize: false compiles the 7,000-line store schema in a third of the time.
+const ajv = new Ajv({ strict: false, allErrors: true, code: { optimize: false } });
 addFormats(ajv);
 const validators = new Map<string, ValidateFunction>();
 
@@ -310,7 +318,9 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
                 ],
             };
             const program = await runProgram(stack, buildPlatform);
-            const objects = program.ofType("kubernetes:external-secrets.io/").map((r) => r.inputs as K8sObject);
+            const objects = program.resources
+                .filter((r) => r.type.startsWith("kubernetes:external-secrets.io/"))
+                .map((r) => r.inputs as K8sObject);
             assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
                 "ClusterSecretStore/vault-amiya-akn",
                 "ClusterSecretStore/vault-amiya-akn-shared",
