@@ -7,10 +7,19 @@
  * server a token is minted per policy (with `default`, as real logins get it)
  * and `sys/capabilities` is checked against a table of what each role may and
  * may not do; a few real requests confirm the table means what it says, and
- * the KV v2 settings (max versions, check-and-set) are exercised.
+ * the KV v2 settings (max versions, check-and-set) are exercised. External
+ * Secrets' logins go through both Kubernetes auth mounts against a fake
+ * TokenReview API (the only Kubernetes call Vault makes), proving the role
+ * bindings, the reader each cluster gets, and which bearer reviews the token.
  * Skips without the Vault binary, except under CI=true (test/support/tools.ts).
  */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as vault from "@pulumi/vault";
@@ -26,8 +35,12 @@ const ALL = ["create", "delete", "list", "patch", "read", "sudo", "update"];
 const RW = ["create", "delete", "patch", "read", "update"];
 const DENY = ["deny"];
 
-/** A stack with a remote cluster and two shared mounts, so cross-mount rules are tested. */
-function stack(): StackConfig {
+/**
+ * A stack with a remote cluster and two shared mounts, so cross-mount rules
+ * are tested. Both Kubernetes auth mounts point at the fake API server when
+ * there is one.
+ */
+function stack(api: FakeKubeApi | undefined): StackConfig {
     const s = homelabStack();
     // The test server has no /vault/audit volume: the stdout variant of the device.
     s.values.audit = { target: "stdout" };
@@ -40,12 +53,13 @@ function stack(): StackConfig {
     };
     s.values.kubernetesAuth = {
         // Outside a pod there is no mounted CA to default to: give the local mount one.
-        caCert: TEST_CA,
+        host: api?.host ?? "https://kubernetes.default.svc",
+        caCert: api?.ca ?? TEST_CA,
         remoteClusters: [
             {
                 name: "kiana.akn",
-                host: "https://kiana.akn:6443",
-                caCert: TEST_CA,
+                host: api?.host ?? "https://kiana.akn:6443",
+                caCert: api?.ca ?? TEST_CA,
             },
         ],
     };
@@ -156,6 +170,93 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["admin", "sys/policy/admin", ["read"]],
 ];
 
+/** A ServiceAccount as the fake API server knows it. */
+interface Account {
+    readonly namespace: string;
+    readonly name: string;
+    readonly uid: string;
+}
+
+/**
+ * The one Kubernetes API call Vault's Kubernetes auth makes: TokenReview, over
+ * TLS with a throw-away self-signed certificate (needs openssl). Remembers the
+ * bearer each review came with.
+ */
+interface FakeKubeApi {
+    readonly host: string;
+    readonly ca: string;
+    readonly reviews: { bearer: string | undefined; token: string }[];
+    close(): Promise<void>;
+}
+
+async function startFakeKubeApi(accounts: ReadonlyMap<string, Account>): Promise<FakeKubeApi | undefined> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-kube-api-"));
+    try {
+        const [key, cert] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
+        const made = spawnSync(
+            "openssl",
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+                .concat(["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"])
+                .concat(["-addext", "subjectAltName=IP:127.0.0.1"]),
+            { stdio: "ignore" },
+        );
+        if (made.status !== 0) return undefined;
+        const tls = { key: fs.readFileSync(key), cert: fs.readFileSync(cert, "utf8") };
+        const reviews: FakeKubeApi["reviews"] = [];
+        const server = https.createServer(tls, (req, res) => {
+            let body = "";
+            req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+            req.on("end", () => {
+                if (req.method !== "POST" || req.url !== "/apis/authentication.k8s.io/v1/tokenreviews") {
+                    res.writeHead(404).end();
+                    return;
+                }
+                const token = String(JSON.parse(body).spec?.token);
+                reviews.push({ bearer: req.headers.authorization, token });
+                const sa = accounts.get(token);
+                const status =
+                    sa === undefined
+                        ? { authenticated: false }
+                        : {
+                              authenticated: true,
+                              user: { username: `system:serviceaccount:${sa.namespace}:${sa.name}`, uid: sa.uid },
+                          };
+                res.writeHead(201, { "Content-Type": "application/json" });
+                res.end(JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", status }));
+            });
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        const { port } = server.address() as { port: number };
+        return {
+            host: `https://127.0.0.1:${port}`,
+            ca: tls.cert.trim(),
+            reviews,
+            close: () => new Promise((resolve) => server.close(() => resolve())),
+        };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/** A ServiceAccount token as Kubernetes issues them (signed; Vault leaves the signature to TokenReview). */
+function serviceAccountJwt(sa: Account): string {
+    const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const unsigned = `${b64({ alg: "ES256", typ: "JWT" })}.${b64({
+        iss: "kubernetes/serviceaccount",
+        sub: `system:serviceaccount:${sa.namespace}:${sa.name}`,
+        "kubernetes.io/serviceaccount/namespace": sa.namespace,
+        "kubernetes.io/serviceaccount/service-account.name": sa.name,
+        "kubernetes.io/serviceaccount/service-account.uid": sa.uid,
+    })}`;
+    const signature = crypto.sign("sha256", Buffer.from(unsigned), { key: privateKey, dsaEncoding: "ieee-p1363" });
+    return `${unsigned}.${signature.toString("base64url")}`;
+}
+
+const ESO: Account = { namespace: "external-secrets", name: "external-secrets", uid: "0d5e-eso" };
+const WRONG_NAMESPACE: Account = { namespace: "default", name: "external-secrets", uid: "0d5e-default" };
+const WRONG_NAME: Account = { namespace: "external-secrets", name: "webhook", uid: "0d5e-webhook" };
+
 interface Built {
     readonly component: VaultConfiguration;
 }
@@ -219,13 +320,17 @@ describe("VaultConfiguration on a real Vault server", function () {
     let root = "";
     let program: Program<Built>;
     const tokens = new Map<Who, string>();
+    const jwts = new Map<Account, string>();
+    let api: FakeKubeApi | undefined;
 
     const as = (token: string, method: string, path: string, body?: unknown) =>
         vaultRequest((server as VaultServer).address, token, method, path, body);
 
     before(async function () {
         requireTool(this, "vault");
-        program = await runProgram(stack(), (config, opts) => {
+        for (const sa of [ESO, WRONG_NAMESPACE, WRONG_NAME]) jwts.set(sa, serviceAccountJwt(sa));
+        api = await startFakeKubeApi(new Map([...jwts].map(([sa, jwt]) => [jwt, sa])));
+        program = await runProgram(stack(api), (config, opts) => {
             const provider = new vault.Provider("vault", { address: config.vault.address }, opts);
             const ready = new pulumi.ComponentResource("test:bootstrap:Ready", "bootstrap-ready", {}, opts);
             return { component: new VaultConfiguration("cfg", { config, provider, dependsOn: [ready] }, opts) };
@@ -248,6 +353,7 @@ describe("VaultConfiguration on a real Vault server", function () {
 
     after(async () => {
         await server?.stop();
+        await api?.close();
     });
 
     it("accepts every rendered policy under its Vault name", async () => {
@@ -279,12 +385,70 @@ describe("VaultConfiguration on a real Vault server", function () {
         const remote = (await as(root, "GET", "auth/kubernetes-kiana.akn/role/external-secrets")).body.data;
         assert.deepEqual(remote.token_policies, ["external-secrets-reader-kiana.akn"]);
         const config = (await as(root, "GET", "auth/kubernetes-kiana.akn/config")).body.data;
-        assert.equal(config.kubernetes_host, "https://kiana.akn:6443");
-        assert.equal(config.kubernetes_ca_cert, TEST_CA);
+        assert.equal(config.kubernetes_host, api?.host ?? "https://kiana.akn:6443");
+        assert.equal(config.kubernetes_ca_cert, api?.ca ?? TEST_CA);
         assert.equal(config.disable_local_ca_jwt, true);
         assert.equal(config.token_reviewer_jwt_set, true);
         const localConfig = (await as(root, "GET", "auth/kubernetes-amiya.akn/config")).body.data;
         assert.equal(localConfig.disable_local_ca_jwt, false);
+    });
+
+    describe("External Secrets logins through Kubernetes auth (fake TokenReview API)", () => {
+        const login = (mount: string, sa: Account) =>
+            vaultRequest((server as VaultServer).address, undefined, "POST", `auth/${mount}/login`, {
+                role: "external-secrets",
+                jwt: jwts.get(sa),
+            });
+
+        before(function () {
+            if (api !== undefined) return;
+            if (process.env.CI === "true") throw new Error("openssl is required for the fake Kubernetes API (CI=true)");
+            console.warn("    skipped: openssl not found (it makes the fake Kubernetes API's certificate)");
+            this.skip();
+        });
+
+        for (const [mount, cluster, bearer] of [
+            ["kubernetes-amiya.akn", "amiya.akn", "the login's own token"],
+            ["kubernetes-kiana.akn", "kiana.akn", "the configured reviewer JWT"],
+        ] as const) {
+            const other = cluster === "amiya.akn" ? "kiana.akn" : "amiya.akn";
+            it(`${mount}: ESO's ServiceAccount gets ${cluster}'s reader, short-lived, reviewed with ${bearer}`, async () => {
+                const seen = (api as FakeKubeApi).reviews.length;
+                const res = await login(mount, ESO);
+                assert.equal(res.status, 200, JSON.stringify(res.body));
+                assert.deepEqual(res.body.auth.policies, ["default", `external-secrets-reader-${cluster}`]);
+                assert.equal(res.body.auth.lease_duration, 600);
+                const review = (api as FakeKubeApi).reviews[seen];
+                assert.equal(review.token, jwts.get(ESO));
+                assert.equal(
+                    review.bearer,
+                    `Bearer ${cluster === "kiana.akn" ? "reviewer-jwt" : (jwts.get(ESO) as string)}`,
+                );
+
+                const token = res.body.auth.client_token as string;
+                const put = await as(root, "POST", `${cluster}/data/app/login/probe`, {
+                    options: { cas: 0 },
+                    data: { value: cluster },
+                });
+                assert.equal(put.status, 200, JSON.stringify(put.body));
+                const read = await as(token, "GET", `${cluster}/data/app/login/probe`);
+                assert.equal(read.status, 200);
+                assert.equal(read.body.data.data.value, cluster);
+                assert.equal((await as(token, "GET", `${other}/data/app/login/probe`)).status, 403);
+                assert.equal((await as(token, "POST", `${cluster}/data/app/login/probe`, { data: {} })).status, 403);
+                const lookup = await as(token, "GET", "auth/token/lookup-self");
+                assert.ok(lookup.body.data.ttl > 0 && lookup.body.data.ttl <= 600, String(lookup.body.data.ttl));
+            });
+
+            it(`${mount}: refuses other ServiceAccounts and namespaces`, async () => {
+                const namespace = await login(mount, WRONG_NAMESPACE);
+                assert.equal(namespace.status, 403);
+                assert.match(JSON.stringify(namespace.body.errors), /namespace not authorized/);
+                const name = await login(mount, WRONG_NAME);
+                assert.equal(name.status, 403);
+                assert.match(JSON.stringify(name.body.errors), /service account name not authorized/);
+            });
+        }
     });
 
     it("stores the OIDC role and tune the component defines", async () => {
