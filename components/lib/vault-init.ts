@@ -257,7 +257,7 @@ export async function submitUnsealKeys(ep: VaultEndpoint, keys: readonly string[
 export function alreadyInitializedMessage(inputs: BootstrapInputs): string {
     const keys =
         inputs.sealType === "shamir" && inputs.keysSecret !== ""
-            ? ` The unsealer keeps using the keys already in Secret ${inputs.keysSecret}; import that Secret into the stack before adopting (see docs/bootstrap.md, adopting an initialized Vault).`
+            ? ` The unsealer keeps using the keys already in Secret ${inputs.keysSecret}, which is never overwritten (see docs/bootstrap.md, adopting an initialized Vault).`
             : "";
     return (
         `Vault at ${inputs.address} is already initialized, but this stack has no record of its initialization ` +
