@@ -10,6 +10,10 @@ export const vaultAddress = config.vault.address;
 export const vaultNamespace = platform.server.namespace;
 export const storageBucket = platform.storage.binding.bucket;
 export const clusterSecretStore = platform.externalSecrets.storeName;
+/** The ClusterSecretStores of the shared KV mounts, by mount name. */
+export const sharedSecretStores = platform.externalSecrets.sharedStoreNames;
+/** Per remote cluster, what its admin applies there (token reviewer, stores); no secrets. */
+export const remoteClusterManifests = platform.externalSecrets.remoteClusterManifests;
 /** Bootstrap facts, none secret: whether Vault is initialized, how it unseals, where the unseal keys live. */
 export const vaultInitialized = platform.bootstrap.initialized;
 export const unsealMode = config.unseal.mode;
