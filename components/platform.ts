@@ -4,6 +4,7 @@ import { PlatformConfig } from "./config";
 import { VaultBootstrap } from "./bootstrap";
 import { VaultConfiguration } from "./configuration";
 import { ExternalSecrets } from "./external-secrets";
+import { validateExternalSecretsConfig } from "./lib/eso-objects";
 import { VaultServer } from "./server";
 import { VaultStorage } from "./storage";
 
@@ -73,11 +74,16 @@ export class SecretPlatform extends pulumi.ComponentResource {
     }
 }
 
-/** Builds the platform for a config; the stack entry point and the tests share it. */
+/**
+ * Builds the platform for a config; the stack entry point and the tests share
+ * it. Component-level config checks run here, before the first resource
+ * registers, so a bad config never leaves a half-registered graph.
+ */
 export function buildPlatform(
     config: PlatformConfig,
     opts?: pulumi.ComponentResourceOptions,
     name: string = "platform",
 ): SecretPlatform {
+    validateExternalSecretsConfig(config);
     return new SecretPlatform(name, { config }, opts);
 }
