@@ -272,6 +272,8 @@ const kvSchema = z.strictObject({
 const oidcSchema = z.strictObject({
     enabled: z.boolean().default(true),
     issuer: httpsUrl.optional(),
+    /** CA (PEM) of the issuer's certificate when a private CA signed it; unset trusts Vault's system roots. */
+    discoveryCaPem: pemCertificate.optional(),
     clientId: z.string().min(1).default("vault"),
     path: z
         .string()

@@ -173,6 +173,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                     type: "oidc",
                     description: `SSO through ${c.oidc.issuer}`,
                     oidcDiscoveryUrl: c.oidc.issuer,
+                    oidcDiscoveryCaPem: c.oidc.discoveryCaPem,
                     oidcClientId: c.oidc.clientId,
                     oidcClientSecret: c.secrets.oidcClientSecret,
                     defaultRole: c.oidc.defaultRole,

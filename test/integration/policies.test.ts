@@ -10,7 +10,9 @@
  * the KV v2 settings (max versions, check-and-set) are exercised. External
  * Secrets' logins go through both Kubernetes auth mounts against a fake
  * TokenReview API (the only Kubernetes call Vault makes), proving the role
- * bindings, the reader each cluster gets, and which bearer reviews the token.
+ * bindings, the reader each cluster gets, and which bearer reviews the token;
+ * the OIDC config is written against a fake issuer behind a private CA and the
+ * login URL Vault builds is checked.
  * Skips without the Vault binary, except under CI=true (test/support/tools.ts).
  */
 import { strict as assert } from "node:assert";
@@ -64,6 +66,10 @@ function stack(api: FakeKubeApi | undefined): StackConfig {
         ],
     };
     s.values.oidc.groups = { "vault-admins": ["admin"], developers: ["operator", "read-only"] };
+    if (api !== undefined) {
+        s.values.oidc.issuer = api.host;
+        s.values.oidc.discoveryCaPem = api.ca;
+    }
     s.secrets.remoteClusterReviewerJwts = { "kiana.akn": "reviewer-jwt" };
     return s;
 }
@@ -178,9 +184,10 @@ interface Account {
 }
 
 /**
- * The one Kubernetes API call Vault's Kubernetes auth makes: TokenReview, over
- * TLS with a throw-away self-signed certificate (needs openssl). Remembers the
- * bearer each review came with.
+ * A TLS server with a throw-away self-signed certificate (needs openssl) that
+ * plays two parts: the one Kubernetes API call Vault's Kubernetes auth makes
+ * (TokenReview; it remembers the bearer each review came with), and an OIDC
+ * issuer's discovery document, as Authelia behind a private CA would serve it.
  */
 interface FakeKubeApi {
     readonly host: string;
@@ -207,6 +214,12 @@ async function startFakeKubeApi(accounts: ReadonlyMap<string, Account>): Promise
             let body = "";
             req.on("data", (chunk: Buffer) => (body += chunk.toString()));
             req.on("end", () => {
+                const issuer = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+                if (req.method === "GET" && req.url === "/.well-known/openid-configuration") {
+                    res.writeHead(200, { "Content-Type": "application/json" });
+                    res.end(JSON.stringify(discovery(issuer)));
+                    return;
+                }
                 if (req.method !== "POST" || req.url !== "/apis/authentication.k8s.io/v1/tokenreviews") {
                     res.writeHead(404).end();
                     return;
@@ -238,6 +251,20 @@ async function startFakeKubeApi(accounts: ReadonlyMap<string, Account>): Promise
     }
 }
 
+/** The discovery document of an OIDC issuer (Authelia's has more; Vault reads these). */
+function discovery(issuer: string) {
+    return {
+        issuer,
+        authorization_endpoint: `${issuer}/api/oidc/authorization`,
+        token_endpoint: `${issuer}/api/oidc/token`,
+        userinfo_endpoint: `${issuer}/api/oidc/userinfo`,
+        jwks_uri: `${issuer}/jwks.json`,
+        response_types_supported: ["code"],
+        subject_types_supported: ["public"],
+        id_token_signing_alg_values_supported: ["RS256"],
+    };
+}
+
 /** A ServiceAccount token as Kubernetes issues them (signed; Vault leaves the signature to TokenReview). */
 function serviceAccountJwt(sa: Account): string {
     const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -262,7 +289,7 @@ interface Built {
 }
 
 /** Writes what the component registered to the real server, in dependency order. */
-async function applyToVault(p: Program<Built>, call: Call): Promise<void> {
+async function applyToVault(p: Program<Built>, call: Call, withOidcConfig: boolean): Promise<void> {
     const ok = async (what: RecordedResource, method: string, path: string, body: unknown) => {
         const res = await call(method, path, body);
         assert.ok(res.status < 300, `${what.name}: ${method} ${path}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
@@ -277,10 +304,14 @@ async function applyToVault(p: Program<Built>, call: Call): Promise<void> {
         ok(r, "POST", `${i.mount}/config`, apiBody(i, ["mount"])),
     );
     await each("vault:index/policy:Policy", (r, i) => ok(r, "PUT", `sys/policies/acl/${i.name}`, apiBody(i, ["name"])));
-    // The OIDC mount and its tune; its config needs the IdP's discovery document, so it is not written here.
+    // The OIDC mount, its tune and its config; Vault fetches the issuer's discovery document
+    // when the config is written, so that needs the fake issuer.
     await each("vault:jwt/authBackend:AuthBackend", async (r, i) => {
         await ok(r, "POST", `sys/auth/${i.path}`, { type: i.type, description: i.description });
         await ok(r, "POST", `sys/auth/${i.path}/tune`, apiBody(i.tune));
+        if (withOidcConfig) {
+            await ok(r, "POST", `auth/${i.path}/config`, apiBody(i, ["path", "type", "description", "tune"]));
+        }
     });
     await each("vault:jwt/authBackendRole:AuthBackendRole", (r, i) =>
         ok(r, "POST", `auth/${i.backend}/role/${i.roleName}`, apiBody(i, ["backend", "roleName"])),
@@ -337,7 +368,7 @@ describe("VaultConfiguration on a real Vault server", function () {
         });
         server = await startVault();
         root = (await initAndUnseal(server.address)).rootToken;
-        await applyToVault(program, (method, path, body) => as(root, method, path, body));
+        await applyToVault(program, (method, path, body) => as(root, method, path, body), api !== undefined);
 
         const mint = async (who: Who, policy: string) => {
             const res = await as(root, "POST", "auth/token/create", { policies: [policy], ttl: "15m" });
@@ -469,6 +500,61 @@ describe("VaultConfiguration on a real Vault server", function () {
         assert.equal(tune.default_lease_ttl, 3600);
         assert.equal(tune.max_lease_ttl, 28800);
         assert.equal(tune.token_type, "default-service");
+    });
+
+    describe("OIDC login against the issuer's discovery document (fake issuer with a private CA)", () => {
+        const UI = "https://vault.amiya.akn/ui/vault/auth/oidc/oidc/callback";
+        const CLI = "http://localhost:8250/oidc/callback";
+        const authUrl = (redirect: string) =>
+            vaultRequest((server as VaultServer).address, undefined, "POST", "auth/oidc/oidc/auth_url", {
+                role: "default",
+                redirect_uri: redirect,
+            });
+
+        before(function () {
+            if (api !== undefined) return;
+            if (process.env.CI === "true") throw new Error("openssl is required for the fake OIDC issuer (CI=true)");
+            console.warn("    skipped: openssl not found (it makes the fake issuer's certificate)");
+            this.skip();
+        });
+
+        it("stores the discovery URL, its CA, the client and the default role", async () => {
+            const config = (await as(root, "GET", "auth/oidc/config")).body.data;
+            assert.equal(config.oidc_discovery_url, api?.host);
+            assert.equal(config.oidc_discovery_ca_pem, api?.ca);
+            assert.equal(config.oidc_client_id, "vault");
+            assert.equal(config.default_role, "default");
+            assert.equal(config.oidc_client_secret, undefined, "Vault never returns the client secret");
+        });
+
+        for (const redirect of [UI, CLI]) {
+            it(`sends the browser to the issuer with the client, scopes and ${redirect}`, async () => {
+                const res = await authUrl(redirect);
+                assert.equal(res.status, 200, JSON.stringify(res.body));
+                const url = new URL(res.body.data.auth_url);
+                assert.equal(`${url.origin}${url.pathname}`, `${api?.host}/api/oidc/authorization`);
+                assert.equal(url.searchParams.get("client_id"), "vault");
+                assert.equal(url.searchParams.get("redirect_uri"), redirect);
+                assert.equal(url.searchParams.get("response_type"), "code");
+                assert.deepEqual(url.searchParams.get("scope")?.split(" ").sort(), [
+                    "email",
+                    "groups",
+                    "openid",
+                    "profile",
+                ]);
+            });
+        }
+
+        it("refuses a redirect URI Authelia's client does not list", async () => {
+            // Vault answers without saying why: an empty URL, so no login can start.
+            const res = await authUrl("https://evil.example/callback");
+            assert.equal(res.status, 200);
+            assert.equal(res.body.data.auth_url, "");
+        });
+
+        it("has Authelia's client list exactly the redirect URIs Vault accepts", () => {
+            assert.deepEqual(program.result.component.autheliaClient?.redirect_uris, [UI, CLI]);
+        });
     });
 
     it("maps each SSO group to its policies through an external group aliased on the OIDC mount", async () => {

@@ -440,6 +440,25 @@ describe("VaultConfiguration switches", () => {
         }
     });
 
+    it("trusts the issuer's private CA when oidc.discoveryCaPem is set, and refuses a non-PEM value", async () => {
+        const pem = "-----BEGIN CERTIFICATE-----\nMIIamiyaca\n-----END CERTIFICATE-----";
+        const s = homelabStack();
+        s.values.oidc.discoveryCaPem = pem;
+        const p = await run(s);
+        assert.equal(p.find(T.oidc, "cfg-oidc").inputs.oidcDiscoveryCaPem, pem);
+
+        const bad = homelabStack();
+        bad.values.oidc.discoveryCaPem = "amiya-ca";
+        setStackConfig(bad);
+        assert.throws(
+            () => loadConfig(),
+            (e: Error) =>
+                e.message.includes(
+                    "secret-platform:oidc.discoveryCaPem: must be a PEM certificate (-----BEGIN CERTIFICATE-----)",
+                ),
+        );
+    });
+
     it("maps a group to the per-cluster reader under its Vault name", async () => {
         const s = homelabStack();
         s.values.oidc.groups = { "eso-debug": ["external-secrets-reader", "default"] };
