@@ -4,10 +4,13 @@ import { PlatformConfig } from "./config";
 import { StorageBinding } from "./storage";
 import { buildHttpRoute, buildIngress } from "./lib/exposure";
 import {
+    awsSharedCredentialsFile,
     buildVaultValues,
     internalUrl,
     RELEASE_NAME,
     SEAL_CREDENTIALS_SECRET,
+    SEAL_KEY_FILES,
+    SHARED_CREDENTIALS_FILE,
     STORAGE_CREDENTIALS_SECRET,
 } from "./lib/helm-values";
 import { buildNetworkPolicies, missingEgress } from "./lib/network-policy";
@@ -35,14 +38,17 @@ export const PSA_LABELS = {
 };
 
 /**
- * Whether the S3 credentials go into the pod as AWS_* env vars: when the S3
- * backend uses them, or when the awskms seal reads the same identity from the
- * standard AWS chain (aws mode with an IAM user).
+ * How the S3 backend's static keys reach the pod, if at all. `env` (the
+ * common case) when the S3 backend uses them, or when the awskms seal shares
+ * that identity (aws mode with an IAM user). `sharedFile` when the seal has
+ * keys of its own: Vault maps AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY onto the
+ * seal stanza, so with two identities no key may be in the env.
  */
-function storageEnvNeeded(config: PlatformConfig, storage: StorageBinding): boolean {
-    if (storage.credentials === undefined) return false;
-    const sealUsesEnv = config.unseal.mode === "awskms" && storage.sealCredentials === undefined;
-    return config.server.storageBackend === "s3" || sealUsesEnv;
+function storageDelivery(config: PlatformConfig, storage: StorageBinding): "env" | "sharedFile" | undefined {
+    if (storage.credentials === undefined) return undefined;
+    const sealUsesStorageIdentity = config.unseal.mode === "awskms" && storage.sealCredentials === undefined;
+    if (config.server.storageBackend !== "s3" && !sealUsesStorageIdentity) return undefined;
+    return storage.sealCredentials === undefined ? "env" : "sharedFile";
 }
 
 /** Vault from the official Helm chart, its namespace, NetworkPolicy and UI exposure. */
@@ -94,7 +100,11 @@ export class VaultServer extends pulumi.ComponentResource {
         const namespace = ns.metadata.name;
 
         const credentialSecrets: k8s.core.v1.Secret[] = [];
-        const secret = (suffix: string, secretName: string, data: Record<string, pulumi.Output<string>>) => {
+        const secret = (
+            suffix: string,
+            secretName: string,
+            data: pulumi.Input<Record<string, pulumi.Input<string>>>,
+        ) => {
             const s = new k8s.core.v1.Secret(
                 `${name}-${suffix}`,
                 {
@@ -108,19 +118,29 @@ export class VaultServer extends pulumi.ComponentResource {
             credentialSecrets.push(s);
             return s;
         };
-        const useStorageEnv = storageEnvNeeded(c, storage);
-        if (useStorageEnv && storage.credentials !== undefined) {
-            secret("storage-credentials", STORAGE_CREDENTIALS_SECRET, {
-                AWS_ACCESS_KEY_ID: storage.credentials.accessKeyId,
-                AWS_SECRET_ACCESS_KEY: storage.credentials.secretAccessKey,
-            });
+        const delivery = storageDelivery(c, storage);
+        const creds = storage.credentials;
+        if (delivery !== undefined && creds !== undefined) {
+            const keys = pulumi.all([creds.accessKeyId, creds.secretAccessKey]);
+            secret(
+                "storage-credentials",
+                STORAGE_CREDENTIALS_SECRET,
+                delivery === "env"
+                    ? keys.apply(([id, key]) => ({ AWS_ACCESS_KEY_ID: id, AWS_SECRET_ACCESS_KEY: key }))
+                    : keys.apply(([id, key]) => ({ [SHARED_CREDENTIALS_FILE]: awsSharedCredentialsFile(id, key) })),
+            );
         }
-        if (storage.sealCredentials !== undefined) {
-            // File names referenced by the seal stanza's file:// paths (see lib/server-hcl.ts).
-            secret("seal-credentials", SEAL_CREDENTIALS_SECRET, {
-                "access-key-id": storage.sealCredentials.accessKeyId,
-                "secret-access-key": storage.sealCredentials.secretAccessKey,
-            });
+        const sealCreds = storage.sealCredentials;
+        if (sealCreds !== undefined) {
+            // Vault reads file:// values byte for byte: no stray newline may reach the KMS signature.
+            secret(
+                "seal-credentials",
+                SEAL_CREDENTIALS_SECRET,
+                pulumi.all([sealCreds.accessKeyId, sealCreds.secretAccessKey]).apply(([id, key]) => ({
+                    [SEAL_KEY_FILES.accessKeyId]: id.trim(),
+                    [SEAL_KEY_FILES.secretAccessKey]: key.trim(),
+                })),
+            );
         }
 
         const policies = buildNetworkPolicies(c).map(
@@ -147,7 +167,8 @@ export class VaultServer extends pulumi.ComponentResource {
                         storage.seal === undefined || sealKeyId === undefined
                             ? undefined
                             : { kmsKeyId: sealKeyId, region: storage.seal.region },
-                    credentialsSecret: useStorageEnv ? STORAGE_CREDENTIALS_SECRET : undefined,
+                    storageCredentials:
+                        delivery === undefined ? undefined : { secretName: STORAGE_CREDENTIALS_SECRET, delivery },
                     sealCredentialsSecret: storage.sealCredentials === undefined ? undefined : SEAL_CREDENTIALS_SECRET,
                     roleArn,
                 }),

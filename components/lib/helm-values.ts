@@ -10,6 +10,8 @@
 import { PlatformConfig } from "../config";
 import { renderServerHcl, USERCONFIG_DIR, INTERNAL_SERVICE } from "./server-hcl";
 
+export { SEAL_KEY_FILES } from "./server-hcl";
+
 /** Helm release name; fixes the names of the Service (`vault`), StatefulSet and pods (contract). */
 export const RELEASE_NAME = "vault";
 /** The API port of the Vault Service and pods. */
@@ -24,10 +26,12 @@ export const SERVER_POD_LABELS = {
 } as const;
 /** The unsealer's pod label (contract with VaultBootstrap). */
 export const UNSEALER_POD_LABELS = { "app.kubernetes.io/name": "vault-unsealer" } as const;
-/** Secret with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for the S3 backend (and the seal on AWS). */
+/** Secret with the S3 backend's static keys (and the seal's, when they are the same identity). */
 export const STORAGE_CREDENTIALS_SECRET = `${RELEASE_NAME}-storage-credentials`;
 /** Secret with the awskms seal's own keys as files (s3-compatible storage with an AWS KMS seal). */
 export const SEAL_CREDENTIALS_SECRET = `${RELEASE_NAME}-seal-credentials`;
+/** File name of the AWS shared credentials file in the storage Secret (`sharedFile` delivery). */
+export const SHARED_CREDENTIALS_FILE = "credentials";
 /** Health endpoint answering 200/204 when active, standby, sealed or uninitialized. */
 export const HEALTH_PATH = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204";
 /** The chart's image user and group (hashicorp/vault runs as vault:vault = 100:1000). */
@@ -45,8 +49,14 @@ export interface ServerStorageFacts {
     readonly storageKmsKeyId?: string;
     /** The awskms seal, when unseal.mode is awskms. */
     readonly seal?: { readonly kmsKeyId: string; readonly region: string };
-    /** Name of the Secret whose AWS_* keys become env vars; unset without static storage credentials. */
-    readonly credentialsSecret?: string;
+    /**
+     * Static S3 credentials, by Secret name: `env` sets AWS_ACCESS_KEY_ID /
+     * AWS_SECRET_ACCESS_KEY from the Secret's keys of those names;
+     * `sharedFile` mounts the Secret and points AWS_SHARED_CREDENTIALS_FILE at
+     * its `credentials` file (used when the seal has its own keys: Vault lets
+     * AWS_* env vars override the seal stanza, so they must stay unset).
+     */
+    readonly storageCredentials?: { readonly secretName: string; readonly delivery: "env" | "sharedFile" };
     /** Name of the Secret with the seal's own key files; unset when the seal shares the storage identity. */
     readonly sealCredentialsSecret?: string;
     /** IAM role for IRSA; annotates the service account. */
@@ -107,6 +117,10 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
     if (config.unseal.mode === "awskms" && storage.seal === undefined) {
         throw new Error("buildVaultValues: unseal.mode is awskms but the storage binding has no seal key");
     }
+    if (storage.sealCredentialsSecret !== undefined && storage.storageCredentials?.delivery === "env") {
+        // Vault maps AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY over the seal stanza's keys (configutil.AWSKMSEnvVars).
+        throw new Error("buildVaultValues: a seal with its own credentials needs the storage keys as a file, not env");
+    }
     if (internalTls && server.tls.secretName === undefined) {
         throw new Error("secret-platform:server.tls.secretName: is required when server.tls.mode is internal");
     }
@@ -137,14 +151,20 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
             ? undefined
             : mountSecret("seal-credentials", storage.sealCredentialsSecret);
 
+    const creds = storage.storageCredentials;
     const extraSecretEnvironmentVars =
-        storage.credentialsSecret === undefined
-            ? []
-            : ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map((key) => ({
+        creds?.delivery === "env"
+            ? ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map((key) => ({
                   envName: key,
-                  secretName: storage.credentialsSecret,
+                  secretName: creds.secretName,
                   secretKey: key,
-              }));
+              }))
+            : [];
+    if (creds?.delivery === "sharedFile") {
+        // The S3 backend's AWS credential chain reads the default profile of this file (no AWS_* key env set).
+        const dir = mountSecret("storage-credentials", creds.secretName);
+        extraEnvironmentVars.AWS_SHARED_CREDENTIALS_FILE = `${dir}/${SHARED_CREDENTIALS_FILE}`;
+    }
 
     const hcl = renderServerHcl({
         s3: raft
@@ -250,6 +270,22 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
                 : { enabled: false, apiAddr: internalUrl(config) },
         },
     };
+}
+
+/**
+ * An AWS shared credentials file with one `[default]` profile. Refuses a
+ * value with a line break, which would end the entry early.
+ */
+export function awsSharedCredentialsFile(accessKeyId: string, secretAccessKey: string): string {
+    for (const [what, v] of [
+        ["storageAccessKeyId", accessKeyId],
+        ["storageSecretAccessKey", secretAccessKey],
+    ]) {
+        if (/[\r\n]/.test(v) || v.trim() !== v || v === "") {
+            throw new Error(`secret-platform:${what}: must be one line without surrounding whitespace`);
+        }
+    }
+    return `[default]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secretAccessKey}\n`;
 }
 
 /** The HCL inside a values object (standalone or raft), for specs and diagnostics. */

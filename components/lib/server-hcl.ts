@@ -23,6 +23,12 @@ export const PROMETHEUS_RETENTION = "60s";
 /** Tokens the chart's container command replaces with `sed` before Vault reads the file. */
 export const CHART_PLACEHOLDERS = ["HOST_IP", "POD_IP", "HOSTNAME", "API_ADDR", "TRANSIT_ADDR", "RAFT_ADDR"] as const;
 
+/**
+ * File names of the seal's own keys in their mounted Secret. Vault reads them
+ * through `file://` (content used as is, so the Secret holds no trailing newline).
+ */
+export const SEAL_KEY_FILES = { accessKeyId: "access-key-id", secretAccessKey: "secret-access-key" } as const;
+
 export interface S3StorageHcl {
     readonly bucket: string;
     readonly region: string;
@@ -215,14 +221,19 @@ export function renderServerHcl(input: ServerHclInput): string {
                     [
                         ["region", hclString(seal.region, KEYS.sealRegion)],
                         ["kms_key_id", hclString(seal.kmsKeyId, KEYS.sealKey)],
-                        // Vault reads these files at start; the storage's AWS_* env stays for the S3 backend.
+                        // Vault reads these files at start. AWS_* key env vars would override them (Vault's
+                        // configutil maps AWS_ACCESS_KEY_ID onto the seal), so the pod sets none in this case.
                         [
                             "access_key",
-                            dir === undefined ? undefined : hclString(`file://${dir}/access-key-id`, KEYS.path),
+                            dir === undefined
+                                ? undefined
+                                : hclString(`file://${dir}/${SEAL_KEY_FILES.accessKeyId}`, KEYS.path),
                         ],
                         [
                             "secret_key",
-                            dir === undefined ? undefined : hclString(`file://${dir}/secret-access-key`, KEYS.path),
+                            dir === undefined
+                                ? undefined
+                                : hclString(`file://${dir}/${SEAL_KEY_FILES.secretAccessKey}`, KEYS.path),
                         ],
                     ],
                     "  ",

@@ -1,11 +1,15 @@
 import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseHcl } from "@cdktf/hcl2json";
 import Ajv from "ajv";
 import { parse as parseYaml } from "yaml";
 import { loadConfig, PlatformConfig } from "../../components/config";
 import {
+    awsSharedCredentialsFile,
     buildVaultValues,
     CONTAINER_SECURITY_CONTEXT,
     HEALTH_PATH,
@@ -14,7 +18,9 @@ import {
     serverHclOf,
     ServerStorageFacts,
 } from "../../components/lib/helm-values";
+import { USERCONFIG_DIR } from "../../components/lib/server-hcl";
 import { awsStack, homelabStack } from "../support/fixtures";
+import { requireTool } from "../support/tools";
 
 // The chart's own files at the pinned version (read in place, never copied).
 const CHART_DIR = path.resolve(__dirname, "../../../shared/reference/vault-helm-0.34.1");
@@ -116,7 +122,7 @@ function garageFacts(): ServerStorageFacts {
         endpoint: "https://s3.amiya.akn",
         forcePathStyle: true,
         prefix: "vault/",
-        credentialsSecret: "vault-storage-credentials",
+        storageCredentials: { secretName: "vault-storage-credentials", delivery: "env" },
     };
 }
 
@@ -127,7 +133,7 @@ function awsFacts(): ServerStorageFacts {
         forcePathStyle: false,
         storageKmsKeyId: "arn:aws:kms:eu-west-1:123456789012:key/storage",
         seal: { kmsKeyId: "arn:aws:kms:eu-west-1:123456789012:key/seal", region: "eu-west-1" },
-        credentialsSecret: "vault-storage-credentials",
+        storageCredentials: { secretName: "vault-storage-credentials", delivery: "env" },
     };
 }
 
@@ -172,7 +178,7 @@ const cases: Case[] = [
     {
         name: "aws: IRSA role",
         stack: awsIrsa,
-        facts: () => ({ ...awsFacts(), credentialsSecret: undefined, roleArn: "arn:aws:iam::123456789012:role/v" }),
+        facts: () => ({ ...awsFacts(), storageCredentials: undefined, roleArn: "arn:aws:iam::123456789012:role/v" }),
     },
     { name: "homelab: raft HA with internal TLS", stack: homelabRaftTls, facts: garageFacts },
     {
@@ -181,6 +187,7 @@ const cases: Case[] = [
         facts: () => ({
             ...garageFacts(),
             seal: { kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/abc", region: "garage" },
+            storageCredentials: { secretName: "vault-storage-credentials", delivery: "sharedFile" },
             sealCredentialsSecret: "vault-seal-credentials",
         }),
     },
@@ -382,7 +389,7 @@ describe("buildVaultValues: the settings", () => {
     it("IRSA: the service account carries the role, and no credential Secret is referenced", () => {
         const v = buildVaultValues(configOf(awsIrsa()), {
             ...awsFacts(),
-            credentialsSecret: undefined,
+            storageCredentials: undefined,
             roleArn: "arn:aws:iam::123456789012:role/vault",
         }) as any;
         assert.deepEqual(v.server.serviceAccount.annotations, {
@@ -391,30 +398,184 @@ describe("buildVaultValues: the settings", () => {
         assert.deepEqual(v.server.extraSecretEnvironmentVars, []);
     });
 
-    it("a seal with its own keys mounts their Secret as files for the seal stanza", async () => {
+    it("a seal with its own keys: both identities as mounted files, no AWS key in the env", async () => {
         const v = buildVaultValues(configOf(garageWithKmsSeal()), {
             ...garageFacts(),
             seal: { kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/abc", region: "eu-central-1" },
+            storageCredentials: { secretName: "vault-storage-credentials", delivery: "sharedFile" },
             sealCredentialsSecret: "vault-seal-credentials",
         }) as any;
-        assert.deepEqual(v.server.volumes[1], {
-            name: "seal-credentials",
-            secret: { secretName: "vault-seal-credentials", defaultMode: 0o440 },
-        });
-        assert.deepEqual(v.server.volumeMounts[1], {
-            name: "seal-credentials",
-            mountPath: "/vault/userconfig/vault-seal-credentials",
-            readOnly: true,
+        assert.deepEqual(v.server.volumes.slice(1), [
+            { name: "seal-credentials", secret: { secretName: "vault-seal-credentials", defaultMode: 0o440 } },
+            { name: "storage-credentials", secret: { secretName: "vault-storage-credentials", defaultMode: 0o440 } },
+        ]);
+        assert.deepEqual(v.server.volumeMounts.slice(1), [
+            { name: "seal-credentials", mountPath: "/vault/userconfig/vault-seal-credentials", readOnly: true },
+            { name: "storage-credentials", mountPath: "/vault/userconfig/vault-storage-credentials", readOnly: true },
+        ]);
+        // Vault would map AWS_ACCESS_KEY_ID onto the seal stanza: the S3 backend reads a shared credentials file.
+        assert.deepEqual(v.server.extraSecretEnvironmentVars, []);
+        assert.deepEqual(v.server.extraEnvironmentVars, {
+            AWS_SHARED_CREDENTIALS_FILE: "/vault/userconfig/vault-storage-credentials/credentials",
         });
         const hcl = (await parseHcl("server.hcl", serverHclOf(v))) as any;
         assert.equal(hcl.seal.awskms[0].access_key, "file:///vault/userconfig/vault-seal-credentials/access-key-id");
-        // The storage keeps the standard AWS env for Garage.
-        assert.equal(v.server.extraSecretEnvironmentVars[0].secretName, "vault-storage-credentials");
+        assert.equal(
+            hcl.seal.awskms[0].secret_key,
+            "file:///vault/userconfig/vault-seal-credentials/secret-access-key",
+        );
+    });
+
+    it("refuses storage keys in the env next to a seal with its own keys", () => {
+        assert.throws(
+            () =>
+                buildVaultValues(configOf(garageWithKmsSeal()), {
+                    ...garageFacts(),
+                    seal: { kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/abc", region: "eu-central-1" },
+                    sealCredentialsSecret: "vault-seal-credentials",
+                }),
+            { message: "buildVaultValues: a seal with its own credentials needs the storage keys as a file, not env" },
+        );
+    });
+
+    it("awsSharedCredentialsFile: one default profile, and refuses a value that would break the file", () => {
+        assert.equal(
+            awsSharedCredentialsFile("GKid", "s3cr/et+x"),
+            "[default]\naws_access_key_id = GKid\naws_secret_access_key = s3cr/et+x\n",
+        );
+        assert.throws(() => awsSharedCredentialsFile("GKid\n[evil]", "x"), {
+            message: "secret-platform:storageAccessKeyId: must be one line without surrounding whitespace",
+        });
+        assert.throws(() => awsSharedCredentialsFile("GKid", " x"), {
+            message: "secret-platform:storageSecretAccessKey: must be one line without surrounding whitespace",
+        });
     });
 
     it("refuses an awskms config without a seal key in the storage facts", () => {
         assert.throws(() => buildVaultValues(configOf(awsStack()), { ...awsFacts(), seal: undefined }), {
             message: "buildVaultValues: unseal.mode is awskms but the storage binding has no seal key",
         });
+    });
+});
+
+/**
+ * Runs the real Vault the way the pod would, as far as credentials go: the
+ * values' env vars (secret ones resolved from `secrets`), the values' Secret
+ * volumes written as files, and the values' HCL with its mount paths moved to
+ * a temp dir and its S3/KMS endpoints pointed at two loopback fakes. Returns
+ * the access key id each fake saw in the SigV4 Authorization header.
+ */
+async function credentialsSeen(
+    vault: string,
+    values: any,
+    secrets: Record<string, Record<string, string>>,
+    extraEnv: Record<string, string> = {},
+): Promise<{ s3?: string; kms?: string }> {
+    const seen: { s3?: string; kms?: string } = {};
+    const fake = (service: "s3" | "kms") =>
+        http.createServer((req, res) => {
+            req.resume();
+            req.on("end", () => {
+                seen[service] ??= /Credential=([^/]+)\//.exec(req.headers.authorization ?? "")?.[1];
+                if (service === "s3") {
+                    // An empty bucket listing: the S3 backend's start-up check passes, so the seal is tried next.
+                    res.writeHead(200, { "content-type": "application/xml" });
+                    res.end(
+                        '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><IsTruncated>false</IsTruncated></ListBucketResult>',
+                    );
+                } else {
+                    res.writeHead(400, { "content-type": "application/x-amz-json-1.1" });
+                    res.end(JSON.stringify({ __type: "AccessDeniedException", message: "fake KMS" }));
+                }
+            });
+        });
+    const servers = [fake("s3"), fake("kms")];
+    await Promise.all(servers.map((s) => new Promise<void>((r) => s.listen(0, "127.0.0.1", r))));
+    const [s3Port, kmsPort] = servers.map((s) => (s.address() as { port: number }).port);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vault-creds-"));
+    try {
+        const userconfig = path.join(dir, "userconfig");
+        for (const volume of values.server.volumes as { secret?: { secretName: string } }[]) {
+            if (volume.secret === undefined) continue;
+            const secretDir = path.join(userconfig, volume.secret.secretName);
+            fs.mkdirSync(secretDir, { recursive: true });
+            for (const [file, content] of Object.entries(secrets[volume.secret.secretName] ?? {})) {
+                fs.writeFileSync(path.join(secretDir, file), content);
+            }
+        }
+        const hcl = serverHclOf(values)
+            .replaceAll(USERCONFIG_DIR, userconfig)
+            .replace(/^\s*(endpoint|s3_force_path_style)\s*=.*$/gm, "")
+            .replace(
+                'storage "s3" {',
+                `storage "s3" {\n  endpoint = "http://127.0.0.1:${s3Port}"\n  s3_force_path_style = "true"`,
+            )
+            .replace('seal "awskms" {', `seal "awskms" {\n  endpoint = "http://127.0.0.1:${kmsPort}"`);
+        const file = path.join(dir, "server.hcl");
+        fs.writeFileSync(file, hcl + "\ndisable_mlock = true\n");
+        const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: dir, ...extraEnv };
+        for (const [k, v] of Object.entries(values.server.extraEnvironmentVars as Record<string, string>)) {
+            env[k] = v.replaceAll(USERCONFIG_DIR, userconfig);
+        }
+        for (const ref of values.server.extraSecretEnvironmentVars as any[]) {
+            env[ref.envName] = secrets[ref.secretName][ref.secretKey];
+        }
+        await new Promise<void>((resolve) =>
+            execFile(
+                vault,
+                ["operator", "diagnose", `-config=${file}`, "-format=json", "-skip=listener"],
+                { env, timeout: 30_000 },
+                () => resolve(),
+            ),
+        );
+        return seen;
+    } finally {
+        for (const s of servers) s.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+describe("credential routing on a real Vault: which identity reaches S3 and KMS", function () {
+    let vault: string;
+    before(function () {
+        vault = requireTool(this, "vault");
+    });
+
+    const sealFacts = (): ServerStorageFacts => ({
+        ...garageFacts(),
+        seal: { kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/abc", region: "eu-central-1" },
+        storageCredentials: { secretName: "vault-storage-credentials", delivery: "sharedFile" },
+        sealCredentialsSecret: "vault-seal-credentials",
+    });
+    const sealSecrets = {
+        "vault-storage-credentials": { credentials: awsSharedCredentialsFile("GKGARAGEKEY", "garage-secret") },
+        "vault-seal-credentials": { "access-key-id": "AKIASEALKEY", "secret-access-key": "seal-secret" },
+    };
+
+    it("Garage + AWS KMS seal: Garage sees the storage key, KMS the seal's own key", async () => {
+        const values = buildVaultValues(configOf(garageWithKmsSeal()), sealFacts());
+        assert.deepEqual(await credentialsSeen(vault, values, sealSecrets), { s3: "GKGARAGEKEY", kms: "AKIASEALKEY" });
+    });
+
+    it("the check itself: a storage key in the env would be used by the seal (why the file)", async () => {
+        const values = buildVaultValues(configOf(garageWithKmsSeal()), sealFacts());
+        const env = { AWS_ACCESS_KEY_ID: "GKGARAGEKEY", AWS_SECRET_ACCESS_KEY: "garage-secret" };
+        assert.equal((await credentialsSeen(vault, values, sealSecrets, env)).kms, "GKGARAGEKEY");
+    });
+
+    it("aws with an IAM user: the env key serves both the S3 backend and the seal", async () => {
+        const values = buildVaultValues(configOf(awsStack()), awsFacts());
+        const secrets = {
+            "vault-storage-credentials": { AWS_ACCESS_KEY_ID: "AKIAUSERKEY", AWS_SECRET_ACCESS_KEY: "user-secret" },
+        };
+        assert.deepEqual(await credentialsSeen(vault, values, secrets), { s3: "AKIAUSERKEY", kms: "AKIAUSERKEY" });
+    });
+
+    it("Garage with Shamir keys: the env key reaches S3, and there is no seal to call", async () => {
+        const values = buildVaultValues(configOf(homelabStack()), garageFacts());
+        const secrets = {
+            "vault-storage-credentials": { AWS_ACCESS_KEY_ID: "GKGARAGEKEY", AWS_SECRET_ACCESS_KEY: "garage-secret" },
+        };
+        assert.deepEqual(await credentialsSeen(vault, values, secrets), { s3: "GKGARAGEKEY" });
     });
 });

@@ -175,7 +175,7 @@ describe("VaultServer", () => {
                 endpoint: "https://s3.amiya.akn",
                 forcePathStyle: true,
                 prefix: "vault/",
-                credentialsSecret: "vault-storage-credentials",
+                storageCredentials: { secretName: "vault-storage-credentials", delivery: "env" },
             });
             assert.deepEqual(values, JSON.parse(JSON.stringify(expected)));
             const hcl = (await parseHcl("server.hcl", serverHclOf(values as any))) as any;
@@ -449,9 +449,16 @@ describe("VaultServer", () => {
             kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/abc",
             kmsRegion: "eu-central-1",
         };
-        s.secrets.sealAccessKeyId = "AKIASEALTEST";
+        // A pasted key with a trailing newline: Vault reads file:// values byte for byte, so it is trimmed.
+        s.secrets.sealAccessKeyId = "AKIASEALTEST\n";
         s.secrets.sealSecretAccessKey = "seal-secret-test";
         const p = await run(s, garageBinding);
+        const storage = p.find(T.secret, "server-storage-credentials");
+        assert.equal((storage.inputs.stringData as any)[SIG], SECRET_SIG);
+        assert.deepEqual((storage.inputs.stringData as any).value, {
+            credentials:
+                "[default]\naws_access_key_id = GKtestaccesskey\naws_secret_access_key = test-storage-secret-key\n",
+        });
         const seal = p.find(T.secret, "server-seal-credentials");
         assert.equal((seal.inputs.metadata as any).name, "vault-seal-credentials");
         assert.equal((seal.inputs.stringData as any)[SIG], SECRET_SIG);
@@ -460,8 +467,13 @@ describe("VaultServer", () => {
             "secret-access-key": "seal-secret-test",
         });
         const deps = await dependsOnOf(chartOf(p));
-        assert.ok(deps.includes(seal.resource));
+        assert.ok(deps.includes(seal.resource) && deps.includes(storage.resource));
         const values = chartOf(p).inputs.values as any;
+        // No AWS key in the env: Vault would map it over the seal stanza's keys.
+        assert.deepEqual(values.server.extraSecretEnvironmentVars, []);
+        assert.deepEqual(values.server.extraEnvironmentVars, {
+            AWS_SHARED_CREDENTIALS_FILE: "/vault/userconfig/vault-storage-credentials/credentials",
+        });
         const hclText = serverHclOf(values);
         for (const secret of ["AKIASEALTEST", "seal-secret-test", "GKtestaccesskey", "test-storage-secret-key"]) {
             assert.ok(!JSON.stringify(values).includes(secret) && !hclText.includes(secret), "a credential leaked");
