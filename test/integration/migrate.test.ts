@@ -15,6 +15,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { parseArgs } from "../../scripts/lib/migrate/args";
+import { parseMapping } from "../../scripts/lib/migrate/mapping";
+import { migrate as migrateRun } from "../../scripts/lib/migrate/run";
+import { decryptFile } from "../../scripts/lib/migrate/sops";
+import { connectionFromEnv, KvClient } from "../../scripts/lib/migrate/vault";
 import { requireTool } from "../support/tools";
 import { initAndUnseal, startVault, VaultInit, vaultRequest, VaultServer } from "../support/vault-server";
 
@@ -109,27 +114,46 @@ describe("integration: migrate SOPS files into a real Vault", function () {
         }
     }
 
-    function migrate(args: string[], env: Record<string, string> = {}) {
-        const res = spawnSync(
-            process.execPath,
-            ["--require", TSX_HOOK, path.join(ROOT, "scripts", "migrate.ts"), ...args],
-            {
-                cwd: repo,
-                encoding: "utf8",
-                env: {
-                    PATH: process.env.PATH,
-                    HOME: tmp,
-                    VAULT_ADDR: vault.address,
-                    VAULT_TOKEN: init.rootToken,
-                    SOPS_BIN: sops,
-                    SOPS_AGE_KEY_FILE: keyFile,
-                    ...env,
-                },
-            },
-        );
+    function toolEnv(env: Record<string, string>): Record<string, string> {
+        return {
+            PATH: process.env.PATH ?? "",
+            HOME: tmp,
+            VAULT_ADDR: vault.address,
+            VAULT_TOKEN: init.rootToken,
+            SOPS_BIN: sops,
+            SOPS_AGE_KEY_FILE: keyFile,
+            ...env,
+        };
+    }
+
+    /** `npm run migrate`'s entry point as a child process: argv, env, exit status, stdout and stderr. */
+    function migrateCli(args: string[], env: Record<string, string> = {}) {
+        const script = path.join(ROOT, "scripts", "migrate.ts");
+        const res = spawnSync(process.execPath, ["--require", TSX_HOOK, script, ...args], {
+            cwd: repo,
+            encoding: "utf8",
+            env: toolEnv(env),
+        });
         const out = `${res.stdout}${res.stderr}`;
         outputs.push(out);
         return { code: res.status, out };
+    }
+
+    /** The same run in this process (real sops, real Vault; saves a node start per run). */
+    async function migrate(args: string[], env: Record<string, string> = {}) {
+        const e = toolEnv(env);
+        const lines: string[] = [];
+        const opts = parseArgs(args);
+        const mapping = parseMapping(fs.readFileSync(opts.mapping as string, "utf8"), opts.mapping as string);
+        const res = await migrateRun(opts, mapping, {
+            kv: new KvClient(connectionFromEnv(e)),
+            decrypt: (file, format) => decryptFile(file, format, e),
+            out: (l) => lines.push(l),
+            cwd: repo,
+        });
+        const out = lines.join("\n");
+        outputs.push(out);
+        return { code: res.exitCode, out };
     }
 
     const files = Object.keys(fixtures(apiToken));
@@ -182,7 +206,7 @@ describe("integration: migrate SOPS files into a real Vault", function () {
     });
 
     it("dry run prints the plan for every file and writes nothing", async function () {
-        const { code, out } = migrate(["--dry-run", ...allArgs()]);
+        const { code, out } = await migrate(["--dry-run", ...allArgs()]);
         assert.equal(code, 0, out);
         for (const p of Object.keys(expected(apiToken)))
             assert.match(out, new RegExp(`plan ${p.replace(/\./g, "\\.")} \\(.*\\): create - new secret`));
@@ -194,7 +218,7 @@ describe("integration: migrate SOPS files into a real Vault", function () {
     });
 
     it("migrates every file; values read back byte for byte with the import recorded in custom metadata", async function () {
-        const { code, out } = migrate(allArgs());
+        const { code, out } = migrateCli(allArgs());
         assert.equal(code, 0, out);
         assert.match(out, /written 4, metadata 0, unchanged 0, planned 0, conflicts 0, failed 0/);
         for (const [p, data] of Object.entries(expected(apiToken))) {
@@ -222,7 +246,7 @@ describe("integration: migrate SOPS files into a real Vault", function () {
 
     it("a second run on unchanged input writes nothing (versions unchanged)", async function () {
         const before = await versions();
-        const { code, out } = migrate(allArgs());
+        const { code, out } = await migrate(allArgs());
         assert.equal(code, 0, out);
         assert.match(out, /written 0, metadata 0, unchanged 4, planned 0, conflicts 0, failed 0/);
         assert.deepEqual(await versions(), before);
@@ -239,7 +263,7 @@ describe("integration: migrate SOPS files into a real Vault", function () {
         const newToken = `${apiToken}-rotated`;
         encryptAll({ "apps/api/config.sops.json": fixtures(newToken)["apps/api/config.sops.json"] });
 
-        let r = migrate(allArgs());
+        let r = migrateCli(allArgs());
         assert.equal(r.code, 2, r.out);
         assert.match(
             r.out,
@@ -249,7 +273,7 @@ describe("integration: migrate SOPS files into a real Vault", function () {
         assert.deepEqual(await readBack("amiya.akn/api/default/config"), { token: edited });
         assert.ok(!r.out.includes(edited));
 
-        r = migrate(["--force", ...allArgs()]);
+        r = await migrate(["--force", ...allArgs()]);
         assert.equal(r.code, 0, r.out);
         assert.match(r.out, /amiya\.akn\/api\/default\/config: written v3 \(forced\)/);
         assert.deepEqual(
@@ -259,7 +283,7 @@ describe("integration: migrate SOPS files into a real Vault", function () {
         SECRETS.push(newToken);
 
         // And the next plain run is quiet again.
-        r = migrate(allArgs());
+        r = await migrate(allArgs());
         assert.equal(r.code, 0, r.out);
         assert.match(r.out, /unchanged 4/);
     });
@@ -268,7 +292,7 @@ describe("integration: migrate SOPS files into a real Vault", function () {
         const other = path.join(tmp, "age", "other.txt");
         execFileSync(requireTool(this, "age-keygen"), ["-o", other], { stdio: "ignore" });
         const before = await versions();
-        const { code, out } = migrate(allArgs(), { SOPS_AGE_KEY_FILE: other });
+        const { code, out } = migrateCli(allArgs(), { SOPS_AGE_KEY_FILE: other });
         assert.equal(code, 1, out);
         assert.match(out, /error: apps\/grafana\/secrets\/admin\.sops\.yaml: sops could not decrypt it/);
         assert.match(out, /nothing written: 4 problem\(s\) before any write/);
