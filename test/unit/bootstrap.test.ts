@@ -302,26 +302,51 @@ describe("bootstrap (mocks)", () => {
         });
     });
 
-    it("uses the operator's vaultToken for the provider and allows adopting an initialized Vault", async () => {
-        const stack = homelabStack();
-        stack.secrets.vaultToken = "hvs.operator-admin-token";
-        const p = await runProgram(stack, build);
-        const provider = p.find("pulumi:providers:vault", `${B}-vault`);
-        assert.equal(secretInput(provider.inputs.token), "hvs.operator-admin-token");
-        assert.equal(await isSecret(provider.props.token), true);
-        assert.equal(p.find(INIT, `${B}-init`).inputs.adoptExisting, true);
-    });
+    describe("a variant: operator token, no loop, another schedule, internal TLS", () => {
+        let p: Program<SecretPlatform>;
+        before(async () => {
+            const stack = homelabStack();
+            stack.secrets.vaultToken = "hvs.operator-admin-token";
+            stack.values.unseal = { loop: { enabled: false }, schedule: "*/2 * * * *" };
+            stack.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
+            p = await runProgram(stack, build);
+        });
 
-    it("runs no loop Deployment when unseal.loop.enabled is false, but keeps the CronJob", async () => {
-        const stack = homelabStack();
-        stack.values.unseal = { loop: { enabled: false }, schedule: "*/2 * * * *" };
-        const p = await runProgram(stack, build);
-        assert.deepEqual(
-            p.ofType("kubernetes:apps/v1:Deployment").filter((r) => r.name.startsWith(B)),
-            [],
-        );
-        const cron = p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`);
-        assert.equal((cron.inputs.spec as any).schedule, "*/2 * * * *");
+        it("uses the operator's vaultToken for the provider and allows adopting an initialized Vault", async () => {
+            const provider = p.find("pulumi:providers:vault", `${B}-vault`);
+            assert.equal(secretInput(provider.inputs.token), "hvs.operator-admin-token");
+            assert.equal(await isSecret(provider.props.token), true);
+            assert.equal(p.find(INIT, `${B}-init`).inputs.adoptExisting, true);
+        });
+
+        it("runs no loop Deployment when unseal.loop.enabled is false, but keeps the CronJob", () => {
+            assert.deepEqual(
+                p.ofType("kubernetes:apps/v1:Deployment").filter((r) => r.name.startsWith(B)),
+                [],
+            );
+            const cron = p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`);
+            assert.equal((cron.inputs.spec as any).schedule, "*/2 * * * *");
+        });
+
+        it("internal TLS: the unsealer trusts the CA through VAULT_CACERT, mounting only ca.crt", () => {
+            const spec = (p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`).inputs as any).spec.jobTemplate.spec
+                .template.spec;
+            assert.equal(spec.containers[0].env[0].value, "https://vault.vault.svc:8200");
+            assert.deepEqual(spec.containers[0].env[3], { name: "VAULT_CACERT", value: "/vault/tls-ca/ca.crt" });
+            assert.deepEqual(spec.containers[0].volumeMounts[3], {
+                name: "vault-ca",
+                mountPath: "/vault/tls-ca",
+                readOnly: true,
+            });
+            assert.deepEqual(spec.volumes[3], {
+                name: "vault-ca",
+                secret: {
+                    secretName: "vault-server-tls",
+                    items: [{ key: "ca.crt", path: "ca.crt" }],
+                    defaultMode: 0o444,
+                },
+            });
+        });
     });
 
     it("awskms: recovery shares at init, no unseal Secret and no unsealer at all", async () => {
@@ -359,19 +384,6 @@ describe("bootstrap (mocks)", () => {
         assert.deepEqual(unsealed.inputs.keys, []);
         assert.equal(unsealed.inputs.sealType, "awskms");
         assert.equal(p.result.bootstrap.unsealKeysSecret, undefined);
-    });
-
-    it("internal TLS: the unsealer trusts the CA through VAULT_CACERT, mounting only ca.crt", async () => {
-        const stack = homelabStack();
-        stack.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
-        const p = await runProgram(stack, build);
-        const spec = (p.find("kubernetes:apps/v1:Deployment", `${B}-unsealer-loop`).inputs as any).spec.template.spec;
-        assert.equal(spec.containers[0].env[0].value, "https://vault.vault.svc:8200");
-        assert.deepEqual(spec.containers[0].env[3], { name: "VAULT_CACERT", value: "/vault/tls-ca/ca.crt" });
-        assert.deepEqual(spec.volumes[3], {
-            name: "vault-ca",
-            secret: { secretName: "vault-server-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 },
-        });
     });
 });
 
