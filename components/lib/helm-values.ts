@@ -265,7 +265,12 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
                       // The chart's VAULT_API_ADDR env wins over api_addr in the HCL: keep them equal.
                       apiAddr: `${scheme}://$(HOSTNAME).${INTERNAL_SERVICE}:${API_PORT}`,
                       raft: { enabled: true, setNodeId: true, config: hcl },
-                      disruptionBudget: { enabled: true, maxUnavailable: Math.floor((server.replicas - 1) / 2) },
+                      // Keeps quorum through node drains; a single raft node has no quorum to keep, and a
+                      // budget of zero would block every drain.
+                      disruptionBudget:
+                          server.replicas > 1
+                              ? { enabled: true, maxUnavailable: Math.floor((server.replicas - 1) / 2) }
+                              : { enabled: false },
                   }
                 : { enabled: false, apiAddr: internalUrl(config) },
         },

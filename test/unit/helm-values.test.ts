@@ -375,6 +375,14 @@ describe("buildVaultValues: the settings", () => {
         assert.equal(v.server.ha.replicas, 5);
     });
 
+    it("raft with a single node: no PodDisruptionBudget (a budget of zero would block every drain)", () => {
+        const s = homelabRaftTls();
+        s.values.server.replicas = 1;
+        const v = buildVaultValues(configOf(s), garageFacts()) as any;
+        assert.deepEqual(v.server.ha.disruptionBudget, { enabled: false });
+        assert.equal(v.server.ha.replicas, 1);
+    });
+
     it("a CA in the certificate's own Secret is not mounted twice", () => {
         const s = homelabRaftTls();
         s.values.server.tls.caSecretName = "vault-server-tls";
