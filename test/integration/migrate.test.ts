@@ -299,6 +299,28 @@ describe("integration: migrate SOPS files into a real Vault", function () {
         assert.deepEqual(await versions(), before);
     });
 
+    it("refuses a mount that does not exist or is not KV v2, before any write", async function () {
+        const before = await versions();
+        let r = await migrate(["--mount", "nope", ...allArgs()]);
+        assert.equal(r.code, 1, r.out);
+        assert.match(
+            r.out,
+            /error: mount nope does not exist, or this token may not use it \(GET sys\/internal\/ui\/mounts\/nope: HTTP 403\)/,
+        );
+        const v1 = await vaultRequest(vault.address, init.rootToken, "POST", "sys/mounts/legacy", {
+            type: "kv",
+            options: { version: "1" },
+        });
+        assert.equal(v1.status, 204);
+        r = await migrate(["--mount", "legacy", ...allArgs()]);
+        assert.equal(r.code, 1, r.out);
+        assert.match(
+            r.out,
+            /error: mount legacy is not a KV v2 mount \(type kv, version 1\)\nnothing written: 1 problem\(s\) before any write/,
+        );
+        assert.deepEqual(await versions(), before);
+    });
+
     it("never printed a secret value in any run", function () {
         assert.ok(outputs.length >= 6);
         const all = outputs.join("\n");

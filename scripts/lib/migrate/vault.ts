@@ -94,6 +94,12 @@ export class KvClient {
     async checkKv2Mount(mount: string): Promise<void> {
         const p = `sys/internal/ui/mounts/${encodePath(mount)}`;
         const { status, json } = await this.call("GET", p);
+        // Vault answers 403 both for a missing mount and for one the token may not use.
+        if (status === 403)
+            throw new VaultError(
+                `mount ${mount} does not exist, or this token may not use it (GET ${p}: HTTP 403)`,
+                403,
+            );
         if (status !== 200) this.fail("GET", p, status, json);
         const type = json?.data?.type;
         const version = json?.data?.options?.version;
