@@ -171,7 +171,10 @@ describe("workflows", () => {
         assert.equal(job.permissions?.["pull-requests"], "write");
         assert.equal(wf.permissions?.contents, "read");
         const plan = step(job, (s) => /npm run/.test(s.run ?? ""), "offline plan");
-        assert.match(plan.run as string, /npm run --silent plan -- --stack "\$STACK" --diff "origin\/\$BASE_REF"/);
+        assert.match(
+            plan.run as string,
+            /npm run --silent plan -- --stack "\$STACK" --diff "origin\/\$BASE_REF" --format markdown >/,
+        );
         const preview = step(job, (s) => s.id === "preview", "id=preview");
         assert.match(preview.run as string, /pulumi preview --stack "\$STACK" --diff /);
         assert.match(preview.run as string, /--policy-pack policies\/guard/);
