@@ -513,6 +513,9 @@ async function credentialsSeen(
         }
         const hcl = serverHclOf(values)
             .replaceAll(USERCONFIG_DIR, userconfig)
+            // Nothing to serve here: never bind the real ports on the test machine.
+            .replaceAll('"[::]:8200"', '"127.0.0.1:0"')
+            .replaceAll('"[::]:8201"', '"127.0.0.1:0"')
             .replace(/^\s*(endpoint|s3_force_path_style)\s*=.*$/gm, "")
             .replace(
                 'storage "s3" {',
