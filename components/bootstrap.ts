@@ -107,7 +107,8 @@ export function unsealerPodSpec(o: UnsealerPodOptions): k8s.types.input.core.v1.
                 args: o.args,
                 env,
                 volumeMounts: mounts,
-                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                // Each `vault` CLI call maps ~170 MiB of its binary (file pages) and ~20 MiB anonymous.
+                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
                 securityContext: {
                     allowPrivilegeEscalation: false,
                     readOnlyRootFilesystem: true,

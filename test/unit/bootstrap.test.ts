@@ -64,7 +64,7 @@ function expectedPodSpec(args: string[]) {
                     { name: "script", mountPath: "/vault/unsealer", readOnly: true },
                     { name: "tmp", mountPath: "/tmp" },
                 ],
-                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
+                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
                 securityContext: restricted,
             },
         ],
@@ -541,6 +541,60 @@ describe("vault-init against a fake API", () => {
                     message: `Vault at ${fake.address} did not auto-unseal with awskms within 0.1s: check the Vault pod's log for KMS errors (key id, region, credentials).`,
                 },
             );
+        } finally {
+            await fake.close();
+        }
+    });
+
+    it("shamir: keys that do not belong to this Vault fail with progress, and an echoed key is redacted", async () => {
+        const status = { ...sealed, initialized: true, t: 2, n: 3 };
+        let answer: "progress" | "echo" = "progress";
+        const fake = await fakeVault((req, body) => {
+            if (req.url !== "/v1/sys/unseal") return { status: 200, body: status };
+            if (answer === "progress") return { status: 200, body: { ...status, progress: 1 } };
+            return { status: 400, body: { errors: [`invalid key ${String(JSON.parse(body).key)}`] } };
+        });
+        const u = {
+            address: fake.address,
+            skipTlsVerify: false,
+            waitTimeoutSeconds: 1,
+            sealType: "shamir" as const,
+            keys: ["aaaa1111", "bbbb2222"],
+            keysSecret: "vault/vault-unseal-keys",
+        };
+        try {
+            await assert.rejects(ensureUnsealed(u, { intervalMs: 10 }), {
+                message: `Vault at ${fake.address} is still sealed after all 2 stored unseal keys (progress 1/2): the keys do not belong to this Vault's storage.`,
+            });
+            answer = "echo";
+            await assert.rejects(ensureUnsealed(u, { intervalMs: 10 }), {
+                message: `PUT ${fake.address}/v1/sys/unseal: HTTP 400: invalid key <redacted>`,
+            });
+        } finally {
+            await fake.close();
+        }
+    });
+
+    it("an adopted Shamir Vault without keys waits for the unsealer, then says where the keys are", async () => {
+        const fake = await fakeVault(() => ({ status: 200, body: { ...sealed, initialized: true } }));
+        try {
+            await assert.rejects(
+                ensureUnsealed(
+                    {
+                        address: fake.address,
+                        skipTlsVerify: false,
+                        waitTimeoutSeconds: 0.1,
+                        sealType: "shamir",
+                        keys: [],
+                        keysSecret: "vault/vault-unseal-keys",
+                    },
+                    { intervalMs: 10 },
+                ),
+                {
+                    message: `Vault at ${fake.address} is sealed and this stack holds no unseal keys (adopted); the unsealer reads them from Secret vault/vault-unseal-keys, or unseal by hand: vault operator unseal.`,
+                },
+            );
+            assert.ok(!fake.seen.some((s) => s.startsWith("PUT")), "no key was submitted");
         } finally {
             await fake.close();
         }
