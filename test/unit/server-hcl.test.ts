@@ -204,7 +204,8 @@ function vaultParse(vault: string, hcl: string): { status: string; warnings?: st
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "server-hcl-"));
     try {
         const file = path.join(dir, "server.hcl");
-        fs.writeFileSync(file, hcl);
+        // Diagnose goes on to open storage after parsing: keep raft's data dir inside the temp dir.
+        fs.writeFileSync(file, hcl.replaceAll('"/vault/data"', JSON.stringify(path.join(dir, "data"))));
         const run = spawnSync(
             vault,
             [
