@@ -316,8 +316,19 @@ describe("offline plan", () => {
             assert.equal(diff.unchanged, amiya.resources.length);
         });
 
-        it("lineDiff keeps common lines out and orders removals before additions", () => {
-            assert.deepEqual(lineDiff("a\nb\nc", "a\nB\nc\nd"), ["- b", "+ B", "+ d"]);
+        it("lineDiff orders removals before additions and keeps only the asked context", () => {
+            assert.deepEqual(lineDiff("a\nb\nc", "a\nB\nc\nd"), ["- b", "+ B", "  ...", "+ d"]);
+            const before = "1\n2\n3\n4\n5\n6\n7\n8\n9";
+            assert.deepEqual(lineDiff(before, before.replace("2", "two").replace("9", "nine"), 1), [
+                "  1",
+                "- 2",
+                "+ two",
+                "  3",
+                "  ...",
+                "  8",
+                "- 9",
+                "+ nine",
+            ]);
         });
 
         it("--diff HEAD runs the committed planner and compares it with the working tree", async function () {
@@ -334,6 +345,26 @@ describe("offline plan", () => {
             for (const urn of seen) assert.ok(current.has(urn), `${urn} is not in the current plan`);
             for (const r of diff.removed) assert.ok(!current.has(r.urn), `${r.urn} removed but still planned`);
             assert.equal(new Set(seen).size + diff.unchanged, current.size);
+        });
+    });
+
+    describe("--diff against revisions without a plan", () => {
+        // d418dc2 is the foundation commit: the planner came later (history is never rewritten).
+        it("says so when the revision predates the planner", async () => {
+            const result = await runCli(["--stack", "amiya", "--diff", "d418dc2"]);
+            assert.deepEqual(result, {
+                code: 0,
+                stdout: "no plan diff: d418dc2 (d418dc2) predates the offline planner (it has no scripts/plan.ts)\n",
+                stderr: "",
+            });
+        });
+
+        it("names an unknown revision", async () => {
+            assert.deepEqual(await runCli(["--stack", "amiya", "--diff", "no-such-ref"]), {
+                code: 1,
+                stdout: "",
+                stderr: "unknown git revision 'no-such-ref'\n",
+            });
         });
     });
 
@@ -381,7 +412,7 @@ describe("offline plan", () => {
         it("refuses a plan of another format version", () => {
             assert.throws(
                 () => parsePlan('{"format":"secret-platform-plan/0","resources":[]}', "old.json"),
-                /^Error: old\.json: plan format "secret-platform-plan\/0", expected "secret-platform-plan\/1"$/,
+                /^PlanError: old\.json: plan format "secret-platform-plan\/0", expected "secret-platform-plan\/1"$/,
             );
         });
     });

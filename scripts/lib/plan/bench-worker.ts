@@ -1,11 +1,16 @@
 /**
  * One measured run for `npm run bench`, in a fresh process:
- *   bench-worker.ts sdk            imports the five Pulumi SDKs, nothing else (the floor)
- *   bench-worker.ts program <stack> imports them, then the program and the mocks, and runs the
- *                                  program for the stack file under the mocks
+ *   bench-worker.ts sdk              imports the five Pulumi SDKs, nothing else (the floor)
+ *   bench-worker.ts sdk-used <list>  imports them and every SDK module file in <list> (a JSON
+ *                                    array): the SDK modules a program run loaded, without the program
+ *   bench-worker.ts program <stack>  imports them, then the program and the mocks, and runs the
+ *                                    program for the stack file under the mocks; with
+ *                                    BENCH_MODULES_OUT set, writes there the SDK module files it loaded
  * Prints one JSON line of milliseconds since the process started. Modules are
  * loaded with require() in order, so each phase is timed on its own.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 
 export interface WorkerTimes {
@@ -41,7 +46,15 @@ async function main(): Promise<WorkerTimes> {
     const t1 = performance.now();
     const c1 = cpuMs();
     if (mode === "sdk") return { bootMs: t0, sdkMs: t1 - t0, cpuMs: c1, sdkCpuMs: c1 - c0 };
-    if (mode !== "program" || stack === undefined) throw new Error("usage: bench-worker.ts sdk | program <stack>");
+    if (mode === "sdk-used" && stack !== undefined) {
+        for (const file of JSON.parse(fs.readFileSync(stack, "utf8")) as string[]) require(file);
+        const t2 = performance.now();
+        const c2 = cpuMs();
+        return { bootMs: t0, sdkMs: t2 - t0, cpuMs: c2, sdkCpuMs: c2 - c0 };
+    }
+    if (mode !== "program" || stack === undefined) {
+        throw new Error("usage: bench-worker.ts sdk | sdk-used <list.json> | program <stack>");
+    }
 
     require("../../../test/support/mocks");
     const { runProgram } = require("../../../test/support/program") as typeof import("../../../test/support/program");
@@ -52,6 +65,11 @@ async function main(): Promise<WorkerTimes> {
     const program = await runProgram({ values: file.values, secrets: file.secrets }, buildPlatform);
     const t3 = performance.now();
     const c3 = cpuMs();
+    const out = process.env.BENCH_MODULES_OUT;
+    if (out !== undefined) {
+        const sdkFiles = Object.keys(require.cache).filter((f) => f.includes(`${path.sep}@pulumi${path.sep}`));
+        fs.writeFileSync(out, JSON.stringify(sdkFiles));
+    }
     return {
         bootMs: t0,
         sdkMs: t1 - t0,

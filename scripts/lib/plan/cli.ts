@@ -9,7 +9,7 @@ import { ConfigError } from "../../../components/config";
 import { PROJECT_ROOT, readStackFile, StackFile } from "../stack-file";
 import { diffPlans, DIFF_FORMATS, DiffFormat, renderDiff } from "./diff";
 import { planAtRef } from "./git";
-import { stableJson } from "./model";
+import { PlanError, stableJson } from "./model";
 import { planStackFile } from "./record";
 import { Format, FORMATS, renderPlan } from "./render";
 
@@ -104,7 +104,7 @@ export async function runCli(argv: readonly string[]): Promise<CliResult> {
         return ok(renderPlan(plan, format as Format));
     } catch (e) {
         // The config loader's message, unchanged; anything else is a bug and keeps its stack.
-        if (e instanceof ConfigError) return fail(e.message);
+        if (e instanceof ConfigError || e instanceof PlanError) return fail(e.message);
         const err = e as Error;
         return fail(err.stack ?? err.message);
     }

@@ -128,24 +128,36 @@ function changeLabel(c: Change): string {
     return c.kind === "inputs" ? c.path : c.path === "" ? `(${c.kind})` : `(${c.kind}) ${c.path}`;
 }
 
-/** Line-level difference of two multi-line strings (longest common subsequence). */
-export function lineDiff(a: string, b: string): string[] {
+/**
+ * Line-level difference of two multi-line strings (longest common subsequence):
+ * `- ` and `+ ` lines, with `context` unchanged lines ("  ") around each change
+ * and "  ..." where unchanged lines are left out.
+ */
+export function lineDiff(a: string, b: string, context = 0): string[] {
     const x = a.split("\n");
     const y = b.split("\n");
     const lcs: number[][] = Array.from({ length: x.length + 1 }, () => new Array<number>(y.length + 1).fill(0));
     for (let i = x.length - 1; i >= 0; i--)
         for (let j = y.length - 1; j >= 0; j--)
             lcs[i][j] = x[i] === y[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
-    const out: string[] = [];
+    const all: string[] = [];
     let i = 0;
     let j = 0;
     while (i < x.length || j < y.length) {
         if (i < x.length && j < y.length && x[i] === y[j]) {
+            all.push(`  ${x[i]}`);
             i++;
             j++;
-        } else if (i < x.length && (j === y.length || lcs[i + 1][j] >= lcs[i][j + 1])) out.push(`- ${x[i++]}`);
-        else out.push(`+ ${y[j++]}`);
+        } else if (i < x.length && (j === y.length || lcs[i + 1][j] >= lcs[i][j + 1])) all.push(`- ${x[i++]}`);
+        else all.push(`+ ${y[j++]}`);
     }
+    const changed = all.map((l) => !l.startsWith("  "));
+    const keep = all.map((_, k) => changed.slice(Math.max(0, k - context), k + context + 1).some(Boolean));
+    const out: string[] = [];
+    all.forEach((line, k) => {
+        if (keep[k]) out.push(line);
+        else if (out.length > 0 && out[out.length - 1] !== "  ..." && keep.slice(k).some(Boolean)) out.push("  ...");
+    });
     return out;
 }
 
@@ -154,7 +166,7 @@ function changeLines(c: Change): string[] {
     if (isMultiline(c.old) || isMultiline(c.new)) {
         const a = typeof c.old === "string" ? c.old : "";
         const b = typeof c.new === "string" ? c.new : "";
-        return [`${changeLabel(c)}:`, ...lineDiff(a, b).map((l) => `    ${l}`)];
+        return [`${changeLabel(c)}:`, ...lineDiff(a, b, 2).map((l) => `    ${l}`)];
     }
     return [`${changeLabel(c)}: ${show(c.old)} → ${show(c.new)}`];
 }
@@ -223,7 +235,11 @@ function renderDiffMarkdown(d: PlanDiff): string {
             }
             out.push("");
             for (const c of multiline) {
-                const lines = lineDiff(typeof c.old === "string" ? c.old : "", typeof c.new === "string" ? c.new : "");
+                const lines = lineDiff(
+                    typeof c.old === "string" ? c.old : "",
+                    typeof c.new === "string" ? c.new : "",
+                    2,
+                );
                 out.push(`${code(changeLabel(c))}:`, "", fence(lines.join("\n"), "diff"), "");
             }
         }

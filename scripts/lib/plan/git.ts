@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../stack-file";
-import { parsePlan, Plan, PLAN_FORMAT, summarize } from "./model";
+import { parsePlan, Plan, PlanError, PLAN_FORMAT, summarize } from "./model";
 
 export type PlanAtRef =
     | { readonly kind: "plan"; readonly plan: Plan; readonly label: string; readonly notes: string[] }
@@ -18,7 +18,7 @@ export type PlanAtRef =
 
 function git(root: string, args: string[]): string {
     const r = spawnSync("git", ["-C", root, ...args], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr.trim()}`);
+    if (r.status !== 0) throw new PlanError(`git ${args.join(" ")} failed: ${r.stderr.trim()}`);
     return r.stdout.trim();
 }
 
@@ -27,7 +27,7 @@ export function resolveRef(ref: string, root: string = PROJECT_ROOT): string {
     const r = spawnSync("git", ["-C", root, "rev-parse", "--verify", "--quiet", `${ref}^{commit}`], {
         encoding: "utf8",
     });
-    if (r.status !== 0 || r.stdout.trim() === "") throw new Error(`unknown git revision '${ref}'`);
+    if (r.status !== 0 || r.stdout.trim() === "") throw new PlanError(`unknown git revision '${ref}'`);
     return r.stdout.trim();
 }
 
@@ -42,9 +42,9 @@ export async function planAtRef(ref: string, stack: string, root: string = PROJE
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "secret-platform-plan-"));
     try {
         const tar = spawnSync("git", ["-C", root, "archive", "--format=tar", sha], { maxBuffer: 1 << 30 });
-        if (tar.status !== 0) throw new Error(`git archive ${ref} failed: ${String(tar.stderr).trim()}`);
+        if (tar.status !== 0) throw new PlanError(`git archive ${ref} failed: ${String(tar.stderr).trim()}`);
         const untar = spawnSync("tar", ["-x", "-C", dir], { input: tar.stdout });
-        if (untar.status !== 0) throw new Error(`unpacking ${ref} failed: ${String(untar.stderr).trim()}`);
+        if (untar.status !== 0) throw new PlanError(`unpacking ${ref} failed: ${String(untar.stderr).trim()}`);
         if (!fs.existsSync(path.join(dir, "scripts", "plan.ts"))) return { kind: "predates", label };
         fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir");
 
@@ -60,7 +60,7 @@ export async function planAtRef(ref: string, stack: string, root: string = PROJE
                     notes: [`stack ${stack} has no stack file at ${label}: every resource reads as added`],
                 };
             }
-            throw new Error(`the planner at ${label} failed (exit ${code}):\n${stderr.trim()}`);
+            throw new PlanError(`the planner at ${label} failed (exit ${code}):\n${stderr.trim()}`);
         }
         return { kind: "plan", plan: parsePlan(stdout, `plan at ${label}`), label, notes: [] };
     } finally {

@@ -13,6 +13,14 @@ export const SECRET_MASK = "[secret]";
 /** What an input shows when it holds a secret's value but the program did not mark it secret. */
 export const UNMARKED_SECRET_MASK = "[secret, NOT marked secret by the program]";
 
+/** An error the user can act on: printed without a stack trace. */
+export class PlanError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "PlanError";
+    }
+}
+
 export interface PlanResource {
     /** The URN without stack and project: parent type chain, type and logical name. */
     readonly urn: string;
@@ -119,15 +127,15 @@ export function parsePlan(text: string, origin: string): Plan {
     try {
         doc = JSON.parse(text);
     } catch (e) {
-        throw new Error(`${origin}: not a JSON plan (${(e as Error).message})`);
+        throw new PlanError(`${origin}: not a JSON plan (${(e as Error).message})`);
     }
     const plan = doc as Partial<Plan>;
     if (plan.format !== PLAN_FORMAT) {
-        throw new Error(
+        throw new PlanError(
             `${origin}: plan format ${JSON.stringify(plan.format)}, expected ${JSON.stringify(PLAN_FORMAT)}`,
         );
     }
-    if (!Array.isArray(plan.resources)) throw new Error(`${origin}: plan has no resources list`);
+    if (!Array.isArray(plan.resources)) throw new PlanError(`${origin}: plan has no resources list`);
     return plan as Plan;
 }
 
