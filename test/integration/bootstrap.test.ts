@@ -39,6 +39,8 @@ describe("integration: bootstrap against a real Vault server", function () {
     let unseal: Provider;
     let inputs: BootstrapInputs;
     let state: Record<string, any>;
+    let podShell: string;
+    let podPath: string;
     /** Everything the project's code printed (provider logs, script output). */
     const printed: string[] = [];
 
@@ -70,13 +72,13 @@ describe("integration: bootstrap against a real Vault server", function () {
             VAULT_ADDR: vault.address,
             UNSEAL_KEYS_DIR: keysDir(),
             HOME: path.join(work, "home"),
-            PATH: `${path.join(work, "bin")}:/usr/bin:/bin`,
+            PATH: podPath,
         };
     }
 
     /** scripts/unseal.sh once, as the CronJob runs it. */
     function runUnsealScript(args: string[] = []): { status: number | null; output: string } {
-        const r = spawnSync("/bin/sh", [UNSEAL_SCRIPT_PATH, ...args], {
+        const r = spawnSync(podShell, [UNSEAL_SCRIPT_PATH, ...args], {
             env: podEnv(),
             encoding: "utf8",
             timeout: 60_000,
@@ -105,6 +107,19 @@ describe("integration: bootstrap against a real Vault server", function () {
         fs.mkdirSync(path.join(work, "home"));
         // The image has `vault` on PATH; so does this fake pod.
         fs.symlinkSync(vaultBin, path.join(work, "bin", "vault"));
+        // The Vault image is Alpine: BusyBox sh and applets. With busybox installed, the script gets exactly
+        // that and nothing from /usr/bin; otherwise the system's POSIX /bin/sh and tools.
+        const busybox = ["/usr/bin/busybox", "/bin/busybox"].find((f) => fs.existsSync(f));
+        if (busybox !== undefined) {
+            for (const applet of ["sh", "sed", "date", "basename", "sleep", "cat"]) {
+                fs.symlinkSync(busybox, path.join(work, "bin", applet));
+            }
+            podShell = path.join(work, "bin", "sh");
+            podPath = path.join(work, "bin");
+        } else {
+            podShell = "/bin/sh";
+            podPath = `${path.join(work, "bin")}:/usr/bin:/bin`;
+        }
         inputs = {
             address: vault.address,
             skipTlsVerify: false,
@@ -214,7 +229,7 @@ describe("integration: bootstrap against a real Vault server", function () {
         await sealVault();
         const empty = path.join(work, "no-keys");
         fs.mkdirSync(empty);
-        const r = spawnSync("/bin/sh", [UNSEAL_SCRIPT_PATH], {
+        const r = spawnSync(podShell, [UNSEAL_SCRIPT_PATH], {
             env: { ...podEnv(), UNSEAL_KEYS_DIR: empty },
             encoding: "utf8",
         });
@@ -226,7 +241,7 @@ describe("integration: bootstrap against a real Vault server", function () {
 
     it("the loop (--loop 1) unseals a sealed Vault and stops cleanly on SIGTERM", async function () {
         assert.equal((await sealStatus()).sealed, true);
-        const child = spawn("/bin/sh", [UNSEAL_SCRIPT_PATH, "--loop", "1"], { env: podEnv() });
+        const child = spawn(podShell, [UNSEAL_SCRIPT_PATH, "--loop", "1"], { env: podEnv() });
         let output = "";
         child.stdout.on("data", (c) => (output += c));
         child.stderr.on("data", (c) => (output += c));
@@ -262,7 +277,7 @@ describe("integration: bootstrap against a real Vault server", function () {
         await assert.rejects(unseal.update("id", {}, { ...inputs, address: vault.address, keys: state.keys }), {
             message: wipedStorageMessage(vault.address),
         });
-        const r = spawnSync("/bin/sh", [UNSEAL_SCRIPT_PATH], {
+        const r = spawnSync(podShell, [UNSEAL_SCRIPT_PATH], {
             env: { ...podEnv(), VAULT_ADDR: vault.address },
             encoding: "utf8",
         });
