@@ -278,19 +278,20 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
 }
 
 /**
- * An AWS shared credentials file with one `[default]` profile. Refuses a
- * value with a line break, which would end the entry early.
+ * An AWS shared credentials file with one `[default]` profile. Surrounding
+ * whitespace (a pasted newline) is dropped; a line break inside a value would
+ * end the entry early, so it is refused.
  */
 export function awsSharedCredentialsFile(accessKeyId: string, secretAccessKey: string): string {
-    for (const [what, v] of [
-        ["storageAccessKeyId", accessKeyId],
-        ["storageSecretAccessKey", secretAccessKey],
-    ]) {
-        if (/[\r\n]/.test(v) || v.trim() !== v || v === "") {
-            throw new Error(`secret-platform:${what}: must be one line without surrounding whitespace`);
-        }
-    }
-    return `[default]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secretAccessKey}\n`;
+    const line = (what: string, v: string) => {
+        const t = v.trim();
+        if (t === "" || /[\r\n]/.test(t)) throw new Error(`secret-platform:${what}: must be a single-line key`);
+        return t;
+    };
+    return (
+        `[default]\naws_access_key_id = ${line("storageAccessKeyId", accessKeyId)}\n` +
+        `aws_secret_access_key = ${line("storageSecretAccessKey", secretAccessKey)}\n`
+    );
 }
 
 /** The HCL inside a values object (standalone or raft), for specs and diagnostics. */

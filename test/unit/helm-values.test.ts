@@ -446,16 +446,16 @@ describe("buildVaultValues: the settings", () => {
         );
     });
 
-    it("awsSharedCredentialsFile: one default profile, and refuses a value that would break the file", () => {
+    it("awsSharedCredentialsFile: one default profile, trimmed, and no value that would break the file", () => {
         assert.equal(
-            awsSharedCredentialsFile("GKid", "s3cr/et+x"),
+            awsSharedCredentialsFile("GKid\n", " s3cr/et+x"),
             "[default]\naws_access_key_id = GKid\naws_secret_access_key = s3cr/et+x\n",
         );
         assert.throws(() => awsSharedCredentialsFile("GKid\n[evil]", "x"), {
-            message: "secret-platform:storageAccessKeyId: must be one line without surrounding whitespace",
+            message: "secret-platform:storageAccessKeyId: must be a single-line key",
         });
-        assert.throws(() => awsSharedCredentialsFile("GKid", " x"), {
-            message: "secret-platform:storageSecretAccessKey: must be one line without surrounding whitespace",
+        assert.throws(() => awsSharedCredentialsFile("GKid", "  "), {
+            message: "secret-platform:storageSecretAccessKey: must be a single-line key",
         });
     });
 

@@ -550,6 +550,16 @@ describe("VaultServer", () => {
         );
     });
 
+    it("refuses seal credentials when the seal is Shamir", async () => {
+        await assert.rejects(
+            run(homelabStack(), (c) => ({
+                ...garageBinding(c),
+                sealCredentials: { accessKeyId: pulumi.secret("a"), secretAccessKey: pulumi.secret("b") },
+            })),
+            (e: Error) => e.message.includes("seal credentials were given but unseal.mode is not awskms"),
+        );
+    });
+
     it("refuses an awskms seal without a seal key, naming the problem", async () => {
         await assert.rejects(
             run(awsStack(), (c) => ({ ...awsUserBinding(c), seal: undefined })),
