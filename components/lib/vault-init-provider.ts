@@ -193,9 +193,13 @@ export class VaultInit extends pulumi.dynamic.Resource {
 
 /** Inputs of VaultUnsealed. */
 export interface VaultUnsealedArgs {
+    /** Vault's API address as this program reaches it (secret-platform:vault.address). */
     readonly address: pulumi.Input<string>;
+    /** Skip TLS verification (secret-platform:vault.skipTlsVerify). */
     readonly skipTlsVerify: pulumi.Input<boolean>;
+    /** Seconds to wait for the API and, without keys, for the unseal (secret-platform:vault.waitTimeoutSeconds). */
     readonly waitTimeoutSeconds: pulumi.Input<number>;
+    /** The seal (secret-platform:unseal.mode): shamir submits keys, awskms waits for the auto-unseal. */
     readonly sealType: pulumi.Input<"shamir" | "awskms">;
     /** Unseal key shares to submit (shamir); [] to wait for the seal or the unsealer. */
     readonly keys: pulumi.Input<string[]>;

@@ -5,12 +5,14 @@ import { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { UNSEAL_KEYS_DIR, UNSEAL_SCRIPT_PATH, unsealerPodSpec, unsealKeyFiles } from "../../components/bootstrap";
 import {
+    alreadyInitializedMessage,
     BootstrapInputs,
     ensureInitialized,
     ensureUnsealed,
     initRequest,
     redact,
     waitForApi,
+    wipedStorageMessage,
 } from "../../components/lib/vault-init";
 import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
 import { buildPlatform } from "../../components/platform";
@@ -396,6 +398,30 @@ describe("bootstrap builders", () => {
     it("builds the init body for each seal", () => {
         assert.deepEqual(initRequest("shamir", 5, 3), { secret_shares: 5, secret_threshold: 3 });
         assert.deepEqual(initRequest("awskms", 4, 2), { recovery_shares: 4, recovery_threshold: 2 });
+    });
+
+    it("tells the operator exactly what to supply when Vault is already initialized", () => {
+        const base = inputs("https://vault.amiya.akn");
+        assert.equal(
+            alreadyInitializedMessage(base),
+            "Vault at https://vault.amiya.akn is already initialized, but this stack has no record of its initialization " +
+                "(a new stack, or lost state). Bootstrap never re-initializes Vault and never overwrites stored keys. " +
+                "Restore the stack's state from a backup, or adopt this Vault by supplying an admin token: " +
+                "pulumi config set --secret vaultToken <token>. The unsealer keeps using the keys already in Secret " +
+                "vault/vault-unseal-keys, which is never overwritten (see docs/bootstrap.md, adopting an initialized Vault).",
+        );
+        assert.ok(
+            alreadyInitializedMessage({ ...base, sealType: "awskms", keysSecret: "" }).endsWith(
+                "pulumi config set --secret vaultToken <token>.",
+            ),
+        );
+        assert.equal(
+            wipedStorageMessage("https://vault.amiya.akn"),
+            "Vault at https://vault.amiya.akn reports that it is NOT initialized, but this stack initialized it: its storage was " +
+                "wiped or replaced (wrong bucket or prefix, deleted data). Bootstrap will not re-initialize on its own, " +
+                "because new keys would orphan the data and the stored keys. Fix the storage binding or restore the bucket " +
+                "from its object versions; to start over on purpose follow docs/bootstrap.md (starting over).",
+        );
     });
 
     it("redacts every secret from a message", () => {
