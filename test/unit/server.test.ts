@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../../components/config";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
 import { missingEgress } from "../../components/lib/network-policy";
+import { buildPlatform } from "../../components/platform";
 import { PSA_LABELS, VaultServer } from "../../components/server";
 import { StorageBinding, VAULT_SERVICE_ACCOUNT } from "../../components/storage";
 import { awsStack, homelabStack } from "../support/fixtures";
@@ -505,6 +506,42 @@ describe("VaultServer", () => {
         // Raft does not use the S3 credentials and Shamir has no seal: no Secret in the pod.
         assert.deepEqual(p.ofType(T.secret), []);
         assert.deepEqual(values.server.extraSecretEnvironmentVars, []);
+    });
+
+    describe("wired into the platform with the real VaultStorage", () => {
+        it("homelab: the storage binding's bucket and keys reach the chart and its Secret", async () => {
+            const p = await runProgram(homelabStack(), buildPlatform);
+            const chart = p.find(T.chart, "platform-server-chart");
+            assert.equal(parentOf(chart), (p.result as any).server);
+            assert.match(String(chart.provider), /pulumi:providers:kubernetes::platform-k8s::/);
+            const hcl = (await parseHcl("server.hcl", serverHclOf(chart.inputs.values as any))) as any;
+            assert.deepEqual(hcl.storage.s3[0], {
+                bucket: "vault-amiya",
+                region: "garage",
+                endpoint: "https://s3.amiya.akn",
+                s3_force_path_style: "true",
+                path: "vault/",
+            });
+            const secret = p.find(T.secret, "platform-server-storage-credentials");
+            assert.equal((secret.inputs.stringData as any)[SIG], SECRET_SIG);
+            assert.deepEqual((secret.inputs.stringData as any).value, {
+                AWS_ACCESS_KEY_ID: "GKtestaccesskey",
+                AWS_SECRET_ACCESS_KEY: "test-storage-secret-key",
+            });
+        });
+
+        it("aws: the created keys' ARNs reach the HCL, the IAM user's key only the Secret", async () => {
+            const p = await runProgram(awsStack(), buildPlatform);
+            const values = p.find(T.chart, "platform-server-chart").inputs.values as any;
+            const hcl = (await parseHcl("server.hcl", serverHclOf(values))) as any;
+            assert.match(hcl.storage.s3[0].kms_key_id, /^arn:aws:kms:/);
+            assert.match(hcl.seal.awskms[0].kms_key_id, /^arn:aws:kms:/);
+            const secret = p.find(T.secret, "platform-server-storage-credentials");
+            const keys = (secret.inputs.stringData as any).value;
+            assert.deepEqual(Object.keys(keys).sort(), ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+            const text = JSON.stringify(values);
+            for (const v of Object.values(keys) as string[]) assert.ok(!text.includes(v), "a credential leaked");
+        });
     });
 
     describe("missingEgress: the deploy-time warnings about flows default deny will block", () => {
