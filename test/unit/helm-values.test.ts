@@ -19,6 +19,8 @@ import {
     ServerStorageFacts,
 } from "../../components/lib/helm-values";
 import { USERCONFIG_DIR } from "../../components/lib/server-hcl";
+import { missingEgress } from "../../components/lib/network-policy";
+import { readStackFile } from "../../scripts/lib/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { requireTool } from "../support/tools";
 
@@ -172,7 +174,14 @@ function awsIrsa(): Stack {
     return s;
 }
 
+/** The real amiya stack file (its secrets are placeholders). */
+function amiyaStack(): Stack {
+    const file = readStackFile("amiya");
+    return { values: { ...file.values }, secrets: { ...(file.secrets ?? {}) } };
+}
+
 const cases: Case[] = [
+    { name: "the amiya stack file (Pulumi.amiya.yaml)", stack: amiyaStack, facts: garageFacts },
     { name: "homelab: Garage, Shamir, TLS at the ingress", stack: homelabStack, facts: garageFacts },
     { name: "aws: IAM user, SSE-KMS, awskms seal", stack: awsStack, facts: awsFacts },
     {
@@ -320,6 +329,13 @@ describe("buildVaultValues: the settings", () => {
             whenDeleted: "Retain",
             whenScaled: "Retain",
         });
+    });
+
+    it("the amiya stack file: standalone S3, every egress flow it needs has a CIDR", () => {
+        const config = configOf(amiyaStack());
+        const v = buildVaultValues(config, garageFacts()) as any;
+        assert.equal(v.server.standalone.enabled, true);
+        assert.deepEqual(missingEgress(config), []);
     });
 
     it("exports the same security contexts it sets", () => {
