@@ -163,10 +163,14 @@ describe("restore: plan", () => {
 });
 
 describe("restore: against the S3 API", () => {
-    const s3 = mockClient(S3Client);
+    // mockClient patches every S3Client: install it only while these cases run.
+    let s3: ReturnType<typeof mockClient>;
     let lines: string[];
     const client = () => new S3Client({ region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } });
 
+    before(() => {
+        s3 = mockClient(S3Client);
+    });
     beforeEach(() => {
         s3.reset();
         lines = [];
