@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../../../components/config";
 import { PROJECT_ROOT, readStackFile, StackFile } from "../stack-file";
 import { diffPlans, DIFF_FORMATS, DiffFormat, renderDiff } from "./diff";
-import { planAtRef } from "./git";
+import { planAtRef, resolveRef } from "./git";
 import { PlanError, stableJson } from "./model";
 import { planStackFile } from "./record";
 import { Format, FORMATS, renderPlan } from "./render";
@@ -81,8 +81,13 @@ export async function runCli(argv: readonly string[]): Promise<CliResult> {
 
     try {
         if (diffRef !== undefined) {
-            // The old revision's planner runs in a child process while this one records.
-            const [old, current] = await Promise.all([planAtRef(diffRef, stack), planStackFile(file)]);
+            resolveRef(diffRef); // an unknown revision fails before anything runs
+            // The old revision's planner runs in a child process while this one records. Both settle
+            // before anything is reported: a second in-process recording must never overlap this one.
+            const [oldRun, currentRun] = await Promise.allSettled([planAtRef(diffRef, stack), planStackFile(file)]);
+            if (oldRun.status === "rejected") throw oldRun.reason;
+            if (currentRun.status === "rejected") throw currentRun.reason;
+            const [old, current] = [oldRun.value, currentRun.value];
             if (old.kind === "predates") {
                 const msg = `no plan diff: ${old.label} predates the offline planner (it has no scripts/plan.ts)`;
                 return ok(format === "json" ? stableJson({ stack, from: old.label, predates: true }) : `${msg}\n`);

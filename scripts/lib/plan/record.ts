@@ -50,8 +50,17 @@ export function planStackFile(file: StackFile, build: Build = buildPlatform): Pr
     return recordPlan(file.stack, { values: file.values, secrets: file.secrets }, build);
 }
 
+// The mocks record into one process-wide list: recordings take turns.
+let turn: Promise<unknown> = Promise.resolve();
+
 /** Runs the program for a stack config and returns its plan. */
-export async function recordPlan(stack: string, config: StackConfig, build: Build = buildPlatform): Promise<Plan> {
+export function recordPlan(stack: string, config: StackConfig, build: Build = buildPlatform): Promise<Plan> {
+    const run = turn.then(() => record(stack, config, build));
+    turn = run.catch(() => undefined);
+    return run;
+}
+
+async function record(stack: string, config: StackConfig, build: Build): Promise<Plan> {
     const program = await failOnProgramError(runProgram(config, (c, opts) => build(c, opts)));
     const recorded = program.resources;
 
