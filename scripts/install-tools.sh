@@ -3,6 +3,7 @@
 #   vault       built from the Go module proxy (scripts/build-vault.sh)
 #   sops        built from the Go module proxy
 #   actionlint  built from the Go module proxy
+#   gofakes3    built from the Go module proxy (a versioned S3-compatible server for the restore tests)
 #   age         the Debian package (age, age-keygen)
 # Go-built tools go to a per-user cache (never the repository); test/support/
 # tools.ts looks there. Idempotent: a tool already at the pinned version is
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 sops_version=v3.13.3
 actionlint_version=v1.7.12
+gofakes3_version=v1.2.0
 
 cache="${SECRET_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secret-platform}"
 bin_dir="$cache/bin"
@@ -46,6 +48,14 @@ echo "vault: $vault_bin"
 # sops --version asks GitHub for the latest release unless told not to.
 go_tool sops github.com/getsops/sops/v3/cmd/sops "$sops_version" --disable-version-check --version
 go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$actionlint_version" -version
+# gofakes3 has no version flag; a cached binary is reused as it is.
+if [ -x "$bin_dir/gofakes3" ]; then
+    echo "gofakes3: $bin_dir/gofakes3"
+else
+    echo "install-tools: building github.com/johannesboyne/gofakes3/cmd/gofakes3@$gofakes3_version" >&2
+    GOBIN="$bin_dir" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "github.com/johannesboyne/gofakes3/cmd/gofakes3@$gofakes3_version" >&2
+    echo "gofakes3: $bin_dir/gofakes3"
+fi
 
 if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
     if [ "$(id -u)" -eq 0 ]; then

@@ -6,14 +6,11 @@
  * (a child process, AWS SDK v3 over HTTP) must bring every key under the
  * prefix back to its state at T and leave other prefixes alone.
  *
- * The binary: $GOFAKES3_BIN, else <tool cache>/bin/gofakes3, else PATH. It is
- * not one of test/support/tools.ts's tools, so it is located here; install it
- * with `GOBIN=~/.cache/secret-platform/bin go install
- * github.com/johannesboyne/gofakes3/cmd/gofakes3@v1.2.0`.
+ * The binary is located by test/support/tools.ts ($GOFAKES3_BIN, the tool
+ * cache, PATH) and installed by `npm run tools`.
  */
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
 import {
@@ -25,23 +22,10 @@ import {
     S3Client,
 } from "@aws-sdk/client-s3";
 import { parseRestoreArgs, restore } from "../../scripts/lib/restore";
-import { toolCacheDir, toolsRequired } from "../support/tools";
+import { requireTool } from "../support/tools";
 
 const ROOT = path.join(__dirname, "..", "..");
 const TSX_HOOK = require.resolve("tsx/cjs");
-const INSTALL = "GOBIN=~/.cache/secret-platform/bin go install github.com/johannesboyne/gofakes3/cmd/gofakes3@v1.2.0";
-
-function findGofakes3(): string | undefined {
-    const env = process.env.GOFAKES3_BIN;
-    if (env !== undefined && env !== "") return env;
-    const cached = path.join(toolCacheDir(), "bin", "gofakes3");
-    if (fs.existsSync(cached)) return cached;
-    for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-        if (dir !== "" && fs.existsSync(path.join(dir, "gofakes3"))) return path.join(dir, "gofakes3");
-    }
-    return undefined;
-}
-
 async function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const srv = net.createServer();
@@ -105,13 +89,7 @@ describe("integration: restore against a real S3-compatible server (gofakes3)", 
     ];
 
     before(async function () {
-        const bin = findGofakes3();
-        if (bin === undefined) {
-            const msg = `gofakes3 not found ($GOFAKES3_BIN, ${path.join(toolCacheDir(), "bin")}, PATH): ${INSTALL}`;
-            if (toolsRequired()) throw new Error(`${msg} (CI=true: real-tool tests are mandatory)`);
-            console.warn(`    skipped: ${msg}`);
-            this.skip();
-        }
+        const bin = requireTool(this, "gofakes3");
         const port = await freePort();
         endpoint = `http://127.0.0.1:${port}`;
         server = spawn(bin as string, ["-backend", "memory", "-host", `127.0.0.1:${port}`, "-initialbucket", bucket], {

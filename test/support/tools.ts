@@ -1,6 +1,6 @@
 /**
  * Locates the real binaries the integration tests run (Vault server, sops,
- * age, actionlint) and decides what a spec does when one is missing: skip with
+ * age, actionlint, the gofakes3 S3 server) and decides what a spec does when one is missing: skip with
  * a hint locally, fail under CI=true (CI installs them with `npm run tools`,
  * so a missing tool there is a broken pipeline, not an optional test).
  *
@@ -15,7 +15,7 @@ import * as path from "path";
 /** The Vault version scripts/build-vault.sh builds by default; keep the two in step. */
 export const VAULT_VERSION = process.env.VAULT_VERSION ?? "v1.21.4";
 
-export type ToolName = "vault" | "sops" | "age" | "age-keygen" | "actionlint";
+export type ToolName = "vault" | "sops" | "age" | "age-keygen" | "actionlint" | "gofakes3";
 
 /** Env variable that overrides each tool's location. */
 export const TOOL_ENV: Readonly<Record<ToolName, string>> = {
@@ -24,6 +24,7 @@ export const TOOL_ENV: Readonly<Record<ToolName, string>> = {
     age: "AGE_BIN",
     "age-keygen": "AGE_KEYGEN_BIN",
     actionlint: "ACTIONLINT_BIN",
+    gofakes3: "GOFAKES3_BIN",
 };
 
 /** The per-user tool cache (same rule as the scripts: never inside the repository). */
@@ -42,6 +43,7 @@ function cachePath(name: ToolName): string | undefined {
             return path.join(toolCacheDir(), `vault-${VAULT_VERSION}`, "bin", "vault");
         case "sops":
         case "actionlint":
+        case "gofakes3":
             return path.join(toolCacheDir(), "bin", name);
         default:
             return undefined;
