@@ -55,7 +55,7 @@ export function diffPlans(
         ...r,
         parent: r.parent === null ? null : label(r.parent),
         provider: r.provider === null ? null : label(r.provider),
-        dependsOn: r.dependsOn.map(label),
+        dependsOn: r.dependsOn.map(label).sort(),
     });
     const added = newPlan.resources.filter((r) => !olds.has(r.urn)).map(described);
     const removed = oldPlan.resources.filter((r) => !news.has(r.urn)).map(described);

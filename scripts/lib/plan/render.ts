@@ -69,7 +69,7 @@ function detailLines(r: PlanResource, label: (urn: string) => string): string[] 
         const provider = isDynamic(r.type) ? "(dynamic provider)" : "(default provider)";
         lines.push(`provider: ${r.provider === null ? provider : label(r.provider)}`);
     }
-    if (r.dependsOn.length > 0) lines.push(`dependsOn: ${r.dependsOn.map(label).join(", ")}`);
+    if (r.dependsOn.length > 0) lines.push(`dependsOn: ${r.dependsOn.map(label).sort().join(", ")}`);
     for (const [p, v] of flatten(r.inputs)) {
         if (p === "" && typeof v === "object") continue; // no inputs at all
         if (isMultiline(v)) {
@@ -133,7 +133,7 @@ function renderMarkdown(plan: Plan): string {
             .map(([k, v]) => (v === true ? k : `${k}=${formatLeaf(v)}`))
             .join(", ");
         out.push(
-            `| ${indent}${code(r.name)} | ${code(r.type)} | ${provider} | ${r.dependsOn.map((d) => code(label(d))).join(", ")} | ${options.replace(/\|/g, "\\|")} |`,
+            `| ${indent}${code(r.name)} | ${code(r.type)} | ${provider} | ${r.dependsOn.map(label).sort().map(code).join(", ")} | ${options.replace(/\|/g, "\\|")} |`,
         );
         tree.children(r).forEach((k) => visit(k, depth + 1));
     };
