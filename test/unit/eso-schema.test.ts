@@ -22,7 +22,7 @@ import { homelabStack } from "../support/fixtures";
 import { runProgram } from "../support/program";
 
 const REFERENCE = path.join(__dirname, "..", "..", "..", "shared", "reference", "external-secrets-2.9.0");
-const DOCS = path.join(__dirname, "..", "..", "docs", "readme", "external-secrets.md");
+const DOCS = path.join(__dirname, "..", "..", "README.md");
 const CRD_FILES: Record<string, string> = {
     ClusterSecretStore: "external-secrets.io_clustersecretstores.yaml",
     ExternalSecret: "external-secrets.io_externalsecrets.yaml",

@@ -37,7 +37,7 @@ const EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret";
 const CHART = "kubernetes:helm.sh/v4:Chart";
 const NAMESPACE = "kubernetes:core/v1:Namespace";
 const COMPONENT = "secret-platform:eso:ExternalSecrets";
-const DOCS = path.join(__dirname, "..", "..", "docs", "readme", "external-secrets.md");
+const DOCS = path.join(__dirname, "..", "..", "README.md");
 
 /** The ESO chart's release, told apart from any other chart the platform installs. */
 function esoCharts(p: Program<unknown>): RecordedResource[] {
