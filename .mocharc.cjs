@@ -9,5 +9,5 @@ module.exports = {
     spec: named ? [] : ["test/**/*.test.ts"],
     extension: ["ts"],
     timeout: 20000,
-    reporter: "spec",
+    reporter: "test/support/reporter.cjs",
 };
