@@ -3,8 +3,9 @@
  * returns what it registered: the engine's view (inputs) joined with the
  * program's view (resource options: parent, dependsOn, protect, provider).
  */
+import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, loadConfig, PlatformConfig } from "../../components/config";
+import { CONFIG_NAMESPACE, ConfigError, loadConfig, PlatformConfig } from "../../components/config";
 import { registrations, resetRegistrations, Registration } from "./mocks";
 
 export interface RecordedResource extends Registration {
@@ -45,6 +46,30 @@ export function setStackConfig(config: StackConfig): void {
         secretKeys.push(`${CONFIG_NAMESPACE}:${key}`);
     }
     pulumi.runtime.setAllConfig(all, secretKeys);
+}
+
+/** The validated config of a stack, without running a program. */
+export function configOf(stack: StackConfig): PlatformConfig {
+    setStackConfig(stack);
+    return loadConfig();
+}
+
+/**
+ * The problem lines of the ConfigError a stack's config is rejected with: by
+ * loadConfig, or else by `check` on the loaded config. Fails the test when the
+ * config is accepted or anything other than a ConfigError is thrown.
+ */
+export function configProblems(
+    stack: StackConfig,
+    check: (config: PlatformConfig) => void = () => undefined,
+): string[] {
+    try {
+        check(configOf(stack));
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+        return [...e.problems];
+    }
+    assert.fail("expected the config to be rejected");
 }
 
 /** Resolves an Output (or plain value) in a test. */

@@ -7,20 +7,17 @@ import { buildPlatform } from "../../components/platform";
 import { readStackFile } from "../../scripts/lib/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { registrations } from "../support/mocks";
-import { isSecret, runProgram, setStackConfig, StackConfig, valueOf } from "../support/program";
+import {
+    configOf,
+    configProblems,
+    isSecret,
+    runProgram,
+    setStackConfig,
+    StackConfig,
+    valueOf,
+} from "../support/program";
 
 type Mutable = StackConfig & { values: Record<string, any>; secrets: Record<string, any> };
-
-function problemsOf(stack: StackConfig): string[] {
-    setStackConfig(stack);
-    try {
-        loadConfig();
-    } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-        return [...e.problems];
-    }
-    assert.fail("expected the config to be rejected");
-}
 
 interface BadCase {
     readonly name: string;
@@ -335,7 +332,7 @@ describe("loadConfig", () => {
             it(c.name, () => {
                 const stack = (c.base ?? homelabStack)();
                 c.change(stack);
-                assert.deepEqual(problemsOf(stack), c.expect);
+                assert.deepEqual(configProblems(stack), c.expect);
             });
         }
     });
@@ -367,7 +364,7 @@ describe("loadConfig", () => {
         second.values.server = { replicas: 3 };
         delete second.secrets.oidcClientSecret;
         second.values.exposure = { kind: "httproute" };
-        assert.deepEqual(problemsOf(second), [
+        assert.deepEqual(configProblems(second), [
             `${ns}:server.replicas: must be 1 with server.storageBackend s3: Vault's S3 storage backend has no HA (use storageBackend raft for 3 or 5 replicas)`,
             `${ns}:oidcClientSecret: is required when oidc.enabled is true: pulumi config set --secret oidcClientSecret <value>`,
             `${ns}:exposure.gateway: is required when exposure.kind is httproute (the parent Gateway's name and namespace)`,
@@ -382,8 +379,7 @@ describe("loadConfig", () => {
     });
 
     it("applies every default in one place", () => {
-        setStackConfig(homelabStack());
-        const c = loadConfig();
+        const c = configOf(homelabStack());
         assert.equal(c.storage.forcePathStyle, true);
         assert.equal(c.storage.noncurrentVersionExpirationDays, 30);
         assert.equal(c.unseal.mode, "shamir");
@@ -412,8 +408,7 @@ describe("loadConfig", () => {
     });
 
     it("defaults aws storage to the awskms seal and no path style", () => {
-        setStackConfig(awsStack());
-        const c = loadConfig();
+        const c = configOf(awsStack());
         assert.equal(c.unseal.mode, "awskms");
         assert.equal(c.storage.forcePathStyle, false);
         assert.equal(c.storage.identity, "user");
@@ -423,15 +418,13 @@ describe("loadConfig", () => {
         const stack = homelabStack();
         stack.values.vaultToken = "";
         stack.values.remoteClusterReviewerJwts = {};
-        setStackConfig(stack);
-        const c = loadConfig();
+        const c = configOf(stack);
         assert.equal(c.secrets.vaultToken, undefined);
         assert.equal(c.secrets.remoteClusterReviewerJwts, undefined);
     });
 
     it("hands secrets over only as secret Outputs", async () => {
-        setStackConfig(homelabStack());
-        const c = loadConfig();
+        const c = configOf(homelabStack());
         assert.equal(await isSecret(c.secrets.oidcClientSecret), true);
         assert.equal(await isSecret(c.secrets.storageSecretAccessKey), true);
         assert.equal(await valueOf(c.secrets.storageAccessKeyId as never), "GKtestaccesskey");
@@ -447,8 +440,7 @@ describe("the committed stack and project files", () => {
 
     it("Pulumi.amiya.yaml is valid and holds no secret", () => {
         const file = readStackFile("amiya");
-        setStackConfig(file);
-        const c = loadConfig();
+        const c = configOf(file);
         assert.equal(c.cluster.name, "amiya.akn");
         assert.equal(c.storage.mode, "s3-compatible");
         assert.deepEqual(Object.keys(file.secrets).sort(), [

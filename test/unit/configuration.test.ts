@@ -5,7 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as vault from "@pulumi/vault";
-import { loadConfig, PlatformConfig } from "../../components/config";
+import { loadConfig } from "../../components/config";
 import { auditFilePath, kvMounts, VaultConfiguration } from "../../components/configuration";
 import { autheliaClient, CLI_REDIRECT_URI, oidcRedirectUris, oidcRoleInputs } from "../../components/lib/oidc";
 import { PolicyTemplateError, renderPolicies } from "../../components/lib/policies";
@@ -13,6 +13,7 @@ import { buildPlatform } from "../../components/platform";
 import { homelabStack } from "../support/fixtures";
 import { registrations } from "../support/mocks";
 import {
+    configOf,
     dependsOnOf,
     isSecret,
     parentOf,
@@ -69,11 +70,6 @@ function withRemote(s: Stack): Stack {
 /** How a secret input reaches the engine: wrapped in Pulumi's secret signature. */
 function onTheWireAsSecret(value: string) {
     return { [specialSigKey]: specialSecretSig, value };
-}
-
-function configOf(stack: StackConfig): PlatformConfig {
-    setStackConfig(stack);
-    return loadConfig();
 }
 
 describe("VaultConfiguration (mocks)", () => {

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { Namespace, Secret, ServiceAccount } from "kubernetes-models/v1";
 import { parseAllDocuments } from "yaml";
-import { ConfigError, loadConfig, PlatformConfig } from "../../components/config";
+import { ConfigError } from "../../components/config";
 import { ExternalSecrets } from "../../components/external-secrets";
 import {
     esoNamespaceLabels,
@@ -21,12 +21,13 @@ import { buildPlatform, SecretPlatform } from "../../components/platform";
 import { homelabStack } from "../support/fixtures";
 import { registrations } from "../support/mocks";
 import {
+    configOf,
+    configProblems,
     dependsOnOf,
     parentOf,
     Program,
     RecordedResource,
     runProgram,
-    setStackConfig,
     valueOf,
 } from "../support/program";
 
@@ -49,23 +50,6 @@ function homelab(change: (s: Stack) => void = () => undefined): Stack {
     const s = homelabStack();
     change(s);
     return s;
-}
-
-/** The validated config of a stack, without running a program. */
-function configOf(stack: Stack): PlatformConfig {
-    setStackConfig(stack);
-    return loadConfig();
-}
-
-/** The lines of the ConfigError validateExternalSecretsConfig throws for a stack. */
-function problemsOf(stack: Stack): string[] {
-    try {
-        validateExternalSecretsConfig(configOf(stack));
-    } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-        return [...e.problems];
-    }
-    assert.fail("expected the config to be rejected");
 }
 
 /**
@@ -405,22 +389,28 @@ describe("ExternalSecrets", () => {
         const es = (value: Record<string, unknown>) => (s: Stack) => (s.values.externalSecrets = value);
 
         it("rejects an empty condition list", () => {
-            assert.deepEqual(problemsOf(homelab(es({ namespaceConditions: [] }))), [
+            assert.deepEqual(configProblems(homelab(es({ namespaceConditions: [] })), validateExternalSecretsConfig), [
                 `${ns}:externalSecrets.namespaceConditions: must list at least one condition, or be unset to let every namespace use the store`,
             ]);
         });
 
         it("rejects conditions that admit no namespace", () => {
             const conditions = [{ namespaces: [] }, { namespaceSelector: { matchLabels: {} } }, { namespaces: ["a"] }];
-            assert.deepEqual(problemsOf(homelab(es({ namespaceConditions: conditions }))), [
-                `${ns}:externalSecrets.namespaceConditions[0]: must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)`,
-                `${ns}:externalSecrets.namespaceConditions[1]: must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)`,
-            ]);
+            assert.deepEqual(
+                configProblems(homelab(es({ namespaceConditions: conditions })), validateExternalSecretsConfig),
+                [
+                    `${ns}:externalSecrets.namespaceConditions[0]: must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)`,
+                    `${ns}:externalSecrets.namespaceConditions[1]: must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)`,
+                ],
+            );
         });
 
         it("rejects a smoke test the namespace conditions would refuse", () => {
             assert.deepEqual(
-                problemsOf(homelab(es({ smokeTest: true, namespaceConditions: [{ namespaces: ["grafana"] }] }))),
+                configProblems(
+                    homelab(es({ smokeTest: true, namespaceConditions: [{ namespaces: ["grafana"] }] })),
+                    validateExternalSecretsConfig,
+                ),
                 [
                     `${ns}:externalSecrets.smokeTest: the smoke ExternalSecret lives in namespace external-secrets, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces)`,
                 ],
@@ -444,7 +434,7 @@ describe("ExternalSecrets", () => {
                         ],
                     }),
             );
-            assert.deepEqual(problemsOf(stack), [
+            assert.deepEqual(configProblems(stack, validateExternalSecretsConfig), [
                 `${ns}:kv.shared[1].name: gives the same store name 'vault-amiya-akn-team-a' as mount 'team.a'`,
             ]);
         });

@@ -1,13 +1,22 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
-import { ConfigError, loadConfig } from "../../components/config";
+import { ConfigError } from "../../components/config";
 import { tlsOnlyBucketPolicy, vaultIdentityPolicy } from "../../components/lib/storage-policies";
 import { buildPlatform, SecretPlatform } from "../../components/platform";
 import { VaultStorage } from "../../components/storage";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { registrations } from "../support/mocks";
-import { isSecret, parentOf, Program, RecordedResource, runProgram, setStackConfig, valueOf } from "../support/program";
+import {
+    configOf,
+    configProblems,
+    isSecret,
+    parentOf,
+    Program,
+    RecordedResource,
+    runProgram,
+    valueOf,
+} from "../support/program";
 
 const T = {
     provider: "pulumi:providers:aws",
@@ -732,16 +741,7 @@ describe("VaultStorage", () => {
             it(c.name, async () => {
                 const stack = c.base();
                 c.change(stack);
-                setStackConfig(stack);
-                let problems: readonly string[] = [];
-                try {
-                    loadConfig();
-                    assert.fail("expected the config to be rejected");
-                } catch (e) {
-                    assert.ok(e instanceof ConfigError, String(e));
-                    problems = e.problems;
-                }
-                assert.deepStrictEqual(problems, c.expect);
+                assert.deepStrictEqual(configProblems(stack), c.expect);
                 await assert.rejects(runProgram(stack, buildPlatform), ConfigError);
                 assert.deepStrictEqual(registrations, []);
             });
@@ -750,8 +750,7 @@ describe("VaultStorage", () => {
         it("accepts a configured seal key ARN in aws mode", () => {
             const stack = awsStack();
             stack.values.unseal = { kmsKeyId: configuredSealKey };
-            setStackConfig(stack);
-            assert.equal(loadConfig().unseal.kmsKeyId, configuredSealKey);
+            assert.equal(configOf(stack).unseal.kmsKeyId, configuredSealKey);
         });
     });
 });
