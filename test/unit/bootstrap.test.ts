@@ -11,6 +11,7 @@ import {
     ensureUnsealed,
     initRequest,
     redact,
+    UnsealInputs,
     waitForApi,
     wipedStorageMessage,
 } from "../../components/lib/vault-init";
@@ -488,6 +489,19 @@ function inputs(address: string, extra: Partial<BootstrapInputs> = {}): Bootstra
     };
 }
 
+/** What ensureUnsealed gets for a fake API: by default a Shamir Vault whose keys this stack does not hold, 0.1 s to wait. */
+function unsealInputs(address: string, extra: Partial<UnsealInputs> = {}): UnsealInputs {
+    return {
+        address,
+        skipTlsVerify: false,
+        waitTimeoutSeconds: 0.1,
+        sealType: "shamir",
+        keys: [],
+        keysSecret: "vault/vault-unseal-keys",
+        ...extra,
+    };
+}
+
 describe("vault-init against a fake API", () => {
     it("waits through connection refusals and proxy 502s, then answers", async () => {
         let n = 0;
@@ -552,17 +566,7 @@ describe("vault-init against a fake API", () => {
         const fake = await fakeVault(() => ({ status: 200, body: { ...sealed, type: "awskms", initialized: true } }));
         try {
             await assert.rejects(
-                ensureUnsealed(
-                    {
-                        address: fake.address,
-                        skipTlsVerify: false,
-                        waitTimeoutSeconds: 0.1,
-                        sealType: "awskms",
-                        keys: [],
-                        keysSecret: "",
-                    },
-                    { intervalMs: 10 },
-                ),
+                ensureUnsealed(unsealInputs(fake.address, { sealType: "awskms", keysSecret: "" }), { intervalMs: 10 }),
                 {
                     message: `Vault at ${fake.address} did not auto-unseal with awskms within 0.1s: check the Vault pod's log for KMS errors (key id, region, credentials).`,
                 },
@@ -580,14 +584,7 @@ describe("vault-init against a fake API", () => {
             if (answer === "progress") return { status: 200, body: { ...status, progress: 1 } };
             return { status: 400, body: { errors: [`invalid key ${String(JSON.parse(body).key)}`] } };
         });
-        const u = {
-            address: fake.address,
-            skipTlsVerify: false,
-            waitTimeoutSeconds: 1,
-            sealType: "shamir" as const,
-            keys: ["aaaa1111", "bbbb2222"],
-            keysSecret: "vault/vault-unseal-keys",
-        };
+        const u = unsealInputs(fake.address, { waitTimeoutSeconds: 1, keys: ["aaaa1111", "bbbb2222"] });
         try {
             await assert.rejects(ensureUnsealed(u, { intervalMs: 10 }), {
                 message: `Vault at ${fake.address} is still sealed after all 2 stored unseal keys (progress 1/2): the keys do not belong to this Vault's storage.`,
@@ -604,22 +601,9 @@ describe("vault-init against a fake API", () => {
     it("an adopted Shamir Vault without keys waits for the unsealer, then says where the keys are", async () => {
         const fake = await fakeVault(() => ({ status: 200, body: { ...sealed, initialized: true } }));
         try {
-            await assert.rejects(
-                ensureUnsealed(
-                    {
-                        address: fake.address,
-                        skipTlsVerify: false,
-                        waitTimeoutSeconds: 0.1,
-                        sealType: "shamir",
-                        keys: [],
-                        keysSecret: "vault/vault-unseal-keys",
-                    },
-                    { intervalMs: 10 },
-                ),
-                {
-                    message: `Vault at ${fake.address} is sealed and this stack holds no unseal keys (adopted); the unsealer reads them from Secret vault/vault-unseal-keys, or unseal by hand: vault operator unseal.`,
-                },
-            );
+            await assert.rejects(ensureUnsealed(unsealInputs(fake.address), { intervalMs: 10 }), {
+                message: `Vault at ${fake.address} is sealed and this stack holds no unseal keys (adopted); the unsealer reads them from Secret vault/vault-unseal-keys, or unseal by hand: vault operator unseal.`,
+            });
             assert.ok(!fake.seen.some((s) => s.startsWith("PUT")), "no key was submitted");
         } finally {
             await fake.close();
