@@ -5,6 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { CONFIG_NAMESPACE, ConfigError, loadConfig, PlatformConfig } from "../../components/config";
 import { registrations, resetRegistrations, Registration } from "./mocks";
 
@@ -70,6 +71,17 @@ export function configProblems(
         return [...e.problems];
     }
     assert.fail("expected the config to be rejected");
+}
+
+/**
+ * The plaintext of an input the engine received marked secret (Pulumi's
+ * signature-wrapped value); fails when it arrived in the clear.
+ */
+export function secretInput(input: unknown): unknown {
+    assert.ok(typeof input === "object" && input !== null, `expected a secret input, got ${JSON.stringify(input)}`);
+    const wire = input as Record<string, unknown>;
+    assert.equal(wire[specialSigKey], specialSecretSig, `expected a secret input, got ${JSON.stringify(input)}`);
+    return wire.value;
 }
 
 /** Resolves an Output (or plain value) in a test. */

@@ -18,7 +18,16 @@ import {
 import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
 import { buildPlatform } from "../../components/platform";
 import { awsStack, homelabStack } from "../support/fixtures";
-import { dependsOnOf, isSecret, parentOf, Program, runProgram, StackConfig, valueOf } from "../support/program";
+import {
+    dependsOnOf,
+    isSecret,
+    parentOf,
+    Program,
+    runProgram,
+    secretInput,
+    StackConfig,
+    valueOf,
+} from "../support/program";
 import { SecretPlatform } from "../../components/platform";
 
 const INIT = "pulumi-nodejs:dynamic/secret-platform:VaultInit";
@@ -84,16 +93,6 @@ const unsealerLabels = (component: string) => ({
     "app.kubernetes.io/component": component,
     "app.kubernetes.io/part-of": "secret-platform",
 });
-
-const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-
-/** The value of an input the engine received marked secret; fails when it is not marked. */
-function secretInput(value: unknown): unknown {
-    const v = value as Record<string, unknown> | undefined;
-    assert.equal(v?.[SECRET_SIG_KEY], SECRET_SIG, `expected a secret input, got ${JSON.stringify(value)}`);
-    return v?.value;
-}
 
 /** Every string anywhere in a value. */
 function strings(value: unknown): string[] {

@@ -1,6 +1,5 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { ConfigError } from "../../components/config";
 import { tlsOnlyBucketPolicy, vaultIdentityPolicy } from "../../components/lib/storage-policies";
 import { buildPlatform, SecretPlatform } from "../../components/platform";
@@ -15,6 +14,7 @@ import {
     Program,
     RecordedResource,
     runProgram,
+    secretInput,
     valueOf,
 } from "../support/program";
 
@@ -84,14 +84,6 @@ function parsePolicy(r: RecordedResource, field = "policy"): unknown {
     const raw = r.inputs[field];
     assert.equal(typeof raw, "string", `${r.name}.${field} must be a JSON string`);
     return JSON.parse(raw as string);
-}
-
-/** The plaintext of an input the engine received as a secret; fails when it arrived in the clear. */
-function secretValue(input: unknown): unknown {
-    assert.ok(typeof input === "object" && input !== null, `expected a secret, got ${JSON.stringify(input)}`);
-    const wire = input as Record<string, unknown>;
-    assert.equal(wire[specialSigKey], specialSecretSig, "secret signature");
-    return wire.value;
 }
 
 /** Every resource of the component is created through its own provider. */
@@ -572,8 +564,8 @@ describe("VaultStorage", () => {
                 assert.equal(provider.inputs[flag], "true", flag);
             }
             // The engine receives them as secrets (Pulumi's secret signature), never as plain strings.
-            assert.equal(secretValue(provider.inputs.accessKey), "GKtestaccesskey");
-            assert.equal(secretValue(provider.inputs.secretKey), "test-storage-secret-key");
+            assert.equal(secretInput(provider.inputs.accessKey), "GKtestaccesskey");
+            assert.equal(secretInput(provider.inputs.secretKey), "test-storage-secret-key");
         });
 
         it("gives the provider the credentials as secret Outputs", async () => {
