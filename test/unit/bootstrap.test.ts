@@ -308,7 +308,7 @@ describe("bootstrap (mocks)", () => {
         let p: Program<SecretPlatform>;
         before(async () => {
             const stack = homelabStack();
-            stack.secrets.vaultToken = "hvs.operator-admin-token";
+            stack.secrets.vaultToken = "test-operator-admin-token";
             stack.values.unseal = { loop: { enabled: false }, schedule: "*/2 * * * *" };
             stack.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
             p = await runProgram(stack, build);
@@ -316,7 +316,7 @@ describe("bootstrap (mocks)", () => {
 
         it("uses the operator's vaultToken for the provider and allows adopting an initialized Vault", async () => {
             const provider = p.find("pulumi:providers:vault", `${B}-vault`);
-            assert.equal(secretInput(provider.inputs.token), "hvs.operator-admin-token");
+            assert.equal(secretInput(provider.inputs.token), "test-operator-admin-token");
             assert.equal(await isSecret(provider.props.token), true);
             assert.equal(p.find(INIT, `${B}-init`).inputs.adoptExisting, true);
         });
