@@ -23,6 +23,11 @@ const semverPattern = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
 const cidrPattern = /^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$|^[0-9a-fA-F:]+\/\d{1,3}$/;
 const cronPattern = /^(\S+\s+){4}\S+$/;
 
+/** Default image of the raft snapshot upload step: the AWS CLI (it has sh); before 2.23, whose default checksums S3-compatible servers may refuse. */
+export const SNAPSHOT_UPLOAD_IMAGE = "amazon/aws-cli:2.15.61";
+/** The machine-only policy of the raft snapshot job: never mapped to SSO groups. */
+export const RAFT_SNAPSHOT_POLICY = "raft-snapshot";
+
 const hostname = z.string().regex(hostnamePattern, "must be a lower-case DNS name (e.g. vault.amiya.akn)");
 const k8sName = z
     .string()
@@ -146,6 +151,26 @@ const unsealSchema = z.strictObject({
     secretName: k8sName.default("vault-unseal-keys"),
 });
 
+/** server.snapshots: the raft snapshot CronJob. */
+const snapshotsSchema = z.strictObject({
+    enabled: z.boolean().default(true),
+    /** CronJob schedule of the snapshot job. */
+    schedule: z.string().regex(cronPattern, "must be a five-field cron schedule").default("0 */6 * * *"),
+    /** Key prefix of the snapshots, under storage.prefix. */
+    prefix: z
+        .string()
+        .regex(
+            /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/,
+            "must be a relative key prefix ending in '/' (e.g. snapshots/)",
+        )
+        .default("snapshots/"),
+    /** The S3 CLI image of the upload step, pinned. */
+    image: z
+        .string()
+        .regex(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
+        .default(SNAPSHOT_UPLOAD_IMAGE),
+});
+
 const serverSchema = z.strictObject({
     namespace: k8sName.default("vault"),
     chartVersion: z.string().regex(semverPattern, "must be an exact chart version such as 0.34.1").default("0.34.1"),
@@ -183,6 +208,12 @@ const serverSchema = z.strictObject({
         .strictObject({ size: quantity.default("10Gi"), storageClass: z.string().min(1).optional() })
         .prefault({}),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
+    /**
+     * Scheduled raft snapshots to the storage bucket (raft only; on by default
+     * there, since the bucket no longer holds the live data). Unset here and
+     * defaulted in resolve(), so that setting it with s3 storage is refused.
+     */
+    snapshots: snapshotsSchema.optional(),
 });
 
 const exposureSchema = z.strictObject({
@@ -601,6 +632,24 @@ function checkRules(
     if (c.server.storageBackend === "raft" && ![1, 3, 5].includes(c.server.replicas)) {
         fail("server.replicas", "must be 1, 3 or 5 with raft storage (an odd quorum)");
     }
+    if (c.server.storageBackend === "s3" && c.server.snapshots !== undefined) {
+        fail(
+            "server.snapshots",
+            "is only for server.storageBackend raft (with s3 storage the bucket's object versions are the backup)",
+        );
+    }
+    if (
+        c.server.storageBackend === "raft" &&
+        (c.server.snapshots?.enabled ?? true) &&
+        aws &&
+        c.storage.identity === "role"
+    ) {
+        // The IRSA role trusts Vault's own ServiceAccount only; the snapshot job has static keys or nothing.
+        fail(
+            "server.snapshots.enabled",
+            "must be false with storage.identity role (the snapshot upload needs the IAM user's keys; use storage.identity user, or take snapshots another way)",
+        );
+    }
     if (c.server.tls.mode === "internal" && c.server.tls.secretName === undefined) {
         fail(
             "server.tls.secretName",
@@ -748,7 +797,13 @@ export function durationSeconds(value: string): number {
 /** Names of the policies in policies/*.hcl, plus Vault's built-in default. */
 export function knownPolicyNames(dir: string = POLICY_DIR): string[] {
     const files = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
-    return ["default", ...files.filter((f) => f.endsWith(".hcl")).map((f) => f.slice(0, -".hcl".length))].sort();
+    return [
+        "default",
+        ...files
+            .filter((f) => f.endsWith(".hcl"))
+            .map((f) => f.slice(0, -".hcl".length))
+            .filter((n) => n !== RAFT_SNAPSHOT_POLICY),
+    ].sort();
 }
 
 /** Derived values: the second and last place defaults are decided. */
@@ -771,6 +826,11 @@ function resolve(c: Parsed, source: ConfigSource, has: (key: SecretKey) => boole
             ...c.unseal,
             mode: c.unseal.mode ?? (aws ? "awskms" : "shamir"),
             kmsRegion: c.unseal.kmsRegion ?? c.storage.region,
+        },
+        server: {
+            ...c.server,
+            // raft: snapshots on unless configured off; s3: never (checkRules refused a setting).
+            snapshots: c.server.storageBackend === "raft" ? snapshotsSchema.parse(c.server.snapshots ?? {}) : undefined,
         },
         exposure: { ...c.exposure, host },
         vault: { ...c.vault, address: c.vault.address ?? `https://${host}` },

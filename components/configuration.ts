@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
-import { durationSeconds, PlatformConfig } from "./config";
+import { durationSeconds, PlatformConfig, RAFT_SNAPSHOT_POLICY } from "./config";
 import { AutheliaClient, autheliaClient, oidcRoleInputs, oidcTune } from "./lib/oidc";
 import {
     checkPolicy,
@@ -22,6 +22,11 @@ export interface VaultConfigurationArgs {
     /** Directory of the ACL policy templates; default `policies/` (tests point elsewhere). */
     readonly policyDir?: string;
 }
+
+/** Kubernetes auth role of the raft snapshot job, on the local mount. */
+export const RAFT_SNAPSHOT_ROLE = "raft-snapshot";
+/** ServiceAccount of the raft snapshot job, in Vault's namespace. */
+export const SNAPSHOT_SERVICE_ACCOUNT = "vault-snapshot";
 
 /** Where the file audit device writes: the chart's audit volume, or the pod log. */
 export function auditFilePath(target: "file" | "stdout"): string {
@@ -79,6 +84,8 @@ export class VaultConfiguration extends pulumi.ComponentResource {
     public readonly policyNames: pulumi.Output<string[]>;
     /** The matching Authelia client definition (no secret); undefined when OIDC is off. */
     public readonly autheliaClient?: AutheliaClient;
+    /** Kubernetes auth role of the raft snapshot job (raft with snapshots on only). */
+    public readonly snapshotRole?: vault.kubernetes.AuthBackendRole;
     /** What the External Secrets stores wait for: the ESO roles (after their auth config and reader policy) and the KV mounts with their settings. */
     public readonly ready: pulumi.Resource[];
 
@@ -256,6 +263,24 @@ export class VaultConfiguration extends pulumi.ComponentResource {
         });
         const localRole = role("", c.cluster.name, local.backend, local.authConfig, c.externalSecrets);
         const roles = [localRole];
+        const snapshotPolicy = policies.get(RAFT_SNAPSHOT_POLICY);
+        if (snapshotPolicy !== undefined) {
+            // Only the snapshot job's ServiceAccount; a token that outlives one snapshot by little.
+            this.snapshotRole = new vault.kubernetes.AuthBackendRole(
+                `${name}-k8s-auth-raft-snapshot-role`,
+                {
+                    backend: local.backend.path,
+                    roleName: RAFT_SNAPSHOT_ROLE,
+                    boundServiceAccountNames: [SNAPSHOT_SERVICE_ACCOUNT],
+                    boundServiceAccountNamespaces: [c.server.namespace],
+                    tokenPolicies: [snapshotPolicy.name],
+                    tokenTtl: 300,
+                    tokenMaxTtl: 900,
+                    tokenNoDefaultPolicy: true,
+                },
+                { ...child, dependsOn: [...(child.dependsOn as pulumi.Resource[]), local.authConfig] },
+            );
+        }
         for (const r of k.remoteClusters) {
             const jwts = c.secrets.remoteClusterReviewerJwts;
             if (jwts === undefined) {

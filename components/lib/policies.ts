@@ -22,7 +22,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseHcl } from "@cdktf/hcl2json";
-import { PlatformConfig, POLICY_DIR } from "../config";
+import { PlatformConfig, POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../config";
 
 /** The template External Secrets' Kubernetes auth roles get, rendered per cluster. */
 export const READER_TEMPLATE = "external-secrets-reader";
@@ -233,11 +233,16 @@ export function policyValues(config: PlatformConfig): PolicyValues {
 
 /**
  * Every policy the config needs: each template once, per-cluster templates
- * once per served cluster. Sorted by template, then cluster order.
+ * once per served cluster (`raft-snapshot` only with raft snapshots on).
+ * Sorted by template, then cluster order.
  */
 export function renderPolicies(config: PlatformConfig, templates = loadPolicyTemplates()): RenderedPolicy[] {
     const values = policyValues(config);
-    return templates.flatMap((t) => {
+    // The snapshot job's policy exists only where the job does.
+    const wanted = templates.filter(
+        (t) => t.name !== RAFT_SNAPSHOT_POLICY || config.server.snapshots?.enabled === true,
+    );
+    return wanted.flatMap((t) => {
         const clusters = t.perCluster ? servedClusters(config) : [undefined];
         return clusters.map((cluster) => ({
             name: cluster === undefined ? t.name : vaultPolicyName(t, cluster),

@@ -59,12 +59,15 @@ describe("policy files", () => {
         templates,
     );
 
-    it("are the policies the config loader knows (file names)", () => {
+    it("are the policies the config loader knows (file names), but the machine-only raft-snapshot", () => {
         assert.deepEqual(
             templates.map((t) => t.name),
-            ["admin", "external-secrets-reader", "operator", "read-only"],
+            ["admin", "external-secrets-reader", "operator", "raft-snapshot", "read-only"],
         );
-        assert.deepEqual(knownPolicyNames(), ["default", ...templates.map((t) => t.name)].sort());
+        assert.deepEqual(
+            knownPolicyNames(),
+            ["default", ...templates.map((t) => t.name).filter((n) => n !== "raft-snapshot")].sort(),
+        );
     });
 
     it("render the reader once per served cluster and the others once", () => {
