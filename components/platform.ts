@@ -6,6 +6,7 @@ import { VaultConfiguration } from "./configuration";
 import { ExternalSecrets } from "./external-secrets";
 import { validateExternalSecretsConfig } from "./lib/eso-objects";
 import { VaultServer } from "./server";
+import { RaftSnapshots } from "./snapshots";
 import { VaultStorage } from "./storage";
 
 export interface SecretPlatformArgs {
@@ -24,6 +25,8 @@ export class SecretPlatform extends pulumi.ComponentResource {
     public readonly bootstrap: VaultBootstrap;
     public readonly configuration: VaultConfiguration;
     public readonly externalSecrets: ExternalSecrets;
+    /** The raft snapshot CronJob (raft with server.snapshots on only). */
+    public readonly snapshots?: RaftSnapshots;
 
     constructor(name: string, args: SecretPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secret-platform:index:SecretPlatform", name, {}, opts);
@@ -52,6 +55,21 @@ export class SecretPlatform extends pulumi.ComponentResource {
             { config, provider: this.bootstrap.vaultProvider, dependsOn: this.bootstrap.ready },
             child,
         );
+        if (config.server.snapshots?.enabled === true) {
+            this.snapshots = new RaftSnapshots(
+                `${name}-snapshots`,
+                {
+                    config,
+                    namespace: this.server.namespace,
+                    vaultUrl: this.server.internalUrl,
+                    storage: this.storage.binding,
+                    kubernetesAuthPath: this.configuration.kubernetesAuthPath,
+                    dependsOn: this.configuration.snapshotRole === undefined ? [] : [this.configuration.snapshotRole],
+                    provider: kubernetes,
+                },
+                child,
+            );
+        }
         this.externalSecrets = new ExternalSecrets(
             `${name}-external-secrets`,
             {

@@ -8,6 +8,9 @@ import { API_PORT, CLUSTER_PORT, SERVER_POD_LABELS, UNSEALER_POD_LABELS } from "
 
 /** The label every namespace carries (Kubernetes >= 1.21), so selection needs no custom labels. */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+/** Labels of the raft snapshot job's pods (components/snapshots.ts); the server admits them on 8200. */
+export const SNAPSHOT_POD_LABELS = { "app.kubernetes.io/name": "vault-snapshot" } as const;
+
 /** The cluster DNS pods' label (CoreDNS in kubeadm, k3s, EKS). */
 export const DNS_POD_LABELS = { "k8s-app": "kube-dns" } as const;
 
@@ -50,6 +53,7 @@ export interface NamedPolicy {
 const tcp = (...ports: number[]): PolicyPort[] => ports.map((port) => ({ protocol: "TCP", port }));
 const serverPods: PolicyPeer = { podSelector: { matchLabels: { ...SERVER_POD_LABELS } } };
 const unsealerPods: PolicyPeer = { podSelector: { matchLabels: { ...UNSEALER_POD_LABELS } } };
+const snapshotPods: PolicyPeer = { podSelector: { matchLabels: { ...SNAPSHOT_POD_LABELS } } };
 
 /** Namespaces allowed to call Vault on 8200, sorted and without duplicates. */
 export function ingressNamespaces(config: PlatformConfig): string[] {
@@ -85,6 +89,7 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
     const np = config.networkPolicy;
     if (!np.enabled) return [];
     const raft = config.server.storageBackend === "raft";
+    const snapshots = config.server.snapshots?.enabled === true;
 
     const serverIngress: NonNullable<NetworkPolicySpec["ingress"]> = [
         {
@@ -97,6 +102,7 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
                     },
                 },
                 unsealerPods,
+                ...(snapshots ? [snapshotPods] : []),
             ],
             ports: tcp(API_PORT),
         },
@@ -113,7 +119,7 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
         serverEgress.push({ to: rule.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...rule.ports) });
     }
 
-    return [
+    const policies: NamedPolicy[] = [
         {
             id: "default-deny",
             name: "default-deny",
@@ -139,6 +145,26 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
             },
         },
     ];
+    if (snapshots) {
+        // Save through Vault's API, upload to the bucket; nothing else (the token is a projected file).
+        const s3 = np.egress.s3;
+        policies.push({
+            id: "snapshot",
+            name: "vault-snapshot",
+            spec: {
+                podSelector: { matchLabels: { ...SNAPSHOT_POD_LABELS } },
+                policyTypes: ["Egress"],
+                egress: [
+                    dnsRule(config),
+                    { to: [serverPods], ports: tcp(API_PORT) },
+                    ...(s3 === undefined
+                        ? []
+                        : [{ to: s3.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...s3.ports) }]),
+                ],
+            },
+        });
+    }
+    return policies;
 }
 
 /**
@@ -152,6 +178,9 @@ export function missingEgress(config: PlatformConfig): string[] {
     const key = (t: string) => `secret-platform:networkPolicy.egress.${t}`;
     if (config.server.storageBackend === "s3" && np.egress.s3 === undefined) {
         missing.push(`${key("s3")} is unset: Vault cannot reach its S3 storage and will not start`);
+    }
+    if (config.server.snapshots?.enabled === true && np.egress.s3 === undefined) {
+        missing.push(`${key("s3")} is unset: the raft snapshot job cannot upload snapshots to the bucket`);
     }
     if (config.unseal.mode === "awskms" && np.egress.kms === undefined) {
         missing.push(`${key("kms")} is unset: the awskms seal cannot reach KMS and Vault stays sealed`);

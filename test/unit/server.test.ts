@@ -560,6 +560,7 @@ describe("VaultServer", () => {
             s.values.networkPolicy = { egress: { oidc: { cidrs: ["192.0.2.10/32"] } } };
             const p = await run(s, awsUserBinding);
             assert.deepEqual(missingEgress(p.config), [
+                `${np}.s3 is unset: the raft snapshot job cannot upload snapshots to the bucket`,
                 `${np}.kms is unset: the awskms seal cannot reach KMS and Vault stays sealed`,
                 `${np}.kubernetesApi is unset: Kubernetes auth logins fail (Vault cannot call TokenReview) and raft service registration fails`,
             ]);

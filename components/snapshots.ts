@@ -1,0 +1,307 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformConfig } from "./config";
+import { RAFT_SNAPSHOT_ROLE, SNAPSHOT_SERVICE_ACCOUNT } from "./configuration";
+import { awsSharedCredentialsFile, SHARED_CREDENTIALS_FILE, VAULT_GID, VAULT_UID } from "./lib/helm-values";
+import { SNAPSHOT_POD_LABELS } from "./lib/network-policy";
+import { StorageBinding } from "./storage";
+
+/** The snapshot script, shipped in a ConfigMap (it holds no secret). */
+export const SNAPSHOT_SCRIPT_PATH = path.join(__dirname, "..", "scripts", "raft-snapshot.sh");
+
+/** Physical name of the job's ConfigMap and CronJob (its ServiceAccount is SNAPSHOT_SERVICE_ACCOUNT). */
+export const SNAPSHOT_NAME = "vault-snapshot";
+/** The Secret with the upload step's AWS shared credentials file. */
+export const SNAPSHOT_CREDENTIALS_SECRET = "vault-snapshot-credentials";
+/** Mount points inside the pod. */
+export const SNAPSHOT_PATHS = {
+    snapshots: "/snap",
+    script: "/vault/snapshot",
+    saToken: "/var/run/secrets/vault-snapshot",
+    credentials: "/aws/credentials",
+    caDir: "/vault/tls-ca",
+} as const;
+/** Lifetime of the projected ServiceAccount token (Kubernetes' minimum). */
+export const SA_TOKEN_EXPIRY_SECONDS = 600;
+
+/** Labels of every snapshot object; the server's NetworkPolicy admits SNAPSHOT_POD_LABELS. */
+export function snapshotLabels(component: "cronjob" | "config"): Record<string, string> {
+    return {
+        ...SNAPSHOT_POD_LABELS,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "secret-platform",
+    };
+}
+
+/**
+ * The AWS CLI config file: region and, for S3-compatible servers, path-style
+ * addressing (no environment variable sets that). No secret in it.
+ */
+export function awsCliConfig(region: string, forcePathStyle: boolean): string {
+    const lines = ["[default]", `region = ${region}`];
+    if (forcePathStyle) lines.push("s3 =", "    addressing_style = path");
+    return `${lines.join("\n")}\n`;
+}
+
+/** The bucket key prefix of the snapshots: snapshot prefix under the storage prefix. */
+export function snapshotKeyPrefix(config: PlatformConfig): string {
+    return `${config.storage.prefix ?? ""}${config.server.snapshots?.prefix ?? ""}`;
+}
+
+/** What the snapshot pod spec is built from. */
+export interface SnapshotPodOptions {
+    /** The Vault image (`repository:tag`) of the save step. */
+    readonly vaultImage: string;
+    /** The S3 CLI image of the upload step. */
+    readonly uploadImage: string;
+    /** VAULT_ADDR: Vault's in-cluster URL. */
+    readonly vaultAddr: string;
+    /** The local Kubernetes auth mount path. */
+    readonly authPath: string;
+    /** Bucket and key prefix of the snapshots. */
+    readonly bucket: string;
+    readonly keyPrefix: string;
+    /** S3-compatible endpoint; undefined on AWS. */
+    readonly endpoint?: string;
+    /** A Secret whose ca.crt verifies an https VAULT_ADDR (internal TLS); none for http. */
+    readonly caSecretName?: string;
+}
+
+const containerSecurity: k8s.types.input.core.v1.SecurityContext = {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ["ALL"] },
+    seccompProfile: { type: "RuntimeDefault" },
+};
+
+/**
+ * The snapshot pod: the save step (init container, Vault image) writes the
+ * snapshot to a memory-backed volume, the upload step (AWS CLI image) copies
+ * it to the bucket. Restricted Pod Security; the ServiceAccount token is a
+ * short-lived projected file seen by the save step only, the S3 keys a file
+ * seen by the upload step only.
+ */
+export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.PodSpec {
+    const p = SNAPSHOT_PATHS;
+    const script = `${p.script}/raft-snapshot.sh`;
+    const saveEnv: k8s.types.input.core.v1.EnvVar[] = [
+        { name: "VAULT_ADDR", value: o.vaultAddr },
+        { name: "VAULT_AUTH_PATH", value: o.authPath },
+        { name: "VAULT_ROLE", value: RAFT_SNAPSHOT_ROLE },
+        { name: "SA_TOKEN_FILE", value: `${p.saToken}/token` },
+        { name: "SNAPSHOT_DIR", value: p.snapshots },
+        // The Vault token lives in $HOME/.vault-token on a private tmpfs.
+        { name: "HOME", value: "/tmp" },
+    ];
+    const saveMounts: k8s.types.input.core.v1.VolumeMount[] = [
+        { name: "snapshots", mountPath: p.snapshots },
+        { name: "script", mountPath: p.script, readOnly: true },
+        { name: "sa-token", mountPath: p.saToken, readOnly: true },
+        { name: "save-tmp", mountPath: "/tmp" },
+    ];
+    const volumes: k8s.types.input.core.v1.Volume[] = [
+        // Memory-backed: a snapshot never touches the node's disk. Sized for a secrets store.
+        { name: "snapshots", emptyDir: { medium: "Memory", sizeLimit: "256Mi" } },
+        { name: "script", configMap: { name: SNAPSHOT_NAME, defaultMode: 0o555 } },
+        {
+            name: "sa-token",
+            projected: {
+                defaultMode: 0o400,
+                sources: [{ serviceAccountToken: { path: "token", expirationSeconds: SA_TOKEN_EXPIRY_SECONDS } }],
+            },
+        },
+        { name: "save-tmp", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
+        { name: "credentials", secret: { secretName: SNAPSHOT_CREDENTIALS_SECRET, defaultMode: 0o400 } },
+        { name: "upload-tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
+    ];
+    if (o.caSecretName !== undefined) {
+        saveEnv.push({ name: "VAULT_CACERT", value: `${p.caDir}/ca.crt` });
+        saveMounts.push({ name: "vault-ca", mountPath: p.caDir, readOnly: true });
+        // Only ca.crt is projected: the server's key never reaches the job.
+        volumes.push({
+            name: "vault-ca",
+            secret: { secretName: o.caSecretName, items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 },
+        });
+    }
+    const uploadEnv: k8s.types.input.core.v1.EnvVar[] = [
+        { name: "SNAPSHOT_DIR", value: p.snapshots },
+        { name: "SNAPSHOT_BUCKET", value: o.bucket },
+        { name: "SNAPSHOT_KEY_PREFIX", value: o.keyPrefix },
+        { name: "AWS_CONFIG_FILE", value: `${p.script}/aws-config` },
+        { name: "AWS_SHARED_CREDENTIALS_FILE", value: `${p.credentials}/${SHARED_CREDENTIALS_FILE}` },
+        { name: "HOME", value: "/tmp" },
+    ];
+    if (o.endpoint !== undefined) uploadEnv.push({ name: "S3_ENDPOINT", value: o.endpoint });
+    return {
+        serviceAccountName: SNAPSHOT_SERVICE_ACCOUNT,
+        // The save step gets the projected token above; no legacy long-lived mount.
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        restartPolicy: "Never",
+        securityContext: {
+            runAsNonRoot: true,
+            runAsUser: VAULT_UID,
+            runAsGroup: VAULT_GID,
+            // Secret and token files are root-owned; fsGroup makes them readable by the job's group.
+            fsGroup: VAULT_GID,
+            seccompProfile: { type: "RuntimeDefault" },
+        },
+        initContainers: [
+            {
+                name: "save",
+                image: o.vaultImage,
+                imagePullPolicy: "IfNotPresent",
+                command: ["/bin/sh", script, "save"],
+                env: saveEnv,
+                volumeMounts: saveMounts,
+                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                securityContext: containerSecurity,
+            },
+        ],
+        containers: [
+            {
+                name: "upload",
+                image: o.uploadImage,
+                imagePullPolicy: "IfNotPresent",
+                command: ["/bin/sh", script, "upload"],
+                env: uploadEnv,
+                volumeMounts: [
+                    { name: "snapshots", mountPath: p.snapshots, readOnly: true },
+                    { name: "script", mountPath: p.script, readOnly: true },
+                    { name: "credentials", mountPath: p.credentials, readOnly: true },
+                    { name: "upload-tmp", mountPath: "/tmp" },
+                ],
+                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                securityContext: containerSecurity,
+            },
+        ],
+        volumes,
+    };
+}
+
+export interface RaftSnapshotsArgs {
+    /** The validated stack config (server.storageBackend raft, server.snapshots on). */
+    readonly config: PlatformConfig;
+    /** Namespace Vault runs in (VaultServer.namespace). */
+    readonly namespace: pulumi.Input<string>;
+    /** Vault's in-cluster URL (VaultServer.internalUrl). */
+    readonly vaultUrl: string;
+    /** The bucket and its credentials, from VaultStorage. */
+    readonly storage: StorageBinding;
+    /** The local Kubernetes auth mount path (VaultConfiguration.kubernetesAuthPath). */
+    readonly kubernetesAuthPath: pulumi.Input<string>;
+    /** What the job waits for: the raft-snapshot role and its policy. */
+    readonly dependsOn: pulumi.Resource[];
+    /** The cluster's explicit Kubernetes provider. */
+    readonly provider: k8s.Provider;
+}
+
+/**
+ * Scheduled raft snapshots to the storage bucket: the open-source server has
+ * no automated snapshots, and with raft the bucket no longer holds the live
+ * data. A CronJob logs in through Kubernetes auth as `raft-snapshot` (which
+ * may only read sys/storage/raft/snapshot), saves a snapshot and uploads it
+ * under `<storage.prefix><server.snapshots.prefix>`.
+ */
+export class RaftSnapshots extends pulumi.ComponentResource {
+    /** Name of the CronJob. */
+    public readonly cronJobName: string;
+    /** `s3://<bucket>/<prefix>` where the snapshots land. */
+    public readonly destination: pulumi.Output<string>;
+
+    constructor(name: string, args: RaftSnapshotsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("secret-platform:snapshots:RaftSnapshots", name, {}, opts);
+        const c = args.config;
+        const snapshots = c.server.snapshots;
+        if (c.server.storageBackend !== "raft" || snapshots?.enabled !== true) {
+            throw new pulumi.ResourceError("RaftSnapshots needs server.storageBackend raft with snapshots on", this);
+        }
+        const creds = args.storage.credentials;
+        if (creds === undefined) {
+            // loadConfig refuses snapshots with storage.identity role; any other mode has static keys.
+            throw new pulumi.ResourceError("RaftSnapshots needs the storage binding's static credentials", this);
+        }
+        const k8sChild: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
+        const namespace = args.namespace;
+
+        const sa = new k8s.core.v1.ServiceAccount(
+            `${name}-sa`,
+            {
+                metadata: { name: SNAPSHOT_SERVICE_ACCOUNT, namespace, labels: snapshotLabels("config") },
+                automountServiceAccountToken: false,
+            },
+            k8sChild,
+        );
+        const config = new k8s.core.v1.ConfigMap(
+            `${name}-script`,
+            {
+                metadata: { name: SNAPSHOT_NAME, namespace, labels: snapshotLabels("config") },
+                data: {
+                    "raft-snapshot.sh": fs.readFileSync(SNAPSHOT_SCRIPT_PATH, "utf8"),
+                    "aws-config": awsCliConfig(args.storage.region, args.storage.forcePathStyle),
+                },
+            },
+            k8sChild,
+        );
+        const credentials = new k8s.core.v1.Secret(
+            `${name}-credentials`,
+            {
+                metadata: { name: SNAPSHOT_CREDENTIALS_SECRET, namespace, labels: snapshotLabels("config") },
+                type: "Opaque",
+                // The SDK's Secret marks data/stringData as secret outputs itself.
+                stringData: pulumi.secret(
+                    pulumi
+                        .all([creds.accessKeyId, creds.secretAccessKey])
+                        .apply(([id, key]) => ({ [SHARED_CREDENTIALS_FILE]: awsSharedCredentialsFile(id, key) })),
+                ),
+            },
+            k8sChild,
+        );
+
+        const keyPrefix = snapshotKeyPrefix(c);
+        const podSpec = pulumi.all([args.storage.bucket, args.kubernetesAuthPath]).apply(([bucket, authPath]) =>
+            snapshotPodSpec({
+                vaultImage: `${c.server.image.repository}:${c.server.image.tag}`,
+                uploadImage: snapshots.image,
+                vaultAddr: args.vaultUrl,
+                authPath,
+                bucket,
+                keyPrefix,
+                endpoint: args.storage.endpoint,
+                caSecretName:
+                    c.server.tls.mode === "internal"
+                        ? (c.server.tls.caSecretName ?? c.server.tls.secretName)
+                        : undefined,
+            }),
+        );
+        new k8s.batch.v1.CronJob(
+            `${name}-cronjob`,
+            {
+                metadata: { name: SNAPSHOT_NAME, namespace, labels: snapshotLabels("cronjob") },
+                spec: {
+                    schedule: snapshots.schedule,
+                    concurrencyPolicy: "Forbid",
+                    startingDeadlineSeconds: 600,
+                    successfulJobsHistoryLimit: 1,
+                    failedJobsHistoryLimit: 3,
+                    jobTemplate: {
+                        spec: {
+                            backoffLimit: 2,
+                            // A hung save or upload must not outlive the ServiceAccount token by much.
+                            activeDeadlineSeconds: 900,
+                            template: { metadata: { labels: snapshotLabels("cronjob") }, spec: podSpec },
+                        },
+                    },
+                },
+            },
+            { ...k8sChild, dependsOn: [sa, config, credentials, ...args.dependsOn] },
+        );
+
+        this.cronJobName = SNAPSHOT_NAME;
+        this.destination = pulumi.interpolate`s3://${args.storage.bucket}/${keyPrefix}`;
+        this.registerOutputs({ cronJobName: this.cronJobName, destination: this.destination });
+    }
+}

@@ -1,0 +1,406 @@
+/**
+ * The raft snapshot job for real: a Vault server with `storage "raft"`, the
+ * `raft-snapshot` policy and Kubernetes auth role exactly as the program
+ * registers them (raft stack under the mocks), a fake TokenReview API, and
+ * scripts/raft-snapshot.sh run by /bin/sh with the env of the CronJob's two
+ * containers. The save step must log in with the ServiceAccount token file
+ * and write a non-empty snapshot; the upload step is pointed at a stub `aws`
+ * that records its argv. On the same server the policy's capabilities are
+ * checked with sys/capabilities-self and real requests.
+ * Skips without the Vault binary (or openssl), except under CI=true.
+ */
+import { strict as assert } from "node:assert";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import * as os from "node:os";
+import * as path from "node:path";
+import { buildPlatform } from "../../components/platform";
+import { SNAPSHOT_SCRIPT_PATH } from "../../components/snapshots";
+import { homelabStack } from "../support/fixtures";
+import { runProgram } from "../support/program";
+import { requireTool } from "../support/tools";
+import { initAndUnseal, vaultRequest } from "../support/vault-server";
+
+interface Account {
+    readonly namespace: string;
+    readonly name: string;
+}
+const SNAPSHOT_SA: Account = { namespace: "vault", name: "vault-snapshot" };
+const OTHER_SA: Account = { namespace: "vault", name: "vault-unsealer" };
+
+/** A ServiceAccount-shaped JWT; Vault leaves its verification to TokenReview. */
+function jwtOf(sa: Account): string {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const sig = crypto.randomBytes(32).toString("base64url");
+    return `${b64({ alg: "ES256", typ: "JWT" })}.${b64({
+        iss: "kubernetes/serviceaccount",
+        sub: `system:serviceaccount:${sa.namespace}:${sa.name}`,
+        "kubernetes.io/serviceaccount/namespace": sa.namespace,
+        "kubernetes.io/serviceaccount/service-account.name": sa.name,
+        "kubernetes.io/serviceaccount/service-account.uid": `uid-${sa.name}`,
+    })}.${sig}`;
+}
+
+/** The TokenReview API on TLS (self-signed with openssl); undefined without openssl. */
+async function fakeTokenReview(
+    accounts: ReadonlyMap<string, Account>,
+): Promise<{ host: string; ca: string; close(): void } | undefined> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-tokenreview-"));
+    try {
+        const [key, cert] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
+        const made = spawnSync(
+            "openssl",
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+                .concat(["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"])
+                .concat(["-addext", "subjectAltName=IP:127.0.0.1"]),
+            { stdio: "ignore" },
+        );
+        if (made.status !== 0) return undefined;
+        const tls = { key: fs.readFileSync(key), cert: fs.readFileSync(cert, "utf8") };
+        const server = https.createServer(tls, (req, res) => {
+            let body = "";
+            req.on("data", (c: Buffer) => (body += c.toString()));
+            req.on("end", () => {
+                if (req.method !== "POST" || req.url !== "/apis/authentication.k8s.io/v1/tokenreviews") {
+                    res.writeHead(404).end();
+                    return;
+                }
+                const sa = accounts.get(String(JSON.parse(body).spec?.token));
+                const status =
+                    sa === undefined
+                        ? { authenticated: false }
+                        : {
+                              authenticated: true,
+                              user: {
+                                  username: `system:serviceaccount:${sa.namespace}:${sa.name}`,
+                                  uid: `uid-${sa.name}`,
+                              },
+                          };
+                res.writeHead(201, { "Content-Type": "application/json" });
+                res.end(JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", status }));
+            });
+        });
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        return {
+            host: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
+            ca: tls.cert.trim(),
+            close: () => server.close(),
+        };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+async function freePort(): Promise<number> {
+    const net = await import("node:net");
+    return new Promise((resolve) => {
+        const s = net.createServer();
+        s.listen(0, "127.0.0.1", () => {
+            const { port } = s.address() as { port: number };
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+/**
+ * Runs the script with /bin/sh (POSIX sh, dash on Debian) asynchronously: the
+ * fake TokenReview API lives in this process and must keep answering.
+ */
+function runScript(
+    step: string,
+    env: Record<string, string>,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        const child = spawn("/bin/sh", [SNAPSHOT_SCRIPT_PATH, step], { env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        child.on("close", (status) => resolve({ status, stdout, stderr }));
+    });
+}
+
+/** Env of a registered container, as name -> value. */
+function envOf(container: { env: { name: string; value: string }[] }): Record<string, string> {
+    return Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+}
+
+describe("raft snapshot job on a real raft Vault (scripts/raft-snapshot.sh)", function () {
+    this.timeout(60_000);
+    let root: string;
+    let vault: ChildProcess | undefined;
+    let address: string;
+    let rootToken: string;
+    let api: Awaited<ReturnType<typeof fakeTokenReview>>;
+    let saveEnv: Record<string, string>;
+    let uploadEnv: Record<string, string>;
+    let authPath: string;
+    let vaultBinDir: string;
+    const jwt = jwtOf(SNAPSHOT_SA);
+    const otherJwt = jwtOf(OTHER_SA);
+
+    before(async function () {
+        const bin = requireTool(this, "vault");
+        vaultBinDir = path.dirname(bin);
+        api = await fakeTokenReview(
+            new Map([
+                [jwt, SNAPSHOT_SA],
+                [otherJwt, OTHER_SA],
+            ]),
+        );
+        if (api === undefined) {
+            if (process.env.CI === "true") throw new Error("openssl is required for the fake TokenReview API");
+            console.warn("    skipped: openssl not found (it makes the fake Kubernetes API's certificate)");
+            this.skip();
+        }
+        root = fs.mkdtempSync(path.join(os.tmpdir(), "raft-snapshot-"));
+        const [port, clusterPort] = [await freePort(), await freePort()];
+        address = `http://127.0.0.1:${port}`;
+        const data = path.join(root, "raft");
+        fs.mkdirSync(data, { mode: 0o700 });
+        const config = path.join(root, "vault.hcl");
+        fs.writeFileSync(
+            config,
+            [
+                `storage "raft" {`,
+                `  path    = ${JSON.stringify(data)}`,
+                `  node_id = "vault-0"`,
+                // Faster leader election on one node (production tuning is irrelevant here).
+                `  performance_multiplier = 1`,
+                `}`,
+                `listener "tcp" {`,
+                `  address         = "127.0.0.1:${port}"`,
+                `  cluster_address = "127.0.0.1:${clusterPort}"`,
+                `  tls_disable     = true`,
+                `}`,
+                `api_addr      = "${address}"`,
+                `cluster_addr  = "http://127.0.0.1:${clusterPort}"`,
+                `disable_mlock = true`,
+                ``,
+            ].join("\n"),
+        );
+        const log = fs.openSync(path.join(root, "vault.log"), "a", 0o600);
+        vault = spawn(bin, ["server", `-config=${config}`], {
+            stdio: ["ignore", log, log],
+            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root },
+        });
+        fs.closeSync(log);
+        const deadline = Date.now() + 20_000;
+        for (;;) {
+            try {
+                await fetch(`${address}/v1/sys/health`, { signal: AbortSignal.timeout(1_000) });
+                break;
+            } catch {
+                if (Date.now() > deadline) {
+                    throw new Error(
+                        `raft Vault did not start:\n${fs.readFileSync(path.join(root, "vault.log"), "utf8")}`,
+                    );
+                }
+                await new Promise((r) => setTimeout(r, 50));
+            }
+        }
+        rootToken = (await initAndUnseal(address)).rootToken;
+
+        // The program's own inputs for the raft stack: policy, role, CronJob containers.
+        const s = homelabStack();
+        s.values.server = { storageBackend: "raft", replicas: 3 };
+        const p = await runProgram(s, buildPlatform);
+        const policy = p.find("vault:index/policy:Policy", "platform-configuration-policy-raft-snapshot").inputs;
+        const role = p.find(
+            "vault:kubernetes/authBackendRole:AuthBackendRole",
+            "platform-configuration-k8s-auth-raft-snapshot-role",
+        ).inputs as Record<string, any>;
+        const pod = (p.find("kubernetes:batch/v1:CronJob", "platform-snapshots-cronjob").inputs as any).spec.jobTemplate
+            .spec.template.spec;
+        saveEnv = envOf(pod.initContainers[0]);
+        uploadEnv = envOf(pod.containers[0]);
+        authPath = role.backend;
+
+        const call = async (method: string, apiPath: string, body?: unknown) => {
+            const res = await vaultRequest(address, rootToken, method, apiPath, body);
+            assert.ok(res.status < 300, `${method} ${apiPath}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+        };
+        await call("PUT", `sys/policies/acl/${policy.name}`, { policy: policy.policy });
+        await call("POST", `sys/auth/${authPath}`, { type: "kubernetes" });
+        await call("POST", `auth/${authPath}/config`, {
+            kubernetes_host: api?.host,
+            kubernetes_ca_cert: api?.ca,
+            disable_local_ca_jwt: true,
+        });
+        await call("POST", `auth/${authPath}/role/${role.roleName}`, {
+            bound_service_account_names: role.boundServiceAccountNames,
+            bound_service_account_namespaces: role.boundServiceAccountNamespaces,
+            token_policies: role.tokenPolicies,
+            token_ttl: role.tokenTtl,
+            token_max_ttl: role.tokenMaxTtl,
+            token_no_default_policy: role.tokenNoDefaultPolicy,
+        });
+        await call("POST", "sys/mounts/amiya.akn", { type: "kv", options: { version: "2" } });
+        await call("POST", "amiya.akn/data/app/db/password", { data: { value: "s3cr3t" } });
+    });
+
+    after(async () => {
+        api?.close();
+        if (vault !== undefined && vault.exitCode === null) {
+            vault.kill("SIGTERM");
+            await new Promise((r) => vault?.once("exit", r));
+        }
+        if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
+    });
+
+    const login = async (token: string) =>
+        vaultRequest(address, undefined, "PUT", `auth/${authPath}/login`, { role: "raft-snapshot", jwt: token });
+
+    it("the role logs in vault/vault-snapshot only, with the raft-snapshot policy alone for 5 minutes", async () => {
+        const ok = await login(jwt);
+        assert.equal(ok.status, 200, JSON.stringify(ok.body));
+        assert.deepEqual(ok.body.auth.policies, ["raft-snapshot"]);
+        assert.equal(ok.body.auth.lease_duration, 300);
+        const other = await login(otherJwt);
+        assert.equal(other.status, 403);
+    });
+
+    it("the role's token cannot even look itself up (no default policy)", async () => {
+        const token = (await login(jwt)).body.auth.client_token as string;
+        assert.equal((await vaultRequest(address, token, "GET", "auth/token/lookup-self")).status, 403);
+    });
+
+    it("the policy allows read on sys/storage/raft/snapshot and denies KV reads, sys/seal and restores", async () => {
+        const token = (await login(jwt)).body.auth.client_token as string;
+        // The role's tokens lack the default policy (no capabilities-self): ask with the root token.
+        const caps = await vaultRequest(address, rootToken, "POST", "sys/capabilities", {
+            token,
+            paths: [
+                "sys/storage/raft/snapshot",
+                "sys/storage/raft/snapshot-force",
+                "amiya.akn/data/app/db/password",
+                "sys/seal",
+                "sys/storage/raft/configuration",
+                "sys/policies/acl/raft-snapshot",
+            ],
+        });
+        assert.equal(caps.status, 200);
+        const paths = Object.keys(caps.body.data ?? caps.body).filter(
+            (k) => k.startsWith("sys/") || k.includes("/data/"),
+        );
+        const table = Object.fromEntries(paths.sort().map((k) => [k, (caps.body.data ?? caps.body)[k]]));
+        assert.deepEqual(table, {
+            "sys/storage/raft/snapshot": ["read"],
+            "sys/storage/raft/snapshot-force": ["deny"],
+            "amiya.akn/data/app/db/password": ["deny"],
+            "sys/seal": ["deny"],
+            "sys/storage/raft/configuration": ["deny"],
+            "sys/policies/acl/raft-snapshot": ["deny"],
+        });
+        // What the table means, for real.
+        assert.equal((await vaultRequest(address, token, "GET", "amiya.akn/data/app/db/password")).status, 403);
+        assert.equal((await vaultRequest(address, token, "PUT", "sys/seal")).status, 403);
+        const snap = await fetch(`${address}/v1/sys/storage/raft/snapshot`, { headers: { "X-Vault-Token": token } });
+        assert.equal(snap.status, 200);
+        assert.ok((await snap.arrayBuffer()).byteLength > 0);
+    });
+
+    it("save: logs in from the token file and writes a non-empty snapshot, no token left or logged", async () => {
+        const dir = path.join(root, "snap");
+        const home = path.join(root, "home");
+        fs.mkdirSync(dir);
+        fs.mkdirSync(home, { mode: 0o700 });
+        const saFile = path.join(root, "sa-token");
+        fs.writeFileSync(saFile, jwt, { mode: 0o400 });
+        const run = await runScript("save", {
+            ...saveEnv,
+            PATH: `${vaultBinDir}:/usr/bin:/bin`,
+            VAULT_ADDR: address,
+            SA_TOKEN_FILE: saFile,
+            SNAPSHOT_DIR: dir,
+            HOME: home,
+            // Must be ignored: the script logs in itself.
+            VAULT_TOKEN: rootToken,
+        });
+        assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+        assert.equal(saveEnv.VAULT_AUTH_PATH, authPath);
+        const name = fs.readFileSync(path.join(dir, "name"), "utf8").trim();
+        assert.match(name, /^raft-\d{8}T\d{6}Z\.snap$/);
+        const snapshot = fs.readFileSync(path.join(dir, name));
+        assert.ok(snapshot.length > 0);
+        assert.deepEqual([...snapshot.subarray(0, 2)], [0x1f, 0x8b], "a raft snapshot is a gzip archive");
+        assert.equal(fs.statSync(path.join(dir, name)).mode & 0o077, 0, "the snapshot is private to its owner");
+        assert.ok(!fs.existsSync(path.join(home, ".vault-token")), "the Vault token file is removed");
+        const out = run.stdout + run.stderr;
+        assert.match(out, new RegExp(`vault-snapshot: saved ${name} \\(\\d+ bytes\\)`));
+        assert.ok(!out.includes(jwt) && !out.includes(rootToken) && !out.includes("hvs."));
+    });
+
+    it("save: a ServiceAccount the role does not bind is refused, and no snapshot is written", async () => {
+        const dir = path.join(root, "snap-refused");
+        const home = path.join(root, "home-refused");
+        fs.mkdirSync(dir);
+        fs.mkdirSync(home);
+        const saFile = path.join(root, "other-token");
+        fs.writeFileSync(saFile, otherJwt, { mode: 0o400 });
+        const run = await runScript("save", {
+            ...saveEnv,
+            PATH: `${vaultBinDir}:/usr/bin:/bin`,
+            VAULT_ADDR: address,
+            SA_TOKEN_FILE: saFile,
+            SNAPSHOT_DIR: dir,
+            HOME: home,
+        });
+        assert.equal(run.status, 1);
+        assert.match(run.stderr, /login to auth\/kubernetes-amiya\.akn as role raft-snapshot failed/);
+        assert.deepEqual(fs.readdirSync(dir), []);
+        assert.ok(!run.stderr.includes(otherJwt));
+    });
+
+    it("upload: copies the snapshot to the bucket key under the prefixes, credentials only as a file", async () => {
+        const dir = path.join(root, "snap");
+        const name = fs.readFileSync(path.join(dir, "name"), "utf8").trim();
+        const stubDir = path.join(root, "stub-bin");
+        fs.mkdirSync(stubDir);
+        const argvFile = path.join(root, "aws-argv");
+        fs.writeFileSync(
+            path.join(stubDir, "aws"),
+            `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > ${JSON.stringify(argvFile)}\n` +
+                `env > ${JSON.stringify(argvFile + ".env")}\n`,
+            { mode: 0o755 },
+        );
+        const creds = path.join(root, "credentials");
+        fs.writeFileSync(creds, "[default]\naws_access_key_id = AKIASTUBKEY\naws_secret_access_key = stubsecret\n");
+        const run = await runScript("upload", {
+            ...uploadEnv,
+            PATH: `${stubDir}:/usr/bin:/bin`,
+            SNAPSHOT_DIR: dir,
+            AWS_SHARED_CREDENTIALS_FILE: creds,
+            HOME: path.join(root, "home"),
+        });
+        assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+        const argv = fs.readFileSync(argvFile, "utf8").trimEnd().split("\n");
+        assert.deepEqual(argv, [
+            "--endpoint-url",
+            "https://s3.amiya.akn",
+            "s3",
+            "cp",
+            path.join(dir, name),
+            `s3://vault-amiya/vault/snapshots/${name}`,
+            "--only-show-errors",
+        ]);
+        const env = fs.readFileSync(argvFile + ".env", "utf8");
+        for (const secret of ["AKIASTUBKEY", "stubsecret"]) {
+            assert.ok(!argv.join(" ").includes(secret) && !env.includes(secret), `${secret} leaked`);
+        }
+        assert.match(env, new RegExp(`^AWS_SHARED_CREDENTIALS_FILE=${creds}$`, "m"));
+        assert.match(run.stdout, new RegExp(`uploaded s3://vault-amiya/vault/snapshots/${name}`));
+    });
+
+    it("upload: fails without a snapshot from the save step", async () => {
+        const run = await runScript("upload", {
+            ...uploadEnv,
+            PATH: "/usr/bin:/bin",
+            SNAPSHOT_DIR: path.join(root, "snap-refused"),
+        });
+        assert.equal(run.status, 1);
+        assert.match(run.stderr, /no snapshot to upload/);
+    });
+});
