@@ -61,7 +61,6 @@ export class SecretPlatform extends pulumi.ComponentResource {
                 {
                     config,
                     namespace: this.server.namespace,
-                    vaultUrl: this.server.internalUrl,
                     storage: this.storage.binding,
                     kubernetesAuthPath: this.configuration.kubernetesAuthPath,
                     dependsOn: this.configuration.snapshotRole === undefined ? [] : [this.configuration.snapshotRole],

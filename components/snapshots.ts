@@ -4,7 +4,14 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
 import { RAFT_SNAPSHOT_ROLE, SNAPSHOT_SERVICE_ACCOUNT } from "./configuration";
-import { awsSharedCredentialsFile, SHARED_CREDENTIALS_FILE, VAULT_GID, VAULT_UID } from "./lib/helm-values";
+import {
+    API_PORT,
+    awsSharedCredentialsFile,
+    RELEASE_NAME,
+    SHARED_CREDENTIALS_FILE,
+    VAULT_GID,
+    VAULT_UID,
+} from "./lib/helm-values";
 import { SNAPSHOT_POD_LABELS } from "./lib/network-policy";
 import { StorageBinding } from "./storage";
 
@@ -45,6 +52,16 @@ export function awsCliConfig(region: string, forcePathStyle: boolean): string {
     return `${lines.join("\n")}\n`;
 }
 
+/**
+ * The chart's `vault-active` Service (the raft leader only). A snapshot taken
+ * through a standby fails ("incomplete snapshot", hashicorp/vault#15258), so
+ * the job never goes through the `vault` Service, which spreads over all pods.
+ */
+export function activeVaultUrl(config: PlatformConfig): string {
+    const scheme = config.server.tls.mode === "internal" ? "https" : "http";
+    return `${scheme}://${RELEASE_NAME}-active.${config.server.namespace}.svc:${API_PORT}`;
+}
+
 /** The bucket key prefix of the snapshots: snapshot prefix under the storage prefix. */
 export function snapshotKeyPrefix(config: PlatformConfig): string {
     return `${config.storage.prefix ?? ""}${config.server.snapshots?.prefix ?? ""}`;
@@ -56,7 +73,7 @@ export interface SnapshotPodOptions {
     readonly vaultImage: string;
     /** The S3 CLI image of the upload step. */
     readonly uploadImage: string;
-    /** VAULT_ADDR: Vault's in-cluster URL. */
+    /** VAULT_ADDR: the active node's in-cluster URL. */
     readonly vaultAddr: string;
     /** The local Kubernetes auth mount path. */
     readonly authPath: string;
@@ -157,7 +174,8 @@ export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.
                 command: ["/bin/sh", script, "save"],
                 env: saveEnv,
                 volumeMounts: saveMounts,
-                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                // The memory-backed snapshot (up to 256Mi) is charged to this container, on top of the CLI.
+                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "512Mi" } },
                 securityContext: containerSecurity,
             },
         ],
@@ -187,8 +205,6 @@ export interface RaftSnapshotsArgs {
     readonly config: PlatformConfig;
     /** Namespace Vault runs in (VaultServer.namespace). */
     readonly namespace: pulumi.Input<string>;
-    /** Vault's in-cluster URL (VaultServer.internalUrl). */
-    readonly vaultUrl: string;
     /** The bucket and its credentials, from VaultStorage. */
     readonly storage: StorageBinding;
     /** The local Kubernetes auth mount path (VaultConfiguration.kubernetesAuthPath). */
@@ -266,7 +282,7 @@ export class RaftSnapshots extends pulumi.ComponentResource {
             snapshotPodSpec({
                 vaultImage: `${c.server.image.repository}:${c.server.image.tag}`,
                 uploadImage: snapshots.image,
-                vaultAddr: args.vaultUrl,
+                vaultAddr: activeVaultUrl(c),
                 authPath,
                 bucket,
                 keyPrefix,

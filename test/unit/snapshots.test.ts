@@ -13,6 +13,7 @@ import { buildNetworkPolicies, missingEgress } from "../../components/lib/networ
 import { checkPolicy } from "../../components/lib/policies";
 import { buildPlatform, SecretPlatform } from "../../components/platform";
 import {
+    activeVaultUrl,
     awsCliConfig,
     SNAPSHOT_SCRIPT_PATH,
     snapshotLabels,
@@ -20,7 +21,16 @@ import {
     SnapshotPodOptions,
 } from "../../components/snapshots";
 import { awsStack, homelabStack } from "../support/fixtures";
-import { configProblems, dependsOnOf, isSecret, parentOf, Program, runProgram, valueOf } from "../support/program";
+import {
+    configOf,
+    configProblems,
+    dependsOnOf,
+    isSecret,
+    parentOf,
+    Program,
+    runProgram,
+    valueOf,
+} from "../support/program";
 
 // The kubernetes-models packages validate objects against the Kubernetes OpenAPI schemas.
 const { CronJob } = require("kubernetes-models/batch/v1/CronJob");
@@ -65,7 +75,7 @@ const restricted = {
 const garageOptions: SnapshotPodOptions = {
     vaultImage: "hashicorp/vault:2.0.4",
     uploadImage: "amazon/aws-cli:2.15.61",
-    vaultAddr: "http://vault.vault.svc:8200",
+    vaultAddr: "http://vault-active.vault.svc:8200",
     authPath: "kubernetes-amiya.akn",
     bucket: "vault-amiya",
     keyPrefix: "vault/snapshots/",
@@ -93,7 +103,7 @@ function expectedPodSpec() {
                 imagePullPolicy: "IfNotPresent",
                 command: ["/bin/sh", "/vault/snapshot/raft-snapshot.sh", "save"],
                 env: [
-                    { name: "VAULT_ADDR", value: "http://vault.vault.svc:8200" },
+                    { name: "VAULT_ADDR", value: "http://vault-active.vault.svc:8200" },
                     { name: "VAULT_AUTH_PATH", value: "kubernetes-amiya.akn" },
                     { name: "VAULT_ROLE", value: "raft-snapshot" },
                     { name: "SA_TOKEN_FILE", value: "/var/run/secrets/vault-snapshot/token" },
@@ -106,7 +116,7 @@ function expectedPodSpec() {
                     { name: "sa-token", mountPath: "/var/run/secrets/vault-snapshot", readOnly: true },
                     { name: "save-tmp", mountPath: "/tmp" },
                 ],
-                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "512Mi" } },
                 securityContext: restricted,
             },
         ],
@@ -478,6 +488,14 @@ describe("raft snapshots", () => {
             // The upload step sees neither the token nor the CA; the save step never sees the S3 keys.
             assert.ok(!upload.volumeMounts.some((m: any) => ["sa-token", "vault-ca"].includes(m.name)));
             assert.ok(!save.volumeMounts.some((m: any) => m.name === "credentials"));
+        });
+
+        it("VAULT_ADDR is the active node's Service (a standby cannot serve a snapshot), https with internal TLS", () => {
+            const c = configOf(raftStack());
+            assert.equal(activeVaultUrl(c), "http://vault-active.vault.svc:8200");
+            const tls = raftStack();
+            tls.values.server = { storageBackend: "raft", tls: { mode: "internal", secretName: "vault-tls" } };
+            assert.equal(activeVaultUrl(configOf(tls)), "https://vault-active.vault.svc:8200");
         });
 
         it("the AWS CLI config: path style only for S3-compatible servers", () => {
