@@ -361,8 +361,18 @@ describe("raft snapshots", () => {
             for (const secret of ["GKtestaccesskey", "test-storage-secret-key", "test-oidc-client-secret"]) {
                 assert.ok(!text.includes(secret), `${secret} leaked`);
             }
-            const spec = expectedPodSpec();
-            const env = [...spec.initContainers, ...spec.containers].flatMap((c) => c.env);
+            const spec = (p.find(T.cron, `${S}-cronjob`).inputs as any).spec.jobTemplate.spec.template.spec;
+            const containers = [...spec.initContainers, ...spec.containers];
+            const env: { name: string; value?: string; valueFrom?: unknown }[] = containers.flatMap((c) => c.env);
+            // Values only: no env var is fed from a Secret, and no container has args beyond the step name.
+            assert.ok(env.every((e) => e.valueFrom === undefined && typeof e.value === "string"));
+            assert.deepEqual(
+                containers.map((c) => [c.command, c.args]),
+                [
+                    [["/bin/sh", "/vault/snapshot/raft-snapshot.sh", "save"], undefined],
+                    [["/bin/sh", "/vault/snapshot/raft-snapshot.sh", "upload"], undefined],
+                ],
+            );
             assert.ok(
                 env.every((e) => !/TOKEN$|SECRET|ACCESS_KEY/.test(e.name)),
                 "a credential-shaped env var",
