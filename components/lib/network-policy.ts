@@ -90,6 +90,8 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
     if (!np.enabled) return [];
     const raft = config.server.storageBackend === "raft";
     const snapshots = config.server.snapshots?.enabled === true;
+    // The unsealer runs only with Shamir keys; the awskms seal needs no pod to reach Vault.
+    const unsealer = config.unseal.mode === "shamir";
 
     const serverIngress: NonNullable<NetworkPolicySpec["ingress"]> = [
         {
@@ -101,7 +103,7 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
                         ],
                     },
                 },
-                unsealerPods,
+                ...(unsealer ? [unsealerPods] : []),
                 ...(snapshots ? [snapshotPods] : []),
             ],
             ports: tcp(API_PORT),
@@ -135,7 +137,9 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
                 egress: serverEgress,
             },
         },
-        {
+    ];
+    if (unsealer) {
+        policies.push({
             id: "unsealer",
             name: "vault-unsealer",
             spec: {
@@ -143,8 +147,8 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
                 policyTypes: ["Egress"],
                 egress: [dnsRule(config), { to: [serverPods], ports: tcp(API_PORT) }],
             },
-        },
-    ];
+        });
+    }
     if (snapshots) {
         // Save through Vault's API, upload to the bucket; nothing else (the token is a projected file).
         const s3 = np.egress.s3;

@@ -427,6 +427,14 @@ describe("VaultServer", () => {
         assert.equal(hcl.storage.s3[0].kms_key_id, "arn:aws:kms:eu-west-1:123456789012:key/storage");
     });
 
+    it("awskms seal: no unsealer runs, so no NetworkPolicy admits or serves one", async () => {
+        const p = await run(awsStack(), awsUserBinding);
+        const pols = p.ofType(T.netpol).map((r) => r.inputs as any);
+        assert.deepEqual(pols.map((x) => x.metadata.name).sort(), ["default-deny", "vault-server"]);
+        const server = pols.find((x) => x.metadata.name === "vault-server").spec;
+        assert.ok(!JSON.stringify(server.ingress).includes("vault-unsealer"), "the server still admits unsealer pods");
+    });
+
     it("aws with IRSA: no credential Secret, the service account carries the role", async () => {
         const s = awsStack();
         s.values.storage.identity = "role";
