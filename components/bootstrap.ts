@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import { PlatformConfig } from "./config";
+import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
 import { VaultInit, VaultUnsealed } from "./lib/vault-init-provider";
 import { StorageBinding } from "./storage";
 import { VaultServer } from "./server";
@@ -17,9 +18,6 @@ export const UNSEALER_NAME = "vault-unsealer";
 export const UNSEAL_KEYS_DIR = "/vault/unseal-keys";
 const SCRIPT_DIR = "/vault/unsealer";
 const CA_DIR = "/vault/tls-ca";
-// The Vault image's `vault` user and group.
-const VAULT_UID = 100;
-const VAULT_GID = 1000;
 
 /** File name of the i-th (0-based) unseal key in the Secret and the mounted directory. */
 export function unsealKeyFile(i: number): string {
@@ -90,14 +88,8 @@ export function unsealerPodSpec(o: UnsealerPodOptions): k8s.types.input.core.v1.
         serviceAccountName: UNSEALER_NAME,
         automountServiceAccountToken: false,
         enableServiceLinks: false,
-        securityContext: {
-            runAsNonRoot: true,
-            runAsUser: VAULT_UID,
-            runAsGroup: VAULT_GID,
-            // Secret files are root-owned; fsGroup makes the 0400 files group-readable by the vault group.
-            fsGroup: VAULT_GID,
-            seccompProfile: { type: "RuntimeDefault" },
-        },
+        // fsGroup makes the root-owned 0400 key files readable by the vault group.
+        securityContext: POD_SECURITY_CONTEXT,
         containers: [
             {
                 name: "unsealer",
@@ -109,13 +101,7 @@ export function unsealerPodSpec(o: UnsealerPodOptions): k8s.types.input.core.v1.
                 volumeMounts: mounts,
                 // Each `vault` CLI call maps ~170 MiB of its binary (file pages) and ~20 MiB anonymous.
                 resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-                securityContext: {
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    runAsNonRoot: true,
-                    capabilities: { drop: ["ALL"] },
-                    seccompProfile: { type: "RuntimeDefault" },
-                },
+                securityContext: CONTAINER_SECURITY_CONTEXT,
             },
         ],
         volumes,

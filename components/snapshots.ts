@@ -4,14 +4,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
 import { RAFT_SNAPSHOT_ROLE, SNAPSHOT_SERVICE_ACCOUNT } from "./configuration";
-import {
-    API_PORT,
-    awsSharedCredentialsFile,
-    RELEASE_NAME,
-    SHARED_CREDENTIALS_FILE,
-    VAULT_GID,
-    VAULT_UID,
-} from "./lib/helm-values";
+import { API_PORT, awsSharedCredentialsFile, RELEASE_NAME, SHARED_CREDENTIALS_FILE } from "./lib/helm-values";
+import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
 import { SNAPSHOT_POD_LABELS } from "./lib/network-policy";
 import { StorageBinding } from "./storage";
 
@@ -86,14 +80,6 @@ export interface SnapshotPodOptions {
     readonly caSecretName?: string;
 }
 
-const containerSecurity: k8s.types.input.core.v1.SecurityContext = {
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    runAsNonRoot: true,
-    capabilities: { drop: ["ALL"] },
-    seccompProfile: { type: "RuntimeDefault" },
-};
-
 /**
  * The snapshot pod: the save step (init container, Vault image) writes the
  * snapshot to a memory-backed volume, the upload step (AWS CLI image) copies
@@ -158,14 +144,7 @@ export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.
         automountServiceAccountToken: false,
         enableServiceLinks: false,
         restartPolicy: "Never",
-        securityContext: {
-            runAsNonRoot: true,
-            runAsUser: VAULT_UID,
-            runAsGroup: VAULT_GID,
-            // Secret and token files are root-owned; fsGroup makes them readable by the job's group.
-            fsGroup: VAULT_GID,
-            seccompProfile: { type: "RuntimeDefault" },
-        },
+        securityContext: POD_SECURITY_CONTEXT,
         initContainers: [
             {
                 name: "save",
@@ -176,7 +155,7 @@ export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.
                 volumeMounts: saveMounts,
                 // The memory-backed snapshot (up to 256Mi) is charged to this container, on top of the CLI.
                 resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "512Mi" } },
-                securityContext: containerSecurity,
+                securityContext: CONTAINER_SECURITY_CONTEXT,
             },
         ],
         containers: [
@@ -193,7 +172,7 @@ export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.
                     { name: "upload-tmp", mountPath: "/tmp" },
                 ],
                 resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-                securityContext: containerSecurity,
+                securityContext: CONTAINER_SECURITY_CONTEXT,
             },
         ],
         volumes,

@@ -9,6 +9,7 @@
  */
 import { PlatformConfig } from "../config";
 import { renderServerHcl, USERCONFIG_DIR, INTERNAL_SERVICE } from "./server-hcl";
+import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./pod-security";
 
 export { SEAL_KEY_FILES } from "./server-hcl";
 
@@ -34,9 +35,6 @@ export const SEAL_CREDENTIALS_SECRET = `${RELEASE_NAME}-seal-credentials`;
 export const SHARED_CREDENTIALS_FILE = "credentials";
 /** Health endpoint answering 200/204 when active, standby, sealed or uninitialized. */
 export const HEALTH_PATH = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204";
-/** The chart's image user and group (hashicorp/vault runs as vault:vault = 100:1000). */
-export const VAULT_UID = 100;
-export const VAULT_GID = 1000;
 
 /** What the values need to know about storage and seal, with Outputs already resolved. */
 export interface ServerStorageFacts {
@@ -65,24 +63,6 @@ export interface ServerStorageFacts {
 
 // A loose JSON value type: the chart's values are free-form YAML.
 type Values = { [key: string]: unknown };
-
-/** The pod's security context: non-root, the image's uid/gid, RuntimeDefault seccomp (PSA restricted). */
-export const POD_SECURITY_CONTEXT = {
-    runAsNonRoot: true,
-    runAsUser: VAULT_UID,
-    runAsGroup: VAULT_GID,
-    fsGroup: VAULT_GID,
-    seccompProfile: { type: "RuntimeDefault" },
-};
-
-/** The container's security context: nothing to escalate, no capabilities, a read-only root. */
-export const CONTAINER_SECURITY_CONTEXT = {
-    runAsNonRoot: true,
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    capabilities: { drop: ["ALL"] },
-    seccompProfile: { type: "RuntimeDefault" },
-};
 
 /** The in-cluster URL of the Vault Service (contract: `http(s)://vault.<ns>.svc:8200`). */
 export function internalUrl(config: PlatformConfig): string {

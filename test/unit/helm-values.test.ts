@@ -8,13 +8,12 @@ import { parse as parseHcl } from "@cdktf/hcl2json";
 import Ajv from "ajv";
 import { parse as parseYaml } from "yaml";
 import { loadConfig, PlatformConfig } from "../../components/config";
+import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "../../components/lib/pod-security";
 import {
     awsSharedCredentialsFile,
     buildVaultValues,
-    CONTAINER_SECURITY_CONTEXT,
     HEALTH_PATH,
     internalUrl,
-    POD_SECURITY_CONTEXT,
     serverHclOf,
     ServerStorageFacts,
 } from "../../components/lib/helm-values";
