@@ -33,6 +33,19 @@ export const STORAGE_CREDENTIALS_SECRET = `${RELEASE_NAME}-storage-credentials`;
 export const SEAL_CREDENTIALS_SECRET = `${RELEASE_NAME}-seal-credentials`;
 /** File name of the AWS shared credentials file in the storage Secret (`sharedFile` delivery). */
 export const SHARED_CREDENTIALS_FILE = "credentials";
+/**
+ * The env vars the chart's StatefulSet defines before VAULT_API_ADDR, in order:
+ * the only ones `server.ha.apiAddr` may reference as $(VAR).
+ */
+export const CHART_ENV_BEFORE_API_ADDR = [
+    "HOST_IP",
+    "POD_IP",
+    "VAULT_K8S_POD_NAME",
+    "VAULT_K8S_NAMESPACE",
+    "VAULT_ADDR",
+] as const;
+/** The chart's env var holding the pod name (fieldRef metadata.name), defined before VAULT_API_ADDR. */
+export const CHART_POD_NAME_ENV = "VAULT_K8S_POD_NAME";
 /** Health endpoint answering 200/204 when active, standby, sealed or uninitialized. */
 export const HEALTH_PATH = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204";
 
@@ -243,7 +256,10 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
                       enabled: true,
                       replicas: server.replicas,
                       // The chart's VAULT_API_ADDR env wins over api_addr in the HCL: keep them equal.
-                      apiAddr: `${scheme}://$(HOSTNAME).${INTERNAL_SERVICE}:${API_PORT}`,
+                      // Kubernetes expands $(VAR) only from env vars defined earlier in the container: the
+                      // chart defines HOSTNAME after VAULT_API_ADDR (hashicorp/vault-helm#993), so
+                      // $(HOSTNAME) would stay literal; VAULT_K8S_POD_NAME (the pod name) comes before it.
+                      apiAddr: `${scheme}://$(${CHART_POD_NAME_ENV}).${INTERNAL_SERVICE}:${API_PORT}`,
                       raft: { enabled: true, setNodeId: true, config: hcl },
                       // Keeps quorum through node drains; a single raft node has no quorum to keep, and a
                       // budget of zero would block every drain.

@@ -10,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { loadConfig, PlatformConfig } from "../../components/config";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "../../components/lib/pod-security";
 import {
+    CHART_ENV_BEFORE_API_ADDR,
     awsSharedCredentialsFile,
     buildVaultValues,
     HEALTH_PATH,
@@ -349,7 +350,15 @@ describe("buildVaultValues: the settings", () => {
         assert.deepEqual(v.server.standalone, { enabled: false });
         assert.equal(v.server.ha.enabled, true);
         assert.equal(v.server.ha.replicas, 3);
-        assert.equal(v.server.ha.apiAddr, "https://$(HOSTNAME).vault-internal:8200");
+        assert.equal(v.server.ha.apiAddr, "https://$(VAULT_K8S_POD_NAME).vault-internal:8200");
+        // Kubernetes expands $(VAR) only from env vars defined before it; the chart sets HOSTNAME after
+        // VAULT_API_ADDR (hashicorp/vault-helm#993), so only these may appear in ha.apiAddr.
+        for (const [, ref] of String(v.server.ha.apiAddr).matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+            assert.ok(
+                (CHART_ENV_BEFORE_API_ADDR as readonly string[]).includes(ref),
+                `ha.apiAddr references $(${ref}), which the chart defines after VAULT_API_ADDR`,
+            );
+        }
         assert.equal(v.server.ha.raft.enabled, true);
         assert.equal(v.server.ha.raft.setNodeId, true);
         assert.deepEqual(v.server.ha.disruptionBudget, { enabled: true, maxUnavailable: 1 });
