@@ -136,7 +136,7 @@ const unsealSchema = z.strictObject({
     recoveryThreshold: z.number().int().min(1).max(255).default(3),
     /** An existing KMS key for the seal; required with s3-compatible storage. */
     kmsKeyId: z.string().min(1).optional(),
-    /** Region of the seal's KMS key; defaults to storage.region. */
+    /** Region of the seal's KMS key; defaults to the region in kmsKeyId when it is a key ARN, else storage.region. */
     kmsRegion: z.string().min(1).optional(),
     /** CronJob schedule of the unsealer (shamir mode). */
     schedule: z.string().regex(cronPattern, "must be a five-field cron schedule").default("* * * * *"),
@@ -676,6 +676,19 @@ function checkRules(
             "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) in aws mode, so that Vault's IAM policy can name the key",
         );
     }
+    if (
+        unsealMode === "awskms" &&
+        !aws &&
+        c.unseal.kmsKeyId !== undefined &&
+        c.unseal.kmsRegion === undefined &&
+        !isKmsKeyArn(c.unseal.kmsKeyId)
+    ) {
+        // storage.region names the S3-compatible server's region (e.g. garage), not an AWS one.
+        fail(
+            "unseal.kmsRegion",
+            "is required for the awskms seal with s3-compatible storage when unseal.kmsKeyId is not a key ARN (storage.region is the S3 server's region, not AWS's)",
+        );
+    }
     if (unsealMode === "shamir" && c.unseal.kmsKeyId !== undefined)
         fail("unseal.kmsKeyId", "is only used with unseal.mode awskms");
     if (unsealMode !== "awskms" || aws) {
@@ -806,6 +819,11 @@ export function knownPolicyNames(dir: string = POLICY_DIR): string[] {
     ].sort();
 }
 
+/** The region in a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); undefined for an alias or bare id. */
+function kmsKeyArnRegion(keyId: string | undefined): string | undefined {
+    return keyId !== undefined && isKmsKeyArn(keyId) ? keyId.split(":")[3] : undefined;
+}
+
 /** Derived values: the second and last place defaults are decided. */
 function resolve(c: Parsed, source: ConfigSource, has: (key: SecretKey) => boolean): PlatformConfig {
     const aws = c.storage.mode === "aws";
@@ -825,7 +843,8 @@ function resolve(c: Parsed, source: ConfigSource, has: (key: SecretKey) => boole
         unseal: {
             ...c.unseal,
             mode: c.unseal.mode ?? (aws ? "awskms" : "shamir"),
-            kmsRegion: c.unseal.kmsRegion ?? c.storage.region,
+            // A key ARN names its region; storage.region is only AWS's in aws mode.
+            kmsRegion: c.unseal.kmsRegion ?? kmsKeyArnRegion(c.unseal.kmsKeyId) ?? c.storage.region,
         },
         server: {
             ...c.server,

@@ -159,6 +159,17 @@ const cases: BadCase[] = [
         ],
     },
     {
+        name: "awskms seal on s3-compatible storage with a key alias and no kmsRegion",
+        change: (s) => {
+            s.values.unseal = { mode: "awskms", kmsKeyId: "alias/vault-seal" };
+            s.secrets.sealAccessKeyId = "AKIAEXAMPLE";
+            s.secrets.sealSecretAccessKey = "secret";
+        },
+        expect: [
+            `${ns}:unseal.kmsRegion: is required for the awskms seal with s3-compatible storage when unseal.kmsKeyId is not a key ARN (storage.region is the S3 server's region, not AWS's)`,
+        ],
+    },
+    {
         name: "threshold above shares",
         change: (s) => (s.values.unseal = { secretShares: 3, secretThreshold: 4 }),
         expect: [`${ns}:unseal.secretThreshold: must not exceed unseal.secretShares (3)`],
@@ -384,6 +395,12 @@ describe("loadConfig", () => {
         assert.equal(c.storage.noncurrentVersionExpirationDays, 30);
         assert.equal(c.unseal.mode, "shamir");
         assert.equal(c.unseal.kmsRegion, "garage");
+        // With the awskms seal on s3-compatible storage, the key ARN names the seal's region, not the Garage one.
+        const kms = homelabStack();
+        kms.values.unseal = { mode: "awskms", kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/abc" };
+        kms.secrets.sealAccessKeyId = "AKIAEXAMPLE";
+        kms.secrets.sealSecretAccessKey = "secret";
+        assert.equal(configOf(kms).unseal.kmsRegion, "eu-central-1");
         assert.deepEqual(c.unseal.loop, { enabled: true, intervalSeconds: 5 });
         assert.equal(c.server.chartVersion, "0.34.1");
         assert.equal(c.server.image.tag, "2.0.4");
