@@ -4,7 +4,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import { PlatformConfig } from "./config";
+import { API_PORT } from "./lib/helm-values";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
+import { INTERNAL_SERVICE } from "./lib/server-hcl";
 import { VaultInit, VaultUnsealed } from "./lib/vault-init-provider";
 import { StorageBinding } from "./storage";
 import { VaultServer } from "./server";
@@ -38,12 +40,28 @@ export function unsealerLabels(component: "cronjob" | "loop" | "config"): Record
     };
 }
 
+/**
+ * Each raft pod's own URL when several run (through the chart's headless
+ * service, as the pods' retry_join uses them); undefined otherwise. Through
+ * the `vault` Service the keys would land on random pods.
+ */
+export function raftPodUrls(c: PlatformConfig): string[] | undefined {
+    if (c.server.storageBackend !== "raft" || c.server.replicas < 2) return undefined;
+    const scheme = c.server.tls.mode === "internal" ? "https" : "http";
+    return Array.from(
+        { length: c.server.replicas },
+        (_, i) => `${scheme}://vault-${i}.${INTERNAL_SERVICE}:${API_PORT}`,
+    );
+}
+
 /** What the unsealer pod spec is built from. */
 export interface UnsealerPodOptions {
     /** The Vault image (`repository:tag`), which has sh and the vault CLI. */
     readonly image: string;
     /** VAULT_ADDR: Vault's in-cluster URL. */
     readonly vaultAddr: string;
+    /** VAULT_ADDRS: each raft pod's own URL (HA); Shamir keys unseal one server at a time. */
+    readonly podAddrs?: readonly string[];
     /** The Secret with the unseal key files. */
     readonly keysSecretName: string;
     /** The ConfigMap with unseal.sh. */
@@ -61,6 +79,7 @@ export interface UnsealerPodOptions {
 export function unsealerPodSpec(o: UnsealerPodOptions): k8s.types.input.core.v1.PodSpec {
     const env: k8s.types.input.core.v1.EnvVar[] = [
         { name: "VAULT_ADDR", value: o.vaultAddr },
+        ...(o.podAddrs === undefined ? [] : [{ name: "VAULT_ADDRS", value: o.podAddrs.join(" ") }]),
         { name: "UNSEAL_KEYS_DIR", value: UNSEAL_KEYS_DIR },
         // The vault CLI looks for ~/.vault-token; the read-only root has no home to write.
         { name: "HOME", value: "/tmp" },
@@ -257,6 +276,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
             unsealerPodSpec({
                 image: `${c.server.image.repository}:${c.server.image.tag}`,
                 vaultAddr: args.server.internalUrl,
+                podAddrs: raftPodUrls(c),
                 keysSecretName: c.unseal.secretName,
                 scriptConfigMap: UNSEALER_NAME,
                 args: scriptArgs,

@@ -7,6 +7,9 @@
 #
 # Environment:
 #   VAULT_ADDR        Vault's internal URL (required)
+#   VAULT_ADDRS       space-separated URLs of every Vault pod (raft HA): each is
+#                     unsealed in turn, since Shamir keys unseal one server at a time
+#                     and a Service would spread the keys over random pods
 #   UNSEAL_KEYS_DIR   directory of key files, one unseal key a file (default /vault/unseal-keys)
 #   VAULT_CACERT      CA bundle for an https VAULT_ADDR (optional; read by the vault CLI)
 #
@@ -21,6 +24,9 @@
 #
 # Exit codes (one-shot mode): 0 unsealed (or already), 1 still sealed or no
 # answer, 2 usage error, 3 Vault is not initialized (bootstrap's job, not ours).
+# With VAULT_ADDRS: 0 when every initialized pod is unsealed (a raft pod that
+# has not joined yet reports uninitialized and is skipped until it has), 3 when
+# no pod is initialized, else 1.
 set -u
 
 submitted=""
@@ -99,12 +105,36 @@ command -v vault >/dev/null 2>&1 || {
     exit 2
 }
 
+addrs="${VAULT_ADDRS:-$VAULT_ADDR}"
+
+# One pass over every address; the combined code as documented above.
+unseal_all() {
+    any_initialized=1
+    all_rc=0
+    for addr in $addrs; do
+        VAULT_ADDR=$addr
+        export VAULT_ADDR
+        submitted=""
+        unseal_once
+        one=$?
+        [ "$one" -eq 0 ] && [ "$submitted" = "" ] && [ "${quiet:-}" = "" ] && log "Vault at $VAULT_ADDR is unsealed"
+        case "$one" in
+            0) any_initialized=0 ;;
+            3) ;;
+            *)
+                any_initialized=0
+                all_rc=1
+                ;;
+        esac
+    done
+    [ "$any_initialized" -eq 0 ] || return 3
+    return "$all_rc"
+}
+
 case "${1:-}" in
     "")
-        unseal_once
-        rc=$?
-        [ "$rc" -eq 0 ] && [ "$submitted" = "" ] && log "Vault at $VAULT_ADDR is unsealed"
-        exit "$rc"
+        unseal_all
+        exit $?
         ;;
     --loop)
         interval="${2:-}"
@@ -117,13 +147,13 @@ esac
 
 # Loop mode: a healthy Vault leaves a quiet log (one line when it becomes unsealed).
 trap 'log "stopping"; exit 0' TERM INT
-log "checking $VAULT_ADDR every ${interval}s"
+log "checking $addrs every ${interval}s"
 last=""
+quiet=1
 while :; do
-    submitted=""
-    unseal_once
+    unseal_all
     rc=$?
-    [ "$rc" -eq 0 ] && [ "$last" != 0 ] && log "Vault at $VAULT_ADDR is unsealed"
+    [ "$rc" -eq 0 ] && [ "$last" != 0 ] && log "Vault at $addrs is unsealed"
     last=$rc
     # Sleep in the background and wait, so SIGTERM is handled at once.
     sleep "$interval" &

@@ -387,6 +387,37 @@ describe("bootstrap (mocks)", () => {
         assert.equal(unsealed.inputs.sealType, "awskms");
         assert.equal(p.result.bootstrap.unsealKeysSecret, undefined);
     });
+
+    it("raft HA with Shamir keys: the unsealers address every pod, not the Service", async () => {
+        const stack = homelabStack();
+        stack.values.server = { storageBackend: "raft", replicas: 3 };
+        const p = await runProgram(stack, build);
+        const pods = [
+            "http://vault-0.vault-internal:8200",
+            "http://vault-1.vault-internal:8200",
+            "http://vault-2.vault-internal:8200",
+        ];
+        const cron = p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`).inputs as any;
+        const loop = p.find("kubernetes:apps/v1:Deployment", `${B}-unsealer-loop`).inputs as any;
+        for (const env of [
+            cron.spec.jobTemplate.spec.template.spec.containers[0].env,
+            loop.spec.template.spec.containers[0].env,
+        ]) {
+            assert.deepEqual(
+                env.find((e: any) => e.name === "VAULT_ADDRS"),
+                { name: "VAULT_ADDRS", value: pods.join(" ") },
+            );
+        }
+        // One replica (or S3 storage, as above): the Service is the one server, no VAULT_ADDRS.
+        stack.values.server = { storageBackend: "raft", replicas: 1 };
+        const single = await runProgram(stack, build);
+        const env = (single.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`).inputs as any).spec.jobTemplate.spec
+            .template.spec.containers[0].env;
+        assert.equal(
+            env.find((e: any) => e.name === "VAULT_ADDRS"),
+            undefined,
+        );
+    });
 });
 
 describe("bootstrap builders", () => {
