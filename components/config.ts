@@ -27,6 +27,9 @@ const cronPattern = /^(\S+\s+){4}\S+$/;
 export const SNAPSHOT_UPLOAD_IMAGE = "amazon/aws-cli:2.15.61";
 /** The machine-only policy of the raft snapshot job: never mapped to SSO groups. */
 export const RAFT_SNAPSHOT_POLICY = "raft-snapshot";
+/** The machine-only policy of the Vault provider's token (docs/bootstrap.md): never mapped to SSO groups. */
+export const PULUMI_POLICY = "pulumi";
+const MACHINE_POLICIES: readonly string[] = [RAFT_SNAPSHOT_POLICY, PULUMI_POLICY];
 
 const hostname = z.string().regex(hostnamePattern, "must be a lower-case DNS name (e.g. vault.amiya.akn)");
 const k8sName = z
@@ -815,7 +818,7 @@ export function knownPolicyNames(dir: string = POLICY_DIR): string[] {
         ...files
             .filter((f) => f.endsWith(".hcl"))
             .map((f) => f.slice(0, -".hcl".length))
-            .filter((n) => n !== RAFT_SNAPSHOT_POLICY),
+            .filter((n) => !MACHINE_POLICIES.includes(n)),
     ].sort();
 }
 

@@ -101,7 +101,7 @@ function apiBody(inputs: Record<string, unknown>, omit: readonly string[] = []):
     return body;
 }
 
-type Who = "admin" | "operator" | "read-only" | "reader-amiya" | "reader-kiana";
+type Who = "admin" | "operator" | "read-only" | "reader-amiya" | "reader-kiana" | "pulumi";
 
 /** The intended semantics: who, on which API path, gets exactly which capabilities. */
 const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
@@ -155,6 +155,17 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["read-only", "amiya.akn/undelete/app/db/password", DENY],
     ["read-only", "sys/policies/acl", DENY],
     // Admin: everything, except the seal, root material and the audit trail.
+    // The Vault provider's machine token: manages the configuration, reads no secret, cannot seal.
+    ["pulumi", "sys/audit/file", ["create", "delete", "read", "sudo", "update"]],
+    ["pulumi", "sys/policies/acl/admin", ["create", "delete", "list", "read", "update"]],
+    ["pulumi", "sys/mounts/amiya.akn", ["create", "delete", "read", "update"]],
+    ["pulumi", "amiya.akn/config", ["create", "read", "update"]],
+    ["pulumi", "auth/oidc/role/default", ["create", "delete", "list", "read", "update"]],
+    ["pulumi", "identity/group/name/vault-admins", ["create", "delete", "list", "read", "update"]],
+    ["pulumi", "amiya.akn/data/app/db/password", DENY],
+    ["pulumi", "amiya.akn/metadata/app/", DENY],
+    ["pulumi", "sys/seal", DENY],
+    ["pulumi", "sys/raw/core/keyring", DENY],
     ["admin", "amiya.akn/data/app/db/password", ALL],
     ["admin", "amiya.akn/destroy/app/db/password", ALL],
     ["admin", "sys/mounts/new-mount", ALL],
@@ -380,6 +391,7 @@ describe("VaultConfiguration on a real Vault server", function () {
         await mint("read-only", "read-only");
         await mint("reader-amiya", "external-secrets-reader-amiya.akn");
         await mint("reader-kiana", "external-secrets-reader-kiana.akn");
+        await mint("pulumi", "pulumi");
     });
 
     after(async () => {
@@ -573,7 +585,7 @@ describe("VaultConfiguration on a real Vault server", function () {
 
     it(`has a table of at least 40 intended allow/deny cases`, () => {
         assert.ok(TABLE.length >= 40, `${TABLE.length} cases`);
-        assert.deepEqual(new Set(TABLE.map(([who]) => who)).size, 5);
+        assert.deepEqual(new Set(TABLE.map(([who]) => who)).size, 6);
     });
 
     for (const [who, path, expected] of TABLE) {

@@ -98,6 +98,7 @@ describe("VaultConfiguration (mocks)", () => {
             "index/policy:Policy cfg-policy-admin",
             "index/policy:Policy cfg-policy-external-secrets-reader-amiya.akn",
             "index/policy:Policy cfg-policy-operator",
+            "index/policy:Policy cfg-policy-pulumi",
             "index/policy:Policy cfg-policy-read-only",
             "jwt/authBackend:AuthBackend cfg-oidc",
             "jwt/authBackendRole:AuthBackendRole cfg-oidc-role",
@@ -171,7 +172,7 @@ describe("VaultConfiguration (mocks)", () => {
                 .ofType(T.policy)
                 .map((r) => r.inputs.name)
                 .sort(),
-            ["admin", "external-secrets-reader-amiya.akn", "operator", "read-only"],
+            ["admin", "external-secrets-reader-amiya.akn", "operator", "pulumi", "read-only"],
         );
         for (const e of expected) {
             const r = p.find(T.policy, `cfg-policy-${e.name}`);

@@ -59,14 +59,14 @@ describe("policy files", () => {
         templates,
     );
 
-    it("are the policies the config loader knows (file names), but the machine-only raft-snapshot", () => {
+    it("are the policies the config loader knows (file names), but the machine-only raft-snapshot and pulumi", () => {
         assert.deepEqual(
             templates.map((t) => t.name),
-            ["admin", "external-secrets-reader", "operator", "raft-snapshot", "read-only"],
+            ["admin", "external-secrets-reader", "operator", "pulumi", "raft-snapshot", "read-only"],
         );
         assert.deepEqual(
             knownPolicyNames(),
-            ["default", ...templates.map((t) => t.name).filter((n) => n !== "raft-snapshot")].sort(),
+            ["default", ...templates.map((t) => t.name).filter((n) => n !== "raft-snapshot" && n !== "pulumi")].sort(),
         );
     });
 
@@ -78,6 +78,7 @@ describe("policy files", () => {
                 "external-secrets-reader-amiya.akn",
                 "external-secrets-reader-kiana.akn",
                 "operator",
+                "pulumi",
                 "read-only",
             ],
         );
@@ -87,7 +88,7 @@ describe("policy files", () => {
         );
     });
 
-    for (const name of ["admin", "external-secrets-reader", "operator", "read-only"]) {
+    for (const name of ["admin", "external-secrets-reader", "operator", "pulumi", "read-only"]) {
         it(`${name}: every rendering leaves no placeholder and parses with the real HCL parser`, async () => {
             for (const p of rendered.filter((r) => r.template === name)) {
                 assert.ok(!p.text.includes("{{") && !p.text.includes("}}"), `${p.name} has a placeholder left`);
@@ -120,8 +121,26 @@ describe("policy files", () => {
         ]);
     });
 
+    it("give the provider's pulumi token the configuration endpoints only, no secret data", async () => {
+        const pulumi = rendered.find((p) => p.name === "pulumi");
+        const json = (await parseHcl("pulumi.hcl", pulumi?.text ?? "")) as { path: Record<string, unknown> };
+        assert.deepEqual(Object.keys(json.path).sort(), [
+            "+/config",
+            "auth/*",
+            "identity/*",
+            "sys/audit",
+            "sys/audit/*",
+            "sys/auth",
+            "sys/auth/*",
+            "sys/mounts",
+            "sys/mounts/*",
+            "sys/policies/acl",
+            "sys/policies/acl/*",
+        ]);
+    });
+
     it("give operator, read-only and reader no sys/ path and only KV v2 data/metadata/... segments", async () => {
-        for (const p of rendered.filter((r) => r.name !== "admin")) {
+        for (const p of rendered.filter((r) => r.name !== "admin" && r.name !== "pulumi")) {
             const json = (await parseHcl(`${p.name}.hcl`, p.text)) as { path: Record<string, unknown> };
             for (const path of Object.keys(json.path)) {
                 assert.match(
