@@ -10,10 +10,8 @@
  * Skips without the Vault binary (or openssl), except under CI=true.
  */
 import { strict as assert } from "node:assert";
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import * as crypto from "node:crypto";
+import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { buildPlatform } from "../../components/platform";
@@ -21,77 +19,11 @@ import { SNAPSHOT_SCRIPT_PATH } from "../../components/snapshots";
 import { homelabStack } from "../support/fixtures";
 import { runProgram } from "../support/program";
 import { requireTool } from "../support/tools";
+import { Account, FakeKubeApi, serviceAccountJwt, startFakeKubeApi } from "../support/fake-kube-api";
 import { initAndUnseal, vaultRequest } from "../support/vault-server";
 
-interface Account {
-    readonly namespace: string;
-    readonly name: string;
-}
-const SNAPSHOT_SA: Account = { namespace: "vault", name: "vault-snapshot" };
-const OTHER_SA: Account = { namespace: "vault", name: "vault-unsealer" };
-
-/** A ServiceAccount-shaped JWT; Vault leaves its verification to TokenReview. */
-function jwtOf(sa: Account): string {
-    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
-    const sig = crypto.randomBytes(32).toString("base64url");
-    return `${b64({ alg: "ES256", typ: "JWT" })}.${b64({
-        iss: "kubernetes/serviceaccount",
-        sub: `system:serviceaccount:${sa.namespace}:${sa.name}`,
-        "kubernetes.io/serviceaccount/namespace": sa.namespace,
-        "kubernetes.io/serviceaccount/service-account.name": sa.name,
-        "kubernetes.io/serviceaccount/service-account.uid": `uid-${sa.name}`,
-    })}.${sig}`;
-}
-
-/** The TokenReview API on TLS (self-signed with openssl); undefined without openssl. */
-async function fakeTokenReview(
-    accounts: ReadonlyMap<string, Account>,
-): Promise<{ host: string; ca: string; close(): void } | undefined> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-tokenreview-"));
-    try {
-        const [key, cert] = [path.join(dir, "key.pem"), path.join(dir, "cert.pem")];
-        const made = spawnSync(
-            "openssl",
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-                .concat(["-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"])
-                .concat(["-addext", "subjectAltName=IP:127.0.0.1"]),
-            { stdio: "ignore" },
-        );
-        if (made.status !== 0) return undefined;
-        const tls = { key: fs.readFileSync(key), cert: fs.readFileSync(cert, "utf8") };
-        const server = https.createServer(tls, (req, res) => {
-            let body = "";
-            req.on("data", (c: Buffer) => (body += c.toString()));
-            req.on("end", () => {
-                if (req.method !== "POST" || req.url !== "/apis/authentication.k8s.io/v1/tokenreviews") {
-                    res.writeHead(404).end();
-                    return;
-                }
-                const sa = accounts.get(String(JSON.parse(body).spec?.token));
-                const status =
-                    sa === undefined
-                        ? { authenticated: false }
-                        : {
-                              authenticated: true,
-                              user: {
-                                  username: `system:serviceaccount:${sa.namespace}:${sa.name}`,
-                                  uid: `uid-${sa.name}`,
-                              },
-                          };
-                res.writeHead(201, { "Content-Type": "application/json" });
-                res.end(JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", status }));
-            });
-        });
-        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-        return {
-            host: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
-            ca: tls.cert.trim(),
-            close: () => server.close(),
-        };
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
-}
+const SNAPSHOT_SA: Account = { namespace: "vault", name: "vault-snapshot", uid: "uid-vault-snapshot" };
+const OTHER_SA: Account = { namespace: "vault", name: "vault-unsealer", uid: "uid-vault-unsealer" };
 
 async function freePort(): Promise<number> {
     const net = await import("node:net");
@@ -133,18 +65,18 @@ describe("raft snapshot job on a real raft Vault (scripts/raft-snapshot.sh)", fu
     let vault: ChildProcess | undefined;
     let address: string;
     let rootToken: string;
-    let api: Awaited<ReturnType<typeof fakeTokenReview>>;
+    let api: FakeKubeApi | undefined;
     let saveEnv: Record<string, string>;
     let uploadEnv: Record<string, string>;
     let authPath: string;
     let vaultBinDir: string;
-    const jwt = jwtOf(SNAPSHOT_SA);
-    const otherJwt = jwtOf(OTHER_SA);
+    const jwt = serviceAccountJwt(SNAPSHOT_SA);
+    const otherJwt = serviceAccountJwt(OTHER_SA);
 
     before(async function () {
         const bin = requireTool(this, "vault");
         vaultBinDir = path.dirname(bin);
-        api = await fakeTokenReview(
+        api = await startFakeKubeApi(
             new Map([
                 [jwt, SNAPSHOT_SA],
                 [otherJwt, OTHER_SA],
@@ -242,7 +174,7 @@ describe("raft snapshot job on a real raft Vault (scripts/raft-snapshot.sh)", fu
     });
 
     after(async () => {
-        api?.close();
+        await api?.close();
         if (vault !== undefined && vault.exitCode === null) {
             vault.kill("SIGTERM");
             await new Promise((r) => vault?.once("exit", r));
