@@ -10,7 +10,7 @@
  * Skips without the Vault binary (or openssl), except under CI=true.
  */
 import { strict as assert } from "node:assert";
-import { ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -20,21 +20,10 @@ import { homelabStack } from "../support/fixtures";
 import { runProgram } from "../support/program";
 import { requireTool } from "../support/tools";
 import { Account, FakeKubeApi, serviceAccountJwt, startFakeKubeApi } from "../support/fake-kube-api";
-import { initAndUnseal, vaultRequest } from "../support/vault-server";
+import { initAndUnseal, startVault, vaultRequest, VaultServer } from "../support/vault-server";
 
 const SNAPSHOT_SA: Account = { namespace: "vault", name: "vault-snapshot", uid: "uid-vault-snapshot" };
 const OTHER_SA: Account = { namespace: "vault", name: "vault-unsealer", uid: "uid-vault-unsealer" };
-
-async function freePort(): Promise<number> {
-    const net = await import("node:net");
-    return new Promise((resolve) => {
-        const s = net.createServer();
-        s.listen(0, "127.0.0.1", () => {
-            const { port } = s.address() as { port: number };
-            s.close(() => resolve(port));
-        });
-    });
-}
 
 /**
  * Runs the script with /bin/sh (POSIX sh, dash on Debian) asynchronously: the
@@ -62,7 +51,7 @@ function envOf(container: { env: { name: string; value: string }[] }): Record<st
 describe("raft snapshot job on a real raft Vault (scripts/raft-snapshot.sh)", function () {
     this.timeout(60_000);
     let root: string;
-    let vault: ChildProcess | undefined;
+    let server: VaultServer | undefined;
     let address: string;
     let rootToken: string;
     let api: FakeKubeApi | undefined;
@@ -88,51 +77,8 @@ describe("raft snapshot job on a real raft Vault (scripts/raft-snapshot.sh)", fu
             this.skip();
         }
         root = fs.mkdtempSync(path.join(os.tmpdir(), "raft-snapshot-"));
-        const [port, clusterPort] = [await freePort(), await freePort()];
-        address = `http://127.0.0.1:${port}`;
-        const data = path.join(root, "raft");
-        fs.mkdirSync(data, { mode: 0o700 });
-        const config = path.join(root, "vault.hcl");
-        fs.writeFileSync(
-            config,
-            [
-                `storage "raft" {`,
-                `  path    = ${JSON.stringify(data)}`,
-                `  node_id = "vault-0"`,
-                // Faster leader election on one node (production tuning is irrelevant here).
-                `  performance_multiplier = 1`,
-                `}`,
-                `listener "tcp" {`,
-                `  address         = "127.0.0.1:${port}"`,
-                `  cluster_address = "127.0.0.1:${clusterPort}"`,
-                `  tls_disable     = true`,
-                `}`,
-                `api_addr      = "${address}"`,
-                `cluster_addr  = "http://127.0.0.1:${clusterPort}"`,
-                `disable_mlock = true`,
-                ``,
-            ].join("\n"),
-        );
-        const log = fs.openSync(path.join(root, "vault.log"), "a", 0o600);
-        vault = spawn(bin, ["server", `-config=${config}`], {
-            stdio: ["ignore", log, log],
-            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root },
-        });
-        fs.closeSync(log);
-        const deadline = Date.now() + 20_000;
-        for (;;) {
-            try {
-                await fetch(`${address}/v1/sys/health`, { signal: AbortSignal.timeout(1_000) });
-                break;
-            } catch {
-                if (Date.now() > deadline) {
-                    throw new Error(
-                        `raft Vault did not start:\n${fs.readFileSync(path.join(root, "vault.log"), "utf8")}`,
-                    );
-                }
-                await new Promise((r) => setTimeout(r, 50));
-            }
-        }
+        server = await startVault({ storage: "raft" });
+        address = server.address;
         rootToken = (await initAndUnseal(address)).rootToken;
 
         // The program's own inputs for the raft stack: policy, role, CronJob containers.
@@ -175,10 +121,7 @@ describe("raft snapshot job on a real raft Vault (scripts/raft-snapshot.sh)", fu
 
     after(async () => {
         await api?.close();
-        if (vault !== undefined && vault.exitCode === null) {
-            vault.kill("SIGTERM");
-            await new Promise((r) => vault?.once("exit", r));
-        }
+        await server?.stop();
         if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
     });
 

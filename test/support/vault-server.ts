@@ -29,6 +29,8 @@ export interface StartVaultOptions {
     readonly storageDir?: string;
     /** Extra HCL appended to the generated server config. */
     readonly extraConfig?: string;
+    /** The storage backend: `file` (default), or integrated `raft` (one node, for raft-only APIs such as snapshots). */
+    readonly storage?: "file" | "raft";
 }
 
 export interface RestartOptions {
@@ -84,11 +86,26 @@ function tail(file: string, lines: number): string {
 }
 
 /** HCL for one run; only paths and ports are interpolated, all generated here. */
-function serverConfig(storageDir: string, port: number, clusterPort: number, extra: string): string {
+function serverConfig(
+    storage: "file" | "raft",
+    storageDir: string,
+    port: number,
+    clusterPort: number,
+    extra: string,
+): string {
+    const backend =
+        storage === "raft"
+            ? [
+                  `storage "raft" {`,
+                  `  path    = ${JSON.stringify(storageDir)}`,
+                  `  node_id = "vault-0"`,
+                  // Faster leader election on one node (production tuning is irrelevant here).
+                  `  performance_multiplier = 1`,
+                  `}`,
+              ]
+            : [`storage "file" {`, `  path = ${JSON.stringify(storageDir)}`, `}`];
     return [
-        `storage "file" {`,
-        `  path = ${JSON.stringify(storageDir)}`,
-        `}`,
+        ...backend,
         `listener "tcp" {`,
         `  address         = "127.0.0.1:${port}"`,
         `  cluster_address = "127.0.0.1:${clusterPort}"`,
@@ -169,7 +186,9 @@ export async function startVault(opts: StartVaultOptions = {}): Promise<VaultSer
         const runDir = path.join(root, `run-${run}`);
         fs.mkdirSync(runDir, { mode: 0o700 });
         const configFile = path.join(runDir, "config.hcl");
-        fs.writeFileSync(configFile, serverConfig(storageDir, port, clusterPort, extra), { mode: 0o600 });
+        fs.writeFileSync(configFile, serverConfig(opts.storage ?? "file", storageDir, port, clusterPort, extra), {
+            mode: 0o600,
+        });
         logFile = path.join(runDir, "vault.log");
         const logFd = fs.openSync(logFile, "a", 0o600);
         address = `http://127.0.0.1:${port}`;
