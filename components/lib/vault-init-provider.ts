@@ -16,7 +16,8 @@ import {
     checkStillInitialized,
     ensureInitialized,
     ensureUnsealed,
-    sealStatus,
+    previewSealState,
+    sealedPreviewMessage,
     UnsealInputs,
 } from "./vault-init";
 
@@ -114,7 +115,7 @@ export const vaultInitProvider: pulumi.dynamic.ResourceProvider = {
 
 /**
  * Unsealed: a readiness check that runs on every update. diff asks Vault
- * (sealed or unreachable means a change), create/update unseal or wait.
+ * (sealed means a change; no answer is an error), create/update unseal or wait.
  */
 export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
@@ -125,17 +126,16 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
 
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         if (changedInputs(olds, news, UNSEAL_INPUTS).length > 0) return { changes: true, replaces: [] };
+        // Unsealed: no change. Sealed: an update, and the preview says why.
+        // Unreachable, untrusted or wiped: an error naming the cause, never a phantom change.
         const u = unsealInputsOf(news);
-        try {
-            const status = await sealStatus({
-                address: u.address,
-                skipTlsVerify: u.skipTlsVerify,
-                requestTimeoutMs: 5000,
-            });
-            return { changes: status.sealed || !status.initialized, replaces: [] };
-        } catch {
-            return { changes: true, replaces: [] }; // unreachable: the update waits for it
-        }
+        const state = await previewSealState({
+            address: u.address,
+            skipTlsVerify: u.skipTlsVerify,
+            requestTimeoutMs: 5000,
+        });
+        if (state === "sealed") console.log(sealedPreviewMessage(u));
+        return { changes: state === "sealed", replaces: [] };
     },
 
     async update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {

@@ -373,3 +373,42 @@ export async function checkStillInitialized(ep: VaultEndpoint): Promise<RefreshO
     if (!status.initialized) throw new Error(wipedStorageMessage(ep.address));
     return "initialized";
 }
+
+/** What a preview can say of a running Vault's seal. */
+export type PreviewSealState = "unsealed" | "sealed";
+
+/** The message when a preview (the readiness resource's diff) cannot reach Vault. */
+export function unreachableForPreviewMessage(address: string, cause: string): string {
+    return (
+        `Vault at ${address} did not answer (${cause}), so this run cannot tell whether it is unsealed. ` +
+        "Run the preview where secret-platform:vault.address is reachable (it needs Vault's API), or fix that address."
+    );
+}
+
+/**
+ * The readiness resource's look at Vault in a diff: unsealed (no change) or
+ * sealed (the update unseals it). No answer, an untrusted certificate and
+ * wiped storage are errors that name the cause: a phantom change would hide
+ * them, and would fail every `pulumi preview --expect-no-changes`.
+ */
+export async function previewSealState(ep: VaultEndpoint): Promise<PreviewSealState> {
+    let status: SealStatus;
+    try {
+        status = await sealStatus(ep);
+    } catch (e) {
+        throw new Error(unreachableForPreviewMessage(ep.address, (e as Error).message));
+    }
+    if (!status.initialized) throw new Error(wipedStorageMessage(ep.address));
+    return status.sealed ? "sealed" : "unsealed";
+}
+
+/** The line a preview prints when the readiness resource will unseal Vault. */
+export function sealedPreviewMessage(inputs: UnsealInputs): string {
+    const how =
+        inputs.sealType === "shamir" && inputs.keys.length > 0
+            ? "the update submits the stack's unseal keys"
+            : inputs.sealType === "awskms"
+              ? "the update waits for the awskms auto-unseal"
+              : `the update waits for the unsealer (keys in Secret ${inputs.keysSecret})`;
+    return `vault-unsealed: Vault at ${inputs.address} is sealed; ${how}`;
+}

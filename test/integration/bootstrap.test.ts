@@ -17,10 +17,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { unsealKeyFiles, UNSEAL_SCRIPT_PATH } from "../../components/bootstrap";
-import { alreadyInitializedMessage, BootstrapInputs, wipedStorageMessage } from "../../components/lib/vault-init";
+import {
+    alreadyInitializedMessage,
+    BootstrapInputs,
+    sealedPreviewMessage,
+    unreachableForPreviewMessage,
+    wipedStorageMessage,
+} from "../../components/lib/vault-init";
 import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
 import { requireTool } from "../support/tools";
-import { startVault, vaultRequest, VaultServer } from "../support/vault-server";
+import { freePort, startVault, vaultRequest, VaultServer } from "../support/vault-server";
 
 type Provider = Required<pulumi.dynamic.ResourceProvider>;
 
@@ -206,10 +212,15 @@ describe("integration: bootstrap against a real Vault server", function () {
             fs.writeFileSync(path.join(keysDir(), file), key, { mode: 0o400 });
         }
         await sealVault();
-        assert.deepEqual(await unseal.diff("id", { ...inputs, keys: state.keys }, { ...inputs, keys: state.keys }), {
+        // A preview of the sealed Vault: an update, and a line that says why (the plugin's output is shown).
+        const before = printed.length;
+        const withKeys = { ...inputs, keys: state.keys };
+        assert.deepEqual(await capturing(() => unseal.diff("id", withKeys, withKeys)), {
             changes: true,
             replaces: [],
         });
+        assert.equal(printed.slice(before).join(""), `${sealedPreviewMessage({ ...withKeys, keysSecret: "" })}\n`);
+        assert.match(printed.slice(before).join(""), /is sealed; the update submits the stack's unseal keys\n$/);
 
         const run = runUnsealScript();
         assert.equal(run.status, 0, run.output);
@@ -274,6 +285,10 @@ describe("integration: bootstrap against a real Vault server", function () {
         }
         await vault.restart();
         await assert.rejects(init.read("id", state), { message: wipedStorageMessage(vault.address) });
+        // A preview says so too, instead of planning an update that would fail.
+        await assert.rejects(unseal.diff("id", { ...inputs, keys: state.keys }, { ...inputs, keys: state.keys }), {
+            message: wipedStorageMessage(vault.address),
+        });
         await assert.rejects(unseal.update("id", {}, { ...inputs, address: vault.address, keys: state.keys }), {
             message: wipedStorageMessage(vault.address),
         });
@@ -288,6 +303,18 @@ describe("integration: bootstrap against a real Vault server", function () {
         // delete never touches Vault.
         await capturing(() => init.delete("id", state));
         assert.equal((await sealStatus()).initialized, false);
+    });
+
+    it("a preview that cannot reach Vault fails naming the address and the cause, never a phantom change", async function () {
+        const port = await freePort();
+        const address = `http://127.0.0.1:${port}`;
+        const unreachable = { ...inputs, address, keys: state.keys };
+        await assert.rejects(unseal.diff("id", unreachable, unreachable), {
+            message: unreachableForPreviewMessage(
+                address,
+                `GET ${address}/v1/sys/seal-status: connect ECONNREFUSED 127.0.0.1:${port}`,
+            ),
+        });
     });
 
     it("printed no key share and no token anywhere", function () {

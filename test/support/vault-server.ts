@@ -64,8 +64,8 @@ process.on("exit", () => {
     for (const child of live) child.kill("SIGKILL");
 });
 
-/** A port that was free a moment ago on loopback. */
-async function freePort(): Promise<number> {
+/** A port that was free a moment ago on loopback (nothing listens on it now). */
+export async function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
         server.unref();
