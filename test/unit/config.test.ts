@@ -481,6 +481,11 @@ describe("the committed stack and project files", () => {
             const required = key === "cluster" || key === "storage";
             assert.equal(decl.default === undefined, required, `${key}: only required keys go without a default`);
         }
+        // Object keys are typed, so Pulumi itself refuses a non-map value; the secret JSON key stays a string.
+        for (const key of OBJECT_KEYS) {
+            assert.equal(project.config[key].type, "object", `${key} must be declared type: object`);
+        }
+        assert.equal(project.config.remoteClusterReviewerJwts.type, undefined);
         for (const key of Object.keys(SECRET_KEYS)) {
             assert.match(project.config[key].description ?? "", /^\(secret/, `${key} must say it is secret`);
         }

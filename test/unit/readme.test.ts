@@ -36,7 +36,17 @@ describe("README", () => {
     });
 
     it("keeps the two set-up commands CI uses", () => {
-        assert.match(readme, /npm ci && pulumi login file:\/\/\S+ && pulumi up --stack amiya/);
+        const deploy = readme.indexOf("\nnpm ci && pulumi up --stack amiya\n");
+        assert.ok(deploy > 0, "the install-and-deploy command");
+        // A new user runs them in this order: backend and passphrase, the stack, its secrets, then up.
+        const order = [
+            "export PULUMI_CONFIG_PASSPHRASE=",
+            "pulumi login file://",
+            "pulumi stack init amiya",
+            "pulumi config set --stack amiya --secret",
+        ].map((step) => readme.indexOf(step));
+        assert.ok(order.every((at) => at > 0), `every set-up step is in the README: ${order.join(", ")}`);
+        assert.deepEqual([...order, deploy], [...order, deploy].toSorted((a, b) => a - b));
         assert.match(readme, /\nnpm test\n/);
         const ci = fs.readFileSync(path.join(root, ".ci", "run"), "utf8");
         assert.match(ci, /^npm ci\b/m);
