@@ -45,8 +45,14 @@ describe("README", () => {
             "pulumi stack init amiya",
             "pulumi config set --stack amiya --secret",
         ].map((step) => readme.indexOf(step));
-        assert.ok(order.every((at) => at > 0), `every set-up step is in the README: ${order.join(", ")}`);
-        assert.deepEqual([...order, deploy], [...order, deploy].toSorted((a, b) => a - b));
+        assert.ok(
+            order.every((at) => at > 0),
+            `every set-up step is in the README: ${order.join(", ")}`,
+        );
+        assert.deepEqual(
+            [...order, deploy],
+            [...order, deploy].sort((a, b) => a - b),
+        );
         assert.match(readme, /\nnpm test\n/);
         const ci = fs.readFileSync(path.join(root, ".ci", "run"), "utf8");
         assert.match(ci, /^npm ci\b/m);
