@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Builds the real parts `npm run e2e` runs, each into the per-user tool cache
+# keyed by its version (never into the repository), and prints `name: path`
+# per tool on stdout. A tool already built is reused, so a warm run takes
+# seconds. Progress and build times go to stderr.
+#
+#   pulumi                      the Pulumi CLI, from github.com/pulumi/pulumi/pkg/v3
+#   pulumi-resource-kubernetes  the kubernetes provider plugin (release v4.25.0)
+#   pulumi-resource-vault       the vault provider plugin, from $SECRET_PLATFORM_SOURCES
+#   kube-apiserver,
+#   kube-controller-manager     from k8s.io/kubernetes (the controller manager
+#                               deletes namespaces and collects garbage on destroy)
+#   hydra                       a real OIDC provider (ory/hydra), playing Authelia
+#   external-secrets            the ESO controller (Vault provider only), from $SECRET_PLATFORM_SOURCES
+#   etcd                        Debian's etcd-server
+#
+# Everything comes from the Go module proxy, Debian, or the source archives in
+# $SECRET_PLATFORM_SOURCES (.ci/run points it at ../shared/sources): no
+# registry serves pulumi-vault's provider or ESO's module.
+#
+# Usage: build-e2e-tools.sh [--check]   (--check builds nothing: it lists what
+# is missing and exits 1 when anything is)
+set -euo pipefail
+
+cache="${SECRET_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secret-platform}"
+sources="${SECRET_PLATFORM_SOURCES:-}"
+check_only=false
+[ "${1:-}" = "--check" ] && check_only=true
+
+pulumi_version=v3.274.1
+# The one build of provider/v4 the module proxy serves: release v4.25.0.
+kubernetes_provider_module=v4.0.0-20260115033456-f47bc2d6f199
+kubernetes_provider_version=4.25.0
+vault_provider_version=7.7.0
+kubernetes_version=v1.37.2
+hydra_version=v2.3.0
+eso_version=2.9.0
+
+missing=()
+
+# built NAME PATH: true (and prints the line) when PATH is an executable.
+built() {
+    if [ -x "$2" ]; then
+        echo "$1: $2"
+        return 0
+    fi
+    if $check_only; then
+        missing+=("$1 ($2)")
+        return 0
+    fi
+    return 1
+}
+
+# fresh_module DIR NAME: an empty throw-away Go module in DIR/src.
+fresh_module() {
+    rm -rf "$1/src"
+    mkdir -p "$1/src" "$1/bin"
+    cd "$1/src"
+    go mod init "secret-platform.local/$2" >&2
+}
+
+timed() {
+    local name=$1 start=$SECONDS
+    shift
+    echo "build-e2e-tools: building $name" >&2
+    "$@"
+    echo "build-e2e-tools: built $name in $((SECONDS - start))s" >&2
+}
+
+need_sources() {
+    if [ -z "$sources" ] || [ ! -f "$sources/$1" ]; then
+        echo "build-e2e-tools: $1 is needed; set SECRET_PLATFORM_SOURCES to the folder that holds it (.ci/run uses ../shared/sources)" >&2
+        exit 1
+    fi
+}
+
+build_pulumi() {
+    local dir="$cache/pulumi-$pulumi_version"
+    fresh_module "$dir" pulumi-build
+    # pkg/v3's go.mod replaces sdk/v3 with a path (ignored in a dependency),
+    # and atotto/clipboard with a fork; the second is repeated here.
+    go mod edit -replace github.com/atotto/clipboard=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+    go get -tool "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$pulumi_version" "github.com/pulumi/pulumi/sdk/v3@$pulumi_version" >&2
+    # The Automation API refuses a CLI whose `pulumi version` prints nothing.
+    CGO_ENABLED=0 go build -trimpath \
+        -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_version" \
+        -o "$dir/bin/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2
+    mv "$dir/bin/pulumi.tmp" "$dir/bin/pulumi"
+    rm -rf "$dir/src"
+}
+
+build_kubernetes_provider() {
+    local dir="$cache/pulumi-kubernetes-$kubernetes_provider_version" mod
+    fresh_module "$dir" kubernetes-provider-download
+    mod=$(go mod download -json "github.com/pulumi/pulumi-kubernetes/provider/v4@$kubernetes_provider_module" |
+        sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    cd "$dir"
+    rm -rf src
+    cp -r "$mod" src
+    chmod -R u+w src
+    cd src
+    local cmd=cmd/pulumi-resource-kubernetes
+    sed "0,/\"version\": *\"[^\"]*\"/s//\"version\": \"$kubernetes_provider_version\"/" "$cmd/schema.json" >"$cmd/schema-embed.json"
+    grep -q "\"version\": \"$kubernetes_provider_version\"" "$cmd/schema-embed.json" ||
+        sed -i "0,/{/s//{\"version\": \"$kubernetes_provider_version\",/" "$cmd/schema-embed.json"
+    cp "$cmd/terraform-mapping.json" "$cmd/terraform-mapping-embed.json" 2>/dev/null || echo '{}' >"$cmd/terraform-mapping-embed.json"
+    go mod edit -replace "github.com/pulumi/pulumi-kubernetes/sdk/v4=github.com/pulumi/pulumi-kubernetes/sdk/v4@v$kubernetes_provider_version"
+    GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath \
+        -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$kubernetes_provider_version" \
+        -o "$dir/bin/pulumi-resource-kubernetes.tmp" "./$cmd" >&2
+    mv "$dir/bin/pulumi-resource-kubernetes.tmp" "$dir/bin/pulumi-resource-kubernetes"
+    cd "$dir"
+    rm -rf src
+}
+
+build_vault_provider() {
+    need_sources "pulumi-vault-v$vault_provider_version.tar.gz"
+    local dir="$cache/pulumi-vault-$vault_provider_version"
+    rm -rf "$dir/src"
+    mkdir -p "$dir/src" "$dir/bin"
+    tar -xzf "$sources/pulumi-vault-v$vault_provider_version.tar.gz" -C "$dir/src"
+    local provider
+    provider=$(dirname "$(find "$dir/src" -path '*/provider/go.mod' | head -1)")
+    cd "$provider"
+    local cmd=cmd/pulumi-resource-vault
+    sed "0,/\"version\": *\"[^\"]*\"/s//\"version\": \"$vault_provider_version\"/" "$cmd/schema.json" >"$cmd/schema-embed.json"
+    grep -q "\"version\": \"$vault_provider_version\"" "$cmd/schema-embed.json" ||
+        sed -i "0,/{/s//{\"version\": \"$vault_provider_version\",/" "$cmd/schema-embed.json"
+    GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath \
+        -ldflags "-s -w -X github.com/pulumi/pulumi-vault/provider/v7/pkg/version.Version=$vault_provider_version" \
+        -o "$dir/bin/pulumi-resource-vault.tmp" "./$cmd" >&2
+    mv "$dir/bin/pulumi-resource-vault.tmp" "$dir/bin/pulumi-resource-vault"
+    cd "$dir"
+    rm -rf src
+}
+
+build_kubernetes() {
+    local dir="$cache/kubernetes-$kubernetes_version" gomod
+    fresh_module "$dir" kubernetes-build
+    # k8s.io/kubernetes replaces its staging modules with ./staging paths,
+    # ignored in a dependency: point each at its published v0.x twin.
+    gomod=$(go mod download -json "k8s.io/kubernetes@$kubernetes_version" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
+    local staging="v0.${kubernetes_version#v1.}"
+    local args=()
+    while read -r module; do
+        args+=(-replace "$module=$module@$staging")
+    done < <(sed -n 's|^\s*\(k8s.io/[^ ]*\) => ./staging/.*$|\1|p' "$gomod")
+    [ ${#args[@]} -gt 0 ] || {
+        echo "build-e2e-tools: found no staging replaces in $gomod" >&2
+        exit 1
+    }
+    go mod edit "${args[@]}"
+    go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$kubernetes_version" "k8s.io/kubernetes/cmd/kube-controller-manager@$kubernetes_version" >&2
+    local minor=${kubernetes_version#v1.}
+    minor=${minor%%.*}
+    local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kubernetes_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+    for cmd in kube-apiserver kube-controller-manager; do
+        CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dir/bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd" >&2
+        mv "$dir/bin/$cmd.tmp" "$dir/bin/$cmd"
+    done
+    rm -rf "$dir/src"
+}
+
+build_hydra() {
+    local dir="$cache/hydra-$hydra_version"
+    fresh_module "$dir" hydra-build
+    # hydra's own replace of pop (ignored in a dependency), repeated.
+    go mod edit -replace github.com/gobuffalo/pop/v6=github.com/ory/pop/v6@v6.2.1-0.20241121111754-e5dfc0f3344b
+    go get -tool "github.com/ory/hydra/v2@$hydra_version" >&2
+    # sqlite: the in-memory DSN the rig uses needs it (and cgo).
+    CGO_ENABLED=1 go build -tags sqlite -trimpath -ldflags "-s -w" -o "$dir/bin/hydra.tmp" github.com/ory/hydra/v2 >&2
+    mv "$dir/bin/hydra.tmp" "$dir/bin/hydra"
+    rm -rf "$dir/src"
+}
+
+build_eso() {
+    need_sources "external-secrets-$eso_version.tar.gz"
+    local dir="$cache/external-secrets-$eso_version"
+    rm -rf "$dir/src"
+    mkdir -p "$dir/src" "$dir/bin" "$dir/crds"
+    tar -xzf "$sources/external-secrets-$eso_version.tar.gz" -C "$dir/src"
+    local root
+    root=$(dirname "$(find "$dir/src" -maxdepth 2 -name go.mod | head -1)")
+    cp "$root"/config/crds/bases/*.yaml "$dir/crds/"
+    cd "$root"
+    GOFLAGS=-mod=mod CGO_ENABLED=0 go build -tags vault -trimpath -ldflags "-s -w" -o "$dir/bin/external-secrets.tmp" . >&2
+    mv "$dir/bin/external-secrets.tmp" "$dir/bin/external-secrets"
+    cd "$dir"
+    rm -rf src
+}
+
+install_etcd() {
+    if ! command -v etcd >/dev/null; then
+        $check_only && {
+            missing+=("etcd (apt-get install etcd-server)")
+            return
+        }
+        echo "build-e2e-tools: installing etcd-server from the OS packages" >&2
+        apt-get update >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends etcd-server >&2
+    fi
+    # The Debian package starts a system etcd on the default ports; the rig
+    # runs its own on free loopback ports, so the system one is not needed.
+    echo "etcd: $(command -v etcd)"
+}
+
+command -v go >/dev/null || {
+    echo "build-e2e-tools: Go is required (https://go.dev/dl)" >&2
+    exit 1
+}
+
+# tool NAME PATH BUILDER: PATH when built, else BUILDER builds it.
+tool() {
+    built "$1" "$2" && return
+    timed "$1" "$3"
+    echo "$1: $2"
+}
+
+tool pulumi "$cache/pulumi-$pulumi_version/bin/pulumi" build_pulumi
+tool pulumi-resource-kubernetes "$cache/pulumi-kubernetes-$kubernetes_provider_version/bin/pulumi-resource-kubernetes" \
+    build_kubernetes_provider
+tool pulumi-resource-vault "$cache/pulumi-vault-$vault_provider_version/bin/pulumi-resource-vault" build_vault_provider
+# One build makes both.
+tool kube-apiserver "$cache/kubernetes-$kubernetes_version/bin/kube-apiserver" build_kubernetes
+tool kube-controller-manager "$cache/kubernetes-$kubernetes_version/bin/kube-controller-manager" build_kubernetes
+tool hydra "$cache/hydra-$hydra_version/bin/hydra" build_hydra
+tool external-secrets "$cache/external-secrets-$eso_version/bin/external-secrets" build_eso
+install_etcd
+
+if [ ${#missing[@]} -gt 0 ]; then
+    printf 'build-e2e-tools: missing %s\n' "${missing[@]}" >&2
+    exit 1
+fi
