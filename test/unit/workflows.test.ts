@@ -170,11 +170,21 @@ describe("workflows", () => {
         assert.deepEqual(job.needs, ["test", "stacks"]);
         assert.equal(job.permissions?.["pull-requests"], "write");
         assert.equal(wf.permissions?.contents, "read");
-        const plan = step(job, (s) => /npm run/.test(s.run ?? ""), "offline plan");
+        // The credentialed preview waits for the stack's preview environment (required reviewers).
+        assert.deepEqual(job.environment, { name: "${{ matrix.stack }}-preview" });
+        assert.ok(!job.steps.some((s) => /npm run --silent plan/.test(s.run ?? "")), "the plan is not credentialed");
+
+        // Every pull request gets the offline plan, from a job that holds no secret.
+        const offline = wf.jobs.plan;
+        assert.equal(offline.environment, undefined);
+        assert.ok(!JSON.stringify(offline).includes("secrets."), "the plan job reads no secret");
+        const plan = step(offline, (s) => /npm run/.test(s.run ?? ""), "offline plan");
         assert.match(
             plan.run as string,
-            /npm run --silent plan -- --stack "\$STACK" --diff "origin\/\$BASE_REF" --format markdown >/,
+            /npm run --silent plan -- --stack "\$s" --diff "origin\/\$BASE_REF" --format markdown\n/,
         );
+        const planComment = step(offline, (s) => (s.uses ?? "").startsWith("actions/github-script@"), "plan comment");
+        assert.match(planComment.with?.script ?? "", /secret-platform-plan/);
         const preview = step(job, (s) => s.id === "preview", "id=preview");
         assert.match(preview.run as string, /pulumi preview --stack "\$STACK" --diff /);
         assert.match(preview.run as string, /--policy-pack policies\/guard/);
@@ -183,6 +193,20 @@ describe("workflows", () => {
         assert.match(comment.with?.script ?? "", /secret-platform-preview:\$\{stack\}/);
         assert.match(comment.with?.script ?? "", /updateComment/);
         assert.match(comment.with?.script ?? "", /createComment/);
+    });
+
+    it("only jobs behind an environment read secrets (a branch could rewrite any other job)", () => {
+        for (const name of ["preview", "deploy", "drift"]) {
+            for (const [id, job] of Object.entries(load(name).jobs)) {
+                if (JSON.stringify(job).includes("secrets.")) {
+                    assert.ok(job.environment !== undefined, `${name}.${id} reads secrets outside an environment`);
+                }
+            }
+        }
+        const protectedJobs = ["preview", "deploy", "drift"].flatMap((name) =>
+            Object.values(load(name).jobs).filter((j) => j.environment !== undefined),
+        );
+        assert.equal(protectedJobs.length, 3, "one credentialed job per workflow");
     });
 
     it("deploy: pulumi up on the default branch, one stack at a time behind the stack's environment", () => {
@@ -202,6 +226,10 @@ describe("workflows", () => {
         const wf = load("drift");
         const [, job] = stackJob(wf);
         const check = step(job, (s) => s.id === "check", "id=check");
+
+        it("reads its credentials from the stack's drift environment", () => {
+            assert.deepEqual(job.environment, { name: "${{ matrix.stack }}-drift" });
+        });
 
         it("runs on a schedule with --refresh --expect-no-changes and may write issues", () => {
             assert.match(String((wf.on.schedule as { cron: string }[])[0].cron), /^\S+ \S+ \* \* \*$/);
