@@ -1,13 +1,82 @@
-# admin: runs the platform day to day (mounts, auth methods, policies,
-# identity, every secret). It is broad on purpose, but the endpoints that
-# touch the seal, the root of trust or the audit trail are denied
-# explicitly: those are break-glass operations done with the unseal/recovery
-# key holders and a generated root token, or by the Pulumi program.
+# admin: runs the platform day to day through SSO: every secret on every
+# mount, secrets engines, leases, tokens within its own power. It is contained:
+# nothing it may do grants a policy it does not hold.
+# - No `sudo` on "*": with sudo, auth/token/create skips the check that a child
+#   token's policies are a subset of the creator's, and allows orphans.
+# - Policies, auth methods and roles, and identity (groups, aliases, entities)
+#   are code: the Pulumi program writes them from policies/*.hcl and the stack
+#   config. Admin reads them and writes none, so it can neither rewrite a
+#   policy it may hand out nor map itself to one it does not hold.
+# - The seal, the root of trust and the audit trail are break-glass: the
+#   key-share holders with a generated root token, or the Pulumi program.
 # An explicit deny wins over every grant, in this policy and in any other
 # policy the same token holds.
 
 path "*" {
-  capabilities = ["create", "read", "update", "patch", "delete", "list", "sudo"]
+  capabilities = ["create", "read", "update", "patch", "delete", "list"]
+}
+
+# Tokens: child tokens only (Vault refuses policies admin does not hold
+# without sudo), lookups and revocation. No orphans, no token roles (a role's
+# allowed_policies replace the subset check).
+path "auth/token/create" {
+  capabilities = ["create", "update"]
+}
+
+path "auth/token/lookup" {
+  capabilities = ["update"]
+}
+
+path "auth/token/lookup-accessor" {
+  capabilities = ["update"]
+}
+
+path "auth/token/revoke" {
+  capabilities = ["update"]
+}
+
+path "auth/token/revoke-accessor" {
+  capabilities = ["update"]
+}
+
+path "auth/token/create-orphan" {
+  capabilities = ["deny"]
+}
+
+path "auth/token/create/*" {
+  capabilities = ["deny"]
+}
+
+# Auth methods' config and roles (OIDC, Kubernetes, token roles): read only.
+path "auth/*" {
+  capabilities = ["read", "list"]
+}
+
+# Identity: read only; lookups are POSTs.
+path "identity/*" {
+  capabilities = ["read", "list"]
+}
+
+path "identity/lookup/*" {
+  capabilities = ["update"]
+}
+
+# ACL and password policies: read only (this policy included).
+path "sys/policies/*" {
+  capabilities = ["read", "list"]
+}
+
+path "sys/policy" {
+  capabilities = ["read"]
+}
+
+path "sys/policy/*" {
+  capabilities = ["read"]
+}
+
+# Incident response: revoking leases by prefix needs sudo.
+path "sys/leases/revoke-prefix/*" {
+  capabilities = ["update", "sudo"]
 }
 
 # Root token generation (and the recovery-key variant): no admin becomes root.
@@ -48,16 +117,12 @@ path "sys/step-down" {
   capabilities = ["deny"]
 }
 
-# The audit trail: an admin may list devices but not disable or re-point them.
+# The audit trail: an admin may list devices (that needs sudo) but not
+# disable, add or re-point them.
+path "sys/audit" {
+  capabilities = ["read", "sudo"]
+}
+
 path "sys/audit/*" {
   capabilities = ["deny"]
-}
-
-# No editing this policy to lift the denies above.
-path "sys/policies/acl/admin" {
-  capabilities = ["read"]
-}
-
-path "sys/policy/admin" {
-  capabilities = ["read"]
 }

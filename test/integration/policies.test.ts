@@ -16,9 +16,12 @@
  * Skips without the Vault binary, except under CI=true (test/support/tools.ts).
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as vault from "@pulumi/vault";
+import { POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../../components/config";
 import { VaultConfiguration } from "../../components/configuration";
 import { renderPolicies } from "../../components/lib/policies";
 import { homelabStack } from "../support/fixtures";
@@ -28,9 +31,10 @@ import { Account, FakeKubeApi, serviceAccountJwt, startFakeKubeApi } from "../su
 import { initAndUnseal, startVault, VaultServer, vaultRequest } from "../support/vault-server";
 
 /** Every capability Vault grants on a path, as `sys/capabilities` reports them. */
-const ALL = ["create", "delete", "list", "patch", "read", "sudo", "update"];
 const RW = ["create", "delete", "patch", "read", "update"];
 const DENY = ["deny"];
+/** Admin's grant on "*": everything but sudo. */
+const ADMIN = ["create", "delete", "list", "patch", "read", "update"];
 
 /**
  * A stack with a remote cluster and two shared mounts, so cross-mount rules
@@ -96,7 +100,7 @@ function apiBody(inputs: Record<string, unknown>, omit: readonly string[] = []):
     return body;
 }
 
-type Who = "admin" | "operator" | "read-only" | "reader-amiya" | "reader-kiana" | "pulumi";
+type Who = "admin" | "operator" | "read-only" | "reader-amiya" | "reader-kiana" | "pulumi" | "raft-snapshot";
 
 /** The intended semantics: who, on which API path, gets exactly which capabilities. */
 const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
@@ -149,7 +153,6 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["read-only", "amiya.akn/delete/app/db/password", DENY],
     ["read-only", "amiya.akn/undelete/app/db/password", DENY],
     ["read-only", "sys/policies/acl", DENY],
-    // Admin: everything, except the seal, root material and the audit trail.
     // The Vault provider's machine token: manages the configuration, reads no secret, cannot seal.
     ["pulumi", "sys/audit/file", ["create", "delete", "read", "sudo", "update"]],
     ["pulumi", "sys/policies/acl/admin", ["create", "delete", "list", "read", "update"]],
@@ -161,12 +164,30 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["pulumi", "amiya.akn/metadata/app/", DENY],
     ["pulumi", "sys/seal", DENY],
     ["pulumi", "sys/raw/core/keyring", DENY],
-    ["admin", "amiya.akn/data/app/db/password", ALL],
-    ["admin", "amiya.akn/destroy/app/db/password", ALL],
-    ["admin", "sys/mounts/new-mount", ALL],
-    ["admin", "sys/policies/acl/operator", ALL],
-    ["admin", "sys/auth/oidc", ALL],
-    ["admin", "sys/audit", ALL],
+    // Admin: every secret and mount, no sudo, nothing that grants a policy it does not hold.
+    ["admin", "amiya.akn/data/app/db/password", ADMIN],
+    ["admin", "amiya.akn/destroy/app/db/password", ADMIN],
+    ["admin", "sys/mounts/new-mount", ADMIN],
+    ["admin", "sys/leases/revoke-prefix/auth/oidc", ["sudo", "update"]],
+    ["admin", "auth/token/create", ["create", "update"]],
+    ["admin", "auth/token/create-orphan", DENY],
+    ["admin", "auth/token/create/escalate", DENY],
+    ["admin", "auth/token/roles/escalate", ["list", "read"]],
+    ["admin", "auth/oidc/role/default", ["list", "read"]],
+    ["admin", "auth/oidc/config", ["list", "read"]],
+    ["admin", "auth/kubernetes-amiya.akn/role/external-secrets", ["list", "read"]],
+    ["admin", "identity/group", ["list", "read"]],
+    ["admin", "identity/group/name/vault-admins", ["list", "read"]],
+    ["admin", "identity/group-alias", ["list", "read"]],
+    ["admin", "identity/entity", ["list", "read"]],
+    ["admin", "identity/entity-alias", ["list", "read"]],
+    ["admin", "identity/lookup/entity", ["update"]],
+    ["admin", "sys/policies/acl/operator", ["list", "read"]],
+    ["admin", "sys/policies/acl/pulumi", ["list", "read"]],
+    ["admin", "sys/policies/acl/admin", ["list", "read"]],
+    ["admin", "sys/policy/admin", ["read"]],
+    ["admin", "sys/audit", ["read", "sudo"]],
+    ["admin", "sys/audit/file", DENY],
     ["admin", "sys/generate-root/attempt", DENY],
     ["admin", "sys/generate-root/update", DENY],
     ["admin", "sys/generate-recovery-token/attempt", DENY],
@@ -177,9 +198,11 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["admin", "sys/raw/core/keyring", DENY],
     ["admin", "sys/seal", DENY],
     ["admin", "sys/step-down", DENY],
-    ["admin", "sys/audit/file", DENY],
-    ["admin", "sys/policies/acl/admin", ["read"]],
-    ["admin", "sys/policy/admin", ["read"]],
+    // The raft snapshot job: one read, nothing else.
+    ["raft-snapshot", "sys/storage/raft/snapshot", ["read"]],
+    ["raft-snapshot", "sys/storage/raft/snapshot-force", DENY],
+    ["raft-snapshot", "amiya.akn/data/app/db/password", DENY],
+    ["raft-snapshot", "sys/mounts", DENY],
 ];
 
 const ESO: Account = { namespace: "external-secrets", name: "external-secrets", uid: "0d5e-eso" };
@@ -283,6 +306,12 @@ describe("VaultConfiguration on a real Vault server", function () {
         await mint("reader-amiya", "external-secrets-reader-amiya.akn");
         await mint("reader-kiana", "external-secrets-reader-kiana.akn");
         await mint("pulumi", "pulumi");
+        // The snapshot policy is rendered only for raft stacks; it is static, so load it as it is.
+        const snapshot = await as(root, "PUT", `sys/policies/acl/${RAFT_SNAPSHOT_POLICY}`, {
+            policy: fs.readFileSync(path.join(POLICY_DIR, `${RAFT_SNAPSHOT_POLICY}.hcl`), "utf8"),
+        });
+        assert.equal(snapshot.status, 204, JSON.stringify(snapshot.body));
+        await mint("raft-snapshot", RAFT_SNAPSHOT_POLICY);
     });
 
     after(async () => {
@@ -294,7 +323,9 @@ describe("VaultConfiguration on a real Vault server", function () {
         const policies = renderPolicies(program.config);
         const res = await as(root, "LIST", "sys/policies/acl");
         assert.deepEqual(
-            (res.body.data.keys as string[]).filter((k) => k !== "default" && k !== "root").sort(),
+            (res.body.data.keys as string[])
+                .filter((k) => !["default", "root", RAFT_SNAPSHOT_POLICY].includes(k))
+                .sort(),
             policies.map((p) => p.name).sort(),
         );
         for (const p of policies) {
@@ -476,7 +507,7 @@ describe("VaultConfiguration on a real Vault server", function () {
 
     it(`has a table of at least 40 intended allow/deny cases`, () => {
         assert.ok(TABLE.length >= 40, `${TABLE.length} cases`);
-        assert.deepEqual(new Set(TABLE.map(([who]) => who)).size, 6);
+        assert.deepEqual(new Set(TABLE.map(([who]) => who)).size, 7);
     });
 
     for (const [who, path, expected] of TABLE) {
@@ -526,6 +557,60 @@ describe("VaultConfiguration on a real Vault server", function () {
         });
         assert.equal(selfEdit.status, 403);
         assert.equal((await as(admin, "GET", "sys/mounts")).status, 200);
+    });
+
+    it("contains the SSO admin on real requests: no token, policy, group, alias or role grants more than it holds", async () => {
+        const admin = tokens.get("admin") as string;
+        const errors = (res: { body: any }) => JSON.stringify(res.body?.errors ?? []);
+        // Positive controls: the admin policy is loaded and does its job.
+        assert.equal((await as(admin, "GET", "sys/audit")).status, 200, "lists audit devices");
+        const child = await as(admin, "POST", "auth/token/create", { policies: ["admin"], ttl: "5m" });
+        assert.equal(child.status, 200, errors(child));
+        assert.deepEqual(child.body.auth.policies, ["admin", "default"]);
+        const lookup = await as(admin, "GET", "identity/group/name/vault-admins");
+        assert.equal(lookup.status, 200, errors(lookup));
+
+        // Tokens carrying pulumi: as a child, as an orphan, through create-orphan or a token role.
+        const toPulumi = await as(admin, "POST", "auth/token/create", { policies: ["pulumi"] });
+        assert.equal(toPulumi.status, 400);
+        assert.match(errors(toPulumi), /child policies must be subset of parent/);
+        const mixed = await as(admin, "POST", "auth/token/create", { policies: ["admin", "pulumi"] });
+        assert.match(errors(mixed), /child policies must be subset of parent/);
+        const orphan = await as(admin, "POST", "auth/token/create", { policies: ["admin"], no_parent: true });
+        assert.equal(orphan.status, 400);
+        assert.match(errors(orphan), /root or sudo privileges required to create orphan token/);
+        const periodic = await as(admin, "POST", "auth/token/create", { policies: ["admin"], period: "1h" });
+        assert.match(errors(periodic), /root or sudo privileges required to create periodic token/);
+        for (const [method, apiPath, body] of [
+            ["POST", "auth/token/create-orphan", { policies: ["pulumi"] }],
+            ["POST", "auth/token/roles/escalate", { allowed_policies: ["pulumi"] }],
+            ["POST", "auth/token/create/escalate", {}],
+            // Policies: its own, pulumi's, one it may hand out, a new one.
+            ["PUT", "sys/policies/acl/admin", { policy: 'path "*" { capabilities = ["sudo"] }' }],
+            ["PUT", "sys/policies/acl/pulumi", { policy: 'path "*" { capabilities = ["read"] }' }],
+            ["PUT", "sys/policies/acl/operator", { policy: 'path "sys/*" { capabilities = ["sudo"] }' }],
+            ["PUT", "sys/policies/acl/escalate", { policy: 'path "*" { capabilities = ["sudo"] }' }],
+            // Identity: a new group, the admins' group, an alias, an entity with pulumi.
+            ["POST", "identity/group", { name: "escalate", policies: ["pulumi"] }],
+            ["POST", "identity/group/name/vault-admins", { policies: ["admin", "pulumi"] }],
+            ["POST", "identity/group-alias", { name: "escalate", mount_accessor: "x", canonical_id: "x" }],
+            ["POST", "identity/entity", { name: "escalate", policies: ["pulumi"] }],
+            // Auth: roles that grant pulumi, a new auth method, the OIDC issuer.
+            ["POST", "auth/oidc/role/default", { token_policies: ["pulumi"], user_claim: "sub" }],
+            ["POST", "auth/kubernetes-amiya.akn/role/escalate", { token_policies: ["pulumi"] }],
+            ["POST", "sys/auth/userpass", { type: "userpass" }],
+            ["POST", "auth/oidc/config", { oidc_discovery_url: "https://attacker.example" }],
+            // The audit trail.
+            ["PUT", "sys/audit/sneaky", { type: "file", options: { file_path: "/dev/null" } }],
+            ["DELETE", "sys/audit/stdout", undefined],
+        ] as const) {
+            const res = await as(admin, method, apiPath, body);
+            assert.equal(res.status, 403, `${method} ${apiPath}: HTTP ${res.status} ${errors(res)}`);
+        }
+        // Nothing changed behind the refusals.
+        const group = await as(root, "GET", "identity/group/name/vault-admins");
+        assert.deepEqual(group.body.data.policies, ["admin"]);
+        assert.equal((await as(root, "GET", "sys/policies/acl/escalate")).status, 404);
     });
 
     describe("KV v2 mount settings", () => {

@@ -109,6 +109,8 @@ describe("policy files", () => {
             .map(([p]) => p)
             .sort();
         assert.deepEqual(denied, [
+            "auth/token/create-orphan",
+            "auth/token/create/*",
             "sys/audit/*",
             "sys/generate-recovery-token*",
             "sys/generate-root*",
@@ -119,6 +121,13 @@ describe("policy files", () => {
             "sys/seal",
             "sys/step-down",
         ]);
+        // No sudo on "*": with it, Vault skips the child-token policy subset check.
+        assert.deepEqual(json.path["*"][0].capabilities, ["create", "read", "update", "patch", "delete", "list"]);
+        const sudo = Object.entries(json.path)
+            .filter(([, [b]]) => b.capabilities.includes("sudo"))
+            .map(([p]) => p)
+            .sort();
+        assert.deepEqual(sudo, ["sys/audit", "sys/leases/revoke-prefix/*"]);
     });
 
     it("give the provider's pulumi token the configuration endpoints only, no secret data", async () => {
