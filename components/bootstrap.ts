@@ -3,11 +3,13 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
-import { PlatformConfig } from "./config";
+import { PlatformConfig, PULUMI_POLICY } from "./config";
 import { API_PORT } from "./lib/helm-values";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
 import { INTERNAL_SERVICE } from "./lib/server-hcl";
+import { renderPolicies } from "./lib/policies";
 import { VaultInit, VaultUnsealed } from "./lib/vault-init-provider";
+import { VaultProviderToken } from "./lib/vault-token-provider";
 import { StorageBinding } from "./storage";
 import { VaultServer } from "./server";
 
@@ -154,9 +156,11 @@ export class VaultBootstrap extends pulumi.ComponentResource {
     public readonly ready: pulumi.Resource[];
     /** The init resource. */
     public readonly init: VaultInit;
+    /** The Vault provider's periodic token (the root token is revoked once it exists). */
+    public readonly providerToken: VaultProviderToken;
     /** Whether Vault is initialized (not secret). */
     public readonly initialized: pulumi.Output<boolean>;
-    /** The initial root token (secret; "" when an existing Vault was adopted). */
+    /** The initial root token (secret; revoked by bootstrap; "" when an existing Vault was adopted). */
     public readonly rootToken: pulumi.Output<string>;
     /** Unseal (shamir) or recovery (awskms) key shares (secret). */
     public readonly keyShares: pulumi.Output<string[]>;
@@ -228,17 +232,34 @@ export class VaultBootstrap extends pulumi.ComponentResource {
             { ...child, dependsOn: unsealDeps },
         );
 
+        // The provider's own token, minted with the root token (or the operator's
+        // vaultToken), which is revoked at once: no valid root token outlives bootstrap.
+        const pulumiPolicy = renderPolicies(c).find((p) => p.name === PULUMI_POLICY);
+        if (pulumiPolicy === undefined)
+            throw new pulumi.ResourceError(`policies/${PULUMI_POLICY}.hcl is missing`, this);
+        this.providerToken = new VaultProviderToken(
+            `${name}-provider-token`,
+            {
+                address: c.vault.address,
+                skipTlsVerify: c.vault.skipTlsVerify,
+                policy: PULUMI_POLICY,
+                policyText: pulumiPolicy.text,
+                bootstrapToken: pulumi.secret(c.secrets.vaultToken ?? this.init.rootToken),
+                bootstrapSource: c.secrets.vaultToken === undefined ? "root" : "vaultToken",
+            },
+            { ...child, dependsOn: [this.init, unsealed] },
+        );
+
         this.vaultProvider = new vault.Provider(
             `${name}-vault`,
             {
                 address: c.vault.address,
-                // An operator-set token (e.g. after revoking the root token) wins over init's root token.
-                token: c.secrets.vaultToken ?? this.rootToken,
+                token: pulumi.secret(this.providerToken.token),
                 skipTlsVerify: c.vault.skipTlsVerify,
             },
             child,
         );
-        this.ready = [this.init, unsealed];
+        this.ready = [this.init, unsealed, this.providerToken];
         this.registerOutputs({
             initialized: this.initialized,
             rootToken: this.rootToken,

@@ -409,7 +409,7 @@ export const SECRET_KEYS = {
     storageSecretAccessKey: "secret access key for the S3-compatible storage",
     sealAccessKeyId: "AWS access key id for the awskms seal when storage is S3-compatible",
     sealSecretAccessKey: "AWS secret access key for the awskms seal when storage is S3-compatible",
-    vaultToken: "a Vault token for the Vault provider (after the root token is revoked)",
+    vaultToken: "a root or pulumi-policy token bootstrap mints the provider's token with (break-glass, adoption)",
     remoteClusterReviewerJwts: "object: remote cluster name to its token-reviewer JWT",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;

@@ -52,6 +52,11 @@ const computed: Record<string, (name: string, inputs: Record<string, unknown>) =
         keys: Array.from({ length: Number(i.shares) }, (_, k) => `mock-key-${k + 1}`),
     }),
     "pulumi-nodejs:dynamic/secret-platform:VaultUnsealed": () => ({ unsealed: true }),
+    "pulumi-nodejs:dynamic/secret-platform:VaultProviderToken": (name) => ({
+        token: `mock-provider-token-${name}`,
+        accessor: `mock-accessor-${name}`,
+        rootRevoked: true,
+    }),
     "vault:jwt/authBackend:AuthBackend": (name) => ({ accessor: `auth_oidc_${name}` }),
     "vault:index/authBackend:AuthBackend": (name) => ({ accessor: `auth_kubernetes_${name}` }),
 };

@@ -15,6 +15,7 @@ import {
     waitForApi,
     wipedStorageMessage,
 } from "../../components/lib/vault-init";
+import { renderPolicies } from "../../components/lib/policies";
 import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
 import { buildPlatform } from "../../components/platform";
 import { awsStack, homelabStack } from "../support/fixtures";
@@ -32,6 +33,7 @@ import { SecretPlatform } from "../../components/platform";
 
 const INIT = "pulumi-nodejs:dynamic/secret-platform:VaultInit";
 const UNSEALED = "pulumi-nodejs:dynamic/secret-platform:VaultUnsealed";
+const TOKEN = "pulumi-nodejs:dynamic/secret-platform:VaultProviderToken";
 const B = "platform-bootstrap";
 const MOCK_KEYS = ["mock-key-1", "mock-key-2", "mock-key-3", "mock-key-4", "mock-key-5"];
 const MOCK_ROOT = `mock-root-token-${B}-init`;
@@ -292,15 +294,39 @@ describe("bootstrap (mocks)", () => {
             ]);
         });
 
-        it("hands the Vault provider the init root token as a secret, and ready holds init and unseal", async () => {
+        it("mints the provider token with the init root token (revoked by it), after init and unseal", async () => {
+            const token = p.find(TOKEN, `${B}-provider-token`);
+            const { __provider, policyText, ...inputs } = token.inputs;
+            assert.ok(__provider);
+            assert.deepEqual(inputs, {
+                address: "https://vault.amiya.akn",
+                skipTlsVerify: false,
+                policy: "pulumi",
+                bootstrapToken: inputs.bootstrapToken,
+                bootstrapSource: "root",
+            });
+            assert.equal(secretInput(token.inputs.bootstrapToken), MOCK_ROOT);
+            assert.equal(policyText, renderPolicies(p.config).find((r) => r.name === "pulumi")?.text);
+            assert.deepEqual(token.opts.additionalSecretOutputs, ["token", "bootstrapToken"]);
+            assert.deepEqual(await dependsOnOf(token), [
+                p.find(INIT, `${B}-init`).resource,
+                p.find(UNSEALED, `${B}-unsealed`).resource,
+            ]);
+        });
+
+        it("hands the Vault provider its own token as a secret (never the root token); ready holds init, unseal and the token", async () => {
             const provider = p.find("pulumi:providers:vault", `${B}-vault`);
             assert.equal(provider.inputs.address, "https://vault.amiya.akn");
-            assert.equal(secretInput(provider.inputs.token), MOCK_ROOT);
+            assert.equal(secretInput(provider.inputs.token), `mock-provider-token-${B}-provider-token`);
             assert.equal(await isSecret(provider.props.token), true);
             assert.equal(String(provider.inputs.skipTlsVerify), "false");
             const b = p.result.bootstrap;
             assert.equal(b.vaultProvider, provider.resource);
-            assert.deepEqual(b.ready, [p.find(INIT, `${B}-init`).resource, p.find(UNSEALED, `${B}-unsealed`).resource]);
+            assert.deepEqual(b.ready, [
+                p.find(INIT, `${B}-init`).resource,
+                p.find(UNSEALED, `${B}-unsealed`).resource,
+                p.find(TOKEN, `${B}-provider-token`).resource,
+            ]);
         });
     });
 
@@ -314,10 +340,12 @@ describe("bootstrap (mocks)", () => {
             p = await runProgram(stack, build);
         });
 
-        it("uses the operator's vaultToken for the provider and allows adopting an initialized Vault", async () => {
+        it("mints the provider token with the operator's vaultToken and allows adopting an initialized Vault", async () => {
+            const token = p.find(TOKEN, `${B}-provider-token`);
+            assert.equal(secretInput(token.inputs.bootstrapToken), "test-operator-admin-token");
+            assert.equal(token.inputs.bootstrapSource, "vaultToken");
             const provider = p.find("pulumi:providers:vault", `${B}-vault`);
-            assert.equal(secretInput(provider.inputs.token), "test-operator-admin-token");
-            assert.equal(await isSecret(provider.props.token), true);
+            assert.equal(secretInput(provider.inputs.token), `mock-provider-token-${B}-provider-token`);
             assert.equal(p.find(INIT, `${B}-init`).inputs.adoptExisting, true);
         });
 
@@ -380,7 +408,7 @@ describe("bootstrap (mocks)", () => {
         );
         assert.deepEqual(
             p.resources.filter((r) => parentOf(r) === p.result.bootstrap).map((r) => r.type),
-            [INIT, UNSEALED, "pulumi:providers:vault"],
+            [INIT, UNSEALED, TOKEN, "pulumi:providers:vault"],
         );
         const unsealed = p.find(UNSEALED, `${B}-unsealed`);
         assert.deepEqual(unsealed.inputs.keys, []);
