@@ -59,3 +59,20 @@ describe("README", () => {
         assert.match(ci, /^npm test$/m);
     });
 });
+
+describe("docs/threat-model.md", () => {
+    const text = fs.readFileSync(path.join(root, "docs", "threat-model.md"), "utf8").replace(/\s*\n\s*/g, " ");
+
+    it("names tests that exist: every `file`: \"title\" reference is a spec with that title", () => {
+        const refs = [...text.matchAll(/`(test\/[\w/.-]+\.ts)`: ((?:"[^"]+"(?:, )?)+)/g)];
+        assert.ok(refs.length >= 8, `only ${refs.length} test references`);
+        for (const [, file, titles] of refs) {
+            const spec = fs.readFileSync(path.join(root, file), "utf8").replace(/\s*\n\s*/g, " ");
+            for (const [, title] of titles.matchAll(/"([^"]+)"/g)) {
+                // A title cut short with "…" must match the start of a real one.
+                const wanted = title.replace(/\s*…$/, "");
+                assert.ok(spec.includes(wanted), `${file} has no test "${wanted}"`);
+            }
+        }
+    });
+});
