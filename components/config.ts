@@ -212,6 +212,12 @@ const serverSchema = z.strictObject({
         .prefault({}),
     logLevel: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
     /**
+     * How networkPolicy.monitoringNamespace scrapes the metrics listener:
+     * `annotations` (prometheus.io/* on the pods, the default) or
+     * `serviceMonitor` (a Service and a Prometheus Operator ServiceMonitor).
+     */
+    metricsScrape: z.enum(["annotations", "serviceMonitor"]).optional(),
+    /**
      * Scheduled raft snapshots to the storage bucket (raft only; on by default
      * there, since the bucket no longer holds the live data). Unset here and
      * defaulted in resolve(), so that setting it with s3 storage is refused.
@@ -651,6 +657,12 @@ function checkRules(
         fail(
             "server.snapshots.enabled",
             "must be false with storage.identity role (the snapshot upload needs the IAM user's keys; use storage.identity user, or take snapshots another way)",
+        );
+    }
+    if (c.server.metricsScrape !== undefined && c.networkPolicy.monitoringNamespace === undefined) {
+        fail(
+            "server.metricsScrape",
+            "needs networkPolicy.monitoringNamespace (the namespace of the scraper that may reach the metrics listener)",
         );
     }
     if (c.server.tls.mode === "internal" && c.server.tls.secretName === undefined) {

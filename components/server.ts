@@ -13,6 +13,7 @@ import {
     SHARED_CREDENTIALS_FILE,
     STORAGE_CREDENTIALS_SECRET,
 } from "./lib/helm-values";
+import { buildMetricsScrape, METRICS_SERVICE } from "./lib/metrics";
 import { buildNetworkPolicies, missingEgress } from "./lib/network-policy";
 
 export interface VaultServerArgs {
@@ -219,6 +220,32 @@ export class VaultServer extends pulumi.ComponentResource {
                     spec: route,
                 },
                 child,
+            );
+        }
+
+        const scrape = buildMetricsScrape(c);
+        if (scrape !== undefined) {
+            const service = new k8s.core.v1.Service(
+                `${name}-metrics`,
+                {
+                    metadata: {
+                        name: METRICS_SERVICE,
+                        namespace,
+                        labels: { ...MANAGED_LABELS, ...scrape.service.labels },
+                    },
+                    spec: scrape.service.spec,
+                },
+                child,
+            );
+            new k8s.apiextensions.CustomResource(
+                `${name}-service-monitor`,
+                {
+                    apiVersion: "monitoring.coreos.com/v1",
+                    kind: "ServiceMonitor",
+                    metadata: { name: METRICS_SERVICE, namespace, labels: MANAGED_LABELS },
+                    spec: scrape.serviceMonitor.spec,
+                },
+                { ...child, dependsOn: [service] },
             );
         }
 

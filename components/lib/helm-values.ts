@@ -8,7 +8,7 @@
  * Kubernetes Secrets that hold credentials, and refers to them.
  */
 import { PlatformConfig } from "../config";
-import { renderServerHcl, USERCONFIG_DIR, INTERNAL_SERVICE } from "./server-hcl";
+import { METRICS_PORT, renderServerHcl, USERCONFIG_DIR, INTERNAL_SERVICE } from "./server-hcl";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./pod-security";
 
 export { SEAL_KEY_FILES } from "./server-hcl";
@@ -96,6 +96,22 @@ function probe(initialDelaySeconds: number) {
     };
 }
 
+/** How the monitoring namespace scrapes Vault's metrics listener; undefined when none is set. */
+export function metricsScrape(config: PlatformConfig): "annotations" | "serviceMonitor" | undefined {
+    if (config.networkPolicy.monitoringNamespace === undefined) return undefined;
+    return config.server.metricsScrape ?? "annotations";
+}
+
+/** The pod annotations Prometheus' usual `kubernetes-pods` job reads (it sends an OpenMetrics Accept header, which Vault answers in Prometheus format). */
+export function scrapeAnnotations(config: PlatformConfig): Record<string, string> {
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": String(METRICS_PORT),
+        "prometheus.io/path": "/v1/sys/metrics",
+        "prometheus.io/scheme": config.server.tls.mode === "internal" ? "https" : "http",
+    };
+}
+
 function withoutUndefined<T extends object>(o: T): Partial<T> {
     return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
@@ -178,6 +194,7 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
         tls,
         apiAddr: internalUrl(config),
         logLevel: server.logLevel,
+        metricsListener: metricsScrape(config) !== undefined,
     });
 
     const requests = withoutUndefined(server.resources.requests);
@@ -209,6 +226,7 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
             updateStrategyType: raft ? "OnDelete" : "RollingUpdate",
             // A config checksum on the pod template, so a changed HCL is a changed pod spec.
             includeConfigAnnotation: true,
+            annotations: metricsScrape(config) === "annotations" ? scrapeAnnotations(config) : {},
             logLevel: server.logLevel,
             logFormat: "json",
             resources,

@@ -5,6 +5,7 @@
  */
 import { PlatformConfig } from "../config";
 import { API_PORT, CLUSTER_PORT, SERVER_POD_LABELS, UNSEALER_POD_LABELS } from "./helm-values";
+import { METRICS_PORT } from "./server-hcl";
 
 /** The label every namespace carries (Kubernetes >= 1.21), so selection needs no custom labels. */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
@@ -55,15 +56,10 @@ const serverPods: PolicyPeer = { podSelector: { matchLabels: { ...SERVER_POD_LAB
 const unsealerPods: PolicyPeer = { podSelector: { matchLabels: { ...UNSEALER_POD_LABELS } } };
 const snapshotPods: PolicyPeer = { podSelector: { matchLabels: { ...SNAPSHOT_POD_LABELS } } };
 
-/** Namespaces allowed to call Vault on 8200, sorted and without duplicates. */
+/** Namespaces allowed to call Vault on 8200, sorted and without duplicates (the scraper has its own port). */
 export function ingressNamespaces(config: PlatformConfig): string[] {
     const np = config.networkPolicy;
-    const names = [
-        config.externalSecrets.namespace,
-        np.ingressNamespace,
-        ...(np.monitoringNamespace === undefined ? [] : [np.monitoringNamespace]),
-        ...np.extraIngressNamespaces,
-    ];
+    const names = [config.externalSecrets.namespace, np.ingressNamespace, ...np.extraIngressNamespaces];
     return [...new Set(names)].sort();
 }
 
@@ -109,6 +105,13 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
             ports: tcp(API_PORT),
         },
     ];
+    if (np.monitoringNamespace !== undefined) {
+        // The scraper reaches only the metrics listener, never the API port.
+        serverIngress.push({
+            from: [{ namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: np.monitoringNamespace } } }],
+            ports: tcp(METRICS_PORT),
+        });
+    }
     const serverEgress: NonNullable<NetworkPolicySpec["egress"]> = [dnsRule(config)];
     if (raft) {
         // retry_join talks to the leader's API port; raft and forwarding use the cluster port.

@@ -77,7 +77,16 @@ export interface ServerHclInput {
      */
     readonly apiAddr: string;
     readonly logLevel: "trace" | "debug" | "info" | "warn" | "error";
+    /**
+     * A second listener on METRICS_PORT that serves /v1/sys/metrics without a
+     * token, for the monitoring namespace only (NetworkPolicy); the API
+     * listener, which the Ingress exposes, always asks for a token.
+     */
+    readonly metricsListener?: boolean;
 }
+
+/** Port of the metrics-only listener: neither the Service Vault's clients use nor the Ingress routes it. */
+export const METRICS_PORT = 8202;
 
 /** Names each value in error messages, so a bad value points at its config key. */
 const KEYS = {
@@ -162,9 +171,22 @@ export function renderServerHcl(input: ServerHclInput): string {
         ],
         "  ",
     );
-    // The metrics scraper reads /v1/sys/metrics without a token; the NetworkPolicy limits who reaches 8200.
-    listener.push("", ...block("telemetry", ["    unauthenticated_metrics_access = true"], "  "));
     lines.push(...block('listener "tcp"', listener), "");
+    if (input.metricsListener === true) {
+        // The scraper reads /v1/sys/metrics here without a token; the NetworkPolicy admits only its namespace.
+        const metrics = attributes(
+            [
+                ["address", `"[::]:${METRICS_PORT}"`],
+                ["tls_disable", tls === undefined ? "true" : undefined],
+                ["tls_cert_file", tls ? hclString(`${tls.certDir}/tls.crt`, KEYS.path) : undefined],
+                ["tls_key_file", tls ? hclString(`${tls.certDir}/tls.key`, KEYS.path) : undefined],
+                ["tls_min_version", tls ? '"tls12"' : undefined],
+            ],
+            "  ",
+        );
+        metrics.push("", ...block("telemetry", ["    unauthenticated_metrics_access = true"], "  "));
+        lines.push(...block('listener "tcp"', metrics), "");
+    }
 
     if (input.s3) {
         const s3 = input.s3;

@@ -9,7 +9,19 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as util from "util";
 import { requireTool } from "../support/tools";
-import { initAndUnseal, startVault, unseal, VaultInit, vaultRequest, VaultServer } from "../support/vault-server";
+import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
+import { METRICS_PORT } from "../../components/lib/server-hcl";
+import { homelabStack } from "../support/fixtures";
+import { configOf } from "../support/program";
+import {
+    freePort,
+    initAndUnseal,
+    startVault,
+    unseal,
+    VaultInit,
+    vaultRequest,
+    VaultServer,
+} from "../support/vault-server";
 
 describe("integration: real Vault server (test/support/vault-server)", function () {
     let vault: VaultServer;
@@ -115,5 +127,48 @@ describe("integration: real Vault server (test/support/vault-server)", function 
             assert.match(err.message, /error parsing 'storage': only one "storage" block is permitted$/);
             return true;
         });
+    });
+});
+
+describe("integration: the metrics listener of the program's HCL on a real Vault server", function () {
+    let vault: VaultServer;
+    let metricsAddress: string;
+
+    before(async function () {
+        requireTool(this, "vault");
+        const stack = homelabStack();
+        stack.values.networkPolicy = { monitoringNamespace: "monitoring" };
+        const config = configOf(stack);
+        const hcl = serverHclOf(
+            buildVaultValues(config, {
+                bucket: "vault-amiya",
+                region: "garage",
+                endpoint: "https://s3.amiya.akn",
+                forcePathStyle: true,
+            }),
+        );
+        // The program's own metrics listener and telemetry stanzas, bound to loopback instead of [::].
+        const blocks = hcl.split(/\n(?=[a-z])/).filter((b) => /^listener "tcp"|^telemetry/.test(b));
+        const metrics = blocks.filter((b) => b.includes(`:${METRICS_PORT}"`) || b.startsWith("telemetry"));
+        assert.equal(metrics.length, 2, `the metrics listener and telemetry stanzas of:\n${hcl}`);
+        const port = await freePort();
+        metricsAddress = `http://127.0.0.1:${port}`;
+        vault = await startVault({
+            extraConfig: metrics.join("\n").replace(`[::]:${METRICS_PORT}`, `127.0.0.1:${port}`),
+        });
+        await initAndUnseal(vault.address);
+    });
+
+    after(async () => {
+        await vault?.stop();
+    });
+
+    it("serves Prometheus metrics without a token on the metrics port only; the API port asks for one", async function () {
+        const prometheus = { Accept: "application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5" };
+        const scraped = await fetch(`${metricsAddress}/v1/sys/metrics`, { headers: prometheus });
+        assert.equal(scraped.status, 200);
+        assert.match(await scraped.text(), /^# (HELP|TYPE) vault_/m);
+        const api = await fetch(`${vault.address}/v1/sys/metrics`, { headers: prometheus });
+        assert.equal(api.status, 403, "the listener the Ingress exposes serves no unauthenticated metrics");
     });
 });

@@ -141,6 +141,13 @@ const cases: BadCase[] = [
         expect: [`${ns}:server.chartVersion: must be an exact chart version such as 0.34.1`],
     },
     {
+        name: "a metrics scrape without a monitoring namespace",
+        change: (s) => (s.values.server = { metricsScrape: "serviceMonitor" }),
+        expect: [
+            `${ns}:server.metricsScrape: needs networkPolicy.monitoringNamespace (the namespace of the scraper that may reach the metrics listener)`,
+        ],
+    },
+    {
         name: "internal TLS without a certificate Secret",
         change: (s) => (s.values.server = { tls: { mode: "internal" } }),
         expect: [

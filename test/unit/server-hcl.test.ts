@@ -40,7 +40,6 @@ describe("renderServerHcl", () => {
                         address: "[::]:8200",
                         cluster_address: "[::]:8201",
                         tls_disable: true,
-                        telemetry: [{ unauthenticated_metrics_access: true }],
                     },
                 ],
             },
@@ -116,6 +115,7 @@ describe("renderServerHcl", () => {
                 tls: { certDir: "/vault/userconfig/vault-server-tls", caFile: "/vault/userconfig/vault-ca/ca.crt" },
                 apiAddr: "https://vault.vault.svc:8200",
                 logLevel: "info",
+                metricsListener: true,
             }),
         );
         assert.equal(hcl.api_addr, "https://HOSTNAME.vault-internal:8200");
@@ -124,6 +124,12 @@ describe("renderServerHcl", () => {
             {
                 address: "[::]:8200",
                 cluster_address: "[::]:8201",
+                tls_cert_file: "/vault/userconfig/vault-server-tls/tls.crt",
+                tls_key_file: "/vault/userconfig/vault-server-tls/tls.key",
+                tls_min_version: "tls12",
+            },
+            {
+                address: "[::]:8202",
                 tls_cert_file: "/vault/userconfig/vault-server-tls/tls.crt",
                 tls_key_file: "/vault/userconfig/vault-server-tls/tls.key",
                 tls_min_version: "tls12",

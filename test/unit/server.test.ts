@@ -323,8 +323,13 @@ describe("VaultServer", () => {
             "argocd",
             "external-secrets",
             "ingress-nginx",
-            "monitoring",
         ]);
+        // The scraper reaches the metrics listener only, never the API port the Ingress serves.
+        assert.deepEqual(spec.ingress[1], {
+            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+            ports: [{ protocol: "TCP", port: 8202 }],
+        });
+        assert.equal(spec.ingress.length, 2);
         assert.deepEqual(spec.egress.slice(1), [
             {
                 to: [{ ipBlock: { cidr: "10.0.10.5/32" } }],
@@ -337,6 +342,83 @@ describe("VaultServer", () => {
             { to: [{ ipBlock: { cidr: "10.0.0.0/24" } }], ports: [{ protocol: "TCP", port: 6443 }] },
         ]);
         new NetworkPolicy(p.find(T.netpol, "server-netpol-server").inputs).validate();
+    });
+
+    describe("metrics: a listener of their own, scraped from the monitoring namespace only", () => {
+        const metricsListeners = (hcl: string) => hcl.match(/address\s+=\s+"\[::\]:8202"/g)?.length ?? 0;
+
+        it("without a monitoring namespace: no metrics listener, no scrape annotations, no Service", async () => {
+            const p = await run(homelabStack(), garageBinding);
+            const values = chartOf(p).inputs.values as any;
+            assert.equal(metricsListeners(serverHclOf(values)), 0);
+            assert.doesNotMatch(serverHclOf(values), /unauthenticated_metrics_access/);
+            assert.deepEqual(values.server.annotations, {});
+            assert.deepEqual(p.ofType("kubernetes:core/v1:Service"), []);
+        });
+
+        it("annotations (the default): one metrics listener and the prometheus.io pod annotations", async () => {
+            const s = homelabStack();
+            s.values.networkPolicy = { monitoringNamespace: "monitoring" };
+            const p = await run(s, garageBinding);
+            const values = chartOf(p).inputs.values as any;
+            const hcl = serverHclOf(values);
+            assert.equal(metricsListeners(hcl), 1);
+            assert.equal(hcl.match(/unauthenticated_metrics_access\s+=\s+true/g)?.length, 1);
+            assert.deepEqual(values.server.annotations, {
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": "8202",
+                "prometheus.io/path": "/v1/sys/metrics",
+                "prometheus.io/scheme": "http",
+            });
+            assert.deepEqual(p.ofType("kubernetes:monitoring.coreos.com/v1:ServiceMonitor"), []);
+        });
+
+        it("serviceMonitor with internal TLS: a metrics Service and a ServiceMonitor verifying the CA", async () => {
+            const s = homelabStack();
+            s.values.networkPolicy = { monitoringNamespace: "monitoring" };
+            s.values.server = {
+                metricsScrape: "serviceMonitor",
+                tls: { mode: "internal", secretName: "vault-server-tls" },
+            };
+            const p = await run(s, garageBinding);
+            const values = chartOf(p).inputs.values as any;
+            assert.deepEqual(values.server.annotations, {});
+            const service = p.find("kubernetes:core/v1:Service", "server-metrics");
+            assert.deepEqual(service.inputs.spec, {
+                type: "ClusterIP",
+                selector: {
+                    "app.kubernetes.io/name": "vault",
+                    "app.kubernetes.io/instance": "vault",
+                    component: "server",
+                },
+                publishNotReadyAddresses: true,
+                ports: [{ name: "metrics", port: 8202, targetPort: 8202, protocol: "TCP" }],
+            });
+            const monitor = p.find("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "server-service-monitor");
+            assert.deepEqual((monitor.inputs.spec as any).endpoints, [
+                {
+                    port: "metrics",
+                    path: "/v1/sys/metrics",
+                    params: { format: ["prometheus"] },
+                    interval: "30s",
+                    scheme: "https",
+                    tlsConfig: {
+                        ca: { secret: { name: "vault-server-tls", key: "ca.crt" } },
+                        serverName: "vault.vault.svc",
+                    },
+                },
+            ]);
+            const selected = { "app.kubernetes.io/name": "vault-metrics", "app.kubernetes.io/instance": "vault" };
+            assert.deepEqual((monitor.inputs.spec as any).selector, { matchLabels: selected });
+            assert.deepEqual((service.inputs.metadata as any).labels, {
+                "app.kubernetes.io/managed-by": "pulumi",
+                "app.kubernetes.io/part-of": "secret-platform",
+                ...selected,
+            });
+            assert.deepEqual(await dependsOnOf(monitor), [service.resource]);
+            // The Ingress and the UI Service never route the metrics port.
+            assert.doesNotMatch(JSON.stringify(p.find(T.ingress, "server-ingress").inputs), /8202/);
+        });
     });
 
     it("networkPolicy.enabled false: no NetworkPolicy at all, the chart depends on the rest", async () => {
