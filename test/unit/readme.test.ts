@@ -63,7 +63,7 @@ describe("README", () => {
 describe("docs/threat-model.md", () => {
     const text = fs.readFileSync(path.join(root, "docs", "threat-model.md"), "utf8").replace(/\s*\n\s*/g, " ");
 
-    it("names tests that exist: every `file`: \"title\" reference is a spec with that title", () => {
+    it('names tests that exist: every `file`: "title" reference is a spec with that title', () => {
         const refs = [...text.matchAll(/`(test\/[\w/.-]+\.ts)`: ((?:"[^"]+"(?:, )?)+)/g)];
         assert.ok(refs.length >= 8, `only ${refs.length} test references`);
         for (const [, file, titles] of refs) {
