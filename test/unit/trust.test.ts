@@ -332,7 +332,7 @@ describe("trust.caBundle", function () {
         let server: https.Server;
         let address: string;
         before(async function () {
-            server = https.createServer({ cert: ca.certPem, key: ca.keyPem }, (req, res) => {
+            server = https.createServer({ cert: ca.certPem, key: ca.keyPem }, (_req, res) => {
                 res.setHeader("Content-Type", "application/json");
                 res.end(JSON.stringify({ type: "shamir", initialized: true, sealed: false, t: 1, n: 1, progress: 0 }));
             });
