@@ -17,7 +17,7 @@ import { inClusterVaultCa, TRUST_CA_CONFIGMAP, trustCaFilePath, writeTrustCaFile
 import { ensureInitialized, untrustedCertificateMessage } from "../../components/lib/vault-init";
 import { buildPlatform } from "../../components/platform";
 import { snapshotPodSpec } from "../../components/snapshots";
-import { homelabStack } from "../support/fixtures";
+import { awsStack, homelabStack } from "../support/fixtures";
 import { configOf, configProblems, dependsOnOf, Program, runProgram } from "../support/program";
 import { makeTestCa, TestCa } from "../support/test-ca";
 
@@ -204,6 +204,75 @@ describe("trust.caBundle", function () {
         });
     });
 
+    describe("raft with internal TLS (mocks): the unsealer and the snapshot job", () => {
+        let p: Program<unknown>;
+        before(async function () {
+            this.timeout(60_000);
+            const s = withTrust();
+            s.values.server = {
+                storageBackend: "raft",
+                replicas: 3,
+                tls: { mode: "internal", secretName: "vault-tls" },
+            };
+            p = await runProgram(s, buildPlatform);
+        });
+
+        it("the unsealer CronJob and loop verify Vault with the ConfigMap (VAULT_CACERT) and wait for it", async () => {
+            const cm = p.find("kubernetes:core/v1:ConfigMap", "platform-server-trust-ca");
+            const specs: [string, any][] = [
+                [
+                    "cronjob",
+                    (p.find("kubernetes:batch/v1:CronJob", "platform-bootstrap-unsealer").inputs.spec as any)
+                        .jobTemplate.spec.template.spec,
+                ],
+                [
+                    "loop",
+                    (p.find("kubernetes:apps/v1:Deployment", "platform-bootstrap-unsealer-loop").inputs.spec as any)
+                        .template.spec,
+                ],
+            ];
+            for (const [what, spec] of specs) {
+                const c = spec.containers[0];
+                assert.deepEqual(
+                    c.env.filter((e: any) => e.name === "VAULT_CACERT"),
+                    [{ name: "VAULT_CACERT", value: JOB_BUNDLE }],
+                    what,
+                );
+                assert.deepEqual(
+                    spec.volumes.filter((v: any) => v.name === "trust-ca"),
+                    [{ name: "trust-ca", configMap: { name: TRUST_CA_CONFIGMAP, defaultMode: 0o444 } }],
+                    what,
+                );
+                assert.equal(spec.volumes.filter((v: any) => v.name === "vault-ca").length, 0, what);
+            }
+            const cron = p.find("kubernetes:batch/v1:CronJob", "platform-bootstrap-unsealer");
+            assert.ok((await dependsOnOf(cron)).includes(cm.resource));
+        });
+
+        it("the snapshot job: VAULT_CACERT for the save step, AWS_CA_BUNDLE for the upload to https S3", () => {
+            const spec = (p.find("kubernetes:batch/v1:CronJob", "platform-snapshots-cronjob").inputs.spec as any)
+                .jobTemplate.spec.template.spec;
+            assert.deepEqual(
+                spec.initContainers[0].env.filter((e: any) => e.name === "VAULT_CACERT"),
+                [{ name: "VAULT_CACERT", value: JOB_BUNDLE }],
+            );
+            assert.deepEqual(
+                spec.containers[0].env.filter((e: any) => e.name === "AWS_CA_BUNDLE"),
+                [{ name: "AWS_CA_BUNDLE", value: JOB_BUNDLE }],
+            );
+            assert.deepEqual(
+                spec.volumes.filter((v: any) => v.name === "trust-ca"),
+                [{ name: "trust-ca", configMap: { name: TRUST_CA_CONFIGMAP, defaultMode: 0o444 } }],
+            );
+        });
+
+        it("Vault's own pods (raft: no S3 client) mount the bundle but get no AWS_CA_BUNDLE", () => {
+            const server = (p.find("kubernetes:helm.sh/v4:Chart", "platform-server-chart").inputs.values as any).server;
+            assert.equal(server.extraEnvironmentVars.AWS_CA_BUNDLE, undefined);
+            assert.equal(server.volumes.filter((v: any) => v.name === "trust-ca").length, 1);
+        });
+    });
+
     describe("the builders", () => {
         it("buildVaultValues: AWS_CA_BUNDLE only when Vault's S3 backend talks to an https S3-compatible endpoint", () => {
             const env = (s: Stack, f: object = facts) =>
@@ -215,6 +284,11 @@ describe("trust.caBundle", function () {
             const http = withTrust();
             http.values.storage.endpoint = "http://garage.garage.svc:3900";
             assert.equal(env(http, { ...facts, endpoint: "http://garage.garage.svc:3900" }).AWS_CA_BUNDLE, undefined);
+            // aws mode: the public AWS endpoint; the bundle must not replace the SDK's roots there.
+            const aws = awsStack();
+            aws.values.trust = { caBundle: ca.caPem };
+            assert.equal(vaultPodS3UsesBundle(configOf(aws)), false);
+            assert.equal(vaultPodS3UsesBundle(configOf(withTrust())), true);
         });
 
         it("the unsealer: VAULT_CACERT from the ConfigMap with internal TLS and no caSecretName", () => {
