@@ -13,7 +13,13 @@ import { AddressInfo } from "node:net";
 import { unsealerPodSpec } from "../../components/bootstrap";
 import { buildVaultValues } from "../../components/lib/helm-values";
 import { remoteClusterManifests, vaultClusterSecretStore, vaultStoreCaBundle } from "../../components/lib/eso-objects";
-import { inClusterVaultCa, TRUST_CA_CONFIGMAP, trustCaFilePath, writeTrustCaFile } from "../../components/lib/trust";
+import {
+    inClusterVaultCa,
+    TRUST_CA_CONFIGMAP,
+    trustCaFilePath,
+    vaultPodS3UsesBundle,
+    writeTrustCaFile,
+} from "../../components/lib/trust";
 import { ensureInitialized, untrustedCertificateMessage } from "../../components/lib/vault-init";
 import { buildPlatform } from "../../components/platform";
 import { snapshotPodSpec } from "../../components/snapshots";
