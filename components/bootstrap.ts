@@ -8,6 +8,7 @@ import { API_PORT } from "./lib/helm-values";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
 import { INTERNAL_SERVICE } from "./lib/server-hcl";
 import { renderPolicies } from "./lib/policies";
+import { inClusterVaultCa, TRUST_CA_KEY, TRUST_CA_POD_DIR, writeTrustCaFile } from "./lib/trust";
 import { VaultInit, VaultUnsealed } from "./lib/vault-init-provider";
 import { VaultProviderToken } from "./lib/vault-token-provider";
 import { StorageBinding } from "./storage";
@@ -72,6 +73,8 @@ export interface UnsealerPodOptions {
     readonly args: string[];
     /** A Secret whose ca.crt verifies an https VAULT_ADDR (internal TLS); none for http. */
     readonly caSecretName?: string;
+    /** Instead: the ConfigMap with trust.caBundle (its ca.crt) that verifies an https VAULT_ADDR. */
+    readonly caConfigMapName?: string;
 }
 
 /**
@@ -104,6 +107,10 @@ export function unsealerPodSpec(o: UnsealerPodOptions): k8s.types.input.core.v1.
             name: "vault-ca",
             secret: { secretName: o.caSecretName, items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 },
         });
+    } else if (o.caConfigMapName !== undefined) {
+        env.push({ name: "VAULT_CACERT", value: `${TRUST_CA_POD_DIR}/${TRUST_CA_KEY}` });
+        mounts.push({ name: "trust-ca", mountPath: TRUST_CA_POD_DIR, readOnly: true });
+        volumes.push({ name: "trust-ca", configMap: { name: o.caConfigMapName, defaultMode: 0o444 } });
     }
     return {
         serviceAccountName: UNSEALER_NAME,
@@ -178,6 +185,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
         const api = {
             address: c.vault.address,
             skipTlsVerify: c.vault.skipTlsVerify,
+            caBundle: c.trust.caBundle,
             waitTimeoutSeconds: c.vault.waitTimeoutSeconds,
             sealType: c.unseal.mode,
         };
@@ -242,6 +250,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
             {
                 address: c.vault.address,
                 skipTlsVerify: c.vault.skipTlsVerify,
+                caBundle: c.trust.caBundle,
                 policy: PULUMI_POLICY,
                 policyText: pulumiPolicy.text,
                 bootstrapToken: pulumi.secret(c.secrets.vaultToken ?? this.init.rootToken),
@@ -256,6 +265,9 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 address: c.vault.address,
                 token: pulumi.secret(this.providerToken.token),
                 skipTlsVerify: c.vault.skipTlsVerify,
+                // The provider reads a CA only from a file (ca_cert_file); the path is relative and the same on
+                // every machine (see trustCaFilePath). Written now, before the engine configures the provider.
+                caCertFile: c.trust.caBundle === undefined ? undefined : writeTrustCaFile(c.trust.caBundle),
             },
             child,
         );
@@ -293,6 +305,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
             },
             k8sChild,
         );
+        const ca = inClusterVaultCa(c);
         const pod = (scriptArgs: string[]) =>
             unsealerPodSpec({
                 image: `${c.server.image.repository}:${c.server.image.tag}`,
@@ -301,12 +314,13 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 keysSecretName: c.unseal.secretName,
                 scriptConfigMap: UNSEALER_NAME,
                 args: scriptArgs,
-                caSecretName:
-                    c.server.tls.mode === "internal"
-                        ? (c.server.tls.caSecretName ?? c.server.tls.secretName)
-                        : undefined,
+                caSecretName: ca?.kind === "secret" ? ca.name : undefined,
+                caConfigMapName: ca?.kind === "configMap" ? ca.name : undefined,
             });
-        const deps = { ...k8sChild, dependsOn: [sa, script, secret] };
+        const deps = {
+            ...k8sChild,
+            dependsOn: [sa, script, secret, ...(args.server.trustCa === undefined ? [] : [args.server.trustCa])],
+        };
 
         new k8s.batch.v1.CronJob(
             `${name}-unsealer`,

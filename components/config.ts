@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -60,6 +61,33 @@ const pemCertificate = z
         (v) => v.includes("-----BEGIN CERTIFICATE-----") && v.includes("-----END CERTIFICATE-----"),
         "must be a PEM certificate (-----BEGIN CERTIFICATE-----)",
     );
+
+/** The PEM blocks of a bundle, in order (armour included). */
+export function pemCertificates(bundle: string): string[] {
+    return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+}
+
+/** A PEM bundle of one or more CA certificates, each parsed as X.509 (what every client will be given). */
+const caBundle = z.string().superRefine((v, ctx) => {
+    const blocks = pemCertificates(v);
+    if (blocks.length === 0) {
+        ctx.addIssue({
+            code: "custom",
+            message: "must be a PEM bundle of CA certificates (-----BEGIN CERTIFICATE-----)",
+        });
+        return;
+    }
+    blocks.forEach((pem, i) => {
+        try {
+            new crypto.X509Certificate(pem);
+        } catch (e) {
+            ctx.addIssue({
+                code: "custom",
+                message: `certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate (${(e as Error).message})`,
+            });
+        }
+    });
+});
 
 // S3 bucket naming rules (the subset that also holds for Garage and MinIO).
 const bucketName = z
@@ -261,6 +289,15 @@ const networkPolicySchema = z.strictObject({
         .prefault({}),
 });
 
+const trustSchema = z.strictObject({
+    /**
+     * PEM bundle of the CA(s) that sign the cluster's private endpoints (Vault's
+     * address, the S3 endpoint, the OIDC issuer): every client this program
+     * configures trusts it. Unset: public roots only.
+     */
+    caBundle: caBundle.optional(),
+});
+
 const vaultSchema = z.strictObject({
     /** Address the Pulumi program (and the Vault provider) uses; defaults to https://<exposure.host>. */
     address: httpUrl.optional(),
@@ -312,7 +349,7 @@ const kvSchema = z.strictObject({
 const oidcSchema = z.strictObject({
     enabled: z.boolean().default(true),
     issuer: httpsUrl.optional(),
-    /** CA (PEM) of the issuer's certificate when a private CA signed it; unset trusts Vault's system roots. */
+    /** CA (PEM) of the issuer's certificate when a private CA signed it; overrides trust.caBundle for discovery (unset: trust.caBundle, else Vault's system roots). */
     discoveryCaPem: pemCertificate.optional(),
     clientId: z.string().min(1).default("vault"),
     path: z
@@ -397,6 +434,7 @@ export const CONFIG_SCHEMAS = {
     exposure: exposureSchema.prefault({}),
     networkPolicy: networkPolicySchema.prefault({}),
     vault: vaultSchema.prefault({}),
+    trust: trustSchema.prefault({}),
     audit: auditSchema.prefault({}),
     kv: kvSchema.prefault({}),
     oidc: oidcSchema.prefault({}),
@@ -438,6 +476,7 @@ export interface PlatformConfig {
     readonly exposure: Parsed["exposure"] & { readonly host: string };
     readonly networkPolicy: Parsed["networkPolicy"];
     readonly vault: Parsed["vault"] & { readonly address: string };
+    readonly trust: Parsed["trust"];
     readonly audit: Parsed["audit"];
     readonly kv: Parsed["kv"];
     readonly oidc: Parsed["oidc"];

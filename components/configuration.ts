@@ -180,7 +180,8 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                     type: "oidc",
                     description: `SSO through ${c.oidc.issuer}`,
                     oidcDiscoveryUrl: c.oidc.issuer,
-                    oidcDiscoveryCaPem: c.oidc.discoveryCaPem,
+                    // oidc.discoveryCaPem overrides trust.caBundle (the issuer is one of the private endpoints).
+                    oidcDiscoveryCaPem: c.oidc.discoveryCaPem ?? c.trust.caBundle,
                     oidcClientId: c.oidc.clientId,
                     oidcClientSecret: c.secrets.oidcClientSecret,
                     defaultRole: c.oidc.defaultRole,

@@ -16,6 +16,7 @@ import {
     validateExternalSecretsConfig,
     vaultCaReference,
     vaultClusterSecretStore,
+    vaultStoreCaBundle,
 } from "./lib/eso-objects";
 
 export interface ExternalSecretsArgs {
@@ -94,6 +95,7 @@ export class ExternalSecrets extends pulumi.ComponentResource {
         const storeDeps = [...args.dependsOn, ...(chart === undefined ? [] : [chart])];
 
         const store = (logical: string, storeName: string, mount: pulumi.Input<string>) => {
+            const ca = vaultCaReference(c);
             const spec = pulumi.all([args.vaultUrl, args.kubernetesAuthPath, args.role, mount]).apply(
                 ([server, authMountPath, role, path]) =>
                     vaultClusterSecretStore({
@@ -103,7 +105,8 @@ export class ExternalSecrets extends pulumi.ComponentResource {
                         authMountPath,
                         role,
                         serviceAccount: { name: es.serviceAccount, namespace: es.namespace },
-                        ca: vaultCaReference(c),
+                        ca,
+                        caBundle: vaultStoreCaBundle(c, server, ca),
                         conditions: es.namespaceConditions,
                     }).spec,
             );

@@ -15,6 +15,7 @@ import {
 } from "./lib/helm-values";
 import { buildMetricsScrape, METRICS_SERVICE } from "./lib/metrics";
 import { buildNetworkPolicies, missingEgress } from "./lib/network-policy";
+import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY, trustBundle, vaultPodS3UsesBundle } from "./lib/trust";
 
 export interface VaultServerArgs {
     /** The validated stack config. */
@@ -64,6 +65,8 @@ export class VaultServer extends pulumi.ComponentResource {
     public readonly chart: k8s.helm.v4.Chart;
     /** Resources later steps must wait for (the chart, and the policies that let traffic in). */
     public readonly ready: pulumi.Resource[];
+    /** The ConfigMap with trust.caBundle (when set), mounted by the pods that talk to private endpoints. */
+    public readonly trustCa?: k8s.core.v1.ConfigMap;
 
     constructor(name: string, args: VaultServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secret-platform:server:VaultServer", name, {}, opts);
@@ -144,6 +147,28 @@ export class VaultServer extends pulumi.ComponentResource {
             );
         }
 
+        // trust.caBundle for the pods (Vault's S3 client, the unsealer, the snapshot job): public, so a ConfigMap.
+        const bundle = trustBundle(c);
+        const trustCa =
+            bundle === undefined
+                ? undefined
+                : new k8s.core.v1.ConfigMap(
+                      `${name}-trust-ca`,
+                      {
+                          metadata: { name: TRUST_CA_CONFIGMAP, namespace, labels: MANAGED_LABELS },
+                          data: { [TRUST_CA_KEY]: bundle },
+                      },
+                      child,
+                  );
+        if (vaultPodS3UsesBundle(c) && c.unseal.mode === "awskms") {
+            // aws-sdk-go's AWS_CA_BUNDLE replaces the system roots for every AWS client in the pod, the seal's too.
+            pulumi.log.warn(
+                "secret-platform:trust.caBundle: Vault's AWS SDK then trusts only this bundle, for the awskms seal too: " +
+                    "it must also hold the roots of the KMS endpoint (for AWS, Amazon Root CA 1)",
+                this,
+            );
+        }
+
         const policies = buildNetworkPolicies(c).map(
             (p) =>
                 new k8s.networking.v1.NetworkPolicy(
@@ -189,7 +214,7 @@ export class VaultServer extends pulumi.ComponentResource {
                 parent: this,
                 provider: args.provider,
                 // Credentials and the deny-by-default policies exist before the first pod starts.
-                dependsOn: [ns, ...credentialSecrets, ...policies],
+                dependsOn: [ns, ...credentialSecrets, ...policies, ...(trustCa === undefined ? [] : [trustCa])],
             },
         );
 
@@ -253,6 +278,7 @@ export class VaultServer extends pulumi.ComponentResource {
         this.internalUrl = internalUrl(c);
         this.serviceAccountName = RELEASE_NAME;
         this.ready = [this.chart, ...policies];
+        this.trustCa = trustCa;
         this.registerOutputs({
             namespace: this.namespace,
             internalUrl: this.internalUrl,

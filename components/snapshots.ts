@@ -7,6 +7,7 @@ import { RAFT_SNAPSHOT_ROLE, SNAPSHOT_SERVICE_ACCOUNT } from "./configuration";
 import { API_PORT, awsSharedCredentialsFile, RELEASE_NAME, SHARED_CREDENTIALS_FILE } from "./lib/helm-values";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
 import { SNAPSHOT_POD_LABELS } from "./lib/network-policy";
+import { inClusterVaultCa, isHttpsUrl, TRUST_CA_CONFIGMAP, TRUST_CA_KEY, TRUST_CA_POD_DIR } from "./lib/trust";
 import { StorageBinding } from "./storage";
 
 /** The snapshot script, shipped in a ConfigMap (it holds no secret). */
@@ -78,6 +79,10 @@ export interface SnapshotPodOptions {
     readonly endpoint?: string;
     /** A Secret whose ca.crt verifies an https VAULT_ADDR (internal TLS); none for http. */
     readonly caSecretName?: string;
+    /** Instead: the trust.caBundle ConfigMap (its ca.crt) verifies an https VAULT_ADDR. */
+    readonly caConfigMapName?: string;
+    /** The trust.caBundle ConfigMap's ca.crt verifies the https S3 endpoint (AWS_CA_BUNDLE of the upload). */
+    readonly s3CaConfigMapName?: string;
 }
 
 /**
@@ -128,6 +133,13 @@ export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.
             name: "vault-ca",
             secret: { secretName: o.caSecretName, items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 },
         });
+    } else if (o.caConfigMapName !== undefined) {
+        saveEnv.push({ name: "VAULT_CACERT", value: `${TRUST_CA_POD_DIR}/${TRUST_CA_KEY}` });
+        saveMounts.push({ name: "trust-ca", mountPath: TRUST_CA_POD_DIR, readOnly: true });
+    }
+    const trustVolume = o.caConfigMapName ?? o.s3CaConfigMapName;
+    if (trustVolume !== undefined) {
+        volumes.push({ name: "trust-ca", configMap: { name: trustVolume, defaultMode: 0o444 } });
     }
     const uploadEnv: k8s.types.input.core.v1.EnvVar[] = [
         { name: "SNAPSHOT_DIR", value: p.snapshots },
@@ -138,6 +150,17 @@ export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.
         { name: "HOME", value: "/tmp" },
     ];
     if (o.endpoint !== undefined) uploadEnv.push({ name: "S3_ENDPOINT", value: o.endpoint });
+    const uploadMounts: k8s.types.input.core.v1.VolumeMount[] = [
+        { name: "snapshots", mountPath: p.snapshots, readOnly: true },
+        { name: "script", mountPath: p.script, readOnly: true },
+        { name: "credentials", mountPath: p.credentials, readOnly: true },
+        { name: "upload-tmp", mountPath: "/tmp" },
+    ];
+    if (o.s3CaConfigMapName !== undefined) {
+        // The AWS CLI (botocore) verifies the endpoint against exactly this bundle.
+        uploadEnv.push({ name: "AWS_CA_BUNDLE", value: `${TRUST_CA_POD_DIR}/${TRUST_CA_KEY}` });
+        uploadMounts.push({ name: "trust-ca", mountPath: TRUST_CA_POD_DIR, readOnly: true });
+    }
     return {
         serviceAccountName: SNAPSHOT_SERVICE_ACCOUNT,
         // The save step gets the projected token above; no legacy long-lived mount.
@@ -165,12 +188,7 @@ export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.
                 imagePullPolicy: "IfNotPresent",
                 command: ["/bin/sh", script, "upload"],
                 env: uploadEnv,
-                volumeMounts: [
-                    { name: "snapshots", mountPath: p.snapshots, readOnly: true },
-                    { name: "script", mountPath: p.script, readOnly: true },
-                    { name: "credentials", mountPath: p.credentials, readOnly: true },
-                    { name: "upload-tmp", mountPath: "/tmp" },
-                ],
+                volumeMounts: uploadMounts,
                 resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
                 securityContext: CONTAINER_SECURITY_CONTEXT,
             },
@@ -257,6 +275,7 @@ export class RaftSnapshots extends pulumi.ComponentResource {
         );
 
         const keyPrefix = snapshotKeyPrefix(c);
+        const ca = inClusterVaultCa(c);
         const podSpec = pulumi.all([args.storage.bucket, args.kubernetesAuthPath]).apply(([bucket, authPath]) =>
             snapshotPodSpec({
                 vaultImage: `${c.server.image.repository}:${c.server.image.tag}`,
@@ -266,9 +285,11 @@ export class RaftSnapshots extends pulumi.ComponentResource {
                 bucket,
                 keyPrefix,
                 endpoint: args.storage.endpoint,
-                caSecretName:
-                    c.server.tls.mode === "internal"
-                        ? (c.server.tls.caSecretName ?? c.server.tls.secretName)
+                caSecretName: ca?.kind === "secret" ? ca.name : undefined,
+                caConfigMapName: ca?.kind === "configMap" ? ca.name : undefined,
+                s3CaConfigMapName:
+                    c.trust.caBundle !== undefined && isHttpsUrl(args.storage.endpoint)
+                        ? TRUST_CA_CONFIGMAP
                         : undefined,
             }),
         );

@@ -8,6 +8,7 @@ import {
     vaultIamName,
     vaultIdentityPolicy,
 } from "./lib/storage-policies";
+import { isHttpsUrl, writeTrustCaFile } from "./lib/trust";
 
 /** What the Vault server needs to know about its storage and seal. */
 export interface StorageBinding {
@@ -289,6 +290,11 @@ export class VaultStorage extends pulumi.ComponentResource {
                 skipRequestingAccountId: true,
                 skipMetadataApiCheck: true,
                 skipRegionValidation: true,
+                // The provider reads a CA only from a file; relative, so the same on every machine (trustCaFilePath).
+                customCaBundle:
+                    config.trust.caBundle !== undefined && isHttpsUrl(s.endpoint)
+                        ? writeTrustCaFile(config.trust.caBundle)
+                        : undefined,
             },
             { parent: this },
         );

@@ -76,6 +76,8 @@ export interface VaultStoreInput {
     readonly serviceAccount: { readonly name: string; readonly namespace: string };
     /** CA to trust for Vault's certificate; unset uses the system roots. */
     readonly ca?: CaReference;
+    /** Instead of `ca`: a PEM bundle to trust, inlined as ESO's caBundle (trust.caBundle). */
+    readonly caBundle?: string;
     /** Which namespaces may use the store; unset allows every namespace. */
     readonly conditions?: readonly NamespaceCondition[];
 }
@@ -98,6 +100,9 @@ export function vaultClusterSecretStore(input: VaultStoreInput): K8sObject {
     };
     if (input.ca !== undefined) {
         vault.caProvider = { type: "Secret", name: input.ca.name, namespace: input.ca.namespace, key: input.ca.key };
+    } else if (input.caBundle !== undefined) {
+        // ESO's caBundle is base64 of the PEM (a []byte field).
+        vault.caBundle = Buffer.from(input.caBundle, "utf8").toString("base64");
     }
     const spec: Record<string, unknown> = { provider: { vault } };
     if (input.conditions !== undefined) spec.conditions = input.conditions.map(esoCondition);
@@ -175,6 +180,15 @@ export function vaultCaReference(config: PlatformConfig): CaReference | undefine
     if (config.externalSecrets.serverUrl !== undefined) return undefined;
     if (tls.mode !== "internal" || tls.caSecretName === undefined) return undefined;
     return { name: tls.caSecretName, namespace: config.server.namespace, key: "ca.crt" };
+}
+
+/**
+ * The PEM bundle a store inlines: trust.caBundle, when the store's Vault URL
+ * is https and no CA Secret (vaultCaReference) is used for it.
+ */
+export function vaultStoreCaBundle(config: PlatformConfig, server: string, ca?: CaReference): string | undefined {
+    if (ca !== undefined || !server.startsWith("https://")) return undefined;
+    return config.trust.caBundle;
 }
 
 /** Helm values for ESO's chart: CRDs with the release, the ServiceAccount the Vault role is bound to. */
@@ -326,6 +340,8 @@ export function remoteClusterManifests(config: PlatformConfig): Record<string, K
         });
         const base = {
             server: config.vault.address,
+            // Vault's public address carries the private CA's certificate: remote stores trust the bundle too.
+            caBundle: vaultStoreCaBundle(config, config.vault.address),
             authMountPath: `kubernetes-${r.name}`,
             role: config.kubernetesAuth.role,
             serviceAccount: { name: r.serviceAccount, namespace: r.namespace },

@@ -10,6 +10,7 @@
 import { PlatformConfig } from "../config";
 import { METRICS_PORT, renderServerHcl, USERCONFIG_DIR, INTERNAL_SERVICE } from "./server-hcl";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./pod-security";
+import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY, trustBundle, vaultPodS3UsesBundle } from "./trust";
 
 export { SEAL_KEY_FILES } from "./server-hcl";
 
@@ -169,6 +170,15 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
                   secretKey: key,
               }))
             : [];
+    if (trustBundle(config) !== undefined) {
+        // The private CA bundle (a ConfigMap: a CA is public). Vault's S3 backend builds its client with
+        // aws-sdk-go v1's session.NewSession, which reads AWS_CA_BUNDLE (session.loadCustomCABundle) and
+        // trusts exactly that file, so it is set only when the backend's endpoint is the private one.
+        const dir = `${USERCONFIG_DIR}/${TRUST_CA_CONFIGMAP}`;
+        volumes.push({ name: "trust-ca", configMap: { name: TRUST_CA_CONFIGMAP, defaultMode: 0o444 } });
+        volumeMounts.push({ name: "trust-ca", mountPath: dir, readOnly: true });
+        if (vaultPodS3UsesBundle(config)) extraEnvironmentVars.AWS_CA_BUNDLE = `${dir}/${TRUST_CA_KEY}`;
+    }
     if (creds?.delivery === "sharedFile") {
         // The S3 backend's AWS credential chain reads the default profile of this file (no AWS_* key env set).
         const dir = mountSecret("storage-credentials", creds.secretName);

@@ -26,6 +26,8 @@ function initInputsOf(raw: Record<string, unknown>): BootstrapInputs {
     return {
         address: String(raw.address),
         skipTlsVerify: raw.skipTlsVerify === true,
+        // Only when set: a stack without trust.caBundle keeps the inputs (and state) it had before the key existed.
+        ...(typeof raw.caBundle === "string" && raw.caBundle !== "" ? { caBundle: raw.caBundle } : {}),
         waitTimeoutSeconds: Number(raw.waitTimeoutSeconds),
         sealType: raw.sealType === "awskms" ? "awskms" : "shamir",
         shares: Number(raw.shares),
@@ -39,6 +41,8 @@ function unsealInputsOf(raw: Record<string, unknown>): UnsealInputs {
     return {
         address: String(raw.address),
         skipTlsVerify: raw.skipTlsVerify === true,
+        // Only when set: a stack without trust.caBundle keeps the inputs (and state) it had before the key existed.
+        ...(typeof raw.caBundle === "string" && raw.caBundle !== "" ? { caBundle: raw.caBundle } : {}),
         waitTimeoutSeconds: Number(raw.waitTimeoutSeconds),
         sealType: raw.sealType === "awskms" ? "awskms" : "shamir",
         keys: Array.isArray(raw.keys) ? raw.keys.map(String) : [],
@@ -54,6 +58,7 @@ function changedInputs(olds: Record<string, unknown>, news: Record<string, unkno
 const INIT_INPUTS = [
     "address",
     "skipTlsVerify",
+    "caBundle",
     "waitTimeoutSeconds",
     "sealType",
     "shares",
@@ -61,7 +66,7 @@ const INIT_INPUTS = [
     "adoptExisting",
     "keysSecret",
 ];
-const UNSEAL_INPUTS = ["address", "skipTlsVerify", "waitTimeoutSeconds", "sealType", "keys", "keysSecret"];
+const UNSEAL_INPUTS = ["address", "skipTlsVerify", "caBundle", "waitTimeoutSeconds", "sealType", "keys", "keysSecret"];
 
 /**
  * Init: create initializes (or adopts, or refuses); nothing ever replaces it,
@@ -101,7 +106,11 @@ export const vaultInitProvider: pulumi.dynamic.ResourceProvider = {
 
     async read(id: string, props: Record<string, unknown>) {
         const inputs = initInputsOf(props);
-        const outcome = await checkStillInitialized({ address: inputs.address, skipTlsVerify: inputs.skipTlsVerify });
+        const outcome = await checkStillInitialized({
+            address: inputs.address,
+            skipTlsVerify: inputs.skipTlsVerify,
+            caBundle: inputs.caBundle,
+        });
         if (outcome === "unreachable") console.log(`vault-init: ${inputs.address} unreachable; state kept as it was`);
         return { id, props };
     },
@@ -132,6 +141,7 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
         const state = await previewSealState({
             address: u.address,
             skipTlsVerify: u.skipTlsVerify,
+            caBundle: u.caBundle,
             requestTimeoutMs: 5000,
         });
         if (state === "sealed") console.log(sealedPreviewMessage(u));
@@ -155,6 +165,8 @@ export interface VaultInitArgs {
     readonly address: pulumi.Input<string>;
     /** Skip TLS verification (secret-platform:vault.skipTlsVerify). */
     readonly skipTlsVerify: pulumi.Input<boolean>;
+    /** PEM bundle of the private CAs that may sign Vault's certificate (secret-platform:trust.caBundle); unset for none. */
+    readonly caBundle?: pulumi.Input<string>;
     /** Seconds to wait for the API (secret-platform:vault.waitTimeoutSeconds). */
     readonly waitTimeoutSeconds: pulumi.Input<number>;
     /** The seal (secret-platform:unseal.mode). */
@@ -197,6 +209,8 @@ export interface VaultUnsealedArgs {
     readonly address: pulumi.Input<string>;
     /** Skip TLS verification (secret-platform:vault.skipTlsVerify). */
     readonly skipTlsVerify: pulumi.Input<boolean>;
+    /** PEM bundle of the private CAs that may sign Vault's certificate (secret-platform:trust.caBundle); unset for none. */
+    readonly caBundle?: pulumi.Input<string>;
     /** Seconds to wait for the API and, without keys, for the unseal (secret-platform:vault.waitTimeoutSeconds). */
     readonly waitTimeoutSeconds: pulumi.Input<number>;
     /** The seal (secret-platform:unseal.mode): shamir submits keys, awskms waits for the auto-unseal. */

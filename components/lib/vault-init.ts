@@ -17,6 +17,8 @@ export interface VaultEndpoint {
     readonly address: string;
     /** Skip TLS certificate verification (self-signed lab certificates). */
     readonly skipTlsVerify?: boolean;
+    /** PEM bundle of private CAs to trust besides Node's roots (secret-platform:trust.caBundle); "" or unset: none. */
+    readonly caBundle?: string;
     /** Per-request timeout in milliseconds; default 10000. */
     readonly requestTimeoutMs?: number;
 }
@@ -41,6 +43,8 @@ export interface SealStatus {
 export interface BootstrapInputs {
     readonly address: string;
     readonly skipTlsVerify: boolean;
+    /** PEM bundle of the private CAs (secret-platform:trust.caBundle); "" or unset for none. */
+    readonly caBundle?: string;
     /** Seconds to wait for the API to answer (secret-platform:vault.waitTimeoutSeconds). */
     readonly waitTimeoutSeconds: number;
     readonly sealType: SealType;
@@ -102,11 +106,16 @@ export function vaultApi(
     }
     if (token !== undefined) headers["X-Vault-Token"] = token;
     const timeout = ep.requestTimeoutMs ?? 10_000;
+    // `ca` replaces Node's roots: keep them, so that a public certificate still verifies next to the private CA.
+    const ca =
+        ep.caBundle === undefined || ep.caBundle === ""
+            ? undefined
+            : [...(require("node:tls") as typeof import("node:tls")).rootCertificates, ep.caBundle];
     return new Promise((resolve, reject) => {
         const req = client.request(
             url,
             // agent: false: one connection per call, never a kept-alive socket the server has since closed.
-            { method, headers, timeout, agent: false, rejectUnauthorized: ep.skipTlsVerify !== true },
+            { method, headers, timeout, agent: false, rejectUnauthorized: ep.skipTlsVerify !== true, ca },
             (res: import("node:http").IncomingMessage) => {
                 const chunks: Buffer[] = [];
                 res.on("data", (c: Buffer) => chunks.push(c));
@@ -126,7 +135,9 @@ export function vaultApi(
         req.on("timeout", () => req.destroy(new Error(`no answer within ${timeout} ms`)));
         req.on("error", (e: NodeJS.ErrnoException) => {
             const code = e.code !== undefined && !e.message.includes(e.code) ? ` (${e.code})` : "";
-            reject(new Error(`${method} ${url.href}: ${e.message}${code}`));
+            const err: NodeJS.ErrnoException = new Error(`${method} ${url.href}: ${e.message}${code}`);
+            err.code = e.code; // waitForApi tells certificate errors (final) from "not up yet"
+            reject(err);
         });
         req.end(payload);
     });
@@ -163,6 +174,41 @@ export async function sealStatus(ep: VaultEndpoint): Promise<SealStatus> {
     return status;
 }
 
+/**
+ * Node's codes for a certificate the client cannot verify. Waiting does not
+ * fix any of them: they are reported at once, not after the wait timeout.
+ */
+export const TLS_VERIFY_ERROR_CODES: readonly string[] = [
+    "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    "UNABLE_TO_GET_ISSUER_CERT",
+    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+    "SELF_SIGNED_CERT_IN_CHAIN",
+    "DEPTH_ZERO_SELF_SIGNED_CERT",
+    "CERT_HAS_EXPIRED",
+    "CERT_NOT_YET_VALID",
+    "CERT_UNTRUSTED",
+    "CERT_REJECTED",
+    "CERT_SIGNATURE_FAILURE",
+    "INVALID_CA",
+    "ERR_TLS_CERT_ALTNAME_INVALID",
+];
+
+/** Whether an error from vaultApi is a certificate verification failure. */
+export function isTlsVerifyError(e: unknown): boolean {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    return typeof code === "string" && TLS_VERIFY_ERROR_CODES.includes(code);
+}
+
+/** The message for a certificate the bootstrap client cannot verify. */
+export function untrustedCertificateMessage(address: string, cause: string): string {
+    return (
+        `Vault API at ${address}: its TLS certificate cannot be verified (${cause}). ` +
+        "Set secret-platform:trust.caBundle to the PEM bundle of the CA that signed it " +
+        `(pulumi config set --path 'trust.caBundle' -- "$(cat ca.crt)"), ` +
+        "or, insecurely, secret-platform:vault.skipTlsVerify true."
+    );
+}
+
 /** Options of the polling helpers; tests shorten the interval. */
 export interface PollOptions {
     /** Pause between attempts in milliseconds; default 2000. */
@@ -188,6 +234,7 @@ export async function waitForApi(
         try {
             return await sealStatus({ ...ep, requestTimeoutMs: Math.min(ep.requestTimeoutMs ?? 10_000, interval * 5) });
         } catch (e) {
+            if (isTlsVerifyError(e)) throw new Error(untrustedCertificateMessage(ep.address, (e as Error).message));
             last = (e as Error).message;
         }
         if (Date.now() + interval > deadline) {
@@ -288,7 +335,11 @@ export async function ensureInitialized(
     log: (msg: string) => void = () => undefined,
     opts: PollOptions = {},
 ): Promise<BootstrapState> {
-    const ep: VaultEndpoint = { address: inputs.address, skipTlsVerify: inputs.skipTlsVerify };
+    const ep: VaultEndpoint = {
+        address: inputs.address,
+        skipTlsVerify: inputs.skipTlsVerify,
+        caBundle: inputs.caBundle,
+    };
     const status = await waitForApi(ep, inputs.waitTimeoutSeconds, opts);
     if (status.initialized) {
         if (!inputs.adoptExisting) throw new Error(alreadyInitializedMessage(inputs));
@@ -312,6 +363,8 @@ export async function ensureInitialized(
 export interface UnsealInputs {
     readonly address: string;
     readonly skipTlsVerify: boolean;
+    /** PEM bundle of the private CAs (secret-platform:trust.caBundle); "" or unset for none. */
+    readonly caBundle?: string;
     readonly waitTimeoutSeconds: number;
     readonly sealType: SealType;
     /** Unseal key shares (shamir); [] for awskms or an adopted Vault. */
@@ -326,7 +379,11 @@ export interface UnsealInputs {
  * for the seal or the unsealer to do it, up to the wait timeout.
  */
 export async function ensureUnsealed(inputs: UnsealInputs, opts: PollOptions = {}): Promise<SealStatus> {
-    const ep: VaultEndpoint = { address: inputs.address, skipTlsVerify: inputs.skipTlsVerify };
+    const ep: VaultEndpoint = {
+        address: inputs.address,
+        skipTlsVerify: inputs.skipTlsVerify,
+        caBundle: inputs.caBundle,
+    };
     const deadline = Date.now() + inputs.waitTimeoutSeconds * 1000;
     let status = await waitForApi(ep, inputs.waitTimeoutSeconds, opts);
     if (!status.initialized) throw new Error(wipedStorageMessage(inputs.address));
@@ -367,7 +424,9 @@ export async function checkStillInitialized(ep: VaultEndpoint): Promise<RefreshO
     let status: SealStatus;
     try {
         status = await sealStatus(ep);
-    } catch {
+    } catch (e) {
+        // An untrusted certificate is a config problem to fix, not a Vault that is down.
+        if (isTlsVerifyError(e)) throw new Error(untrustedCertificateMessage(ep.address, (e as Error).message));
         return "unreachable";
     }
     if (!status.initialized) throw new Error(wipedStorageMessage(ep.address));
@@ -396,6 +455,7 @@ export async function previewSealState(ep: VaultEndpoint): Promise<PreviewSealSt
     try {
         status = await sealStatus(ep);
     } catch (e) {
+        if (isTlsVerifyError(e)) throw new Error(untrustedCertificateMessage(ep.address, (e as Error).message));
         throw new Error(unreachableForPreviewMessage(ep.address, (e as Error).message));
     }
     if (!status.initialized) throw new Error(wipedStorageMessage(ep.address));

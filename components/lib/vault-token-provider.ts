@@ -23,6 +23,7 @@ function inputsOf(raw: Record<string, unknown>) {
     return {
         address: String(raw.address),
         skipTlsVerify: raw.skipTlsVerify === true,
+        caBundle: typeof raw.caBundle === "string" && raw.caBundle !== "" ? raw.caBundle : undefined,
         policy: String(raw.policy),
         policyText: String(raw.policyText),
         bootstrapToken: String(raw.bootstrapToken ?? ""),
@@ -33,7 +34,7 @@ function inputsOf(raw: Record<string, unknown>) {
 type Inputs = ReturnType<typeof inputsOf>;
 
 async function mint(i: Inputs) {
-    const ep = { address: i.address, skipTlsVerify: i.skipTlsVerify };
+    const ep = { address: i.address, skipTlsVerify: i.skipTlsVerify, caBundle: i.caBundle };
     const minted = await mintProviderToken(ep, i.bootstrapToken, i.bootstrapSource, i);
     console.log(
         `vault-token: minted the provider token (accessor ${minted.accessor}, policy ${i.policy})` +
@@ -51,7 +52,7 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const o = inputsOf(olds);
         const n = inputsOf(news);
-        const ep = { address: n.address, skipTlsVerify: n.skipTlsVerify, requestTimeoutMs: 5000 };
+        const ep = { address: n.address, skipTlsVerify: n.skipTlsVerify, caBundle: n.caBundle, requestTimeoutMs: 5000 };
         if ((await previewSealState(ep)) === "sealed") {
             console.log(
                 `vault-token: Vault at ${n.address} is sealed; the update checks the provider token after the unseal`,
@@ -72,13 +73,17 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
         }
         if (state === "renew")
             console.log(`vault-token: the provider token is past half its period; the update renews it`);
-        const moved = o.address !== n.address || o.skipTlsVerify !== n.skipTlsVerify || o.policy !== n.policy;
+        const moved =
+            o.address !== n.address ||
+            o.skipTlsVerify !== n.skipTlsVerify ||
+            o.caBundle !== n.caBundle ||
+            o.policy !== n.policy;
         return { changes: state === "renew" || moved, replaces: [] };
     },
 
     async update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const n = inputsOf(news);
-        const ep = { address: n.address, skipTlsVerify: n.skipTlsVerify };
+        const ep = { address: n.address, skipTlsVerify: n.skipTlsVerify, caBundle: n.caBundle };
         const stored = { token: String(olds.token ?? ""), accessor: String(olds.accessor ?? "") };
         const self = await lookupSelf(ep, stored.token);
         if (self === undefined) {
@@ -93,9 +98,10 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
     async delete(_id: string, props: Record<string, unknown>) {
         const i = inputsOf(props);
         const stored = { token: String(props.token ?? ""), accessor: String(props.accessor ?? "") };
-        const revoked = await revokeProviderToken({ address: i.address, skipTlsVerify: i.skipTlsVerify }, stored).catch(
-            () => false,
-        );
+        const revoked = await revokeProviderToken(
+            { address: i.address, skipTlsVerify: i.skipTlsVerify, caBundle: i.caBundle },
+            stored,
+        ).catch(() => false);
         console.log(
             revoked
                 ? `vault-token: revoked the provider token (accessor ${stored.accessor})`
@@ -110,6 +116,8 @@ export interface VaultProviderTokenArgs {
     readonly address: pulumi.Input<string>;
     /** Skip TLS verification (secret-platform:vault.skipTlsVerify). */
     readonly skipTlsVerify: pulumi.Input<boolean>;
+    /** PEM bundle of the private CAs that may sign Vault's certificate (secret-platform:trust.caBundle); unset for none. */
+    readonly caBundle?: pulumi.Input<string>;
     /** The machine-only policy the token carries. */
     readonly policy: pulumi.Input<string>;
     /** That policy's rendered HCL (bootstrap writes it before minting). */

@@ -11,6 +11,7 @@
  */
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
+import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
@@ -31,6 +32,12 @@ export interface StartVaultOptions {
     readonly extraConfig?: string;
     /** The storage backend: `file` (default), or integrated `raft` (one node, for raft-only APIs such as snapshots). */
     readonly storage?: "file" | "raft";
+    /** Instead of `storage`: this storage stanza verbatim (e.g. `storage "s3" { ... }`). */
+    readonly storageHcl?: string;
+    /** Serve TLS with this certificate and key (PEM files); the address is then https. */
+    readonly tls?: { readonly certFile: string; readonly keyFile: string };
+    /** Extra environment of the server process (e.g. what a pod spec gives Vault); nothing else leaks in. */
+    readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface RestartOptions {
@@ -41,7 +48,7 @@ export interface RestartOptions {
 }
 
 export interface VaultServer {
-    /** `http://127.0.0.1:<port>` of the current process. */
+    /** `http(s)://127.0.0.1:<port>` of the current process (https with the tls option). */
     readonly address: string;
     /** The file storage backend's directory; survives restart(). */
     readonly storageDir: string;
@@ -87,31 +94,42 @@ function tail(file: string, lines: number): string {
 
 /** HCL for one run; only paths and ports are interpolated, all generated here. */
 function serverConfig(
-    storage: "file" | "raft",
+    storage: "file" | "raft" | { readonly hcl: string },
     storageDir: string,
     port: number,
     clusterPort: number,
     extra: string,
+    tls?: { readonly certFile: string; readonly keyFile: string },
 ): string {
+    const listenerTls =
+        tls === undefined
+            ? [`  tls_disable     = true`]
+            : [
+                  `  tls_cert_file   = ${JSON.stringify(tls.certFile)}`,
+                  `  tls_key_file    = ${JSON.stringify(tls.keyFile)}`,
+              ];
+    const scheme = tls === undefined ? "http" : "https";
     const backend =
-        storage === "raft"
-            ? [
-                  `storage "raft" {`,
-                  `  path    = ${JSON.stringify(storageDir)}`,
-                  `  node_id = "vault-0"`,
-                  // Faster leader election on one node (production tuning is irrelevant here).
-                  `  performance_multiplier = 1`,
-                  `}`,
-              ]
-            : [`storage "file" {`, `  path = ${JSON.stringify(storageDir)}`, `}`];
+        typeof storage === "object"
+            ? [storage.hcl]
+            : storage === "raft"
+              ? [
+                    `storage "raft" {`,
+                    `  path    = ${JSON.stringify(storageDir)}`,
+                    `  node_id = "vault-0"`,
+                    // Faster leader election on one node (production tuning is irrelevant here).
+                    `  performance_multiplier = 1`,
+                    `}`,
+                ]
+              : [`storage "file" {`, `  path = ${JSON.stringify(storageDir)}`, `}`];
     return [
         ...backend,
         `listener "tcp" {`,
         `  address         = "127.0.0.1:${port}"`,
         `  cluster_address = "127.0.0.1:${clusterPort}"`,
-        `  tls_disable     = true`,
+        ...listenerTls,
         `}`,
-        `api_addr      = "http://127.0.0.1:${port}"`,
+        `api_addr      = "${scheme}://127.0.0.1:${port}"`,
         `cluster_addr  = "http://127.0.0.1:${clusterPort}"`,
         `disable_mlock = true`,
         `ui            = false`,
@@ -136,6 +154,26 @@ async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
     });
 }
 
+/** Whether /v1/sys/health answers at all; over https the certificate is not checked (only "is it up"). */
+async function answers(address: string): Promise<boolean> {
+    if (address.startsWith("http://")) {
+        try {
+            await fetch(`${address}/v1/sys/health`, { signal: AbortSignal.timeout(1_000) });
+            return true;
+        } catch {
+            return false; // Not listening yet.
+        }
+    }
+    return new Promise((resolve) => {
+        const req = https.get(`${address}/v1/sys/health`, { rejectUnauthorized: false, timeout: 1_000 }, (res) => {
+            res.resume();
+            resolve(true);
+        });
+        req.on("timeout", () => req.destroy());
+        req.on("error", () => resolve(false));
+    });
+}
+
 /** Resolves once /v1/sys/health answers at all (501 uninitialized, 503 sealed, 200 active). */
 async function waitUntilListening(child: ChildProcess, address: string, logFile: string): Promise<void> {
     const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -146,12 +184,7 @@ async function waitUntilListening(child: ChildProcess, address: string, logFile:
                     `last log lines:\n${tail(logFile, 30)}`,
             );
         }
-        try {
-            await fetch(`${address}/v1/sys/health`, { signal: AbortSignal.timeout(1_000) });
-            return;
-        } catch {
-            // Not listening yet.
-        }
+        if (await answers(address)) return;
         if (Date.now() > deadline) {
             child.kill("SIGKILL");
             throw new Error(
@@ -186,16 +219,17 @@ export async function startVault(opts: StartVaultOptions = {}): Promise<VaultSer
         const runDir = path.join(root, `run-${run}`);
         fs.mkdirSync(runDir, { mode: 0o700 });
         const configFile = path.join(runDir, "config.hcl");
-        fs.writeFileSync(configFile, serverConfig(opts.storage ?? "file", storageDir, port, clusterPort, extra), {
+        const storage = opts.storageHcl !== undefined ? { hcl: opts.storageHcl } : (opts.storage ?? "file");
+        fs.writeFileSync(configFile, serverConfig(storage, storageDir, port, clusterPort, extra, opts.tls), {
             mode: 0o600,
         });
         logFile = path.join(runDir, "vault.log");
         const logFd = fs.openSync(logFile, "a", 0o600);
-        address = `http://127.0.0.1:${port}`;
+        address = `${opts.tls === undefined ? "http" : "https"}://127.0.0.1:${port}`;
         // A minimal env: no VAULT_TOKEN/VAULT_ADDR or other secrets of the caller leak in.
         const proc = spawn(bin, ["server", `-config=${configFile}`], {
             stdio: ["ignore", logFd, logFd],
-            env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: runDir },
+            env: { ...opts.env, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: runDir },
         });
         fs.closeSync(logFd);
         live.add(proc);
