@@ -17,6 +17,7 @@ function toGuard(r: ResourceValidationArgs | PolicyResource): GuardResource {
         props: r.props,
         opts: { protect: r.opts.protect },
         provider: r.provider === undefined ? undefined : { type: r.provider.type, props: r.provider.props },
+        parent: "parent" in r && r.parent !== undefined ? r.parent.urn : r.opts.parent,
     };
 }
 

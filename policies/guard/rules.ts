@@ -15,6 +15,8 @@ export interface GuardResource {
     readonly opts: { readonly protect: boolean };
     /** The resource's provider, when it has an explicit one. */
     readonly provider?: { readonly type: string; readonly props: Record<string, any> };
+    /** The parent's URN (a Helm chart's rendered objects are its children). */
+    readonly parent?: string;
 }
 
 export type Report = (message: string, urn?: string) => void;
@@ -104,13 +106,149 @@ function parseDocument(policy: unknown): { Statement?: any[] } | undefined {
 
 const list = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** Helm values of the Vault chart, and its server HCL. */
-function vaultChart(r: GuardResource): { values: Record<string, any>; hcl: string } | undefined {
-    if (!CHART.test(r.type) || r.props.chart !== "vault") return undefined;
+/**
+ * What the chart rules check of one Vault release. The real engine hands a
+ * policy pack a `helm.sh/v4:Chart` (a remote component) with no props at all,
+ * so the rules read its rendered children there (the StatefulSet, the config
+ * ConfigMap, injector and CSI objects); under the mocks, and for a v3
+ * Release, the Chart's own values.
+ */
+export interface VaultRelease {
+    readonly urn: string;
+    readonly name: string;
+    /** Where the facts come from; "none" when the pack sees neither values nor rendered objects. */
+    readonly source: "values" | "rendered" | "none";
+    readonly namespace?: string;
+    /** The chart version, when known. */
+    readonly version?: string;
+    readonly hcl: string;
+    readonly devMode: boolean;
+    readonly injector: boolean;
+    readonly csi: boolean;
+    /** HA mode: ha.enabled in the values, or more than one server replica rendered. */
+    readonly ha: boolean;
+    /** Paths of credential-like values (in the values, or in the rendered pods' env and ConfigMaps). */
+    readonly credentials: string[];
+}
+
+const VAULT_CHART_LABEL = /^vault-(.+)$/;
+
+/** Resources that look like the Vault chart: a v3/v4 Chart or Release named vault, or with children labelled vault-<version>. */
+export function vaultReleases(resources: readonly GuardResource[]): VaultRelease[] {
+    const out: VaultRelease[] = [];
+    for (const r of resources.filter((x) => CHART.test(x.type))) {
+        const children = resources.filter((c) => c.parent === r.urn);
+        const rendered = children.filter((c) => VAULT_CHART_LABEL.test(String(labelsOf(c)["helm.sh/chart"] ?? "")));
+        if (r.props.chart === "vault") out.push(fromValues(r));
+        else if (rendered.length > 0) out.push(fromRendered(r, children, rendered));
+        else if (Object.keys(r.props).length === 0 && children.length === 0) out.push(invisible(r));
+    }
+    return out;
+}
+
+function labelsOf(r: GuardResource): Record<string, unknown> {
+    return (r.props.metadata?.labels ?? {}) as Record<string, unknown>;
+}
+
+function fromValues(r: GuardResource): VaultRelease {
     const values = (r.props.values ?? {}) as Record<string, any>;
     const server = values.server ?? {};
-    const hcl = String(server.ha?.raft?.config ?? server.ha?.config ?? server.standalone?.config ?? "");
-    return { values, hcl };
+    const credentials: string[] = [];
+    findCredentials(values, "", credentials);
+    return {
+        urn: r.urn,
+        name: r.name,
+        source: "values",
+        namespace: r.props.namespace === undefined ? undefined : String(r.props.namespace),
+        version: r.props.version === undefined ? undefined : String(r.props.version),
+        hcl: String(server.ha?.raft?.config ?? server.ha?.config ?? server.standalone?.config ?? ""),
+        devMode: server.dev?.enabled === true,
+        injector: values.injector?.enabled !== false,
+        csi: values.csi?.enabled === true,
+        ha: server.ha?.enabled === true,
+        credentials: credentials.map((path) => `Helm value ${path}`),
+    };
+}
+
+function fromRendered(r: GuardResource, children: GuardResource[], rendered: GuardResource[]): VaultRelease {
+    const kind = (c: GuardResource) => String(c.props.kind ?? c.type.split(":").pop());
+    const label = String(labelsOf(rendered[0])["helm.sh/chart"]);
+    const servers = children.filter(
+        (c) => kind(c) === "StatefulSet" && labelsOf(c)["app.kubernetes.io/name"] !== undefined,
+    );
+    const configMaps = children.filter((c) => kind(c) === "ConfigMap");
+    const hcl = configMaps
+        .flatMap((c) => Object.entries((c.props.data ?? {}) as Record<string, unknown>))
+        .filter(([key]) => key.endsWith(".hcl") || key.endsWith(".json"))
+        .map(([, v]) => String(v))
+        .join("\n");
+    const containers = servers.flatMap((c) => list(c.props.spec?.template?.spec?.containers) as any[]);
+    const devMode = containers.some(
+        (c) =>
+            [...list(c.args), ...list(c.command)].some((a) => /(^|\s)-dev(\s|$)/.test(String(a))) ||
+            list(c.env).some((e: any) => e?.name === "VAULT_DEV_ROOT_TOKEN_ID"),
+    );
+    const named = (suffix: string) =>
+        children.some((c) => String(labelsOf(c)["app.kubernetes.io/name"] ?? "").endsWith(suffix));
+    const credentials: string[] = [];
+    for (const c of containers) {
+        for (const e of list(c.env) as any[]) {
+            if (typeof e?.value !== "string" || e.value === "") continue;
+            if (
+                (CREDENTIAL_KEY.test(String(e.name)) && !REFERENCE_KEY.test(String(e.name))) ||
+                CREDENTIAL_VALUE.test(e.value)
+            )
+                credentials.push(`env ${String(e.name)} of container ${String(c.name)}`);
+        }
+    }
+    for (const c of configMaps) {
+        for (const [key, v] of Object.entries((c.props.data ?? {}) as Record<string, unknown>)) {
+            if (CREDENTIAL_VALUE.test(String(v)))
+                credentials.push(`ConfigMap ${String(c.props.metadata?.name)} key ${key}`);
+        }
+    }
+    return {
+        urn: r.urn,
+        name: r.name,
+        source: "rendered",
+        namespace: servers[0]?.props.metadata?.namespace ?? rendered[0].props.metadata?.namespace,
+        version: (VAULT_CHART_LABEL.exec(label) as RegExpExecArray)[1],
+        hcl,
+        devMode,
+        injector: named("-agent-injector"),
+        csi: named("-csi-provider"),
+        ha: servers.some((c) => Number(c.props.spec?.replicas ?? 1) > 1) || /ha_enabled\s*=\s*"?true/.test(hcl),
+        credentials,
+    };
+}
+
+function invisible(r: GuardResource): VaultRelease {
+    return {
+        urn: r.urn,
+        name: r.name,
+        source: "none",
+        hcl: "",
+        devMode: false,
+        injector: false,
+        csi: false,
+        ha: false,
+        credentials: [],
+    };
+}
+
+/** The report every chart rule makes when it has nothing to look at. */
+function nothingToCheck(rel: VaultRelease): string {
+    return `${rel.name}: the policy pack sees neither the chart's values nor its rendered objects, so nothing was checked`;
+}
+
+/** A chart rule over every Vault release of the stack; an invisible release is a violation, never a pass. */
+function chartRule(check: (rel: VaultRelease, report: (message: string) => void) => void) {
+    return (resources: readonly GuardResource[], report: Report) => {
+        for (const rel of vaultReleases(resources)) {
+            if (rel.source === "none") report(nothingToCheck(rel), rel.urn);
+            else check(rel, (message) => report(message, rel.urn));
+        }
+    };
 }
 
 /** Keys whose string value would be a credential; references (secretName/secretKey) are fine. */
@@ -268,67 +406,56 @@ export const rules: readonly GuardRule[] = [
         name: "vault-chart-pinned",
         description: "The Vault chart is installed at an exact version.",
         enforcementLevel: "mandatory",
-        validateResource: (r, report) => {
-            if (vaultChart(r) === undefined) return;
-            if (!/^\d+\.\d+\.\d+$/.test(String(r.props.version ?? ""))) {
-                report(`${r.name}: chart version must be pinned to an exact version, got ${String(r.props.version)}`);
+        validateStack: chartRule((rel, report) => {
+            if (!/^\d+\.\d+\.\d+$/.test(rel.version ?? "")) {
+                report(`${rel.name}: chart version must be pinned to an exact version, got ${String(rel.version)}`);
             }
-        },
+        }),
     },
     {
         name: "vault-not-dev-mode",
         description: "Vault never runs in dev mode (in-memory, unsealed, with a known root token).",
         enforcementLevel: "mandatory",
-        validateResource: (r, report) => {
-            const chart = vaultChart(r);
-            if (chart?.values.server?.dev?.enabled === true) report(`${r.name}: server.dev.enabled must not be true`);
-        },
+        validateStack: chartRule((rel, report) => {
+            if (rel.devMode) report(`${rel.name}: Vault runs in dev mode (server.dev.enabled)`);
+        }),
     },
     {
         name: "vault-injector-off",
         description: "The agent injector (a mutating webhook on every pod) and the CSI provider stay off.",
         enforcementLevel: "mandatory",
-        validateResource: (r, report) => {
-            const chart = vaultChart(r);
-            if (chart === undefined) return;
-            if (chart.values.injector?.enabled !== false) report(`${r.name}: injector.enabled must be false`);
-            if (chart.values.csi?.enabled === true) report(`${r.name}: csi.enabled must not be true`);
-        },
+        validateStack: chartRule((rel, report) => {
+            if (rel.injector) report(`${rel.name}: the agent injector is on (injector.enabled must be false)`);
+            if (rel.csi) report(`${rel.name}: the CSI provider is on (csi.enabled must not be true)`);
+        }),
     },
     {
         name: "vault-no-ha-with-s3",
         description: "Vault's S3 storage backend has no HA: with it, one standalone replica.",
         enforcementLevel: "mandatory",
-        validateResource: (r, report) => {
-            const chart = vaultChart(r);
-            if (chart === undefined) return;
-            const s3 = /storage\s+"s3"/.test(chart.hcl);
-            if (s3 && chart.values.server?.ha?.enabled === true) {
-                report(`${r.name}: HA mode with storage "s3" (the S3 backend has no HA; use raft)`);
+        validateStack: chartRule((rel, report) => {
+            if (/storage\s+"s3"/.test(rel.hcl) && rel.ha) {
+                report(`${rel.name}: HA mode with storage "s3" (the S3 backend has no HA; use raft)`);
             }
-        },
+        }),
     },
     {
         name: "vault-values-no-credentials",
-        description: "No credential-like value (token, secret, password, access key) anywhere in Vault's Helm values.",
+        description:
+            "No credential-like value (token, secret, password, access key) in Vault's Helm values or rendered pods.",
         enforcementLevel: "mandatory",
-        validateResource: (r, report) => {
-            const chart = vaultChart(r);
-            if (chart === undefined) return;
-            const found: string[] = [];
-            findCredentials(chart.values, "", found);
-            for (const path of found)
-                report(`${r.name}: Helm value ${path} looks like a credential; use a Secret reference`);
-        },
+        validateStack: chartRule((rel, report) => {
+            for (const where of rel.credentials)
+                report(`${rel.name}: ${where} looks like a credential; use a Secret reference`);
+        }),
     },
     {
         name: "vault-namespace-default-deny",
         description: "Vault's namespace has a default-deny NetworkPolicy for ingress and egress.",
         enforcementLevel: "mandatory",
         validateStack: (resources, report) => {
-            const charts = resources.filter((r) => vaultChart(r) !== undefined);
-            for (const chart of charts) {
-                const ns = String(chart.props.namespace ?? "default");
+            chartRule((rel, report) => {
+                const ns = rel.namespace ?? "default";
                 const denies = resources.some((r) => {
                     if (r.type !== NETWORK_POLICY || r.props.metadata?.namespace !== ns) return false;
                     const spec = r.props.spec ?? {};
@@ -344,9 +471,8 @@ export const rules: readonly GuardRule[] = [
                 if (!denies)
                     report(
                         `namespace ${ns}: no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules)`,
-                        chart.urn,
                     );
-            }
+            })(resources, report);
         },
     },
     {

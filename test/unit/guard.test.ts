@@ -26,7 +26,15 @@ async function violations(name: string, resources: GuardResource[]): Promise<str
     const common = { stackTags: new Map<string, string>(), getConfig: () => ({}), notApplicable: () => undefined };
     const stackPolicy = policy as StackValidationPolicy;
     if (typeof stackPolicy.validateStack === "function") {
-        await stackPolicy.validateStack({ ...common, resources } as unknown as StackValidationArgs, report);
+        // As the engine hands them over: a PolicyResource's parent is the parent resource, not its URN.
+        const engineResources = resources.map((r) => ({
+            ...r,
+            parent: r.parent === undefined ? undefined : { urn: r.parent },
+        }));
+        await stackPolicy.validateStack(
+            { ...common, resources: engineResources } as unknown as StackValidationArgs,
+            report,
+        );
     } else {
         const validate = (policy as ResourceValidationPolicy).validateResource;
         assert.equal(typeof validate, "function", `${name} validates nothing`);
@@ -63,6 +71,86 @@ const goodValues = () => ({
         ],
     },
 });
+/**
+ * What the real engine gives the pack for a helm.sh/v4:Chart: the component
+ * with no props, and its rendered objects as children (labels as the vault
+ * chart 0.34.1 renders them).
+ */
+const V4_CHART_URN = "urn:pulumi:test::secret-platform::kubernetes:helm.sh/v4:Chart::platform-server-chart";
+function rendered(
+    opts: { version?: string; replicas?: number; hcl?: string; args?: string[]; env?: any[]; injector?: boolean } = {},
+) {
+    const version = opts.version ?? "0.34.1";
+    const labels = (name: string) => ({
+        "helm.sh/chart": `vault-${version}`,
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": "vault",
+        "app.kubernetes.io/managed-by": "Helm",
+    });
+    const child = (type: string, name: string, props: Record<string, any>): GuardResource => ({
+        ...res(type, `platform-server-chart:vault/${name}`, props),
+        parent: V4_CHART_URN,
+    });
+    const children = [
+        child("kubernetes:core/v1:ConfigMap", "vault-config", {
+            kind: "ConfigMap",
+            metadata: { name: "vault-config", namespace: "vault", labels: labels("vault") },
+            data: { "extraconfig-from-values.hcl": opts.hcl ?? 'storage "s3" {\n  bucket = "vault-data"\n}' },
+        }),
+        child("kubernetes:apps/v1:StatefulSet", "vault", {
+            kind: "StatefulSet",
+            metadata: { name: "vault", namespace: "vault", labels: labels("vault") },
+            spec: {
+                replicas: opts.replicas ?? 1,
+                template: {
+                    spec: {
+                        containers: [
+                            {
+                                name: "vault",
+                                args: opts.args ?? [
+                                    "cp /vault/config/extraconfig-from-values.hcl /tmp/storageconfig.hcl; /usr/local/bin/docker-entrypoint.sh vault server -config=/tmp/storageconfig.hcl",
+                                ],
+                                env: opts.env ?? [
+                                    { name: "VAULT_ADDR", value: "http://127.0.0.1:8200" },
+                                    {
+                                        name: "AWS_SECRET_ACCESS_KEY",
+                                        valueFrom: {
+                                            secretKeyRef: {
+                                                name: "vault-storage-credentials",
+                                                key: "AWS_SECRET_ACCESS_KEY",
+                                            },
+                                        },
+                                    },
+                                ],
+                            },
+                        ],
+                    },
+                },
+            },
+        }),
+    ];
+    if (opts.injector === true) {
+        children.push(
+            child("kubernetes:apps/v1:Deployment", "vault-agent-injector", {
+                kind: "Deployment",
+                metadata: {
+                    name: "vault-agent-injector",
+                    namespace: "vault",
+                    labels: { "app.kubernetes.io/name": "vault-agent-injector", "app.kubernetes.io/instance": "vault" },
+                },
+            }),
+        );
+    }
+    return [{ ...res("kubernetes:helm.sh/v4:Chart", "platform-server-chart", {}), urn: V4_CHART_URN }, ...children];
+}
+/** The v4 Chart as the real engine shows it when its children are missing: nothing to check. */
+const invisibleChart = () => ({
+    ...res("kubernetes:helm.sh/v4:Chart", "platform-server-chart", {}),
+    urn: V4_CHART_URN,
+});
+const NOTHING =
+    "platform-server-chart: the policy pack sees neither the chart's values nor its rendered objects, so nothing was checked";
+
 const denyAll = (namespace = "vault") =>
     res("kubernetes:networking.k8s.io/v1:NetworkPolicy", "deny", {
         metadata: { namespace },
@@ -225,13 +313,13 @@ const cases: Case[] = [
         rule: "vault-not-dev-mode",
         pass: [chart(goodValues())],
         fail: [chart({ ...goodValues(), server: { ...goodValues().server, dev: { enabled: true } } })],
-        messages: ["vault: server.dev.enabled must not be true"],
+        messages: ["vault: Vault runs in dev mode (server.dev.enabled)"],
     },
     {
         rule: "vault-injector-off",
         pass: [chart(goodValues())],
         fail: [chart({ ...goodValues(), injector: { enabled: true } })],
-        messages: ["vault: injector.enabled must be false"],
+        messages: ["vault: the agent injector is on (injector.enabled must be false)"],
     },
     {
         rule: "vault-no-ha-with-s3",
@@ -380,6 +468,72 @@ describe("guardrail policy pack", () => {
             it("reports the violation", async () => assert.deepEqual(await violations(c.rule, c.fail), c.messages));
         });
     }
+
+    describe("the chart rules on what the real engine shows: a v4 Chart without props, its rendered children", () => {
+        const renderedCases: Case[] = [
+            {
+                rule: "vault-chart-pinned",
+                pass: rendered(),
+                fail: rendered({ version: "0.34.1-dev" }),
+                messages: ["platform-server-chart: chart version must be pinned to an exact version, got 0.34.1-dev"],
+            },
+            {
+                rule: "vault-not-dev-mode",
+                pass: rendered(),
+                fail: rendered({ args: ["server -dev -dev-listen-address=[::]:8200"] }),
+                messages: ["platform-server-chart: Vault runs in dev mode (server.dev.enabled)"],
+            },
+            {
+                rule: "vault-injector-off",
+                pass: rendered(),
+                fail: rendered({ injector: true }),
+                messages: ["platform-server-chart: the agent injector is on (injector.enabled must be false)"],
+            },
+            {
+                rule: "vault-no-ha-with-s3",
+                pass: rendered({ replicas: 3, hcl: 'storage "raft" {\n  path = "/vault/data"\n}' }),
+                fail: rendered({ replicas: 3 }),
+                messages: ['platform-server-chart: HA mode with storage "s3" (the S3 backend has no HA; use raft)'],
+            },
+            {
+                rule: "vault-values-no-credentials",
+                pass: rendered(),
+                fail: rendered({ env: [{ name: "AWS_SECRET_ACCESS_KEY", value: "wJalrXUtnFEMI" }] }),
+                messages: [
+                    "platform-server-chart: env AWS_SECRET_ACCESS_KEY of container vault looks like a credential; use a Secret reference",
+                ],
+            },
+            {
+                rule: "vault-namespace-default-deny",
+                pass: [...rendered(), denyAll("vault")],
+                fail: [...rendered(), denyAll("other")],
+                messages: [
+                    "namespace vault: no default-deny NetworkPolicy (empty podSelector, Ingress and Egress, no rules)",
+                ],
+            },
+        ];
+        for (const c of renderedCases) {
+            describe(c.rule, () => {
+                it("passes the rendered objects of a compliant release", async () =>
+                    assert.deepEqual(await violations(c.rule, c.pass), []));
+                it("reports the violation in the rendered objects", async () =>
+                    assert.deepEqual(await violations(c.rule, c.fail), c.messages));
+                it("reports a chart it cannot see into, instead of passing it", async () =>
+                    assert.deepEqual(await violations(c.rule, [invisibleChart(), denyAll("vault")]), [NOTHING]));
+            });
+        }
+
+        it("leaves another chart's rendered objects alone (ESO's, labelled external-secrets-<version>)", async () => {
+            const eso = { ...res("kubernetes:helm.sh/v4:Chart", "platform-eso", {}), urn: "urn:eso" };
+            const child = {
+                ...res("kubernetes:apps/v1:Deployment", "platform-eso:external-secrets/external-secrets", {
+                    metadata: { labels: { "helm.sh/chart": "external-secrets-2.9.0" } },
+                }),
+                parent: "urn:eso",
+            };
+            for (const c of renderedCases) assert.deepEqual(await violations(c.rule, [eso, child]), [], c.rule);
+        });
+    });
 
     for (const [label, stack] of [
         ["Pulumi.amiya.yaml", () => readStackFile("amiya")],
