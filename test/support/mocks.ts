@@ -43,7 +43,6 @@ const computed: Record<string, (name: string, inputs: Record<string, unknown>) =
     "aws:iam/role:Role": (name, i) => ({ arn: `arn:aws:iam::123456789012:role/${String(i.name ?? name)}` }),
     "aws:iam/policy:Policy": (name, i) => ({ arn: `arn:aws:iam::123456789012:policy/${String(i.name ?? name)}` }),
     "aws:iam/accessKey:AccessKey": (name) => ({ id: `AKIAMOCK${name.length}`, secret: `mock-secret-${name}` }),
-    "random:index/randomPassword:RandomPassword": () => ({ result: "mock-random-password" }),
     // Bootstrap's dynamic resources: what create returns for a fresh Vault.
     "pulumi-nodejs:dynamic/secret-platform:VaultInit": (name, i) => ({
         initialized: true,

@@ -36,7 +36,7 @@ function cpuMs(): number {
     return (u.user + u.system) / 1000;
 }
 
-export const SDKS = ["@pulumi/pulumi", "@pulumi/aws", "@pulumi/kubernetes", "@pulumi/vault", "@pulumi/random"];
+export const SDKS = ["@pulumi/pulumi", "@pulumi/aws", "@pulumi/kubernetes", "@pulumi/vault"];
 
 async function main(): Promise<WorkerTimes> {
     const [mode, stack] = process.argv.slice(2);
