@@ -156,6 +156,8 @@ const storageSchema = z.strictObject({
     kmsDeletionWindowDays: z.number().int().min(7).max(30).default(30),
     /** `protect` on the bucket and keys (they are retained on delete regardless). Off is for throw-away stacks. */
     protect: z.boolean().default(true),
+    /** false: use an existing bucket (e.g. made with `garage bucket create`); no S3 resource, no aws.Provider. */
+    createBucket: z.boolean().default(true),
 });
 
 const unsealSchema = z.strictObject({
@@ -661,6 +663,11 @@ function checkRules(
         for (const key of ["storageAccessKeyId", "storageSecretAccessKey"] as const) {
             if (has(key)) fail(key, "is only for s3-compatible mode (aws mode creates Vault's own IAM credentials)");
         }
+        if (!c.storage.createBucket)
+            fail(
+                "storage.createBucket",
+                "must be true in aws mode: the program creates the bucket with its KMS key and Vault's IAM identity scoped to it (use s3-compatible mode for a bucket made elsewhere)",
+            );
     } else {
         if (c.storage.endpoint === undefined)
             fail("storage.endpoint", "is required in s3-compatible mode (e.g. https://s3.garage.example)");

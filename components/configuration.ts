@@ -120,11 +120,12 @@ export class VaultConfiguration extends pulumi.ComponentResource {
             ...base,
             dependsOn: audit === undefined ? args.dependsOn : [...args.dependsOn, audit],
         };
-        // A KV mount's deletion deletes its secrets: protected like the bucket.
+        // A KV mount's deletion deletes its secrets: protected like the bucket, and
+        // always retained, so a destroy (even with protect off) never deletes them.
         const data: pulumi.CustomResourceOptions = {
             ...child,
             protect: c.storage.protect,
-            retainOnDelete: c.storage.protect,
+            retainOnDelete: true,
         };
 
         // KV v2 mounts and their engine settings.

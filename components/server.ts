@@ -72,7 +72,6 @@ export class VaultServer extends pulumi.ComponentResource {
         super("secret-platform:server:VaultServer", name, {}, opts);
         const c = args.config;
         const storage = args.storage;
-        const raft = c.server.storageBackend === "raft";
 
         if (c.unseal.mode === "awskms" && storage.seal === undefined) {
             throw new pulumi.ResourceError(
@@ -98,8 +97,9 @@ export class VaultServer extends pulumi.ComponentResource {
         const ns = new k8s.core.v1.Namespace(
             `${name}-namespace`,
             { metadata: { name: c.server.namespace, labels: { ...MANAGED_LABELS, ...PSA_LABELS } } },
-            // With raft the data lives in the namespace's PVCs: deleting the stack must not delete it.
-            { ...child, retainOnDelete: raft && c.storage.protect },
+            // Never deleted by the stack, whatever storage.protect says: it holds the key
+            // shares Secret, the audit PVC and (raft) the data PVCs; deleting it deletes them.
+            { ...child, retainOnDelete: true },
         );
         const namespace = ns.metadata.name;
 

@@ -55,9 +55,10 @@ export const VAULT_SERVICE_ACCOUNT = "vault";
 export class VaultStorage extends pulumi.ComponentResource {
     /** What the server and bootstrap need; secrets only as secret Outputs. */
     public readonly binding: StorageBinding;
-    /** The explicit provider every child of this component uses. */
-    public readonly provider: aws.Provider;
-    public readonly bucket: aws.s3.Bucket;
+    /** The explicit provider every child of this component uses; none with storage.createBucket false. */
+    public readonly provider?: aws.Provider;
+    /** The bucket resource; none with storage.createBucket false (the named bucket is used as it is). */
+    public readonly bucket?: aws.s3.Bucket;
     /** The bucket's SSE-KMS key (aws mode). */
     public readonly storageKey?: aws.kms.Key;
     /** The awskms seal's key (aws mode, unseal awskms, no unseal.kmsKeyId). */
@@ -67,7 +68,7 @@ export class VaultStorage extends pulumi.ComponentResource {
 
     constructor(name: string, args: VaultStorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secret-platform:storage:VaultStorage", name, {}, opts);
-        const parts: Built & Partial<BuiltAws> =
+        const parts: Partial<BuiltAws> & { binding: StorageBinding } =
             args.config.storage.mode === "aws"
                 ? this.buildAws(name, args.config)
                 : this.buildCompatible(name, args.config);
@@ -80,7 +81,7 @@ export class VaultStorage extends pulumi.ComponentResource {
 
         this.registerOutputs({
             bucket: this.binding.bucket,
-            bucketArn: this.bucket.arn,
+            bucketArn: this.bucket?.arn,
             storageKmsKeyArn: this.storageKey?.arn,
             sealKmsKeyArn: this.sealKey?.arn,
             roleArn: this.binding.roleArn,
@@ -270,13 +271,55 @@ export class VaultStorage extends pulumi.ComponentResource {
         };
     }
 
-    /** S3-compatible: the bucket (and versioning) on the configured endpoint; no IAM or KMS. */
-    private buildCompatible(name: string, config: PlatformConfig): Built {
+    /**
+     * S3-compatible: the bucket (and versioning) on the configured endpoint; no
+     * IAM or KMS. With storage.createBucket false, no AWS resource or provider at
+     * all: the engine then never loads the AWS plugin for this stack.
+     */
+    private buildCompatible(name: string, config: PlatformConfig): Partial<Built> & { binding: StorageBinding } {
         const s = config.storage;
         const secrets = config.secrets;
         // loadConfig requires both in s3-compatible mode.
         const accessKeyId = secrets.storageAccessKeyId as pulumi.Output<string>;
         const secretAccessKey = secrets.storageSecretAccessKey as pulumi.Output<string>;
+        const made = s.createBucket
+            ? this.createCompatibleBucket(name, config, accessKeyId, secretAccessKey)
+            : undefined;
+
+        const unseal = config.unseal;
+        const awskms = unseal.mode === "awskms";
+        return {
+            provider: made?.provider,
+            bucket: made?.bucket,
+            binding: {
+                bucket: made?.bucket.bucket ?? pulumi.output(s.bucket),
+                region: s.region,
+                endpoint: s.endpoint,
+                forcePathStyle: s.forcePathStyle,
+                prefix: s.prefix,
+                credentials: { accessKeyId, secretAccessKey },
+                // loadConfig requires the key and its credentials for awskms with s3-compatible storage.
+                seal: awskms
+                    ? { kmsKeyId: pulumi.output(unseal.kmsKeyId as string), region: unseal.kmsRegion }
+                    : undefined,
+                sealCredentials: awskms
+                    ? {
+                          accessKeyId: secrets.sealAccessKeyId as pulumi.Output<string>,
+                          secretAccessKey: secrets.sealSecretAccessKey as pulumi.Output<string>,
+                      }
+                    : undefined,
+            },
+        };
+    }
+
+    /** The S3-compatible endpoint's provider, the bucket and its versioning (storage.createBucket true). */
+    private createCompatibleBucket(
+        name: string,
+        config: PlatformConfig,
+        accessKeyId: pulumi.Output<string>,
+        secretAccessKey: pulumi.Output<string>,
+    ): { provider: aws.Provider; bucket: aws.s3.Bucket } {
+        const s = config.storage;
         const provider = new aws.Provider(
             `${name}-s3`,
             {
@@ -317,30 +360,7 @@ export class VaultStorage extends pulumi.ComponentResource {
             );
         }
 
-        const unseal = config.unseal;
-        const awskms = unseal.mode === "awskms";
-        return {
-            provider,
-            bucket,
-            binding: {
-                bucket: bucket.bucket,
-                region: s.region,
-                endpoint: s.endpoint,
-                forcePathStyle: s.forcePathStyle,
-                prefix: s.prefix,
-                credentials: { accessKeyId, secretAccessKey },
-                // loadConfig requires the key and its credentials for awskms with s3-compatible storage.
-                seal: awskms
-                    ? { kmsKeyId: pulumi.output(unseal.kmsKeyId as string), region: unseal.kmsRegion }
-                    : undefined,
-                sealCredentials: awskms
-                    ? {
-                          accessKeyId: secrets.sealAccessKeyId as pulumi.Output<string>,
-                          secretAccessKey: secrets.sealSecretAccessKey as pulumi.Output<string>,
-                      }
-                    : undefined,
-            },
-        };
+        return { provider, bucket };
     }
 }
 

@@ -397,7 +397,7 @@ describe("VaultConfiguration switches", () => {
         assert.equal(p.result.component.autheliaClient, undefined);
     });
 
-    it("applies the configured KV settings and leaves unprotected mounts for throw-away stacks", async () => {
+    it("applies the configured KV settings; unprotected mounts for throw-away stacks are still retained", async () => {
         const s = homelabStack();
         s.values.storage.protect = false;
         s.values.kv = {
@@ -425,7 +425,7 @@ describe("VaultConfiguration switches", () => {
             ["amiya.akn", "team"],
         );
         assert.equal(p.find(T.mount, "cfg-kv-amiya.akn").opts.protect, false);
-        assert.equal(p.find(T.mount, "cfg-kv-amiya.akn").opts.retainOnDelete, false);
+        assert.equal(p.find(T.mount, "cfg-kv-amiya.akn").opts.retainOnDelete, true);
         const reader = String(p.find(T.policy, "cfg-policy-external-secrets-reader-amiya.akn").inputs.policy);
         for (const expected of [
             'path "team/data/ci/*"',

@@ -136,7 +136,8 @@ describe("VaultServer", () => {
                 },
             });
             assert.equal(PSA_LABELS["pod-security.kubernetes.io/enforce"], "restricted");
-            assert.equal(ns.opts.retainOnDelete, false);
+            // It holds the key shares Secret and the audit PVC: never deleted by the stack.
+            assert.equal(ns.opts.retainOnDelete, true);
             new Namespace(ns.inputs).validate();
         });
 

@@ -88,6 +88,7 @@ function parsePolicy(r: RecordedResource, field = "policy"): unknown {
 
 /** Every resource of the component is created through its own provider. */
 async function assertExplicitProvider(p: Program<unknown>, storage: VaultStorage): Promise<void> {
+    assert.ok(storage.provider !== undefined, "the component has its provider");
     const providerUrn = await valueOf(storage.provider.urn);
     const providers = p.ofType(T.provider);
     assert.equal(providers.length, 1, "exactly one aws provider");
@@ -191,7 +192,7 @@ describe("VaultStorage", () => {
         it("wires each hardening resource to this bucket's name Output", () => {
             for (const [type, suffix] of hardening) {
                 const r = p.find(T[type], n(suffix));
-                assert.equal(r.props.bucket, storage.bucket.bucket, `${suffix}: bucket input is the bucket's Output`);
+                assert.equal(r.props.bucket, storage.bucket?.bucket, `${suffix}: bucket input is the bucket's Output`);
                 assert.equal(r.inputs.bucket, "prod-example-vault", `${suffix}: bucket value`);
             }
         });
@@ -585,7 +586,7 @@ describe("VaultStorage", () => {
                 ["lifecycle", "lifecycle"],
             ] as const) {
                 const r = p.find(T[type], n(suffix));
-                assert.equal(r.props.bucket, storage.bucket.bucket);
+                assert.equal(r.props.bucket, storage.bucket?.bucket);
                 assert.equal(r.inputs.bucket, "vault-amiya");
             }
             assert.deepStrictEqual(p.find(T.versioning, n("versioning")).inputs.versioningConfiguration, {
@@ -673,6 +674,97 @@ describe("VaultStorage", () => {
                 await valueOf(b.sealCredentials?.secretAccessKey as pulumi.Output<string>),
                 "seal-secret-test",
             );
+        });
+    });
+
+    describe("bring-your-own bucket (storage.createBucket false)", () => {
+        const byo = () => {
+            const stack = homelabStack();
+            stack.values.storage.createBucket = false;
+            return stack;
+        };
+        /** Every registration of the aws package or its provider, whichever component made it. */
+        const anyAws = (p: Program<unknown>) =>
+            p.resources.filter((r) => r.type.startsWith("aws:") || r.type === T.provider).map((r) => r.type);
+
+        it("defaults to true: the program creates the bucket as before", () => {
+            assert.equal(configOf(homelabStack()).storage.createBucket, true);
+        });
+
+        it("with shamir: the whole stack registers no aws resource and no aws provider", async () => {
+            const p = await run(byo());
+            assert.equal(p.config.unseal.mode, "shamir");
+            assert.deepStrictEqual(anyAws(p), []);
+            assert.ok(p.resources.length > 10, "the rest of the platform is still built");
+            assert.equal(p.result.storage.provider, undefined);
+            assert.equal(p.result.storage.bucket, undefined);
+        });
+
+        it("binds the named bucket, region, endpoint, prefix and the secret credentials for the server", async () => {
+            const p = await runStorage(byo());
+            const b = p.result.binding;
+            assert.equal(await valueOf(b.bucket), "vault-amiya");
+            assert.equal(await isSecret(b.bucket), false);
+            assert.equal(b.region, "garage");
+            assert.equal(b.endpoint, "https://s3.amiya.akn");
+            assert.equal(b.forcePathStyle, true);
+            assert.equal(b.prefix, "vault/");
+            assert.equal(b.credentials?.accessKeyId, p.config.secrets.storageAccessKeyId);
+            assert.equal(b.credentials?.secretAccessKey, p.config.secrets.storageSecretAccessKey);
+            assert.equal(await isSecret(b.credentials?.secretAccessKey), true);
+            assert.deepStrictEqual(await resolvedOutputs(p.result), {
+                bucket: "vault-amiya",
+                bucketArn: undefined,
+                storageKmsKeyArn: undefined,
+                sealKmsKeyArn: undefined,
+                roleArn: undefined,
+            });
+        });
+
+        it("the server still gets the bucket in its HCL and the keys in its credentials Secret", async () => {
+            const p = await run(byo());
+            const values = JSON.stringify(p.find("kubernetes:helm.sh/v4:Chart", "platform-server-chart").inputs.values);
+            assert.match(values, /bucket\s*=\s*\\"vault-amiya\\"/);
+            assert.match(values, /endpoint\s*=\s*\\"https:\/\/s3\.amiya\.akn\\"/);
+            const creds = p.find("kubernetes:core/v1:Secret", "platform-server-storage-credentials");
+            assert.deepStrictEqual(secretInput(creds.inputs.stringData), {
+                AWS_ACCESS_KEY_ID: "GKtestaccesskey",
+                AWS_SECRET_ACCESS_KEY: "test-storage-secret-key",
+            });
+        });
+
+        it("with the awskms seal on an existing key: still no aws resource and no aws provider", async () => {
+            const stack = byo();
+            stack.values.unseal = { mode: "awskms", kmsKeyId: configuredSealKey, kmsRegion: "eu-central-1" };
+            stack.secrets.sealAccessKeyId = "AKIASEALTEST";
+            stack.secrets.sealSecretAccessKey = "seal-secret-test";
+            const p = await run(stack);
+            assert.deepStrictEqual(anyAws(p), []);
+            assert.equal(
+                await valueOf(p.result.storage.binding.seal?.kmsKeyId as pulumi.Output<string>),
+                configuredSealKey,
+            );
+        });
+
+        it("with raft snapshots: the snapshot job uploads to the named bucket", async () => {
+            const stack = byo();
+            stack.values.server = { storageBackend: "raft", replicas: 3 };
+            const p = await run(stack);
+            assert.deepStrictEqual(anyAws(p), []);
+            assert.equal(
+                await valueOf(p.result.snapshots?.destination as pulumi.Output<string>),
+                "s3://vault-amiya/vault/snapshots/",
+            );
+        });
+
+        it("is refused in aws mode, naming the key, before any resource", async () => {
+            const stack = awsStack();
+            stack.values.storage.createBucket = false;
+            assert.deepStrictEqual(configProblems(stack), [
+                "secret-platform:storage.createBucket: must be true in aws mode: the program creates the bucket with its KMS key and Vault's IAM identity scoped to it (use s3-compatible mode for a bucket made elsewhere)",
+            ]);
+            await assert.rejects(runProgram(stack, buildPlatform), ConfigError);
+            assert.deepStrictEqual(registrations, []);
         });
     });
 
