@@ -318,6 +318,24 @@ const cases: BadCase[] = [
         expect: [`${ns}:networkPolicy.egress.s3.cidrs[0]: must be a CIDR block such as 10.0.0.0/8`],
     },
     {
+        name: "egress rule with neither cidrs nor namespaces",
+        change: (s) => (s.values.networkPolicy = { egress: { oidc: { ports: [8443] } } }),
+        expect: [
+            `${ns}:networkPolicy.egress.oidc: needs cidrs (addresses outside the cluster) or namespaces (in-cluster pods, e.g. the ingress controller serving that name), or both`,
+        ],
+    },
+    {
+        name: "egress namespace peer with a bad name and label",
+        change: (s) =>
+            (s.values.networkPolicy = {
+                egress: { s3: { namespaces: [{ name: "Traefik", podLabels: { "app/x/y": "traefik" } }] } },
+            }),
+        expect: [
+            `${ns}:networkPolicy.egress.s3.namespaces[0].name: must be a Kubernetes name (lower-case letters, digits and '-', at most 63)`,
+            `${ns}:networkPolicy.egress.s3.namespaces[0].podLabels.app/x/y: must be a label key such as app.kubernetes.io/name`,
+        ],
+    },
+    {
         name: "resources quantity typo",
         change: (s) => (s.values.server = { resources: { requests: { memory: "256MB" } } }),
         expect: [`${ns}:server.resources.requests.memory: must be a Kubernetes quantity such as 250m, 512Mi or 10Gi`],

@@ -339,6 +339,41 @@ describe("VaultServer", () => {
         new NetworkPolicy(p.find(T.netpol, "server-netpol-server").inputs).validate();
     });
 
+    it("egress namespace peers: a namespaceSelector by name, pod labels when given, the peer's container ports", async () => {
+        const s = homelabStack();
+        s.values.networkPolicy = {
+            egress: {
+                s3: {
+                    cidrs: ["192.168.10.20/32"],
+                    namespaces: [
+                        { name: "traefik", podLabels: { "app.kubernetes.io/name": "traefik" }, ports: [8443] },
+                    ],
+                    ports: [3900],
+                },
+                oidc: { namespaces: [{ name: "authelia" }], ports: [9091] },
+            },
+        };
+        const p = await run(s, garageBinding);
+        const spec = p.find(T.netpol, "server-netpol-server").inputs.spec as any;
+        assert.deepEqual(spec.egress.slice(1), [
+            { to: [{ ipBlock: { cidr: "192.168.10.20/32" } }], ports: [{ protocol: "TCP", port: 3900 }] },
+            {
+                to: [
+                    {
+                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "traefik" } },
+                        podSelector: { matchLabels: { "app.kubernetes.io/name": "traefik" } },
+                    },
+                ],
+                ports: [{ protocol: "TCP", port: 8443 }],
+            },
+            {
+                to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "authelia" } } }],
+                ports: [{ protocol: "TCP", port: 9091 }],
+            },
+        ]);
+        new NetworkPolicy(p.find(T.netpol, "server-netpol-server").inputs).validate();
+    });
+
     it("networkPolicy.enabled false: no NetworkPolicy at all, the chart depends on the rest", async () => {
         const s = homelabStack();
         s.values.networkPolicy = { enabled: false };
