@@ -752,6 +752,13 @@ function checkRules(
     }
     if (c.exposure.kind !== "httproute" && c.exposure.gateway !== undefined)
         fail("exposure.gateway", "is only used when exposure.kind is httproute");
+    if (c.exposure.kind === "httproute" && c.server.tls.mode === "internal") {
+        // The Gateway would need a BackendTLSPolicy with Vault's CA, which this program does not build.
+        fail(
+            "server.tls.mode",
+            "internal is not supported with exposure.kind httproute (the Gateway would need a BackendTLSPolicy trusting Vault's CA, which this program does not create): use server.tls.mode ingress, or exposure.kind ingress",
+        );
+    }
 
     // OIDC.
     if (c.oidc.enabled) {

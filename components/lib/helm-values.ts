@@ -83,6 +83,34 @@ export function internalUrl(config: PlatformConfig): string {
     return `${scheme}://${RELEASE_NAME}.${config.server.namespace}.svc:${API_PORT}`;
 }
 
+/** The IngressClass name this program treats as Traefik (amiya's; k3s's bundled controller). */
+export const TRAEFIK_CLASS = "traefik";
+/** The Traefik ServersTransport that verifies Vault's own certificate (in Vault's namespace). */
+export const SERVERS_TRANSPORT_NAME = `${RELEASE_NAME}-backend-tls`;
+
+/** True when Traefik routes an Ingress to a Vault that serves TLS itself. */
+export function traefikBackendTls(config: PlatformConfig): boolean {
+    return (
+        config.exposure.kind === "ingress" &&
+        config.exposure.className === TRAEFIK_CLASS &&
+        config.server.tls.mode === "internal"
+    );
+}
+
+/**
+ * Annotations of the chart's `vault` Service (the Ingress backend): with
+ * Traefik and internal TLS, speak https to the pods through the
+ * ServersTransport that trusts Vault's CA. Empty otherwise.
+ */
+export function serviceAnnotations(config: PlatformConfig): Record<string, string> {
+    if (!traefikBackendTls(config)) return {};
+    return {
+        "traefik.ingress.kubernetes.io/service.serversscheme": "https",
+        // <namespace>-<name>@kubernetescrd: the CRD provider's name of the ServersTransport.
+        "traefik.ingress.kubernetes.io/service.serverstransport": `${config.server.namespace}-${SERVERS_TRANSPORT_NAME}@kubernetescrd`,
+    };
+}
+
 function probe(initialDelaySeconds: number) {
     return {
         enabled: true,
@@ -212,6 +240,8 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
             logLevel: server.logLevel,
             logFormat: "json",
             resources,
+            // Traefik reads its backend scheme and transport from the Service the Ingress points at.
+            ...(traefikBackendTls(config) ? { service: { annotations: serviceAnnotations(config) } } : {}),
             // Exposure is this program's own Ingress/HTTPRoute, typed and validated; not the chart's.
             ingress: { enabled: false },
             httproute: { enabled: false },

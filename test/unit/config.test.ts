@@ -313,6 +313,16 @@ const cases: BadCase[] = [
         ],
     },
     {
+        name: "httproute with internal TLS (no BackendTLSPolicy)",
+        change: (s) => {
+            s.values.exposure = { kind: "httproute", gateway: { name: "gw", namespace: "gateway" } };
+            s.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
+        },
+        expect: [
+            `${ns}:server.tls.mode: internal is not supported with exposure.kind httproute (the Gateway would need a BackendTLSPolicy trusting Vault's CA, which this program does not create): use server.tls.mode ingress, or exposure.kind ingress`,
+        ],
+    },
+    {
         name: "egress CIDR that is not a CIDR",
         change: (s) => (s.values.networkPolicy = { egress: { s3: { cidrs: ["192.168.10.20"] } } }),
         expect: [`${ns}:networkPolicy.egress.s3.cidrs[0]: must be a CIDR block such as 10.0.0.0/8`],

@@ -29,6 +29,7 @@ const T = {
     ingress: "kubernetes:networking.k8s.io/v1:Ingress",
     route: "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
     chart: "kubernetes:helm.sh/v4:Chart",
+    transport: "kubernetes:traefik.io/v1alpha1:ServersTransport",
 };
 
 // How the engine sees a secret input: Pulumi's signature-wrapped value.
@@ -443,6 +444,59 @@ describe("VaultServer", () => {
         const hcl = (await parseHcl("server.hcl", serverHclOf(chartOf(p).inputs.values as any))) as any;
         assert.equal(hcl.listener.tcp[0].tls_cert_file, "/vault/userconfig/vault-server-tls/tls.crt");
         assert.equal(hcl.api_addr, "https://vault.vault.svc:8200");
+        // Not Traefik: no ServersTransport, no Traefik annotations on the chart's Service.
+        assert.deepEqual(p.ofType(T.transport), []);
+        assert.equal((chartOf(p).inputs.values as any).server.service, undefined);
+    });
+
+    it("Traefik and internal TLS: a ServersTransport trusting the CA Secret, named by the chart's Service", async () => {
+        const s = homelabStack();
+        s.values.exposure = { className: "traefik" };
+        s.values.server = { tls: { mode: "internal", secretName: "vault-server-tls", caSecretName: "vault-ca" } };
+        const p = await run(s, garageBinding);
+        const st = p.find(T.transport, "server-servers-transport");
+        assert.deepEqual(st.inputs, {
+            apiVersion: "traefik.io/v1alpha1",
+            kind: "ServersTransport",
+            metadata: {
+                name: "vault-backend-tls",
+                namespace: "vault",
+                labels: { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "secret-platform" },
+            },
+            spec: { serverName: "vault.vault.svc", rootCAs: [{ secret: "vault-ca" }] },
+        });
+        assert.equal(parentOf(st), p.result);
+        // The Ingress's backend is Service `vault`: its annotations come from server.service.annotations.
+        assert.deepEqual((chartOf(p).inputs.values as any).server.service, {
+            annotations: {
+                "traefik.ingress.kubernetes.io/service.serversscheme": "https",
+                "traefik.ingress.kubernetes.io/service.serverstransport": "vault-vault-backend-tls@kubernetescrd",
+            },
+        });
+        const ing = p.find(T.ingress, "server-ingress");
+        assert.deepEqual((ing.inputs.metadata as any).annotations, {});
+        assert.deepEqual((ing.inputs.spec as any).rules[0].http.paths[0].backend, {
+            service: { name: "vault", port: { number: 8200 } },
+        });
+    });
+
+    it("Traefik and internal TLS without caSecretName: the TLS Secret's own ca.crt", async () => {
+        const s = homelabStack();
+        s.values.exposure = { className: "traefik" };
+        s.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
+        const p = await run(s, garageBinding);
+        assert.deepEqual((p.find(T.transport, "server-servers-transport").inputs as any).spec, {
+            serverName: "vault.vault.svc",
+            rootCAs: [{ secret: "vault-server-tls" }],
+        });
+    });
+
+    it("Traefik with TLS at the ingress: plain http to the pods, no ServersTransport, no Service annotations", async () => {
+        const s = homelabStack();
+        s.values.exposure = { className: "traefik" };
+        const p = await run(s, garageBinding);
+        assert.deepEqual(p.ofType(T.transport), []);
+        assert.equal((chartOf(p).inputs.values as any).server.service, undefined);
     });
 
     it("aws with an IAM user: the Secret feeds both the S3 backend and the awskms seal", async () => {
