@@ -269,7 +269,28 @@ const exposureSchema = z.strictObject({
         .optional(),
 });
 
-const egressRule = z.strictObject({ cidrs: z.array(cidr).min(1), ports: z.array(port).min(1).default([443]) });
+const labelKey = z
+    .string()
+    .regex(
+        /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+        "must be a label key such as app.kubernetes.io/name",
+    );
+const labelValue = z
+    .string()
+    .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, "must be a label value such as traefik");
+/** An in-cluster peer: pods of a namespace (optionally only those with these labels), on their container ports. */
+const egressNamespacePeer = z.strictObject({
+    name: k8sName,
+    podLabels: z.record(labelKey, labelValue).optional(),
+    /** The peer pods' container ports; defaults to the rule's ports. */
+    ports: z.array(port).min(1).optional(),
+});
+/** At least one of cidrs/namespaces: checked in checkRules, which names the key. */
+const egressRule = z.strictObject({
+    cidrs: z.array(cidr).min(1).optional(),
+    namespaces: z.array(egressNamespacePeer).min(1).optional(),
+    ports: z.array(port).min(1).default([443]),
+});
 
 const networkPolicySchema = z.strictObject({
     enabled: z.boolean().default(true),
@@ -552,6 +573,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
                 : `must be at least ${String(issue.minimum)}`;
         case "too_big":
             return `must be at most ${String(issue.maximum)}`;
+        case "invalid_key":
+            // A record key that fails its own schema (e.g. a label key): that schema's message.
+            return issue.issues[0]?.message ?? issue.message;
         default:
             return issue.message;
     }
@@ -767,6 +791,16 @@ function checkRules(
     if (shares > 1 && threshold < 2)
         fail(`unseal.${pair[1]}`, `must be at least 2 when unseal.${pair[0]} is above 1 (Vault's rule)`);
 
+    // Egress rules: a rule with no peer would allow nothing (or, rendered empty, everything).
+    for (const [target, rule] of Object.entries(c.networkPolicy.egress)) {
+        if (rule !== undefined && rule.cidrs === undefined && rule.namespaces === undefined) {
+            fail(
+                `networkPolicy.egress.${target}`,
+                "needs cidrs (addresses outside the cluster) or namespaces (in-cluster pods, e.g. the ingress controller serving that name), or both",
+            );
+        }
+    }
+
     // Exposure.
     if (c.exposure.kind === "httproute" && c.exposure.gateway === undefined) {
         fail(
@@ -776,6 +810,13 @@ function checkRules(
     }
     if (c.exposure.kind !== "httproute" && c.exposure.gateway !== undefined)
         fail("exposure.gateway", "is only used when exposure.kind is httproute");
+    if (c.exposure.kind === "httproute" && c.server.tls.mode === "internal") {
+        // The Gateway would need a BackendTLSPolicy with Vault's CA, which this program does not build.
+        fail(
+            "server.tls.mode",
+            "internal is not supported with exposure.kind httproute (the Gateway would need a BackendTLSPolicy trusting Vault's CA, which this program does not create): use server.tls.mode ingress, or exposure.kind ingress",
+        );
+    }
 
     // OIDC.
     if (c.oidc.enabled) {

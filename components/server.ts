@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
 import { StorageBinding } from "./storage";
-import { buildHttpRoute, buildIngress } from "./lib/exposure";
+import { buildHttpRoute, buildIngress, buildServersTransport } from "./lib/exposure";
 import {
     awsSharedCredentialsFile,
     buildVaultValues,
@@ -230,6 +230,19 @@ export class VaultServer extends pulumi.ComponentResource {
                         annotations: ingress.annotations,
                     },
                     spec: ingress.spec,
+                },
+                child,
+            );
+        }
+        const transport = buildServersTransport(c);
+        if (transport !== undefined) {
+            new k8s.apiextensions.CustomResource(
+                `${name}-servers-transport`,
+                {
+                    apiVersion: "traefik.io/v1alpha1",
+                    kind: "ServersTransport",
+                    metadata: { name: transport.name, namespace, labels: MANAGED_LABELS },
+                    spec: transport.spec,
                 },
                 child,
             );

@@ -4,7 +4,7 @@
  * against their Kubernetes schemas.
  */
 import { PlatformConfig } from "../config";
-import { API_PORT, RELEASE_NAME } from "./helm-values";
+import { API_PORT, RELEASE_NAME, SERVERS_TRANSPORT_NAME, traefikBackendTls, TRAEFIK_CLASS } from "./helm-values";
 
 /** The ingress object's metadata and spec; undefined unless exposure.kind is ingress. */
 export function buildIngress(config: PlatformConfig):
@@ -20,8 +20,8 @@ export function buildIngress(config: PlatformConfig):
         const key = e.certManagerIssuerKind === "ClusterIssuer" ? "cluster-issuer" : "issuer";
         annotations[`cert-manager.io/${key}`] = e.certManagerIssuer;
     }
-    if (config.server.tls.mode === "internal") {
-        // Vault serves TLS itself: ingress-nginx must speak HTTPS to the backend (other controllers ignore this).
+    if (config.server.tls.mode === "internal" && e.className !== TRAEFIK_CLASS) {
+        // Vault serves TLS itself: ingress-nginx must speak HTTPS to the backend (Traefik: buildServersTransport).
         annotations["nginx.ingress.kubernetes.io/backend-protocol"] = "HTTPS";
     }
     return {
@@ -71,5 +71,31 @@ export function buildHttpRoute(config: PlatformConfig): Record<string, unknown> 
                 backendRefs: [{ group: "", kind: "Service", name: RELEASE_NAME, port: API_PORT }],
             },
         ],
+    };
+}
+
+/**
+ * The Traefik ServersTransport (traefik.io/v1alpha1) of an Ingress with class
+ * traefik in front of a Vault that serves TLS itself: Traefik verifies the
+ * pod's certificate against the Secret's ca.crt (not public roots) for the
+ * in-cluster Service name the certificate carries. Undefined otherwise.
+ * `rootCAs` (entries `{ secret }`) is the Traefik v3 field; v3 still reads the
+ * deprecated `rootCAsSecrets` of v2, which is not used here.
+ */
+export function buildServersTransport(
+    config: PlatformConfig,
+): { readonly name: string; readonly spec: Record<string, unknown> } | undefined {
+    if (!traefikBackendTls(config)) return undefined;
+    const tls = config.server.tls;
+    const caSecret = tls.caSecretName ?? tls.secretName;
+    if (caSecret === undefined) {
+        throw new Error("secret-platform:server.tls.secretName: is required when server.tls.mode is internal");
+    }
+    return {
+        name: SERVERS_TRANSPORT_NAME,
+        spec: {
+            serverName: `${RELEASE_NAME}.${config.server.namespace}.svc`,
+            rootCAs: [{ secret: caSecret }],
+        },
     };
 }

@@ -49,6 +49,13 @@ export const CHART_ENV_BEFORE_API_ADDR = [
 export const CHART_POD_NAME_ENV = "VAULT_K8S_POD_NAME";
 /** Health endpoint answering 200/204 when active, standby, sealed or uninitialized. */
 export const HEALTH_PATH = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204";
+/**
+ * Readiness of raft HA pods: a sealed pod answers 503, so it is not Ready and
+ * the PodDisruptionBudget counts it as unavailable (no drain evicts an
+ * unsealed voter while another is sealed). Uninitialized still answers 204:
+ * before bootstrap every pod is Ready. Vault checks init before seal.
+ */
+export const HA_READINESS_PATH = "/v1/sys/health?standbyok=true&sealedcode=503&uninitcode=204";
 
 /** What the values need to know about storage and seal, with Outputs already resolved. */
 export interface ServerStorageFacts {
@@ -84,10 +91,38 @@ export function internalUrl(config: PlatformConfig): string {
     return `${scheme}://${RELEASE_NAME}.${config.server.namespace}.svc:${API_PORT}`;
 }
 
-function probe(initialDelaySeconds: number) {
+/** The IngressClass name this program treats as Traefik (amiya's; k3s's bundled controller). */
+export const TRAEFIK_CLASS = "traefik";
+/** The Traefik ServersTransport that verifies Vault's own certificate (in Vault's namespace). */
+export const SERVERS_TRANSPORT_NAME = `${RELEASE_NAME}-backend-tls`;
+
+/** True when Traefik routes an Ingress to a Vault that serves TLS itself. */
+export function traefikBackendTls(config: PlatformConfig): boolean {
+    return (
+        config.exposure.kind === "ingress" &&
+        config.exposure.className === TRAEFIK_CLASS &&
+        config.server.tls.mode === "internal"
+    );
+}
+
+/**
+ * Annotations of the chart's `vault` Service (the Ingress backend): with
+ * Traefik and internal TLS, speak https to the pods through the
+ * ServersTransport that trusts Vault's CA. Empty otherwise.
+ */
+export function serviceAnnotations(config: PlatformConfig): Record<string, string> {
+    if (!traefikBackendTls(config)) return {};
+    return {
+        "traefik.ingress.kubernetes.io/service.serversscheme": "https",
+        // <namespace>-<name>@kubernetescrd: the CRD provider's name of the ServersTransport.
+        "traefik.ingress.kubernetes.io/service.serverstransport": `${config.server.namespace}-${SERVERS_TRANSPORT_NAME}@kubernetescrd`,
+    };
+}
+
+function probe(initialDelaySeconds: number, path: string = HEALTH_PATH) {
     return {
         enabled: true,
-        path: HEALTH_PATH,
+        path,
         port: API_PORT,
         failureThreshold: 3,
         initialDelaySeconds,
@@ -123,6 +158,7 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
     const raft = server.storageBackend === "raft";
     const internalTls = server.tls.mode === "internal";
     const scheme = internalTls ? "https" : "http";
+    const haReadiness = raft && server.replicas > 1;
 
     if (config.unseal.mode === "awskms" && storage.seal === undefined) {
         throw new Error("buildVaultValues: unseal.mode is awskms but the storage binding has no seal key");
@@ -240,13 +276,16 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
             logLevel: server.logLevel,
             logFormat: "json",
             resources,
+            // Traefik reads its backend scheme and transport from the Service the Ingress points at.
+            ...(traefikBackendTls(config) ? { service: { annotations: serviceAnnotations(config) } } : {}),
             // Exposure is this program's own Ingress/HTTPRoute, typed and validated; not the chart's.
             ingress: { enabled: false },
             httproute: { enabled: false },
             route: { enabled: false },
             // Kubernetes auth needs TokenReview: a ClusterRoleBinding to system:auth-delegator.
             authDelegator: { enabled: true },
-            readinessProbe: probe(5),
+            // Liveness never restarts a sealed pod (restarting only seals it again).
+            readinessProbe: probe(5, haReadiness ? HA_READINESS_PATH : HEALTH_PATH),
             livenessProbe: probe(60),
             extraEnvironmentVars,
             extraSecretEnvironmentVars,
@@ -266,6 +305,9 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
             // This program writes its own NetworkPolicies (default deny + allows).
             networkPolicy: { enabled: false },
             statefulSet: {
+                // Sealed HA pods are not Ready, and only the unsealer or bootstrap (both after the chart) unseal
+                // them: pulumi must not await the StatefulSet's readiness. Bootstrap waits for the API itself.
+                ...(haReadiness ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
                 securityContext: { pod: POD_SECURITY_CONTEXT, container: CONTAINER_SECURITY_CONTEXT },
             },
             auditStorage: storageVolume(server.auditStorage, "/vault/audit", true),

@@ -80,6 +80,35 @@ function dnsRule(config: PlatformConfig) {
 
 const EGRESS_TARGETS = ["s3", "kms", "oidc", "kubernetesApi"] as const;
 
+type EgressRule = PlatformConfig["networkPolicy"]["egress"]["s3"];
+
+/**
+ * The egress rules of one networkPolicy.egress target: its CIDRs on its ports,
+ * then each namespace peer on its own ports (default: the rule's). A name that
+ * resolves to a LoadBalancer of this cluster is DNAT-ed by kube-proxy to a pod
+ * IP and port before the CNI applies egress policy, so only a pod peer on the
+ * container port matches it.
+ */
+export function egressRules(rule: EgressRule): { to: PolicyPeer[]; ports: PolicyPort[] }[] {
+    if (rule === undefined) return [];
+    const rules: { to: PolicyPeer[]; ports: PolicyPort[] }[] = [];
+    if (rule.cidrs !== undefined) {
+        rules.push({ to: rule.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...rule.ports) });
+    }
+    for (const peer of rule.namespaces ?? []) {
+        rules.push({
+            to: [
+                {
+                    namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: peer.name } },
+                    ...(peer.podLabels === undefined ? {} : { podSelector: { matchLabels: { ...peer.podLabels } } }),
+                },
+            ],
+            ports: tcp(...(peer.ports ?? rule.ports)),
+        });
+    }
+    return rules;
+}
+
 /** The NetworkPolicies of Vault's namespace; none when networkPolicy.enabled is false. */
 export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
     const np = config.networkPolicy;
@@ -118,11 +147,7 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
         serverIngress.push({ from: [serverPods], ports: tcp(API_PORT, CLUSTER_PORT) });
         serverEgress.push({ to: [serverPods], ports: tcp(API_PORT, CLUSTER_PORT) });
     }
-    for (const target of EGRESS_TARGETS) {
-        const rule = np.egress[target];
-        if (rule === undefined) continue;
-        serverEgress.push({ to: rule.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...rule.ports) });
-    }
+    for (const target of EGRESS_TARGETS) serverEgress.push(...egressRules(np.egress[target]));
 
     const policies: NamedPolicy[] = [
         {
@@ -161,13 +186,7 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
             spec: {
                 podSelector: { matchLabels: { ...SNAPSHOT_POD_LABELS } },
                 policyTypes: ["Egress"],
-                egress: [
-                    dnsRule(config),
-                    { to: [serverPods], ports: tcp(API_PORT) },
-                    ...(s3 === undefined
-                        ? []
-                        : [{ to: s3.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...s3.ports) }]),
-                ],
+                egress: [dnsRule(config), { to: [serverPods], ports: tcp(API_PORT) }, ...egressRules(s3)],
             },
         });
     }
@@ -175,7 +194,7 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
 }
 
 /**
- * Flows the config needs but no egress CIDR allows, one sentence each: with
+ * Flows the config needs but no egress rule allows, one sentence each: with
  * default deny they fail at run time, so the component warns at deploy time.
  */
 export function missingEgress(config: PlatformConfig): string[] {

@@ -320,9 +320,37 @@ const cases: BadCase[] = [
         ],
     },
     {
+        name: "httproute with internal TLS (no BackendTLSPolicy)",
+        change: (s) => {
+            s.values.exposure = { kind: "httproute", gateway: { name: "gw", namespace: "gateway" } };
+            s.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
+        },
+        expect: [
+            `${ns}:server.tls.mode: internal is not supported with exposure.kind httproute (the Gateway would need a BackendTLSPolicy trusting Vault's CA, which this program does not create): use server.tls.mode ingress, or exposure.kind ingress`,
+        ],
+    },
+    {
         name: "egress CIDR that is not a CIDR",
         change: (s) => (s.values.networkPolicy = { egress: { s3: { cidrs: ["192.168.10.20"] } } }),
         expect: [`${ns}:networkPolicy.egress.s3.cidrs[0]: must be a CIDR block such as 10.0.0.0/8`],
+    },
+    {
+        name: "egress rule with neither cidrs nor namespaces",
+        change: (s) => (s.values.networkPolicy = { egress: { oidc: { ports: [8443] } } }),
+        expect: [
+            `${ns}:networkPolicy.egress.oidc: needs cidrs (addresses outside the cluster) or namespaces (in-cluster pods, e.g. the ingress controller serving that name), or both`,
+        ],
+    },
+    {
+        name: "egress namespace peer with a bad name and label",
+        change: (s) =>
+            (s.values.networkPolicy = {
+                egress: { s3: { namespaces: [{ name: "Traefik", podLabels: { "app/x/y": "traefik" } }] } },
+            }),
+        expect: [
+            `${ns}:networkPolicy.egress.s3.namespaces[0].name: must be a Kubernetes name (lower-case letters, digits and '-', at most 63)`,
+            `${ns}:networkPolicy.egress.s3.namespaces[0].podLabels.app/x/y: must be a label key such as app.kubernetes.io/name`,
+        ],
     },
     {
         name: "resources quantity typo",

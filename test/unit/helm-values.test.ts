@@ -13,6 +13,7 @@ import {
     CHART_ENV_BEFORE_API_ADDR,
     awsSharedCredentialsFile,
     buildVaultValues,
+    HA_READINESS_PATH,
     HEALTH_PATH,
     internalUrl,
     serverHclOf,
@@ -283,6 +284,8 @@ describe("buildVaultValues: the settings", () => {
             assert.equal(probe.path, HEALTH_PATH);
             assert.equal(probe.port, 8200);
         }
+        // Standalone: a sealed pod stays Ready, and pulumi awaits the StatefulSet as usual.
+        assert.equal(v.server.statefulSet.annotations, undefined);
         assert.deepEqual(v.server.auditStorage, {
             enabled: true,
             size: "2Gi",
@@ -405,6 +408,38 @@ describe("buildVaultValues: the settings", () => {
         const v = buildVaultValues(configOf(s), garageFacts()) as any;
         assert.deepEqual(v.server.ha.disruptionBudget, { enabled: false });
         assert.equal(v.server.ha.replicas, 1);
+    });
+
+    it("raft HA: a sealed pod is not Ready (readiness 503 when sealed), liveness unchanged, no await on the StatefulSet", () => {
+        const v = buildVaultValues(configOf(homelabRaftTls()), garageFacts()) as any;
+        assert.equal(HA_READINESS_PATH, "/v1/sys/health?standbyok=true&sealedcode=503&uninitcode=204");
+        assert.equal(v.server.readinessProbe.path, HA_READINESS_PATH);
+        assert.equal(v.server.livenessProbe.path, HEALTH_PATH);
+        assert.deepEqual(v.server.statefulSet.annotations, { "pulumi.com/skipAwait": "true" });
+        // The Services bootstrap and the unsealer use must still list sealed (not Ready) pods.
+        assert.equal(v.server.service?.publishNotReadyAddresses, undefined, "the chart default (true) must stay");
+        assert.equal((chartDefaults as any).server.service.publishNotReadyAddresses, true);
+        const template = (name: string) => fs.readFileSync(path.join(CHART_DIR, "templates", name), "utf8");
+        for (const svc of ["server-service.yaml", "server-ha-active-service.yaml"]) {
+            assert.match(
+                template(svc),
+                /publishNotReadyAddresses: \{\{ \.Values\.server\.service\.publishNotReadyAddresses \}\}/,
+            );
+        }
+        assert.match(template("server-headless-service.yaml"), /publishNotReadyAddresses: true/);
+        // server.statefulSet.annotations lands on the StatefulSet's own metadata, where pulumi reads skipAwait.
+        assert.match(
+            template("server-statefulset.yaml"),
+            /kind: StatefulSet\n[\s\S]*?\{\{- template "vault\.statefulSet\.annotations" \. \}\}\nspec:/,
+        );
+    });
+
+    it("raft with a single node: sealed stays Ready (no budget to protect), the StatefulSet is awaited", () => {
+        const s = homelabRaftTls();
+        s.values.server.replicas = 1;
+        const v = buildVaultValues(configOf(s), garageFacts()) as any;
+        assert.equal(v.server.readinessProbe.path, HEALTH_PATH);
+        assert.equal(v.server.statefulSet.annotations, undefined);
     });
 
     it("a CA in the certificate's own Secret is not mounted twice", () => {

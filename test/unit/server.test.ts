@@ -29,6 +29,7 @@ const T = {
     ingress: "kubernetes:networking.k8s.io/v1:Ingress",
     route: "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
     chart: "kubernetes:helm.sh/v4:Chart",
+    transport: "kubernetes:traefik.io/v1alpha1:ServersTransport",
 };
 
 // How the engine sees a secret input: Pulumi's signature-wrapped value.
@@ -422,6 +423,41 @@ describe("VaultServer", () => {
         });
     });
 
+    it("egress namespace peers: a namespaceSelector by name, pod labels when given, the peer's container ports", async () => {
+        const s = homelabStack();
+        s.values.networkPolicy = {
+            egress: {
+                s3: {
+                    cidrs: ["192.168.10.20/32"],
+                    namespaces: [
+                        { name: "traefik", podLabels: { "app.kubernetes.io/name": "traefik" }, ports: [8443] },
+                    ],
+                    ports: [3900],
+                },
+                oidc: { namespaces: [{ name: "authelia" }], ports: [9091] },
+            },
+        };
+        const p = await run(s, garageBinding);
+        const spec = p.find(T.netpol, "server-netpol-server").inputs.spec as any;
+        assert.deepEqual(spec.egress.slice(1), [
+            { to: [{ ipBlock: { cidr: "192.168.10.20/32" } }], ports: [{ protocol: "TCP", port: 3900 }] },
+            {
+                to: [
+                    {
+                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "traefik" } },
+                        podSelector: { matchLabels: { "app.kubernetes.io/name": "traefik" } },
+                    },
+                ],
+                ports: [{ protocol: "TCP", port: 8443 }],
+            },
+            {
+                to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "authelia" } } }],
+                ports: [{ protocol: "TCP", port: 9091 }],
+            },
+        ]);
+        new NetworkPolicy(p.find(T.netpol, "server-netpol-server").inputs).validate();
+    });
+
     it("networkPolicy.enabled false: no NetworkPolicy at all, the chart depends on the rest", async () => {
         const s = homelabStack();
         s.values.networkPolicy = { enabled: false };
@@ -491,6 +527,59 @@ describe("VaultServer", () => {
         const hcl = (await parseHcl("server.hcl", serverHclOf(chartOf(p).inputs.values as any))) as any;
         assert.equal(hcl.listener.tcp[0].tls_cert_file, "/vault/userconfig/vault-server-tls/tls.crt");
         assert.equal(hcl.api_addr, "https://vault.vault.svc:8200");
+        // Not Traefik: no ServersTransport, no Traefik annotations on the chart's Service.
+        assert.deepEqual(p.ofType(T.transport), []);
+        assert.equal((chartOf(p).inputs.values as any).server.service, undefined);
+    });
+
+    it("Traefik and internal TLS: a ServersTransport trusting the CA Secret, named by the chart's Service", async () => {
+        const s = homelabStack();
+        s.values.exposure = { className: "traefik" };
+        s.values.server = { tls: { mode: "internal", secretName: "vault-server-tls", caSecretName: "vault-ca" } };
+        const p = await run(s, garageBinding);
+        const st = p.find(T.transport, "server-servers-transport");
+        assert.deepEqual(st.inputs, {
+            apiVersion: "traefik.io/v1alpha1",
+            kind: "ServersTransport",
+            metadata: {
+                name: "vault-backend-tls",
+                namespace: "vault",
+                labels: { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "secret-platform" },
+            },
+            spec: { serverName: "vault.vault.svc", rootCAs: [{ secret: "vault-ca" }] },
+        });
+        assert.equal(parentOf(st), p.result);
+        // The Ingress's backend is Service `vault`: its annotations come from server.service.annotations.
+        assert.deepEqual((chartOf(p).inputs.values as any).server.service, {
+            annotations: {
+                "traefik.ingress.kubernetes.io/service.serversscheme": "https",
+                "traefik.ingress.kubernetes.io/service.serverstransport": "vault-vault-backend-tls@kubernetescrd",
+            },
+        });
+        const ing = p.find(T.ingress, "server-ingress");
+        assert.deepEqual((ing.inputs.metadata as any).annotations, {});
+        assert.deepEqual((ing.inputs.spec as any).rules[0].http.paths[0].backend, {
+            service: { name: "vault", port: { number: 8200 } },
+        });
+    });
+
+    it("Traefik and internal TLS without caSecretName: the TLS Secret's own ca.crt", async () => {
+        const s = homelabStack();
+        s.values.exposure = { className: "traefik" };
+        s.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
+        const p = await run(s, garageBinding);
+        assert.deepEqual((p.find(T.transport, "server-servers-transport").inputs as any).spec, {
+            serverName: "vault.vault.svc",
+            rootCAs: [{ secret: "vault-server-tls" }],
+        });
+    });
+
+    it("Traefik with TLS at the ingress: plain http to the pods, no ServersTransport, no Service annotations", async () => {
+        const s = homelabStack();
+        s.values.exposure = { className: "traefik" };
+        const p = await run(s, garageBinding);
+        assert.deepEqual(p.ofType(T.transport), []);
+        assert.equal((chartOf(p).inputs.values as any).server.service, undefined);
     });
 
     it("aws with an IAM user: the Secret feeds both the S3 backend and the awskms seal", async () => {

@@ -450,6 +450,28 @@ describe("raft snapshots", () => {
             const names = buildNetworkPolicies(c).map((x) => x.name);
             assert.deepEqual(names, ["default-deny", "vault-server", "vault-unsealer", "vault-snapshot"]);
         });
+
+        it("reaches S3 through an in-cluster peer too: the job gets the same namespace rule as the server", () => {
+            const s3 = {
+                namespaces: [{ name: "traefik", podLabels: { "app.kubernetes.io/name": "traefik" } }],
+                ports: [8443],
+            };
+            const c = { ...p.config, networkPolicy: { ...p.config.networkPolicy, egress: { s3 } } };
+            const rule = {
+                to: [
+                    {
+                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "traefik" } },
+                        podSelector: { matchLabels: { "app.kubernetes.io/name": "traefik" } },
+                    },
+                ],
+                ports: [{ protocol: "TCP", port: 8443 }],
+            };
+            const policies = buildNetworkPolicies(c);
+            const job = policies.find((x) => x.name === "vault-snapshot")?.spec.egress ?? [];
+            assert.deepEqual(job.slice(2), [rule]);
+            const server = policies.find((x) => x.name === "vault-server")?.spec.egress ?? [];
+            assert.deepEqual(server.at(-1), rule);
+        });
     });
 
     describe("s3 stack (mocks)", () => {
