@@ -34,14 +34,6 @@ export function unsealKeyFiles(keys: readonly string[]): Record<string, string> 
     return Object.fromEntries(keys.map((k, i) => [unsealKeyFile(i), k]));
 }
 
-/** Name of the Secret that keeps the awskms recovery key shares in the cluster (never mounted anywhere). */
-export const RECOVERY_KEYS_SECRET = "vault-recovery-keys";
-
-/** The recovery keys Secret's stringData: one file a recovery key share. */
-export function recoveryKeyFiles(keys: readonly string[]): Record<string, string> {
-    return Object.fromEntries(keys.map((k, i) => [`recovery-key-${i + 1}`, k]));
-}
-
 /** Labels of every unsealer object; the server's NetworkPolicy admits `app.kubernetes.io/name: vault-unsealer`. */
 export function unsealerLabels(component: "cronjob" | "loop" | "config"): Record<string, string> {
     return {
@@ -207,45 +199,39 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 adoptExisting: c.secrets.vaultToken !== undefined,
                 keysSecret,
             },
-            // Its delete does nothing anyway; retained so a destroy never even asks.
-            { ...child, dependsOn: args.server.ready, retainOnDelete: true },
+            // Shamir: the keys also live in the retained Secret and delete does nothing, so the engine need
+            // not ask. awskms: the state holds the only copy of the recovery keys (a Secret would hand any
+            // cluster admin a root token through generate-root), so delete runs, and refuses (vault-init-provider).
+            { ...child, dependsOn: args.server.ready, retainOnDelete: shamir },
         );
         this.initialized = this.init.initialized;
         this.rootToken = pulumi.secret(this.init.rootToken);
         this.keyShares = pulumi.secret(this.init.keys);
 
-        // The key shares outlive the stack: a destroy drops init's state copy, so
-        // they are also in a Secret written once and retained in the retained
-        // namespace (shamir: the unseal keys; awskms: the recovery keys).
-        const sharesSecret = new k8s.core.v1.Secret(
-            shamir ? `${name}-unseal-keys` : `${name}-recovery-keys`,
-            {
-                metadata: shamir
-                    ? { name: c.unseal.secretName, namespace, labels: unsealerLabels("config") }
-                    : {
-                          name: RECOVERY_KEYS_SECRET,
-                          namespace,
-                          labels: {
-                              "app.kubernetes.io/name": RECOVERY_KEYS_SECRET,
-                              "app.kubernetes.io/part-of": "secret-platform",
-                          },
-                      },
-                type: "Opaque",
-                // Kubernetes refuses to change an immutable Secret: keys are written once.
-                immutable: true,
-                stringData: this.keyShares.apply(shamir ? unsealKeyFiles : recoveryKeyFiles),
-            },
-            {
-                ...k8sChild,
-                // Never rewrite stored keys (e.g. with an adopted Vault's empty list), never delete them.
-                ignoreChanges: ["stringData", "data", "immutable"],
-                retainOnDelete: true,
-            },
-        );
-        const unsealDeps: pulumi.Resource[] = [this.init, sharesSecret];
+        const unsealDeps: pulumi.Resource[] = [this.init];
         if (shamir) {
+            // The unseal keys outlive the stack: a destroy drops init's state copy,
+            // so they are also in a Secret written once and retained in the
+            // retained namespace, which the unsealer reads.
+            const secret = new k8s.core.v1.Secret(
+                `${name}-unseal-keys`,
+                {
+                    metadata: { name: c.unseal.secretName, namespace, labels: unsealerLabels("config") },
+                    type: "Opaque",
+                    // Kubernetes refuses to change an immutable Secret: keys are written once.
+                    immutable: true,
+                    stringData: this.keyShares.apply(unsealKeyFiles),
+                },
+                {
+                    ...k8sChild,
+                    // Never rewrite stored keys (e.g. with an adopted Vault's empty list), never delete them.
+                    ignoreChanges: ["stringData", "data", "immutable"],
+                    retainOnDelete: true,
+                },
+            );
+            unsealDeps.push(secret);
             this.unsealKeysSecret = keysSecret;
-            this.createUnsealer(name, args, sharesSecret, k8sChild);
+            this.createUnsealer(name, args, secret, k8sChild);
         }
 
         // Shamir: submit the keys now, so configuration proceeds in this update.

@@ -17,6 +17,7 @@ import {
     ensureInitialized,
     ensureUnsealed,
     previewSealState,
+    recoveryKeysDestroyRefusal,
     sealedPreviewMessage,
     UnsealInputs,
 } from "./vault-init";
@@ -116,6 +117,11 @@ export const vaultInitProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async delete(_id: string, props: Record<string, unknown>) {
+        // awskms: the state is the recovery keys' only copy; a destroy must not drop it silently.
+        const keys = Array.isArray(props.keys) ? props.keys : [];
+        if (props.sealType === "awskms" && props.adopted !== true && keys.length > 0) {
+            throw new Error(recoveryKeysDestroyRefusal(String(props.address)));
+        }
         console.log(
             `vault-init: leaving Vault at ${String(props.address)} initialized; its data and keys are not touched`,
         );

@@ -314,6 +314,22 @@ export function alreadyInitializedMessage(inputs: BootstrapInputs): string {
     );
 }
 
+/**
+ * The message when `pulumi destroy` reaches the init resource of an awskms
+ * Vault: the state holds the only copy of the recovery keys, so the destroy
+ * stops until an operator has taken them out and dropped the resource from
+ * the state on purpose.
+ */
+export function recoveryKeysDestroyRefusal(address: string): string {
+    return (
+        `pulumi destroy stops here: this stack's state holds the only copy of the recovery keys of the awskms Vault ` +
+        `at ${address}, and Vault's data stays. Without those keys no root token can ever be generated for it. ` +
+        "Hand the keys to their holders first (pulumi stack export --show-secrets | jq '.deployment.resources[] | " +
+        'select(.type | endswith(":VaultInit")) | .outputs.keys\'), then drop this resource from the state on purpose ' +
+        "(pulumi state delete <its URN, from pulumi stack --show-urns>) and run pulumi destroy again (docs/bootstrap.md)."
+    );
+}
+
 /** The message when Vault reports uninitialized although this stack initialized it. */
 export function wipedStorageMessage(address: string): string {
     return (

@@ -411,38 +411,10 @@ describe("bootstrap (mocks)", () => {
                 .filter((r) => parentOf(r) === p.result.bootstrap)
                 .map((r) => r.type)
                 .sort(),
-            ["kubernetes:core/v1:Secret", INIT, UNSEALED, TOKEN, "pulumi:providers:vault"].sort(),
+            [INIT, UNSEALED, TOKEN, "pulumi:providers:vault"].sort(),
         );
-        // The recovery shares outlive the stack's state: written once, never rewritten, retained.
-        const recovery = p.find("kubernetes:core/v1:Secret", `${B}-recovery-keys`);
-        const { stringData, ...rest } = recovery.inputs;
-        assert.deepEqual(secretInput(stringData), {
-            "recovery-key-1": "mock-key-1",
-            "recovery-key-2": "mock-key-2",
-            "recovery-key-3": "mock-key-3",
-            "recovery-key-4": "mock-key-4",
-            "recovery-key-5": "mock-key-5",
-        });
-        assert.deepEqual(rest, {
-            apiVersion: "v1",
-            kind: "Secret",
-            metadata: {
-                name: "vault-recovery-keys",
-                namespace: "vault",
-                labels: {
-                    "app.kubernetes.io/name": "vault-recovery-keys",
-                    "app.kubernetes.io/part-of": "secret-platform",
-                },
-            },
-            type: "Opaque",
-            immutable: true,
-        });
-        assert.equal(await isSecret(recovery.props.stringData), true);
-        assert.deepEqual(recovery.opts.ignoreChanges, ["stringData", "data", "immutable"]);
-        assert.equal(recovery.opts.retainOnDelete, true);
-        assert.deepEqual(recovery.opts.dependsOn, undefined);
         const unsealed = p.find(UNSEALED, `${B}-unsealed`);
-        assert.deepEqual(unsealed.opts.dependsOn, [p.find(INIT, `${B}-init`).resource, recovery.resource]);
+        assert.deepEqual(unsealed.opts.dependsOn, [p.find(INIT, `${B}-init`).resource]);
         assert.deepEqual(unsealed.inputs.keys, []);
         assert.equal(unsealed.inputs.sealType, "awskms");
         assert.equal(p.result.bootstrap.unsealKeysSecret, undefined);

@@ -3,8 +3,11 @@
  * each object that holds them is retainOnDelete (the engine then drops it from
  * the state without deleting it, with or without --ignore-protect), and the
  * objects Kubernetes would delete with them (the namespace) are retained too.
+ * The awskms recovery keys live only in the state: there the destroy refuses.
  */
 import { strict as assert } from "node:assert";
+import { recoveryKeysDestroyRefusal } from "../../components/lib/vault-init";
+import { vaultInitProvider } from "../../components/lib/vault-init-provider";
 import { buildPlatform } from "../../components/platform";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { runProgram, secretInput, StackConfig } from "../support/program";
@@ -48,26 +51,38 @@ describe("destroy keeps key material and data (every mode, under the mocks)", ()
                         const ns = p.find(T.namespace, "platform-server-namespace");
                         assert.equal(ns.opts.retainOnDelete, true, "namespace retainOnDelete");
 
-                        // The key shares: in a Secret of that namespace, written once, retained.
-                        const shares = p.find(
-                            T.secret,
-                            unseal === "shamir" ? "platform-bootstrap-unseal-keys" : "platform-bootstrap-recovery-keys",
-                        );
-                        const meta = shares.inputs.metadata as { name: string; namespace: string };
-                        assert.equal(meta.namespace, "vault");
-                        assert.equal(meta.name, unseal === "shamir" ? "vault-unseal-keys" : "vault-recovery-keys");
-                        assert.equal(shares.inputs.immutable, true);
-                        assert.equal(Object.keys(secretInput(shares.inputs.stringData) as object).length, 5);
-                        assert.equal(shares.opts.retainOnDelete, true, "shares Secret retainOnDelete");
-                        assert.deepEqual(shares.opts.ignoreChanges, ["stringData", "data", "immutable"]);
-                        // Only one of the two kinds exists.
-                        assert.equal(
-                            p.ofType(T.secret).filter((r) => /-(unseal|recovery)-keys$/.test(r.name)).length,
-                            1,
-                        );
-
-                        // init's own delete never touches Vault; the engine does not even call it.
-                        assert.equal(p.find(T.init, "platform-bootstrap-init").opts.retainOnDelete, true);
+                        const init = p.find(T.init, "platform-bootstrap-init");
+                        const shareSecrets = p.ofType(T.secret).filter((r) => /-(unseal|recovery)-keys$/.test(r.name));
+                        if (unseal === "shamir") {
+                            // The unseal keys: in a Secret of that namespace, written once, retained.
+                            assert.deepEqual(
+                                shareSecrets.map((r) => r.name),
+                                ["platform-bootstrap-unseal-keys"],
+                            );
+                            const shares = shareSecrets[0];
+                            const meta = shares.inputs.metadata as { name: string; namespace: string };
+                            assert.deepEqual([meta.namespace, meta.name], ["vault", "vault-unseal-keys"]);
+                            assert.equal(shares.inputs.immutable, true);
+                            assert.equal(Object.keys(secretInput(shares.inputs.stringData) as object).length, 5);
+                            assert.equal(shares.opts.retainOnDelete, true, "shares Secret retainOnDelete");
+                            assert.deepEqual(shares.opts.ignoreChanges, ["stringData", "data", "immutable"]);
+                            // init's own delete never touches Vault; the engine does not even call it.
+                            assert.equal(init.opts.retainOnDelete, true);
+                        } else {
+                            // The recovery keys are never put in the cluster (they would let a cluster admin
+                            // generate a root token): the state is their copy, so destroy refuses to drop it.
+                            assert.deepEqual(shareSecrets, []);
+                            assert.equal(init.opts.retainOnDelete, false);
+                            const state = {
+                                ...init.inputs,
+                                initialized: true,
+                                adopted: false,
+                                keys: ["k1", "k2", "k3"],
+                            };
+                            await assert.rejects(vaultInitProvider.delete?.("id", state) as Promise<void>, {
+                                message: recoveryKeysDestroyRefusal(String(init.inputs.address)),
+                            });
+                        }
 
                         // PVCs outlive the StatefulSet (and the namespace is retained around them).
                         const values = p.find(T.chart, "platform-server-chart").inputs.values as any;
