@@ -15,7 +15,7 @@
 #   etcd                        Debian's etcd-server
 #
 # Everything comes from the Go module proxy, Debian, or the source archives in
-# $SECRET_PLATFORM_SOURCES (.ci/run points it at ../shared/sources): no
+# $SECRET_PLATFORM_SOURCES (.ci/run points it at the shared sources folder beside the clone): no
 # registry serves pulumi-vault's provider or ESO's module.
 #
 # Usage: build-e2e-tools.sh [--check]   (--check builds nothing: it lists what
@@ -69,7 +69,7 @@ timed() {
 
 need_sources() {
     if [ -z "$sources" ] || [ ! -f "$sources/$1" ]; then
-        echo "build-e2e-tools: $1 is needed; set SECRET_PLATFORM_SOURCES to the folder that holds it (.ci/run uses ../shared/sources)" >&2
+        echo "build-e2e-tools: $1 is needed; set SECRET_PLATFORM_SOURCES to the folder that holds it (.ci/run sets it)" >&2
         exit 1
     fi
 }
