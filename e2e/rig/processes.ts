@@ -93,6 +93,7 @@ export class Rig {
     readonly logDir: string;
     private readonly processes: { proc: RigProcess; child: ChildProcess }[] = [];
     private readonly extraPaths: string[] = [];
+    private readonly hooks: (() => Promise<void>)[] = [];
     private cleaned = false;
     private readonly onExit = () => this.cleanupSync();
     private readonly onSignal = (signal: NodeJS.Signals) => {
@@ -119,6 +120,11 @@ export class Rig {
     /** A file or dir outside the temp dir that cleanup must also remove (e.g. a stack settings file). */
     removeOnCleanup(file: string): void {
         this.extraPaths.push(file);
+    }
+
+    /** An in-process server (e.g. the Helm repository) to close on cleanup, before the processes stop. */
+    onCleanup(hook: () => Promise<void>): void {
+        this.hooks.push(hook);
     }
 
     /** Starts `bin args` detached, stdout and stderr to logs/<name>.log. */
@@ -199,6 +205,13 @@ export class Rig {
     /** Stops every process (last started first), then removes the temp dir unless E2E_KEEP=1. */
     async cleanup(): Promise<void> {
         if (this.cleaned) return;
+        for (const hook of [...this.hooks].reverse()) {
+            try {
+                await hook();
+            } catch (err) {
+                process.stderr.write(`e2e: cleanup: ${(err as Error).message}\n`);
+            }
+        }
         for (const { proc } of [...this.processes].reverse()) await proc.stop();
         this.removeFiles();
     }
