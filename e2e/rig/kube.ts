@@ -193,7 +193,8 @@ export async function startCluster(rig: Rig, ca: RigCa, bins: KubeBinaries, log 
         "--controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token,root-ca-cert-publisher",
         `--service-account-private-key-file=${sa.privateKey}`,
         `--root-ca-file=${ca.cert}`,
-        "--use-service-account-credentials=false",
+        // Each controller runs as its own ServiceAccount (the RBAC bootstrap roles grant per controller).
+        "--use-service-account-credentials=true",
         "--v=1",
     ]);
     // Ready when its ServiceAccount controller has made kube-system's default ServiceAccount.
