@@ -60,9 +60,19 @@ async function main(argv: readonly string[]): Promise<number> {
         return 2;
     }
     const missing = missingTools(NEEDED);
+    let vaultChartDir = "";
+    try {
+        vaultChartDir = referenceDir("vault-helm-0.34.1");
+    } catch (err) {
+        missing.push({ tool: "reference", path: (err as Error).message });
+    }
     if (missing.length > 0) {
         for (const m of missing) {
-            console.error(`e2e: MISSING TOOL ${m.tool} (looked at ${m.path}): build it with \`${buildHint(m.tool)}\``);
+            console.error(
+                m.tool === "reference"
+                    ? `e2e: MISSING REFERENCE DATA: ${m.path}`
+                    : `e2e: MISSING TOOL ${m.tool} (looked at ${m.path}): build it with \`${buildHint(m.tool)}\``,
+            );
         }
         console.error(
             allowMissing
@@ -71,7 +81,6 @@ async function main(argv: readonly string[]): Promise<number> {
         );
         return allowMissing ? 0 : 1;
     }
-    const vaultChartDir = referenceDir("vault-helm-0.34.1");
 
     const total = Date.now();
     const rig = new Rig();

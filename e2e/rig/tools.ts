@@ -97,7 +97,7 @@ export function referenceDir(name: string): string {
 }
 
 /** The tools (of `needed`) that are not built yet, each with the path it was looked for at. */
-export function missingTools(needed: readonly E2eTool[]): { tool: E2eTool; path: string }[] {
+export function missingTools(needed: readonly E2eTool[]): { tool: E2eTool | "reference"; path: string }[] {
     return needed.filter((t) => !isExecutable(toolPath(t))).map((t) => ({ tool: t, path: toolPath(t) }));
 }
 
