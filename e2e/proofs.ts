@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as https from "https";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as vault from "@pulumi/vault";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
 import { HelmRepo } from "./rig/helm-repo";
@@ -15,6 +16,7 @@ import { Cluster, expectStatus, installCrds } from "./rig/kube";
 import { RigCa } from "./rig/pki";
 import { Rig } from "./rig/processes";
 import { createStack, Engine, installedPlugins, repoProgram } from "./rig/pulumi";
+import { RigVault } from "./rig/vault";
 
 export type Log = (line: string) => void;
 
@@ -361,4 +363,73 @@ export async function proveKubernetesPlugin(
     log(
         `  Chart v4 preview in ${Date.now() - start} ms: fetched ${fetched.join(", ")} from ${repo.url} (trusting the rig CA via SSL_CERT_FILE); planned ${rendered.join(", ")}`,
     );
+}
+
+/**
+ * The vault plugin against the real Vault over TLS: initialized and unsealed
+ * here (one key share: a probe, not the platform's bootstrap), a KV v2 mount
+ * and a policy created through the plugin, seen in Vault, then a preview with
+ * no change and a destroy that removes them. The root token lives in this
+ * process and in the state as a secret; it is never printed.
+ */
+export async function proveVaultPlugin(rig: Rig, engine: Engine, vaultServer: RigVault, log: Log): Promise<void> {
+    const init = expectStatus(
+        "vault init",
+        await vaultServer.request("PUT", "/v1/sys/init", { secret_shares: 1, secret_threshold: 1 }),
+        [200],
+    );
+    const rootToken = init.body.root_token as string;
+    const unseal = expectStatus(
+        "vault unseal",
+        await vaultServer.request("PUT", "/v1/sys/unseal", { key: init.body.keys_base64[0] }),
+        [200],
+    );
+    check(unseal.body.sealed === false, "vault unsealed", unseal.body.sealed);
+    const mountPath = "e2e-kv";
+    const policyText = `path "${mountPath}/data/*" {\n  capabilities = ["read"]\n}\n`;
+    const stack = await createStack(rig, engine, {
+        stackName: "probe-vault",
+        projectName: "secret-platform-probe",
+        workDir: rig.subdir("probe-vault-project"),
+        program: async () => {
+            const provider = new vault.Provider("rig", {
+                address: vaultServer.address,
+                token: pulumi.secret(rootToken),
+                caCertFile: vaultServer.caFile,
+                skipChildToken: true,
+            });
+            const kv = new vault.Mount("kv", { path: mountPath, type: "kv", options: { version: "2" } }, { provider });
+            new vault.Policy("reader", { name: "e2e-reader", policy: policyText }, { provider, dependsOn: [kv] });
+            return {};
+        },
+    });
+    let start = Date.now();
+    const up = await stack.up();
+    check(up.summary.result === "succeeded", "the vault probe's up succeeds", up.summary.result);
+    const mount = expectStatus(
+        "read mount",
+        await vaultServer.request("GET", `/v1/sys/mounts/${mountPath}`, undefined, rootToken),
+        [200],
+    );
+    check(mount.body.type === "kv" && mount.body.options.version === "2", "a KV v2 mount in Vault", mount.body);
+    const policy = expectStatus(
+        "read policy",
+        await vaultServer.request("GET", "/v1/sys/policies/acl/e2e-reader", undefined, rootToken),
+        [200],
+    );
+    check(policy.body.data.policy === policyText, "the policy's text in Vault", policy.body.data.policy);
+    log(
+        `  vault plugin: up in ${Date.now() - start} ms (${JSON.stringify(up.summary.resourceChanges)}); KV v2 mount ${mountPath} and policy e2e-reader in Vault over TLS`,
+    );
+    start = Date.now();
+    const preview = await stack.preview();
+    const changes = Object.keys(preview.changeSummary).filter((op) => op !== "same");
+    check(changes.length === 0, "a second preview shows no change", preview.changeSummary);
+    log(`  preview in ${Date.now() - start} ms: ${JSON.stringify(preview.changeSummary)}`);
+    start = Date.now();
+    const down = await stack.destroy();
+    check(down.summary.result === "succeeded", "the vault probe's destroy succeeds", down.summary.result);
+    const gone = await vaultServer.request("GET", `/v1/sys/mounts/${mountPath}`, undefined, rootToken);
+    check(gone.status !== 200, "the mount is gone after destroy", gone.status);
+    log(`  destroy in ${Date.now() - start} ms: mount and policy gone (mount read: HTTP ${gone.status})`);
 }

@@ -27,7 +27,8 @@ import {
     toolPath,
     VERSIONS,
 } from "./rig/tools";
-import { proveEngine, proveHelmRepo, proveKube, proveKubernetesPlugin, provePki } from "./proofs";
+import { startVault } from "./rig/vault";
+import { proveEngine, proveHelmRepo, proveKube, proveKubernetesPlugin, provePki, proveVaultPlugin } from "./proofs";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -39,6 +40,7 @@ const NEEDED: readonly E2eTool[] = [
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
+    "vault",
 ];
 
 function log(line: string): void {
@@ -137,6 +139,10 @@ async function main(argv: readonly string[]): Promise<number> {
             await proveEngine(rig, engine, REPO_ROOT, log);
         });
         await step("kubernetes plugin against the rig", () => proveKubernetesPlugin(rig, engine, cluster, repo, log));
+        await step(`vault plugin against the real Vault ${VERSIONS.vault} over TLS`, async () => {
+            const server = await startVault(rig, ca, toolPath("vault"), log);
+            await proveVaultPlugin(rig, engine, server, log);
+        });
     } finally {
         await rig.cleanup();
     }
