@@ -58,7 +58,6 @@ export async function startVault(rig: Rig, ca: RigCa, bin: string, log = console
     const caPem = ca.pem();
     const request = (method: string, urlPath: string, body?: unknown, token?: string) =>
         new Promise<VaultResponse>((resolve, reject) => {
-            // eslint-disable-line @typescript-eslint/no-explicit-any
             const payload = body === undefined ? undefined : JSON.stringify(body);
             const req = https.request(
                 `${address}${urlPath}`,
