@@ -27,8 +27,19 @@ import {
     toolPath,
     VERSIONS,
 } from "./rig/tools";
+import { startEso } from "./rig/eso";
+import { startHydra } from "./rig/hydra";
 import { startVault } from "./rig/vault";
-import { proveEngine, proveHelmRepo, proveKube, proveKubernetesPlugin, provePki, proveVaultPlugin } from "./proofs";
+import {
+    proveEngine,
+    proveEso,
+    proveHelmRepo,
+    proveHydra,
+    proveKube,
+    proveKubernetesPlugin,
+    provePki,
+    proveVaultPlugin,
+} from "./proofs";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -41,6 +52,8 @@ const NEEDED: readonly E2eTool[] = [
     "kube-apiserver",
     "kube-controller-manager",
     "vault",
+    "external-secrets",
+    "hydra",
 ];
 
 function log(line: string): void {
@@ -110,6 +123,8 @@ async function main(argv: readonly string[]): Promise<number> {
             await proveHelmRepo(repo, ca, log);
         });
 
+        let vaultServer!: Awaited<ReturnType<typeof startVault>>;
+        let rootToken = "";
         let engine!: Awaited<ReturnType<typeof prepareEngine>>;
         await step(`Pulumi engine ${VERSIONS.pulumi}`, async () => {
             engine = await prepareEngine(
@@ -141,7 +156,16 @@ async function main(argv: readonly string[]): Promise<number> {
         await step("kubernetes plugin against the rig", () => proveKubernetesPlugin(rig, engine, cluster, repo, log));
         await step(`vault plugin against the real Vault ${VERSIONS.vault} over TLS`, async () => {
             const server = await startVault(rig, ca, toolPath("vault"), log);
-            await proveVaultPlugin(rig, engine, server, log);
+            rootToken = await proveVaultPlugin(rig, engine, server, log);
+            vaultServer = server;
+        });
+        await step(`External Secrets Operator ${VERSIONS.eso} controller`, async () => {
+            await startEso(rig, cluster, toolPath("external-secrets"), log);
+            await proveEso(cluster, vaultServer, rootToken, log);
+        });
+        await step(`OIDC provider (hydra ${VERSIONS.hydra})`, async () => {
+            const hydra = await startHydra(rig, ca, toolPath("hydra"), log);
+            await proveHydra(hydra, log);
         });
     } finally {
         await rig.cleanup();

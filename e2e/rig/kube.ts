@@ -245,13 +245,14 @@ export function expectStatus(what: string, res: KubeResponse, ok: readonly numbe
     return res;
 }
 
-/** Where ESO's CRDs are: the built tool's crds dir, else the reference dir. */
+/** ESO's CRD files from the first dir that has any: the built tool's crds dir (all 26), else the reference dir (3). */
 export function esoCrdFiles(candidates: readonly string[]): string[] {
     for (const dir of candidates) {
         if (!fs.existsSync(dir)) continue;
         const files = fs
             .readdirSync(dir)
-            .filter((f) => f.endsWith(".yaml") && f.startsWith("external-secrets.io_"))
+            // external-secrets.io_* and generators.external-secrets.io_* (the controller watches both).
+            .filter((f) => /^([a-z]+\.)?external-secrets\.io_[a-z]+\.yaml$/.test(f))
             .sort()
             .map((f) => path.join(dir, f));
         if (files.length > 0) return files;
