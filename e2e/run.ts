@@ -167,6 +167,9 @@ async function main(argv: readonly string[]): Promise<number> {
             const hydra = await startHydra(rig, ca, toolPath("hydra"), log);
             await proveHydra(hydra, log);
         });
+    } catch (err) {
+        console.error(`e2e: the rig at the failure:\n${rig.describe()}`);
+        throw err;
     } finally {
         await rig.cleanup();
     }

@@ -202,6 +202,15 @@ export class Rig {
         }
     }
 
+    /** Each process's status and the tail of its log (for a failed run's report, before cleanup removes them). */
+    describe(lines = 15): string {
+        return this.processes
+            .map(
+                ({ proc }) => `--- ${proc.name} (${proc.exitStatus()}), last lines of its log:\n${proc.logTail(lines)}`,
+            )
+            .join("\n");
+    }
+
     /** Stops every process (last started first), then removes the temp dir unless E2E_KEEP=1. */
     async cleanup(): Promise<void> {
         if (this.cleaned) return;
