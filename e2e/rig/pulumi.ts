@@ -1,0 +1,198 @@
+/**
+ * The real Pulumi engine, offline: the CLI from the tool cache, a private
+ * PULUMI_HOME with the locally built provider plugins installed under the
+ * versions the SDKs ask for, launchers for the Node dynamic provider and the
+ * guard policy pack (no pulumi-language-nodejs is needed: the Automation
+ * API runs the program inline, inside this process), a file:// backend and a
+ * generated passphrase in the rig's temp dir. Nothing reaches for the
+ * network: plugin acquisition and the update check are off.
+ */
+import { execFile } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as util from "util";
+import * as YAML from "yaml";
+import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+import { Rig } from "./processes";
+
+const run = util.promisify(execFile);
+
+export const PROJECT_NAME = "secret-platform";
+
+export interface PluginBinary {
+    /** The plugin's package name (kubernetes, vault). */
+    readonly name: string;
+    /** The locally built binary. */
+    readonly file: string;
+    /** The version the binary was built as. */
+    readonly builtVersion: string;
+    /** The npm SDK package that asks the engine for a version (@pulumi/kubernetes). */
+    readonly sdkPackage: string;
+}
+
+export interface EngineOptions {
+    readonly repoRoot: string;
+    /** The CLI's install root (holds bin/pulumi). */
+    readonly cliRoot: string;
+    readonly plugins: readonly PluginBinary[];
+    /** The CA every https client of the engine and its plugins trusts (SSL_CERT_FILE). */
+    readonly caFile?: string;
+    readonly kubeconfig?: string;
+    /** The policy pack folder the launcher runs (default <repo>/policies/guard). */
+    readonly policyPackDir?: string;
+}
+
+export interface Engine {
+    readonly command: PulumiCommand;
+    /** The engine's environment, passed to every CLI run (holds the passphrase: never print it). */
+    readonly envVars: Readonly<Record<string, string>>;
+    /** An executable the CLI runs as the guard pack (give it as a policy pack path). */
+    readonly policyPack: string;
+    readonly pulumiHome: string;
+    /** What was installed, e.g. "kubernetes plugin 4.25.0 installed as 4.34.2". */
+    readonly substitutions: readonly string[];
+}
+
+/** The plugin version an SDK package asks the engine for (its package.json `pulumi.version`, else `version`). */
+export function sdkPluginVersion(repoRoot: string, sdkPackage: string): string {
+    const pkg = JSON.parse(
+        fs.readFileSync(path.join(repoRoot, "node_modules", ...sdkPackage.split("/"), "package.json"), "utf8"),
+    ) as { version: string; pulumi?: { version?: string } };
+    return pkg.pulumi?.version ?? pkg.version;
+}
+
+function writeLauncher(file: string, lines: readonly string[]): string {
+    fs.writeFileSync(file, ["#!/bin/sh", ...lines, ""].join("\n"), { mode: 0o755 });
+    return file;
+}
+
+/** A shell-quoted argument (paths only; no secret ever goes into a launcher). */
+function q(arg: string): string {
+    return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Prepares PULUMI_HOME, the launchers and the backend; installs the plugins. */
+export async function prepareEngine(rig: Rig, opts: EngineOptions, log = console.log): Promise<Engine> {
+    const pulumiHome = rig.subdir("pulumi-home");
+    const launchers = rig.subdir("pulumi-launchers");
+    const backend = rig.subdir("pulumi-state");
+    const node = process.execPath;
+    const pulumiPkg = path.join(opts.repoRoot, "node_modules", "@pulumi", "pulumi");
+
+    // The engine runs dynamic providers as `pulumi-resource-pulumi-nodejs` from PATH.
+    writeLauncher(path.join(launchers, "pulumi-resource-pulumi-nodejs"), [
+        `exec ${q(node)} ${q(path.join(pulumiPkg, "cmd", "dynamic-provider"))} "$@"`,
+    ]);
+    // A pack given as an executable is launched with the engine's address as $1.
+    // run-policy-pack compiles the pack with its vendored ts-node (type-checked):
+    // --pwd makes it use the repository's tsconfig.json, as `npm run typecheck` does.
+    const policyPack = writeLauncher(path.join(launchers, "guard-policy-pack"), [
+        `exec ${q(node)} ${q(path.join(pulumiPkg, "cmd", "run-policy-pack"))} --pwd ${q(opts.repoRoot)} "$1" ${q(
+            opts.policyPackDir ?? path.join(opts.repoRoot, "policies", "guard"),
+        )}`,
+    ]);
+
+    const envVars: Record<string, string> = {
+        PATH: [
+            path.join(opts.cliRoot, "bin"),
+            launchers,
+            path.dirname(node),
+            "/usr/local/bin",
+            "/usr/bin",
+            "/bin",
+        ].join(path.delimiter),
+        PULUMI_HOME: pulumiHome,
+        PULUMI_BACKEND_URL: `file://${backend}`,
+        PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(24).toString("base64url"),
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        ...(opts.caFile === undefined ? {} : { SSL_CERT_FILE: opts.caFile }),
+        ...(opts.kubeconfig === undefined ? {} : { KUBECONFIG: opts.kubeconfig }),
+    };
+
+    const command = await PulumiCommand.get({ root: opts.cliRoot });
+    const cli = path.join(opts.cliRoot, "bin", "pulumi");
+    const substitutions: string[] = [];
+    for (const plugin of opts.plugins) {
+        const asked = sdkPluginVersion(opts.repoRoot, plugin.sdkPackage);
+        try {
+            await run(cli, ["plugin", "install", "resource", plugin.name, asked, "--file", plugin.file], {
+                env: { ...envVars, HOME: pulumiHome },
+            });
+        } catch (err) {
+            const e = err as { stderr?: string; message: string };
+            throw new Error(
+                `pulumi plugin install resource ${plugin.name} ${asked}: ${(e.stderr ?? e.message).trim()}`,
+            );
+        }
+        const line =
+            asked === plugin.builtVersion
+                ? `${plugin.name} plugin ${asked} installed`
+                : `${plugin.name} plugin ${plugin.builtVersion} installed as ${asked} (the version ${plugin.sdkPackage} asks for)`;
+        substitutions.push(line);
+        log(`  ${line}`);
+    }
+    return { command, envVars, policyPack, pulumiHome, substitutions };
+}
+
+/** The plugins PULUMI_HOME holds, as `name version` lines (from `pulumi plugin ls --json`). */
+export async function installedPlugins(engine: Engine): Promise<string[]> {
+    const { stdout } = await run(engine.command.command, ["plugin", "ls", "--json"], {
+        env: { ...engine.envVars, HOME: engine.pulumiHome },
+    });
+    return (JSON.parse(stdout) as { name: string; kind: string; version: string }[])
+        .map((p) => `${p.kind} ${p.name} ${p.version}`)
+        .sort();
+}
+
+/**
+ * The repository's own program as an inline program: requires <repo>/index.ts
+ * afresh on every run (a second `up` in the same process must register its
+ * resources again) and returns its exports as the stack outputs.
+ */
+export function repoProgram(repoRoot: string): PulumiFn {
+    const index = path.join(repoRoot, "index.ts");
+    const own = (file: string) =>
+        file.startsWith(repoRoot + path.sep) &&
+        !file.includes(`${path.sep}node_modules${path.sep}`) &&
+        !file.startsWith(path.join(repoRoot, "e2e") + path.sep);
+    return async () => {
+        for (const key of Object.keys(require.cache)) if (own(key)) delete require.cache[key];
+        return { ...require(index) };
+    };
+}
+
+export interface StackOptions {
+    readonly stackName: string;
+    readonly program: PulumiFn;
+    /** Where Pulumi.yaml is read (and Pulumi.<stack>.yaml written): the repo root for the real program. */
+    readonly workDir: string;
+    /** The project name when workDir has no Pulumi.yaml (probe stacks). */
+    readonly projectName?: string;
+    /**
+     * Non-secret stack config written as Pulumi.<stack>.yaml in workDir (removed on cleanup);
+     * keys are full (`secret-platform:cluster`), values any YAML.
+     */
+    readonly config?: Readonly<Record<string, unknown>>;
+}
+
+/** Creates (or selects) a stack on the rig's backend with the inline program. */
+export async function createStack(rig: Rig, engine: Engine, opts: StackOptions): Promise<Stack> {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(opts.stackName)) throw new Error(`bad stack name ${opts.stackName}`);
+    const stackFile = path.join(opts.workDir, `Pulumi.${opts.stackName}.yaml`);
+    if (opts.config !== undefined) {
+        if (fs.existsSync(stackFile)) throw new Error(`${stackFile} exists: refusing to overwrite a stack file`);
+        rig.removeOnCleanup(stackFile);
+        fs.writeFileSync(stackFile, YAML.stringify({ config: opts.config }), { mode: 0o600 });
+    }
+    return LocalWorkspace.createOrSelectStack(
+        { stackName: opts.stackName, projectName: opts.projectName ?? PROJECT_NAME, program: opts.program },
+        {
+            workDir: opts.workDir,
+            envVars: { ...engine.envVars },
+            pulumiCommand: engine.command,
+            pulumiHome: engine.pulumiHome,
+        },
+    );
+}

@@ -1,0 +1,109 @@
+/**
+ * Where the e2e's real tools are: the per-user tool cache that
+ * scripts/build-e2e-tools.sh fills (keyed by version; keep these versions in
+ * step with that script), etcd from PATH (Debian's etcd-server). A missing
+ * tool is reported by name with the command that builds it.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { toolCacheDir, VAULT_VERSION } from "../../test/support/tools";
+
+export const VERSIONS = {
+    pulumi: "v3.274.1",
+    kubernetesProvider: "4.25.0",
+    vaultProvider: "7.7.0",
+    kubernetes: "v1.37.2",
+    hydra: "v2.3.0",
+    eso: "2.9.0",
+    vault: VAULT_VERSION,
+} as const;
+
+export type E2eTool =
+    | "pulumi"
+    | "pulumi-resource-kubernetes"
+    | "pulumi-resource-vault"
+    | "kube-apiserver"
+    | "kube-controller-manager"
+    | "etcd"
+    | "vault"
+    | "hydra"
+    | "external-secrets";
+
+function isExecutable(file: string): boolean {
+    try {
+        fs.accessSync(file, fs.constants.X_OK);
+        return fs.statSync(file).isFile();
+    } catch {
+        return false;
+    }
+}
+
+function onPath(name: string): string | undefined {
+    for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+        if (dir !== "" && isExecutable(path.join(dir, name))) return path.join(dir, name);
+    }
+    return undefined;
+}
+
+/** The path each tool is expected at (etcd: found on PATH, else its Debian path). */
+export function toolPath(tool: E2eTool): string {
+    const cache = toolCacheDir();
+    switch (tool) {
+        case "pulumi":
+            return path.join(cache, `pulumi-${VERSIONS.pulumi}`, "bin", "pulumi");
+        case "pulumi-resource-kubernetes":
+            return path.join(cache, `pulumi-kubernetes-${VERSIONS.kubernetesProvider}`, "bin", tool);
+        case "pulumi-resource-vault":
+            return path.join(cache, `pulumi-vault-${VERSIONS.vaultProvider}`, "bin", tool);
+        case "kube-apiserver":
+        case "kube-controller-manager":
+            return path.join(cache, `kubernetes-${VERSIONS.kubernetes}`, "bin", tool);
+        case "hydra":
+            return path.join(cache, `hydra-${VERSIONS.hydra}`, "bin", "hydra");
+        case "external-secrets":
+            return path.join(cache, `external-secrets-${VERSIONS.eso}`, "bin", "external-secrets");
+        case "vault":
+            return path.join(cache, `vault-${VERSIONS.vault}`, "bin", "vault");
+        case "etcd":
+            return onPath("etcd") ?? "/usr/bin/etcd";
+    }
+}
+
+/** The CLI's install root (PulumiCommand.get wants the dir that holds bin/pulumi). */
+export function pulumiRoot(): string {
+    return path.dirname(path.dirname(toolPath("pulumi")));
+}
+
+/** ESO's CRD folders, best first: the built tool's copy, then the reference dir. */
+export function esoCrdDirs(): string[] {
+    const dirs = [path.join(toolCacheDir(), `external-secrets-${VERSIONS.eso}`, "crds")];
+    const reference = process.env.SECRET_PLATFORM_REFERENCE;
+    if (reference !== undefined && reference !== "")
+        dirs.push(path.join(reference, `external-secrets-${VERSIONS.eso}`));
+    return dirs;
+}
+
+/** The vault chart folder under SECRET_PLATFORM_REFERENCE (the project never hard-codes that path). */
+export function referenceDir(name: string): string {
+    const reference = process.env.SECRET_PLATFORM_REFERENCE;
+    if (reference === undefined || reference === "") {
+        throw new Error(
+            `SECRET_PLATFORM_REFERENCE is not set: point it at the folder that holds ${name} (.ci/run uses ../shared/reference)`,
+        );
+    }
+    const dir = path.join(reference, name);
+    if (!fs.existsSync(dir)) throw new Error(`SECRET_PLATFORM_REFERENCE=${reference}: no ${name} there`);
+    return dir;
+}
+
+/** The tools (of `needed`) that are not built yet, each with the path it was looked for at. */
+export function missingTools(needed: readonly E2eTool[]): { tool: E2eTool | "reference"; path: string }[] {
+    return needed.filter((t) => !isExecutable(toolPath(t))).map((t) => ({ tool: t, path: toolPath(t) }));
+}
+
+/** The build command that makes a missing tool. */
+export function buildHint(tool: E2eTool): string {
+    if (tool === "vault") return "bash scripts/build-vault.sh (or npm run tools)";
+    if (tool === "etcd") return "apt-get install etcd-server (or bash scripts/build-e2e-tools.sh)";
+    return "bash scripts/build-e2e-tools.sh";
+}

@@ -1,0 +1,102 @@
+/**
+ * The real Vault binary on loopback over TLS from the rig CA, playing the
+ * in-cluster server (`vault.address` points at it). It starts
+ * uninitialized and sealed, like the chart's fresh pod: the program's own
+ * bootstrap initializes it. File storage in the rig's temp dir.
+ */
+import * as fs from "fs";
+import * as https from "https";
+import * as path from "path";
+import { RigCa } from "./pki";
+import { freePort, Rig, RigProcess } from "./processes";
+
+const READY_MS = 60_000;
+
+/** Vault's JSON answers, read field by field by the caller. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type VaultResponse = { status: number; body: any };
+
+export interface RigVault {
+    /** https://127.0.0.1:<port> */
+    readonly address: string;
+    readonly caFile: string;
+    readonly process: RigProcess;
+    /** A JSON request over TLS trusting only the rig CA; the token (when given) goes in a header, never a log. */
+    request(method: string, urlPath: string, body?: unknown, token?: string): Promise<VaultResponse>;
+}
+
+export async function startVault(rig: Rig, ca: RigCa, bin: string, log = console.log): Promise<RigVault> {
+    const dir = rig.subdir("vault");
+    const [port, clusterPort] = [await freePort(), await freePort()];
+    const tls = await ca.issueServer("vault", { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
+    const address = `https://127.0.0.1:${port}`;
+    const config = path.join(dir, "vault.hcl");
+    fs.writeFileSync(
+        config,
+        [
+            `storage "file" {`,
+            `  path = ${JSON.stringify(rig.subdir("vault/data"))}`,
+            `}`,
+            `listener "tcp" {`,
+            `  address         = "127.0.0.1:${port}"`,
+            `  cluster_address = "127.0.0.1:${clusterPort}"`,
+            `  tls_cert_file   = ${JSON.stringify(tls.cert)}`,
+            `  tls_key_file    = ${JSON.stringify(tls.key)}`,
+            `}`,
+            `api_addr      = ${JSON.stringify(address)}`,
+            `cluster_addr  = "https://127.0.0.1:${clusterPort}"`,
+            `disable_mlock = true`,
+            `ui            = false`,
+            ``,
+        ].join("\n"),
+        { mode: 0o600 },
+    );
+    // A minimal env: no VAULT_TOKEN or VAULT_ADDR of the caller leaks in.
+    const proc = rig.start("vault", bin, ["server", `-config=${config}`], {
+        env: { PATH: "/usr/bin:/bin", HOME: dir },
+    });
+    const caPem = ca.pem();
+    const request = (method: string, urlPath: string, body?: unknown, token?: string) =>
+        new Promise<VaultResponse>((resolve, reject) => {
+            const payload = body === undefined ? undefined : JSON.stringify(body);
+            const req = https.request(
+                `${address}${urlPath}`,
+                {
+                    method,
+                    ca: caPem,
+                    timeout: 15_000,
+                    headers: {
+                        ...(token === undefined ? {} : { "x-vault-token": token }),
+                        ...(payload === undefined ? {} : { "content-type": "application/json" }),
+                    },
+                },
+                (res) => {
+                    const chunks: Buffer[] = [];
+                    res.on("data", (c: Buffer) => chunks.push(c));
+                    res.on("end", () => {
+                        const text = Buffer.concat(chunks).toString("utf8");
+                        let parsed: unknown = text;
+                        try {
+                            parsed = text === "" ? undefined : JSON.parse(text);
+                        } catch {
+                            // Not JSON.
+                        }
+                        resolve({ status: res.statusCode ?? 0, body: parsed });
+                    });
+                },
+            );
+            req.on("timeout", () => req.destroy(new Error(`timeout: ${method} ${urlPath}`)));
+            req.on("error", reject);
+            if (payload !== undefined) req.write(payload);
+            req.end();
+        });
+    // /sys/health answers 501 while uninitialized: listening over TLS is ready.
+    const ms = await rig.waitReady(
+        proc,
+        `an answer from ${address}/v1/sys/health`,
+        async () => (await request("GET", "/v1/sys/health")).status === 501,
+        READY_MS,
+    );
+    log(`  vault ready (uninitialized, sealed) on ${address} in ${ms} ms`);
+    return { address, caFile: ca.cert, process: proc, request };
+}
