@@ -78,6 +78,15 @@ describe("the vault chart rendered with the program's values (helm template)", f
                 assert.equal(hcl, serverHclOf(values) + "\ndisable_mlock = true");
             });
 
+            it("the pod template carries the program's credentials checksum next to the chart's config checksum", () => {
+                const annotations = one("StatefulSet", "vault").spec.template.metadata.annotations;
+                assert.deepEqual(
+                    Object.keys(annotations).sort(),
+                    [...Object.keys(values.server.annotations), "vault.hashicorp.com/config-checksum"].sort(),
+                );
+                for (const [k, v] of Object.entries(values.server.annotations)) assert.equal(annotations[k], v);
+            });
+
             it("every file the HCL names lies under a volumeMount of the vault container", () => {
                 const sts = one("StatefulSet", "vault");
                 const container = sts.spec.template.spec.containers.find((x: any) => x.name === "vault");
