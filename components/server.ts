@@ -53,7 +53,7 @@ function storageDelivery(config: PlatformConfig, storage: StorageBinding): "env"
 }
 
 /** Pod-template annotation with the digest of the credential Secrets' contents. */
-export const CREDENTIALS_CHECKSUM_ANNOTATION = "secret-platform/credentials-checksum";
+export const CREDENTIALS_CHECKSUM_ANNOTATION = "vault-platform/start-inputs-checksum";
 
 function withCredentialsChecksum(values: Record<string, unknown>, checksum: string): Record<string, unknown> {
     const server = values.server as Record<string, unknown>;

@@ -180,7 +180,7 @@ describe("VaultServer", () => {
             });
             // The builder's values plus the credentials checksum (test/unit/rotation.test.ts).
             const { annotations, ...server } = (values as any).server;
-            assert.match(annotations["secret-platform/credentials-checksum"], /^[0-9a-f]{64}$/);
+            assert.match(annotations["vault-platform/start-inputs-checksum"], /^[0-9a-f]{64}$/);
             assert.deepEqual({ ...(values as any), server }, JSON.parse(JSON.stringify(expected)));
             const hcl = (await parseHcl("server.hcl", serverHclOf(values as any))) as any;
             assert.deepEqual(hcl.storage.s3[0], {
