@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
@@ -53,6 +54,16 @@ function storageDelivery(config: PlatformConfig, storage: StorageBinding): "env"
     return storage.sealCredentials === undefined ? "env" : "sharedFile";
 }
 
+/** Pod-template annotation with the digest of the credential Secrets' contents. */
+export const CREDENTIALS_CHECKSUM_ANNOTATION = "vault-platform/start-inputs-checksum";
+
+function withCredentialsChecksum(values: Record<string, unknown>, checksum: string): Record<string, unknown> {
+    const server = values.server as { annotations?: Record<string, string> };
+    // Next to the pod annotations the builder set (the metrics scrape annotations).
+    const annotations = { ...server.annotations, [CREDENTIALS_CHECKSUM_ANNOTATION]: checksum };
+    return { ...values, server: { ...server, annotations } };
+}
+
 /** Vault from the official Helm chart, its namespace, NetworkPolicy and UI exposure. */
 export class VaultServer extends pulumi.ComponentResource {
     /** Namespace Vault runs in (resolves once the Namespace exists). */
@@ -104,6 +115,8 @@ export class VaultServer extends pulumi.ComponentResource {
         const namespace = ns.metadata.name;
 
         const credentialSecrets: k8s.core.v1.Secret[] = [];
+        // What Vault reads at start from Secrets, for the pod-template checksum below.
+        const credentialContents: pulumi.Output<unknown>[] = [];
         const secret = (
             suffix: string,
             secretName: string,
@@ -120,6 +133,7 @@ export class VaultServer extends pulumi.ComponentResource {
                 child,
             );
             credentialSecrets.push(s);
+            credentialContents.push(pulumi.output(data));
             return s;
         };
         const delivery = storageDelivery(c, storage);
@@ -179,25 +193,43 @@ export class VaultServer extends pulumi.ComponentResource {
         );
         for (const warning of missingEgress(c)) pulumi.log.warn(warning, this);
 
+        // A rotated key must roll the pods (the chart's checksum covers only the HCL). Only a SHA-256 digest
+        // leaves the secret Output: the inputs are access keys (>=128 bits of entropy for Garage/AWS keys),
+        // so the digest reveals nothing guessable; a low-entropy key would be guessable from it.
+        const credentialsChecksum = pulumi.unsecret(
+            pulumi
+                .all(credentialContents)
+                .apply((contents) => createHash("sha256").update(JSON.stringify(contents)).digest("hex")),
+        );
         const values = pulumi
-            .all([storage.bucket, storage.storageKmsKeyId, storage.seal?.kmsKeyId, storage.roleArn])
-            .apply(([bucket, storageKmsKeyId, sealKeyId, roleArn]) =>
-                buildVaultValues(c, {
-                    bucket,
-                    region: storage.region,
-                    endpoint: storage.endpoint,
-                    forcePathStyle: storage.forcePathStyle,
-                    prefix: storage.prefix,
-                    storageKmsKeyId,
-                    seal:
-                        storage.seal === undefined || sealKeyId === undefined
-                            ? undefined
-                            : { kmsKeyId: sealKeyId, region: storage.seal.region },
-                    storageCredentials:
-                        delivery === undefined ? undefined : { secretName: STORAGE_CREDENTIALS_SECRET, delivery },
-                    sealCredentialsSecret: storage.sealCredentials === undefined ? undefined : SEAL_CREDENTIALS_SECRET,
-                    roleArn,
-                }),
+            .all([
+                storage.bucket,
+                storage.storageKmsKeyId,
+                storage.seal?.kmsKeyId,
+                storage.roleArn,
+                credentialsChecksum,
+            ])
+            .apply(([bucket, storageKmsKeyId, sealKeyId, roleArn, checksum]) =>
+                withCredentialsChecksum(
+                    buildVaultValues(c, {
+                        bucket,
+                        region: storage.region,
+                        endpoint: storage.endpoint,
+                        forcePathStyle: storage.forcePathStyle,
+                        prefix: storage.prefix,
+                        storageKmsKeyId,
+                        seal:
+                            storage.seal === undefined || sealKeyId === undefined
+                                ? undefined
+                                : { kmsKeyId: sealKeyId, region: storage.seal.region },
+                        storageCredentials:
+                            delivery === undefined ? undefined : { secretName: STORAGE_CREDENTIALS_SECRET, delivery },
+                        sealCredentialsSecret:
+                            storage.sealCredentials === undefined ? undefined : SEAL_CREDENTIALS_SECRET,
+                        roleArn,
+                    }),
+                    checksum,
+                ),
             );
 
         this.chart = new k8s.helm.v4.Chart(

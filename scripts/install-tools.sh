@@ -4,7 +4,10 @@
 #   sops        built from the Go module proxy
 #   actionlint  built from the Go module proxy
 #   gofakes3    built from the Go module proxy (a versioned S3-compatible server for the restore tests)
+#   helm        built from the Go module proxy (renders the vault chart in the specs)
 #   age         the Debian package (age, age-keygen)
+#   reference   the vault chart and ESO's CRDs/chart at the pinned versions
+#               (scripts/install-reference.sh), under $cache/reference/
 # Go-built tools go to a per-user cache (never the repository); test/support/
 # tools.ts looks there. Idempotent: a tool already at the pinned version is
 # reused. Called by .ci/run on a fresh machine (as root, so apt-get works).
@@ -14,6 +17,7 @@ cd "$(dirname "$0")/.."
 sops_version=v3.13.3
 actionlint_version=v1.7.12
 gofakes3_version=v1.2.0
+helm_version=v3.22.0
 
 cache="${SECRET_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secret-platform}"
 bin_dir="$cache/bin"
@@ -56,6 +60,21 @@ else
     GOBIN="$bin_dir" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "github.com/johannesboyne/gofakes3/cmd/gofakes3@$gofakes3_version" >&2
     echo "gofakes3: $bin_dir/gofakes3"
 fi
+
+# helm reports the version from an ldflag; without it a go install says only "v3.22".
+helm_bin="$bin_dir/helm"
+if [ -x "$helm_bin" ] && "$helm_bin" version --template '{{.Version}}' 2>/dev/null | grep -qxF "$helm_version"; then
+    echo "helm: $helm_bin"
+else
+    echo "install-tools: building helm.sh/helm/v3/cmd/helm@$helm_version" >&2
+    GOBIN="$bin_dir" CGO_ENABLED=0 go install -trimpath \
+        -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version" \
+        "helm.sh/helm/v3/cmd/helm@$helm_version" >&2
+    "$helm_bin" version --template '{{.Version}}' | grep -qxF "$helm_version"
+    echo "helm: $helm_bin"
+fi
+
+bash scripts/install-reference.sh
 
 if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
     if [ "$(id -u)" -eq 0 ]; then

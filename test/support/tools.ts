@@ -15,7 +15,7 @@ import * as path from "path";
 /** The Vault version scripts/build-vault.sh builds by default; keep the two in step. */
 export const VAULT_VERSION = process.env.VAULT_VERSION ?? "v1.21.4";
 
-export type ToolName = "vault" | "sops" | "age" | "age-keygen" | "actionlint" | "gofakes3";
+export type ToolName = "vault" | "sops" | "age" | "age-keygen" | "actionlint" | "gofakes3" | "helm";
 
 /** Env variable that overrides each tool's location. */
 export const TOOL_ENV: Readonly<Record<ToolName, string>> = {
@@ -25,6 +25,7 @@ export const TOOL_ENV: Readonly<Record<ToolName, string>> = {
     "age-keygen": "AGE_KEYGEN_BIN",
     actionlint: "ACTIONLINT_BIN",
     gofakes3: "GOFAKES3_BIN",
+    helm: "HELM_BIN",
 };
 
 /** The per-user tool cache (same rule as the scripts: never inside the repository). */
@@ -44,6 +45,7 @@ function cachePath(name: ToolName): string | undefined {
         case "sops":
         case "actionlint":
         case "gofakes3":
+        case "helm":
             return path.join(toolCacheDir(), "bin", name);
         default:
             return undefined;

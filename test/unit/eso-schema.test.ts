@@ -20,8 +20,10 @@ import {
 import { buildPlatform } from "../../components/platform";
 import { homelabStack } from "../support/fixtures";
 import { runProgram } from "../support/program";
+import { requireReference } from "../support/reference";
 
-const REFERENCE = path.join(__dirname, "..", "..", "..", "shared", "reference", "external-secrets-2.9.0");
+// ESO's CRDs at the pinned version, from the tool cache (`npm run tools`); located in a before hook.
+let REFERENCE = "";
 const DOCS = path.join(__dirname, "..", "..", "README.md");
 const CRD_FILES: Record<string, string> = {
     ClusterSecretStore: "external-secrets.io_clustersecretstores.yaml",
@@ -185,6 +187,10 @@ function mutated(obj: K8sObject, change: (o: any) => void): K8sObject {
 }
 
 describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
+    before(function () {
+        REFERENCE = requireReference(this, "external-secrets-2.9.0");
+    });
+
     describe("the reference CRDs", () => {
         for (const kind of Object.keys(CRD_FILES)) {
             it(`${kind}: v1 is served and stored, v1beta1 is not served`, () => {

@@ -5,7 +5,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse as parseHcl } from "@cdktf/hcl2json";
-import Ajv from "ajv";
+import Ajv, { ValidateFunction } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { loadConfig, PlatformConfig } from "../../components/config";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "../../components/lib/pod-security";
@@ -23,13 +23,13 @@ import { USERCONFIG_DIR } from "../../components/lib/server-hcl";
 import { missingEgress } from "../../components/lib/network-policy";
 import { readStackFile } from "../../scripts/lib/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
+import { requireReference } from "../support/reference";
 import { requireTool } from "../support/tools";
 
-// The chart's own files at the pinned version (read in place, never copied).
-const CHART_DIR = path.resolve(__dirname, "../../../shared/reference/vault-helm-0.34.1");
-const valuesYamlText = fs.readFileSync(path.join(CHART_DIR, "values.yaml"), "utf8");
-const chartDefaults = parseYaml(valuesYamlText) as Record<string, unknown>;
-const chartSchema = JSON.parse(fs.readFileSync(path.join(CHART_DIR, "values.schema.json"), "utf8"));
+// The chart's own files at the pinned version, from the tool cache (`npm run tools`); loaded in a before hook.
+let valuesYamlText = "";
+let chartDefaults: Record<string, unknown> = {};
+let validateValues: ValidateFunction;
 
 type Stack = { values: Record<string, any>; secrets: Record<string, any> };
 
@@ -116,7 +116,6 @@ ajv.addMetaSchema({
     ...require("ajv/dist/refs/json-schema-draft-07.json"),
     $id: "https://json-schema.org/draft-07/schema#",
 });
-const validateValues = ajv.compile(chartSchema);
 
 function garageFacts(): ServerStorageFacts {
     return {
@@ -204,6 +203,13 @@ const cases: Case[] = [
 ];
 
 describe("buildVaultValues against the real chart (vault-helm 0.34.1)", () => {
+    before(function () {
+        const chartDir = requireReference(this, "vault-helm-0.34.1");
+        valuesYamlText = fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8");
+        chartDefaults = parseYaml(valuesYamlText) as Record<string, unknown>;
+        validateValues = ajv.compile(JSON.parse(fs.readFileSync(path.join(chartDir, "values.schema.json"), "utf8")));
+    });
+
     it("the detector itself: catches a misspelled key and a key under a known map", () => {
         assert.deepEqual(unknownKeyPaths({ server: { standalone: { enabld: true }, readinesProbe: {} } }), [
             "server.standalone.enabld",
@@ -410,7 +416,9 @@ describe("buildVaultValues: the settings", () => {
         assert.equal(v.server.ha.replicas, 1);
     });
 
-    it("raft HA: a sealed pod is not Ready (readiness 503 when sealed), liveness unchanged, no await on the StatefulSet", () => {
+    it("raft HA: a sealed pod is not Ready (readiness 503 when sealed), liveness unchanged, no await on the StatefulSet", function () {
+        const chartDir = requireReference(this, "vault-helm-0.34.1");
+        const chartDefaults = parseYaml(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
         const v = buildVaultValues(configOf(homelabRaftTls()), garageFacts()) as any;
         assert.equal(HA_READINESS_PATH, "/v1/sys/health?standbyok=true&sealedcode=503&uninitcode=204");
         assert.equal(v.server.readinessProbe.path, HA_READINESS_PATH);
@@ -419,7 +427,7 @@ describe("buildVaultValues: the settings", () => {
         // The Services bootstrap and the unsealer use must still list sealed (not Ready) pods.
         assert.equal(v.server.service?.publishNotReadyAddresses, undefined, "the chart default (true) must stay");
         assert.equal((chartDefaults as any).server.service.publishNotReadyAddresses, true);
-        const template = (name: string) => fs.readFileSync(path.join(CHART_DIR, "templates", name), "utf8");
+        const template = (name: string) => fs.readFileSync(path.join(chartDir, "templates", name), "utf8");
         for (const svc of ["server-service.yaml", "server-ha-active-service.yaml"]) {
             assert.match(
                 template(svc),

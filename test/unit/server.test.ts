@@ -6,7 +6,7 @@ import { PlatformConfig } from "../../components/config";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
 import { missingEgress } from "../../components/lib/network-policy";
 import { buildPlatform } from "../../components/platform";
-import { PSA_LABELS, VaultServer } from "../../components/server";
+import { CREDENTIALS_CHECKSUM_ANNOTATION, PSA_LABELS, VaultServer } from "../../components/server";
 import { StorageBinding, VAULT_SERVICE_ACCOUNT } from "../../components/storage";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { dependsOnOf, parentOf, Program, RecordedResource, runProgram, StackConfig } from "../support/program";
@@ -90,6 +90,13 @@ function run(stack: Stack, binding: BindingOf): Promise<Program<VaultServer>> {
 
 /** The provider reference the engine records for resources of the k8s provider "k8s". */
 const PROVIDER_REF = "urn:pulumi:test::secret-platform::pulumi:providers:kubernetes::k8s::k8s-id";
+
+/** The pod annotations the values builder set: all but the credentials checksum VaultServer adds. */
+function builderAnnotations(values: any): Record<string, string> {
+    const { [CREDENTIALS_CHECKSUM_ANNOTATION]: checksum, ...rest } = values.server.annotations ?? {};
+    assert.match(String(checksum), /^[0-9a-f]{64}$/);
+    return rest;
+}
 
 function chartOf(p: Program<VaultServer>): RecordedResource {
     return p.find(T.chart, "server-chart");
@@ -180,7 +187,13 @@ describe("VaultServer", () => {
                 prefix: "vault/",
                 storageCredentials: { secretName: "vault-storage-credentials", delivery: "env" },
             });
-            assert.deepEqual(values, JSON.parse(JSON.stringify(expected)));
+            // The builder's values plus the credentials checksum (test/unit/rotation.test.ts).
+            const { annotations, ...server } = (values as any).server;
+            assert.match(annotations["vault-platform/start-inputs-checksum"], /^[0-9a-f]{64}$/);
+            assert.deepEqual(
+                { ...(values as any), server: { ...server, annotations: builderAnnotations(values) } },
+                JSON.parse(JSON.stringify(expected)),
+            );
             const hcl = (await parseHcl("server.hcl", serverHclOf(values as any))) as any;
             assert.deepEqual(hcl.storage.s3[0], {
                 bucket: "vault-amiya",
@@ -354,7 +367,7 @@ describe("VaultServer", () => {
             const values = chartOf(p).inputs.values as any;
             assert.equal(metricsListeners(serverHclOf(values)), 0);
             assert.doesNotMatch(serverHclOf(values), /unauthenticated_metrics_access/);
-            assert.deepEqual(values.server.annotations, {});
+            assert.deepEqual(builderAnnotations(values), {});
             assert.deepEqual(p.ofType("kubernetes:core/v1:Service"), []);
         });
 
@@ -366,7 +379,7 @@ describe("VaultServer", () => {
             const hcl = serverHclOf(values);
             assert.equal(metricsListeners(hcl), 1);
             assert.equal(hcl.match(/unauthenticated_metrics_access\s+=\s+true/g)?.length, 1);
-            assert.deepEqual(values.server.annotations, {
+            assert.deepEqual(builderAnnotations(values), {
                 "prometheus.io/scrape": "true",
                 "prometheus.io/port": "8202",
                 "prometheus.io/path": "/v1/sys/metrics",
@@ -384,7 +397,7 @@ describe("VaultServer", () => {
             };
             const p = await run(s, garageBinding);
             const values = chartOf(p).inputs.values as any;
-            assert.deepEqual(values.server.annotations, {});
+            assert.deepEqual(builderAnnotations(values), {});
             const service = p.find("kubernetes:core/v1:Service", "server-metrics");
             assert.deepEqual(service.inputs.spec, {
                 type: "ClusterIP",

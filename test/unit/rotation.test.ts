@@ -1,0 +1,37 @@
+import { strict as assert } from "node:assert";
+import { buildPlatform } from "../../components/platform";
+import { CREDENTIALS_CHECKSUM_ANNOTATION } from "../../components/server";
+import { homelabStack } from "../support/fixtures";
+import { runProgram, StackConfig } from "../support/program";
+
+async function chartValues(stack: StackConfig) {
+    const p = await runProgram(stack, buildPlatform);
+    const chart = p.ofType("kubernetes:helm.sh/v4:Chart").find((r) => r.name.endsWith("server-chart"));
+    return { values: chart?.inputs.values as any, resources: p.resources };
+}
+
+describe("credential rotation rolls the Vault pods", () => {
+    it("the pod-template checksum changes with a storage key, is stable otherwise, and holds no plaintext", async () => {
+        const a = await chartValues(homelabStack());
+        const again = await chartValues(homelabStack());
+        const rotated = homelabStack();
+        rotated.secrets.storageSecretAccessKey = "rotated-storage-secret-key";
+        const b = await chartValues(rotated);
+        const sum = (v: any) => v.server.annotations[CREDENTIALS_CHECKSUM_ANNOTATION];
+        assert.match(sum(a.values), /^[0-9a-f]{64}$/);
+        assert.equal(sum(again.values), sum(a.values));
+        assert.notEqual(sum(b.values), sum(a.values));
+        for (const secret of ["test-storage-secret-key", "GKtestaccesskey", "rotated-storage-secret-key"]) {
+            for (const r of [...a.resources, ...b.resources].filter(
+                (x) => x.type.startsWith("kubernetes:") && x.type !== "kubernetes:core/v1:Secret",
+            )) {
+                assert.ok(!JSON.stringify(r.inputs).includes(secret), `${secret} in ${r.type} ${r.name}`);
+            }
+        }
+    });
+
+    it("standalone rolls on a template change (RollingUpdate)", async () => {
+        const { values } = await chartValues(homelabStack());
+        assert.equal(values.server.updateStrategyType, "RollingUpdate");
+    });
+});
