@@ -4,7 +4,7 @@
 #   $cache/reference/vault-helm-0.34.1/          the whole vault chart
 #   $cache/reference/external-secrets-2.9.0/     ESO's CRDs (*.yaml) and chart/
 # From a local directory when SECRET_PLATFORM_REFERENCE names one (.ci/run
-# points it at ../shared/reference), else downloaded from the charts' public
+# points it at the shared reference folder beside the clone), else downloaded from the charts' public
 # Helm repositories. Idempotent: a folder already in the cache is kept.
 #
 # Checksums: the SHA-256 of the published archives is NOT pinned yet (they
