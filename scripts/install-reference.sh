@@ -7,9 +7,10 @@
 # points it at the shared reference folder beside the clone), else downloaded from the charts' public
 # Helm repositories. Idempotent: a folder already in the cache is kept.
 #
-# Checksums: the SHA-256 of the published archives is NOT pinned yet (they
-# could not be obtained when this was written). Until *_sha256 below is set,
-# the download path verifies nothing but TLS to the repository, and says so.
+# Checksums: every file the specs read is checked against scripts/reference.sha256
+# (SHA-256 of the upstream release's files) after the copy or the download, so a
+# wrong local folder or a tampered download fails here. The archives' own
+# SHA-256 (*_sha256 below) is not pinned: they could not be obtained offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -69,8 +70,24 @@ install_one() {
                 ;;
         esac
     fi
+    verify "$name" "$staging"
     mv "$staging" "$dest"
     echo "reference $name: $dest"
+}
+
+# verify NAME DIR: DIR holds NAME's pinned files, byte for byte.
+verify() {
+    local name=$1 dir=$2 manifest
+    manifest=$(grep -v '^#' scripts/reference.sha256 | grep "  $name/" | sed "s#  $name/#  #")
+    [ -n "$manifest" ] || {
+        echo "install-reference: scripts/reference.sha256 pins no file of $name" >&2
+        exit 1
+    }
+    if ! (cd "$dir" && sha256sum --quiet -c - <<<"$manifest" >&2); then
+        rm -rf "$dir"
+        echo "install-reference: $name differs from the pinned upstream files (scripts/reference.sha256)" >&2
+        exit 1
+    fi
 }
 
 install_one "vault-helm-$vault_chart_version"
