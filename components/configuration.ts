@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
-import { durationSeconds, PlatformConfig, RAFT_SNAPSHOT_POLICY } from "./config";
+import { durationSeconds, PlatformConfig, PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./config";
 import { AutheliaClient, autheliaClient, oidcRoleInputs, oidcTune } from "./lib/oidc";
 import {
     checkPolicy,
@@ -160,7 +160,10 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                 new vault.Policy(
                     `${name}-policy-${p.name}`,
                     { name: p.name, policy: pulumi.output(checkPolicy(p)) },
-                    child,
+                    // The provider's own token carries `pulumi`: deleting it mid-destroy would strip that token of
+                    // every right before the rest is deleted (seen under the real engine). It stays in Vault; the
+                    // token itself is revoked last (VaultProviderToken).
+                    p.name === PULUMI_POLICY ? { ...child, retainOnDelete: true } : child,
                 ),
             );
         }

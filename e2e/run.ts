@@ -30,7 +30,7 @@ import {
 import { startEso } from "./rig/eso";
 import { startHydra } from "./rig/hydra";
 import { startVault } from "./rig/vault";
-import { previewPlatform } from "./scenario";
+import { previewPlatform, upPlatform } from "./scenario";
 import {
     proveEngine,
     proveEso,
@@ -175,9 +175,21 @@ async function main(argv: readonly string[]): Promise<number> {
             await startEso(rig, cluster, toolPath("external-secrets"), log);
             await proveEso(cluster, vaultServer, rootToken, log);
         });
+        let hydra!: Awaited<ReturnType<typeof startHydra>>;
         await step(`OIDC provider (hydra ${VERSIONS.hydra})`, async () => {
-            const hydra = await startHydra(rig, ca, toolPath("hydra"), log);
+            hydra = await startHydra(rig, ca, toolPath("hydra"), log);
             await proveHydra(hydra, log);
+        });
+        await step("the platform's up on the rig, a preview with no change, destroy", async () => {
+            const fresh = await startVault(rig, ca, toolPath("vault"), log, "platform-vault");
+            await upPlatform(
+                rig,
+                engine,
+                REPO_ROOT,
+                "Pulumi.amiya.yaml",
+                { cluster, repo, vault: fresh, ca, issuer: hydra.issuer },
+                log,
+            );
         });
     } catch (err) {
         console.error(`e2e: the rig at the failure:\n${rig.describe()}`);
@@ -186,7 +198,7 @@ async function main(argv: readonly string[]): Promise<number> {
         await rig.cleanup();
     }
     log(
-        `e2e: rig proofs passed in ${((Date.now() - total) / 1000).toFixed(1)} s (scenario: the platform preview and the guard pack; up, ESO on the stack's stores, OIDC logins and destroy are not in this run yet)`,
+        `e2e: rig proofs passed in ${((Date.now() - total) / 1000).toFixed(1)} s (scenario: preview with the guard pack, up, a clean preview, destroy; ESO on the stack's stores, OIDC logins, refresh, day-2 and figures are not in this run yet)`,
     );
     return 0;
 }

@@ -25,17 +25,24 @@ export interface RigVault {
     request(method: string, urlPath: string, body?: unknown, token?: string): Promise<VaultResponse>;
 }
 
-export async function startVault(rig: Rig, ca: RigCa, bin: string, log = console.log): Promise<RigVault> {
-    const dir = rig.subdir("vault");
+export async function startVault(
+    rig: Rig,
+    ca: RigCa,
+    bin: string,
+    log = console.log,
+    /** Names the server's folder, certificate and process: each name is a new, uninitialized Vault. */
+    name = "vault",
+): Promise<RigVault> {
+    const dir = rig.subdir(name);
     const [port, clusterPort] = [await freePort(), await freePort()];
-    const tls = await ca.issueServer("vault", { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
+    const tls = await ca.issueServer(name, { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
     const address = `https://127.0.0.1:${port}`;
     const config = path.join(dir, "vault.hcl");
     fs.writeFileSync(
         config,
         [
             `storage "file" {`,
-            `  path = ${JSON.stringify(rig.subdir("vault/data"))}`,
+            `  path = ${JSON.stringify(rig.subdir(`${name}/data`))}`,
             `}`,
             `listener "tcp" {`,
             `  address         = "127.0.0.1:${port}"`,
@@ -52,7 +59,7 @@ export async function startVault(rig: Rig, ca: RigCa, bin: string, log = console
         { mode: 0o600 },
     );
     // A minimal env: no VAULT_TOKEN or VAULT_ADDR of the caller leaks in.
-    const proc = rig.start("vault", bin, ["server", `-config=${config}`], {
+    const proc = rig.start(name, bin, ["server", `-config=${config}`], {
         env: { PATH: "/usr/bin:/bin", HOME: dir },
     });
     const caPem = ca.pem();

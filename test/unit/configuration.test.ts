@@ -181,6 +181,14 @@ describe("VaultConfiguration (mocks)", () => {
         assert.deepEqual((await valueOf(p.result.component.policyNames)).sort(), expected.map((e) => e.name).sort());
     });
 
+    it("keeps the pulumi policy on destroy (the provider's own token carries it), and only that one", () => {
+        const retained = p
+            .ofType(T.policy)
+            .filter((r) => r.opts.retainOnDelete === true)
+            .map((r) => r.inputs.name);
+        assert.deepEqual(retained, ["pulumi"]);
+    });
+
     it("configures the OIDC backend for Authelia with the client secret as a secret", async () => {
         const oidc = p.find(T.oidc, "cfg-oidc");
         assert.deepEqual(oidc.inputs, {
