@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { toolCacheDir, VAULT_VERSION } from "../../test/support/tools";
+import { isExecutable, onPath } from "../../test/support/tools";
 
 export const VERSIONS = {
     pulumi: "v3.274.1",
@@ -28,22 +29,6 @@ export type E2eTool =
     | "vault"
     | "hydra"
     | "external-secrets";
-
-function isExecutable(file: string): boolean {
-    try {
-        fs.accessSync(file, fs.constants.X_OK);
-        return fs.statSync(file).isFile();
-    } catch {
-        return false;
-    }
-}
-
-function onPath(name: string): string | undefined {
-    for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-        if (dir !== "" && isExecutable(path.join(dir, name))) return path.join(dir, name);
-    }
-    return undefined;
-}
 
 /** The path each tool is expected at (etcd: found on PATH, else its Debian path). */
 export function toolPath(tool: E2eTool): string {

@@ -52,7 +52,8 @@ function cachePath(name: ToolName): string | undefined {
     }
 }
 
-function isExecutable(file: string): boolean {
+/** Whether a path is an executable regular file. */
+export function isExecutable(file: string): boolean {
     try {
         fs.accessSync(file, fs.constants.X_OK);
         return fs.statSync(file).isFile();
@@ -61,7 +62,8 @@ function isExecutable(file: string): boolean {
     }
 }
 
-function onPath(name: string): string | undefined {
+/** The first executable of that name on PATH. */
+export function onPath(name: string): string | undefined {
     for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
         if (dir === "") continue;
         const candidate = path.join(dir, name);
