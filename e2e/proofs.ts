@@ -26,7 +26,7 @@ function check(ok: boolean, what: string, seen: unknown): void {
     if (!ok) throw new Error(`check failed: ${what}; seen: ${JSON.stringify(seen)}`);
 }
 
-async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+export async function until<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T> {
     const deadline = Date.now() + deadlineMs;
     for (;;) {
         const value = await probe();

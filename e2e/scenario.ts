@@ -17,6 +17,7 @@ import { Cluster } from "./rig/kube";
 import { RigCa } from "./rig/pki";
 import { Rig } from "./rig/processes";
 import { createStack, Engine, repoProgram } from "./rig/pulumi";
+import { until } from "./proofs";
 import { RigVault } from "./rig/vault";
 
 export interface PlatformRig {
@@ -201,6 +202,9 @@ export async function upPlatform(
         `  Vault initialized and unsealed over TLS; Secret vault/vault-unseal-keys (5 shares); ClusterSecretStore ${store}`,
     );
 
+    const shared = (up.outputs.sharedSecretStores?.value ?? {}) as Record<string, string>;
+    await syncThroughStores(r, store, String(shared.shared), log);
+
     start = Date.now();
     const again = await stack.preview({ onOutput: () => undefined });
     const changes = Object.entries(again.changeSummary as Record<string, number>).filter(([op]) => op !== "same");
@@ -227,4 +231,119 @@ export async function upPlatform(
         `  destroy in ${Date.now() - start} ms: ${JSON.stringify(destroyed.summary.resourceChanges)}; namespace vault and ` +
             "Secret vault-unseal-keys retained, Vault still initialized; NetworkPolicies and the store gone; state empty",
     );
+}
+
+/** A break-glass root token from the keys in the cluster's Secret (the runbook's generate-root), for the rig to seed data. */
+async function breakGlassRoot(r: UpRig): Promise<string> {
+    const secret = await r.cluster.request("GET", "/api/v1/namespaces/vault/secrets/vault-unseal-keys");
+    const keys = Object.values(secret.body.data as Record<string, string>).map((k) =>
+        Buffer.from(k, "base64").toString(),
+    );
+    const attempt = await r.vault.request("PUT", "/v1/sys/generate-root/attempt", {});
+    let encoded = "";
+    for (const key of keys) {
+        const step = await r.vault.request("PUT", "/v1/sys/generate-root/update", { key, nonce: attempt.body.nonce });
+        if (step.body.complete === true) encoded = step.body.encoded_token;
+    }
+    // Vault's OTP scheme: the encoded token XOR the one-time password, both base64url/raw.
+    const tokenBytes = Buffer.from(encoded, "base64");
+    const otp = Buffer.from(String(attempt.body.otp), "utf8");
+    return Buffer.from(tokenBytes.map((b, i) => b ^ otp[i])).toString("utf8");
+}
+
+/**
+ * Step 3, the consumer path: secrets written to the cluster's KV mount and to
+ * a shared path reach Kubernetes Secrets through ExternalSecrets on the
+ * stack's own ClusterSecretStores (Kubernetes auth: ESO asks the API server
+ * for the store ServiceAccount's token, Vault reviews it there); a shared path
+ * outside the reader policy is denied.
+ */
+async function syncThroughStores(
+    r: UpRig,
+    store: string,
+    sharedStore: string,
+    log: (m: string) => void,
+): Promise<void> {
+    const k = (method: string, p: string, body?: unknown) => r.cluster.request(method, p, body);
+    // What ESO's own install provides: its namespace and ServiceAccount. The review uses the client's token
+    // (the rig's Vault has no pod token of its own), so the rig binds it to system:auth-delegator.
+    await k("POST", "/api/v1/namespaces", {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: "external-secrets" },
+    });
+    await k("POST", "/api/v1/namespaces/external-secrets/serviceaccounts", {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name: "external-secrets" },
+    });
+    await k("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        metadata: { name: "e2e-eso-auth-delegator" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" },
+        subjects: [{ kind: "ServiceAccount", name: "external-secrets", namespace: "external-secrets" }],
+    });
+    const root = await breakGlassRoot(r);
+    const v = (method: string, p: string, body?: unknown) => r.vault.request(method, p, body, root);
+    for (const [p, value] of [
+        ["/v1/amiya.akn/data/app/db/password", "db-from-vault"],
+        ["/v1/shared/data/common/registry", "registry-from-vault"],
+        ["/v1/shared/data/private/x", "not-for-amiya"],
+    ]) {
+        const res = await v("POST", p, { data: { value } });
+        check(res.status === 200, `write ${p}`, res.body);
+    }
+    await v("PUT", "/v1/auth/token/revoke-self", {});
+    const ns = "e2e-app";
+    await k("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+    const es = (name: string, storeName: string, key: string) => ({
+        apiVersion: "external-secrets.io/v1",
+        kind: "ExternalSecret",
+        metadata: { name, namespace: ns },
+        spec: {
+            refreshInterval: "10s",
+            secretStoreRef: { kind: "ClusterSecretStore", name: storeName },
+            target: { name },
+            data: [{ secretKey: "value", remoteRef: { key, property: "value" } }],
+        },
+    });
+    const start = Date.now();
+    for (const [name, storeName, key] of [
+        ["db", store, "app/db/password"],
+        ["registry", sharedStore, "common/registry"],
+        ["denied", sharedStore, "private/x"],
+    ]) {
+        const res = await k(
+            "POST",
+            `/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`,
+            es(name, storeName, key),
+        );
+        check(res.status === 201, `ExternalSecret ${name}`, res.body);
+    }
+    for (const [name, expected] of [
+        ["db", "db-from-vault"],
+        ["registry", "registry-from-vault"],
+    ]) {
+        const got = await until(`Secret ${ns}/${name}`, 60_000, async () => {
+            const res = await k("GET", `/api/v1/namespaces/${ns}/secrets/${name}`);
+            return res.status === 200 ? Buffer.from(res.body.data.value, "base64").toString("utf8") : undefined;
+        });
+        check(got === expected, `Secret ${name} holds Vault's value`, got);
+    }
+    const denial = await until("the denied ExternalSecret's condition", 60_000, async () => {
+        const res = await k("GET", `/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets/denied`);
+        const c = (res.body.status?.conditions ?? []).find((x: { type: string }) => x.type === "Ready");
+        return c?.status === "False" ? String(c.reason) : undefined;
+    });
+    check(
+        (await k("GET", `/api/v1/namespaces/${ns}/secrets/denied`)).status === 404,
+        "no Secret for the denied key",
+        "",
+    );
+    log(
+        `  ESO through the stack's stores (${store}, ${sharedStore}; Kubernetes auth reviewed by the rig's API server): ` +
+            `db and registry synced in ${Date.now() - start} ms; private/x denied (${denial}), no Secret`,
+    );
+    await k("DELETE", `/api/v1/namespaces/${ns}`);
 }
