@@ -12,7 +12,7 @@ import * as vault from "@pulumi/vault";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
 import { HelmRepo } from "./rig/helm-repo";
-import { Cluster, expectStatus, installCrds } from "./rig/kube";
+import { Cluster, createNamespace, expectStatus, installCrds } from "./rig/kube";
 import { RigCa } from "./rig/pki";
 import { Rig } from "./rig/processes";
 import { createStack, Engine, installedPlugins, repoProgram } from "./rig/pulumi";
@@ -72,14 +72,7 @@ export async function proveKube(cluster: Cluster, crdFiles: readonly string[], l
     log(`  an invalid ClusterSecretStore is refused (HTTP 422: ${String(bad.body.message).slice(0, 120)}...)`);
 
     const ns = "e2e-proof";
-    expectStatus(
-        "create namespace",
-        await cluster.request("POST", "/api/v1/namespaces", {
-            apiVersion: "v1",
-            kind: "Namespace",
-            metadata: { name: ns },
-        }),
-    );
+    await createNamespace(cluster, ns);
     // The controller manager's serviceaccount and root-ca-cert-publisher controllers fill a new namespace.
     await until("the namespace's default ServiceAccount", 30_000, async () =>
         (await cluster.request("GET", `/api/v1/namespaces/${ns}/serviceaccounts/default`)).status === 200
@@ -493,14 +486,7 @@ export async function proveEso(cluster: Cluster, vaultServer: RigVault, rootToke
         [200],
     );
     const ns = "e2e-eso";
-    expectStatus(
-        "create namespace",
-        await cluster.request("POST", "/api/v1/namespaces", {
-            apiVersion: "v1",
-            kind: "Namespace",
-            metadata: { name: ns },
-        }),
-    );
+    await createNamespace(cluster, ns);
     expectStatus(
         "token Secret",
         await cluster.request("POST", `/api/v1/namespaces/${ns}/secrets`, {

@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { PulumiFn } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
 import { HelmRepo } from "./rig/helm-repo";
-import { Cluster } from "./rig/kube";
+import { Cluster, createNamespace } from "./rig/kube";
 import { RigCa } from "./rig/pki";
 import { Rig } from "./rig/processes";
 import { createStack, Engine, repoProgram } from "./rig/pulumi";
@@ -267,11 +267,7 @@ async function syncThroughStores(
     const k = (method: string, p: string, body?: unknown) => r.cluster.request(method, p, body);
     // What ESO's own install provides: its namespace and ServiceAccount. The review uses the client's token
     // (the rig's Vault has no pod token of its own), so the rig binds it to system:auth-delegator.
-    await k("POST", "/api/v1/namespaces", {
-        apiVersion: "v1",
-        kind: "Namespace",
-        metadata: { name: "external-secrets" },
-    });
+    await createNamespace(r.cluster, "external-secrets");
     await k("POST", "/api/v1/namespaces/external-secrets/serviceaccounts", {
         apiVersion: "v1",
         kind: "ServiceAccount",
@@ -296,7 +292,7 @@ async function syncThroughStores(
     }
     await v("PUT", "/v1/auth/token/revoke-self", {});
     const ns = "e2e-app";
-    await k("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: ns } });
+    await createNamespace(r.cluster, ns);
     const es = (name: string, storeName: string, key: string) => ({
         apiVersion: "external-secrets.io/v1",
         kind: "ExternalSecret",

@@ -237,6 +237,18 @@ function writeKubeconfig(
 }
 
 /** Throws with the response when the status is not one of `ok`. */
+/** Creates a namespace through the admin's API (201 expected). */
+export async function createNamespace(cluster: Cluster, name: string): Promise<void> {
+    expectStatus(
+        `create namespace ${name}`,
+        await cluster.request("POST", "/api/v1/namespaces", {
+            apiVersion: "v1",
+            kind: "Namespace",
+            metadata: { name },
+        }),
+    );
+}
+
 export function expectStatus(what: string, res: KubeResponse, ok: readonly number[] = [200, 201]): KubeResponse {
     if (!ok.includes(res.status)) {
         const message = typeof res.body === "object" && res.body !== null ? res.body.message : String(res.body);

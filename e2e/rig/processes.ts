@@ -10,6 +10,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { exited, waitForExit } from "../../test/support/vault-server";
 
 const STOP_GRACE_MS = 5_000;
 const POLL_MS = 200;
@@ -54,24 +55,9 @@ export function tailOf(file: string, lines = 40): string {
     }
 }
 
-function hasExited(child: ChildProcess): boolean {
-    return child.exitCode !== null || child.signalCode !== null;
-}
-
-async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-    if (hasExited(child)) return true;
-    return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve(false), ms);
-        child.once("exit", () => {
-            clearTimeout(timer);
-            resolve(true);
-        });
-    });
-}
-
 /** Signals the child's whole process group (it was spawned detached, as its own group). */
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-    if (child.pid === undefined || hasExited(child)) return;
+    if (child.pid === undefined || exited(child)) return;
     try {
         process.kill(-child.pid, signal);
     } catch {
@@ -145,7 +131,7 @@ export class Rig {
             name,
             logFile,
             pid: child.pid ?? -1,
-            exited: () => hasExited(child) || child.pid === undefined,
+            exited: () => exited(child) || child.pid === undefined,
             exitStatus: () =>
                 child.signalCode !== null
                     ? `signal ${child.signalCode}`

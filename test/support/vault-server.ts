@@ -139,11 +139,13 @@ function serverConfig(
     ].join("\n");
 }
 
-function exited(child: ChildProcess): boolean {
+/** Whether a child process has exited or been killed. */
+export function exited(child: ChildProcess): boolean {
     return child.exitCode !== null || child.signalCode !== null;
 }
 
-async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+/** Resolves true once the child exits, false after `ms`. */
+export async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
     if (exited(child)) return true;
     return new Promise((resolve) => {
         const timer = setTimeout(() => resolve(false), ms);
