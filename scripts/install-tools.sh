@@ -6,6 +6,7 @@
 #   gofakes3    built from the Go module proxy (a versioned S3-compatible server for the restore tests)
 #   helm        built from the Go module proxy (renders the vault chart in the specs)
 #   age         the Debian package (age, age-keygen)
+#   busybox     the Debian package (the Vault image's shell tools, for the tls-reloader spec)
 #   reference   the vault chart and ESO's CRDs/chart at the pinned versions
 #               (scripts/install-reference.sh), under $cache/reference/
 # Go-built tools go to a per-user cache (never the repository); test/support/
@@ -76,18 +77,24 @@ fi
 
 bash scripts/install-reference.sh
 
-if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
+# OS packages: age (sops' recipients in the migration specs) and busybox (the Vault image's shell tools,
+# for the tls-reloader spec).
+missing=()
+command -v age >/dev/null && command -v age-keygen >/dev/null || missing+=(age)
+command -v busybox >/dev/null || missing+=(busybox)
+if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         sudo=()
     elif command -v sudo >/dev/null; then
         sudo=(sudo)
     else
-        echo "install-tools: age is missing; install the 'age' package (apt-get install age) as root" >&2
+        echo "install-tools: ${missing[*]} missing; install the OS packages (apt-get install ${missing[*]}) as root" >&2
         exit 1
     fi
-    echo "install-tools: installing age from the OS packages" >&2
+    echo "install-tools: installing ${missing[*]} from the OS packages" >&2
     "${sudo[@]}" apt-get update >&2
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends age >&2
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >&2
 fi
 echo "age: $(command -v age)"
 echo "age-keygen: $(command -v age-keygen)"
+echo "busybox: $(command -v busybox)"

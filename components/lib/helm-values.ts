@@ -11,6 +11,7 @@ import { PlatformConfig } from "../config";
 import { METRICS_PORT, renderServerHcl, USERCONFIG_DIR, INTERNAL_SERVICE } from "./server-hcl";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./pod-security";
 import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY, trustBundle, vaultPodS3UsesBundle } from "./trust";
+import { tlsReloaderContainer } from "./tls-reloader";
 
 export { SEAL_KEY_FILES } from "./server-hcl";
 
@@ -182,9 +183,15 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
     };
 
     let tls: { certDir: string; caFile?: string } | undefined;
+    let tlsReloader: Values | undefined;
     const extraEnvironmentVars: Record<string, string> = {};
     if (internalTls) {
         const certDir = mountSecret("tls", server.tls.secretName as string);
+        tlsReloader = tlsReloaderContainer({
+            image: `${server.image.repository}:${server.image.tag}`,
+            volumeMounts: volumeMounts.filter((m) => m.name === "tls"),
+            files: [`${certDir}/tls.crt`, `${certDir}/tls.key`],
+        });
         const ca = server.tls.caSecretName;
         const caDir = ca === undefined ? undefined : ca === server.tls.secretName ? certDir : mountSecret("tls-ca", ca);
         tls = { certDir, caFile: caDir === undefined ? undefined : `${caDir}/ca.crt` };
@@ -267,9 +274,10 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
         server: {
             enabled: true,
             image: { repository: server.image.repository, tag: server.image.tag, pullPolicy: "IfNotPresent" },
-            // Standalone: a config change rolls the one pod. Raft: pods are replaced one by one by the operator
-            // (standbys first), as HashiCorp's upgrade guide asks.
-            updateStrategyType: raft ? "OnDelete" : "RollingUpdate",
+            // A changed pod template (HCL, credentials checksum) rolls the pods. Raft HA rolls one pod at a
+            // time, highest ordinal first (vault-0, usually the active node, last): a restarted pod is not Ready
+            // until the unsealer unseals it (HA_READINESS_PATH), so the next one waits and quorum holds.
+            updateStrategyType: "RollingUpdate",
             // A config checksum on the pod template, so a changed HCL is a changed pod spec.
             includeConfigAnnotation: true,
             annotations: metricsScrape(config) === "annotations" ? scrapeAnnotations(config) : {},
@@ -291,6 +299,8 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
             extraSecretEnvironmentVars,
             volumes,
             volumeMounts,
+            // A renewed internal-TLS certificate reaches the running Vault by SIGHUP (tls-reloader.ts).
+            ...(tlsReloader === undefined ? {} : { shareProcessNamespace: true, extraContainers: [tlsReloader] }),
             // The chart's default, made explicit: never two Vault pods on one node.
             affinity: {
                 podAntiAffinity: {

@@ -15,7 +15,7 @@ import * as path from "path";
 /** The Vault version scripts/build-vault.sh builds by default; keep the two in step. */
 export const VAULT_VERSION = process.env.VAULT_VERSION ?? "v1.21.4";
 
-export type ToolName = "vault" | "sops" | "age" | "age-keygen" | "actionlint" | "gofakes3" | "helm";
+export type ToolName = "vault" | "sops" | "age" | "age-keygen" | "actionlint" | "gofakes3" | "helm" | "busybox";
 
 /** Env variable that overrides each tool's location. */
 export const TOOL_ENV: Readonly<Record<ToolName, string>> = {
@@ -26,6 +26,7 @@ export const TOOL_ENV: Readonly<Record<ToolName, string>> = {
     actionlint: "ACTIONLINT_BIN",
     gofakes3: "GOFAKES3_BIN",
     helm: "HELM_BIN",
+    busybox: "BUSYBOX_BIN",
 };
 
 /** The per-user tool cache (same rule as the scripts: never inside the repository). */
@@ -37,7 +38,7 @@ export function toolCacheDir(): string {
     return path.join(base, "secret-platform");
 }
 
-/** Where scripts/install-tools.sh puts each tool; age comes from the OS package (PATH only). */
+/** Where scripts/install-tools.sh puts each tool; age and busybox come from OS packages (PATH only). */
 function cachePath(name: ToolName): string | undefined {
     switch (name) {
         case "vault":

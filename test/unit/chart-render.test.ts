@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { serverHclOf } from "../../components/lib/helm-values";
+import { TLS_RELOADER_CONTAINER } from "../../components/lib/tls-reloader";
 import { buildPlatform } from "../../components/platform";
 import { readStackFile } from "../../scripts/lib/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
@@ -110,6 +111,38 @@ describe("the vault chart rendered with the program's values (helm template)", f
                     const def = container.env.find((x: any) => x.name === e.envName);
                     assert.deepEqual(def?.valueFrom, { secretKeyRef: { name: e.secretName, key: e.secretKey } });
                 }
+            });
+
+            it("a changed pod template rolls the pods, and internal TLS gets the SIGHUP reloader on Vault's own files", () => {
+                const sts = one("StatefulSet", "vault");
+                assert.deepEqual(sts.spec.updateStrategy, { type: "RollingUpdate" });
+                const pod = sts.spec.template.spec;
+                const names = pod.containers.map((x: any) => x.name);
+                const hcl = serverHclOf(values);
+                const certFile = /tls_cert_file\s*=\s*"([^"]+)"/.exec(hcl)?.[1];
+                if (certFile === undefined) {
+                    assert.deepEqual(names, ["vault"]);
+                    assert.equal(pod.shareProcessNamespace, undefined);
+                    return;
+                }
+                assert.deepEqual(names, ["vault", TLS_RELOADER_CONTAINER]);
+                assert.equal(pod.shareProcessNamespace, true);
+                const reloader = pod.containers[1];
+                const vault = pod.containers[0];
+                // It watches exactly the files the listener reads, mounted from the same volume at the same path.
+                const keyFile = /tls_key_file\s*=\s*"([^"]+)"/.exec(hcl)?.[1];
+                assert.deepEqual(reloader.command.slice(4), [certFile, keyFile]);
+                assert.equal(reloader.image, vault.image);
+                for (const m of reloader.volumeMounts) {
+                    assert.deepEqual(
+                        vault.volumeMounts.find((v: any) => v.name === m.name),
+                        m,
+                    );
+                    assert.equal(m.readOnly, true);
+                }
+                assert.ok(reloader.volumeMounts.some((m: any) => certFile.startsWith(m.mountPath + "/")));
+                assert.equal(reloader.securityContext.readOnlyRootFilesystem, true);
+                assert.deepEqual(reloader.securityContext.capabilities, { drop: ["ALL"] });
             });
 
             it("the server pods match every NetworkPolicy peer that names server pods", () => {

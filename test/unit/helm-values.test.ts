@@ -20,6 +20,7 @@ import {
     ServerStorageFacts,
 } from "../../components/lib/helm-values";
 import { USERCONFIG_DIR } from "../../components/lib/server-hcl";
+import { TLS_RELOAD_SCRIPT } from "../../components/lib/tls-reloader";
 import { missingEgress } from "../../components/lib/network-policy";
 import { readStackFile } from "../../scripts/lib/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
@@ -379,7 +380,27 @@ describe("buildVaultValues: the settings", () => {
             accessMode: "ReadWriteOnce",
         });
         assert.deepEqual(v.global, { enabled: true, tlsDisable: false });
-        assert.equal(v.server.updateStrategyType, "OnDelete");
+        assert.equal(v.server.updateStrategyType, "RollingUpdate");
+        assert.equal(v.server.shareProcessNamespace, true);
+        assert.deepEqual(v.server.extraContainers, [
+            {
+                name: "tls-reloader",
+                image: "hashicorp/vault:2.0.4",
+                imagePullPolicy: "IfNotPresent",
+                command: [
+                    "/bin/sh",
+                    "-c",
+                    TLS_RELOAD_SCRIPT,
+                    "tls-reloader",
+                    "/vault/userconfig/vault-server-tls/tls.crt",
+                    "/vault/userconfig/vault-server-tls/tls.key",
+                ],
+                env: [{ name: "RELOAD_INTERVAL_SECONDS", value: "30" }],
+                securityContext: CONTAINER_SECURITY_CONTEXT,
+                resources: { requests: { cpu: "5m", memory: "8Mi" }, limits: { memory: "32Mi" } },
+                volumeMounts: [{ name: "tls", mountPath: "/vault/userconfig/vault-server-tls", readOnly: true }],
+            },
+        ]);
         assert.deepEqual(v.server.serviceAccount.serviceDiscovery, { enabled: true });
         assert.deepEqual(v.server.volumes, [
             { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },

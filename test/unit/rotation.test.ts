@@ -34,4 +34,24 @@ describe("credential rotation rolls the Vault pods", () => {
         const { values } = await chartValues(homelabStack());
         assert.equal(values.server.updateStrategyType, "RollingUpdate");
     });
+
+    it("raft HA: a rotated seal key changes the checksum and the pods roll one by one (RollingUpdate)", async () => {
+        const raftKms = (sealSecret: string) => {
+            const s = homelabStack();
+            s.values.server = { storageBackend: "raft", replicas: 3 };
+            s.values.unseal = { mode: "awskms", kmsKeyId: "arn:aws:kms:eu-west-1:111122223333:key/seal-test" };
+            Object.assign(s.secrets, { sealAccessKeyId: "AKIASEALTEST", sealSecretAccessKey: sealSecret });
+            return s;
+        };
+        const a = (await chartValues(raftKms("seal-secret-test"))).values;
+        const b = (await chartValues(raftKms("seal-secret-rotated"))).values;
+        assert.equal(a.server.updateStrategyType, "RollingUpdate");
+        // A sealed HA pod is not Ready, so the StatefulSet waits for the unseal before the next pod.
+        assert.match(a.server.readinessProbe.path, /sealedcode=503/);
+        assert.match(a.server.annotations[CREDENTIALS_CHECKSUM_ANNOTATION], /^[0-9a-f]{64}$/);
+        assert.notEqual(
+            b.server.annotations[CREDENTIALS_CHECKSUM_ANNOTATION],
+            a.server.annotations[CREDENTIALS_CHECKSUM_ANNOTATION],
+        );
+    });
 });
