@@ -4,37 +4,61 @@
 #   $cache/reference/vault-helm-0.34.1/          the whole vault chart
 #   $cache/reference/external-secrets-2.9.0/     ESO's CRDs (*.yaml) and chart/
 # From a local directory when SECRET_PLATFORM_REFERENCE names one (.ci/run
-# points it at the shared reference folder beside the clone), else downloaded from the charts' public
-# Helm repositories. Idempotent: a folder already in the cache is kept.
+# points it at the shared reference folder beside the clone), else from upstream:
+# the vault chart from HashiCorp's Helm repository; ESO's CRDs from the source
+# archive of its tag helm-chart-<version> (config/crds/bases/, the files the
+# specs read; the packaged chart only holds them as templates), taken from
+# $SECRET_PLATFORM_SOURCES/external-secrets-<version>.tar.gz when that exists
+# (the archive the e2e builds ESO from), else downloaded from GitHub.
+# Idempotent: a folder already in the cache is kept. Arguments name the
+# references to install (default: all).
 #
 # Checksums: every file the specs read is checked against scripts/reference.sha256
-# (SHA-256 of the upstream release's files) after the copy or the download, so a
-# wrong local folder or a tampered download fails here. The archives' own
-# SHA-256 (*_sha256 below) is not pinned: they could not be obtained offline.
+# (SHA-256 of the upstream release's files) after the copy, the download or the
+# extraction, so a wrong local folder or a tampered download fails here and
+# leaves nothing in the cache. The archives themselves are not pinned: GitHub's
+# tag archives are generated on request and not byte-stable, and the checks on
+# every file used are the stronger guarantee.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 vault_chart_version=0.34.1
 eso_version=2.9.0
-vault_chart_sha256=""
-eso_chart_sha256=""
 
 cache="${SECRET_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secret-platform}"
 ref="$cache/reference"
 mkdir -p "$ref"
 
-# fetch_chart URL SHA256 DEST: downloads a chart archive and unpacks it into DEST.
+# fetch_chart URL DEST: downloads a chart archive and unpacks it into DEST.
 fetch_chart() {
-    local url=$1 sum=$2 dest=$3 tmp
+    local url=$1 dest=$2 tmp
     tmp=$(mktemp -d)
     curl -fsSL --retry 3 -o "$tmp/chart.tgz" "$url"
-    if [ -n "$sum" ]; then
-        echo "$sum  $tmp/chart.tgz" | sha256sum -c - >&2
-    else
-        echo "install-reference: WARNING: no pinned checksum for $url; not verified" >&2
-    fi
     mkdir -p "$dest"
     tar -xzf "$tmp/chart.tgz" -C "$dest" --strip-components=1
+    rm -rf "$tmp"
+}
+
+# eso_crds DEST: ESO's CRDs the specs read, from the source archive of the chart's tag.
+eso_crds() {
+    local dest=$1 tmp archive kind
+    tmp=$(mktemp -d)
+    archive="${SECRET_PLATFORM_SOURCES:-}/external-secrets-$eso_version.tar.gz"
+    if [ -z "${SECRET_PLATFORM_SOURCES:-}" ] || [ ! -f "$archive" ]; then
+        archive="$tmp/source.tar.gz"
+        curl -fsSL --retry 3 -o "$archive" \
+            "https://github.com/external-secrets/external-secrets/archive/refs/tags/helm-chart-$eso_version.tar.gz"
+    fi
+    echo "install-reference: ESO's CRDs from $archive" >&2
+    mkdir -p "$dest"
+    for kind in clustersecretstores externalsecrets secretstores; do
+        tar -xzf "$archive" -O --wildcards "*/config/crds/bases/external-secrets.io_$kind.yaml" \
+            >"$dest/external-secrets.io_$kind.yaml" 2>/dev/null || {
+            rm -rf "$dest" "$tmp"
+            echo "install-reference: $archive has no config/crds/bases/external-secrets.io_$kind.yaml" >&2
+            exit 1
+        }
+    done
     rm -rf "$tmp"
 }
 
@@ -56,17 +80,10 @@ install_one() {
     else
         case $name in
             vault-helm-*)
-                fetch_chart "https://helm.releases.hashicorp.com/vault-$vault_chart_version.tgz" \
-                    "$vault_chart_sha256" "$staging"
+                fetch_chart "https://helm.releases.hashicorp.com/vault-$vault_chart_version.tgz" "$staging"
                 ;;
             external-secrets-*)
-                fetch_chart "https://charts.external-secrets.io/external-secrets-$eso_version.tgz" \
-                    "$eso_chart_sha256" "$staging/chart"
-                # The chart ships the CRDs as one bundle; the specs read them one kind a file.
-                for kind in clustersecretstores externalsecrets secretstores; do
-                    [ -f "$staging/chart/templates/crds/$kind.yaml" ] &&
-                        cp "$staging/chart/templates/crds/$kind.yaml" "$staging/external-secrets.io_$kind.yaml"
-                done
+                eso_crds "$staging"
                 ;;
         esac
     fi
@@ -90,5 +107,15 @@ verify() {
     fi
 }
 
-install_one "vault-helm-$vault_chart_version"
-install_one "external-secrets-$eso_version"
+if [ "$#" -eq 0 ]; then
+    set -- "vault-helm-$vault_chart_version" "external-secrets-$eso_version"
+fi
+for name in "$@"; do
+    case $name in
+        "vault-helm-$vault_chart_version" | "external-secrets-$eso_version") install_one "$name" ;;
+        *)
+            echo "install-reference: unknown reference $name (known: vault-helm-$vault_chart_version, external-secrets-$eso_version)" >&2
+            exit 1
+            ;;
+    esac
+done
