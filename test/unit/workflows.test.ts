@@ -231,10 +231,10 @@ describe("workflows", () => {
             assert.deepEqual(job.environment, { name: "${{ matrix.stack }}-drift" });
         });
 
-        it("runs on a schedule with --refresh --expect-no-changes and may write issues", () => {
+        it("runs on a schedule with --refresh --run-program --expect-no-changes and may write issues", () => {
             assert.match(String((wf.on.schedule as { cron: string }[])[0].cron), /^\S+ \S+ \* \* \*$/);
             assert.equal(job.permissions?.issues, "write");
-            assert.match(check.run as string, /pulumi preview --stack "\$STACK" --refresh --expect-no-changes --diff/);
+            assert.match(check.run as string, /pulumi preview --stack "\$STACK" --refresh --run-program --expect-no-changes --diff/);
             const issue = step(job, (s) => (s.uses ?? "").startsWith("actions/github-script@"), "issue");
             assert.match(issue.with?.script ?? "", /const title = `Drift: \$\{stack\}`;/);
             assert.match(issue.with?.script ?? "", /issues\.create\(/);
@@ -279,7 +279,7 @@ describe("workflows", () => {
                     assert.equal(fs.readFileSync(path.join(tmp, "drift.txt"), "utf8"), output);
                     assert.equal(
                         fs.readFileSync(path.join(tmp, "argv"), "utf8"),
-                        "preview --stack s1 --refresh --expect-no-changes --diff --non-interactive --color never\n",
+                        "preview --stack s1 --refresh --run-program --expect-no-changes --diff --non-interactive --color never\n",
                     );
                 } finally {
                     fs.rmSync(tmp, { recursive: true, force: true });
