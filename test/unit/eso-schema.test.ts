@@ -1,6 +1,6 @@
 /**
  * Every External Secrets object the platform generates (and every one its
- * README shows) validates against the `v1` openAPIV3Schema of ESO 2.9.0's own
+ * documentation shows: README and docs/) validates against the `v1` openAPIV3Schema of ESO 2.9.0's own
  * CRDs, with unknown fields rejected the way the API server's structural
  * pruning would drop them.
  */
@@ -18,13 +18,13 @@ import {
     VaultStoreInput,
 } from "../../components/lib/eso-objects";
 import { buildPlatform } from "../../components/platform";
+import { markdownPages, readPage } from "../support/docs";
 import { homelabStack } from "../support/fixtures";
 import { runProgram } from "../support/program";
 import { requireReference } from "../support/reference";
 
 // ESO's CRDs at the pinned version, from the tool cache (`npm run tools`); located in a before hook.
 let REFERENCE = "";
-const DOCS = path.join(__dirname, "..", "..", "README.md");
 const CRD_FILES: Record<string, string> = {
     ClusterSecretStore: "external-secrets.io_clustersecretstores.yaml",
     ExternalSecret: "external-secrets.io_externalsecrets.yaml",
@@ -340,19 +340,20 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
         });
     });
 
-    describe("the README's examples are valid", () => {
-        const docs = fs.readFileSync(DOCS, "utf8");
-        const blocks = [...docs.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
-        const objects = blocks
-            .flatMap((b) => parseAllDocuments(b).map((d) => d.toJSON() as K8sObject))
-            .filter((o) => o?.apiVersion?.startsWith("external-secrets.io/"));
+    describe("the documentation's examples are valid", () => {
+        const objects = markdownPages().flatMap((page) =>
+            [...readPage(page).matchAll(/```yaml\n([\s\S]*?)```/g)]
+                .flatMap((m) => parseAllDocuments(m[1]).map((d) => d.toJSON() as K8sObject))
+                .filter((o) => o?.apiVersion?.startsWith("external-secrets.io/"))
+                .map((obj) => ({ page, obj })),
+        );
 
         it("shows at least an ExternalSecret and a ClusterSecretStore", () => {
-            assert.ok(objects.some((o) => o.kind === "ExternalSecret"));
-            assert.ok(objects.some((o) => o.kind === "ClusterSecretStore"));
+            assert.ok(objects.some(({ obj }) => obj.kind === "ExternalSecret"));
+            assert.ok(objects.some(({ obj }) => obj.kind === "ClusterSecretStore"));
         });
-        for (const obj of objects) {
-            it(`${obj.kind}/${obj.metadata.name}`, () => assert.deepEqual(problemsOf(obj), []));
+        for (const { page, obj } of objects) {
+            it(`${page}: ${obj.kind}/${obj.metadata.name}`, () => assert.deepEqual(problemsOf(obj), []));
         }
     });
 });

@@ -38,7 +38,7 @@ const EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret";
 const CHART = "kubernetes:helm.sh/v4:Chart";
 const NAMESPACE = "kubernetes:core/v1:Namespace";
 const COMPONENT = "secret-platform:eso:ExternalSecrets";
-const DOCS = path.join(__dirname, "..", "..", "README.md");
+const DOCS = path.join(__dirname, "..", "..", "docs", "architecture", "external-secrets.md");
 
 /** The ESO chart's release, told apart from any other chart the platform installs. */
 function esoCharts(p: Program<unknown>): RecordedResource[] {
@@ -534,10 +534,10 @@ describe("ExternalSecrets", () => {
             assert.deepEqual(Object.keys(p.result.component.remoteClusterManifests), ["nova.akn"]);
         });
 
-        it("the README's reviewer manifests are the builder's, for its example remote", () => {
+        it("the docs' reviewer manifests are the builder's, for its example remote", () => {
             const docs = fs.readFileSync(DOCS, "utf8");
             const block = /<!-- remote-reviewer: (\S+) (\S+) -->\n+```yaml\n([\s\S]*?)```/.exec(docs);
-            assert.ok(block, "the README has no marked reviewer block");
+            assert.ok(block, "docs/architecture/external-secrets.md has no marked reviewer block");
             const [, cluster, namespace, yaml] = block;
             const shown = parseAllDocuments(yaml).map((d) => d.toJSON());
             assert.deepEqual(shown, remoteReviewerManifests({ cluster, namespace }));
