@@ -167,9 +167,6 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
         // Vault maps AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY over the seal stanza's keys (configutil.AWSKMSEnvVars).
         throw new Error("buildVaultValues: a seal with its own credentials needs the storage keys as a file, not env");
     }
-    if (internalTls && server.tls.secretName === undefined) {
-        throw new Error("secret-platform:server.tls.secretName: is required when server.tls.mode is internal");
-    }
 
     // Secrets mounted as files under /vault/userconfig/<name>/, read-only, group-readable by vault.
     const volumes: Values[] = [{ name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } }];
@@ -183,8 +180,8 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
 
     let tls: { certDir: string; caFile?: string } | undefined;
     const extraEnvironmentVars: Record<string, string> = {};
-    if (internalTls) {
-        const certDir = mountSecret("tls", server.tls.secretName as string);
+    if (server.tls.mode === "internal") {
+        const certDir = mountSecret("tls", server.tls.secretName);
         const ca = server.tls.caSecretName;
         const caDir = ca === undefined ? undefined : ca === server.tls.secretName ? certDir : mountSecret("tls-ca", ca);
         tls = { certDir, caFile: caDir === undefined ? undefined : `${caDir}/ca.crt` };

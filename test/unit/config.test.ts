@@ -472,12 +472,12 @@ describe("loadConfig", () => {
         stack.values.remoteClusterReviewerJwts = {};
         const c = configOf(stack);
         assert.equal(c.secrets.vaultToken, undefined);
-        assert.equal(c.secrets.remoteClusterReviewerJwts, undefined);
+        assert.deepEqual(c.kubernetesAuth.remoteClusters, []);
     });
 
     it("hands secrets over only as secret Outputs", async () => {
         const c = configOf(homelabStack());
-        assert.equal(await isSecret(c.secrets.oidcClientSecret), true);
+        assert.equal(await isSecret(c.oidc.clientSecret), true);
         assert.equal(await isSecret(c.secrets.storageSecretAccessKey), true);
         assert.equal(await valueOf(c.secrets.storageAccessKeyId as never), "GKtestaccesskey");
         assert.doesNotMatch(

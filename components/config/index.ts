@@ -1,0 +1,33 @@
+/**
+ * The stack config: schema.ts (each key's shape, schema defaults and docs),
+ * resolve.ts (defaults derived from other keys, and the typed config),
+ * rules/ (checks between fields, by concern), load.ts (the one pass).
+ */
+export { ConfigError, ConfigSource, loadConfig, requiredSecretKeys, stackConfigSource } from "./load";
+export type {
+    AwsKmsUnseal,
+    AwsStorage,
+    ExposureConfig,
+    InternalTls,
+    IngressTls,
+    KubernetesAuthConfig,
+    OidcDisabled,
+    OidcEnabled,
+    PlatformConfig,
+    PlatformSecrets,
+    RemoteCluster,
+    S3CompatibleStorage,
+    ServerConfig,
+    ShamirUnseal,
+} from "./resolve";
+export {
+    CONFIG_NAMESPACE,
+    CONFIG_SCHEMAS,
+    durationSeconds,
+    OBJECT_KEYS,
+    ObjectKey,
+    pemCertificates,
+    SECRET_KEYS,
+    SecretKey,
+    SNAPSHOT_UPLOAD_IMAGE,
+} from "./schema";
