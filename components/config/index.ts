@@ -27,6 +27,7 @@ export {
     OBJECT_KEYS,
     ObjectKey,
     pemCertificates,
+    REQUIRED_KEYS,
     SECRET_KEYS,
     SecretKey,
     SNAPSHOT_UPLOAD_IMAGE,

@@ -302,7 +302,7 @@ const unsealSchema = z
             .describe("The long-running unseal loop, for a shorter outage after a restart."),
         secretName: k8sName.default("vault-unseal-keys").describe("The Kubernetes Secret that holds the unseal keys."),
     })
-    .describe("Auto-unseal.");
+    .describe("How Vault is unsealed after every start: the AWS KMS seal or Shamir keys.");
 
 /** server.snapshots: the raft snapshot CronJob (resolve.ts defaults it with raft storage). */
 export const snapshotsSchema = z.strictObject({
@@ -409,7 +409,7 @@ const exposureSchema = z
             .enum(["ingress", "httproute", "none"])
             .default("ingress")
             .describe("`ingress`, `httproute` (Gateway API) or `none`."),
-        host: hostname.optional().meta(doc("Host name of the UI and API.", "vault.<cluster.domain>")),
+        host: hostname.optional().meta(doc("Host name of the UI and API.", "`vault.<cluster.domain>`")),
         className: z.string().min(1).optional().meta(doc("The IngressClass.", "the cluster's default class")),
         tlsSecretName: k8sName.default("vault-tls").describe("The Ingress TLS Secret."),
         certManagerIssuer: z
@@ -495,13 +495,13 @@ const trustSchema = z
                 "PEM bundle of the CA(s) that sign the cluster's private endpoints (Vault's address, the S3 endpoint, the OIDC issuer): every client this program configures trusts it. Unset: public roots only.",
             ),
     })
-    .describe("Private CAs.");
+    .describe("Private CAs that sign the cluster's private endpoints.");
 
 const vaultSchema = z
     .strictObject({
         address: httpUrl
             .optional()
-            .meta(doc("Address this program and the Vault provider reach Vault at.", "https://<exposure.host>")),
+            .meta(doc("Address this program and the Vault provider reach Vault at.", "`https://<exposure.host>`")),
         skipTlsVerify: z
             .boolean()
             .default(false)
@@ -527,7 +527,7 @@ const auditSchema = z
             .default("file")
             .describe("The audit device's mount path."),
     })
-    .describe("The file audit device.");
+    .describe("Vault's audit device.");
 
 const kvSchema = z
     .strictObject({
@@ -562,7 +562,7 @@ const kvSchema = z
             ])
             .describe("Shared KV v2 mounts, and the paths in each that this cluster's store may read."),
     })
-    .describe("KV v2 mounts.");
+    .describe("KV v2 mounts: the cluster's own and the shared ones.");
 
 const oidcSchema = z
     .strictObject({
@@ -609,7 +609,7 @@ const kubernetesAuthSchema = z
     .strictObject({
         path: matching(/^[a-z0-9][a-z0-9._-]*$/, "must be a mount path")
             .optional()
-            .meta(doc("The auth mount path.", "kubernetes-<cluster.name>")),
+            .meta(doc("The auth mount path.", "`kubernetes-<cluster.name>`")),
         host: httpsUrl
             .default("https://kubernetes.default.svc")
             .describe("The API server Vault sends TokenReviews to (Vault runs in this cluster)."),
@@ -636,7 +636,7 @@ const externalSecretsSchema = z
         serviceAccount: k8sName.default("external-secrets").describe("The ServiceAccount the store authenticates as."),
         storeName: k8sName
             .optional()
-            .meta(doc("Name of the ClusterSecretStore.", "vault-<cluster.name with '.' as '-'>")),
+            .meta(doc("Name of the ClusterSecretStore.", "`vault-<cluster.name>` with '.' as '-'")),
         install: z.boolean().default(false).describe("Install External Secrets Operator from its chart here."),
         chartVersion: matching(semverPattern, "must be an exact chart version such as 2.9.0")
             .default("2.9.0")
@@ -667,13 +667,15 @@ const externalSecretsSchema = z
             .default(false)
             .describe("Create a smoke ExternalSecret that proves the chain after deploy."),
     })
-    .describe("External Secrets.");
+    .describe(
+        "External Secrets Operator: the ClusterSecretStores that read from this Vault, and optionally the operator itself.",
+    );
 
 const kubernetesSchema = z
     .strictObject({
         context: z.string().min(1).optional().meta(doc("kubeconfig context.", "the current context")),
     })
-    .describe("The explicit Kubernetes provider.");
+    .describe("The explicit Kubernetes provider every Kubernetes resource uses.");
 
 /** Every structured key: the project's config surface (exported for docs and tests). */
 export const CONFIG_SCHEMAS = {
