@@ -3,13 +3,14 @@
  * resolve.ts (defaults derived from other keys, and the typed config),
  * rules/ (checks between fields, by concern), load.ts (the one pass).
  */
-export { ConfigError, ConfigSource, loadConfig, requiredSecretKeys, stackConfigSource } from "./load";
+export { ConfigError, loadConfig, requiredSecretKeys, stackConfigSource } from "./load";
+export type { ConfigSource } from "./load";
 export type {
     AwsKmsUnseal,
     AwsStorage,
     ExposureConfig,
-    InternalTls,
     IngressTls,
+    InternalTls,
     KubernetesAuthConfig,
     OidcDisabled,
     OidcEnabled,
@@ -20,15 +21,5 @@ export type {
     ServerConfig,
     ShamirUnseal,
 } from "./resolve";
-export {
-    CONFIG_NAMESPACE,
-    CONFIG_SCHEMAS,
-    durationSeconds,
-    OBJECT_KEYS,
-    ObjectKey,
-    pemCertificates,
-    REQUIRED_KEYS,
-    SECRET_KEYS,
-    SecretKey,
-    SNAPSHOT_UPLOAD_IMAGE,
-} from "./schema";
+export { CONFIG_NAMESPACE, CONFIG_SCHEMAS, durationSeconds, OBJECT_KEYS, REQUIRED_KEYS, SECRET_KEYS } from "./schema";
+export type { ObjectKey, SecretKey } from "./schema";

@@ -57,7 +57,7 @@ export interface InternalTls {
     readonly caSecretName?: string;
 }
 
-type Snapshots = Parsed["server"] extends { snapshots?: infer S } ? NonNullable<S> : never;
+type Snapshots = NonNullable<Parsed["server"]["snapshots"]>;
 export type ServerConfig = Omit<Parsed["server"], "tls" | "snapshots"> & {
     readonly tls: IngressTls | InternalTls;
     /** Defined with raft storage only: on unless configured off. */

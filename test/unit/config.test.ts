@@ -417,6 +417,16 @@ describe("loadConfig", () => {
         ]);
     });
 
+    it("runs every rule in the one pass, the External Secrets settings with the rest", () => {
+        const stack = homelabStack();
+        stack.values.server = { replicas: 3 };
+        stack.values.externalSecrets = { namespaceConditions: [] };
+        assert.deepEqual(configProblems(stack), [
+            `${ns}:server.replicas: must be 1 with server.storageBackend s3: Vault's S3 storage backend has no HA (use storageBackend raft for 3 or 5 replicas)`,
+            `${ns}:externalSecrets.namespaceConditions: must list at least one condition, or be unset to let every namespace use the store`,
+        ]);
+    });
+
     it("creates no resource when the config is invalid", async () => {
         const stack = homelabStack();
         stack.values.storage.mode = "gcs";
