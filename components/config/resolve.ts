@@ -223,3 +223,8 @@ export function resolveDefaults(c: Parsed, secrets: SecretValues = {}): Resolved
         },
     };
 }
+
+/** Compiles only when T is true. */
+type Holds<T extends true> = T;
+/** PlatformConfig only narrows ResolvedConfig, which load.ts's one cast relies on: the build fails otherwise. */
+export type PlatformConfigNarrowsResolved = Holds<PlatformConfig extends ResolvedConfig ? true : false>;
