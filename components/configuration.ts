@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
-import { durationSeconds, PlatformConfig, PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./config";
+import { durationSeconds, PlatformConfig } from "./config";
+import { PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
 import { AutheliaClient, autheliaClient, oidcRoleInputs, oidcTune } from "./lib/oidc";
 import {
     checkPolicy,
@@ -174,9 +175,6 @@ export class VaultConfiguration extends pulumi.ComponentResource {
 
         // OIDC login through Authelia; SSO groups map to policies through external groups.
         if (c.oidc.enabled) {
-            if (c.oidc.issuer === undefined || c.secrets.oidcClientSecret === undefined) {
-                throw new pulumi.ResourceError("oidc.enabled needs oidc.issuer and the oidcClientSecret secret", this);
-            }
             const oidc = new vault.jwt.AuthBackend(
                 `${name}-oidc`,
                 {
@@ -187,7 +185,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                     // oidc.discoveryCaPem overrides trust.caBundle (the issuer is one of the private endpoints).
                     oidcDiscoveryCaPem: c.oidc.discoveryCaPem ?? c.trust.caBundle,
                     oidcClientId: c.oidc.clientId,
-                    oidcClientSecret: c.secrets.oidcClientSecret,
+                    oidcClientSecret: c.oidc.clientSecret,
                     defaultRole: c.oidc.defaultRole,
                     tune: oidcTune(c),
                 },
@@ -287,15 +285,11 @@ export class VaultConfiguration extends pulumi.ComponentResource {
             );
         }
         for (const r of k.remoteClusters) {
-            const jwts = c.secrets.remoteClusterReviewerJwts;
-            if (jwts === undefined) {
-                throw new pulumi.ResourceError("kubernetesAuth.remoteClusters needs remoteClusterReviewerJwts", this);
-            }
             // Another cluster's API: its own CA and reviewer token, never Vault's local ones.
             const remote = auth(`-${r.name}`, r.name, `kubernetes-${r.name}`, {
                 kubernetesHost: r.host,
                 kubernetesCaCert: r.caCert,
-                tokenReviewerJwt: pulumi.secret(jwts.apply((j) => j[r.name])),
+                tokenReviewerJwt: r.reviewerJwt,
                 disableLocalCaJwt: true,
             });
             roles.push(role(`-${r.name}`, r.name, remote.backend, remote.authConfig, r));

@@ -13,7 +13,6 @@ import {
     SMOKE_TEST,
     smokeExternalSecret,
     storeMetadata,
-    validateExternalSecretsConfig,
     vaultCaReference,
     vaultClusterSecretStore,
     vaultStoreCaBundle,
@@ -63,8 +62,6 @@ export class ExternalSecrets extends pulumi.ComponentResource {
     public readonly remoteClusterManifests: Readonly<Record<string, K8sObject[]>>;
 
     constructor(name: string, args: ExternalSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Bad settings fail before this component registers anything.
-        validateExternalSecretsConfig(args.config);
         super("secret-platform:eso:ExternalSecrets", name, {}, opts);
         const c = args.config;
         const es = c.externalSecrets;

@@ -4,7 +4,6 @@ import { PlatformConfig } from "./config";
 import { VaultBootstrap } from "./bootstrap";
 import { VaultConfiguration } from "./configuration";
 import { ExternalSecrets } from "./external-secrets";
-import { validateExternalSecretsConfig } from "./lib/eso-objects";
 import { VaultServer } from "./server";
 import { RaftSnapshots } from "./snapshots";
 import { VaultStorage } from "./storage";
@@ -93,7 +92,7 @@ export class SecretPlatform extends pulumi.ComponentResource {
 
 /**
  * Builds the platform for a config; the stack entry point and the tests share
- * it. Component-level config checks run here, before the first resource
+ * it. Every config check has run in loadConfig, before the first resource
  * registers, so a bad config never leaves a half-registered graph.
  */
 export function buildPlatform(
@@ -101,6 +100,5 @@ export function buildPlatform(
     opts?: pulumi.ComponentResourceOptions,
     name: string = "platform",
 ): SecretPlatform {
-    validateExternalSecretsConfig(config);
     return new SecretPlatform(name, { config }, opts);
 }

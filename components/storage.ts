@@ -218,7 +218,7 @@ export class VaultStorage extends pulumi.ComponentResource {
         let roleArn: pulumi.Output<string> | undefined;
         let serviceAccount: StorageBinding["serviceAccount"];
         if (s.identity === "role") {
-            const irsa = s.irsa as NonNullable<typeof s.irsa>; // loadConfig requires it with identity role
+            const irsa = s.irsa;
             serviceAccount = { namespace: config.server.namespace, name: VAULT_SERVICE_ACCOUNT };
             const role = new aws.iam.Role(
                 `${name}-role`,

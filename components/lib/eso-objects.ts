@@ -5,7 +5,7 @@
  * Kubernetes objects out, so the specs can check them against ESO's own CRD
  * schemas without mocks.
  */
-import { ConfigError, CONFIG_NAMESPACE, PlatformConfig } from "../config";
+import type { PlatformConfig } from "../config";
 
 /** ESO's API group; `v1` is the only served version in chart 2.9.0 (`v1beta1` is no longer served). */
 export const ESO_GROUP = "external-secrets.io";
@@ -207,63 +207,6 @@ export function esoNamespaceLabels(): Record<string, string> {
         "pod-security.kubernetes.io/audit": "restricted",
         "pod-security.kubernetes.io/warn": "restricted",
     };
-}
-
-const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/**
- * The External Secrets settings the schema alone cannot check. Throws one
- * ConfigError listing every problem, with the full key, as loadConfig does.
- */
-export function validateExternalSecretsConfig(config: PlatformConfig): void {
-    const problems: string[] = [];
-    const fail = (key: string, message: string) => problems.push(`${CONFIG_NAMESPACE}:${key}: ${message}`);
-    const es = config.externalSecrets;
-
-    const conditions = es.namespaceConditions;
-    if (conditions !== undefined) {
-        if (conditions.length === 0) {
-            fail(
-                "externalSecrets.namespaceConditions",
-                "must list at least one condition, or be unset to let every namespace use the store",
-            );
-        }
-        conditions.forEach((c, i) => {
-            const names = c.namespaces ?? [];
-            const labels = Object.keys(c.namespaceSelector?.matchLabels ?? {});
-            if (names.length === 0 && labels.length === 0) {
-                fail(
-                    `externalSecrets.namespaceConditions[${i}]`,
-                    "must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)",
-                );
-            }
-        });
-        // The smoke ExternalSecret lives in ESO's namespace; the store must admit it.
-        const byName = conditions.some((c) => (c.namespaces ?? []).includes(es.namespace));
-        const bySelector = conditions.some((c) => Object.keys(c.namespaceSelector?.matchLabels ?? {}).length > 0);
-        if (es.smokeTest && conditions.length > 0 && !byName && !bySelector) {
-            fail(
-                "externalSecrets.smokeTest",
-                `the smoke ExternalSecret lives in namespace ${es.namespace}, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces)`,
-            );
-        }
-    }
-
-    const seen = new Map<string, string>();
-    config.kv.shared.forEach((m, i) => {
-        if (m.readablePaths.length === 0) return;
-        const name = sharedStoreName(es.storeName, m.name);
-        if (name.length > 253 || !dns1123Subdomain.test(name)) {
-            fail(`kv.shared[${i}].name`, `gives the store name '${name}', which is not a valid Kubernetes name`);
-        }
-        const other = seen.get(name);
-        if (other !== undefined) {
-            fail(`kv.shared[${i}].name`, `gives the same store name '${name}' as mount '${other}'`);
-        }
-        seen.set(name, m.name);
-    });
-
-    if (problems.length > 0) throw new ConfigError(problems);
 }
 
 /** Labels of what a remote cluster's admin applies (with kubectl, not this stack). */

@@ -51,9 +51,6 @@ export function buildIngress(config: PlatformConfig):
 export function buildHttpRoute(config: PlatformConfig): Record<string, unknown> | undefined {
     const e = config.exposure;
     if (e.kind !== "httproute") return undefined;
-    if (e.gateway === undefined) {
-        throw new Error("secret-platform:exposure.gateway: is required when exposure.kind is httproute");
-    }
     return {
         parentRefs: [
             {
@@ -85,12 +82,9 @@ export function buildHttpRoute(config: PlatformConfig): Record<string, unknown> 
 export function buildServersTransport(
     config: PlatformConfig,
 ): { readonly name: string; readonly spec: Record<string, unknown> } | undefined {
-    if (!traefikBackendTls(config)) return undefined;
     const tls = config.server.tls;
+    if (!traefikBackendTls(config) || tls.mode !== "internal") return undefined;
     const caSecret = tls.caSecretName ?? tls.secretName;
-    if (caSecret === undefined) {
-        throw new Error("secret-platform:server.tls.secretName: is required when server.tls.mode is internal");
-    }
     return {
         name: SERVERS_TRANSPORT_NAME,
         spec: {

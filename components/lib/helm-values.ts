@@ -168,9 +168,6 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
         // Vault maps AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY over the seal stanza's keys (configutil.AWSKMSEnvVars).
         throw new Error("buildVaultValues: a seal with its own credentials needs the storage keys as a file, not env");
     }
-    if (internalTls && server.tls.secretName === undefined) {
-        throw new Error("secret-platform:server.tls.secretName: is required when server.tls.mode is internal");
-    }
 
     // Secrets mounted as files under /vault/userconfig/<name>/, read-only, group-readable by vault.
     const volumes: Values[] = [{ name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } }];
@@ -185,8 +182,8 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
     let tls: { certDir: string; caFile?: string } | undefined;
     let tlsReloader: Values | undefined;
     const extraEnvironmentVars: Record<string, string> = {};
-    if (internalTls) {
-        const certDir = mountSecret("tls", server.tls.secretName as string);
+    if (server.tls.mode === "internal") {
+        const certDir = mountSecret("tls", server.tls.secretName);
         tlsReloader = tlsReloaderContainer({
             image: `${server.image.repository}:${server.image.tag}`,
             volumeMounts: volumeMounts.filter((m) => m.name === "tls"),

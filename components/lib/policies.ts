@@ -22,7 +22,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseHcl } from "@cdktf/hcl2json";
-import { PlatformConfig, POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../config";
+import type { PlatformConfig } from "../config";
+import { POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "./policy-names";
 
 /** The template External Secrets' Kubernetes auth roles get, rendered per cluster. */
 export const READER_TEMPLATE = "external-secrets-reader";

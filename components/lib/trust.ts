@@ -90,5 +90,5 @@ export function inClusterVaultCa(config: PlatformConfig): VaultCaSource | undefi
     if (tls.mode !== "internal") return undefined;
     if (tls.caSecretName !== undefined) return { kind: "secret", name: tls.caSecretName };
     if (trustBundle(config) !== undefined) return { kind: "configMap", name: TRUST_CA_CONFIGMAP };
-    return tls.secretName === undefined ? undefined : { kind: "secret", name: tls.secretName };
+    return { kind: "secret", name: tls.secretName };
 }

@@ -21,7 +21,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as vault from "@pulumi/vault";
-import { POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../../components/config";
+import { POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../../components/lib/policy-names";
 import { VaultConfiguration } from "../../components/configuration";
 import { renderPolicies } from "../../components/lib/policies";
 import { homelabStack } from "../support/fixtures";

@@ -11,7 +11,7 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
-import { PULUMI_POLICY } from "../../components/config";
+import { PULUMI_POLICY } from "../../components/lib/policy-names";
 import { renderPolicies } from "../../components/lib/policies";
 import {
     PROVIDER_TOKEN_DISPLAY_NAME,

@@ -22,7 +22,7 @@ import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY } from "../../components/lib/trust";
 import { BootstrapInputs, untrustedCertificateMessage, vaultApi } from "../../components/lib/vault-init";
 import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
 import { vaultTokenProvider } from "../../components/lib/vault-token-provider";
-import { PULUMI_POLICY } from "../../components/config";
+import { PULUMI_POLICY } from "../../components/lib/policy-names";
 import { homelabStack } from "../support/fixtures";
 import { configOf } from "../support/program";
 import { makeTestCa, TestCa } from "../support/test-ca";

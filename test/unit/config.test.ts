@@ -32,12 +32,12 @@ const cases: BadCase[] = [
     {
         name: "missing cluster",
         change: (s) => delete s.values.cluster,
-        expect: [`${ns}:cluster: is required (see README, config reference)`],
+        expect: [`${ns}:cluster: is required (see docs/configuration.md)`],
     },
     {
         name: "missing storage",
         change: (s) => delete s.values.storage,
-        expect: [`${ns}:storage: is required (see README, config reference)`],
+        expect: [`${ns}:storage: is required (see docs/configuration.md)`],
     },
     {
         name: "cluster.name missing",
@@ -417,6 +417,16 @@ describe("loadConfig", () => {
         ]);
     });
 
+    it("runs every rule in the one pass, the External Secrets settings with the rest", () => {
+        const stack = homelabStack();
+        stack.values.server = { replicas: 3 };
+        stack.values.externalSecrets = { namespaceConditions: [] };
+        assert.deepEqual(configProblems(stack), [
+            `${ns}:server.replicas: must be 1 with server.storageBackend s3: Vault's S3 storage backend has no HA (use storageBackend raft for 3 or 5 replicas)`,
+            `${ns}:externalSecrets.namespaceConditions: must list at least one condition, or be unset to let every namespace use the store`,
+        ]);
+    });
+
     it("creates no resource when the config is invalid", async () => {
         const stack = homelabStack();
         stack.values.storage.mode = "gcs";
@@ -472,12 +482,12 @@ describe("loadConfig", () => {
         stack.values.remoteClusterReviewerJwts = {};
         const c = configOf(stack);
         assert.equal(c.secrets.vaultToken, undefined);
-        assert.equal(c.secrets.remoteClusterReviewerJwts, undefined);
+        assert.deepEqual(c.kubernetesAuth.remoteClusters, []);
     });
 
     it("hands secrets over only as secret Outputs", async () => {
         const c = configOf(homelabStack());
-        assert.equal(await isSecret(c.secrets.oidcClientSecret), true);
+        assert.equal(await isSecret(c.oidc.clientSecret), true);
         assert.equal(await isSecret(c.secrets.storageSecretAccessKey), true);
         assert.equal(await valueOf(c.secrets.storageAccessKeyId as never), "GKtestaccesskey");
         assert.doesNotMatch(

@@ -14,7 +14,6 @@ import {
     remoteClusterManifests,
     remoteReviewerManifests,
     sharedStoreName,
-    validateExternalSecretsConfig,
     vaultCaReference,
 } from "../../components/lib/eso-objects";
 import { buildPlatform, SecretPlatform } from "../../components/platform";
@@ -389,28 +388,22 @@ describe("ExternalSecrets", () => {
         const es = (value: Record<string, unknown>) => (s: Stack) => (s.values.externalSecrets = value);
 
         it("rejects an empty condition list", () => {
-            assert.deepEqual(configProblems(homelab(es({ namespaceConditions: [] })), validateExternalSecretsConfig), [
+            assert.deepEqual(configProblems(homelab(es({ namespaceConditions: [] }))), [
                 `${ns}:externalSecrets.namespaceConditions: must list at least one condition, or be unset to let every namespace use the store`,
             ]);
         });
 
         it("rejects conditions that admit no namespace", () => {
             const conditions = [{ namespaces: [] }, { namespaceSelector: { matchLabels: {} } }, { namespaces: ["a"] }];
-            assert.deepEqual(
-                configProblems(homelab(es({ namespaceConditions: conditions })), validateExternalSecretsConfig),
-                [
-                    `${ns}:externalSecrets.namespaceConditions[0]: must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)`,
-                    `${ns}:externalSecrets.namespaceConditions[1]: must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)`,
-                ],
-            );
+            assert.deepEqual(configProblems(homelab(es({ namespaceConditions: conditions }))), [
+                `${ns}:externalSecrets.namespaceConditions[0]: must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)`,
+                `${ns}:externalSecrets.namespaceConditions[1]: must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)`,
+            ]);
         });
 
         it("rejects a smoke test the namespace conditions would refuse", () => {
             assert.deepEqual(
-                configProblems(
-                    homelab(es({ smokeTest: true, namespaceConditions: [{ namespaces: ["grafana"] }] })),
-                    validateExternalSecretsConfig,
-                ),
+                configProblems(homelab(es({ smokeTest: true, namespaceConditions: [{ namespaces: ["grafana"] }] }))),
                 [
                     `${ns}:externalSecrets.smokeTest: the smoke ExternalSecret lives in namespace external-secrets, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces)`,
                 ],
@@ -420,7 +413,7 @@ describe("ExternalSecrets", () => {
                 { namespaces: ["external-secrets"] },
                 { namespaceSelector: { matchLabels: { a: "b" } } },
             ]) {
-                validateExternalSecretsConfig(configOf(homelab(es({ smokeTest: true, namespaceConditions: [c] }))));
+                configOf(homelab(es({ smokeTest: true, namespaceConditions: [c] })));
             }
         });
 
@@ -434,7 +427,7 @@ describe("ExternalSecrets", () => {
                         ],
                     }),
             );
-            assert.deepEqual(configProblems(stack, validateExternalSecretsConfig), [
+            assert.deepEqual(configProblems(stack), [
                 `${ns}:kv.shared[1].name: gives the same store name 'vault-amiya-akn-team-a' as mount 'team.a'`,
             ]);
         });
@@ -450,7 +443,7 @@ describe("ExternalSecrets", () => {
         });
 
         it("accepts the defaults and the amiya stack's settings", () => {
-            validateExternalSecretsConfig(configOf(homelabStack()));
+            configOf(homelabStack());
             assert.equal(sharedStoreName("vault-amiya-akn", "team_a.x"), "vault-amiya-akn-team-a-x");
         });
     });

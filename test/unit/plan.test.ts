@@ -112,7 +112,7 @@ describe("offline plan", () => {
             const stack = homelabStack();
             const leaked = stack.secrets.oidcClientSecret as string;
             const plan = await recordPlan("leak", stack, (config, opts) => {
-                const plain = pulumi.unsecret(config.secrets.oidcClientSecret as pulumi.Output<string>);
+                const plain = pulumi.unsecret(config.oidc.clientSecret as pulumi.Output<string>);
                 const provider = new k8s.Provider("leak-k8s", {}, opts);
                 return new k8s.core.v1.ConfigMap(
                     "leak",
@@ -142,7 +142,7 @@ describe("offline plan", () => {
             const plan = await recordPlan("marked", homelabStack(), (config, opts) => {
                 return new k8s.core.v1.ConfigMap(
                     "marked",
-                    { data: { token: config.secrets.oidcClientSecret as pulumi.Output<string>, fine: "public" } },
+                    { data: { token: config.oidc.clientSecret as pulumi.Output<string>, fine: "public" } },
                     opts,
                 );
             });
@@ -388,7 +388,7 @@ describe("offline plan", () => {
                 stdout: "",
                 stderr: [
                     "invalid stack config (2 problems):",
-                    "  secret-platform:cluster: is required (see README, config reference)",
+                    "  secret-platform:cluster: is required (see docs/configuration.md)",
                     '  secret-platform:storage.mode: must be one of "aws", "s3-compatible"',
                     "",
                 ].join("\n"),

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { parse as parseHcl } from "@cdktf/hcl2json";
-import { knownPolicyNames, loadConfig, PlatformConfig } from "../../components/config";
+import { loadConfig, PlatformConfig } from "../../components/config";
+import { knownPolicyNames } from "../../components/lib/policy-names";
 import {
     checkPolicy,
     groupPolicyNames,

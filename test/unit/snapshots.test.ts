@@ -8,7 +8,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseHcl } from "@cdktf/hcl2json";
-import { knownPolicyNames, POLICY_DIR } from "../../components/config";
+import { knownPolicyNames, POLICY_DIR } from "../../components/lib/policy-names";
 import { buildNetworkPolicies, missingEgress } from "../../components/lib/network-policy";
 import { checkPolicy } from "../../components/lib/policies";
 import { buildPlatform, SecretPlatform } from "../../components/platform";

@@ -1,0 +1,60 @@
+import { sharedStoreName } from "../../lib/eso-objects";
+import { Rule } from "./rule";
+
+const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * ESO's namespace apart from Vault's, namespace conditions that admit someone
+ * (the smoke test's namespace too), and shared stores with valid, distinct names.
+ */
+export const externalSecretsRules: Rule = (c, _secrets, fail) => {
+    const es = c.externalSecrets;
+    if (es.namespace === c.server.namespace) {
+        fail("externalSecrets.namespace", "must differ from server.namespace (Vault's namespace is default-deny)");
+    }
+
+    const conditions = es.namespaceConditions;
+    if (conditions !== undefined) {
+        if (conditions.length === 0) {
+            fail(
+                "externalSecrets.namespaceConditions",
+                "must list at least one condition, or be unset to let every namespace use the store",
+            );
+        }
+        conditions.forEach((condition, i) => {
+            const names = condition.namespaces ?? [];
+            const labels = Object.keys(condition.namespaceSelector?.matchLabels ?? {});
+            if (names.length === 0 && labels.length === 0) {
+                fail(
+                    `externalSecrets.namespaceConditions[${i}]`,
+                    "must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)",
+                );
+            }
+        });
+        // The smoke ExternalSecret lives in ESO's namespace; the store must admit it.
+        const byName = conditions.some((condition) => (condition.namespaces ?? []).includes(es.namespace));
+        const bySelector = conditions.some(
+            (condition) => Object.keys(condition.namespaceSelector?.matchLabels ?? {}).length > 0,
+        );
+        if (es.smokeTest && conditions.length > 0 && !byName && !bySelector) {
+            fail(
+                "externalSecrets.smokeTest",
+                `the smoke ExternalSecret lives in namespace ${es.namespace}, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces)`,
+            );
+        }
+    }
+
+    const seen = new Map<string, string>();
+    c.kv.shared.forEach((m, i) => {
+        if (m.readablePaths.length === 0) return;
+        const name = sharedStoreName(es.storeName, m.name);
+        if (name.length > 253 || !dns1123Subdomain.test(name)) {
+            fail(`kv.shared[${i}].name`, `gives the store name '${name}', which is not a valid Kubernetes name`);
+        }
+        const other = seen.get(name);
+        if (other !== undefined) {
+            fail(`kv.shared[${i}].name`, `gives the same store name '${name}' as mount '${other}'`);
+        }
+        seen.set(name, m.name);
+    });
+};

@@ -1,0 +1,722 @@
+/**
+ * The stack config's shape: one zod schema per top-level key. Field checks,
+ * schema defaults and the descriptions that docs/configuration.md and
+ * Pulumi.yaml are generated from (`npm run docs:config`) live here and only
+ * here. Defaults that depend on other keys are resolve.ts's; rules between
+ * fields are rules/*.ts's.
+ */
+import * as crypto from "node:crypto";
+import { z } from "zod";
+
+/** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
+export const CONFIG_NAMESPACE = "secret-platform";
+
+/** Default image of the raft snapshot upload step: the AWS CLI (it has sh); before 2.23, whose default checksums S3-compatible servers may refuse. */
+export const SNAPSHOT_UPLOAD_IMAGE = "amazon/aws-cli:2.15.61";
+
+/**
+ * Metadata the docs generator reads besides zod's own `description`:
+ * `constraint` is the rule a value must meet, in the words of its error
+ * message; `resolvedDefault` is a default that resolve.ts derives from other
+ * keys (the schema itself has none).
+ */
+export type FieldMeta = {
+    readonly description?: string;
+    readonly constraint?: string;
+    readonly resolvedDefault?: string;
+};
+
+/** A field's description, and (optionally) the default resolve.ts derives for it. */
+function doc(description: string, resolvedDefault?: string): FieldMeta {
+    return resolvedDefault === undefined ? { description } : { description, resolvedDefault };
+}
+
+// ---------------------------------------------------------------------------
+// Reusable field schemas. Every message completes "<key>: ..." so that the
+// error line reads as a sentence naming the key; the same words document it.
+// ---------------------------------------------------------------------------
+
+/** A string matching `pattern`; `rule` is both its error message and its documented constraint. */
+function matching(pattern: RegExp, rule: string) {
+    return z.string().regex(pattern, rule).meta({ constraint: rule });
+}
+
+/** A string that passes `test`; `rule` is both its error message and its documented constraint. */
+function satisfying(test: (value: string) => boolean, rule: string) {
+    return z.string().refine(test, rule).meta({ constraint: rule });
+}
+
+const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const hostnamePattern = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const durationPattern = /^\d+(s|m|h)$/;
+const quantityPattern = /^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/;
+const semverPattern = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
+const cidrPattern = /^(\d{1,3}\.){3}\d{1,3}\/(\d|[12]\d|3[0-2])$|^[0-9a-fA-F:]+\/\d{1,3}$/;
+const cronPattern = /^(\S+\s+){4}\S+$/;
+const keyPrefixPattern = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*\/$/;
+const mountPathPattern = /^[a-z0-9-]+$/;
+
+const hostname = matching(hostnamePattern, "must be a lower-case DNS name (e.g. vault.amiya.akn)");
+const k8sName = matching(dnsLabel, "must be a Kubernetes name (lower-case letters, digits and '-', at most 63)");
+const duration = matching(durationPattern, "must be a duration such as 30s, 10m or 1h");
+const quantity = matching(quantityPattern, "must be a Kubernetes quantity such as 250m, 512Mi or 10Gi");
+const cidr = matching(cidrPattern, "must be a CIDR block such as 10.0.0.0/8");
+const cron = matching(cronPattern, "must be a five-field cron schedule");
+const port = z.number().int().min(1).max(65535);
+const nonEmpty = z.string().min(1, "must not be empty");
+
+function urlWith(schemes: readonly string[], what: string) {
+    return satisfying((v) => {
+        try {
+            const u = new URL(v);
+            return schemes.includes(u.protocol) && u.hostname !== "";
+        } catch {
+            return false;
+        }
+    }, what);
+}
+const httpsUrl = urlWith(["https:"], "must be an https URL");
+const httpUrl = urlWith(["https:", "http:"], "must be an http or https URL");
+
+/** A PEM certificate; only the armour is checked, the API server checks the rest. */
+const pemCertificate = satisfying(
+    (v) => v.includes("-----BEGIN CERTIFICATE-----") && v.includes("-----END CERTIFICATE-----"),
+    "must be a PEM certificate (-----BEGIN CERTIFICATE-----)",
+);
+
+/** The PEM blocks of a bundle, in order (armour included). */
+export function pemCertificates(bundle: string): string[] {
+    return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+}
+
+/** A PEM bundle of one or more CA certificates, each parsed as X.509 (what every client will be given). */
+const caBundle = z
+    .string()
+    .superRefine((v, ctx) => {
+        const blocks = pemCertificates(v);
+        if (blocks.length === 0) {
+            ctx.addIssue({
+                code: "custom",
+                message: "must be a PEM bundle of CA certificates (-----BEGIN CERTIFICATE-----)",
+            });
+            return;
+        }
+        blocks.forEach((pem, i) => {
+            try {
+                new crypto.X509Certificate(pem);
+            } catch (e) {
+                ctx.addIssue({
+                    code: "custom",
+                    message: `certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate (${(e as Error).message})`,
+                });
+            }
+        });
+    })
+    .meta({ constraint: "must be a PEM bundle of CA certificates, each a valid X.509 certificate" });
+
+/** Seconds in a duration already checked against the duration pattern (30s, 10m, 1h). */
+export function durationSeconds(value: string): number {
+    const n = Number(value.slice(0, -1));
+    return n * ({ s: 1, m: 60, h: 3600 } as Record<string, number>)[value.slice(-1)];
+}
+
+// S3 bucket naming rules (the subset that also holds for Garage and MinIO).
+const bucketName = matching(
+    /^(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    "must be a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-')",
+);
+
+const kvMountSettings = {
+    maxVersions: z
+        .number()
+        .int()
+        .min(0)
+        .max(1000)
+        .default(10)
+        .describe("Versions kept per secret (0 = Vault's default of 10)."),
+    casRequired: z.boolean().default(false).describe("Require check-and-set on every write."),
+    deleteVersionAfter: duration.default("0s").describe("Delete versions older than this; `0s` keeps them."),
+};
+
+const resourceMap = z.strictObject({
+    cpu: quantity.optional().describe("CPU, e.g. `250m`."),
+    memory: quantity.optional().describe("Memory, e.g. `512Mi`."),
+});
+
+// ---------------------------------------------------------------------------
+// One schema per top-level key. Defaults live here and only here.
+// ---------------------------------------------------------------------------
+
+const clusterSchema = z
+    .strictObject({
+        name: hostname.describe(
+            "The cluster this stack serves (e.g. `amiya.akn`): names its KV mount, Kubernetes auth mount and store.",
+        ),
+        domain: hostname.describe("The DNS domain this cluster's services live under."),
+    })
+    .describe("The cluster this stack serves.");
+
+const storageSchema = z
+    .strictObject({
+        mode: z
+            .enum(["aws", "s3-compatible"])
+            .describe("`aws`: a hardened bucket with IAM and KMS; `s3-compatible`: a bucket on Garage or MinIO."),
+        bucket: bucketName.describe("Vault's storage bucket."),
+        region: nonEmpty.describe("AWS region, or the S3-compatible server's region name (Garage: `garage`)."),
+        endpoint: httpUrl
+            .optional()
+            .describe("Endpoint of the S3-compatible server: required in s3-compatible mode, refused in aws mode."),
+        forcePathStyle: z
+            .boolean()
+            .optional()
+            .meta(
+                doc(
+                    "Path-style addressing (s3-compatible mode only).",
+                    "true in s3-compatible mode, false in aws mode",
+                ),
+            ),
+        prefix: matching(keyPrefixPattern, "must be a relative key prefix ending in '/' (e.g. vault/)")
+            .optional()
+            .describe("Key prefix inside the bucket for Vault's data (Vault's `path`)."),
+        versioning: z
+            .boolean()
+            .default(true)
+            .describe(
+                "Object versioning; must stay on in aws mode (it is the restore window). Garage has none: set false.",
+            ),
+        noncurrentVersionExpirationDays: z
+            .number()
+            .int()
+            .min(1)
+            .max(3650)
+            .default(30)
+            .describe("Days noncurrent object versions are kept: the point-in-time restore window."),
+        abortIncompleteMultipartUploadDays: z
+            .number()
+            .int()
+            .min(1)
+            .max(365)
+            .default(7)
+            .describe("Days after which incomplete multipart uploads are aborted."),
+        identity: z
+            .enum(["user", "role"])
+            .optional()
+            .meta(
+                doc(
+                    "aws mode: `user` (an IAM user with an access key) or `role` (IRSA / pod identity); refused in s3-compatible mode.",
+                    "user in aws mode",
+                ),
+            ),
+        irsa: z
+            .strictObject({
+                oidcProviderArn: matching(
+                    /^arn:aws[a-z-]*:iam::\d{12}:oidc-provider\/.+$/,
+                    "must be an IAM OIDC provider ARN",
+                ).describe("The cluster's IAM OIDC provider."),
+                oidcProviderUrl: matching(
+                    /^[a-z0-9.-]+(\/[A-Za-z0-9._-]+)*$/,
+                    "must be the provider's host and path without https://",
+                ).describe("The same provider's URL without `https://`."),
+            })
+            .optional()
+            .describe("aws mode with `identity: role`: the cluster's OIDC provider for IRSA; required there."),
+        kmsDeletionWindowDays: z
+            .number()
+            .int()
+            .min(7)
+            .max(30)
+            .default(30)
+            .describe("aws mode: the KMS keys' deletion window in days."),
+        protect: z
+            .boolean()
+            .default(true)
+            .describe(
+                "`protect` on the bucket and KMS keys (they are retained on delete regardless). Off is for throw-away stacks.",
+            ),
+        createBucket: z
+            .boolean()
+            .default(true)
+            .describe(
+                "false: use an existing bucket (e.g. made with `garage bucket create`), with no S3 resource and no aws.Provider (s3-compatible mode only).",
+            ),
+    })
+    .describe("Vault's S3 storage.");
+
+const unsealSchema = z
+    .strictObject({
+        mode: z
+            .enum(["awskms", "shamir"])
+            .optional()
+            .meta(
+                doc(
+                    "`awskms`: Vault's AWS KMS seal; `shamir`: unseal keys in a Secret, submitted by the in-cluster unsealer.",
+                    "awskms with aws storage, shamir otherwise",
+                ),
+            ),
+        secretShares: z.number().int().min(1).max(255).default(5).describe("Shamir key shares (shamir mode)."),
+        secretThreshold: z
+            .number()
+            .int()
+            .min(1)
+            .max(255)
+            .default(3)
+            .describe("Shamir shares needed to unseal; at most secretShares, and at least 2 when there are several."),
+        recoveryShares: z.number().int().min(1).max(255).default(5).describe("Recovery key shares (awskms mode)."),
+        recoveryThreshold: z
+            .number()
+            .int()
+            .min(1)
+            .max(255)
+            .default(3)
+            .describe("Recovery shares needed; at most recoveryShares, and at least 2 when there are several."),
+        kmsKeyId: z
+            .string()
+            .min(1)
+            .optional()
+            .describe(
+                "An existing KMS key for the seal: a key ARN in aws mode (so that Vault's IAM policy can name it); required for awskms with s3-compatible storage. Unset in aws mode: the program creates one.",
+            ),
+        kmsRegion: z
+            .string()
+            .min(1)
+            .optional()
+            .meta(
+                doc(
+                    "Region of the seal's KMS key; required for awskms with s3-compatible storage when kmsKeyId is not a key ARN.",
+                    "the region in a kmsKeyId ARN, else storage.region",
+                ),
+            ),
+        schedule: cron.default("* * * * *").describe("CronJob schedule of the unsealer (shamir mode)."),
+        loop: z
+            .strictObject({
+                enabled: z.boolean().default(true).describe("Run the loop."),
+                intervalSeconds: z
+                    .number()
+                    .int()
+                    .min(1)
+                    .max(3600)
+                    .default(5)
+                    .describe("How often the loop checks the seal status."),
+            })
+            .prefault({})
+            .describe("The long-running unseal loop, for a shorter outage after a restart."),
+        secretName: k8sName.default("vault-unseal-keys").describe("The Kubernetes Secret that holds the unseal keys."),
+    })
+    .describe("How Vault is unsealed after every start: the AWS KMS seal or Shamir keys.");
+
+/** server.snapshots: the raft snapshot CronJob (resolve.ts defaults it with raft storage). */
+export const snapshotsSchema = z.strictObject({
+    enabled: z.boolean().default(true).describe("The raft snapshot CronJob."),
+    schedule: cron.default("0 */6 * * *").describe("When the snapshot job runs."),
+    prefix: matching(keyPrefixPattern, "must be a relative key prefix ending in '/' (e.g. snapshots/)")
+        .default("snapshots/")
+        .describe("Where snapshots land in the bucket, under storage.prefix."),
+    image: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
+        .default(SNAPSHOT_UPLOAD_IMAGE)
+        .describe("The upload step's S3 CLI image, pinned (the save step uses the Vault image)."),
+});
+
+const volumeSchema = (size: string, what: string) =>
+    z
+        .strictObject({
+            size: quantity.default(size).describe("Size of the volume."),
+            storageClass: z
+                .string()
+                .min(1)
+                .optional()
+                .meta(doc("StorageClass of the volume.", "the cluster's default class")),
+        })
+        .prefault({})
+        .describe(what);
+
+const serverSchema = z
+    .strictObject({
+        namespace: k8sName.default("vault").describe("Vault's namespace (created by this program)."),
+        chartVersion: matching(semverPattern, "must be an exact chart version such as 0.34.1")
+            .default("0.34.1")
+            .describe("The `vault` chart version."),
+        chartRepository: httpsUrl.default("https://helm.releases.hashicorp.com").describe("The chart repository."),
+        image: z
+            .strictObject({
+                repository: z.string().min(1).default("hashicorp/vault").describe("Vault's image repository."),
+                tag: matching(semverPattern, "must be an exact Vault version such as 2.0.4")
+                    .default("2.0.4")
+                    .describe("Vault's image tag."),
+            })
+            .prefault({})
+            .describe("Vault's image."),
+        storageBackend: z
+            .enum(["s3", "raft"])
+            .default("s3")
+            .describe("`s3` (the bucket, standalone only) or `raft` (integrated storage, HA capable)."),
+        replicas: z.number().int().min(1).default(1).describe("Vault pods: 1 with S3 storage; 1, 3 or 5 with raft."),
+        resources: z
+            .strictObject({
+                requests: resourceMap.default({ cpu: "100m", memory: "256Mi" }).describe("Container requests."),
+                limits: resourceMap.default({ memory: "512Mi" }).describe("Container limits."),
+            })
+            .prefault({})
+            .describe("Resources of the Vault container."),
+        tls: z
+            .strictObject({
+                mode: z
+                    .enum(["ingress", "internal"])
+                    .default("ingress")
+                    .describe(
+                        "`ingress`: TLS ends at the ingress, Vault listens in plain HTTP inside its default-deny namespace; `internal`: Vault serves TLS itself.",
+                    ),
+                secretName: k8sName
+                    .optional()
+                    .describe("Secret with tls.crt and tls.key; required when tls.mode is internal."),
+                caSecretName: k8sName
+                    .optional()
+                    .describe(
+                        "Secret holding ca.crt when the certificate comes from a private CA (the store trusts it).",
+                    ),
+            })
+            .prefault({})
+            .describe("TLS of Vault's listener."),
+        auditStorage: volumeSchema("2Gi", "The audit log volume."),
+        dataStorage: volumeSchema("10Gi", "The raft data volume (raft only)."),
+        logLevel: z
+            .enum(["trace", "debug", "info", "warn", "error"])
+            .default("info")
+            .describe("Vault's log level (logs are JSON)."),
+        metricsScrape: z
+            .enum(["annotations", "serviceMonitor"])
+            .optional()
+            .meta(
+                doc(
+                    "How networkPolicy.monitoringNamespace scrapes the metrics listener: `annotations` (prometheus.io/* on the pods) or `serviceMonitor` (a Service and a Prometheus Operator ServiceMonitor). Needs networkPolicy.monitoringNamespace.",
+                    "annotations, when networkPolicy.monitoringNamespace is set",
+                ),
+            ),
+        // Unset here and defaulted in resolve.ts, so that setting it with s3 storage is refused.
+        snapshots: snapshotsSchema
+            .optional()
+            .meta(
+                doc(
+                    "Scheduled raft snapshots to the storage bucket (raft only: setting it with s3 storage is an error; on by default with raft, since the bucket no longer holds the live data).",
+                    "on with raft storage",
+                ),
+            ),
+    })
+    .describe("The Vault Helm release.");
+
+const exposureSchema = z
+    .strictObject({
+        kind: z
+            .enum(["ingress", "httproute", "none"])
+            .default("ingress")
+            .describe("`ingress`, `httproute` (Gateway API) or `none`."),
+        host: hostname.optional().meta(doc("Host name of the UI and API.", "`vault.<cluster.domain>`")),
+        className: z.string().min(1).optional().meta(doc("The IngressClass.", "the cluster's default class")),
+        tlsSecretName: k8sName.default("vault-tls").describe("The Ingress TLS Secret."),
+        certManagerIssuer: z
+            .string()
+            .min(1)
+            .optional()
+            .describe("cert-manager issuer that signs the Ingress certificate; unset: no annotation."),
+        certManagerIssuerKind: z
+            .enum(["ClusterIssuer", "Issuer"])
+            .default("ClusterIssuer")
+            .describe("Kind of that issuer."),
+        gateway: z
+            .strictObject({
+                name: k8sName.describe("The Gateway's name."),
+                namespace: k8sName.describe("The Gateway's namespace."),
+                sectionName: z.string().min(1).optional().describe("The Gateway listener to attach to."),
+            })
+            .optional()
+            .describe("The parent Gateway of the HTTPRoute: required when kind is httproute, refused otherwise."),
+    })
+    .describe("UI and API exposure.");
+
+const labelKey = matching(
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    "must be a label key such as app.kubernetes.io/name",
+);
+const labelValue = matching(
+    /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/,
+    "must be a label value such as traefik",
+);
+/** An in-cluster peer: pods of a namespace (optionally only those with these labels), on their container ports. */
+const egressNamespacePeer = z.strictObject({
+    name: k8sName.describe("The peer's namespace."),
+    podLabels: z.record(labelKey, labelValue).optional().describe("Only the pods with these labels."),
+    ports: z.array(port).min(1).optional().meta(doc("The peer pods' container ports.", "the rule's ports")),
+});
+/** At least one of cidrs/namespaces: checked in rules/network-policy.ts, which names the key. */
+const egressRule = (target: string) =>
+    z
+        .strictObject({
+            cidrs: z.array(cidr).min(1).optional().describe("Addresses outside the cluster."),
+            namespaces: z
+                .array(egressNamespacePeer)
+                .min(1)
+                .optional()
+                .describe("In-cluster peers (e.g. the ingress controller serving that name)."),
+            ports: z.array(port).min(1).default([443]).describe("Destination ports."),
+        })
+        .optional()
+        .describe(`Egress to ${target}: cidrs, namespaces, or both.`);
+
+const networkPolicySchema = z
+    .strictObject({
+        enabled: z.boolean().default(true).describe("Default-deny NetworkPolicies plus the allow rules below."),
+        ingressNamespace: k8sName
+            .default("ingress-nginx")
+            .describe("Namespace of the ingress controller or gateway that reaches Vault on 8200."),
+        monitoringNamespace: k8sName
+            .optional()
+            .describe("Namespace of the metrics scraper (admitted to the metrics listener only); unset allows none."),
+        extraIngressNamespaces: z
+            .array(k8sName)
+            .default([])
+            .describe("Further namespaces allowed to reach Vault on 8200."),
+        dnsNamespace: k8sName.default("kube-system").describe("Namespace of the cluster DNS."),
+        egress: z
+            .strictObject({
+                s3: egressRule("the S3 endpoint"),
+                kms: egressRule("AWS KMS"),
+                oidc: egressRule("the OIDC issuer"),
+                kubernetesApi: egressRule("the Kubernetes API (TokenReview, raft service registration)"),
+            })
+            .prefault({})
+            .describe("Egress Vault needs beyond DNS; a flow left unset is blocked (the deploy warns)."),
+    })
+    .describe("NetworkPolicies of Vault's namespace.");
+
+const trustSchema = z
+    .strictObject({
+        caBundle: caBundle
+            .optional()
+            .describe(
+                "PEM bundle of the CA(s) that sign the cluster's private endpoints (Vault's address, the S3 endpoint, the OIDC issuer): every client this program configures trusts it. Unset: public roots only.",
+            ),
+    })
+    .describe("Private CAs that sign the cluster's private endpoints.");
+
+const vaultSchema = z
+    .strictObject({
+        address: httpUrl
+            .optional()
+            .meta(doc("Address this program and the Vault provider reach Vault at.", "`https://<exposure.host>`")),
+        skipTlsVerify: z
+            .boolean()
+            .default(false)
+            .describe("Skip TLS verification (only for a first bootstrap against a private CA)."),
+        waitTimeoutSeconds: z
+            .number()
+            .int()
+            .min(10)
+            .max(3600)
+            .default(600)
+            .describe("Seconds bootstrap waits for Vault's API to answer."),
+    })
+    .describe("How this program reaches Vault.");
+
+const auditSchema = z
+    .strictObject({
+        enabled: z.boolean().default(true).describe("The file audit device."),
+        target: z
+            .enum(["file", "stdout"])
+            .default("file")
+            .describe("`file` writes to the audit volume, `stdout` to the pod log."),
+        path: matching(mountPathPattern, "must be a mount path such as file")
+            .default("file")
+            .describe("The audit device's mount path."),
+    })
+    .describe("Vault's audit device.");
+
+const kvSchema = z
+    .strictObject({
+        cluster: z
+            .strictObject(kvMountSettings)
+            .prefault({})
+            .describe("Settings of the cluster's own mount (named after cluster.name)."),
+        shared: z
+            .array(
+                z.strictObject({
+                    name: matching(/^[a-z0-9][a-z0-9._-]*$/, "must be a mount name such as shared").describe(
+                        "The mount's path.",
+                    ),
+                    description: z.string().optional().describe("The mount's description."),
+                    ...kvMountSettings,
+                    readablePaths: z
+                        .array(
+                            matching(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, "must be a relative path such as common"),
+                        )
+                        .default(["common"])
+                        .describe("Paths in the mount this cluster's store may read."),
+                }),
+            )
+            .default([
+                {
+                    name: "shared",
+                    maxVersions: 10,
+                    casRequired: false,
+                    deleteVersionAfter: "0s",
+                    readablePaths: ["common"],
+                },
+            ])
+            .describe("Shared KV v2 mounts, and the paths in each that this cluster's store may read."),
+    })
+    .describe("KV v2 mounts: the cluster's own and the shared ones.");
+
+const oidcSchema = z
+    .strictObject({
+        enabled: z.boolean().default(true).describe("OIDC login through Authelia."),
+        issuer: httpsUrl.optional().describe("The issuer (e.g. `https://auth.amiya.akn`); required when enabled."),
+        discoveryCaPem: pemCertificate
+            .optional()
+            .meta(
+                doc(
+                    "CA of the issuer's certificate when a private CA signed it; overrides trust.caBundle when Vault fetches the discovery document.",
+                    "trust.caBundle, else Vault's system roots",
+                ),
+            ),
+        clientId: z.string().min(1).default("vault").describe("The client registered in Authelia."),
+        path: matching(mountPathPattern, "must be a mount path such as oidc")
+            .default("oidc")
+            .describe("The auth mount path."),
+        defaultRole: matching(mountPathPattern, "must be a role name")
+            .default("default")
+            .describe("The role used when none is given."),
+        groupsClaim: z.string().min(1).default("groups").describe("The claim holding SSO groups."),
+        scopes: z
+            .array(z.string().min(1))
+            .default(["openid", "profile", "email", "groups"])
+            .describe("Requested scopes; must include openid."),
+        tokenTtl: duration.default("1h").describe("TTL of tokens issued by OIDC login; at most tokenMaxTtl."),
+        tokenMaxTtl: duration.default("8h").describe("Maximum TTL of those tokens."),
+        groups: z
+            .record(z.string().min(1), z.array(z.string().min(1)).min(1, "must list at least one policy"))
+            .default({})
+            .describe("SSO group to Vault policy names (from policies/*.hcl, or `default`)."),
+    })
+    .describe("OIDC login through Authelia.");
+
+const remoteCluster = z.strictObject({
+    name: hostname.describe("The remote cluster's name."),
+    host: httpsUrl.describe("Its API server."),
+    caCert: pemCertificate.describe("Its API server's CA."),
+    serviceAccount: k8sName.default("external-secrets").describe("The remote store's ServiceAccount."),
+    namespace: k8sName.default("external-secrets").describe("That ServiceAccount's namespace."),
+});
+
+const kubernetesAuthSchema = z
+    .strictObject({
+        path: matching(/^[a-z0-9][a-z0-9._-]*$/, "must be a mount path")
+            .optional()
+            .meta(doc("The auth mount path.", "`kubernetes-<cluster.name>`")),
+        host: httpsUrl
+            .default("https://kubernetes.default.svc")
+            .describe("The API server Vault sends TokenReviews to (Vault runs in this cluster)."),
+        caCert: pemCertificate.optional().meta(doc("CA of that API server.", "the CA mounted in Vault's pod")),
+        role: matching(mountPathPattern, "must be a role name")
+            .default("external-secrets")
+            .describe("The role External Secrets logs in with."),
+        tokenTtl: duration.default("10m").describe("TTL of the store's Vault tokens; at most tokenMaxTtl."),
+        tokenMaxTtl: duration.default("20m").describe("Maximum TTL of those tokens."),
+        remoteClusters: z
+            .array(remoteCluster)
+            .default([])
+            .describe(
+                "Other clusters whose External Secrets read from this Vault; each needs its JWT in remoteClusterReviewerJwts.",
+            ),
+    })
+    .describe("Kubernetes auth for External Secrets.");
+
+const externalSecretsSchema = z
+    .strictObject({
+        namespace: k8sName
+            .default("external-secrets")
+            .describe("External Secrets Operator's namespace; must differ from server.namespace."),
+        serviceAccount: k8sName.default("external-secrets").describe("The ServiceAccount the store authenticates as."),
+        storeName: k8sName
+            .optional()
+            .meta(doc("Name of the ClusterSecretStore.", "`vault-<cluster.name>` with '.' as '-'")),
+        install: z.boolean().default(false).describe("Install External Secrets Operator from its chart here."),
+        chartVersion: matching(semverPattern, "must be an exact chart version such as 2.9.0")
+            .default("2.9.0")
+            .describe("Its chart version."),
+        chartRepository: httpsUrl.default("https://charts.external-secrets.io").describe("Its chart repository."),
+        serverUrl: httpUrl.optional().meta(doc("Vault URL the store uses.", "the in-cluster service")),
+        namespaceConditions: z
+            .array(
+                z.strictObject({
+                    namespaces: z.array(k8sName).optional().describe("Namespaces allowed by name."),
+                    namespaceSelector: z
+                        .strictObject({
+                            matchLabels: z.record(z.string(), z.string()).describe("Namespaces allowed by label."),
+                        })
+                        .optional()
+                        .describe("Namespaces allowed by label."),
+                }),
+            )
+            .optional()
+            .meta(
+                doc(
+                    "ESO `conditions`: which namespaces may use the store (by name or label); each condition sets one or both.",
+                    "every namespace",
+                ),
+            ),
+        smokeTest: z
+            .boolean()
+            .default(false)
+            .describe("Create a smoke ExternalSecret that proves the chain after deploy."),
+    })
+    .describe(
+        "External Secrets Operator: the ClusterSecretStores that read from this Vault, and optionally the operator itself.",
+    );
+
+const kubernetesSchema = z
+    .strictObject({
+        context: z.string().min(1).optional().meta(doc("kubeconfig context.", "the current context")),
+    })
+    .describe("The explicit Kubernetes provider every Kubernetes resource uses.");
+
+/** Every structured key: the project's config surface (exported for docs and tests). */
+export const CONFIG_SCHEMAS = {
+    cluster: clusterSchema,
+    storage: storageSchema,
+    unseal: unsealSchema.prefault({}),
+    server: serverSchema.prefault({}),
+    exposure: exposureSchema.prefault({}),
+    networkPolicy: networkPolicySchema.prefault({}),
+    vault: vaultSchema.prefault({}),
+    trust: trustSchema.prefault({}),
+    audit: auditSchema.prefault({}),
+    kv: kvSchema.prefault({}),
+    oidc: oidcSchema.prefault({}),
+    kubernetesAuth: kubernetesAuthSchema.prefault({}),
+    externalSecrets: externalSecretsSchema.prefault({}),
+    kubernetes: kubernetesSchema.prefault({}),
+} as const;
+
+/**
+ * Keys that hold secrets, with their descriptions. They are top-level so that
+ * marking one secret does not turn a whole object (and every output derived
+ * from it) into a secret.
+ */
+export const SECRET_KEYS = {
+    oidcClientSecret: "The OIDC client secret registered in Authelia; required when oidc.enabled.",
+    storageAccessKeyId: "Access key id of the S3-compatible storage; required in s3-compatible mode.",
+    storageSecretAccessKey: "Secret access key of the S3-compatible storage; required in s3-compatible mode.",
+    sealAccessKeyId: "AWS access key id for the awskms seal with s3-compatible storage; required there.",
+    sealSecretAccessKey: "AWS secret access key for the awskms seal with s3-compatible storage; required there.",
+    vaultToken:
+        "Break-glass or adoption only: a root (or pulumi-policy) token bootstrap mints the Vault provider's own token with; a root token is revoked once used (docs/bootstrap.md).",
+    remoteClusterReviewerJwts:
+        "Object: remote cluster name to the token-reviewer JWT of that cluster; required with kubernetesAuth.remoteClusters.",
+} as const;
+export type SecretKey = keyof typeof SECRET_KEYS;
+
+export type ObjectKey = keyof typeof CONFIG_SCHEMAS;
+export const OBJECT_KEYS = Object.keys(CONFIG_SCHEMAS) as ObjectKey[];
+/** The keys every stack must set; every other key has a default. */
+export const REQUIRED_KEYS: readonly ObjectKey[] = ["cluster", "storage"];
+
+/** Each key as the schema parsed it: its own defaults applied, none derived from other keys yet. */
+export type Parsed = { [K in ObjectKey]: z.output<(typeof CONFIG_SCHEMAS)[K]> };
