@@ -4,11 +4,11 @@
  * from VAULT_ADDR / VAULT_TOKEN (or ~/.vault-token), never from argv.
  */
 import * as fs from "node:fs";
-import { parseArgs, USAGE } from "./lib/migrate/args";
-import { Mapping, mappingSchema, parseMapping } from "./lib/migrate/mapping";
-import { migrate } from "./lib/migrate/run";
-import { decryptFile } from "./lib/migrate/sops";
-import { connectionFromEnv, KvClient } from "./lib/migrate/vault";
+import { parseArgs, USAGE } from "../ops/migrate/args";
+import { Mapping, mappingSchema, parseMapping } from "../ops/migrate/mapping";
+import { migrate } from "../ops/migrate/run";
+import { decryptFile } from "../ops/migrate/sops";
+import { connectionFromEnv, KvClient } from "../ops/migrate/vault";
 
 async function main(): Promise<number> {
     let opts;

@@ -3,7 +3,7 @@
  * [--endpoint <url>] [--region <r>] [--force-path-style]`: rolls Vault's S3
  * storage prefix back to a point in time (docs/disaster-recovery.md).
  */
-import { parseRestoreArgs, restore, RESTORE_USAGE, s3Client } from "./lib/restore";
+import { parseRestoreArgs, restore, RESTORE_USAGE, s3Client } from "../ops/restore";
 
 async function main(): Promise<number> {
     const argv = process.argv.slice(2);

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { serverHclOf } from "../../components/lib/helm-values";
 import { buildPlatform } from "../../components/platform";
-import { readStackFile } from "../../scripts/lib/stack-file";
+import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { runProgram, StackConfig } from "../support/program";
 import { requireReference } from "../support/reference";

@@ -21,7 +21,7 @@ import {
 } from "../../components/lib/helm-values";
 import { USERCONFIG_DIR } from "../../components/lib/server-hcl";
 import { missingEgress } from "../../components/lib/network-policy";
-import { readStackFile } from "../../scripts/lib/stack-file";
+import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { requireReference } from "../support/reference";
 import { requireTool } from "../support/tools";

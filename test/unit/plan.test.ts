@@ -3,12 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { goldenPath, runCli } from "../../scripts/lib/plan/cli";
-import { diffPlans, lineDiff, PlanDiff, renderDiff } from "../../scripts/lib/plan/diff";
-import { flatten, parsePlan, Plan, SECRET_MASK, stableJson, UNMARKED_SECRET_MASK } from "../../scripts/lib/plan/model";
-import { planStackFile, recordPlan } from "../../scripts/lib/plan/record";
-import { FORMATS, renderPlan } from "../../scripts/lib/plan/render";
-import { listStacks, readStackFile, secretPlaceholder } from "../../scripts/lib/stack-file";
+import { goldenPath, runCli } from "../../ops/plan/cli";
+import { diffPlans, lineDiff, PlanDiff, renderDiff } from "../../ops/plan/diff";
+import { flatten, parsePlan, Plan, SECRET_MASK, stableJson, UNMARKED_SECRET_MASK } from "../../ops/plan/model";
+import { planStackFile, recordPlan } from "../../ops/plan/record";
+import { FORMATS, renderPlan } from "../../ops/plan/render";
+import { listStacks, readStackFile, secretPlaceholder } from "../../ops/stack-file";
 import { homelabStack } from "../support/fixtures";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures", "plan");

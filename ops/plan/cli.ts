@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError } from "../../../components/config";
+import { ConfigError } from "../../components/config";
 import { PROJECT_ROOT, readStackFile, StackFile } from "../stack-file";
 import { diffPlans, DIFF_FORMATS, DiffFormat, renderDiff } from "./diff";
 import { planAtRef, resolveRef } from "./git";

@@ -8,11 +8,11 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig } from "../../../components/config";
-import { buildPlatform } from "../../../components/platform";
+import { PlatformConfig } from "../../components/config";
+import { buildPlatform } from "../../components/platform";
 // Installs the mocks (setMocks) once per process; a no-op when mocha already loaded it.
-import "../../../test/support/mocks";
-import { dependsOnOf, RecordedResource, runProgram, StackConfig, valueOf } from "../../../test/support/program";
+import "./mocks";
+import { dependsOnOf, RecordedResource, runProgram, StackConfig, valueOf } from "./program";
 import { PROJECT_ROOT, StackFile } from "../stack-file";
 import {
     isDynamic,
