@@ -15,7 +15,7 @@ import { StorageBinding } from "./storage";
 import { VaultServer } from "./server";
 
 /** The unsealer script, shipped in a ConfigMap (it holds no secret). */
-export const UNSEAL_SCRIPT_PATH = path.join(__dirname, "..", "scripts", "unseal.sh");
+export const UNSEAL_SCRIPT_PATH = path.join(__dirname, "unseal.sh");
 
 /** Physical name of the unsealer's ServiceAccount, workloads and ConfigMap (the NetworkPolicy contract). */
 export const UNSEALER_NAME = "vault-unsealer";

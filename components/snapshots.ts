@@ -11,7 +11,7 @@ import { inClusterVaultCa, isHttpsUrl, TRUST_CA_CONFIGMAP, TRUST_CA_KEY, TRUST_C
 import { StorageBinding } from "./storage";
 
 /** The snapshot script, shipped in a ConfigMap (it holds no secret). */
-export const SNAPSHOT_SCRIPT_PATH = path.join(__dirname, "..", "scripts", "raft-snapshot.sh");
+export const SNAPSHOT_SCRIPT_PATH = path.join(__dirname, "raft-snapshot.sh");
 
 /** Physical name of the job's ConfigMap and CronJob (its ServiceAccount is SNAPSHOT_SERVICE_ACCOUNT). */
 export const SNAPSHOT_NAME = "vault-snapshot";

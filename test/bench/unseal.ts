@@ -1,6 +1,6 @@
 /**
  * `npm run bench:unseal --  [--interval S] [--runs N]`: how long a
- * sealed Vault stays sealed when the unsealer loop (scripts/unseal.sh --loop)
+ * sealed Vault stays sealed when the unsealer loop (components/unseal.sh --loop)
  * is running, measured against a real Vault server (scripts/build-vault.sh).
  *
  * The server is the test harness's (loopback, file storage), initialized with

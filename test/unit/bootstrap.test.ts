@@ -173,7 +173,7 @@ describe("bootstrap (mocks)", () => {
             });
         });
 
-        it("ships scripts/unseal.sh verbatim in a ConfigMap with nothing secret in it", () => {
+        it("ships components/unseal.sh verbatim in a ConfigMap with nothing secret in it", () => {
             const cm = p.find("kubernetes:core/v1:ConfigMap", `${B}-unsealer-script`);
             assert.deepEqual(cm.inputs, {
                 apiVersion: "v1",
