@@ -1,4 +1,6 @@
 /**
+ * The ESO store manifests builder (the ExternalSecrets component in
+ * components/external-secrets.ts registers what it builds).
  * Pure builders for the External Secrets Operator objects this platform
  * writes (ClusterSecretStore, the smoke ExternalSecret) and for the manifests
  * a remote cluster's admin applies. No Pulumi here: plain values in, plain

@@ -1,3 +1,9 @@
+/**
+ * Vault's own setup, inside the running Vault (component VaultConfiguration):
+ * audit devices, KV mounts, ACL policies and the auth methods (OIDC login,
+ * Kubernetes auth for ESO and the snapshot job). Not to be confused with the
+ * stack config (components/config.ts), which this reads.
+ */
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import { durationSeconds, PlatformConfig, PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./config";
