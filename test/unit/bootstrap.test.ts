@@ -10,12 +10,12 @@ import {
     ensureInitialized,
     ensureUnsealed,
     initRequest,
-    redact,
     UnsealInputs,
     waitForApi,
     wipedStorageMessage,
 } from "../../components/lib/vault-init";
 import { renderPolicies } from "../../components/lib/policies";
+import { redact } from "../../components/lib/vault-api";
 import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
 import { buildPlatform } from "../../components/platform";
 import { awsStack, homelabStack } from "../support/fixtures";
