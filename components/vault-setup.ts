@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import { durationSeconds, PlatformConfig, PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./config";
+import { SNAPSHOT_NAME } from "./lib/contracts";
 import { AutheliaClient, autheliaClient, oidcRoleInputs, oidcTune } from "./lib/oidc";
 import {
     checkPolicy,
@@ -32,7 +33,7 @@ export interface VaultConfigurationArgs {
 /** Kubernetes auth role of the raft snapshot job, on the local mount. */
 export const RAFT_SNAPSHOT_ROLE = "raft-snapshot";
 /** ServiceAccount of the raft snapshot job, in Vault's namespace. */
-export const SNAPSHOT_SERVICE_ACCOUNT = "vault-snapshot";
+export const SNAPSHOT_SERVICE_ACCOUNT = SNAPSHOT_NAME;
 
 /** Where the file audit device writes: the chart's audit volume, or the pod log. */
 export function auditFilePath(target: "file" | "stdout"): string {
