@@ -1,9 +1,9 @@
 /**
  * The Pulumi mocks the offline plan runs the program under, and the specs too
- * (test/support/mocks.ts, loaded by .mocharc.cjs before any spec). It records every resource the engine is asked to
- * register, answers with plausible computed outputs, and refuses any provider
- * function call it does not know, so a new data-source call cannot slip into
- * the program unnoticed.
+ * (test/support/mocks.ts, loaded by .mocharc.cjs before any spec). It records
+ * every resource the engine is asked to register, answers with plausible
+ * computed outputs, and refuses any provider function call it does not know,
+ * so a new data-source call cannot slip into the program unnoticed.
  */
 import * as pulumi from "@pulumi/pulumi";
 
