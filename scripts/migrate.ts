@@ -4,6 +4,7 @@
  * from VAULT_ADDR / VAULT_TOKEN (or ~/.vault-token), never from argv.
  */
 import * as fs from "node:fs";
+import { failed, runCommand } from "../ops/command";
 import { parseArgs, USAGE } from "../ops/migrate/args";
 import { Mapping, mappingSchema, parseMapping } from "../ops/migrate/mapping";
 import { migrate } from "../ops/migrate/run";
@@ -36,18 +37,8 @@ async function main(): Promise<number> {
         });
         return result.exitCode;
     } catch (err) {
-        console.error(`migrate: ${(err as Error).message}`);
-        console.error("nothing written");
-        return 1;
+        return failed("migrate", err, "nothing written");
     }
 }
 
-main().then(
-    (code) => {
-        process.exitCode = code;
-    },
-    (err) => {
-        console.error(`migrate: ${(err as Error).message}`);
-        process.exitCode = 1;
-    },
-);
+runCommand("migrate", main);
