@@ -1,6 +1,6 @@
 /**
  * Records the offline plan of a stack: runs the real program (loadConfig +
- * buildPlatform) under the test suite's Pulumi mocks and turns what it
+ * buildPlatform) under the Pulumi mocks of ./mocks.ts and turns what it
  * registered into a Plan. Secret inputs are masked twice over: by the
  * secretness the program gave them (the engine's secret wrappers and
  * pulumi.isSecret on the Outputs it passed), and by value, so a secret that
