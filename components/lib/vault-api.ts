@@ -40,7 +40,7 @@ export interface ApiResponse {
 export interface NoAnswerError extends Error {
     /** Node's error code (ECONNREFUSED, a TLS verification code, ...), when it has one. */
     code?: string;
-    /** What went wrong, without method and URL: e.g. `connect ECONNREFUSED 127.0.0.1:8200`. */
+    /** Node's message alone, without method, URL or code: e.g. `connect ECONNREFUSED 127.0.0.1:8200`. */
     readonly reason: string;
 }
 
@@ -83,8 +83,10 @@ export function vaultApi(
         ep.caBundle === undefined || ep.caBundle === ""
             ? undefined
             : [...(require("node:tls") as typeof import("node:tls")).rootCertificates, ep.caBundle];
-    const noAnswer = (reason: string, code?: string): NoAnswerError =>
-        Object.assign(new Error(`${method} ${url.href}: ${reason}`), { reason, code });
+    const noAnswer = (reason: string, code?: string): NoAnswerError => {
+        const suffix = code !== undefined && !reason.includes(code) ? ` (${code})` : "";
+        return Object.assign(new Error(`${method} ${url.href}: ${reason}${suffix}`), { reason, code });
+    };
     return new Promise((resolve, reject) => {
         const req = client.request(
             url,
@@ -107,11 +109,8 @@ export function vaultApi(
             },
         );
         req.on("timeout", () => req.destroy(new Error(`no answer within ${timeout} ms`)));
-        req.on("error", (e: NodeJS.ErrnoException) => {
-            const code = e.code !== undefined && !e.message.includes(e.code) ? ` (${e.code})` : "";
-            // The code stays on the error: waitForApi tells certificate errors (final) from "not up yet".
-            reject(noAnswer(`${e.message}${code}`, e.code));
-        });
+        // The code stays on the error: waitForApi tells certificate errors (final) from "not up yet".
+        req.on("error", (e: NodeJS.ErrnoException) => reject(noAnswer(e.message, e.code)));
         req.end(payload);
     });
 }
