@@ -5,9 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import { PlatformConfig } from "./config";
 import { PULUMI_POLICY } from "./lib/policy-names";
-import { API_PORT } from "./lib/helm-values";
+import { PART_OF_LABELS, podApiUrl, serverPodName, UNSEALER_NAME, vaultScheme } from "./lib/contracts";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
-import { INTERNAL_SERVICE } from "./lib/server-hcl";
 import { renderPolicies } from "./lib/policies";
 import { inClusterVaultCa, TRUST_CA_KEY, TRUST_CA_POD_DIR, writeTrustCaFile } from "./lib/trust";
 import { VaultInit, VaultUnsealed } from "./lib/vault-init-provider";
@@ -16,10 +15,8 @@ import { StorageBinding } from "./storage";
 import { VaultServer } from "./server";
 
 /** The unsealer script, shipped in a ConfigMap (it holds no secret). */
-export const UNSEAL_SCRIPT_PATH = path.join(__dirname, "..", "scripts", "unseal.sh");
+export const UNSEAL_SCRIPT_PATH = path.join(__dirname, "unseal.sh");
 
-/** Physical name of the unsealer's ServiceAccount, workloads and ConfigMap (the NetworkPolicy contract). */
-export const UNSEALER_NAME = "vault-unsealer";
 /** Where the unsealer pods see the unseal keys, one file a key. */
 export const UNSEAL_KEYS_DIR = "/vault/unseal-keys";
 const SCRIPT_DIR = "/vault/unsealer";
@@ -40,7 +37,7 @@ export function unsealerLabels(component: "cronjob" | "loop" | "config"): Record
     return {
         "app.kubernetes.io/name": UNSEALER_NAME,
         "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": "secret-platform",
+        ...PART_OF_LABELS,
     };
 }
 
@@ -51,11 +48,8 @@ export function unsealerLabels(component: "cronjob" | "loop" | "config"): Record
  */
 export function raftPodUrls(c: PlatformConfig): string[] | undefined {
     if (c.server.storageBackend !== "raft" || c.server.replicas < 2) return undefined;
-    const scheme = c.server.tls.mode === "internal" ? "https" : "http";
-    return Array.from(
-        { length: c.server.replicas },
-        (_, i) => `${scheme}://vault-${i}.${INTERNAL_SERVICE}:${API_PORT}`,
-    );
+    const scheme = vaultScheme(c.server.tls);
+    return Array.from({ length: c.server.replicas }, (_, i) => podApiUrl(scheme, serverPodName(i)));
 }
 
 /** What the unsealer pod spec is built from. */

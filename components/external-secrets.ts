@@ -16,7 +16,7 @@ import {
     vaultCaReference,
     vaultClusterSecretStore,
     vaultStoreCaBundle,
-} from "./lib/eso-objects";
+} from "./lib/secret-store-manifests";
 
 export interface ExternalSecretsArgs {
     /** The validated stack config. */

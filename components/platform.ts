@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
 import { VaultBootstrap } from "./bootstrap";
-import { VaultConfiguration } from "./configuration";
+import { VaultConfiguration } from "./vault-setup";
 import { ExternalSecrets } from "./external-secrets";
 import { VaultServer } from "./server";
 import { RaftSnapshots } from "./snapshots";

@@ -8,12 +8,12 @@ import {
     awsSharedCredentialsFile,
     buildVaultValues,
     internalUrl,
-    RELEASE_NAME,
     SEAL_CREDENTIALS_SECRET,
     SEAL_KEY_FILES,
     SHARED_CREDENTIALS_FILE,
     STORAGE_CREDENTIALS_SECRET,
 } from "./lib/helm-values";
+import { MANAGED_LABELS, RELEASE_NAME } from "./lib/contracts";
 import { buildMetricsScrape, METRICS_SERVICE } from "./lib/metrics";
 import { buildNetworkPolicies, missingEgress } from "./lib/network-policy";
 import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY, trustBundle, vaultPodS3UsesBundle } from "./lib/trust";
@@ -28,7 +28,6 @@ export interface VaultServerArgs {
 }
 
 /** Labels this program puts on the objects it writes itself. */
-const MANAGED_LABELS = { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "secret-platform" };
 
 /** Pod Security Admission: Vault's and the unsealer's pods meet `restricted`, so enforce it. */
 export const PSA_LABELS = {

@@ -3,18 +3,23 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "./config";
-import { RAFT_SNAPSHOT_ROLE, SNAPSHOT_SERVICE_ACCOUNT } from "./configuration";
-import { API_PORT, awsSharedCredentialsFile, RELEASE_NAME, SHARED_CREDENTIALS_FILE } from "./lib/helm-values";
+import { RAFT_SNAPSHOT_ROLE, SNAPSHOT_SERVICE_ACCOUNT } from "./vault-setup";
+import {
+    ACTIVE_SERVICE,
+    PART_OF_LABELS,
+    serviceApiUrl,
+    SNAPSHOT_NAME,
+    SNAPSHOT_POD_LABELS,
+    vaultScheme,
+} from "./lib/contracts";
+import { awsSharedCredentialsFile, SHARED_CREDENTIALS_FILE } from "./lib/helm-values";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
-import { SNAPSHOT_POD_LABELS } from "./lib/network-policy";
 import { inClusterVaultCa, isHttpsUrl, TRUST_CA_CONFIGMAP, TRUST_CA_KEY, TRUST_CA_POD_DIR } from "./lib/trust";
 import { StorageBinding } from "./storage";
 
 /** The snapshot script, shipped in a ConfigMap (it holds no secret). */
-export const SNAPSHOT_SCRIPT_PATH = path.join(__dirname, "..", "scripts", "raft-snapshot.sh");
+export const SNAPSHOT_SCRIPT_PATH = path.join(__dirname, "raft-snapshot.sh");
 
-/** Physical name of the job's ConfigMap and CronJob (its ServiceAccount is SNAPSHOT_SERVICE_ACCOUNT). */
-export const SNAPSHOT_NAME = "vault-snapshot";
 /** The Secret with the upload step's AWS shared credentials file. */
 export const SNAPSHOT_CREDENTIALS_SECRET = "vault-snapshot-credentials";
 /** Mount points inside the pod. */
@@ -33,7 +38,7 @@ export function snapshotLabels(component: "cronjob" | "config"): Record<string, 
     return {
         ...SNAPSHOT_POD_LABELS,
         "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": "secret-platform",
+        ...PART_OF_LABELS,
     };
 }
 
@@ -53,8 +58,7 @@ export function awsCliConfig(region: string, forcePathStyle: boolean): string {
  * the job never goes through the `vault` Service, which spreads over all pods.
  */
 export function activeVaultUrl(config: PlatformConfig): string {
-    const scheme = config.server.tls.mode === "internal" ? "https" : "http";
-    return `${scheme}://${RELEASE_NAME}-active.${config.server.namespace}.svc:${API_PORT}`;
+    return serviceApiUrl(vaultScheme(config.server.tls), ACTIVE_SERVICE, config.server.namespace);
 }
 
 /** The bucket key prefix of the snapshots: snapshot prefix under the storage prefix. */

@@ -8,6 +8,7 @@ import {
     vaultIamName,
     vaultIdentityPolicy,
 } from "./lib/storage-policies";
+import { RELEASE_NAME } from "./lib/contracts";
 import { isHttpsUrl, writeTrustCaFile } from "./lib/trust";
 
 /** What the Vault server needs to know about its storage and seal. */
@@ -45,7 +46,7 @@ export interface VaultStorageArgs {
 }
 
 /** The chart's server ServiceAccount: the release is named `vault` (see the contracts). */
-export const VAULT_SERVICE_ACCOUNT = "vault";
+export const VAULT_SERVICE_ACCOUNT = RELEASE_NAME;
 
 /**
  * Vault's S3 storage: the hardened bucket with least-privilege IAM and KMS on

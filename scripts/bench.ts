@@ -17,12 +17,12 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
 import { CONFIG_NAMESPACE } from "../components/config";
-import type { WorkerTimes } from "./lib/plan/bench-worker";
-import { PROJECT_ROOT } from "./lib/stack-file";
+import type { WorkerTimes } from "./bench-worker";
+import { PROJECT_ROOT } from "../ops/stack-file";
 
-const WORKER = path.join("scripts", "lib", "plan", "bench-worker.ts");
+const WORKER = path.join("scripts", "bench-worker.ts");
 /** What the temporary copy needs to run the program under the mocks. */
-const COPIED = ["components", "policies", "scripts", "test/support", "tsconfig.json", "package.json", "Pulumi.yaml"];
+const COPIED = ["components", "ops", "policies", "scripts", "tsconfig.json", "package.json", "Pulumi.yaml"];
 /** Not a real certificate: the config only checks the PEM armour, nothing parses it under the mocks. */
 const FAKE_CA = "-----BEGIN CERTIFICATE-----\nMIIBbench\n-----END CERTIFICATE-----\n";
 

@@ -4,11 +4,12 @@
  * from VAULT_ADDR / VAULT_TOKEN (or ~/.vault-token), never from argv.
  */
 import * as fs from "node:fs";
-import { parseArgs, USAGE } from "./lib/migrate/args";
-import { Mapping, mappingSchema, parseMapping } from "./lib/migrate/mapping";
-import { migrate } from "./lib/migrate/run";
-import { decryptFile } from "./lib/migrate/sops";
-import { connectionFromEnv, KvClient } from "./lib/migrate/vault";
+import { failed, runCommand } from "../ops/command";
+import { parseArgs, USAGE } from "../ops/migrate/args";
+import { Mapping, mappingSchema, parseMapping } from "../ops/migrate/mapping";
+import { migrate } from "../ops/migrate/run";
+import { decryptFile } from "../ops/migrate/sops";
+import { connectionFromEnv, KvClient } from "../ops/migrate/vault";
 
 async function main(): Promise<number> {
     let opts;
@@ -36,18 +37,8 @@ async function main(): Promise<number> {
         });
         return result.exitCode;
     } catch (err) {
-        console.error(`migrate: ${(err as Error).message}`);
-        console.error("nothing written");
-        return 1;
+        return failed("migrate", err, "nothing written");
     }
 }
 
-main().then(
-    (code) => {
-        process.exitCode = code;
-    },
-    (err) => {
-        console.error(`migrate: ${(err as Error).message}`);
-        process.exitCode = 1;
-    },
-);
+runCommand("migrate", main);

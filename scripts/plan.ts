@@ -1,6 +1,6 @@
 // `npm run plan -- --stack <name> [--format ...] [--diff <git-ref>]`: the offline
-// plan of a stack, without credentials (scripts/lib/plan/cli.ts has the details).
-import { runCli } from "./lib/plan/cli";
+// plan of a stack, without credentials (ops/plan/cli.ts has the details).
+import { runCli } from "../ops/plan/cli";
 
 void runCli(process.argv.slice(2)).then(({ code, stdout, stderr }) => {
     process.stderr.write(stderr);

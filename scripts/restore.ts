@@ -3,7 +3,8 @@
  * [--endpoint <url>] [--region <r>] [--force-path-style]`: rolls Vault's S3
  * storage prefix back to a point in time (docs/disaster-recovery.md).
  */
-import { parseRestoreArgs, restore, RESTORE_USAGE, s3Client } from "./lib/restore";
+import { failed, runCommand } from "../ops/command";
+import { parseRestoreArgs, restore, RESTORE_USAGE, s3Client } from "../ops/restore";
 
 async function main(): Promise<number> {
     const argv = process.argv.slice(2);
@@ -21,18 +22,8 @@ async function main(): Promise<number> {
     try {
         return await restore(opts, s3Client(opts), (line) => console.log(line));
     } catch (err) {
-        console.error(`restore: ${(err as Error).message}`);
-        console.error("nothing changed");
-        return 1;
+        return failed("restore", err, "nothing changed");
     }
 }
 
-main().then(
-    (code) => {
-        process.exitCode = code;
-    },
-    (err) => {
-        console.error(`restore: ${(err as Error).message}`);
-        process.exitCode = 1;
-    },
-);
+runCommand("restore", main);

@@ -4,7 +4,8 @@
  * against their Kubernetes schemas.
  */
 import { PlatformConfig } from "../config";
-import { API_PORT, RELEASE_NAME, SERVERS_TRANSPORT_NAME, traefikBackendTls, TRAEFIK_CLASS } from "./helm-values";
+import { API_PORT, RELEASE_NAME, serviceHost } from "./contracts";
+import { SERVERS_TRANSPORT_NAME, traefikBackendTls, TRAEFIK_CLASS } from "./helm-values";
 
 /** The ingress object's metadata and spec; undefined unless exposure.kind is ingress. */
 export function buildIngress(config: PlatformConfig):
@@ -88,7 +89,7 @@ export function buildServersTransport(
     return {
         name: SERVERS_TRANSPORT_NAME,
         spec: {
-            serverName: `${RELEASE_NAME}.${config.server.namespace}.svc`,
+            serverName: serviceHost(RELEASE_NAME, config.server.namespace),
             rootCAs: [{ secret: caSecret }],
         },
     };

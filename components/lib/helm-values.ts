@@ -8,27 +8,22 @@
  * Kubernetes Secrets that hold credentials, and refers to them.
  */
 import { PlatformConfig } from "../config";
-import { METRICS_PORT, renderServerHcl, USERCONFIG_DIR, INTERNAL_SERVICE } from "./server-hcl";
+import {
+    API_PORT,
+    METRICS_PORT,
+    podApiUrl,
+    RELEASE_NAME,
+    SERVER_POD_LABELS,
+    serviceApiUrl,
+    vaultScheme,
+} from "./contracts";
+import { renderServerHcl, USERCONFIG_DIR } from "./server-hcl";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./pod-security";
 import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY, trustBundle, vaultPodS3UsesBundle } from "./trust";
 import { tlsReloaderContainer } from "./tls-reloader";
 
 export { SEAL_KEY_FILES } from "./server-hcl";
 
-/** Helm release name; fixes the names of the Service (`vault`), StatefulSet and pods (contract). */
-export const RELEASE_NAME = "vault";
-/** The API port of the Vault Service and pods. */
-export const API_PORT = 8200;
-/** Raft and request-forwarding port between Vault pods. */
-export const CLUSTER_PORT = 8201;
-/** The chart's labels on the server pods. */
-export const SERVER_POD_LABELS = {
-    "app.kubernetes.io/name": "vault",
-    "app.kubernetes.io/instance": RELEASE_NAME,
-    component: "server",
-} as const;
-/** The unsealer's pod label (contract with VaultBootstrap). */
-export const UNSEALER_POD_LABELS = { "app.kubernetes.io/name": "vault-unsealer" } as const;
 /** Secret with the S3 backend's static keys (and the seal's, when they are the same identity). */
 export const STORAGE_CREDENTIALS_SECRET = `${RELEASE_NAME}-storage-credentials`;
 /** Secret with the awskms seal's own keys as files (s3-compatible storage with an AWS KMS seal). */
@@ -88,8 +83,7 @@ type Values = { [key: string]: unknown };
 
 /** The in-cluster URL of the Vault Service (contract: `http(s)://vault.<ns>.svc:8200`). */
 export function internalUrl(config: PlatformConfig): string {
-    const scheme = config.server.tls.mode === "internal" ? "https" : "http";
-    return `${scheme}://${RELEASE_NAME}.${config.server.namespace}.svc:${API_PORT}`;
+    return serviceApiUrl(vaultScheme(config.server.tls), RELEASE_NAME, config.server.namespace);
 }
 
 /** The IngressClass name this program treats as Traefik (amiya's; k3s's bundled controller). */
@@ -145,7 +139,7 @@ export function scrapeAnnotations(config: PlatformConfig): Record<string, string
         "prometheus.io/scrape": "true",
         "prometheus.io/port": String(METRICS_PORT),
         "prometheus.io/path": "/v1/sys/metrics",
-        "prometheus.io/scheme": config.server.tls.mode === "internal" ? "https" : "http",
+        "prometheus.io/scheme": vaultScheme(config.server.tls),
     };
 }
 
@@ -158,7 +152,7 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
     const server = config.server;
     const raft = server.storageBackend === "raft";
     const internalTls = server.tls.mode === "internal";
-    const scheme = internalTls ? "https" : "http";
+    const scheme = vaultScheme(server.tls);
     const haReadiness = raft && server.replicas > 1;
 
     if (config.unseal.mode === "awskms" && storage.seal === undefined) {
@@ -336,7 +330,7 @@ export function buildVaultValues(config: PlatformConfig, storage: ServerStorageF
                       // Kubernetes expands $(VAR) only from env vars defined earlier in the container: the
                       // chart defines HOSTNAME after VAULT_API_ADDR (hashicorp/vault-helm#993), so
                       // $(HOSTNAME) would stay literal; VAULT_K8S_POD_NAME (the pod name) comes before it.
-                      apiAddr: `${scheme}://$(${CHART_POD_NAME_ENV}).${INTERNAL_SERVICE}:${API_PORT}`,
+                      apiAddr: podApiUrl(scheme, `$(${CHART_POD_NAME_ENV})`),
                       raft: { enabled: true, setNodeId: true, config: hcl },
                       // Keeps quorum through node drains; a single raft node has no quorum to keep, and a
                       // budget of zero would block every drain.

@@ -6,8 +6,8 @@
  * variant lives in the chart values (helm-values.ts).
  */
 import { PlatformConfig } from "../config";
-import { metricsScrape, RELEASE_NAME, SERVER_POD_LABELS } from "./helm-values";
-import { METRICS_PORT } from "./server-hcl";
+import { METRICS_PORT, RELEASE_NAME, SERVER_POD_LABELS, serviceHost, vaultScheme } from "./contracts";
+import { metricsScrape } from "./helm-values";
 
 /** Name of the metrics Service and ServiceMonitor. */
 export const METRICS_SERVICE = `${RELEASE_NAME}-metrics`;
@@ -44,12 +44,12 @@ export function buildMetricsScrape(config: PlatformConfig): MetricsScrapeObjects
                         path: "/v1/sys/metrics",
                         params: { format: ["prometheus"] },
                         interval: "30s",
-                        scheme: internalTls ? "https" : "http",
+                        scheme: vaultScheme(config.server.tls),
                         ...(internalTls && caSecret !== undefined
                             ? {
                                   tlsConfig: {
                                       ca: { secret: { name: caSecret, key: "ca.crt" } },
-                                      serverName: `${RELEASE_NAME}.${config.server.namespace}.svc`,
+                                      serverName: serviceHost(RELEASE_NAME, config.server.namespace),
                                   },
                               }
                             : {}),

@@ -4,13 +4,19 @@
  * validate each policy against the Kubernetes schema.
  */
 import { PlatformConfig } from "../config";
-import { API_PORT, CLUSTER_PORT, SERVER_POD_LABELS, UNSEALER_POD_LABELS } from "./helm-values";
-import { METRICS_PORT } from "./server-hcl";
+import {
+    API_PORT,
+    CLUSTER_PORT,
+    METRICS_PORT,
+    SERVER_POD_LABELS,
+    SNAPSHOT_NAME,
+    SNAPSHOT_POD_LABELS,
+    UNSEALER_NAME,
+    UNSEALER_POD_LABELS,
+} from "./contracts";
 
 /** The label every namespace carries (Kubernetes >= 1.21), so selection needs no custom labels. */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
-/** Labels of the raft snapshot job's pods (components/snapshots.ts); the server admits them on 8200. */
-export const SNAPSHOT_POD_LABELS = { "app.kubernetes.io/name": "vault-snapshot" } as const;
 
 /** The cluster DNS pods' label (CoreDNS in kubeadm, k3s, EKS). */
 export const DNS_POD_LABELS = { "k8s-app": "kube-dns" } as const;
@@ -169,7 +175,7 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
     if (unsealer) {
         policies.push({
             id: "unsealer",
-            name: "vault-unsealer",
+            name: UNSEALER_NAME,
             spec: {
                 podSelector: { matchLabels: { ...UNSEALER_POD_LABELS } },
                 policyTypes: ["Egress"],
@@ -182,7 +188,7 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
         const s3 = np.egress.s3;
         policies.push({
             id: "snapshot",
-            name: "vault-snapshot",
+            name: SNAPSHOT_NAME,
             spec: {
                 podSelector: { matchLabels: { ...SNAPSHOT_POD_LABELS } },
                 policyTypes: ["Egress"],

@@ -11,12 +11,12 @@
  * renderer never writes it (a second one would be a duplicate attribute).
  */
 
+import { API_PORT, CLUSTER_PORT, INTERNAL_SERVICE, METRICS_PORT, podApiUrl, serverPodName } from "./contracts";
+
 /** Where Secrets are mounted in the Vault pod: /vault/userconfig/<secret name>/. */
 export const USERCONFIG_DIR = "/vault/userconfig";
 /** Raft data directory: the chart's `server.dataStorage.mountPath`. */
 export const RAFT_DATA_PATH = "/vault/data";
-/** The chart's headless service of the server pods (`<release>-internal`). */
-export const INTERNAL_SERVICE = "vault-internal";
 /** Kept long enough for two scrapes at a 30s interval. */
 export const PROMETHEUS_RETENTION = "60s";
 
@@ -85,9 +85,6 @@ export interface ServerHclInput {
     readonly metricsListener?: boolean;
 }
 
-/** Port of the metrics-only listener: neither the Service Vault's clients use nor the Ingress routes it. */
-export const METRICS_PORT = 8202;
-
 /** Names each value in error messages, so a bad value points at its config key. */
 const KEYS = {
     bucket: "storage.bucket",
@@ -148,11 +145,9 @@ export function renderServerHcl(input: ServerHclInput): string {
                 // HOSTNAME is the pod name, filled in by the chart's container command.
                 [
                     "api_addr",
-                    input.raft
-                        ? `"${scheme}://HOSTNAME.${INTERNAL_SERVICE}:8200"`
-                        : hclString(input.apiAddr, KEYS.apiAddr),
+                    input.raft ? `"${podApiUrl(scheme, "HOSTNAME")}"` : hclString(input.apiAddr, KEYS.apiAddr),
                 ],
-                ["cluster_addr", input.raft ? `"https://HOSTNAME.${INTERNAL_SERVICE}:8201"` : undefined],
+                ["cluster_addr", input.raft ? `"https://HOSTNAME.${INTERNAL_SERVICE}:${CLUSTER_PORT}"` : undefined],
             ],
             "",
         ),
@@ -162,8 +157,8 @@ export function renderServerHcl(input: ServerHclInput): string {
     const tls = input.tls;
     const listener = attributes(
         [
-            ["address", '"[::]:8200"'],
-            ["cluster_address", '"[::]:8201"'],
+            ["address", `"[::]:${API_PORT}"`],
+            ["cluster_address", `"[::]:${CLUSTER_PORT}"`],
             ["tls_disable", tls === undefined ? "true" : undefined],
             ["tls_cert_file", tls ? hclString(`${tls.certDir}/tls.crt`, KEYS.path) : undefined],
             ["tls_key_file", tls ? hclString(`${tls.certDir}/tls.key`, KEYS.path) : undefined],
@@ -216,7 +211,7 @@ export function renderServerHcl(input: ServerHclInput): string {
                     "retry_join",
                     attributes(
                         [
-                            ["leader_api_addr", `"${scheme}://vault-${i}.${INTERNAL_SERVICE}:8200"`],
+                            ["leader_api_addr", `"${podApiUrl(scheme, serverPodName(i))}"`],
                             [
                                 "leader_ca_cert_file",
                                 tls?.caFile === undefined ? undefined : hclString(tls.caFile, KEYS.path),

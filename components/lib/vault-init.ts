@@ -1,27 +1,17 @@
 /**
- * Vault's init and unseal lifecycle over its HTTP API, as plain functions:
- * the bootstrap's dynamic provider runs them inside `pulumi up`, and tests and
- * scripts call them directly against a real server.
+ * Vault's init and unseal lifecycle over its HTTP API (./vault-api), as plain
+ * functions: the bootstrap's dynamic provider runs them inside `pulumi up`, and
+ * tests and scripts call them directly against a real server.
  *
  * Serialization: Pulumi captures these functions by value into the dynamic
- * provider's closure. So the module imports nothing at top level; Node's
- * modules are required inside the function that uses them.
+ * provider's closure. So the module imports nothing at top level but
+ * ./vault-api (captured by value as well, and just as spare); Node's modules are
+ * required inside the function that uses them.
  *
  * Secrets: the root token and key shares are returned, never logged, and every
  * error message is passed through `redact` with the secrets in play.
  */
-
-/** Where Vault's API is and how to talk to it. */
-export interface VaultEndpoint {
-    /** Base URL, e.g. https://vault.amiya.akn (no /v1). */
-    readonly address: string;
-    /** Skip TLS certificate verification (self-signed lab certificates). */
-    readonly skipTlsVerify?: boolean;
-    /** PEM bundle of private CAs to trust besides Node's roots (secret-platform:trust.caBundle); "" or unset: none. */
-    readonly caBundle?: string;
-    /** Per-request timeout in milliseconds; default 10000. */
-    readonly requestTimeoutMs?: number;
-}
+import { ApiResponse, apiErrors, redact, vaultApi, VaultEndpoint } from "./vault-api";
 
 /** The seal types bootstrap knows: Shamir key shares, or the awskms auto-unseal. */
 export type SealType = "shamir" | "awskms";
@@ -67,86 +57,6 @@ export interface BootstrapState extends BootstrapInputs {
     readonly rootToken: string;
     /** Unseal key shares (shamir) or recovery key shares (awskms), hex ([] when adopted). */
     readonly keys: string[];
-}
-
-/** A Vault API answer: HTTP status and parsed JSON body. */
-export interface ApiResponse {
-    readonly status: number;
-    readonly body: Record<string, unknown> | undefined;
-}
-
-/** Replaces every occurrence of each secret in `text` (errors may quote a request or response). */
-export function redact(text: string, secrets: readonly string[]): string {
-    let out = text;
-    for (const s of secrets) {
-        if (s.length >= 4) out = out.split(s).join("<redacted>");
-    }
-    return out;
-}
-
-/**
- * One request to Vault's API (`apiPath` relative to /v1). Resolves with any
- * HTTP status; rejects only when no answer came (refused, DNS, TLS, timeout),
- * with a message that names the URL and never the request body.
- */
-export function vaultApi(
-    ep: VaultEndpoint,
-    method: "GET" | "PUT",
-    apiPath: string,
-    body?: unknown,
-    token?: string,
-): Promise<ApiResponse> {
-    const url = new URL(`${ep.address.replace(/\/+$/, "")}/v1/${apiPath}`);
-    const client = url.protocol === "https:" ? require("node:https") : require("node:http");
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string | number> = { Accept: "application/json" };
-    if (payload !== undefined) {
-        headers["Content-Type"] = "application/json";
-        headers["Content-Length"] = Buffer.byteLength(payload);
-    }
-    if (token !== undefined) headers["X-Vault-Token"] = token;
-    const timeout = ep.requestTimeoutMs ?? 10_000;
-    // `ca` replaces Node's roots: keep them, so that a public certificate still verifies next to the private CA.
-    const ca =
-        ep.caBundle === undefined || ep.caBundle === ""
-            ? undefined
-            : [...(require("node:tls") as typeof import("node:tls")).rootCertificates, ep.caBundle];
-    return new Promise((resolve, reject) => {
-        const req = client.request(
-            url,
-            // agent: false: one connection per call, never a kept-alive socket the server has since closed.
-            { method, headers, timeout, agent: false, rejectUnauthorized: ep.skipTlsVerify !== true, ca },
-            (res: import("node:http").IncomingMessage) => {
-                const chunks: Buffer[] = [];
-                res.on("data", (c: Buffer) => chunks.push(c));
-                res.on("error", (e: Error) => reject(new Error(`${method} ${url.href}: ${e.message}`)));
-                res.on("end", () => {
-                    const text = Buffer.concat(chunks).toString("utf8");
-                    let parsed: Record<string, unknown> | undefined;
-                    try {
-                        parsed = text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>);
-                    } catch {
-                        parsed = undefined; // an HTML error page from a proxy: the status says enough
-                    }
-                    resolve({ status: res.statusCode ?? 0, body: parsed });
-                });
-            },
-        );
-        req.on("timeout", () => req.destroy(new Error(`no answer within ${timeout} ms`)));
-        req.on("error", (e: NodeJS.ErrnoException) => {
-            const code = e.code !== undefined && !e.message.includes(e.code) ? ` (${e.code})` : "";
-            const err: NodeJS.ErrnoException = new Error(`${method} ${url.href}: ${e.message}${code}`);
-            err.code = e.code; // waitForApi tells certificate errors (final) from "not up yet"
-            reject(err);
-        });
-        req.end(payload);
-    });
-}
-
-/** Vault's error list from a failed answer, for messages. */
-export function apiErrors(res: ApiResponse): string {
-    const errors = res.body?.errors;
-    return Array.isArray(errors) && errors.length > 0 ? `: ${errors.join("; ")}` : "";
 }
 
 function asSealStatus(res: ApiResponse): SealStatus | undefined {

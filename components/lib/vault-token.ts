@@ -9,7 +9,7 @@
  * by value into a dynamic provider, so nothing is imported at top level but
  * that module's functions. Tokens are returned, never logged.
  */
-import { apiErrors, redact, vaultApi, VaultEndpoint } from "./vault-init";
+import { apiErrors, redact, vaultApi, VaultEndpoint } from "./vault-api";
 
 /** The provider token's period: renewed by any `pulumi up` within it. */
 export const PROVIDER_TOKEN_PERIOD_SECONDS = 768 * 3600;

@@ -5,6 +5,7 @@
  * specs call them directly with synthetic resources and with the resources
  * the program produces under mocks.
  */
+import { UNSEALER_NAME } from "../../components/lib/contracts";
 
 /** What a rule sees of one resource: its type, name, inputs and options. */
 export interface GuardResource {
@@ -50,7 +51,6 @@ const MOUNT = "vault:index/mount:Mount";
 const AUDIT = "vault:index/audit:Audit";
 const STORE = /^kubernetes:external-secrets\.io\/v\d+\w*:(Cluster)?SecretStore$/;
 const WORKLOADS = new Set(["kubernetes:batch/v1:CronJob", "kubernetes:apps/v1:Deployment"]);
-const UNSEALER_LABEL = "vault-unsealer";
 
 /** The one plain-http redirect URI allowed: the Vault CLI's local callback. */
 export const CLI_CALLBACK = "http://localhost:8250/oidc/callback";
@@ -289,7 +289,7 @@ function podSpecOf(r: GuardResource): Record<string, any> | undefined {
 
 function isUnsealer(r: GuardResource): boolean {
     const labels = r.props.metadata?.labels ?? {};
-    return WORKLOADS.has(r.type) && labels["app.kubernetes.io/name"] === UNSEALER_LABEL;
+    return WORKLOADS.has(r.type) && labels["app.kubernetes.io/name"] === UNSEALER_NAME;
 }
 
 export const rules: readonly GuardRule[] = [

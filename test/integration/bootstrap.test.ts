@@ -3,7 +3,7 @@
  * server` on loopback with file storage, uninitialized and sealed like a new
  * production server). The project's own code runs here exactly as it runs in
  * production: the dynamic providers in their serialized form (the text Pulumi
- * stores and its dynamic provider host loads), and scripts/unseal.sh under
+ * stores and its dynamic provider host loads), and components/unseal.sh under
  * /bin/sh with the keys as files and VAULT_ADDR, as in the unsealer pod.
  *
  * One server for the file; the cases build on each other in order: first
@@ -82,7 +82,7 @@ describe("integration: bootstrap against a real Vault server", function () {
         };
     }
 
-    /** scripts/unseal.sh once, as the CronJob runs it. */
+    /** components/unseal.sh once, as the CronJob runs it. */
     function runUnsealScript(args: string[] = []): { status: number | null; output: string } {
         const r = spawnSync(podShell, [UNSEAL_SCRIPT_PATH, ...args], {
             env: podEnv(),
@@ -206,7 +206,7 @@ describe("integration: bootstrap against a real Vault server", function () {
         });
     });
 
-    it("after sys/seal, scripts/unseal.sh unseals with the keys as files, as the CronJob runs it", async function () {
+    it("after sys/seal, components/unseal.sh unseals with the keys as files, as the CronJob runs it", async function () {
         fs.mkdirSync(keysDir(), { mode: 0o700 });
         for (const [file, key] of Object.entries(unsealKeyFiles(state.keys))) {
             fs.writeFileSync(path.join(keysDir(), file), key, { mode: 0o400 });

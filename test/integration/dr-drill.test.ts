@@ -6,7 +6,7 @@
  * key files of the Secret, the admin token), start a brand-new server on the
  * same storage, and let the project's adopt-and-unseal path bring it back:
  * vault-init adopts the initialized Vault (never re-initializes), the pod's
- * unsealer (scripts/unseal.sh, keys read from files) unseals it. Every secret
+ * unsealer (components/unseal.sh, keys read from files) unseals it. Every secret
  * must read back equal. The recovery wall time is printed: the runbook's
  * recovery figure.
  */
@@ -23,12 +23,11 @@ import {
     ensureUnsealed,
     sealStatus,
 } from "../../components/lib/vault-init";
-import { unsealKeyFiles } from "../../components/bootstrap";
+import { unsealKeyFiles, UNSEAL_SCRIPT_PATH } from "../../components/bootstrap";
 import { requireTool } from "../support/tools";
 import { startVault, vaultRequest, VaultServer } from "../support/vault-server";
 
-const ROOT = path.join(__dirname, "..", "..");
-const UNSEAL_SH = path.join(ROOT, "scripts", "unseal.sh");
+const UNSEAL_SH = UNSEAL_SCRIPT_PATH;
 const MOUNTS: Record<string, number> = { "amiya.akn": 200, shared: 100 };
 
 describe("integration: disaster-recovery drill (cluster loss, same storage, adopt and unseal)", function () {
@@ -161,7 +160,7 @@ describe("integration: disaster-recovery drill (cluster loss, same storage, adop
             { adopted: true, initialized: true, keys: [], rootToken: "" },
         );
 
-        // The unsealer pod: scripts/unseal.sh in loop mode, keys from the mounted files.
+        // The unsealer pod: components/unseal.sh in loop mode, keys from the mounted files.
         unsealer = spawn("sh", [UNSEAL_SH, "--loop", "1"], {
             env: {
                 PATH: `${path.dirname(vaultBin)}:${process.env.PATH}`,

@@ -15,11 +15,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { parseArgs } from "../../scripts/lib/migrate/args";
-import { parseMapping } from "../../scripts/lib/migrate/mapping";
-import { migrate as migrateRun } from "../../scripts/lib/migrate/run";
-import { decryptFile } from "../../scripts/lib/migrate/sops";
-import { connectionFromEnv, KvClient } from "../../scripts/lib/migrate/vault";
+import { parseArgs } from "../../ops/migrate/args";
+import { parseMapping } from "../../ops/migrate/mapping";
+import { migrate as migrateRun } from "../../ops/migrate/run";
+import { decryptFile } from "../../ops/migrate/sops";
+import { connectionFromEnv, KvClient } from "../../ops/migrate/vault";
 import { requireTool } from "../support/tools";
 import { initAndUnseal, startVault, VaultInit, vaultRequest, VaultServer } from "../support/vault-server";
 

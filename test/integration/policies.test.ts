@@ -22,7 +22,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as vault from "@pulumi/vault";
 import { POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../../components/lib/policy-names";
-import { VaultConfiguration } from "../../components/configuration";
+import { VaultConfiguration } from "../../components/vault-setup";
 import { renderPolicies } from "../../components/lib/policies";
 import { homelabStack } from "../support/fixtures";
 import { Program, RecordedResource, runProgram, StackConfig } from "../support/program";

@@ -2,7 +2,7 @@
  * The raft snapshot job for real: a Vault server with `storage "raft"`, the
  * `raft-snapshot` policy and Kubernetes auth role exactly as the program
  * registers them (raft stack under the mocks), a fake TokenReview API, and
- * scripts/raft-snapshot.sh run by /bin/sh with the env of the CronJob's two
+ * components/raft-snapshot.sh run by /bin/sh with the env of the CronJob's two
  * containers. The save step must log in with the ServiceAccount token file
  * and write a non-empty snapshot; the upload step is pointed at a stub `aws`
  * that records its argv. On the same server the policy's capabilities are
@@ -48,7 +48,7 @@ function envOf(container: { env: { name: string; value: string }[] }): Record<st
     return Object.fromEntries(container.env.map((e) => [e.name, e.value]));
 }
 
-describe("raft snapshot job on a real raft Vault (scripts/raft-snapshot.sh)", function () {
+describe("raft snapshot job on a real raft Vault (components/raft-snapshot.sh)", function () {
     this.timeout(60_000);
     let root: string;
     let server: VaultServer | undefined;

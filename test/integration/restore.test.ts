@@ -21,7 +21,7 @@ import {
     PutObjectCommand,
     S3Client,
 } from "@aws-sdk/client-s3";
-import { parseRestoreArgs, restore } from "../../scripts/lib/restore";
+import { parseRestoreArgs, restore } from "../../ops/restore";
 import { requireTool } from "../support/tools";
 
 const ROOT = path.join(__dirname, "..", "..");

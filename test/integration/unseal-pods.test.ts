@@ -1,5 +1,5 @@
 /**
- * scripts/unseal.sh with VAULT_ADDRS, as the unsealer runs for raft HA: Shamir
+ * components/unseal.sh with VAULT_ADDRS, as the unsealer runs for raft HA: Shamir
  * keys unseal one server at a time, so it walks every pod's own address. Two
  * real Vault servers share the same key shares (the second starts on a copy of
  * the first's storage, as raft replicas share one cluster's keys); a third is

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as util from "util";
 import { requireTool } from "../support/tools";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
-import { METRICS_PORT } from "../../components/lib/server-hcl";
+import { METRICS_PORT } from "../../components/lib/contracts";
 import { homelabStack } from "../support/fixtures";
 import { configOf } from "../support/program";
 import {

@@ -11,11 +11,11 @@
  */
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
-import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as util from "util";
+import { ApiResponse, NoAnswerError, vaultApi } from "../../components/lib/vault-api";
 import { findTool, missingToolMessage } from "./tools";
 
 const READY_TIMEOUT_MS = 20_000;
@@ -158,22 +158,12 @@ export async function waitForExit(child: ChildProcess, ms: number): Promise<bool
 
 /** Whether /v1/sys/health answers at all; over https the certificate is not checked (only "is it up"). */
 async function answers(address: string): Promise<boolean> {
-    if (address.startsWith("http://")) {
-        try {
-            await fetch(`${address}/v1/sys/health`, { signal: AbortSignal.timeout(1_000) });
-            return true;
-        } catch {
-            return false; // Not listening yet.
-        }
+    try {
+        await vaultApi({ address, skipTlsVerify: true, requestTimeoutMs: 1_000 }, "GET", "sys/health");
+        return true;
+    } catch {
+        return false; // Not listening yet.
     }
-    return new Promise((resolve) => {
-        const req = https.get(`${address}/v1/sys/health`, { rejectUnauthorized: false, timeout: 1_000 }, (res) => {
-            res.resume();
-            resolve(true);
-        });
-        req.on("timeout", () => req.destroy());
-        req.on("error", () => resolve(false));
-    });
 }
 
 /** Resolves once /v1/sys/health answers at all (501 uninitialized, 503 sealed, 200 active). */
@@ -305,7 +295,8 @@ export interface VaultResponse {
 }
 
 /**
- * One Vault HTTP API call. `apiPath` is relative to /v1 (e.g. "sys/health").
+ * One Vault HTTP API call (through the product's client, vault-api.ts).
+ * `apiPath` is relative to /v1 (e.g. "sys/health").
  * Does not throw on HTTP errors: specs assert the status. The token goes only
  * in the X-Vault-Token header and is never part of an error message.
  */
@@ -316,31 +307,15 @@ export async function vaultRequest(
     apiPath: string,
     body?: unknown,
 ): Promise<VaultResponse> {
-    const url = `${address}/v1/${apiPath.replace(/^\/+/, "").replace(/^v1\//, "")}`;
-    const headers: Record<string, string> = {};
-    if (token !== undefined) headers["X-Vault-Token"] = token;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    let res: Response;
+    const relative = apiPath.replace(/^\/+/, "").replace(/^v1\//, "");
+    let res: ApiResponse;
     try {
-        res = await fetch(url, {
-            method,
-            headers,
-            body: body === undefined ? undefined : JSON.stringify(body),
-            signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-        });
+        res = await vaultApi({ address, requestTimeoutMs: REQUEST_TIMEOUT_MS }, method, relative, body, token);
     } catch (err) {
-        throw new Error(`${method} ${url} failed: ${(err as Error).message}`);
+        throw new Error(`${method} ${address}/v1/${relative} failed: ${(err as NoAnswerError).reason}`);
     }
-    const text = await res.text();
-    let parsed: unknown = undefined;
-    if (text !== "") {
-        try {
-            parsed = JSON.parse(text);
-        } catch {
-            parsed = text;
-        }
-    }
-    return { status: res.status, body: parsed };
+    // A body that is not JSON (e.g. Prometheus text) comes back as text.
+    return { status: res.status, body: res.body ?? (res.text === "" ? undefined : res.text) };
 }
 
 /** What init returned. util.inspect (console.log, assertion diffs) shows it redacted. */

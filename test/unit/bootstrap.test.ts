@@ -10,12 +10,12 @@ import {
     ensureInitialized,
     ensureUnsealed,
     initRequest,
-    redact,
     UnsealInputs,
     waitForApi,
     wipedStorageMessage,
 } from "../../components/lib/vault-init";
 import { renderPolicies } from "../../components/lib/policies";
+import { redact } from "../../components/lib/vault-api";
 import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
 import { buildPlatform } from "../../components/platform";
 import { awsStack, homelabStack } from "../support/fixtures";
@@ -173,7 +173,7 @@ describe("bootstrap (mocks)", () => {
             });
         });
 
-        it("ships scripts/unseal.sh verbatim in a ConfigMap with nothing secret in it", () => {
+        it("ships components/unseal.sh verbatim in a ConfigMap with nothing secret in it", () => {
             const cm = p.find("kubernetes:core/v1:ConfigMap", `${B}-unsealer-script`);
             assert.deepEqual(cm.inputs, {
                 apiVersion: "v1",

@@ -13,7 +13,7 @@ import { parseAllDocuments } from "yaml";
 import { serverHclOf } from "../../components/lib/helm-values";
 import { TLS_RELOADER_CONTAINER } from "../../components/lib/tls-reloader";
 import { buildPlatform } from "../../components/platform";
-import { readStackFile } from "../../scripts/lib/stack-file";
+import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { runProgram, StackConfig } from "../support/program";
 import { requireReference } from "../support/reference";

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { ConfigError, loadConfig, OBJECT_KEYS, SECRET_KEYS } from "../../components/config";
 import { buildPlatform } from "../../components/platform";
-import { readStackFile } from "../../scripts/lib/stack-file";
+import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { registrations } from "../support/mocks";
 import {

@@ -16,7 +16,7 @@ import {
     smokeExternalSecret,
     vaultClusterSecretStore,
     VaultStoreInput,
-} from "../../components/lib/eso-objects";
+} from "../../components/lib/secret-store-manifests";
 import { buildPlatform } from "../../components/platform";
 import { markdownPages, readPage } from "../support/docs";
 import { homelabStack } from "../support/fixtures";

@@ -15,7 +15,7 @@ import {
     remoteReviewerManifests,
     sharedStoreName,
     vaultCaReference,
-} from "../../components/lib/eso-objects";
+} from "../../components/lib/secret-store-manifests";
 import { buildPlatform, SecretPlatform } from "../../components/platform";
 import { homelabStack } from "../support/fixtures";
 import { registrations } from "../support/mocks";

@@ -10,7 +10,7 @@ import { buildPlatform } from "../../components/platform";
 import { policies } from "../../policies/guard/policies";
 import { GuardResource, rules } from "../../policies/guard/rules";
 import { awsStack, homelabStack } from "../support/fixtures";
-import { readStackFile } from "../../scripts/lib/stack-file";
+import { readStackFile } from "../../ops/stack-file";
 import { runProgram, StackConfig, valueOf } from "../support/program";
 
 function res(type: string, name: string, props: Record<string, any>, protect = false): GuardResource {

@@ -22,7 +22,7 @@ import {
 import { USERCONFIG_DIR } from "../../components/lib/server-hcl";
 import { TLS_RELOAD_SCRIPT } from "../../components/lib/tls-reloader";
 import { missingEgress } from "../../components/lib/network-policy";
-import { readStackFile } from "../../scripts/lib/stack-file";
+import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { requireReference } from "../support/reference";
 import { requireTool } from "../support/tools";

@@ -7,7 +7,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parseArgs } from "../../scripts/lib/migrate/args";
+import { parseArgs } from "../../ops/migrate/args";
 import {
     appFromFile,
     flatten,
@@ -17,11 +17,11 @@ import {
     mappingSchema,
     parseMapping,
     secretNameFromFile,
-} from "../../scripts/lib/migrate/mapping";
-import { decide, META, TOOL_NAME } from "../../scripts/lib/migrate/plan";
-import { KvApi, migrate } from "../../scripts/lib/migrate/run";
-import { detectFormat } from "../../scripts/lib/migrate/sops";
-import { connectionFromEnv, KvMetadata, VaultError } from "../../scripts/lib/migrate/vault";
+} from "../../ops/migrate/mapping";
+import { decide, META, TOOL_NAME } from "../../ops/migrate/plan";
+import { KvApi, migrate } from "../../ops/migrate/run";
+import { detectFormat } from "../../ops/migrate/sops";
+import { connectionFromEnv, KvMetadata, VaultError } from "../../ops/migrate/vault";
 
 const DEFAULTS = mappingSchema.parse({});
 

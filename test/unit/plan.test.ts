@@ -3,12 +3,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { goldenPath, runCli } from "../../scripts/lib/plan/cli";
-import { diffPlans, lineDiff, PlanDiff, renderDiff } from "../../scripts/lib/plan/diff";
-import { flatten, parsePlan, Plan, SECRET_MASK, stableJson, UNMARKED_SECRET_MASK } from "../../scripts/lib/plan/model";
-import { planStackFile, recordPlan } from "../../scripts/lib/plan/record";
-import { FORMATS, renderPlan } from "../../scripts/lib/plan/render";
-import { listStacks, readStackFile, secretPlaceholder } from "../../scripts/lib/stack-file";
+import { goldenPath, GRAPH_PAGE, runCli } from "../../ops/plan/cli";
+import { diffPlans, lineDiff, PlanDiff, renderDiff } from "../../ops/plan/diff";
+import { flatten, parsePlan, Plan, SECRET_MASK, stableJson, UNMARKED_SECRET_MASK } from "../../ops/plan/model";
+import { planStackFile, recordPlan } from "../../ops/plan/record";
+import { FORMATS, GRAPH_COMMAND, renderPlan, resourceGraphPage } from "../../ops/plan/render";
+import { listStacks, readStackFile, secretPlaceholder } from "../../ops/stack-file";
 import { homelabStack } from "../support/fixtures";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures", "plan");
@@ -52,6 +52,15 @@ describe("offline plan", () => {
                 const why = changes > 0 ? renderDiff(diff, "text") : "(only the summary or warnings differ)";
                 assert.fail(`the amiya plan differs from ${file}:\n${why}\n${hint}`);
             }
+        });
+
+        it("docs/architecture/resource-graph.md is the generated graph of the amiya plan", () => {
+            const hint = `regenerate it with \`${GRAPH_COMMAND}\` and commit it`;
+            assert.ok(fs.existsSync(GRAPH_PAGE), `no ${path.relative(process.cwd(), GRAPH_PAGE)}: ${hint}`);
+            assert.ok(
+                fs.readFileSync(GRAPH_PAGE, "utf8") === resourceGraphPage(amiya),
+                `${path.relative(process.cwd(), GRAPH_PAGE)} differs from the generated graph: ${hint}`,
+            );
         });
 
         it("records every registered resource once, sorted by URN, each with a known parent", () => {

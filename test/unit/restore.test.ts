@@ -16,7 +16,7 @@ import {
     S3Client,
 } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
-import { parseRestoreArgs, planRestore, restore, RestoreOptions } from "../../scripts/lib/restore";
+import { parseRestoreArgs, planRestore, restore, RestoreOptions } from "../../ops/restore";
 
 const T = new Date("2026-11-27T12:00:00Z");
 const at = (hhmm: string) => new Date(`2026-11-27T${hhmm}:00Z`);

@@ -12,7 +12,11 @@ import * as path from "node:path";
 import { AddressInfo } from "node:net";
 import { unsealerPodSpec } from "../../components/bootstrap";
 import { buildVaultValues } from "../../components/lib/helm-values";
-import { remoteClusterManifests, vaultClusterSecretStore, vaultStoreCaBundle } from "../../components/lib/eso-objects";
+import {
+    remoteClusterManifests,
+    vaultClusterSecretStore,
+    vaultStoreCaBundle,
+} from "../../components/lib/secret-store-manifests";
 import {
     inClusterVaultCa,
     TRUST_CA_CONFIGMAP,

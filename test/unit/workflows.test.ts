@@ -11,7 +11,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { listStacks } from "../../scripts/lib/stack-file";
+import { listStacks } from "../../ops/stack-file";
 import { requireTool } from "../support/tools";
 
 const ROOT = path.join(__dirname, "..", "..");

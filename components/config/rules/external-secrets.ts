@@ -1,4 +1,4 @@
-import { sharedStoreName } from "../../lib/eso-objects";
+import { sharedStoreName } from "../../lib/secret-store-manifests";
 import { Rule } from "./rule";
 
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -1,6 +1,6 @@
 /**
- * `npx tsx scripts/bench-unseal.ts [--interval S] [--runs N]`: how long a
- * sealed Vault stays sealed when the unsealer loop (scripts/unseal.sh --loop)
+ * `npm run bench:unseal --  [--interval S] [--runs N]`: how long a
+ * sealed Vault stays sealed when the unsealer loop (components/unseal.sh --loop)
  * is running, measured against a real Vault server (scripts/build-vault.sh).
  *
  * The server is the test harness's (loopback, file storage), initialized with
@@ -16,10 +16,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { unsealKeyFiles, UNSEAL_SCRIPT_PATH } from "../components/bootstrap";
-import { ensureInitialized, ensureUnsealed } from "../components/lib/vault-init";
-import { findTool, missingToolMessage } from "../test/support/tools";
-import { startVault, vaultRequest } from "../test/support/vault-server";
+import { unsealKeyFiles, UNSEAL_SCRIPT_PATH } from "../../components/bootstrap";
+import { ensureInitialized, ensureUnsealed } from "../../components/lib/vault-init";
+import { findTool, missingToolMessage } from "../support/tools";
+import { startVault, vaultRequest } from "../support/vault-server";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

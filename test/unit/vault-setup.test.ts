@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as vault from "@pulumi/vault";
 import { loadConfig } from "../../components/config";
-import { auditFilePath, kvMounts, VaultConfiguration } from "../../components/configuration";
+import { auditFilePath, kvMounts, VaultConfiguration } from "../../components/vault-setup";
 import { autheliaClient, CLI_REDIRECT_URI, oidcRedirectUris, oidcRoleInputs } from "../../components/lib/oidc";
 import { PolicyTemplateError, renderPolicies } from "../../components/lib/policies";
 import { buildPlatform } from "../../components/platform";

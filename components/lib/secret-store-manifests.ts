@@ -1,4 +1,6 @@
 /**
+ * The ESO store manifests builder (the ExternalSecrets component in
+ * components/external-secrets.ts registers what it builds).
  * Pure builders for the External Secrets Operator objects this platform
  * writes (ClusterSecretStore, the smoke ExternalSecret) and for the manifests
  * a remote cluster's admin applies. No Pulumi here: plain values in, plain
@@ -6,6 +8,7 @@
  * schemas without mocks.
  */
 import type { PlatformConfig } from "../config";
+import { MANAGED_LABELS, PART_OF_LABELS } from "./contracts";
 
 /** ESO's API group; `v1` is the only served version in chart 2.9.0 (`v1beta1` is no longer served). */
 export const ESO_GROUP = "external-secrets.io";
@@ -14,10 +17,7 @@ export const CLUSTER_SECRET_STORE = "ClusterSecretStore";
 export const EXTERNAL_SECRET = "ExternalSecret";
 
 /** Labels on every object the platform writes itself. */
-export const PLATFORM_LABELS: Readonly<Record<string, string>> = {
-    "app.kubernetes.io/managed-by": "pulumi",
-    "app.kubernetes.io/part-of": "secret-platform",
-};
+export const PLATFORM_LABELS: Readonly<Record<string, string>> = MANAGED_LABELS;
 
 /**
  * The smoke test: an ExternalSecret that reads `<cluster>/smoke/platform/check`
@@ -211,7 +211,7 @@ export function esoNamespaceLabels(): Record<string, string> {
 
 /** Labels of what a remote cluster's admin applies (with kubectl, not this stack). */
 function remoteLabels(vaultCluster: string): Record<string, string> {
-    return { "app.kubernetes.io/part-of": "secret-platform", "secret-platform/vault-cluster": vaultCluster };
+    return { ...PART_OF_LABELS, "secret-platform/vault-cluster": vaultCluster };
 }
 
 /** What a remote cluster's admin needs to know to create the reviewer there. */

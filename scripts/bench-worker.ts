@@ -56,10 +56,10 @@ async function main(): Promise<WorkerTimes> {
         throw new Error("usage: bench-worker.ts sdk | sdk-used <list.json> | program <stack>");
     }
 
-    require("../../../test/support/mocks");
-    const { runProgram } = require("../../../test/support/program") as typeof import("../../../test/support/program");
-    const { buildPlatform } = require("../../../components/platform") as typeof import("../../../components/platform");
-    const { readStackFile } = require("../stack-file") as typeof import("../stack-file");
+    require("../ops/plan/mocks");
+    const { runProgram } = require("../ops/plan/program") as typeof import("../ops/plan/program");
+    const { buildPlatform } = require("../components/platform") as typeof import("../components/platform");
+    const { readStackFile } = require("../ops/stack-file") as typeof import("../ops/stack-file");
     const t2 = performance.now();
     const file = readStackFile(stack);
     const program = await runProgram({ values: file.values, secrets: file.secrets }, buildPlatform);

@@ -1,7 +1,14 @@
+/**
+ * Vault's own setup, inside the running Vault (component VaultConfiguration):
+ * audit devices, KV mounts, ACL policies and the auth methods (OIDC login,
+ * Kubernetes auth for ESO and the snapshot job). Not to be confused with the
+ * stack config (components/config.ts), which this reads.
+ */
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import { durationSeconds, PlatformConfig } from "./config";
 import { PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
+import { SNAPSHOT_NAME } from "./lib/contracts";
 import { AutheliaClient, autheliaClient, oidcRoleInputs, oidcTune } from "./lib/oidc";
 import {
     checkPolicy,
@@ -27,7 +34,7 @@ export interface VaultConfigurationArgs {
 /** Kubernetes auth role of the raft snapshot job, on the local mount. */
 export const RAFT_SNAPSHOT_ROLE = "raft-snapshot";
 /** ServiceAccount of the raft snapshot job, in Vault's namespace. */
-export const SNAPSHOT_SERVICE_ACCOUNT = "vault-snapshot";
+export const SNAPSHOT_SERVICE_ACCOUNT = SNAPSHOT_NAME;
 
 /** Where the file audit device writes: the chart's audit volume, or the pod log. */
 export function auditFilePath(target: "file" | "stdout"): string {

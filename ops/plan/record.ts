@@ -1,6 +1,6 @@
 /**
  * Records the offline plan of a stack: runs the real program (loadConfig +
- * buildPlatform) under the test suite's Pulumi mocks and turns what it
+ * buildPlatform) under the Pulumi mocks of ./mocks.ts and turns what it
  * registered into a Plan. Secret inputs are masked twice over: by the
  * secretness the program gave them (the engine's secret wrappers and
  * pulumi.isSecret on the Outputs it passed), and by value, so a secret that
@@ -8,11 +8,11 @@
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig } from "../../../components/config";
-import { buildPlatform } from "../../../components/platform";
+import { PlatformConfig } from "../../components/config";
+import { buildPlatform } from "../../components/platform";
 // Installs the mocks (setMocks) once per process; a no-op when mocha already loaded it.
-import "../../../test/support/mocks";
-import { dependsOnOf, RecordedResource, runProgram, StackConfig, valueOf } from "../../../test/support/program";
+import "./mocks";
+import { dependsOnOf, RecordedResource, runProgram, StackConfig, valueOf } from "./program";
 import { PROJECT_ROOT, StackFile } from "../stack-file";
 import {
     isDynamic,

@@ -5,13 +5,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError } from "../../../components/config";
+import { ConfigError } from "../../components/config";
 import { PROJECT_ROOT, readStackFile, StackFile } from "../stack-file";
 import { diffPlans, DIFF_FORMATS, DiffFormat, renderDiff } from "./diff";
 import { planAtRef, resolveRef } from "./git";
 import { PlanError, stableJson } from "./model";
 import { planStackFile } from "./record";
-import { Format, FORMATS, renderPlan } from "./render";
+import { Format, FORMATS, renderPlan, resourceGraphPage } from "./render";
 
 export interface CliResult {
     readonly code: number;
@@ -22,6 +22,7 @@ export interface CliResult {
 export const USAGE = `usage: npm run plan -- --stack <name> [--format text|markdown|json|mermaid]
        npm run plan -- --stack <name> --diff <git-ref> [--format text|markdown|json]
        npm run plan -- --stack <name> --update-golden
+       npm run plan -- --stack <name> --update-graph
 
 Prints what the stack's program would register, recorded under the test mocks:
 no credentials, secrets shown as [secret].
@@ -29,7 +30,11 @@ no credentials, secrets shown as [secret].
   --format <format>   text (default), markdown, json or mermaid
   --diff <git-ref>    compare with the plan of another revision (added, removed, changed inputs)
   --update-golden     write test/golden/plan-<name>.json (review the change before committing it)
+  --update-graph      write docs/architecture/resource-graph.md, the stack's mermaid graph
   --stack-dir <dir>   where the stack files are (default: the project root)`;
+
+/** The generated resource graph page, checked by test/unit/plan.test.ts (against amiya's plan). */
+export const GRAPH_PAGE = path.join(PROJECT_ROOT, "docs", "architecture", "resource-graph.md");
 
 /** The golden plan file of a stack, checked by test/unit/plan.test.ts. */
 export function goldenPath(stack: string): string {
@@ -49,6 +54,7 @@ export async function runCli(argv: readonly string[]): Promise<CliResult> {
                 format: { type: "string" },
                 diff: { type: "string" },
                 "update-golden": { type: "boolean" },
+                "update-graph": { type: "boolean" },
                 "stack-dir": { type: "string" },
                 help: { type: "boolean", short: "h" },
             },
@@ -70,6 +76,9 @@ export async function runCli(argv: readonly string[]): Promise<CliResult> {
     }
     if (diffRef !== undefined && values["update-golden"] === true) {
         return fail("--update-golden and --diff do not go together", 2);
+    }
+    if (diffRef !== undefined && values["update-graph"] === true) {
+        return fail("--update-graph and --diff do not go together", 2);
     }
 
     let file: StackFile;
@@ -96,6 +105,15 @@ export async function runCli(argv: readonly string[]): Promise<CliResult> {
             return ok(renderDiff(diff, format as DiffFormat));
         }
         const plan = await planStackFile(file);
+        if (values["update-graph"] === true) {
+            fs.mkdirSync(path.dirname(GRAPH_PAGE), { recursive: true });
+            fs.writeFileSync(GRAPH_PAGE, resourceGraphPage(plan));
+            return {
+                code: 0,
+                stdout: "",
+                stderr: `wrote ${path.relative(PROJECT_ROOT, GRAPH_PAGE)} (the resource graph of ${stack})\n`,
+            };
+        }
         if (values["update-golden"] === true) {
             const target = goldenPath(stack);
             fs.mkdirSync(path.dirname(target), { recursive: true });

@@ -1,11 +1,13 @@
 /**
- * The few KV v2 calls the migration needs, over Vault's HTTP API. The token
- * travels only in the X-Vault-Token header; errors carry Vault's `errors`
- * messages, never a request or response body (they hold secret values).
+ * The few KV v2 calls the migration needs, over Vault's HTTP API (through the
+ * one client, components/lib/vault-api.ts). The token travels only in the
+ * X-Vault-Token header; errors carry Vault's `errors` messages, never a
+ * request or response body (they hold secret values).
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { ApiResponse, NoAnswerError, vaultApi, VaultEndpoint } from "../../components/lib/vault-api";
 
 export class VaultError extends Error {
     constructor(
@@ -53,30 +55,19 @@ export class KvClient {
     constructor(private readonly conn: VaultConnection) {}
 
     private async call(method: string, apiPath: string, body?: unknown, contentType = "application/json") {
-        const headers: Record<string, string> = { "X-Vault-Token": this.conn.token };
-        if (this.conn.namespace !== undefined) headers["X-Vault-Namespace"] = this.conn.namespace;
-        if (body !== undefined) headers["Content-Type"] = contentType;
-        let res: Response;
+        const ep: VaultEndpoint = {
+            address: this.conn.address,
+            namespace: this.conn.namespace,
+            requestTimeoutMs: 30_000,
+        };
+        let res: ApiResponse;
         try {
-            res = await fetch(`${this.conn.address}/v1/${apiPath}`, {
-                method,
-                headers,
-                body: body === undefined ? undefined : JSON.stringify(body),
-                signal: AbortSignal.timeout(30_000),
-            });
+            res = await vaultApi(ep, method, apiPath, body, this.conn.token, contentType);
         } catch (err) {
-            const cause = (err as { cause?: { message?: string } }).cause?.message;
-            throw new VaultError(`${method} ${apiPath}: ${cause ?? (err as Error).message}`, 0);
+            throw new VaultError(`${method} ${apiPath}: ${(err as NoAnswerError).reason ?? (err as Error).message}`, 0);
         }
-        const text = await res.text();
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
-        let json: any = undefined;
-        try {
-            json = text === "" ? undefined : JSON.parse(text);
-        } catch {
-            json = undefined;
-        }
-        return { status: res.status, json };
+        return { status: res.status, json: res.body as any };
     }
 
     // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -7,9 +7,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_NAMESPACE, ConfigSource, requiredSecretKeys } from "../../components/config";
+import { CONFIG_NAMESPACE, ConfigSource, requiredSecretKeys } from "../components/config";
 
-export const PROJECT_ROOT = path.join(__dirname, "..", "..");
+export const PROJECT_ROOT = path.join(__dirname, "..");
 
 export interface StackFile {
     readonly stack: string;
