@@ -9,7 +9,7 @@ import { parseArgs, USAGE } from "../ops/migrate/args";
 import { Mapping, mappingSchema, parseMapping } from "../ops/migrate/mapping";
 import { migrate } from "../ops/migrate/run";
 import { decryptFile } from "../ops/migrate/sops";
-import { connectionFromEnv, KvClient } from "../ops/migrate/vault";
+import { connectionFromEnv, KvClient } from "../ops/migrate/kv-client";
 
 async function main(): Promise<number> {
     let opts;

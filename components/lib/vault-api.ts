@@ -1,7 +1,7 @@
 /**
  * The one Vault HTTP client: bootstrap's init, unseal and provider token
  * (./vault-init, ./vault-token), the SOPS migration's KV v2 calls
- * (ops/migrate/vault.ts) and the specs' real-server harness
+ * (ops/migrate/kv-client.ts) and the specs' real-server harness
  * (test/support/vault-server.ts) all send their requests through `vaultApi`.
  *
  * Serialization: bootstrap's dynamic providers capture this module by value

@@ -11,7 +11,12 @@
  * Secrets: the root token and key shares are returned, never logged, and every
  * error message is passed through `redact` with the secrets in play.
  */
-import { ApiResponse, apiErrors, redact, vaultApi, VaultEndpoint } from "./vault-api";
+import * as vaultApiModule from "./vault-api";
+import type { ApiResponse, VaultEndpoint } from "./vault-api";
+
+// Bound once at load, so a serialized closure captures these functions
+// themselves, not ./vault-api's module object (under tsx, its export getters).
+const { apiErrors, redact, vaultApi } = vaultApiModule;
 
 /** The seal types bootstrap knows: Shamir key shares, or the awskms auto-unseal. */
 export type SealType = "shamir" | "awskms";

@@ -5,11 +5,16 @@
  * valid root token exists anywhere, and later runs need none: the provider's
  * token is periodic and renewed by `pulumi up`.
  *
- * Serialization: like ./vault-init (whose HTTP client this reuses), captured
- * by value into a dynamic provider, so nothing is imported at top level but
- * that module's functions. Tokens are returned, never logged.
+ * Serialization: like ./vault-init, captured by value into a dynamic
+ * provider, so nothing is imported at top level but the functions of the one
+ * HTTP client, ./vault-api. Tokens are returned, never logged.
  */
-import { apiErrors, redact, vaultApi, VaultEndpoint } from "./vault-api";
+import * as vaultApiModule from "./vault-api";
+import type { VaultEndpoint } from "./vault-api";
+
+// Bound once at load, so a serialized closure captures these functions
+// themselves, not ./vault-api's module object (under tsx, its export getters).
+const { apiErrors, redact, vaultApi } = vaultApiModule;
 
 /** The provider token's period: renewed by any `pulumi up` within it. */
 export const PROVIDER_TOKEN_PERIOD_SECONDS = 768 * 3600;

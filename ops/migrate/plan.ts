@@ -7,7 +7,7 @@
  * changed (or deleted) in Vault since the import; a secret that exists but
  * was never imported was made by hand. Either is left alone unless --force.
  */
-import { KvMetadata } from "./vault";
+import { KvMetadata } from "./kv-client";
 
 /** Custom metadata keys the migration records (values are never secret). */
 export const META = {

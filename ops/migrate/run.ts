@@ -10,7 +10,7 @@ import { MigrateOptions } from "./args";
 import { gitBlobId, mapFile, Mapping, SecretTarget } from "./mapping";
 import { Action, decide, Decision, importMetadata, META } from "./plan";
 import { detectFormat, SopsFormat } from "./sops";
-import { KvMetadata } from "./vault";
+import { KvMetadata } from "./kv-client";
 
 /** The KV calls the run makes (KvClient, or a fake in unit tests). */
 export interface KvApi {

@@ -19,7 +19,7 @@ import { parseArgs } from "../../ops/migrate/args";
 import { parseMapping } from "../../ops/migrate/mapping";
 import { migrate as migrateRun } from "../../ops/migrate/run";
 import { decryptFile } from "../../ops/migrate/sops";
-import { connectionFromEnv, KvClient } from "../../ops/migrate/vault";
+import { connectionFromEnv, KvClient } from "../../ops/migrate/kv-client";
 import { requireTool } from "../support/tools";
 import { initAndUnseal, startVault, VaultInit, vaultRequest, VaultServer } from "../support/vault-server";
 

@@ -21,7 +21,7 @@ import {
 import { decide, META, TOOL_NAME } from "../../ops/migrate/plan";
 import { KvApi, migrate } from "../../ops/migrate/run";
 import { detectFormat } from "../../ops/migrate/sops";
-import { connectionFromEnv, KvMetadata, VaultError } from "../../ops/migrate/vault";
+import { connectionFromEnv, KvMetadata, VaultError } from "../../ops/migrate/kv-client";
 
 const DEFAULTS = mappingSchema.parse({});
 
