@@ -7,13 +7,19 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { CONFIG_NAMESPACE, ConfigError, loadConfig, PlatformConfig } from "../../components/config";
-import { registrations, resetRegistrations, Registration } from "./mocks";
+import { registeredOutputs, registrations, resetRegistrations, Registration } from "./mocks";
 
 export interface RecordedResource extends Registration {
     readonly resource: pulumi.Resource;
     readonly opts: pulumi.CustomResourceOptions & pulumi.ComponentResourceOptions;
     /** The props object the program passed (Outputs still wrapped). */
     readonly props: Record<string, unknown>;
+    /**
+     * For one of the program's components (types secret-platform:*): what it passed to registerOutputs, as the engine
+     * received it (resolved, secrets signature-wrapped as in `inputs`,
+     * undefined values dropped). Undefined for custom resources.
+     */
+    readonly outputs?: Record<string, unknown>;
 }
 
 export interface Program<T> {
@@ -26,6 +32,8 @@ export interface Program<T> {
     ofType(type: string): RecordedResource[];
     /** Resources whose type starts with a package prefix such as "aws:". */
     ofPackage(prefix: string): RecordedResource[];
+    /** The registered outputs of a component the program built; throws when it is not one. */
+    outputsOf(component: pulumi.Resource): Record<string, unknown>;
 }
 
 /** Stack config for a run: plain values, and secret values set with --secret. */
@@ -134,6 +142,7 @@ export async function runProgram<T>(
         await Promise.all(seen.map((s) => valueOf(s.resource.urn)));
         await new Promise((r) => setImmediate(r));
     }
+    const outputs = await componentOutputs(seen.map((s) => s.resource));
 
     const joined: RecordedResource[] = registrations.map((reg) => {
         const match = seen.find((s) => s.type === reg.type && s.name === reg.name);
@@ -142,6 +151,7 @@ export async function runProgram<T>(
             resource: match?.resource as pulumi.Resource,
             opts: match?.opts ?? {},
             props: match?.props ?? {},
+            outputs: match === undefined ? undefined : outputs.get(match.resource),
         };
     });
     const find = (type: string, name: string) => {
@@ -160,7 +170,52 @@ export async function runProgram<T>(
         find,
         ofType: (type) => joined.filter((r) => (type.endsWith(":") ? r.type.startsWith(type) : r.type === type)),
         ofPackage: (prefix) => joined.filter((r) => r.type.startsWith(prefix)),
+        outputsOf: (component) => {
+            const hit = joined.find((r) => r.resource === component);
+            assert.ok(hit !== undefined, "outputsOf: not a resource this program registered");
+            assert.ok(
+                hit.outputs !== undefined,
+                `outputsOf: ${hit.type} ${hit.name} is not one of the program's components`,
+            );
+            return hit.outputs;
+        },
     };
+}
+
+/** Type prefix of the program's own components (remote ones, such as helm.sh/v4's Chart, register outputs provider-side). */
+const OWN_COMPONENT_TYPES = "secret-platform:";
+
+/** The resource type a URN names (the last of its `$`-qualified types). */
+function typeOfUrn(urn: string): string {
+    return urn.split("::")[2].split("$").pop() ?? "";
+}
+
+/**
+ * The outputs each of the program's own components among `resources`
+ * registered, read from the mock monitor once they have all arrived
+ * (registerResourceOutputs runs after the component's Outputs resolve, a few
+ * turns after its URN). Read here, at the end of the run, because a later run
+ * that registers the same URN replaces them.
+ */
+async function componentOutputs(resources: pulumi.Resource[]): Promise<Map<pulumi.Resource, Record<string, unknown>>> {
+    const all = await Promise.all(
+        resources
+            .filter((r) => pulumi.ComponentResource.isInstance(r))
+            .map(async (r) => ({ resource: r, urn: await valueOf(r.urn) })),
+    );
+    const components = all.filter((c) => typeOfUrn(c.urn).startsWith(OWN_COMPONENT_TYPES));
+    const found = new Map<pulumi.Resource, Record<string, unknown>>();
+    // A bound on event-loop turns, not on time: each turn lets pending registrations land.
+    for (let turn = 0; turn < 1000 && found.size < components.length; turn++) {
+        for (const c of components) {
+            const registered = found.has(c.resource) ? undefined : registeredOutputs(c.urn);
+            if (registered !== undefined) found.set(c.resource, registered);
+        }
+        if (found.size < components.length) await new Promise((r) => setImmediate(r));
+    }
+    const missing = components.filter((c) => !found.has(c.resource)).map((c) => c.urn);
+    assert.deepStrictEqual(missing, [], "components whose registerOutputs never reached the engine");
+    return found;
 }
 
 /** The parent of a recorded resource, as the program set it. */
