@@ -9,9 +9,21 @@ import { isDeepStrictEqual } from "node:util";
 
 export type Doc = Record<string, unknown>;
 
+/** A short rendering of a value for a failure message (resources and cycles included). */
 function show(value: unknown): string {
-    const text = JSON.stringify(value);
-    return text === undefined ? String(value) : text.length > 200 ? `${text.slice(0, 200)}...` : text;
+    let text: string | undefined;
+    try {
+        text = JSON.stringify(value);
+    } catch {
+        text = undefined;
+    }
+    if (text === undefined) return String(value);
+    return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+/** Fails with the message `why` builds, only when `ok` is false (messages are not built on success). */
+function check(ok: boolean, why: () => string): asserts ok {
+    if (!ok) assert.fail(why());
 }
 
 /** A path for messages: its keys joined with '.', or "(root)". */
@@ -30,7 +42,7 @@ function isDoc(value: unknown): value is Doc {
 export function at(root: unknown, ...path: string[]): unknown {
     let node = root;
     path.forEach((key, i) => {
-        assert.ok(isDoc(node), `${where(path.slice(0, i))}: expected an object, got ${show(node)}`);
+        check(isDoc(node), () => `${where(path.slice(0, i))}: expected an object, got ${show(node)}`);
         node = node[key];
     });
     return node;
@@ -39,53 +51,45 @@ export function at(root: unknown, ...path: string[]): unknown {
 /** The object at `path`; fails when it is absent or not an object. */
 export function objectAt(root: unknown, ...path: string[]): Doc {
     const value = at(root, ...path);
-    assert.ok(isDoc(value), `${where(path)}: expected an object, got ${show(value)}`);
+    check(isDoc(value), () => `${where(path)}: expected an object, got ${show(value)}`);
     return value;
 }
 
 /** The list at `path`; fails when it is absent or not a list. */
 export function listAt(root: unknown, ...path: string[]): unknown[] {
     const value = at(root, ...path);
-    assert.ok(Array.isArray(value), `${where(path)}: expected a list, got ${show(value)}`);
+    check(Array.isArray(value), () => `${where(path)}: expected a list, got ${show(value)}`);
     return value;
 }
 
 /** The string at `path`; fails when it is absent or not a string. */
 export function stringAt(root: unknown, ...path: string[]): string {
     const value = at(root, ...path);
-    assert.equal(typeof value, "string", `${where(path)}: expected a string, got ${show(value)}`);
-    return value as string;
+    check(typeof value === "string", () => `${where(path)}: expected a string, got ${show(value)}`);
+    return value;
 }
 
 /** The one element of a list (e.g. an HCL block given once); fails unless there is exactly one. */
 export function only<T>(list: readonly T[], what?: string): T;
 export function only(list: unknown, what?: string): unknown;
 export function only(list: unknown, what = "list"): unknown {
-    assert.ok(Array.isArray(list), `${what}: expected a list, got ${show(list)}`);
-    assert.equal(list.length, 1, `${what}: expected exactly one element, got ${show(list)}`);
+    check(Array.isArray(list), () => `${what}: expected a list, got ${show(list)}`);
+    check(list.length === 1, () => `${what}: expected exactly one element, got ${list.length}: ${show(list)}`);
     return list[0];
 }
 
 /** The one object of a list whose `key` field equals `value` (a container by name, an env var by name...). */
 export function findBy(list: unknown, key: string, value: unknown): Doc {
-    assert.ok(Array.isArray(list), `expected a list to find ${key}=${show(value)} in, got ${show(list)}`);
+    check(Array.isArray(list), () => `expected a list to find ${key}=${show(value)} in, got ${show(list)}`);
     const hits = list.filter((item) => isDoc(item) && isDeepStrictEqual(item[key], value));
-    const present = list.map((item) => (isDoc(item) ? show(item[key]) : show(item))).join(", ");
-    assert.equal(hits.length, 1, `expected one element with ${key}=${show(value)}, found ${hits.length} (${present})`);
+    check(hits.length === 1, () => {
+        const present = list.map((item) => (isDoc(item) ? show(item[key]) : show(item))).join(", ");
+        return `expected one element with ${key}=${show(value)}, found ${hits.length} (${present})`;
+    });
     return hits[0] as Doc;
 }
 
 /** The one object of a list named `name` (its `name` field). */
 export function named(list: unknown, name: string): Doc {
     return findBy(list, "name", name);
-}
-
-/**
- * `list` holds `expected` exactly once, order aside: for lists whose order
- * carries no meaning (NetworkPolicy rules are a union).
- */
-export function assertHasOnce(list: unknown, expected: unknown, what = "list"): void {
-    assert.ok(Array.isArray(list), `${what}: expected a list, got ${show(list)}`);
-    const count = list.filter((item) => isDeepStrictEqual(item, expected)).length;
-    assert.equal(count, 1, `${what}: expected ${show(expected)} once, found it ${count} times in ${show(list)}`);
 }
