@@ -6,9 +6,81 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { ConfigError, loadConfig, PlatformConfig } from "../../components/config";
-import { RecordedResource, setStackConfig, StackConfig } from "../../ops/plan/program";
+import {
+    Program as RecordedProgram,
+    RecordedResource,
+    runProgram as recordProgram,
+    setStackConfig,
+    StackConfig,
+    valueOf,
+} from "../../ops/plan/program";
+import { registeredOutputs } from "./mocks";
 
 export * from "../../ops/plan/program";
+
+/** A recorded run, plus what the program's own components registered as outputs. */
+export interface Program<T> extends RecordedProgram<T> {
+    /** The registered outputs of a component the program built; throws when it is not one. */
+    outputsOf(component: pulumi.Resource): Record<string, unknown>;
+}
+
+/** The offline plan's recorder, and then the outputs of the program's components (specs assert them). */
+export async function runProgram<T>(
+    stack: StackConfig,
+    build: (config: PlatformConfig, opts: pulumi.ComponentResourceOptions) => T,
+): Promise<Program<T>> {
+    const recorded = await recordProgram(stack, build);
+    const outputs = await componentOutputs(recorded.resources.map((r) => r.resource).filter((r) => r !== undefined));
+    return {
+        ...recorded,
+        outputsOf: (component) => {
+            const hit = recorded.resources.find((r) => r.resource === component);
+            assert.ok(hit !== undefined, "outputsOf: not a resource this program registered");
+            const registered = outputs.get(component);
+            assert.ok(
+                registered !== undefined,
+                `outputsOf: ${hit.type} ${hit.name} is not one of the program's components`,
+            );
+            return registered;
+        },
+    };
+}
+
+/** Type prefix of the program's own components (remote ones, such as helm.sh/v4's Chart, register outputs provider-side). */
+const OWN_COMPONENT_TYPES = "secret-platform:";
+
+/** The resource type a URN names (the last of its `$`-qualified types). */
+function typeOfUrn(urn: string): string {
+    return urn.split("::")[2].split("$").pop() ?? "";
+}
+
+/**
+ * The outputs each of the program's own components among `resources`
+ * registered, read from the mock monitor once they have all arrived
+ * (registerResourceOutputs runs after the component's Outputs resolve, a few
+ * turns after its URN). Read here, at the end of the run, because a later run
+ * that registers the same URN replaces them.
+ */
+async function componentOutputs(resources: pulumi.Resource[]): Promise<Map<pulumi.Resource, Record<string, unknown>>> {
+    const all = await Promise.all(
+        resources
+            .filter((r) => pulumi.ComponentResource.isInstance(r))
+            .map(async (r) => ({ resource: r, urn: await valueOf(r.urn) })),
+    );
+    const components = all.filter((c) => typeOfUrn(c.urn).startsWith(OWN_COMPONENT_TYPES));
+    const found = new Map<pulumi.Resource, Record<string, unknown>>();
+    // A bound on event-loop turns, not on time: each turn lets pending registrations land.
+    for (let turn = 0; turn < 1000 && found.size < components.length; turn++) {
+        for (const c of components) {
+            const registered = found.has(c.resource) ? undefined : registeredOutputs(c.urn);
+            if (registered !== undefined) found.set(c.resource, registered);
+        }
+        if (found.size < components.length) await new Promise((r) => setImmediate(r));
+    }
+    const missing = components.filter((c) => !found.has(c.resource)).map((c) => c.urn);
+    assert.deepStrictEqual(missing, [], "components whose registerOutputs never reached the engine");
+    return found;
+}
 
 /** The validated config of a stack, without running a program. */
 export function configOf(stack: StackConfig): PlatformConfig {

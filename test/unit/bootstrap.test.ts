@@ -30,6 +30,27 @@ import {
     valueOf,
 } from "../support/program";
 import { SecretPlatform } from "../../components/platform";
+import { at, Doc, listAt, named, objectAt, only } from "../support/inputs";
+
+/** The pod spec of a workload's inputs: a Deployment's template, or a CronJob's job template; undefined for others. */
+function podSpecOf(inputs: Doc): Doc | undefined {
+    const kind = at(inputs, "kind");
+    if (kind === "Deployment") return objectAt(inputs, "spec", "template", "spec");
+    if (kind === "CronJob") return objectAt(inputs, "spec", "jobTemplate", "spec", "template", "spec");
+    return undefined;
+}
+
+/** metadata.name of a Kubernetes object's inputs; undefined for a resource without metadata (a Chart). */
+function nameOf(inputs: Doc): unknown {
+    return inputs.metadata === undefined ? undefined : at(inputs, "metadata", "name");
+}
+
+/** The unsealer container of a workload's pod spec (its only container). */
+function unsealerContainer(spec: Doc): Doc {
+    const c = objectAt(only(listAt(spec, "containers"), "containers"));
+    assert.equal(c.name, "unsealer");
+    return c;
+}
 
 const INIT = "pulumi-nodejs:dynamic/secret-platform:VaultInit";
 const UNSEALED = "pulumi-nodejs:dynamic/secret-platform:VaultUnsealed";
@@ -251,24 +272,24 @@ describe("bootstrap (mocks)", () => {
                     for (const secret of secrets) assert.ok(!s.includes(secret), `${r.type} ${r.name} holds a secret`);
                 }
             }
-            for (const r of k8s.filter(
-                (x) => x.inputs.metadata && (x.inputs as any).metadata.name === "vault-unsealer",
-            )) {
-                const spec =
-                    (r.inputs as any).spec?.template?.spec ?? (r.inputs as any).spec?.jobTemplate?.spec.template.spec;
-                if (spec === undefined) continue;
-                const c = spec.containers[0];
+            const workloads = k8s.filter((x) => nameOf(x.inputs) === "vault-unsealer");
+            const specs = workloads.map((r) => podSpecOf(r.inputs)).filter((x) => x !== undefined);
+            assert.equal(specs.length, 2, "the unsealer CronJob and loop Deployment");
+            for (const spec of specs) {
+                const c = unsealerContainer(spec);
                 assert.equal(c.envFrom, undefined);
                 assert.ok(
-                    c.env.every((e: any) => e.valueFrom === undefined),
+                    listAt(c, "env").every((e) => at(e, "valueFrom") === undefined),
                     "no env var from a Secret",
                 );
-                const keyVolumes = spec.volumes.filter((v: any) => v.secret?.secretName === "vault-unseal-keys");
+                const keyVolumes = listAt(spec, "volumes").filter(
+                    (v) => at(v, "secret") !== undefined && at(v, "secret", "secretName") === "vault-unseal-keys",
+                );
                 assert.deepEqual(keyVolumes, [
                     { name: "unseal-keys", secret: { secretName: "vault-unseal-keys", defaultMode: 0o400 } },
                 ]);
                 assert.deepEqual(
-                    c.volumeMounts.filter((m: any) => m.name === "unseal-keys"),
+                    listAt(c, "volumeMounts").filter((m) => at(m, "name") === "unseal-keys"),
                     [{ name: "unseal-keys", mountPath: UNSEAL_KEYS_DIR, readOnly: true }],
                 );
             }
@@ -355,20 +376,21 @@ describe("bootstrap (mocks)", () => {
                 [],
             );
             const cron = p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`);
-            assert.equal((cron.inputs.spec as any).schedule, "*/2 * * * *");
+            assert.equal(at(cron.inputs, "spec", "schedule"), "*/2 * * * *");
         });
 
         it("internal TLS: the unsealer trusts the CA through VAULT_CACERT, mounting only ca.crt", () => {
-            const spec = (p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`).inputs as any).spec.jobTemplate.spec
-                .template.spec;
-            assert.equal(spec.containers[0].env[0].value, "https://vault.vault.svc:8200");
-            assert.deepEqual(spec.containers[0].env[3], { name: "VAULT_CACERT", value: "/vault/tls-ca/ca.crt" });
-            assert.deepEqual(spec.containers[0].volumeMounts[3], {
+            const spec = podSpecOf(p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`).inputs);
+            assert.ok(spec !== undefined);
+            const c = unsealerContainer(spec);
+            assert.equal(named(c.env, "VAULT_ADDR").value, "https://vault.vault.svc:8200");
+            assert.deepEqual(named(c.env, "VAULT_CACERT"), { name: "VAULT_CACERT", value: "/vault/tls-ca/ca.crt" });
+            assert.deepEqual(named(c.volumeMounts, "vault-ca"), {
                 name: "vault-ca",
                 mountPath: "/vault/tls-ca",
                 readOnly: true,
             });
-            assert.deepEqual(spec.volumes[3], {
+            assert.deepEqual(named(spec.volumes, "vault-ca"), {
                 name: "vault-ca",
                 secret: {
                     secretName: "vault-server-tls",
@@ -399,7 +421,7 @@ describe("bootstrap (mocks)", () => {
             .ofPackage("kubernetes:")
             .filter(
                 (r) =>
-                    ["vault-unsealer", "vault-unseal-keys"].includes((r.inputs as any).metadata?.name) &&
+                    ["vault-unsealer", "vault-unseal-keys"].includes(String(nameOf(r.inputs))) &&
                     !r.type.startsWith("kubernetes:networking.k8s.io/"),
             );
         assert.deepEqual(
@@ -429,24 +451,23 @@ describe("bootstrap (mocks)", () => {
             "http://vault-1.vault-internal:8200",
             "http://vault-2.vault-internal:8200",
         ];
-        const cron = p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`).inputs as any;
-        const loop = p.find("kubernetes:apps/v1:Deployment", `${B}-unsealer-loop`).inputs as any;
+        const envOf = (r: { inputs: Doc }) => {
+            const spec = podSpecOf(r.inputs);
+            assert.ok(spec !== undefined, "a workload");
+            return listAt(unsealerContainer(spec), "env");
+        };
         for (const env of [
-            cron.spec.jobTemplate.spec.template.spec.containers[0].env,
-            loop.spec.template.spec.containers[0].env,
+            envOf(p.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`)),
+            envOf(p.find("kubernetes:apps/v1:Deployment", `${B}-unsealer-loop`)),
         ]) {
-            assert.deepEqual(
-                env.find((e: any) => e.name === "VAULT_ADDRS"),
-                { name: "VAULT_ADDRS", value: pods.join(" ") },
-            );
+            assert.deepEqual(named(env, "VAULT_ADDRS"), { name: "VAULT_ADDRS", value: pods.join(" ") });
         }
         // One replica (or S3 storage, as above): the Service is the one server, no VAULT_ADDRS.
         stack.values.server = { storageBackend: "raft", replicas: 1 };
         const single = await runProgram(stack, build);
-        const env = (single.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`).inputs as any).spec.jobTemplate.spec
-            .template.spec.containers[0].env;
+        const env = envOf(single.find("kubernetes:batch/v1:CronJob", `${B}-unsealer`));
         assert.equal(
-            env.find((e: any) => e.name === "VAULT_ADDRS"),
+            env.find((e) => at(e, "name") === "VAULT_ADDRS"),
             undefined,
         );
     });

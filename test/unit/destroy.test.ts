@@ -10,6 +10,7 @@ import { recoveryKeysDestroyRefusal } from "../../components/lib/vault-init";
 import { vaultInitProvider } from "../../components/lib/vault-init-provider";
 import { buildPlatform } from "../../components/platform";
 import { awsStack, homelabStack } from "../support/fixtures";
+import { at } from "../support/inputs";
 import { runProgram, secretInput, StackConfig } from "../support/program";
 
 const T = {
@@ -85,8 +86,8 @@ describe("destroy keeps key material and data (every mode, under the mocks)", ()
                         }
 
                         // PVCs outlive the StatefulSet (and the namespace is retained around them).
-                        const values = p.find(T.chart, "platform-server-chart").inputs.values as any;
-                        assert.deepEqual(values.server.persistentVolumeClaimRetentionPolicy, {
+                        const values = p.find(T.chart, "platform-server-chart").inputs.values;
+                        assert.deepEqual(at(values, "server", "persistentVolumeClaimRetentionPolicy"), {
                             whenDeleted: "Retain",
                             whenScaled: "Retain",
                         });

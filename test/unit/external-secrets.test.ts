@@ -29,6 +29,10 @@ import {
     runProgram,
     valueOf,
 } from "../support/program";
+import { at, objectAt, only, stringAt } from "../support/inputs";
+
+/** What a kubernetes-models class takes: its validate() is the shape check, so the cast carries no trust. */
+type ModelInput<M extends abstract new (...args: never[]) => unknown> = ConstructorParameters<M>[0];
 
 type Stack = ReturnType<typeof homelabStack>;
 
@@ -117,9 +121,9 @@ describe("ExternalSecrets", () => {
         });
 
         it("gives the readable shared mount its own store with the same login", () => {
-            const shared = p.find(STORE, "platform-external-secrets-store-shared").inputs as any;
-            assert.equal(shared.metadata.name, "vault-amiya-akn-shared");
-            assert.deepEqual(shared.spec.provider.vault, {
+            const shared = p.find(STORE, "platform-external-secrets-store-shared").inputs;
+            assert.equal(at(shared, "metadata", "name"), "vault-amiya-akn-shared");
+            assert.deepEqual(at(shared, "spec", "provider", "vault"), {
                 server: "http://vault.vault.svc:8200",
                 path: "shared",
                 version: "v2",
@@ -154,7 +158,7 @@ describe("ExternalSecrets", () => {
         it("installs nothing else by default: no ESO chart, namespace, smoke ExternalSecret or RBAC", async () => {
             assert.deepEqual(esoCharts(p), []);
             assert.deepEqual(
-                p.ofType(NAMESPACE).filter((r) => (r.inputs.metadata as any).name === "external-secrets"),
+                p.ofType(NAMESPACE).filter((r) => at(r.inputs, "metadata", "name") === "external-secrets"),
                 [],
             );
             assert.deepEqual(p.ofType(EXTERNAL_SECRET), []);
@@ -171,7 +175,7 @@ describe("ExternalSecrets", () => {
     describe("its inputs (component alone)", () => {
         it("takes URL, auth mount, role and KV mount from its arguments, not from config", async () => {
             const p = await direct(homelabStack());
-            assert.deepEqual((p.find(STORE, "eso-store").inputs as any).spec.provider.vault, {
+            assert.deepEqual(at(p.find(STORE, "eso-store").inputs, "spec", "provider", "vault"), {
                 server: "https://vault.from-args:8200",
                 path: "mount-from-args",
                 version: "v2",
@@ -180,7 +184,7 @@ describe("ExternalSecrets", () => {
                 },
             });
             // A shared mount's path is the mount's name; the login is the same.
-            assert.equal((p.find(STORE, "eso-store-shared").inputs as any).spec.provider.vault.path, "shared");
+            assert.equal(at(p.find(STORE, "eso-store-shared").inputs, "spec", "provider", "vault", "path"), "shared");
         });
 
         it("depends on exactly the resources passed as dependsOn", async () => {
@@ -192,8 +196,8 @@ describe("ExternalSecrets", () => {
             const p = await direct(
                 homelab((s) => (s.values.externalSecrets = { namespace: "eso", serviceAccount: "eso-controller" })),
             );
-            const k = (p.find(STORE, "eso-store").inputs as any).spec.provider.vault.auth.kubernetes;
-            assert.deepEqual(k.serviceAccountRef, { name: "eso-controller", namespace: "eso" });
+            const k = at(p.find(STORE, "eso-store").inputs, "spec", "provider", "vault", "auth", "kubernetes");
+            assert.deepEqual(at(k, "serviceAccountRef"), { name: "eso-controller", namespace: "eso" });
         });
 
         it("names the store from externalSecrets.storeName, and shared stores after it", async () => {
@@ -201,7 +205,7 @@ describe("ExternalSecrets", () => {
             assert.deepEqual(
                 p
                     .ofType(STORE)
-                    .map((r) => [r.name, (r.inputs.metadata as any).name])
+                    .map((r) => [r.name, stringAt(r.inputs, "metadata", "name")])
                     .sort(),
                 [
                     ["eso-store", "vault"],
@@ -227,7 +231,11 @@ describe("ExternalSecrets", () => {
             assert.deepEqual(
                 p
                     .ofType(STORE)
-                    .map((r) => [r.name, (r.inputs.metadata as any).name, (r.inputs.spec as any).provider.vault.path])
+                    .map((r) => [
+                        r.name,
+                        stringAt(r.inputs, "metadata", "name"),
+                        stringAt(r.inputs, "spec", "provider", "vault", "path"),
+                    ])
                     .sort(),
                 [
                     ["eso-store", "vault-amiya-akn", "mount-from-args"],
@@ -247,7 +255,7 @@ describe("ExternalSecrets", () => {
                 { namespaceSelector: { matchLabels: { "secret-platform/vault": "read" } } },
             ];
             const p = await direct(homelab((s) => (s.values.externalSecrets = { namespaceConditions: conditions })));
-            for (const store of p.ofType(STORE)) assert.deepEqual((store.inputs.spec as any).conditions, conditions);
+            for (const store of p.ofType(STORE)) assert.deepEqual(at(store.inputs, "spec", "conditions"), conditions);
         });
     });
 
@@ -259,7 +267,7 @@ describe("ExternalSecrets", () => {
             const p = await direct(homelab(internalTls));
             const ca = { type: "Secret", name: "vault-ca", namespace: "vault", key: "ca.crt" };
             for (const store of p.ofType(STORE))
-                assert.deepEqual((store.inputs.spec as any).provider.vault.caProvider, ca);
+                assert.deepEqual(at(store.inputs, "spec", "provider", "vault", "caProvider"), ca);
         });
 
         it("has no caProvider when the ingress ends TLS, or without a CA Secret", () => {
@@ -276,7 +284,12 @@ describe("ExternalSecrets", () => {
                 }),
                 buildPlatform,
             );
-            const vault = (p.find(STORE, "platform-external-secrets-store").inputs as any).spec.provider.vault;
+            const vault = objectAt(
+                p.find(STORE, "platform-external-secrets-store").inputs,
+                "spec",
+                "provider",
+                "vault",
+            );
             assert.equal(vault.server, "https://vault.amiya.akn");
             assert.equal(vault.caProvider, undefined);
         });
@@ -304,8 +317,8 @@ describe("ExternalSecrets", () => {
                     },
                 },
             });
-            new Namespace(ns.inputs as any).validate();
-            assert.deepEqual((ns.inputs.metadata as any).labels, esoNamespaceLabels());
+            new Namespace(ns.inputs as ModelInput<typeof Namespace>).validate();
+            assert.deepEqual(at(ns.inputs, "metadata", "labels"), esoNamespaceLabels());
         });
 
         it("installs the pinned chart with its CRDs and the ServiceAccount the Vault role is bound to", () => {
@@ -339,9 +352,13 @@ describe("ExternalSecrets", () => {
                         }),
                 ),
             );
-            const inputs = q.find(CHART, "eso-operator").inputs as any;
+            const inputs = q.find(CHART, "eso-operator").inputs;
             assert.deepEqual(
-                [inputs.version, inputs.repositoryOpts.repo, inputs.values.serviceAccount.name],
+                [
+                    at(inputs, "version"),
+                    at(inputs, "repositoryOpts", "repo"),
+                    at(inputs, "values", "serviceAccount", "name"),
+                ],
                 ["2.8.1", "https://mirror.example/eso", "eso-controller"],
             );
         });
@@ -467,9 +484,9 @@ describe("ExternalSecrets", () => {
                 cluster: "amiya.akn",
                 namespace: "external-secrets",
             });
-            new ServiceAccount(sa as any).validate();
-            new ClusterRoleBinding(binding as any).validate();
-            new Secret(token as any).validate();
+            new ServiceAccount(sa as ModelInput<typeof ServiceAccount>).validate();
+            new ClusterRoleBinding(binding as unknown as ModelInput<typeof ClusterRoleBinding>).validate();
+            new Secret(token as ModelInput<typeof Secret>).validate();
             assert.deepEqual(binding.roleRef, {
                 apiGroup: "rbac.authorization.k8s.io",
                 kind: "ClusterRole",
@@ -500,7 +517,10 @@ describe("ExternalSecrets", () => {
                     "ClusterSecretStore/vault-nova-akn-shared",
                 ],
             );
-            assert.deepEqual((objects[3] as any).spec.provider.vault, {
+            const stores = objects.filter(
+                (o) => o.kind === "ClusterSecretStore" && o.metadata.name === "vault-nova-akn",
+            );
+            assert.deepEqual(at(only(stores, "stores named vault-nova-akn"), "spec", "provider", "vault"), {
                 server: "https://vault.amiya.akn",
                 path: "nova.akn",
                 version: "v2",

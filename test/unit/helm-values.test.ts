@@ -26,6 +26,7 @@ import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { requireReference } from "../support/reference";
 import { requireTool } from "../support/tools";
+import { at, listAt, objectAt, only, stringAt } from "../support/inputs";
 
 // The chart's own files at the pinned version, from the tool cache (`npm run tools`); loaded in a before hook.
 let valuesYamlText = "";
@@ -251,25 +252,29 @@ describe("buildVaultValues against the real chart (vault-helm 0.34.1)", () => {
 describe("buildVaultValues: the settings", () => {
     it("homelab default: standalone S3, hardened pod, probes tolerant of sealed/uninit/standby", () => {
         const config = configOf(homelabStack());
-        const v = buildVaultValues(config, garageFacts()) as any;
-        assert.deepEqual(v.global, { enabled: true, tlsDisable: true });
-        assert.deepEqual(v.injector, { enabled: false });
-        assert.deepEqual(v.csi, { enabled: false });
-        assert.deepEqual(v.ui, { enabled: true, serviceType: "ClusterIP" });
-        assert.deepEqual(v.server.image, { repository: "hashicorp/vault", tag: "2.0.4", pullPolicy: "IfNotPresent" });
-        assert.equal(v.server.standalone.enabled, true);
-        assert.equal(v.server.ha.enabled, false);
-        assert.equal(v.server.ha.apiAddr, "http://vault.vault.svc:8200");
-        assert.deepEqual(v.server.authDelegator, { enabled: true });
-        assert.deepEqual(v.server.ingress, { enabled: false });
-        assert.deepEqual(v.server.networkPolicy, { enabled: false });
-        assert.equal(v.server.logFormat, "json");
-        assert.equal(v.server.logLevel, "info");
-        assert.deepEqual(v.server.resources, {
+        const v = buildVaultValues(config, garageFacts());
+        assert.deepEqual(at(v, "global"), { enabled: true, tlsDisable: true });
+        assert.deepEqual(at(v, "injector"), { enabled: false });
+        assert.deepEqual(at(v, "csi"), { enabled: false });
+        assert.deepEqual(at(v, "ui"), { enabled: true, serviceType: "ClusterIP" });
+        assert.deepEqual(at(v, "server", "image"), {
+            repository: "hashicorp/vault",
+            tag: "2.0.4",
+            pullPolicy: "IfNotPresent",
+        });
+        assert.equal(at(v, "server", "standalone", "enabled"), true);
+        assert.equal(at(v, "server", "ha", "enabled"), false);
+        assert.equal(at(v, "server", "ha", "apiAddr"), "http://vault.vault.svc:8200");
+        assert.deepEqual(at(v, "server", "authDelegator"), { enabled: true });
+        assert.deepEqual(at(v, "server", "ingress"), { enabled: false });
+        assert.deepEqual(at(v, "server", "networkPolicy"), { enabled: false });
+        assert.equal(at(v, "server", "logFormat"), "json");
+        assert.equal(at(v, "server", "logLevel"), "info");
+        assert.deepEqual(at(v, "server", "resources"), {
             requests: { cpu: "100m", memory: "256Mi" },
             limits: { memory: "512Mi" },
         });
-        assert.deepEqual(v.server.statefulSet.securityContext, {
+        assert.deepEqual(at(v, "server", "statefulSet", "securityContext"), {
             pod: {
                 runAsNonRoot: true,
                 runAsUser: 100,
@@ -286,27 +291,27 @@ describe("buildVaultValues: the settings", () => {
             },
         });
         assert.equal(HEALTH_PATH, "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204");
-        for (const probe of [v.server.readinessProbe, v.server.livenessProbe]) {
+        for (const probe of [objectAt(v, "server", "readinessProbe"), objectAt(v, "server", "livenessProbe")]) {
             assert.equal(probe.enabled, true);
             assert.equal(probe.path, HEALTH_PATH);
             assert.equal(probe.port, 8200);
         }
         // Standalone: a sealed pod stays Ready, and pulumi awaits the StatefulSet as usual.
-        assert.equal(v.server.statefulSet.annotations, undefined);
-        assert.deepEqual(v.server.auditStorage, {
+        assert.equal(at(v, "server", "statefulSet", "annotations"), undefined);
+        assert.deepEqual(at(v, "server", "auditStorage"), {
             enabled: true,
             size: "2Gi",
             mountPath: "/vault/audit",
             accessMode: "ReadWriteOnce",
         });
-        assert.equal(v.server.dataStorage.enabled, false);
-        assert.deepEqual(v.server.serviceAccount, {
+        assert.equal(at(v, "server", "dataStorage", "enabled"), false);
+        assert.deepEqual(at(v, "server", "serviceAccount"), {
             create: true,
             annotations: {},
             serviceDiscovery: { enabled: false },
         });
         // Credentials by reference only.
-        assert.deepEqual(v.server.extraSecretEnvironmentVars, [
+        assert.deepEqual(at(v, "server", "extraSecretEnvironmentVars"), [
             { envName: "AWS_ACCESS_KEY_ID", secretName: "vault-storage-credentials", secretKey: "AWS_ACCESS_KEY_ID" },
             {
                 envName: "AWS_SECRET_ACCESS_KEY",
@@ -314,11 +319,13 @@ describe("buildVaultValues: the settings", () => {
                 secretKey: "AWS_SECRET_ACCESS_KEY",
             },
         ]);
-        assert.deepEqual(v.server.extraEnvironmentVars, {});
+        assert.deepEqual(at(v, "server", "extraEnvironmentVars"), {});
         // The read-only root needs a writable /tmp (the chart copies the config there).
-        assert.deepEqual(v.server.volumes, [{ name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } }]);
-        assert.deepEqual(v.server.volumeMounts, [{ name: "tmp", mountPath: "/tmp" }]);
-        assert.deepEqual(v.server.affinity, {
+        assert.deepEqual(at(v, "server", "volumes"), [
+            { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
+        ]);
+        assert.deepEqual(at(v, "server", "volumeMounts"), [{ name: "tmp", mountPath: "/tmp" }]);
+        assert.deepEqual(at(v, "server", "affinity"), {
             podAntiAffinity: {
                 requiredDuringSchedulingIgnoredDuringExecution: [
                     {
@@ -334,8 +341,8 @@ describe("buildVaultValues: the settings", () => {
                 ],
             },
         });
-        assert.equal(v.server.updateStrategyType, "RollingUpdate");
-        assert.deepEqual(v.server.persistentVolumeClaimRetentionPolicy, {
+        assert.equal(at(v, "server", "updateStrategyType"), "RollingUpdate");
+        assert.deepEqual(at(v, "server", "persistentVolumeClaimRetentionPolicy"), {
             whenDeleted: "Retain",
             whenScaled: "Retain",
         });
@@ -343,46 +350,46 @@ describe("buildVaultValues: the settings", () => {
 
     it("the amiya stack file: standalone S3, every egress flow it needs has a CIDR", () => {
         const config = configOf(amiyaStack());
-        const v = buildVaultValues(config, garageFacts()) as any;
-        assert.equal(v.server.standalone.enabled, true);
+        const v = buildVaultValues(config, garageFacts());
+        assert.equal(at(v, "server", "standalone", "enabled"), true);
         assert.deepEqual(missingEgress(config), []);
     });
 
     it("exports the same security contexts it sets", () => {
-        const v = buildVaultValues(configOf(homelabStack()), garageFacts()) as any;
-        assert.equal(v.server.statefulSet.securityContext.pod, POD_SECURITY_CONTEXT);
-        assert.equal(v.server.statefulSet.securityContext.container, CONTAINER_SECURITY_CONTEXT);
+        const v = buildVaultValues(configOf(homelabStack()), garageFacts());
+        assert.equal(at(v, "server", "statefulSet", "securityContext", "pod"), POD_SECURITY_CONTEXT);
+        assert.equal(at(v, "server", "statefulSet", "securityContext", "container"), CONTAINER_SECURITY_CONTEXT);
     });
 
     it("raft HA: replicas, PDB, node ids, per-pod api_addr, data volume, TLS mounts", async () => {
         const config = configOf(homelabRaftTls());
-        const v = buildVaultValues(config, garageFacts()) as any;
-        assert.deepEqual(v.server.standalone, { enabled: false });
-        assert.equal(v.server.ha.enabled, true);
-        assert.equal(v.server.ha.replicas, 3);
-        assert.equal(v.server.ha.apiAddr, "https://$(VAULT_K8S_POD_NAME).vault-internal:8200");
+        const v = buildVaultValues(config, garageFacts());
+        assert.deepEqual(at(v, "server", "standalone"), { enabled: false });
+        assert.equal(at(v, "server", "ha", "enabled"), true);
+        assert.equal(at(v, "server", "ha", "replicas"), 3);
+        assert.equal(at(v, "server", "ha", "apiAddr"), "https://$(VAULT_K8S_POD_NAME).vault-internal:8200");
         // Kubernetes expands $(VAR) only from env vars defined before it; the chart sets HOSTNAME after
         // VAULT_API_ADDR (hashicorp/vault-helm#993), so only these may appear in ha.apiAddr.
-        for (const [, ref] of String(v.server.ha.apiAddr).matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+        for (const [, ref] of String(at(v, "server", "ha", "apiAddr")).matchAll(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
             assert.ok(
                 (CHART_ENV_BEFORE_API_ADDR as readonly string[]).includes(ref),
                 `ha.apiAddr references $(${ref}), which the chart defines after VAULT_API_ADDR`,
             );
         }
-        assert.equal(v.server.ha.raft.enabled, true);
-        assert.equal(v.server.ha.raft.setNodeId, true);
-        assert.deepEqual(v.server.ha.disruptionBudget, { enabled: true, maxUnavailable: 1 });
-        assert.deepEqual(v.server.dataStorage, {
+        assert.equal(at(v, "server", "ha", "raft", "enabled"), true);
+        assert.equal(at(v, "server", "ha", "raft", "setNodeId"), true);
+        assert.deepEqual(at(v, "server", "ha", "disruptionBudget"), { enabled: true, maxUnavailable: 1 });
+        assert.deepEqual(at(v, "server", "dataStorage"), {
             enabled: true,
             size: "20Gi",
             storageClass: "longhorn",
             mountPath: "/vault/data",
             accessMode: "ReadWriteOnce",
         });
-        assert.deepEqual(v.global, { enabled: true, tlsDisable: false });
-        assert.equal(v.server.updateStrategyType, "RollingUpdate");
-        assert.equal(v.server.shareProcessNamespace, true);
-        assert.deepEqual(v.server.extraContainers, [
+        assert.deepEqual(at(v, "global"), { enabled: true, tlsDisable: false });
+        assert.equal(at(v, "server", "updateStrategyType"), "RollingUpdate");
+        assert.equal(at(v, "server", "shareProcessNamespace"), true);
+        assert.deepEqual(at(v, "server", "extraContainers"), [
             {
                 name: "tls-reloader",
                 image: "hashicorp/vault:2.0.4",
@@ -401,53 +408,63 @@ describe("buildVaultValues: the settings", () => {
                 volumeMounts: [{ name: "tls", mountPath: "/vault/userconfig/vault-server-tls", readOnly: true }],
             },
         ]);
-        assert.deepEqual(v.server.serviceAccount.serviceDiscovery, { enabled: true });
-        assert.deepEqual(v.server.volumes, [
+        assert.deepEqual(at(v, "server", "serviceAccount", "serviceDiscovery"), { enabled: true });
+        assert.deepEqual(at(v, "server", "volumes"), [
             { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
             { name: "tls", secret: { secretName: "vault-server-tls", defaultMode: 0o440 } },
             { name: "tls-ca", secret: { secretName: "vault-ca", defaultMode: 0o440 } },
         ]);
-        assert.deepEqual(v.server.volumeMounts, [
+        assert.deepEqual(at(v, "server", "volumeMounts"), [
             { name: "tmp", mountPath: "/tmp" },
             { name: "tls", mountPath: "/vault/userconfig/vault-server-tls", readOnly: true },
             { name: "tls-ca", mountPath: "/vault/userconfig/vault-ca", readOnly: true },
         ]);
-        assert.deepEqual(v.server.extraEnvironmentVars, { VAULT_CACERT: "/vault/userconfig/vault-ca/ca.crt" });
+        assert.deepEqual(at(v, "server", "extraEnvironmentVars"), {
+            VAULT_CACERT: "/vault/userconfig/vault-ca/ca.crt",
+        });
         // The raft HCL's api_addr matches the env the chart sets from ha.apiAddr (HOSTNAME is sed-filled).
-        const hcl = (await parseHcl("server.hcl", v.server.ha.raft.config)) as any;
+        const hcl = objectAt(await parseHcl("server.hcl", stringAt(v, "server", "ha", "raft", "config")));
         assert.equal(hcl.api_addr, "https://HOSTNAME.vault-internal:8200");
-        assert.equal(hcl.storage.raft[0].retry_join.length, 3);
-        assert.equal(hcl.listener.tcp[0].tls_cert_file, "/vault/userconfig/vault-server-tls/tls.crt");
+        assert.equal(listAt(only(at(hcl, "storage", "raft"), "storage.raft"), "retry_join").length, 3);
+        assert.equal(
+            at(only(at(hcl, "listener", "tcp"), "listener.tcp"), "tls_cert_file"),
+            "/vault/userconfig/vault-server-tls/tls.crt",
+        );
         assert.equal(internalUrl(config), "https://vault.vault.svc:8200");
     });
 
     it("raft with 5 replicas tolerates two unavailable pods", () => {
         const s = homelabRaftTls();
         s.values.server.replicas = 5;
-        const v = buildVaultValues(configOf(s), garageFacts()) as any;
-        assert.deepEqual(v.server.ha.disruptionBudget, { enabled: true, maxUnavailable: 2 });
-        assert.equal(v.server.ha.replicas, 5);
+        const v = buildVaultValues(configOf(s), garageFacts());
+        assert.deepEqual(at(v, "server", "ha", "disruptionBudget"), { enabled: true, maxUnavailable: 2 });
+        assert.equal(at(v, "server", "ha", "replicas"), 5);
     });
 
     it("raft with a single node: no PodDisruptionBudget (a budget of zero would block every drain)", () => {
         const s = homelabRaftTls();
         s.values.server.replicas = 1;
-        const v = buildVaultValues(configOf(s), garageFacts()) as any;
-        assert.deepEqual(v.server.ha.disruptionBudget, { enabled: false });
-        assert.equal(v.server.ha.replicas, 1);
+        const v = buildVaultValues(configOf(s), garageFacts());
+        assert.deepEqual(at(v, "server", "ha", "disruptionBudget"), { enabled: false });
+        assert.equal(at(v, "server", "ha", "replicas"), 1);
     });
 
     it("raft HA: a sealed pod is not Ready (readiness 503 when sealed), liveness unchanged, no await on the StatefulSet", function () {
         const chartDir = requireReference(this, "vault-helm-0.34.1");
         const chartDefaults = parseYaml(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
-        const v = buildVaultValues(configOf(homelabRaftTls()), garageFacts()) as any;
+        const v = buildVaultValues(configOf(homelabRaftTls()), garageFacts());
         assert.equal(HA_READINESS_PATH, "/v1/sys/health?standbyok=true&sealedcode=503&uninitcode=204");
-        assert.equal(v.server.readinessProbe.path, HA_READINESS_PATH);
-        assert.equal(v.server.livenessProbe.path, HEALTH_PATH);
-        assert.deepEqual(v.server.statefulSet.annotations, { "pulumi.com/skipAwait": "true" });
+        assert.equal(at(v, "server", "readinessProbe", "path"), HA_READINESS_PATH);
+        assert.equal(at(v, "server", "livenessProbe", "path"), HEALTH_PATH);
+        assert.deepEqual(at(v, "server", "statefulSet", "annotations"), { "pulumi.com/skipAwait": "true" });
         // The Services bootstrap and the unsealer use must still list sealed (not Ready) pods.
-        assert.equal(v.server.service?.publishNotReadyAddresses, undefined, "the chart default (true) must stay");
-        assert.equal((chartDefaults as any).server.service.publishNotReadyAddresses, true);
+        const service = at(v, "server", "service");
+        assert.equal(
+            service === undefined ? undefined : at(service, "publishNotReadyAddresses"),
+            undefined,
+            "the chart default (true) must stay",
+        );
+        assert.equal(at(chartDefaults, "server", "service", "publishNotReadyAddresses"), true);
         const template = (name: string) => fs.readFileSync(path.join(chartDir, "templates", name), "utf8");
         for (const svc of ["server-service.yaml", "server-ha-active-service.yaml"]) {
             assert.match(
@@ -466,20 +483,22 @@ describe("buildVaultValues: the settings", () => {
     it("raft with a single node: sealed stays Ready (no budget to protect), the StatefulSet is awaited", () => {
         const s = homelabRaftTls();
         s.values.server.replicas = 1;
-        const v = buildVaultValues(configOf(s), garageFacts()) as any;
-        assert.equal(v.server.readinessProbe.path, HEALTH_PATH);
-        assert.equal(v.server.statefulSet.annotations, undefined);
+        const v = buildVaultValues(configOf(s), garageFacts());
+        assert.equal(at(v, "server", "readinessProbe", "path"), HEALTH_PATH);
+        assert.equal(at(v, "server", "statefulSet", "annotations"), undefined);
     });
 
     it("a CA in the certificate's own Secret is not mounted twice", () => {
         const s = homelabRaftTls();
         s.values.server.tls.caSecretName = "vault-server-tls";
-        const v = buildVaultValues(configOf(s), garageFacts()) as any;
+        const v = buildVaultValues(configOf(s), garageFacts());
         assert.deepEqual(
-            v.server.volumes.map((x: any) => x.name),
+            listAt(v, "server", "volumes").map((x) => at(x, "name")),
             ["tmp", "tls"],
         );
-        assert.deepEqual(v.server.extraEnvironmentVars, { VAULT_CACERT: "/vault/userconfig/vault-server-tls/ca.crt" });
+        assert.deepEqual(at(v, "server", "extraEnvironmentVars"), {
+            VAULT_CACERT: "/vault/userconfig/vault-server-tls/ca.crt",
+        });
     });
 
     it("IRSA: the service account carries the role, and no credential Secret is referenced", () => {
@@ -487,11 +506,11 @@ describe("buildVaultValues: the settings", () => {
             ...awsFacts(),
             storageCredentials: undefined,
             roleArn: "arn:aws:iam::123456789012:role/vault",
-        }) as any;
-        assert.deepEqual(v.server.serviceAccount.annotations, {
+        });
+        assert.deepEqual(at(v, "server", "serviceAccount", "annotations"), {
             "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/vault",
         });
-        assert.deepEqual(v.server.extraSecretEnvironmentVars, []);
+        assert.deepEqual(at(v, "server", "extraSecretEnvironmentVars"), []);
     });
 
     it("a seal with its own keys: both identities as mounted files, no AWS key in the env", async () => {
@@ -500,26 +519,26 @@ describe("buildVaultValues: the settings", () => {
             seal: { kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/abc", region: "eu-central-1" },
             storageCredentials: { secretName: "vault-storage-credentials", delivery: "sharedFile" },
             sealCredentialsSecret: "vault-seal-credentials",
-        }) as any;
-        assert.deepEqual(v.server.volumes.slice(1), [
+        });
+        assert.deepEqual(at(v, "server", "volumes"), [
+            { name: "tmp", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
             { name: "seal-credentials", secret: { secretName: "vault-seal-credentials", defaultMode: 0o440 } },
             { name: "storage-credentials", secret: { secretName: "vault-storage-credentials", defaultMode: 0o440 } },
         ]);
-        assert.deepEqual(v.server.volumeMounts.slice(1), [
+        assert.deepEqual(at(v, "server", "volumeMounts"), [
+            { name: "tmp", mountPath: "/tmp" },
             { name: "seal-credentials", mountPath: "/vault/userconfig/vault-seal-credentials", readOnly: true },
             { name: "storage-credentials", mountPath: "/vault/userconfig/vault-storage-credentials", readOnly: true },
         ]);
         // Vault would map AWS_ACCESS_KEY_ID onto the seal stanza: the S3 backend reads a shared credentials file.
-        assert.deepEqual(v.server.extraSecretEnvironmentVars, []);
-        assert.deepEqual(v.server.extraEnvironmentVars, {
+        assert.deepEqual(at(v, "server", "extraSecretEnvironmentVars"), []);
+        assert.deepEqual(at(v, "server", "extraEnvironmentVars"), {
             AWS_SHARED_CREDENTIALS_FILE: "/vault/userconfig/vault-storage-credentials/credentials",
         });
-        const hcl = (await parseHcl("server.hcl", serverHclOf(v))) as any;
-        assert.equal(hcl.seal.awskms[0].access_key, "file:///vault/userconfig/vault-seal-credentials/access-key-id");
-        assert.equal(
-            hcl.seal.awskms[0].secret_key,
-            "file:///vault/userconfig/vault-seal-credentials/secret-access-key",
-        );
+        const hcl = objectAt(await parseHcl("server.hcl", serverHclOf(v)));
+        const seal = only(at(hcl, "seal", "awskms"), "seal.awskms");
+        assert.equal(at(seal, "access_key"), "file:///vault/userconfig/vault-seal-credentials/access-key-id");
+        assert.equal(at(seal, "secret_key"), "file:///vault/userconfig/vault-seal-credentials/secret-access-key");
     });
 
     it("refuses storage keys in the env next to a seal with its own keys", () => {
@@ -563,7 +582,7 @@ describe("buildVaultValues: the settings", () => {
  */
 async function credentialsSeen(
     vault: string,
-    values: any,
+    values: ReturnType<typeof buildVaultValues>,
     secrets: Record<string, Record<string, string>>,
     extraEnv: Record<string, string> = {},
 ): Promise<{ s3?: string; kms?: string }> {
@@ -591,11 +610,12 @@ async function credentialsSeen(
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vault-creds-"));
     try {
         const userconfig = path.join(dir, "userconfig");
-        for (const volume of values.server.volumes as { secret?: { secretName: string } }[]) {
-            if (volume.secret === undefined) continue;
-            const secretDir = path.join(userconfig, volume.secret.secretName);
+        for (const volume of listAt(values, "server", "volumes")) {
+            if (at(volume, "secret") === undefined) continue;
+            const secretName = stringAt(volume, "secret", "secretName");
+            const secretDir = path.join(userconfig, secretName);
             fs.mkdirSync(secretDir, { recursive: true });
-            for (const [file, content] of Object.entries(secrets[volume.secret.secretName] ?? {})) {
+            for (const [file, content] of Object.entries(secrets[secretName] ?? {})) {
                 fs.writeFileSync(path.join(secretDir, file), content);
             }
         }
@@ -613,11 +633,11 @@ async function credentialsSeen(
         const file = path.join(dir, "server.hcl");
         fs.writeFileSync(file, hcl + "\ndisable_mlock = true\n");
         const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: dir, ...extraEnv };
-        for (const [k, v] of Object.entries(values.server.extraEnvironmentVars as Record<string, string>)) {
-            env[k] = v.replaceAll(USERCONFIG_DIR, userconfig);
+        for (const [k, v] of Object.entries(objectAt(values, "server", "extraEnvironmentVars"))) {
+            env[k] = String(v).replaceAll(USERCONFIG_DIR, userconfig);
         }
-        for (const ref of values.server.extraSecretEnvironmentVars as any[]) {
-            env[ref.envName] = secrets[ref.secretName][ref.secretKey];
+        for (const ref of listAt(values, "server", "extraSecretEnvironmentVars")) {
+            env[stringAt(ref, "envName")] = secrets[stringAt(ref, "secretName")][stringAt(ref, "secretKey")];
         }
         await new Promise<void>((resolve) =>
             execFile(

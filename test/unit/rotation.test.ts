@@ -2,12 +2,13 @@ import { strict as assert } from "node:assert";
 import { buildPlatform } from "../../components/platform";
 import { CREDENTIALS_CHECKSUM_ANNOTATION } from "../../components/server";
 import { homelabStack } from "../support/fixtures";
+import { at, objectAt, only, stringAt } from "../support/inputs";
 import { runProgram, StackConfig } from "../support/program";
 
 async function chartValues(stack: StackConfig) {
     const p = await runProgram(stack, buildPlatform);
-    const chart = p.ofType("kubernetes:helm.sh/v4:Chart").find((r) => r.name.endsWith("server-chart"));
-    return { values: chart?.inputs.values as any, resources: p.resources };
+    const charts = p.ofType("kubernetes:helm.sh/v4:Chart").filter((r) => r.name.endsWith("server-chart"));
+    return { values: objectAt(only(charts, "server charts").inputs, "values"), resources: p.resources };
 }
 
 describe("credential rotation rolls the Vault pods", () => {
@@ -17,7 +18,7 @@ describe("credential rotation rolls the Vault pods", () => {
         const rotated = homelabStack();
         rotated.secrets.storageSecretAccessKey = "rotated-storage-secret-key";
         const b = await chartValues(rotated);
-        const sum = (v: any) => v.server.annotations[CREDENTIALS_CHECKSUM_ANNOTATION];
+        const sum = (v: unknown) => stringAt(v, "server", "annotations", CREDENTIALS_CHECKSUM_ANNOTATION);
         assert.match(sum(a.values), /^[0-9a-f]{64}$/);
         assert.equal(sum(again.values), sum(a.values));
         assert.notEqual(sum(b.values), sum(a.values));
@@ -32,7 +33,7 @@ describe("credential rotation rolls the Vault pods", () => {
 
     it("standalone rolls on a template change (RollingUpdate)", async () => {
         const { values } = await chartValues(homelabStack());
-        assert.equal(values.server.updateStrategyType, "RollingUpdate");
+        assert.equal(at(values, "server", "updateStrategyType"), "RollingUpdate");
     });
 
     it("raft HA: a rotated seal key changes the checksum and the pods roll one by one (RollingUpdate)", async () => {
@@ -45,13 +46,11 @@ describe("credential rotation rolls the Vault pods", () => {
         };
         const a = (await chartValues(raftKms("seal-secret-test"))).values;
         const b = (await chartValues(raftKms("seal-secret-rotated"))).values;
-        assert.equal(a.server.updateStrategyType, "RollingUpdate");
+        assert.equal(at(a, "server", "updateStrategyType"), "RollingUpdate");
         // A sealed HA pod is not Ready, so the StatefulSet waits for the unseal before the next pod.
-        assert.match(a.server.readinessProbe.path, /sealedcode=503/);
-        assert.match(a.server.annotations[CREDENTIALS_CHECKSUM_ANNOTATION], /^[0-9a-f]{64}$/);
-        assert.notEqual(
-            b.server.annotations[CREDENTIALS_CHECKSUM_ANNOTATION],
-            a.server.annotations[CREDENTIALS_CHECKSUM_ANNOTATION],
-        );
+        assert.match(stringAt(a, "server", "readinessProbe", "path"), /sealedcode=503/);
+        const sum = (v: unknown) => stringAt(v, "server", "annotations", CREDENTIALS_CHECKSUM_ANNOTATION);
+        assert.match(sum(a), /^[0-9a-f]{64}$/);
+        assert.notEqual(sum(b), sum(a));
     });
 });

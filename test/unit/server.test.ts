@@ -9,7 +9,16 @@ import { buildPlatform } from "../../components/platform";
 import { CREDENTIALS_CHECKSUM_ANNOTATION, PSA_LABELS, VaultServer } from "../../components/server";
 import { StorageBinding, VAULT_SERVICE_ACCOUNT } from "../../components/storage";
 import { awsStack, homelabStack } from "../support/fixtures";
-import { dependsOnOf, parentOf, Program, RecordedResource, runProgram, StackConfig } from "../support/program";
+import { at, Doc, objectAt, only, stringAt } from "../support/inputs";
+import {
+    dependsOnOf,
+    parentOf,
+    Program,
+    RecordedResource,
+    runProgram,
+    secretInput,
+    StackConfig,
+} from "../support/program";
 
 // kubernetes-models (CommonJS): the Kubernetes OpenAPI schemas of the objects written here.
 const { Namespace } = require("kubernetes-models/v1/Namespace");
@@ -92,8 +101,8 @@ function run(stack: Stack, binding: BindingOf): Promise<Program<VaultServer>> {
 const PROVIDER_REF = "urn:pulumi:test::secret-platform::pulumi:providers:kubernetes::k8s::k8s-id";
 
 /** The pod annotations the values builder set: all but the credentials checksum VaultServer adds. */
-function builderAnnotations(values: any): Record<string, string> {
-    const { [CREDENTIALS_CHECKSUM_ANNOTATION]: checksum, ...rest } = values.server.annotations ?? {};
+function builderAnnotations(values: Doc): Record<string, unknown> {
+    const { [CREDENTIALS_CHECKSUM_ANNOTATION]: checksum, ...rest } = objectAt(values, "server", "annotations");
     assert.match(String(checksum), /^[0-9a-f]{64}$/);
     return rest;
 }
@@ -101,6 +110,57 @@ function builderAnnotations(values: any): Record<string, string> {
 function chartOf(p: Program<VaultServer>): RecordedResource {
     return p.find(T.chart, "server-chart");
 }
+
+/** The chart's values, as the engine received them. */
+function valuesOf(chart: RecordedResource): Doc {
+    return objectAt(chart.inputs, "values");
+}
+
+/** The server HCL in the chart's values, read by the real HCL parser. */
+async function hclOf(chart: RecordedResource): Promise<Doc> {
+    return objectAt(await parseHcl("server.hcl", serverHclOf(valuesOf(chart))));
+}
+
+/** A NetworkPolicy's spec, by resource name. */
+function netpolSpec(p: Program<unknown>, name: string): Doc {
+    return objectAt(p.find(T.netpol, name).inputs, "spec");
+}
+
+/** Every NetworkPolicy's inputs, by metadata.name. */
+function netpolsByName(p: Program<unknown>): Record<string, Doc> {
+    return Object.fromEntries(p.ofType(T.netpol).map((r) => [stringAt(r.inputs, "metadata", "name"), r.inputs]));
+}
+
+const SERVER_SELECTOR = {
+    matchLabels: { "app.kubernetes.io/name": "vault", "app.kubernetes.io/instance": "vault", component: "server" },
+};
+const UNSEALER_PEER = { podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-unsealer" } } };
+/** The API-port ingress rule of the homelab fixture: the client namespaces and the unsealer. */
+const homelabApiIngress = (namespaces: string[], ...morePeers: object[]) => ({
+    from: [
+        {
+            namespaceSelector: {
+                matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: namespaces }],
+            },
+        },
+        UNSEALER_PEER,
+        ...morePeers,
+    ],
+    ports: [{ protocol: "TCP", port: 8200 }],
+});
+/** Egress to the cluster DNS, every pod's first rule. */
+const DNS_EGRESS = {
+    to: [
+        {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+        },
+    ],
+    ports: [
+        { protocol: "UDP", port: 53 },
+        { protocol: "TCP", port: 53 },
+    ],
+};
 
 describe("VaultServer", () => {
     describe("homelab stack: Garage storage, Shamir keys, TLS at the ingress", () => {
@@ -178,7 +238,7 @@ describe("VaultServer", () => {
                 name: "vault",
                 namespace: "vault",
             });
-            assert.equal(chart.opts.provider, (await p.ofType(T.provider))[0].resource);
+            assert.equal(chart.opts.provider, only(p.ofType(T.provider), "kubernetes providers").resource);
             const expected = buildVaultValues(p.config, {
                 bucket: "vault-amiya",
                 region: "garage",
@@ -188,21 +248,22 @@ describe("VaultServer", () => {
                 storageCredentials: { secretName: "vault-storage-credentials", delivery: "env" },
             });
             // The builder's values plus the credentials checksum (test/unit/rotation.test.ts).
-            const { annotations, ...server } = (values as any).server;
-            assert.match(annotations["vault-platform/start-inputs-checksum"], /^[0-9a-f]{64}$/);
+            const doc = objectAt(values);
+            const { annotations, ...server } = objectAt(doc, "server");
+            assert.match(stringAt(annotations, "vault-platform/start-inputs-checksum"), /^[0-9a-f]{64}$/);
             assert.deepEqual(
-                { ...(values as any), server: { ...server, annotations: builderAnnotations(values) } },
+                { ...doc, server: { ...server, annotations: builderAnnotations(doc) } },
                 JSON.parse(JSON.stringify(expected)),
             );
-            const hcl = (await parseHcl("server.hcl", serverHclOf(values as any))) as any;
-            assert.deepEqual(hcl.storage.s3[0], {
+            const hcl = await hclOf(chart);
+            assert.deepEqual(only(at(hcl, "storage", "s3"), "storage.s3"), {
                 bucket: "vault-amiya",
                 region: "garage",
                 endpoint: "https://s3.amiya.akn",
                 s3_force_path_style: "true",
                 path: "vault/",
             });
-            assert.equal(hcl.seal, undefined, "Shamir: no seal stanza");
+            assert.equal(at(hcl, "seal"), undefined, "Shamir: no seal stanza");
         });
 
         it("the chart waits for the namespace, the credentials Secret and the NetworkPolicies", async () => {
@@ -218,7 +279,7 @@ describe("VaultServer", () => {
 
         it("no credential appears in the values, the HCL or any object but the Secret", () => {
             const secrets = ["GKtestaccesskey", "test-storage-secret-key", "test-oidc-client-secret"];
-            const values = chartOf(p).inputs.values as any;
+            const values = valuesOf(chartOf(p));
             const serialized = [JSON.stringify(values), serverHclOf(values)];
             for (const r of p.resources.filter((x) => x.type !== T.secret)) {
                 serialized.push(JSON.stringify(r.inputs));
@@ -229,69 +290,30 @@ describe("VaultServer", () => {
         });
 
         it("network policies: default deny, then only the needed flows; each validates", () => {
-            const pols = Object.fromEntries(
-                p.ofType(T.netpol).map((r) => [r.inputs.metadata && (r.inputs.metadata as any).name, r.inputs]),
-            );
+            const pols = netpolsByName(p);
             assert.deepEqual(Object.keys(pols).sort(), ["default-deny", "vault-server", "vault-unsealer"]);
-            assert.deepEqual((pols["default-deny"] as any).spec, {
+            assert.deepEqual(at(pols["default-deny"], "spec"), {
                 podSelector: {},
                 policyTypes: ["Ingress", "Egress"],
             });
-            const server = (pols["vault-server"] as any).spec;
-            assert.deepEqual(server.podSelector, {
-                matchLabels: {
-                    "app.kubernetes.io/name": "vault",
-                    "app.kubernetes.io/instance": "vault",
-                    component: "server",
-                },
-            });
-            assert.deepEqual(server.ingress, [
-                {
-                    from: [
-                        {
-                            namespaceSelector: {
-                                matchExpressions: [
-                                    {
-                                        key: "kubernetes.io/metadata.name",
-                                        operator: "In",
-                                        values: ["external-secrets", "ingress-nginx"],
-                                    },
-                                ],
-                            },
-                        },
-                        { podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-unsealer" } } },
-                    ],
-                    ports: [{ protocol: "TCP", port: 8200 }],
-                },
-            ]);
+            const server = objectAt(pols["vault-server"], "spec");
+            assert.deepEqual(server.podSelector, SERVER_SELECTOR);
+            assert.deepEqual(server.ingress, [homelabApiIngress(["external-secrets", "ingress-nginx"])]);
             // Only DNS: the fixture configures no egress CIDRs (the component warns about each).
-            assert.deepEqual(server.egress, [
-                {
-                    to: [
-                        {
-                            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-                            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-                        },
-                    ],
-                    ports: [
-                        { protocol: "UDP", port: 53 },
-                        { protocol: "TCP", port: 53 },
-                    ],
-                },
-            ]);
-            const unsealer = (pols["vault-unsealer"] as any).spec;
-            assert.deepEqual(unsealer.podSelector, { matchLabels: { "app.kubernetes.io/name": "vault-unsealer" } });
+            assert.deepEqual(server.egress, [DNS_EGRESS]);
+            const unsealer = objectAt(pols["vault-unsealer"], "spec");
+            assert.deepEqual(unsealer.podSelector, UNSEALER_PEER.podSelector);
             assert.deepEqual(unsealer.policyTypes, ["Egress"]);
-            assert.deepEqual(unsealer.egress[1], {
-                to: [{ podSelector: server.podSelector }],
-                ports: [{ protocol: "TCP", port: 8200 }],
-            });
+            assert.deepEqual(unsealer.egress, [
+                DNS_EGRESS,
+                { to: [{ podSelector: SERVER_SELECTOR }], ports: [{ protocol: "TCP", port: 8200 }] },
+            ]);
             for (const r of p.ofType(T.netpol)) new NetworkPolicy(r.inputs).validate();
         });
 
         it("the Ingress: host, TLS Secret, backend vault:8200; validates", () => {
             const ing = p.find(T.ingress, "server-ingress");
-            assert.deepEqual((ing.inputs.metadata as any).annotations, {});
+            assert.deepEqual(objectAt(ing.inputs, "metadata", "annotations"), {});
             assert.deepEqual(ing.inputs.spec, {
                 tls: [{ hosts: ["vault.amiya.akn"], secretName: "vault-tls" }],
                 rules: [
@@ -333,19 +355,17 @@ describe("VaultServer", () => {
             },
         };
         const p = await run(s, garageBinding);
-        const spec = p.find(T.netpol, "server-netpol-server").inputs.spec as any;
-        assert.deepEqual(spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values, [
-            "argocd",
-            "external-secrets",
-            "ingress-nginx",
+        const spec = netpolSpec(p, "server-netpol-server");
+        assert.deepEqual(spec.ingress, [
+            homelabApiIngress(["argocd", "external-secrets", "ingress-nginx"]),
+            // The scraper reaches the metrics listener only, never the API port the Ingress serves.
+            {
+                from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
+                ports: [{ protocol: "TCP", port: 8202 }],
+            },
         ]);
-        // The scraper reaches the metrics listener only, never the API port the Ingress serves.
-        assert.deepEqual(spec.ingress[1], {
-            from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
-            ports: [{ protocol: "TCP", port: 8202 }],
-        });
-        assert.equal(spec.ingress.length, 2);
-        assert.deepEqual(spec.egress.slice(1), [
+        assert.deepEqual(spec.egress, [
+            DNS_EGRESS,
             {
                 to: [{ ipBlock: { cidr: "10.0.10.5/32" } }],
                 ports: [
@@ -364,7 +384,7 @@ describe("VaultServer", () => {
 
         it("without a monitoring namespace: no metrics listener, no scrape annotations, no Service", async () => {
             const p = await run(homelabStack(), garageBinding);
-            const values = chartOf(p).inputs.values as any;
+            const values = valuesOf(chartOf(p));
             assert.equal(metricsListeners(serverHclOf(values)), 0);
             assert.doesNotMatch(serverHclOf(values), /unauthenticated_metrics_access/);
             assert.deepEqual(builderAnnotations(values), {});
@@ -375,7 +395,7 @@ describe("VaultServer", () => {
             const s = homelabStack();
             s.values.networkPolicy = { monitoringNamespace: "monitoring" };
             const p = await run(s, garageBinding);
-            const values = chartOf(p).inputs.values as any;
+            const values = valuesOf(chartOf(p));
             const hcl = serverHclOf(values);
             assert.equal(metricsListeners(hcl), 1);
             assert.equal(hcl.match(/unauthenticated_metrics_access\s+=\s+true/g)?.length, 1);
@@ -396,7 +416,7 @@ describe("VaultServer", () => {
                 tls: { mode: "internal", secretName: "vault-server-tls" },
             };
             const p = await run(s, garageBinding);
-            const values = chartOf(p).inputs.values as any;
+            const values = valuesOf(chartOf(p));
             assert.deepEqual(builderAnnotations(values), {});
             const service = p.find("kubernetes:core/v1:Service", "server-metrics");
             assert.deepEqual(service.inputs.spec, {
@@ -410,7 +430,7 @@ describe("VaultServer", () => {
                 ports: [{ name: "metrics", port: 8202, targetPort: 8202, protocol: "TCP" }],
             });
             const monitor = p.find("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "server-service-monitor");
-            assert.deepEqual((monitor.inputs.spec as any).endpoints, [
+            assert.deepEqual(at(monitor.inputs, "spec", "endpoints"), [
                 {
                     port: "metrics",
                     path: "/v1/sys/metrics",
@@ -424,8 +444,8 @@ describe("VaultServer", () => {
                 },
             ]);
             const selected = { "app.kubernetes.io/name": "vault-metrics", "app.kubernetes.io/instance": "vault" };
-            assert.deepEqual((monitor.inputs.spec as any).selector, { matchLabels: selected });
-            assert.deepEqual((service.inputs.metadata as any).labels, {
+            assert.deepEqual(at(monitor.inputs, "spec", "selector"), { matchLabels: selected });
+            assert.deepEqual(at(service.inputs, "metadata", "labels"), {
                 "app.kubernetes.io/managed-by": "pulumi",
                 "app.kubernetes.io/part-of": "secret-platform",
                 ...selected,
@@ -451,8 +471,9 @@ describe("VaultServer", () => {
             },
         };
         const p = await run(s, garageBinding);
-        const spec = p.find(T.netpol, "server-netpol-server").inputs.spec as any;
-        assert.deepEqual(spec.egress.slice(1), [
+        const spec = netpolSpec(p, "server-netpol-server");
+        assert.deepEqual(spec.egress, [
+            DNS_EGRESS,
             { to: [{ ipBlock: { cidr: "192.168.10.20/32" } }], ports: [{ protocol: "TCP", port: 3900 }] },
             {
                 to: [
@@ -530,19 +551,22 @@ describe("VaultServer", () => {
         s.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
         const p = await run(s, garageBinding);
         const ing = p.find(T.ingress, "server-ingress");
-        assert.deepEqual((ing.inputs.metadata as any).annotations, {
+        assert.deepEqual(at(ing.inputs, "metadata", "annotations"), {
             "cert-manager.io/issuer": "letsencrypt",
             "nginx.ingress.kubernetes.io/backend-protocol": "HTTPS",
         });
-        assert.equal((ing.inputs.spec as any).ingressClassName, "nginx");
+        assert.equal(at(ing.inputs, "spec", "ingressClassName"), "nginx");
         new Ingress(ing.inputs).validate();
         assert.equal(p.result.internalUrl, "https://vault.vault.svc:8200");
-        const hcl = (await parseHcl("server.hcl", serverHclOf(chartOf(p).inputs.values as any))) as any;
-        assert.equal(hcl.listener.tcp[0].tls_cert_file, "/vault/userconfig/vault-server-tls/tls.crt");
+        const hcl = await hclOf(chartOf(p));
+        assert.equal(
+            at(only(at(hcl, "listener", "tcp"), "listener.tcp"), "tls_cert_file"),
+            "/vault/userconfig/vault-server-tls/tls.crt",
+        );
         assert.equal(hcl.api_addr, "https://vault.vault.svc:8200");
         // Not Traefik: no ServersTransport, no Traefik annotations on the chart's Service.
         assert.deepEqual(p.ofType(T.transport), []);
-        assert.equal((chartOf(p).inputs.values as any).server.service, undefined);
+        assert.equal(at(valuesOf(chartOf(p)), "server", "service"), undefined);
     });
 
     it("Traefik and internal TLS: a ServersTransport trusting the CA Secret, named by the chart's Service", async () => {
@@ -563,15 +587,16 @@ describe("VaultServer", () => {
         });
         assert.equal(parentOf(st), p.result);
         // The Ingress's backend is Service `vault`: its annotations come from server.service.annotations.
-        assert.deepEqual((chartOf(p).inputs.values as any).server.service, {
+        assert.deepEqual(at(valuesOf(chartOf(p)), "server", "service"), {
             annotations: {
                 "traefik.ingress.kubernetes.io/service.serversscheme": "https",
                 "traefik.ingress.kubernetes.io/service.serverstransport": "vault-vault-backend-tls@kubernetescrd",
             },
         });
         const ing = p.find(T.ingress, "server-ingress");
-        assert.deepEqual((ing.inputs.metadata as any).annotations, {});
-        assert.deepEqual((ing.inputs.spec as any).rules[0].http.paths[0].backend, {
+        assert.deepEqual(objectAt(ing.inputs, "metadata", "annotations"), {});
+        const rule = only(at(ing.inputs, "spec", "rules"), "spec.rules");
+        assert.deepEqual(at(only(at(rule, "http", "paths"), "http.paths"), "backend"), {
             service: { name: "vault", port: { number: 8200 } },
         });
     });
@@ -581,7 +606,7 @@ describe("VaultServer", () => {
         s.values.exposure = { className: "traefik" };
         s.values.server = { tls: { mode: "internal", secretName: "vault-server-tls" } };
         const p = await run(s, garageBinding);
-        assert.deepEqual((p.find(T.transport, "server-servers-transport").inputs as any).spec, {
+        assert.deepEqual(at(p.find(T.transport, "server-servers-transport").inputs, "spec"), {
             serverName: "vault.vault.svc",
             rootCAs: [{ secret: "vault-server-tls" }],
         });
@@ -592,31 +617,33 @@ describe("VaultServer", () => {
         s.values.exposure = { className: "traefik" };
         const p = await run(s, garageBinding);
         assert.deepEqual(p.ofType(T.transport), []);
-        assert.equal((chartOf(p).inputs.values as any).server.service, undefined);
+        assert.equal(at(valuesOf(chartOf(p)), "server", "service"), undefined);
     });
 
     it("aws with an IAM user: the Secret feeds both the S3 backend and the awskms seal", async () => {
         const p = await run(awsStack(), awsUserBinding);
         const s = p.find(T.secret, "server-storage-credentials");
-        assert.deepEqual((s.inputs.stringData as any).value, {
+        assert.deepEqual(secretInput(s.inputs.stringData), {
             AWS_ACCESS_KEY_ID: "AKIAAWSUSERTEST",
             AWS_SECRET_ACCESS_KEY: "aws-user-secret-test",
         });
-        const values = chartOf(p).inputs.values as any;
-        const text = JSON.stringify(values);
+        const text = JSON.stringify(valuesOf(chartOf(p)));
         assert.ok(!text.includes("AKIAAWSUSERTEST") && !text.includes("aws-user-secret-test"));
-        const hcl = (await parseHcl("server.hcl", serverHclOf(values))) as any;
-        assert.deepEqual(hcl.seal.awskms, [
+        const hcl = await hclOf(chartOf(p));
+        assert.deepEqual(at(hcl, "seal", "awskms"), [
             { region: "eu-west-1", kms_key_id: "arn:aws:kms:eu-west-1:123456789012:key/seal" },
         ]);
-        assert.equal(hcl.storage.s3[0].kms_key_id, "arn:aws:kms:eu-west-1:123456789012:key/storage");
+        assert.equal(
+            at(only(at(hcl, "storage", "s3"), "storage.s3"), "kms_key_id"),
+            "arn:aws:kms:eu-west-1:123456789012:key/storage",
+        );
     });
 
     it("awskms seal: no unsealer runs, so no NetworkPolicy admits or serves one", async () => {
         const p = await run(awsStack(), awsUserBinding);
-        const pols = p.ofType(T.netpol).map((r) => r.inputs as any);
-        assert.deepEqual(pols.map((x) => x.metadata.name).sort(), ["default-deny", "vault-server"]);
-        const server = pols.find((x) => x.metadata.name === "vault-server").spec;
+        const pols = netpolsByName(p);
+        assert.deepEqual(Object.keys(pols).sort(), ["default-deny", "vault-server"]);
+        const server = objectAt(pols["vault-server"], "spec");
         assert.ok(!JSON.stringify(server.ingress).includes("vault-unsealer"), "the server still admits unsealer pods");
     });
 
@@ -629,11 +656,11 @@ describe("VaultServer", () => {
         };
         const p = await run(s, awsRoleBinding);
         assert.deepEqual(p.ofType(T.secret), []);
-        const values = chartOf(p).inputs.values as any;
-        assert.deepEqual(values.server.serviceAccount.annotations, {
+        const values = valuesOf(chartOf(p));
+        assert.deepEqual(at(values, "server", "serviceAccount", "annotations"), {
             "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/prod-example-vault",
         });
-        assert.deepEqual(values.server.extraSecretEnvironmentVars, []);
+        assert.deepEqual(at(values, "server", "extraSecretEnvironmentVars"), []);
     });
 
     it("Garage with an AWS KMS seal: the seal's keys go in their own Secret, read as files", async () => {
@@ -648,32 +675,30 @@ describe("VaultServer", () => {
         s.secrets.sealSecretAccessKey = "seal-secret-test";
         const p = await run(s, garageBinding);
         const storage = p.find(T.secret, "server-storage-credentials");
-        assert.equal((storage.inputs.stringData as any)[SIG], SECRET_SIG);
-        assert.deepEqual((storage.inputs.stringData as any).value, {
+        assert.deepEqual(secretInput(storage.inputs.stringData), {
             credentials:
                 "[default]\naws_access_key_id = GKtestaccesskey\naws_secret_access_key = test-storage-secret-key\n",
         });
         const seal = p.find(T.secret, "server-seal-credentials");
-        assert.equal((seal.inputs.metadata as any).name, "vault-seal-credentials");
-        assert.equal((seal.inputs.stringData as any)[SIG], SECRET_SIG);
-        assert.deepEqual((seal.inputs.stringData as any).value, {
+        assert.equal(at(seal.inputs, "metadata", "name"), "vault-seal-credentials");
+        assert.deepEqual(secretInput(seal.inputs.stringData), {
             "access-key-id": "AKIASEALTEST",
             "secret-access-key": "seal-secret-test",
         });
         const deps = await dependsOnOf(chartOf(p));
         assert.ok(deps.includes(seal.resource) && deps.includes(storage.resource));
-        const values = chartOf(p).inputs.values as any;
+        const values = valuesOf(chartOf(p));
         // No AWS key in the env: Vault would map it over the seal stanza's keys.
-        assert.deepEqual(values.server.extraSecretEnvironmentVars, []);
-        assert.deepEqual(values.server.extraEnvironmentVars, {
+        assert.deepEqual(at(values, "server", "extraSecretEnvironmentVars"), []);
+        assert.deepEqual(at(values, "server", "extraEnvironmentVars"), {
             AWS_SHARED_CREDENTIALS_FILE: "/vault/userconfig/vault-storage-credentials/credentials",
         });
         const hclText = serverHclOf(values);
         for (const secret of ["AKIASEALTEST", "seal-secret-test", "GKtestaccesskey", "test-storage-secret-key"]) {
             assert.ok(!JSON.stringify(values).includes(secret) && !hclText.includes(secret), "a credential leaked");
         }
-        const hcl = (await parseHcl("server.hcl", hclText)) as any;
-        assert.deepEqual(hcl.seal.awskms[0], {
+        const hcl = objectAt(await parseHcl("server.hcl", hclText));
+        assert.deepEqual(only(at(hcl, "seal", "awskms"), "seal.awskms"), {
             region: "eu-central-1",
             kms_key_id: "arn:aws:kms:eu-central-1:123456789012:key/abc",
             access_key: "file:///vault/userconfig/vault-seal-credentials/access-key-id",
@@ -686,29 +711,36 @@ describe("VaultServer", () => {
         s.values.server = { storageBackend: "raft", replicas: 3 };
         const p = await run(s, garageBinding);
         assert.equal(p.find(T.namespace, "server-namespace").opts.retainOnDelete, true);
-        const spec = p.find(T.netpol, "server-netpol-server").inputs.spec as any;
-        const peers = { podSelector: spec.podSelector };
+        const spec = netpolSpec(p, "server-netpol-server");
+        assert.deepEqual(spec.podSelector, SERVER_SELECTOR);
+        const peers = { podSelector: SERVER_SELECTOR };
         const ports = [
             { protocol: "TCP", port: 8200 },
             { protocol: "TCP", port: 8201 },
         ];
-        assert.deepEqual(spec.ingress[1], { from: [peers], ports });
-        assert.deepEqual(spec.egress[1], { to: [peers], ports });
-        const values = chartOf(p).inputs.values as any;
-        assert.equal(values.server.ha.replicas, 3);
+        assert.deepEqual(spec.ingress, [
+            // Raft snapshots are on by default with raft: the snapshot job's pods reach the API too.
+            homelabApiIngress(["external-secrets", "ingress-nginx"], {
+                podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-snapshot" } },
+            }),
+            { from: [peers], ports },
+        ]);
+        assert.deepEqual(spec.egress, [DNS_EGRESS, { to: [peers], ports }]);
+        const values = valuesOf(chartOf(p));
+        assert.equal(at(values, "server", "ha", "replicas"), 3);
         // Raft does not use the S3 credentials and Shamir has no seal: no Secret in the pod.
         assert.deepEqual(p.ofType(T.secret), []);
-        assert.deepEqual(values.server.extraSecretEnvironmentVars, []);
+        assert.deepEqual(at(values, "server", "extraSecretEnvironmentVars"), []);
     });
 
     describe("wired into the platform with the real VaultStorage", () => {
         it("homelab: the storage binding's bucket and keys reach the chart and its Secret", async () => {
             const p = await runProgram(homelabStack(), buildPlatform);
             const chart = p.find(T.chart, "platform-server-chart");
-            assert.equal(parentOf(chart), (p.result as any).server);
+            assert.equal(parentOf(chart), p.result.server);
             assert.match(String(chart.provider), /pulumi:providers:kubernetes::platform-k8s::/);
-            const hcl = (await parseHcl("server.hcl", serverHclOf(chart.inputs.values as any))) as any;
-            assert.deepEqual(hcl.storage.s3[0], {
+            const hcl = await hclOf(chart);
+            assert.deepEqual(only(at(hcl, "storage", "s3"), "storage.s3"), {
                 bucket: "vault-amiya",
                 region: "garage",
                 endpoint: "https://s3.amiya.akn",
@@ -716,8 +748,7 @@ describe("VaultServer", () => {
                 path: "vault/",
             });
             const secret = p.find(T.secret, "platform-server-storage-credentials");
-            assert.equal((secret.inputs.stringData as any)[SIG], SECRET_SIG);
-            assert.deepEqual((secret.inputs.stringData as any).value, {
+            assert.deepEqual(secretInput(secret.inputs.stringData), {
                 AWS_ACCESS_KEY_ID: "GKtestaccesskey",
                 AWS_SECRET_ACCESS_KEY: "test-storage-secret-key",
             });
@@ -725,15 +756,17 @@ describe("VaultServer", () => {
 
         it("aws: the created keys' ARNs reach the HCL, the IAM user's key only the Secret", async () => {
             const p = await runProgram(awsStack(), buildPlatform);
-            const values = p.find(T.chart, "platform-server-chart").inputs.values as any;
-            const hcl = (await parseHcl("server.hcl", serverHclOf(values))) as any;
-            assert.match(hcl.storage.s3[0].kms_key_id, /^arn:aws:kms:/);
-            assert.match(hcl.seal.awskms[0].kms_key_id, /^arn:aws:kms:/);
+            const chart = p.find(T.chart, "platform-server-chart");
+            const hcl = await hclOf(chart);
+            assert.match(stringAt(only(at(hcl, "storage", "s3"), "storage.s3"), "kms_key_id"), /^arn:aws:kms:/);
+            assert.match(stringAt(only(at(hcl, "seal", "awskms"), "seal.awskms"), "kms_key_id"), /^arn:aws:kms:/);
             const secret = p.find(T.secret, "platform-server-storage-credentials");
-            const keys = (secret.inputs.stringData as any).value;
+            const keys = objectAt(secretInput(secret.inputs.stringData));
             assert.deepEqual(Object.keys(keys).sort(), ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
-            const text = JSON.stringify(values);
-            for (const v of Object.values(keys) as string[]) assert.ok(!text.includes(v), "a credential leaked");
+            const text = JSON.stringify(valuesOf(chart));
+            for (const key of Object.keys(keys)) {
+                assert.ok(!text.includes(stringAt(keys, key)), "a credential leaked");
+            }
         });
     });
 

@@ -21,6 +21,7 @@ import {
     SnapshotPodOptions,
 } from "../../components/snapshots";
 import { awsStack, homelabStack } from "../support/fixtures";
+import { at, findBy, listAt, named, objectAt, only } from "../support/inputs";
 import {
     configOf,
     configProblems,
@@ -221,7 +222,7 @@ describe("raft snapshots", () => {
             assert.ok(fs.existsSync(path.join(POLICY_DIR, "raft-snapshot.hcl")));
             assert.ok(!knownPolicyNames().includes("raft-snapshot"));
             const s = raftStack();
-            (s.values.oidc as any).groups = { ops: ["raft-snapshot"] };
+            objectAt(s.values, "oidc").groups = { ops: ["raft-snapshot"] };
             assert.deepEqual(configProblems(s), [
                 `${ns}:oidc.groups.ops: unknown policy 'raft-snapshot' (known: admin, default, external-secrets-reader, operator, read-only)`,
             ]);
@@ -303,8 +304,7 @@ describe("raft snapshots", () => {
 
         it("keeps the storage keys in a secret Secret as an AWS shared credentials file", async () => {
             const secret = p.find(T.secret, `${S}-credentials`);
-            const rest = { ...(secret.inputs as any) };
-            delete rest.stringData;
+            const rest = Object.fromEntries(Object.entries(secret.inputs).filter(([key]) => key !== "stringData"));
             assert.deepEqual(rest, {
                 apiVersion: "v1",
                 kind: "Secret",
@@ -312,7 +312,7 @@ describe("raft snapshots", () => {
                 type: "Opaque",
             });
             assert.equal(await isSecret(secret.props.stringData), true);
-            assert.deepEqual(await valueOf(secret.props.stringData as any), {
+            assert.deepEqual(await valueOf(secret.props.stringData), {
                 credentials:
                     "[default]\naws_access_key_id = GKtestaccesskey\naws_secret_access_key = test-storage-secret-key\n",
             });
@@ -361,9 +361,18 @@ describe("raft snapshots", () => {
             for (const secret of ["GKtestaccesskey", "test-storage-secret-key", "test-oidc-client-secret"]) {
                 assert.ok(!text.includes(secret), `${secret} leaked`);
             }
-            const spec = (p.find(T.cron, `${S}-cronjob`).inputs as any).spec.jobTemplate.spec.template.spec;
-            const containers = [...spec.initContainers, ...spec.containers];
-            const env: { name: string; value?: string; valueFrom?: unknown }[] = containers.flatMap((c) => c.env);
+            const spec = objectAt(
+                p.find(T.cron, `${S}-cronjob`).inputs,
+                "spec",
+                "jobTemplate",
+                "spec",
+                "template",
+                "spec",
+            );
+            const containers = [...listAt(spec, "initContainers"), ...listAt(spec, "containers")].map((c) =>
+                objectAt(c),
+            );
+            const env = containers.flatMap((c) => listAt(c, "env").map((e) => objectAt(e)));
             // Values only: no env var is fed from a Secret, and no container has args beyond the step name.
             assert.ok(env.every((e) => e.valueFrom === undefined && typeof e.value === "string"));
             assert.deepEqual(
@@ -374,7 +383,7 @@ describe("raft snapshots", () => {
                 ],
             );
             assert.ok(
-                env.every((e) => !/TOKEN$|SECRET|ACCESS_KEY/.test(e.name)),
+                env.every((e) => !/TOKEN$|SECRET|ACCESS_KEY/.test(String(e.name))),
                 "a credential-shaped env var",
             );
         });
@@ -395,7 +404,7 @@ describe("raft snapshots", () => {
 
         it("lets the job reach DNS, Vault on 8200 and S3 only, and the server admit it; validates", () => {
             const policy = p.find(T.netpol, "platform-server-netpol-snapshot");
-            assert.deepEqual((policy.inputs as any).spec, {
+            assert.deepEqual(at(policy.inputs, "spec"), {
                 podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-snapshot" } },
                 policyTypes: ["Egress"],
                 egress: [
@@ -429,15 +438,27 @@ describe("raft snapshots", () => {
                 ],
             });
             new NetworkPolicy(policy.inputs).validate();
-            const server = (p.find(T.netpol, "platform-server-netpol-server").inputs as any).spec;
-            assert.deepEqual(server.ingress[0].from.at(-1), {
-                podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-snapshot" } },
-            });
-            assert.deepEqual(server.ingress[0].ports, [{ protocol: "TCP", port: 8200 }]);
+            const server = objectAt(p.find(T.netpol, "platform-server-netpol-server").inputs, "spec");
+            // The API-port rule (the only rule on 8200 alone) admits the job's pods after its other clients.
+            const api = findBy(server.ingress, "ports", [{ protocol: "TCP", port: 8200 }]);
+            assert.deepEqual(api.from, [
+                {
+                    namespaceSelector: {
+                        matchExpressions: [
+                            {
+                                key: "kubernetes.io/metadata.name",
+                                operator: "In",
+                                values: ["external-secrets", "ingress-nginx"],
+                            },
+                        ],
+                    },
+                },
+                { podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-unsealer" } } },
+                { podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-snapshot" } } },
+            ]);
             // The pod labels the CronJob stamps are the ones the policies select.
-            const labels = (p.find(T.cron, `${S}-cronjob`).inputs as any).spec.jobTemplate.spec.template.metadata
-                .labels;
-            assert.equal(labels["app.kubernetes.io/name"], "vault-snapshot");
+            const template = objectAt(p.find(T.cron, `${S}-cronjob`).inputs, "spec", "jobTemplate", "spec", "template");
+            assert.equal(at(template, "metadata", "labels", "app.kubernetes.io/name"), "vault-snapshot");
         });
 
         it("warns at deploy time when no S3 egress lets the upload out", () => {
@@ -488,7 +509,7 @@ describe("raft snapshots", () => {
             assert.ok(!p.ofType(T.policy).some((r) => r.inputs.name === "raft-snapshot"));
             assert.ok(!p.ofType(T.k8sRole).some((r) => r.inputs.roleName === "raft-snapshot"));
             assert.ok(!p.ofType(T.netpol).some((r) => r.name.endsWith("-snapshot")));
-            const server = (p.find(T.netpol, "platform-server-netpol-server").inputs as any).spec;
+            const server = at(p.find(T.netpol, "platform-server-netpol-server").inputs, "spec");
             assert.ok(!JSON.stringify(server).includes("vault-snapshot"));
         });
 
@@ -509,17 +530,21 @@ describe("raft snapshots", () => {
 
         it("AWS: no endpoint; internal TLS: only ca.crt of the CA Secret reaches the save step", () => {
             const spec = snapshotPodSpec({ ...garageOptions, endpoint: undefined, caSecretName: "vault-ca" });
-            const upload = (spec.containers as any[])[0];
-            assert.ok(!upload.env.some((e: any) => e.name === "S3_ENDPOINT"));
-            const save = (spec.initContainers as any[])[0];
-            assert.deepEqual(save.env.at(-1), { name: "VAULT_CACERT", value: "/vault/tls-ca/ca.crt" });
-            assert.deepEqual((spec.volumes as any[]).at(-1), {
+            const upload = objectAt(only(listAt(spec, "containers"), "containers"));
+            assert.equal(upload.name, "upload");
+            assert.ok(!listAt(upload, "env").some((e) => at(e, "name") === "S3_ENDPOINT"));
+            const save = objectAt(only(listAt(spec, "initContainers"), "initContainers"));
+            assert.equal(save.name, "save");
+            assert.deepEqual(named(save.env, "VAULT_CACERT"), { name: "VAULT_CACERT", value: "/vault/tls-ca/ca.crt" });
+            assert.deepEqual(named(spec.volumes, "vault-ca"), {
                 name: "vault-ca",
                 secret: { secretName: "vault-ca", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 },
             });
             // The upload step sees neither the token nor the CA; the save step never sees the S3 keys.
-            assert.ok(!upload.volumeMounts.some((m: any) => ["sa-token", "vault-ca"].includes(m.name)));
-            assert.ok(!save.volumeMounts.some((m: any) => m.name === "credentials"));
+            assert.ok(
+                !listAt(upload, "volumeMounts").some((m) => ["sa-token", "vault-ca"].includes(String(at(m, "name")))),
+            );
+            assert.ok(!listAt(save, "volumeMounts").some((m) => at(m, "name") === "credentials"));
         });
 
         it("VAULT_ADDR is the active node's Service (a standby cannot serve a snapshot), https with internal TLS", () => {

@@ -29,6 +29,14 @@ import { buildPlatform } from "../../components/platform";
 import { snapshotPodSpec } from "../../components/snapshots";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { configOf, configProblems, dependsOnOf, Program, runProgram } from "../support/program";
+import { at, Doc, listAt, objectAt, only } from "../support/inputs";
+
+/** The one container of a list, checked by name. */
+function theContainer(spec: unknown, list: "containers" | "initContainers", name: string): Doc {
+    const c = objectAt(only(listAt(spec, list), list));
+    assert.equal(c.name, name, `${list}: the ${name} step`);
+    return c;
+}
 import { makeTestCa, TestCa } from "../support/test-ca";
 
 type Stack = ReturnType<typeof homelabStack>;
@@ -79,9 +87,8 @@ describe("trust.caBundle", function () {
         it("refuses an armoured block that is not an X.509 certificate, naming which one", () => {
             const broken = "-----BEGIN CERTIFICATE-----\nMIIamiyaca\n-----END CERTIFICATE-----\n";
             const problems = configProblems(withTrust(`${ca.caPem}${broken}`));
-            assert.equal(problems.length, 1);
             assert.match(
-                problems[0],
+                only(problems, "problems"),
                 /^secret-platform:trust\.caBundle: certificate 2 of 2 is not a valid X\.509 certificate \(.+\)$/,
             );
         });
@@ -125,7 +132,7 @@ describe("trust.caBundle", function () {
             bare = await runProgram(homelabStack(), buildPlatform);
         });
         const chartValues = (prog: Program<unknown>) =>
-            prog.find("kubernetes:helm.sh/v4:Chart", "platform-server-chart").inputs.values as any;
+            objectAt(prog.find("kubernetes:helm.sh/v4:Chart", "platform-server-chart").inputs, "values");
 
         it("the Vault provider reads the bundle from the relative file (ca_cert_file), written before it is configured", () => {
             const provider = p.find("pulumi:providers:vault", "platform-bootstrap-vault");
@@ -156,8 +163,8 @@ describe("trust.caBundle", function () {
 
         it("a ConfigMap in Vault's namespace holds the bundle; the chart waits for it", async () => {
             const cm = p.find("kubernetes:core/v1:ConfigMap", "platform-server-trust-ca");
-            assert.deepEqual((cm.inputs.metadata as any).name, TRUST_CA_CONFIGMAP);
-            assert.deepEqual((cm.inputs.metadata as any).namespace, "vault");
+            assert.deepEqual(at(cm.inputs, "metadata", "name"), TRUST_CA_CONFIGMAP);
+            assert.deepEqual(at(cm.inputs, "metadata", "namespace"), "vault");
             assert.deepEqual(cm.inputs.data, { "ca.crt": ca.caPem });
             const chart = p.find("kubernetes:helm.sh/v4:Chart", "platform-server-chart");
             assert.ok((await dependsOnOf(chart)).includes(cm.resource));
@@ -169,20 +176,20 @@ describe("trust.caBundle", function () {
         });
 
         it("Vault's pod mounts it and its S3 client gets AWS_CA_BUNDLE", () => {
-            const server = chartValues(p).server;
+            const server = objectAt(chartValues(p), "server");
             assert.deepEqual(
-                server.volumes.filter((v: any) => v.name === "trust-ca"),
+                listAt(server, "volumes").filter((v) => at(v, "name") === "trust-ca"),
                 [{ name: "trust-ca", configMap: { name: TRUST_CA_CONFIGMAP, defaultMode: 0o444 } }],
             );
             assert.deepEqual(
-                server.volumeMounts.filter((v: any) => v.name === "trust-ca"),
+                listAt(server, "volumeMounts").filter((v) => at(v, "name") === "trust-ca"),
                 [{ name: "trust-ca", mountPath: "/vault/userconfig/vault-trust-ca", readOnly: true }],
             );
-            assert.equal(server.extraEnvironmentVars.AWS_CA_BUNDLE, POD_BUNDLE);
+            assert.equal(at(server, "extraEnvironmentVars", "AWS_CA_BUNDLE"), POD_BUNDLE);
 
-            const plain = chartValues(bare).server;
-            assert.equal(plain.volumes.filter((v: any) => v.name === "trust-ca").length, 0);
-            assert.equal(plain.extraEnvironmentVars.AWS_CA_BUNDLE, undefined);
+            const plain = objectAt(chartValues(bare), "server");
+            assert.equal(listAt(plain, "volumes").filter((v) => at(v, "name") === "trust-ca").length, 0);
+            assert.equal(at(plain, "extraEnvironmentVars", "AWS_CA_BUNDLE"), undefined);
         });
 
         it("OIDC discovery trusts it, unless oidc.discoveryCaPem overrides it", async () => {
@@ -203,13 +210,13 @@ describe("trust.caBundle", function () {
             const stores = prog.ofType("kubernetes:external-secrets.io/v1:ClusterSecretStore");
             assert.ok(stores.length >= 1);
             for (const store of stores) {
-                const vault = (store.inputs.spec as any).provider.vault;
+                const vault = objectAt(store.inputs, "spec", "provider", "vault");
                 assert.equal(vault.caBundle, Buffer.from(ca.caPem).toString("base64"), store.name);
                 assert.equal(vault.caProvider, undefined);
             }
             // The default in-cluster URL is http (TLS at the ingress): nothing to verify.
             for (const store of p.ofType("kubernetes:external-secrets.io/v1:ClusterSecretStore")) {
-                assert.equal((store.inputs.spec as any).provider.vault.caBundle, undefined, store.name);
+                assert.equal(at(store.inputs, "spec", "provider", "vault", "caBundle"), undefined, store.name);
             }
         });
     });
@@ -229,64 +236,78 @@ describe("trust.caBundle", function () {
 
         it("the unsealer CronJob and loop verify Vault with the ConfigMap (VAULT_CACERT) and wait for it", async () => {
             const cm = p.find("kubernetes:core/v1:ConfigMap", "platform-server-trust-ca");
-            const specs: [string, any][] = [
+            const specs: [string, Doc][] = [
                 [
                     "cronjob",
-                    (p.find("kubernetes:batch/v1:CronJob", "platform-bootstrap-unsealer").inputs.spec as any)
-                        .jobTemplate.spec.template.spec,
+                    objectAt(
+                        p.find("kubernetes:batch/v1:CronJob", "platform-bootstrap-unsealer").inputs,
+                        ...["spec", "jobTemplate", "spec", "template", "spec"],
+                    ),
                 ],
                 [
                     "loop",
-                    (p.find("kubernetes:apps/v1:Deployment", "platform-bootstrap-unsealer-loop").inputs.spec as any)
-                        .template.spec,
+                    objectAt(
+                        p.find("kubernetes:apps/v1:Deployment", "platform-bootstrap-unsealer-loop").inputs,
+                        ...["spec", "template", "spec"],
+                    ),
                 ],
             ];
             for (const [what, spec] of specs) {
-                const c = spec.containers[0];
+                const c = theContainer(spec, "containers", "unsealer");
                 assert.deepEqual(
-                    c.env.filter((e: any) => e.name === "VAULT_CACERT"),
+                    listAt(c, "env").filter((e) => at(e, "name") === "VAULT_CACERT"),
                     [{ name: "VAULT_CACERT", value: JOB_BUNDLE }],
                     what,
                 );
                 assert.deepEqual(
-                    spec.volumes.filter((v: any) => v.name === "trust-ca"),
+                    listAt(spec, "volumes").filter((v) => at(v, "name") === "trust-ca"),
                     [{ name: "trust-ca", configMap: { name: TRUST_CA_CONFIGMAP, defaultMode: 0o444 } }],
                     what,
                 );
-                assert.equal(spec.volumes.filter((v: any) => v.name === "vault-ca").length, 0, what);
+                assert.equal(listAt(spec, "volumes").filter((v) => at(v, "name") === "vault-ca").length, 0, what);
             }
             const cron = p.find("kubernetes:batch/v1:CronJob", "platform-bootstrap-unsealer");
             assert.ok((await dependsOnOf(cron)).includes(cm.resource));
         });
 
         it("the snapshot job: VAULT_CACERT for the save step, AWS_CA_BUNDLE for the upload to https S3", () => {
-            const spec = (p.find("kubernetes:batch/v1:CronJob", "platform-snapshots-cronjob").inputs.spec as any)
-                .jobTemplate.spec.template.spec;
+            const spec = objectAt(
+                p.find("kubernetes:batch/v1:CronJob", "platform-snapshots-cronjob").inputs,
+                ...["spec", "jobTemplate", "spec", "template", "spec"],
+            );
             assert.deepEqual(
-                spec.initContainers[0].env.filter((e: any) => e.name === "VAULT_CACERT"),
+                listAt(theContainer(spec, "initContainers", "save"), "env").filter(
+                    (e) => at(e, "name") === "VAULT_CACERT",
+                ),
                 [{ name: "VAULT_CACERT", value: JOB_BUNDLE }],
             );
             assert.deepEqual(
-                spec.containers[0].env.filter((e: any) => e.name === "AWS_CA_BUNDLE"),
+                listAt(theContainer(spec, "containers", "upload"), "env").filter(
+                    (e) => at(e, "name") === "AWS_CA_BUNDLE",
+                ),
                 [{ name: "AWS_CA_BUNDLE", value: JOB_BUNDLE }],
             );
             assert.deepEqual(
-                spec.volumes.filter((v: any) => v.name === "trust-ca"),
+                listAt(spec, "volumes").filter((v) => at(v, "name") === "trust-ca"),
                 [{ name: "trust-ca", configMap: { name: TRUST_CA_CONFIGMAP, defaultMode: 0o444 } }],
             );
         });
 
         it("Vault's own pods (raft: no S3 client) mount the bundle but get no AWS_CA_BUNDLE", () => {
-            const server = (p.find("kubernetes:helm.sh/v4:Chart", "platform-server-chart").inputs.values as any).server;
-            assert.equal(server.extraEnvironmentVars.AWS_CA_BUNDLE, undefined);
-            assert.equal(server.volumes.filter((v: any) => v.name === "trust-ca").length, 1);
+            const server = objectAt(
+                p.find("kubernetes:helm.sh/v4:Chart", "platform-server-chart").inputs,
+                "values",
+                "server",
+            );
+            assert.equal(at(server, "extraEnvironmentVars", "AWS_CA_BUNDLE"), undefined);
+            assert.equal(listAt(server, "volumes").filter((v) => at(v, "name") === "trust-ca").length, 1);
         });
     });
 
     describe("the builders", () => {
         it("buildVaultValues: AWS_CA_BUNDLE only when Vault's S3 backend talks to an https S3-compatible endpoint", () => {
-            const env = (s: Stack, f: object = facts) =>
-                (buildVaultValues(configOf(s), f as any).server as any).extraEnvironmentVars;
+            const env = (s: Stack, f: typeof facts = facts) =>
+                objectAt(buildVaultValues(configOf(s), f), "server", "extraEnvironmentVars");
             assert.equal(env(withTrust()).AWS_CA_BUNDLE, POD_BUNDLE);
             const raft = withTrust();
             raft.values.server = { storageBackend: "raft" };
@@ -312,18 +333,18 @@ describe("trust.caBundle", function () {
                 scriptConfigMap: "vault-unsealer",
                 args: [],
                 caConfigMapName: TRUST_CA_CONFIGMAP,
-            }) as any;
-            const c = spec.containers[0];
+            });
+            const c = theContainer(spec, "containers", "unsealer");
             assert.deepEqual(
-                c.env.filter((e: any) => e.name === "VAULT_CACERT"),
+                listAt(c, "env").filter((e) => at(e, "name") === "VAULT_CACERT"),
                 [{ name: "VAULT_CACERT", value: JOB_BUNDLE }],
             );
             assert.deepEqual(
-                c.volumeMounts.filter((m: any) => m.name === "trust-ca"),
+                listAt(c, "volumeMounts").filter((m) => at(m, "name") === "trust-ca"),
                 [{ name: "trust-ca", mountPath: "/vault/trust-ca", readOnly: true }],
             );
             assert.deepEqual(
-                spec.volumes.filter((v: any) => v.name === "trust-ca"),
+                listAt(spec, "volumes").filter((v) => at(v, "name") === "trust-ca"),
                 [{ name: "trust-ca", configMap: { name: TRUST_CA_CONFIGMAP, defaultMode: 0o444 } }],
             );
         });
@@ -352,29 +373,29 @@ describe("trust.caBundle", function () {
                 ...base,
                 caConfigMapName: TRUST_CA_CONFIGMAP,
                 s3CaConfigMapName: TRUST_CA_CONFIGMAP,
-            }) as any;
-            const save = spec.initContainers[0];
-            const upload = spec.containers[0];
+            });
+            const save = theContainer(spec, "initContainers", "save");
+            const upload = theContainer(spec, "containers", "upload");
             assert.deepEqual(
-                save.env.filter((e: any) => e.name === "VAULT_CACERT"),
+                listAt(save, "env").filter((e) => at(e, "name") === "VAULT_CACERT"),
                 [{ name: "VAULT_CACERT", value: JOB_BUNDLE }],
             );
             assert.deepEqual(
-                upload.env.filter((e: any) => e.name === "AWS_CA_BUNDLE"),
+                listAt(upload, "env").filter((e) => at(e, "name") === "AWS_CA_BUNDLE"),
                 [{ name: "AWS_CA_BUNDLE", value: JOB_BUNDLE }],
             );
             for (const c of [save, upload]) {
                 assert.deepEqual(
-                    c.volumeMounts.filter((m: any) => m.name === "trust-ca"),
+                    listAt(c, "volumeMounts").filter((m) => at(m, "name") === "trust-ca"),
                     [{ name: "trust-ca", mountPath: "/vault/trust-ca", readOnly: true }],
                 );
             }
             assert.deepEqual(
-                spec.volumes.filter((v: any) => v.name === "trust-ca"),
+                listAt(spec, "volumes").filter((v) => at(v, "name") === "trust-ca"),
                 [{ name: "trust-ca", configMap: { name: TRUST_CA_CONFIGMAP, defaultMode: 0o444 } }],
             );
             // Without the options: no CA anywhere.
-            const plain = snapshotPodSpec(base) as any;
+            const plain = snapshotPodSpec(base);
             assert.equal(JSON.stringify(plain).includes("trust-ca"), false);
             assert.equal(JSON.stringify(plain).includes("AWS_CA_BUNDLE"), false);
         });
@@ -394,8 +415,11 @@ describe("trust.caBundle", function () {
                 role: "external-secrets",
                 serviceAccount: { name: "external-secrets", namespace: "external-secrets" },
                 caBundle: ca.caPem,
-            }) as any;
-            assert.equal(store.spec.provider.vault.caBundle, Buffer.from(ca.caPem, "utf8").toString("base64"));
+            });
+            assert.equal(
+                at(store, "spec", "provider", "vault", "caBundle"),
+                Buffer.from(ca.caPem, "utf8").toString("base64"),
+            );
 
             const s = withTrust();
             s.values.kubernetesAuth = {
@@ -407,7 +431,7 @@ describe("trust.caBundle", function () {
             );
             assert.ok(stores.length >= 1);
             for (const st of stores) {
-                assert.equal((st.spec as any).provider.vault.caBundle, Buffer.from(ca.caPem).toString("base64"));
+                assert.equal(at(st, "spec", "provider", "vault", "caBundle"), Buffer.from(ca.caPem).toString("base64"));
             }
         });
     });

@@ -234,7 +234,10 @@ describe("workflows", () => {
         it("runs on a schedule with --refresh --run-program --expect-no-changes and may write issues", () => {
             assert.match(String((wf.on.schedule as { cron: string }[])[0].cron), /^\S+ \S+ \* \* \*$/);
             assert.equal(job.permissions?.issues, "write");
-            assert.match(check.run as string, /pulumi preview --stack "\$STACK" --refresh --run-program --expect-no-changes --diff/);
+            assert.match(
+                check.run as string,
+                /pulumi preview --stack "\$STACK" --refresh --run-program --expect-no-changes --diff/,
+            );
             const issue = step(job, (s) => (s.uses ?? "").startsWith("actions/github-script@"), "issue");
             assert.match(issue.with?.script ?? "", /const title = `Drift: \$\{stack\}`;/);
             assert.match(issue.with?.script ?? "", /issues\.create\(/);
