@@ -9,7 +9,12 @@
  * by value into a dynamic provider, so nothing is imported at top level but
  * that module's functions. Tokens are returned, never logged.
  */
-import { apiErrors, redact, vaultApi, VaultEndpoint } from "./vault-init";
+import * as vaultInit from "./vault-init";
+import type { VaultEndpoint } from "./vault-init";
+
+// Bound once at load: the serialized closure then holds these three functions,
+// not ./vault-init's module object (see ./vault-init-provider).
+const { apiErrors, redact, vaultApi } = vaultInit;
 
 /** The provider token's period: renewed by any `pulumi up` within it. */
 export const PROVIDER_TOKEN_PERIOD_SECONDS = 768 * 3600;

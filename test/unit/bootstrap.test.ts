@@ -10,14 +10,15 @@ import {
     ensureInitialized,
     ensureUnsealed,
     initRequest,
+    recoveryKeysDestroyRefusal,
     redact,
     UnsealInputs,
     waitForApi,
     wipedStorageMessage,
 } from "../../components/lib/vault-init";
 import { renderPolicies } from "../../components/lib/policies";
-import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
 import { buildPlatform } from "../../components/platform";
+import { hostLoaded, hostLoadedBootstrapProvider } from "../support/dynamic-provider";
 import { awsStack, homelabStack } from "../support/fixtures";
 import {
     dependsOnOf,
@@ -115,6 +116,7 @@ describe("bootstrap (mocks)", () => {
             const init = p.find(INIT, `${B}-init`);
             const { __provider, ...inputs } = init.inputs;
             assert.deepEqual(inputs, {
+                kind: "init",
                 address: "https://vault.amiya.akn",
                 skipTlsVerify: false,
                 waitTimeoutSeconds: 600,
@@ -127,6 +129,16 @@ describe("bootstrap (mocks)", () => {
             assert.match(String(__provider), /^exports\.handler = /);
             assert.deepEqual(init.opts.additionalSecretOutputs, ["rootToken", "keys"]);
             assert.equal(parentOf(init), p.result.bootstrap);
+        });
+
+        it("registers one serialized provider for init, unseal and token: the text the specs load", async () => {
+            const texts = [INIT, UNSEALED, TOKEN].map((t) => p.ofType(t).map((r) => r.inputs.__provider));
+            assert.deepEqual(
+                texts.map((t) => t.length),
+                [1, 1, 1],
+            );
+            const { text } = await hostLoadedBootstrapProvider();
+            assert.deepEqual(texts.flat(), [text, text, text]);
         });
 
         it("returns the root token and keys only as secret outputs", async () => {
@@ -280,6 +292,7 @@ describe("bootstrap (mocks)", () => {
             assert.match(String(__provider), /^exports\.handler = /);
             assert.deepEqual(secretInput(keys), MOCK_KEYS);
             assert.deepEqual(inputs, {
+                kind: "unsealed",
                 address: "https://vault.amiya.akn",
                 skipTlsVerify: false,
                 waitTimeoutSeconds: 600,
@@ -299,6 +312,7 @@ describe("bootstrap (mocks)", () => {
             const { __provider, policyText, ...inputs } = token.inputs;
             assert.ok(__provider);
             assert.deepEqual(inputs, {
+                kind: "token",
                 address: "https://vault.amiya.akn",
                 skipTlsVerify: false,
                 policy: "pulumi",
@@ -385,6 +399,7 @@ describe("bootstrap (mocks)", () => {
         const { __provider, ...inputs } = p.find(INIT, `${B}-init`).inputs;
         assert.ok(__provider);
         assert.deepEqual(inputs, {
+            kind: "init",
             address: "https://vault.prod.example.com",
             skipTlsVerify: false,
             waitTimeoutSeconds: 600,
@@ -672,16 +687,13 @@ describe("vault-init against a fake API", () => {
         }
     });
 
-    it("the serialized providers (as the dynamic provider host loads them) run against the API", async () => {
-        const requireFromString = require("require-from-string") as (code: string) => { handler(): any };
+    it("the serialized provider (as the dynamic provider host loads them) runs each kind against the API", async () => {
         const started = Date.now();
-        const initText = (await pulumi.runtime.serializeFunction(() => vaultInitProvider)).text;
-        const unsealText = (await pulumi.runtime.serializeFunction(() => vaultUnsealProvider)).text;
+        const { text, provider } = await hostLoadedBootstrapProvider();
         const serializeMs = Date.now() - started;
-        const init = requireFromString(initText).handler();
-        const unseal = requireFromString(unsealText).handler();
-        assert.deepEqual(Object.keys(init).sort(), ["create", "delete", "diff", "read", "update"]);
-
+        const [init, unseal] = await Promise.all([hostLoaded("init"), hostLoaded("unsealed")]);
+        assert.deepEqual(Object.keys(provider).sort(), ["create", "delete", "diff", "read", "update"]);
+        const initText = text;
         const fake = await fakeVault((req) => ({
             status: 200,
             body: { ...sealed, initialized: req.method === "GET" },
@@ -695,13 +707,14 @@ describe("vault-init against a fake API", () => {
             const adopted = await init.create({ ...inputs(fake.address, { adoptExisting: true }) });
             assert.deepEqual(adopted.outs, {
                 ...inputs(fake.address, { adoptExisting: true }),
+                kind: "init",
                 initialized: true,
                 adopted: true,
                 rootToken: "",
                 keys: [],
             });
             // A sealed Vault is a change for the readiness resource; an input change is never a replacement.
-            assert.deepEqual(await unseal.diff("id", { address: fake.address }, { address: fake.address }), {
+            assert.deepEqual(await unseal.diff("id", unsealInputs(fake.address), unsealInputs(fake.address)), {
                 changes: true,
                 replaces: [],
             });
@@ -719,6 +732,37 @@ describe("vault-init against a fake API", () => {
             await fake.close();
         }
         // Measured, not a timing test: the SDK caches the text per provider object, once per process.
-        assert.ok(serializeMs < 15_000, `serializing the providers took ${serializeMs} ms`);
+        assert.ok(serializeMs < 15_000, `serializing the provider took ${serializeMs} ms`);
+    });
+});
+
+describe("the bootstrap resources' one provider", () => {
+    it("dispatches on kind, stamps it on the outputs it writes, and takes old outputs without it", async () => {
+        const { provider } = await hostLoadedBootstrapProvider();
+        const address = "http://127.0.0.1:1";
+        // Outputs written by the per-kind providers of before have no kind: diff and update read the new inputs'.
+        const legacy = { ...inputs(address), initialized: true, adopted: false, rootToken: "r", keys: ["k"] };
+        const news = { ...inputs(address), kind: "init" };
+        assert.deepEqual(await provider.diff("id", legacy, news), { changes: false, replaces: [] });
+        const updated = await provider.update("id", legacy, { ...news, waitTimeoutSeconds: 45 });
+        assert.deepEqual(updated.outs, { ...legacy, waitTimeoutSeconds: 45, kind: "init" });
+        // read and delete get the stored outputs, which carry the kind.
+        assert.deepEqual(await provider.read("id", { ...legacy, kind: "unsealed" }), {
+            id: "id",
+            props: { ...legacy, kind: "unsealed" },
+        });
+        const recovery = { ...inputs(address, { sealType: "awskms" }), kind: "init", adopted: false, keys: ["k"] };
+        await assert.rejects(provider.delete("id", recovery), { message: recoveryKeysDestroyRefusal(address) });
+        await provider.delete("id", { ...unsealInputs(address), kind: "unsealed", unsealed: true });
+    });
+
+    it("refuses properties of no kind rather than guess", async () => {
+        const { provider } = await hostLoadedBootstrapProvider();
+        const message = "secret-platform bootstrap provider: kind undefined is none of init, unsealed, token";
+        await assert.rejects(provider.create(inputs("http://127.0.0.1:1")), { message });
+        await assert.rejects(provider.delete("id", inputs("http://127.0.0.1:1")), { message });
+        await assert.rejects(provider.diff("id", {}, { kind: "VaultInit" }), {
+            message: 'secret-platform bootstrap provider: kind "VaultInit" is none of init, unsealed, token',
+        });
     });
 });
