@@ -42,7 +42,8 @@ function runWorker(v: Variant, env: Record<string, string> = {}): Sample {
     const r = spawnSync(process.execPath, ["--require", tsxLoader, WORKER, ...v.args], {
         cwd: v.root,
         encoding: "utf8",
-        env: { ...process.env, ...env },
+        // runProgram drops the SDK's per-promise stack traces for the specs' speed; a real run takes them.
+        env: { ...process.env, SPEC_STACK_TRACES: "1", ...env },
     });
     const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
     if (r.status !== 0) throw new Error(`${v.label}: worker failed (exit ${r.status}):\n${r.stderr}`);

@@ -121,18 +121,30 @@ export async function runProgram<T>(
         });
         return undefined;
     };
-    const config = loadConfig();
-    const result = build(config, { transformations: [record] });
-    if (pulumi.Resource.isInstance(result)) {
-        seen.unshift({ resource: result, type: "", name: "", opts: {}, props: {} });
-    }
+    // The SDK takes a stack trace for every promise it makes (kept for its leak report at exit), and
+    // under tsx each one is mapped through the source maps: that was most of a program run's CPU under
+    // the mocks. No spec reads them, so none is taken while the program runs (errors keep their
+    // messages). SPEC_STACK_TRACES=1 keeps them, to see where a program run throws.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (process.env.SPEC_STACK_TRACES !== "1") Error.stackTraceLimit = 0;
+    let config: PlatformConfig;
+    let result: T;
+    try {
+        config = loadConfig();
+        result = build(config, { transformations: [record] });
+        if (pulumi.Resource.isInstance(result)) {
+            seen.unshift({ resource: result, type: "", name: "", opts: {}, props: {} });
+        }
 
-    // Wait until every recorded resource has its URN, and nothing new appeared.
-    let settled = -1;
-    while (settled !== seen.length) {
-        settled = seen.length;
-        await Promise.all(seen.map((s) => valueOf(s.resource.urn)));
-        await new Promise((r) => setImmediate(r));
+        // Wait until every recorded resource has its URN, and nothing new appeared.
+        let settled = -1;
+        while (settled !== seen.length) {
+            settled = seen.length;
+            await Promise.all(seen.map((s) => valueOf(s.resource.urn)));
+            await new Promise((r) => setImmediate(r));
+        }
+    } finally {
+        Error.stackTraceLimit = stackTraceLimit;
     }
 
     const joined: RecordedResource[] = registrations.map((reg) => {
