@@ -9,8 +9,7 @@ import { PART_OF_LABELS, podApiUrl, serverPodName, UNSEALER_NAME, vaultScheme } 
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
 import { renderPolicies } from "./lib/policies";
 import { inClusterVaultCa, TRUST_CA_KEY, TRUST_CA_POD_DIR, writeTrustCaFile } from "./lib/trust";
-import { VaultInit, VaultUnsealed } from "./lib/vault-init-provider";
-import { VaultProviderToken } from "./lib/vault-token-provider";
+import { VaultInit, VaultProviderToken, VaultUnsealed } from "./lib/bootstrap-resources";
 import { StorageBinding } from "./storage";
 import { VaultServer } from "./server";
 

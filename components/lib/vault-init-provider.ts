@@ -1,26 +1,25 @@
 /**
- * The Pulumi dynamic resources that put Vault's init and unseal into the
- * graph. The CRUD logic lives in ./vault-init (plain functions); these
- * providers only map Pulumi's calls onto it.
- *
- * Serialization: Pulumi serializes each provider object (and what its methods
- * reference) into the state and runs it in a separate process. The methods
- * reference only ./vault-init's functions (captured by value; that module
- * imports nothing at top level) and plain data, so the captured closure stays
- * small and serializing it is fast. The providers are module-level singletons:
- * the SDK caches the serialized text per provider object.
+ * The CRUD of Vault's init and unseal as Pulumi dynamic providers. The logic
+ * lives in ./vault-init (plain functions); these objects only map Pulumi's
+ * calls onto it. They are not registered on their own: ./bootstrap-resources
+ * serializes one provider for every bootstrap resource, which dispatches to
+ * these (see there for the closure and its cost).
  */
-import * as pulumi from "@pulumi/pulumi";
-import {
-    BootstrapInputs,
+import type * as pulumi from "@pulumi/pulumi";
+import * as vaultInit from "./vault-init";
+import type { BootstrapInputs, UnsealInputs } from "./vault-init";
+
+// Bound once at load, so the serialized closure captures these functions
+// themselves rather than the module object (under tsx its export getters, each
+// a function to serialize, and through them every export of ./vault-init).
+const {
     checkStillInitialized,
     ensureInitialized,
     ensureUnsealed,
     previewSealState,
     recoveryKeysDestroyRefusal,
     sealedPreviewMessage,
-    UnsealInputs,
-} from "./vault-init";
+} = vaultInit;
 
 /** The inputs of a VaultInit, picked from what the engine passes (it adds __provider). */
 function initInputsOf(raw: Record<string, unknown>): BootstrapInputs {
@@ -164,81 +163,3 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
         // A readiness check: nothing to undo.
     },
 };
-
-/** Inputs of VaultInit. */
-export interface VaultInitArgs {
-    /** Vault's API address as this program reaches it (secret-platform:vault.address). */
-    readonly address: pulumi.Input<string>;
-    /** Skip TLS verification (secret-platform:vault.skipTlsVerify). */
-    readonly skipTlsVerify: pulumi.Input<boolean>;
-    /** PEM bundle of the private CAs that may sign Vault's certificate (secret-platform:trust.caBundle); unset for none. */
-    readonly caBundle?: pulumi.Input<string>;
-    /** Seconds to wait for the API (secret-platform:vault.waitTimeoutSeconds). */
-    readonly waitTimeoutSeconds: pulumi.Input<number>;
-    /** The seal (secret-platform:unseal.mode). */
-    readonly sealType: pulumi.Input<"shamir" | "awskms">;
-    /** Key shares: unseal.secretShares (shamir) or unseal.recoveryShares (awskms). */
-    readonly shares: pulumi.Input<number>;
-    /** Threshold: unseal.secretThreshold (shamir) or unseal.recoveryThreshold (awskms). */
-    readonly threshold: pulumi.Input<number>;
-    /** Whether an already-initialized Vault may be adopted (the operator set vaultToken). */
-    readonly adoptExisting: pulumi.Input<boolean>;
-    /** `<namespace>/<name>` of the unseal keys Secret, for messages; "" in awskms mode. */
-    readonly keysSecret: pulumi.Input<string>;
-}
-
-/** Vault initialized once; the root token and key shares as secret outputs. */
-export class VaultInit extends pulumi.dynamic.Resource {
-    declare public readonly initialized: pulumi.Output<boolean>;
-    /** True when Vault was initialized elsewhere; no key material then. */
-    declare public readonly adopted: pulumi.Output<boolean>;
-    /** The initial root token (secret). */
-    declare public readonly rootToken: pulumi.Output<string>;
-    /** Unseal (shamir) or recovery (awskms) key shares, hex (secret). */
-    declare public readonly keys: pulumi.Output<string[]>;
-
-    constructor(name: string, args: VaultInitArgs, opts?: pulumi.CustomResourceOptions) {
-        super(
-            vaultInitProvider,
-            name,
-            { ...args, initialized: undefined, adopted: undefined, rootToken: undefined, keys: undefined },
-            pulumi.mergeOptions(opts, { additionalSecretOutputs: ["rootToken", "keys"] }),
-            "secret-platform",
-            "VaultInit",
-        );
-    }
-}
-
-/** Inputs of VaultUnsealed. */
-export interface VaultUnsealedArgs {
-    /** Vault's API address as this program reaches it (secret-platform:vault.address). */
-    readonly address: pulumi.Input<string>;
-    /** Skip TLS verification (secret-platform:vault.skipTlsVerify). */
-    readonly skipTlsVerify: pulumi.Input<boolean>;
-    /** PEM bundle of the private CAs that may sign Vault's certificate (secret-platform:trust.caBundle); unset for none. */
-    readonly caBundle?: pulumi.Input<string>;
-    /** Seconds to wait for the API and, without keys, for the unseal (secret-platform:vault.waitTimeoutSeconds). */
-    readonly waitTimeoutSeconds: pulumi.Input<number>;
-    /** The seal (secret-platform:unseal.mode): shamir submits keys, awskms waits for the auto-unseal. */
-    readonly sealType: pulumi.Input<"shamir" | "awskms">;
-    /** Unseal key shares to submit (shamir); [] to wait for the seal or the unsealer. */
-    readonly keys: pulumi.Input<string[]>;
-    /** `<namespace>/<name>` of the unseal keys Secret, for messages. */
-    readonly keysSecret: pulumi.Input<string>;
-}
-
-/** Vault initialized and unsealed, checked on every update. */
-export class VaultUnsealed extends pulumi.dynamic.Resource {
-    declare public readonly unsealed: pulumi.Output<boolean>;
-
-    constructor(name: string, args: VaultUnsealedArgs, opts?: pulumi.CustomResourceOptions) {
-        super(
-            vaultUnsealProvider,
-            name,
-            { ...args, unsealed: undefined },
-            pulumi.mergeOptions(opts, { additionalSecretOutputs: ["keys"] }),
-            "secret-platform",
-            "VaultUnsealed",
-        );
-    }
-}

@@ -1,14 +1,18 @@
 /**
- * The Vault provider's token as a Pulumi dynamic resource: minted (and the
- * root token revoked) on create, checked by every preview, renewed by
- * `pulumi up` when half its period is gone, re-minted from an operator's
+ * The CRUD of the Vault provider's token as a Pulumi dynamic provider: minted
+ * (and the root token revoked) on create, checked by every preview, renewed
+ * by `pulumi up` when half its period is gone, re-minted from an operator's
  * token when it was lost, revoked on destroy. The logic lives in
- * ./vault-token; this maps Pulumi's calls onto it (see ./vault-init-provider
- * for why the closure stays small).
+ * ./vault-token; this maps Pulumi's calls onto it. ./bootstrap-resources
+ * serializes it inside the one provider of the bootstrap resources.
  */
-import * as pulumi from "@pulumi/pulumi";
-import { previewSealState } from "./vault-init";
-import {
+import type * as pulumi from "@pulumi/pulumi";
+import * as vaultInit from "./vault-init";
+import * as vaultToken from "./vault-token";
+
+// Bound once at load: the closure captures the functions, not the modules (see ./vault-init-provider).
+const { previewSealState } = vaultInit;
+const {
     checkProviderToken,
     lookupSelf,
     mintProviderToken,
@@ -16,7 +20,7 @@ import {
     providerTokenInvalidMessage,
     renewProviderToken,
     revokeProviderToken,
-} from "./vault-token";
+} = vaultToken;
 
 /** The inputs as the engine passes them (it adds __provider). */
 function inputsOf(raw: Record<string, unknown>) {
@@ -109,40 +113,3 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
         );
     },
 };
-
-/** Inputs of VaultProviderToken. */
-export interface VaultProviderTokenArgs {
-    /** Vault's API address as this program reaches it (secret-platform:vault.address). */
-    readonly address: pulumi.Input<string>;
-    /** Skip TLS verification (secret-platform:vault.skipTlsVerify). */
-    readonly skipTlsVerify: pulumi.Input<boolean>;
-    /** PEM bundle of the private CAs that may sign Vault's certificate (secret-platform:trust.caBundle); unset for none. */
-    readonly caBundle?: pulumi.Input<string>;
-    /** The machine-only policy the token carries. */
-    readonly policy: pulumi.Input<string>;
-    /** That policy's rendered HCL (bootstrap writes it before minting). */
-    readonly policyText: pulumi.Input<string>;
-    /** The token to mint with: init's root token, or secret-platform:vaultToken (secret). */
-    readonly bootstrapToken: pulumi.Input<string>;
-    /** Which of the two bootstrapToken is, for messages and re-minting. */
-    readonly bootstrapSource: pulumi.Input<"root" | "vaultToken">;
-}
-
-/** The Vault provider's periodic, orphan token with the `pulumi` policy (secret). */
-export class VaultProviderToken extends pulumi.dynamic.Resource {
-    declare public readonly token: pulumi.Output<string>;
-    declare public readonly accessor: pulumi.Output<string>;
-    /** Whether the root token it was minted with was revoked. */
-    declare public readonly rootRevoked: pulumi.Output<boolean>;
-
-    constructor(name: string, args: VaultProviderTokenArgs, opts?: pulumi.CustomResourceOptions) {
-        super(
-            vaultTokenProvider,
-            name,
-            { ...args, token: undefined, accessor: undefined, rootRevoked: undefined },
-            pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token", "bootstrapToken"] }),
-            "secret-platform",
-            "VaultProviderToken",
-        );
-    }
-}

@@ -15,7 +15,6 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
 import { unsealKeyFiles, UNSEAL_SCRIPT_PATH } from "../../components/bootstrap";
 import {
     alreadyInitializedMessage,
@@ -24,18 +23,9 @@ import {
     unreachableForPreviewMessage,
     wipedStorageMessage,
 } from "../../components/lib/vault-init";
-import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
+import { hostLoaded, Provider } from "../support/dynamic-provider";
 import { requireTool } from "../support/tools";
 import { freePort, startVault, vaultRequest, VaultServer } from "../support/vault-server";
-
-type Provider = Required<pulumi.dynamic.ResourceProvider>;
-
-/** Loads a provider the way Pulumi's dynamic provider host does: from its serialized text. */
-async function deserialized(provider: pulumi.dynamic.ResourceProvider): Promise<Provider> {
-    const text = (await pulumi.runtime.serializeFunction(() => provider)).text;
-    const requireFromString = require("require-from-string") as (code: string) => { handler(): Provider };
-    return requireFromString(text).handler();
-}
 
 describe("integration: bootstrap against a real Vault server", function () {
     let vault: VaultServer;
@@ -106,7 +96,7 @@ describe("integration: bootstrap against a real Vault server", function () {
 
     before(async function () {
         vaultBin = requireTool(this, "vault");
-        [init, unseal] = await Promise.all([deserialized(vaultInitProvider), deserialized(vaultUnsealProvider)]);
+        [init, unseal] = await Promise.all([hostLoaded("init"), hostLoaded("unsealed")]);
         vault = await startVault();
         work = fs.mkdtempSync(path.join(os.tmpdir(), "secret-platform-bootstrap-"));
         fs.mkdirSync(path.join(work, "bin"));
@@ -156,6 +146,7 @@ describe("integration: bootstrap against a real Vault server", function () {
         for (const k of state.keys) assert.match(k, /^[0-9a-f]{66}$/);
         assert.deepEqual(
             { ...state, rootToken: "", keys: [] },
+            // The outputs keep the inputs, and the kind the shared provider dispatches a delete or refresh on.
             { ...inputs, initialized: true, adopted: false, rootToken: "", keys: [] },
         );
         const status = await sealStatus();

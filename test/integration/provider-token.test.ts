@@ -10,7 +10,6 @@
  */
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
-import * as pulumi from "@pulumi/pulumi";
 import { PULUMI_POLICY } from "../../components/lib/policy-names";
 import { renderPolicies } from "../../components/lib/policies";
 import {
@@ -18,13 +17,11 @@ import {
     PROVIDER_TOKEN_PERIOD_SECONDS,
     providerTokenInvalidMessage,
 } from "../../components/lib/vault-token";
-import { vaultTokenProvider } from "../../components/lib/vault-token-provider";
+import { hostLoaded, Provider } from "../support/dynamic-provider";
 import { homelabStack } from "../support/fixtures";
 import { configOf } from "../support/program";
 import { requireTool } from "../support/tools";
 import { initAndUnseal, startVault, vaultRequest, VaultServer } from "../support/vault-server";
-
-type Provider = Required<pulumi.dynamic.ResourceProvider>;
 
 describe("integration: the Vault provider's token on a real Vault server", function () {
     this.timeout(60_000);
@@ -79,9 +76,7 @@ describe("integration: the Vault provider's token on a real Vault server", funct
         vaultBin = requireTool(this, "vault");
         vault = await startVault();
         ({ rootToken: root, keys } = await initAndUnseal(vault.address, { shares: 3, threshold: 2 }));
-        const text = (await pulumi.runtime.serializeFunction(() => vaultTokenProvider)).text;
-        const requireFromString = require("require-from-string") as (code: string) => { handler(): Provider };
-        provider = requireFromString(text).handler();
+        provider = await hostLoaded("token");
         const policy = renderPolicies(configOf(homelabStack())).find((p) => p.name === PULUMI_POLICY);
         inputs = {
             address: vault.address,

@@ -15,14 +15,11 @@ import { spawnSync, spawn, ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
 import { unsealerPodSpec, unsealKeyFiles, UNSEAL_SCRIPT_PATH } from "../../components/bootstrap";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
 import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY } from "../../components/lib/trust";
 import { vaultApi } from "../../components/lib/vault-api";
 import { BootstrapInputs, untrustedCertificateMessage } from "../../components/lib/vault-init";
-import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
-import { vaultTokenProvider } from "../../components/lib/vault-token-provider";
 import { PULUMI_POLICY } from "../../components/lib/policy-names";
 import { homelabStack } from "../support/fixtures";
 import { configOf } from "../support/program";
@@ -30,14 +27,7 @@ import { makeTestCa, TestCa } from "../support/test-ca";
 import { startTlsProxy, TlsProxy } from "../support/tls-proxy";
 import { requireTool } from "../support/tools";
 import { freePort, startVault, VaultServer } from "../support/vault-server";
-
-type Provider = Required<pulumi.dynamic.ResourceProvider>;
-
-async function deserialized(provider: pulumi.dynamic.ResourceProvider): Promise<Provider> {
-    const text = (await pulumi.runtime.serializeFunction(() => provider)).text;
-    const requireFromString = require("require-from-string") as (code: string) => { handler(): Provider };
-    return requireFromString(text).handler();
-}
+import { hostLoaded, Provider } from "../support/dynamic-provider";
 
 /** A ConfigMap volume's files, written to a temp dir as the kubelet would mount them. */
 function mountConfigMap(dir: string, data: Record<string, string>): string {
@@ -76,7 +66,7 @@ describe("integration: trust.caBundle against real servers", function () {
 
         before(async function () {
             vaultBin = requireTool(this, "vault") as string;
-            [init, unseal] = await Promise.all([deserialized(vaultInitProvider), deserialized(vaultUnsealProvider)]);
+            [init, unseal] = await Promise.all([hostLoaded("init"), hostLoaded("unsealed")]);
             vault = await startVault({ tls: { certFile: ca.certFile, keyFile: ca.keyFile } });
             assert.match(vault.address, /^https:\/\/127\.0\.0\.1:\d+$/);
             inputs = {
@@ -207,7 +197,7 @@ describe("integration: trust.caBundle against real servers", function () {
 
         it("the provider token is minted over https with the bundle, and the root token revoked", async function () {
             this.timeout(30_000);
-            const token = await deserialized(vaultTokenProvider);
+            const token = await hostLoaded("token");
             const tokenInputs = {
                 address: vault.address,
                 skipTlsVerify: false,

@@ -29,7 +29,18 @@ export async function runProgram<T>(
     stack: StackConfig,
     build: (config: PlatformConfig, opts: pulumi.ComponentResourceOptions) => T,
 ): Promise<Program<T>> {
-    const recorded = await recordProgram(stack, build);
+    // The SDK takes a stack trace for every promise it makes (kept for its leak report at exit), and
+    // under tsx each one is mapped through the source maps: most of a program run's CPU under the
+    // mocks. No spec reads them, so none is taken while the program runs (errors keep their
+    // messages). SPEC_STACK_TRACES=1 keeps them, to see where a program run throws.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (process.env.SPEC_STACK_TRACES !== "1") Error.stackTraceLimit = 0;
+    let recorded: RecordedProgram<T>;
+    try {
+        recorded = await recordProgram(stack, build);
+    } finally {
+        Error.stackTraceLimit = stackTraceLimit;
+    }
     const outputs = await componentOutputs(recorded.resources.map((r) => r.resource).filter((r) => r !== undefined));
     return {
         ...recorded,

@@ -10,14 +10,16 @@ import {
     ensureInitialized,
     ensureUnsealed,
     initRequest,
+    recoveryKeysDestroyRefusal,
     UnsealInputs,
     waitForApi,
     wipedStorageMessage,
 } from "../../components/lib/vault-init";
 import { renderPolicies } from "../../components/lib/policies";
 import { redact } from "../../components/lib/vault-api";
-import { vaultInitProvider, vaultUnsealProvider } from "../../components/lib/vault-init-provider";
 import { buildPlatform } from "../../components/platform";
+import { hostLoaded, hostLoadedBootstrapProvider } from "../support/dynamic-provider";
+import { bootstrapKindOf } from "../../components/lib/bootstrap-resources";
 import { awsStack, homelabStack } from "../support/fixtures";
 import {
     dependsOnOf,
@@ -148,6 +150,16 @@ describe("bootstrap (mocks)", () => {
             assert.match(String(__provider), /^exports\.handler = /);
             assert.deepEqual(init.opts.additionalSecretOutputs, ["rootToken", "keys"]);
             assert.equal(parentOf(init), p.result.bootstrap);
+        });
+
+        it("registers one serialized provider for init, unseal and token: the text the specs load", async () => {
+            const texts = [INIT, UNSEALED, TOKEN].map((t) => p.ofType(t).map((r) => r.inputs.__provider));
+            assert.deepEqual(
+                texts.map((t) => t.length),
+                [1, 1, 1],
+            );
+            const { text } = await hostLoadedBootstrapProvider();
+            assert.deepEqual(texts.flat(), [text, text, text]);
         });
 
         it("returns the root token and keys only as secret outputs", async () => {
@@ -693,16 +705,13 @@ describe("vault-init against a fake API", () => {
         }
     });
 
-    it("the serialized providers (as the dynamic provider host loads them) run against the API", async () => {
-        const requireFromString = require("require-from-string") as (code: string) => { handler(): any };
+    it("the serialized provider (as the dynamic provider host loads them) runs each kind against the API", async () => {
         const started = Date.now();
-        const initText = (await pulumi.runtime.serializeFunction(() => vaultInitProvider)).text;
-        const unsealText = (await pulumi.runtime.serializeFunction(() => vaultUnsealProvider)).text;
+        const { text, provider } = await hostLoadedBootstrapProvider();
         const serializeMs = Date.now() - started;
-        const init = requireFromString(initText).handler();
-        const unseal = requireFromString(unsealText).handler();
-        assert.deepEqual(Object.keys(init).sort(), ["create", "delete", "diff", "read", "update"]);
-
+        const [init, unseal] = await Promise.all([hostLoaded("init"), hostLoaded("unsealed")]);
+        assert.deepEqual(Object.keys(provider).sort(), ["create", "delete", "diff", "read", "update"]);
+        const initText = text;
         const fake = await fakeVault((req) => ({
             status: 200,
             body: { ...sealed, initialized: req.method === "GET" },
@@ -722,7 +731,7 @@ describe("vault-init against a fake API", () => {
                 keys: [],
             });
             // A sealed Vault is a change for the readiness resource; an input change is never a replacement.
-            assert.deepEqual(await unseal.diff("id", { address: fake.address }, { address: fake.address }), {
+            assert.deepEqual(await unseal.diff("id", unsealInputs(fake.address), unsealInputs(fake.address)), {
                 changes: true,
                 replaces: [],
             });
@@ -740,6 +749,40 @@ describe("vault-init against a fake API", () => {
             await fake.close();
         }
         // Measured, not a timing test: the SDK caches the text per provider object, once per process.
-        assert.ok(serializeMs < 15_000, `serializing the providers took ${serializeMs} ms`);
+        assert.ok(serializeMs < 15_000, `serializing the provider took ${serializeMs} ms`);
+    });
+});
+
+describe("the bootstrap resources' one provider", () => {
+    it("dispatches each property bag by the inputs only its kind has, outputs (which hold them) too", async () => {
+        const address = "http://127.0.0.1:1";
+        const initOuts = { ...inputs(address), initialized: true, adopted: false, rootToken: "r", keys: ["k"] };
+        assert.equal(bootstrapKindOf({ ...inputs(address) }), "init");
+        assert.equal(bootstrapKindOf(initOuts), "init");
+        assert.equal(bootstrapKindOf({ ...unsealInputs(address) }), "unsealed");
+        assert.equal(bootstrapKindOf({ ...unsealInputs(address), unsealed: true }), "unsealed");
+        const token = { address, skipTlsVerify: false, policy: "pulumi", policyText: "", bootstrapToken: "t" };
+        assert.equal(bootstrapKindOf({ ...token, bootstrapSource: "root" }), "token");
+        assert.equal(bootstrapKindOf({ ...token, bootstrapSource: "root", token: "x", accessor: "a" }), "token");
+
+        // Through the host-loaded text: the init CRUD's diff, update, read and delete answer for init's bags.
+        const { provider } = await hostLoadedBootstrapProvider();
+        assert.deepEqual(await provider.diff("id", initOuts, inputs(address)), { changes: false, replaces: [] });
+        const updated = await provider.update("id", initOuts, { ...inputs(address), waitTimeoutSeconds: 45 });
+        assert.deepEqual(updated.outs, { ...initOuts, waitTimeoutSeconds: 45 });
+        const recovery = { ...inputs(address, { sealType: "awskms" }), adopted: false, keys: ["k"] };
+        await assert.rejects(provider.delete("id", recovery), { message: recoveryKeysDestroyRefusal(address) });
+        // The unseal check has no read: the host's default, the properties as they are.
+        const unsealedOuts = { ...unsealInputs(address), unsealed: true };
+        assert.deepEqual(await provider.read("id", unsealedOuts), { id: "id", props: unsealedOuts });
+        await provider.delete("id", unsealedOuts);
+    });
+
+    it("refuses properties of no kind rather than guess", async () => {
+        const { provider } = await hostLoadedBootstrapProvider();
+        const message =
+            'secret-platform bootstrap provider: properties ["address"] are none of init, unsealed, token (no bootstrapSource, shares or keysSecret)';
+        await assert.rejects(provider.create({ address: "http://127.0.0.1:1" }), { message });
+        await assert.rejects(provider.delete("id", { address: "http://127.0.0.1:1" }), { message });
     });
 });
