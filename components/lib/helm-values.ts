@@ -150,10 +150,9 @@ function withoutUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /** The keys the chart's values are built from (storage: whether Vault's S3 client needs trust.caBundle). */
-export type VaultValuesSlice = Pick<
-    PlatformConfig,
-    "server" | "unseal" | "networkPolicy" | "exposure" | "trust" | "storage"
->;
+export type VaultValuesSlice = Pick<PlatformConfig, "server" | "unseal" | "networkPolicy" | "exposure" | "trust"> & {
+    readonly storage: Pick<PlatformConfig["storage"], "mode" | "endpoint">;
+};
 
 /** The chart's values for this config. Throws when the storage facts contradict the config. */
 export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorageFacts): Values {

@@ -16,10 +16,10 @@ import {
 } from "./contracts";
 
 /** The keys the NetworkPolicies read: the flows they open follow the storage, seal, OIDC and ESO settings. */
-export type NetworkPolicySlice = Pick<
-    PlatformConfig,
-    "networkPolicy" | "server" | "unseal" | "oidc" | "externalSecrets"
->;
+export type NetworkPolicySlice = Pick<PlatformConfig, "networkPolicy" | "server" | "unseal"> & {
+    readonly oidc: Pick<PlatformConfig["oidc"], "enabled">;
+    readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "namespace">;
+};
 
 /** The label every namespace carries (Kubernetes >= 1.21), so selection needs no custom labels. */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";

@@ -66,7 +66,11 @@ export function writeTrustCaFile(bundle: string, projectDir: string = process.cw
 }
 
 /** The CA the Vault pod's S3 client needs: the bundle, when the pod's S3 backend talks to a private endpoint. */
-export function vaultPodS3UsesBundle(config: Pick<PlatformConfig, "trust" | "server" | "storage">): boolean {
+export function vaultPodS3UsesBundle(
+    config: Pick<PlatformConfig, "trust" | "server"> & {
+        readonly storage: Pick<PlatformConfig["storage"], "mode" | "endpoint">;
+    },
+): boolean {
     return (
         trustBundle(config) !== undefined &&
         config.server.storageBackend === "s3" &&

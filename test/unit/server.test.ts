@@ -9,7 +9,7 @@ import { buildPlatform } from "../../components/platform";
 import { CREDENTIALS_CHECKSUM_ANNOTATION, PSA_LABELS, VaultServer } from "../../components/server";
 import { StorageBinding, VAULT_SERVICE_ACCOUNT } from "../../components/storage";
 import { awsStack, homelabStack } from "../support/fixtures";
-import { dependsOnOf, parentOf, Program, RecordedResource, runProgram, StackConfig } from "../support/program";
+import { dependsOnOf, parentOf, Program, RecordedResource, runProgram, StackConfig, valueOf } from "../support/program";
 
 // kubernetes-models (CommonJS): the Kubernetes OpenAPI schemas of the objects written here.
 const { Namespace } = require("kubernetes-models/v1/Namespace");
@@ -317,7 +317,7 @@ describe("VaultServer", () => {
             assert.equal(await new Promise((r) => server.namespace.apply(r)), "vault");
             assert.equal(server.internalUrl, "http://vault.vault.svc:8200");
             assert.equal(server.serviceAccountName, "vault");
-            assert.ok(server.ready.includes(server.chart));
+            assert.ok((await valueOf(server.ready)).includes(server.chart));
         });
     });
 
