@@ -39,17 +39,13 @@ export function storageArgs(config: PlatformConfig): VaultStorageArgs {
 /** VaultServer: the chart and its neighbours over the storage binding. */
 export function serverArgs(config: PlatformConfig, storage: StorageBinding, provider: k8s.Provider): VaultServerArgs {
     return {
-        config: pick(
-            config,
-            "server",
-            "unseal",
-            "exposure",
-            "networkPolicy",
-            "trust",
-            "storage",
-            "oidc",
-            "externalSecrets",
-        ),
+        config: {
+            ...pick(config, "server", "unseal", "exposure", "networkPolicy", "trust"),
+            // Of these only the fields the NetworkPolicies and the trust wiring read (no OIDC client secret).
+            storage: { mode: config.storage.mode, endpoint: config.storage.endpoint },
+            oidc: { enabled: config.oidc.enabled },
+            externalSecrets: { namespace: config.externalSecrets.namespace },
+        },
         storage,
         provider,
     };
@@ -74,19 +70,14 @@ export function bootstrapArgs(config: PlatformConfig, server: VaultServer, provi
 /** VaultConfiguration: Vault's own setup, through bootstrap's provider once bootstrap is ready. */
 export function setupArgs(config: PlatformConfig, bootstrap: VaultBootstrap): VaultConfigurationArgs {
     return {
-        config: pick(
-            config,
-            "cluster",
-            "kv",
-            "oidc",
-            "exposure",
-            "kubernetesAuth",
-            "audit",
-            "trust",
-            "server",
-            "storage",
-            "externalSecrets",
-        ),
+        config: {
+            ...pick(config, "cluster", "kv", "oidc", "exposure", "kubernetesAuth", "audit", "trust", "server"),
+            storage: { protect: config.storage.protect },
+            externalSecrets: {
+                serviceAccount: config.externalSecrets.serviceAccount,
+                namespace: config.externalSecrets.namespace,
+            },
+        },
         provider: bootstrap.vaultProvider,
         ready: bootstrap.ready,
     };
@@ -101,7 +92,7 @@ export function snapshotsArgs(
     provider: k8s.Provider,
 ): RaftSnapshotsArgs {
     return {
-        config: pick(config, "server", "trust", "storage"),
+        config: { ...pick(config, "server", "trust"), storage: { prefix: config.storage.prefix } },
         namespace: server.namespace,
         storage,
         kubernetesAuthPath: configuration.kubernetesAuthPath,
