@@ -52,7 +52,11 @@ export function serverArgs(config: PlatformConfig, storage: StorageBinding, prov
 }
 
 /** VaultBootstrap: init, unseal and the provider token, after the server is ready. */
-export function bootstrapArgs(config: PlatformConfig, server: VaultServer, provider: k8s.Provider): VaultBootstrapArgs {
+export function bootstrapArgs(
+    config: PlatformConfig,
+    server: VaultBootstrapArgs["server"],
+    provider: k8s.Provider,
+): VaultBootstrapArgs {
     const pulumiPolicy = renderPolicies(config).find((p) => p.name === PULUMI_POLICY);
     if (pulumiPolicy === undefined) throw new Error(`policies/${PULUMI_POLICY}.hcl is missing`);
     return {
@@ -68,7 +72,10 @@ export function bootstrapArgs(config: PlatformConfig, server: VaultServer, provi
 }
 
 /** VaultConfiguration: Vault's own setup, through bootstrap's provider once bootstrap is ready. */
-export function setupArgs(config: PlatformConfig, bootstrap: VaultBootstrap): VaultConfigurationArgs {
+export function setupArgs(
+    config: PlatformConfig,
+    bootstrap: Pick<VaultBootstrap, "vaultProvider" | "ready">,
+): VaultConfigurationArgs {
     return {
         config: {
             ...pick(config, "cluster", "kv", "oidc", "exposure", "kubernetesAuth", "audit", "trust", "server"),
@@ -86,9 +93,9 @@ export function setupArgs(config: PlatformConfig, bootstrap: VaultBootstrap): Va
 /** RaftSnapshots: the CronJob, once the raft-snapshot role is ready (raft with server.snapshots on). */
 export function snapshotsArgs(
     config: PlatformConfig,
-    server: VaultServer,
+    server: Pick<VaultServer, "namespace">,
     storage: StorageBinding,
-    configuration: VaultConfiguration,
+    configuration: Pick<VaultConfiguration, "kubernetesAuthPath" | "snapshotReady">,
     provider: k8s.Provider,
 ): RaftSnapshotsArgs {
     return {
@@ -104,8 +111,8 @@ export function snapshotsArgs(
 /** ExternalSecrets: the stores over this cluster's Kubernetes auth, once the roles and mounts are ready. */
 export function externalSecretsArgs(
     config: PlatformConfig,
-    server: VaultServer,
-    configuration: VaultConfiguration,
+    server: Pick<VaultServer, "internalUrl">,
+    configuration: Pick<VaultConfiguration, "kubernetesAuthPath" | "externalSecretsRole" | "clusterMount" | "ready">,
     provider: k8s.Provider,
 ): ExternalSecretsArgs {
     return {
