@@ -3,14 +3,14 @@ import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
-import { PlatformConfig } from "./config";
+import { PlatformConfig, PlatformSecrets } from "./config";
 import { PULUMI_POLICY } from "./lib/policy-names";
 import { PART_OF_LABELS, podApiUrl, serverPodName, UNSEALER_NAME, vaultScheme } from "./lib/contracts";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
-import { renderPolicies } from "./lib/policies";
+import { RenderedPolicy } from "./lib/policies";
+import { readinessOf, Readiness } from "./lib/readiness";
 import { inClusterVaultCa, TRUST_CA_KEY, TRUST_CA_POD_DIR, writeTrustCaFile } from "./lib/trust";
 import { VaultInit, VaultProviderToken, VaultUnsealed } from "./lib/bootstrap-resources";
-import { StorageBinding } from "./storage";
 import { VaultServer } from "./server";
 
 /** The unsealer script, shipped in a ConfigMap (it holds no secret). */
@@ -45,7 +45,7 @@ export function unsealerLabels(component: "cronjob" | "loop" | "config"): Record
  * service, as the pods' retry_join uses them); undefined otherwise. Through
  * the `vault` Service the keys would land on random pods.
  */
-export function raftPodUrls(c: PlatformConfig): string[] | undefined {
+export function raftPodUrls(c: Pick<PlatformConfig, "server">): string[] | undefined {
     if (c.server.storageBackend !== "raft" || c.server.replicas < 2) return undefined;
     const scheme = vaultScheme(c.server.tls);
     return Array.from({ length: c.server.replicas }, (_, i) => podApiUrl(scheme, serverPodName(i)));
@@ -130,13 +130,24 @@ export function unsealerPodSpec(o: UnsealerPodOptions): k8s.types.input.core.v1.
     };
 }
 
+/**
+ * The config keys bootstrap reads: `unseal` (the mode decides what runs),
+ * `vault` (the API it calls), `trust.caBundle`, `secrets.vaultToken` (adopt an
+ * initialized Vault), and from `server` the image, replicas and TLS the
+ * unsealer pods follow.
+ */
+export type BootstrapSlice = Pick<PlatformConfig, "unseal" | "vault" | "trust" | "server"> & {
+    readonly secrets: Pick<PlatformSecrets, "vaultToken">;
+};
+
+/** What VaultBootstrap is built from; bootstrapArgs (platform-args.ts) makes it. */
 export interface VaultBootstrapArgs {
-    /** The validated stack config. */
-    readonly config: PlatformConfig;
-    /** The installed server (namespace, internal URL, readiness). */
-    readonly server: VaultServer;
-    /** Storage and seal binding (the unseal mode decides what runs). */
-    readonly storage: StorageBinding;
+    /** The slice of the validated stack config bootstrap reads. */
+    readonly config: BootstrapSlice;
+    /** From VaultServer: its namespace, internal URL, readiness and the trust.caBundle ConfigMap (when set). */
+    readonly server: Pick<VaultServer, "namespace" | "internalUrl" | "ready" | "trustCa">;
+    /** The rendered `pulumi` ACL policy the provider token carries (policies/pulumi.hcl). */
+    readonly pulumiPolicy: RenderedPolicy;
     /** The cluster's explicit Kubernetes provider. */
     readonly provider: k8s.Provider;
 }
@@ -153,8 +164,8 @@ export interface VaultBootstrapArgs {
 export class VaultBootstrap extends pulumi.ComponentResource {
     /** The explicit Vault provider every configuration resource uses. */
     public readonly vaultProvider: vault.Provider;
-    /** Resources that prove Vault is initialized and unsealed; configuration depends on them. */
-    public readonly ready: pulumi.Resource[];
+    /** Readiness of Vault: initialized, unsealed, the provider's token minted; configuration waits for it. */
+    public readonly ready: Readiness;
     /** The init resource. */
     public readonly init: VaultInit;
     /** The Vault provider's periodic token (the root token is revoked once it exists). */
@@ -238,9 +249,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
 
         // The provider's own token, minted with the root token (or the operator's
         // vaultToken), which is revoked at once: no valid root token outlives bootstrap.
-        const pulumiPolicy = renderPolicies(c).find((p) => p.name === PULUMI_POLICY);
-        if (pulumiPolicy === undefined)
-            throw new pulumi.ResourceError(`policies/${PULUMI_POLICY}.hcl is missing`, this);
+        const pulumiPolicy = args.pulumiPolicy;
         this.providerToken = new VaultProviderToken(
             `${name}-provider-token`,
             {
@@ -267,7 +276,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
             },
             child,
         );
-        this.ready = [this.init, unsealed, this.providerToken];
+        this.ready = readinessOf([this.init, unsealed, this.providerToken]);
         this.registerOutputs({
             initialized: this.initialized,
             rootToken: this.rootToken,

@@ -17,10 +17,23 @@ import {
     vaultClusterSecretStore,
     vaultStoreCaBundle,
 } from "./lib/secret-store-manifests";
+import { after } from "./lib/readiness";
 
+/**
+ * The config keys the stores read: `externalSecrets`, the shared `kv` mounts,
+ * `server` (the in-cluster URL's TLS CA), `trust.caBundle`, and what the
+ * remote clusters' manifests name (`cluster.name`, `kubernetesAuth`,
+ * `vault.address`).
+ */
+export type StoreSlice = Pick<
+    PlatformConfig,
+    "externalSecrets" | "kv" | "server" | "trust" | "cluster" | "kubernetesAuth" | "vault"
+>;
+
+/** What ExternalSecrets is built from; externalSecretsArgs (platform-args.ts) makes it. */
 export interface ExternalSecretsArgs {
-    /** The validated stack config. */
-    readonly config: PlatformConfig;
+    /** The slice of the validated stack config the stores read. */
+    readonly config: StoreSlice;
     /** The cluster's explicit Kubernetes provider. */
     readonly provider: k8s.Provider;
     /** Vault URL the store reads from (in-cluster service unless externalSecrets.serverUrl). */
@@ -31,8 +44,8 @@ export interface ExternalSecretsArgs {
     readonly role: pulumi.Input<string>;
     /** This cluster's KV v2 mount (named after cluster.name), from VaultConfiguration. */
     readonly clusterMount: pulumi.Input<string>;
-    /** The Vault role and mounts the store needs to exist first. */
-    readonly dependsOn: pulumi.Resource[];
+    /** Readiness of the Vault role and mounts the stores read through (VaultConfiguration.ready). */
+    readonly ready: pulumi.Input<pulumi.Resource[]>;
 }
 
 /**
@@ -89,7 +102,7 @@ export class ExternalSecrets extends pulumi.ComponentResource {
         }
         // The stores wait for the Vault role, and for the CRDs and ESO's
         // validating webhook when ESO is installed here.
-        const storeDeps = [...args.dependsOn, ...(chart === undefined ? [] : [chart])];
+        const storeDeps = chart === undefined ? args.ready : after(args.ready, chart);
 
         const store = (logical: string, storeName: string, mount: pulumi.Input<string>) => {
             const ca = vaultCaReference(c);

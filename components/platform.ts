@@ -7,6 +7,7 @@ import { ExternalSecrets } from "./external-secrets";
 import { VaultServer } from "./server";
 import { RaftSnapshots } from "./snapshots";
 import { VaultStorage } from "./storage";
+import { bootstrapArgs, externalSecretsArgs, serverArgs, setupArgs, snapshotsArgs, storageArgs } from "./platform-args";
 
 export interface SecretPlatformArgs {
     /** The validated stack config, from loadConfig(). */
@@ -16,7 +17,9 @@ export interface SecretPlatformArgs {
 /**
  * The whole secret platform of one cluster. Data flows one way, each arrow an
  * Output passed as an argument: storage -> server -> bootstrap ->
- * configuration -> External Secrets store.
+ * configuration -> External Secrets store. Each component gets its Args from
+ * platform-args.ts, the one place config becomes args; readiness travels as
+ * each component's `ready` Output.
  */
 export class SecretPlatform extends pulumi.ComponentResource {
     public readonly storage: VaultStorage;
@@ -38,47 +41,21 @@ export class SecretPlatform extends pulumi.ComponentResource {
             child,
         );
 
-        this.storage = new VaultStorage(`${name}-storage`, { config }, child);
-        this.server = new VaultServer(
-            `${name}-server`,
-            { config, storage: this.storage.binding, provider: kubernetes },
-            child,
-        );
-        this.bootstrap = new VaultBootstrap(
-            `${name}-bootstrap`,
-            { config, server: this.server, storage: this.storage.binding, provider: kubernetes },
-            child,
-        );
-        this.configuration = new VaultConfiguration(
-            `${name}-configuration`,
-            { config, provider: this.bootstrap.vaultProvider, dependsOn: this.bootstrap.ready },
-            child,
-        );
+        this.storage = new VaultStorage(`${name}-storage`, storageArgs(config), child);
+        const storage = this.storage.binding;
+        this.server = new VaultServer(`${name}-server`, serverArgs(config, storage, kubernetes), child);
+        this.bootstrap = new VaultBootstrap(`${name}-bootstrap`, bootstrapArgs(config, this.server, kubernetes), child);
+        this.configuration = new VaultConfiguration(`${name}-configuration`, setupArgs(config, this.bootstrap), child);
         if (config.server.snapshots?.enabled === true) {
             this.snapshots = new RaftSnapshots(
                 `${name}-snapshots`,
-                {
-                    config,
-                    namespace: this.server.namespace,
-                    storage: this.storage.binding,
-                    kubernetesAuthPath: this.configuration.kubernetesAuthPath,
-                    dependsOn: this.configuration.snapshotRole === undefined ? [] : [this.configuration.snapshotRole],
-                    provider: kubernetes,
-                },
+                snapshotsArgs(config, this.server, storage, this.configuration, kubernetes),
                 child,
             );
         }
         this.externalSecrets = new ExternalSecrets(
             `${name}-external-secrets`,
-            {
-                config,
-                provider: kubernetes,
-                vaultUrl: config.externalSecrets.serverUrl ?? this.server.internalUrl,
-                kubernetesAuthPath: this.configuration.kubernetesAuthPath,
-                role: this.configuration.externalSecretsRole,
-                clusterMount: this.configuration.clusterMount,
-                dependsOn: this.configuration.ready,
-            },
+            externalSecretsArgs(config, this.server, this.configuration, kubernetes),
             child,
         );
 

@@ -1,9 +1,8 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig } from "./config";
 import { StorageBinding } from "./storage";
-import { buildHttpRoute, buildIngress, buildServersTransport } from "./lib/exposure";
+import { buildHttpRoute, buildIngress, buildServersTransport, ExposureSlice } from "./lib/exposure";
 import {
     awsSharedCredentialsFile,
     buildVaultValues,
@@ -12,15 +11,25 @@ import {
     SEAL_KEY_FILES,
     SHARED_CREDENTIALS_FILE,
     STORAGE_CREDENTIALS_SECRET,
+    VaultValuesSlice,
 } from "./lib/helm-values";
 import { MANAGED_LABELS, RELEASE_NAME } from "./lib/contracts";
 import { buildMetricsScrape, METRICS_SERVICE } from "./lib/metrics";
-import { buildNetworkPolicies, missingEgress } from "./lib/network-policy";
+import { buildNetworkPolicies, missingEgress, NetworkPolicySlice } from "./lib/network-policy";
+import { readinessOf, Readiness } from "./lib/readiness";
 import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY, trustBundle, vaultPodS3UsesBundle } from "./lib/trust";
 
+/**
+ * The config keys the server reads: its own (`server`), the seal mode, the
+ * route (`exposure`), the NetworkPolicies (`networkPolicy`, and the storage,
+ * OIDC and ESO settings whose flows they open), and `trust.caBundle`.
+ */
+export type ServerSlice = VaultValuesSlice & NetworkPolicySlice & ExposureSlice;
+
+/** What VaultServer is built from; serverArgs (platform-args.ts) makes it. */
 export interface VaultServerArgs {
-    /** The validated stack config. */
-    readonly config: PlatformConfig;
+    /** The slice of the validated stack config the server reads. */
+    readonly config: ServerSlice;
     /** Storage and seal, from VaultStorage. */
     readonly storage: StorageBinding;
     /** The cluster's explicit Kubernetes provider. */
@@ -46,7 +55,7 @@ export const PSA_LABELS = {
  * keys of its own: Vault maps AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY onto the
  * seal stanza, so with two identities no key may be in the env.
  */
-function storageDelivery(config: PlatformConfig, storage: StorageBinding): "env" | "sharedFile" | undefined {
+function storageDelivery(config: ServerSlice, storage: StorageBinding): "env" | "sharedFile" | undefined {
     if (storage.credentials === undefined) return undefined;
     const sealUsesStorageIdentity = config.unseal.mode === "awskms" && storage.sealCredentials === undefined;
     if (config.server.storageBackend !== "s3" && !sealUsesStorageIdentity) return undefined;
@@ -73,8 +82,8 @@ export class VaultServer extends pulumi.ComponentResource {
     public readonly serviceAccountName: string;
     /** The chart: every rendered object is a resource of this stack, so a refresh sees drift. */
     public readonly chart: k8s.helm.v4.Chart;
-    /** Resources later steps must wait for (the chart, and the policies that let traffic in). */
-    public readonly ready: pulumi.Resource[];
+    /** Readiness of the server: the chart, and the policies that let traffic in. */
+    public readonly ready: Readiness;
     /** The ConfigMap with trust.caBundle (when set), mounted by the pods that talk to private endpoints. */
     public readonly trustCa?: k8s.core.v1.ConfigMap;
 
@@ -321,7 +330,7 @@ export class VaultServer extends pulumi.ComponentResource {
         this.namespace = namespace;
         this.internalUrl = internalUrl(c);
         this.serviceAccountName = RELEASE_NAME;
-        this.ready = [this.chart, ...policies];
+        this.ready = readinessOf([this.chart, ...policies]);
         this.trustCa = trustCa;
         this.registerOutputs({
             namespace: this.namespace,

@@ -15,7 +15,16 @@ import {
 import { awsSharedCredentialsFile, SHARED_CREDENTIALS_FILE } from "./lib/helm-values";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
 import { inClusterVaultCa, isHttpsUrl, TRUST_CA_CONFIGMAP, TRUST_CA_KEY, TRUST_CA_POD_DIR } from "./lib/trust";
+import { after } from "./lib/readiness";
 import { StorageBinding } from "./storage";
+
+/**
+ * The config keys the snapshot job reads: `server` (snapshots, image, TLS,
+ * namespace), `storage.prefix` (the key prefix) and `trust.caBundle`.
+ */
+export type SnapshotsSlice = Pick<PlatformConfig, "server" | "trust"> & {
+    readonly storage: Pick<PlatformConfig["storage"], "prefix">;
+};
 
 /** The snapshot script, shipped in a ConfigMap (it holds no secret). */
 export const SNAPSHOT_SCRIPT_PATH = path.join(__dirname, "raft-snapshot.sh");
@@ -57,12 +66,12 @@ export function awsCliConfig(region: string, forcePathStyle: boolean): string {
  * through a standby fails ("incomplete snapshot", hashicorp/vault#15258), so
  * the job never goes through the `vault` Service, which spreads over all pods.
  */
-export function activeVaultUrl(config: PlatformConfig): string {
+export function activeVaultUrl(config: Pick<PlatformConfig, "server">): string {
     return serviceApiUrl(vaultScheme(config.server.tls), ACTIVE_SERVICE, config.server.namespace);
 }
 
 /** The bucket key prefix of the snapshots: snapshot prefix under the storage prefix. */
-export function snapshotKeyPrefix(config: PlatformConfig): string {
+export function snapshotKeyPrefix(config: Pick<SnapshotsSlice, "server" | "storage">): string {
     return `${config.storage.prefix ?? ""}${config.server.snapshots?.prefix ?? ""}`;
 }
 
@@ -201,17 +210,18 @@ export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.
     };
 }
 
+/** What RaftSnapshots is built from; snapshotsArgs (platform-args.ts) makes it. */
 export interface RaftSnapshotsArgs {
-    /** The validated stack config (server.storageBackend raft, server.snapshots on). */
-    readonly config: PlatformConfig;
+    /** The slice of the validated stack config the job reads (server.storageBackend raft, server.snapshots on). */
+    readonly config: SnapshotsSlice;
     /** Namespace Vault runs in (VaultServer.namespace). */
     readonly namespace: pulumi.Input<string>;
     /** The bucket and its credentials, from VaultStorage. */
     readonly storage: StorageBinding;
     /** The local Kubernetes auth mount path (VaultConfiguration.kubernetesAuthPath). */
     readonly kubernetesAuthPath: pulumi.Input<string>;
-    /** What the job waits for: the raft-snapshot role and its policy. */
-    readonly dependsOn: pulumi.Resource[];
+    /** Readiness of the raft-snapshot role and its policy (VaultConfiguration.snapshotReady). */
+    readonly ready: pulumi.Input<pulumi.Resource[]>;
     /** The cluster's explicit Kubernetes provider. */
     readonly provider: k8s.Provider;
 }
@@ -317,7 +327,7 @@ export class RaftSnapshots extends pulumi.ComponentResource {
                     },
                 },
             },
-            { ...k8sChild, dependsOn: [sa, config, credentials, ...args.dependsOn] },
+            { ...k8sChild, dependsOn: after(args.ready, sa, config, credentials) },
         );
 
         this.cronJobName = SNAPSHOT_NAME;

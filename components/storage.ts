@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig } from "./config";
+import { AwsStorage, PlatformConfig, S3CompatibleStorage } from "./config";
 import {
     irsaTrustPolicy,
     kmsAliasName,
@@ -25,24 +25,37 @@ export interface StorageBinding {
     /** The awskms seal's key (created here in aws mode, or the configured one). */
     readonly seal?: { readonly kmsKeyId: pulumi.Output<string>; readonly region: string };
     /** Static credentials for the S3 backend, as secret Outputs. */
-    readonly credentials?: {
-        readonly accessKeyId: pulumi.Output<string>;
-        readonly secretAccessKey: pulumi.Output<string>;
-    };
+    readonly credentials?: StaticKeys;
     /** Static credentials for the awskms seal when they differ from the storage's (s3-compatible mode). */
-    readonly sealCredentials?: {
-        readonly accessKeyId: pulumi.Output<string>;
-        readonly secretAccessKey: pulumi.Output<string>;
-    };
+    readonly sealCredentials?: StaticKeys;
     /** IAM role for IRSA / pod identity (aws mode, identity role). */
     readonly roleArn?: pulumi.Output<string>;
     /** The ServiceAccount the IRSA role trusts (`<server.namespace>/vault`); set with roleArn. */
     readonly serviceAccount?: { readonly namespace: string; readonly name: string };
 }
 
+/** A pair of static AWS-style keys, both secret Outputs. */
+export interface StaticKeys {
+    readonly accessKeyId: pulumi.Output<string>;
+    readonly secretAccessKey: pulumi.Output<string>;
+}
+
+/** What VaultStorage is built from; storageArgs (platform-args.ts) takes it from the stack config. */
 export interface VaultStorageArgs {
-    /** The validated stack config (reads `storage`, `unseal`, `server.namespace`, `cluster.name`, `secrets`). */
-    readonly config: PlatformConfig;
+    /** `storage`: the bucket, its mode (aws or s3-compatible) and its retention settings. */
+    readonly storage: PlatformConfig["storage"];
+    /** `unseal`: with awskms in aws mode a seal key is made here, unless unseal.kmsKeyId names one. */
+    readonly unseal: PlatformConfig["unseal"];
+    /** `cluster.name`: the AWS tags and the descriptions of the keys and the role. */
+    readonly clusterName: string;
+    /** `server.namespace`: where the ServiceAccount the IRSA role trusts lives (storage.identity role). */
+    readonly vaultNamespace: string;
+    /** The storage keys (secrets storageAccessKeyId/storageSecretAccessKey); required in s3-compatible mode. */
+    readonly credentials?: StaticKeys;
+    /** The awskms seal's own keys (secrets sealAccessKeyId/sealSecretAccessKey); required for awskms on s3-compatible storage. */
+    readonly sealCredentials?: StaticKeys;
+    /** `trust.caBundle`: verifies an https S3-compatible endpoint. Default: the system roots. */
+    readonly caBundle?: string;
 }
 
 /** The chart's server ServiceAccount: the release is named `vault` (see the contracts). */
@@ -70,9 +83,9 @@ export class VaultStorage extends pulumi.ComponentResource {
     constructor(name: string, args: VaultStorageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secret-platform:storage:VaultStorage", name, {}, opts);
         const parts: Partial<BuiltAws> & { binding: StorageBinding } =
-            args.config.storage.mode === "aws"
-                ? this.buildAws(name, args.config)
-                : this.buildCompatible(name, args.config);
+            args.storage.mode === "aws"
+                ? this.buildAws(name, args, args.storage)
+                : this.buildCompatible(name, args, args.storage);
         this.provider = parts.provider;
         this.bucket = parts.bucket;
         this.storageKey = parts.storageKey;
@@ -90,13 +103,12 @@ export class VaultStorage extends pulumi.ComponentResource {
     }
 
     /** AWS: bucket, hardening, KMS keys, and Vault's IAM identity. */
-    private buildAws(name: string, config: PlatformConfig): BuiltAws {
-        const s = config.storage;
+    private buildAws(name: string, args: VaultStorageArgs, s: AwsStorage): BuiltAws {
         const provider = new aws.Provider(
             `${name}-aws`,
             {
                 region: s.region,
-                defaultTags: { tags: { "managed-by": "pulumi", "secret-platform/cluster": config.cluster.name } },
+                defaultTags: { tags: { "managed-by": "pulumi", "secret-platform/cluster": args.clusterName } },
             },
             { parent: this },
         );
@@ -168,19 +180,19 @@ export class VaultStorage extends pulumi.ComponentResource {
         );
         new aws.s3.BucketLifecycleConfiguration(
             `${name}-lifecycle`,
-            { ...onBucket, rules: lifecycleRules(config) },
+            { ...onBucket, rules: lifecycleRules(s) },
             // Noncurrent-version rules need versioning on first.
             pulumi.mergeOptions(setting, { dependsOn: [versioning] }),
         );
 
         // The awskms seal's key, unless the stack names an existing one.
-        const unseal = config.unseal;
+        const unseal = args.unseal;
         const sealKey =
             unseal.mode === "awskms" && unseal.kmsKeyId === undefined
                 ? new aws.kms.Key(
                       `${name}-seal-key`,
                       {
-                          description: `awskms seal key of the Vault on cluster ${config.cluster.name}`,
+                          description: `awskms seal key of the Vault on cluster ${args.clusterName}`,
                           enableKeyRotation: true,
                           deletionWindowInDays: s.kmsDeletionWindowDays,
                           region: unseal.kmsRegion,
@@ -220,12 +232,12 @@ export class VaultStorage extends pulumi.ComponentResource {
         let serviceAccount: StorageBinding["serviceAccount"];
         if (s.identity === "role") {
             const irsa = s.irsa;
-            serviceAccount = { namespace: config.server.namespace, name: VAULT_SERVICE_ACCOUNT };
+            serviceAccount = { namespace: args.vaultNamespace, name: VAULT_SERVICE_ACCOUNT };
             const role = new aws.iam.Role(
                 `${name}-role`,
                 {
                     name: iamName,
-                    description: `Vault (IRSA ${serviceAccount.namespace}/${serviceAccount.name}) on ${config.cluster.name}`,
+                    description: `Vault (IRSA ${serviceAccount.namespace}/${serviceAccount.name}) on ${args.clusterName}`,
                     assumeRolePolicy: JSON.stringify(
                         irsaTrustPolicy({
                             oidcProviderArn: irsa.oidcProviderArn,
@@ -277,17 +289,16 @@ export class VaultStorage extends pulumi.ComponentResource {
      * IAM or KMS. With storage.createBucket false, no AWS resource or provider at
      * all: the engine then never loads the AWS plugin for this stack.
      */
-    private buildCompatible(name: string, config: PlatformConfig): Partial<Built> & { binding: StorageBinding } {
-        const s = config.storage;
-        const secrets = config.secrets;
-        // loadConfig requires both in s3-compatible mode.
-        const accessKeyId = secrets.storageAccessKeyId as pulumi.Output<string>;
-        const secretAccessKey = secrets.storageSecretAccessKey as pulumi.Output<string>;
-        const made = s.createBucket
-            ? this.createCompatibleBucket(name, config, accessKeyId, secretAccessKey)
-            : undefined;
+    private buildCompatible(
+        name: string,
+        args: VaultStorageArgs,
+        s: S3CompatibleStorage,
+    ): Partial<Built> & { binding: StorageBinding } {
+        // loadConfig requires both keys in s3-compatible mode.
+        const credentials = args.credentials as StaticKeys;
+        const made = s.createBucket ? this.createCompatibleBucket(name, s, credentials, args.caBundle) : undefined;
 
-        const unseal = config.unseal;
+        const unseal = args.unseal;
         const awskms = unseal.mode === "awskms";
         return {
             provider: made?.provider,
@@ -298,17 +309,12 @@ export class VaultStorage extends pulumi.ComponentResource {
                 endpoint: s.endpoint,
                 forcePathStyle: s.forcePathStyle,
                 prefix: s.prefix,
-                credentials: { accessKeyId, secretAccessKey },
+                credentials,
                 // loadConfig requires the key and its credentials for awskms with s3-compatible storage.
                 seal: awskms
                     ? { kmsKeyId: pulumi.output(unseal.kmsKeyId as string), region: unseal.kmsRegion }
                     : undefined,
-                sealCredentials: awskms
-                    ? {
-                          accessKeyId: secrets.sealAccessKeyId as pulumi.Output<string>,
-                          secretAccessKey: secrets.sealSecretAccessKey as pulumi.Output<string>,
-                      }
-                    : undefined,
+                sealCredentials: awskms ? args.sealCredentials : undefined,
             },
         };
     }
@@ -316,17 +322,16 @@ export class VaultStorage extends pulumi.ComponentResource {
     /** The S3-compatible endpoint's provider, the bucket and its versioning (storage.createBucket true). */
     private createCompatibleBucket(
         name: string,
-        config: PlatformConfig,
-        accessKeyId: pulumi.Output<string>,
-        secretAccessKey: pulumi.Output<string>,
+        s: S3CompatibleStorage,
+        credentials: StaticKeys,
+        caBundle: string | undefined,
     ): { provider: aws.Provider; bucket: aws.s3.Bucket } {
-        const s = config.storage;
         const provider = new aws.Provider(
             `${name}-s3`,
             {
                 region: s.region,
-                accessKey: accessKeyId,
-                secretKey: secretAccessKey,
+                accessKey: credentials.accessKeyId,
+                secretKey: credentials.secretAccessKey,
                 endpoints: [{ s3: s.endpoint }],
                 s3UsePathStyle: s.forcePathStyle,
                 // Not AWS: there is no STS, IAM, EC2 metadata or AWS region list to check against.
@@ -336,9 +341,7 @@ export class VaultStorage extends pulumi.ComponentResource {
                 skipRegionValidation: true,
                 // The provider reads a CA only from a file; relative, so the same on every machine (trustCaFilePath).
                 customCaBundle:
-                    config.trust.caBundle !== undefined && isHttpsUrl(s.endpoint)
-                        ? writeTrustCaFile(config.trust.caBundle)
-                        : undefined,
+                    caBundle !== undefined && isHttpsUrl(s.endpoint) ? writeTrustCaFile(caBundle) : undefined,
             },
             { parent: this },
         );
@@ -356,7 +359,7 @@ export class VaultStorage extends pulumi.ComponentResource {
             // With versions kept (MinIO, Ceph), bound the restore window as on AWS.
             new aws.s3.BucketLifecycleConfiguration(
                 `${name}-lifecycle`,
-                { bucket: bucket.bucket, rules: lifecycleRules(config) },
+                { bucket: bucket.bucket, rules: lifecycleRules(s) },
                 pulumi.mergeOptions(setting, { dependsOn: [versioning] }),
             );
         }
@@ -378,12 +381,13 @@ interface BuiltAws extends Built {
 }
 
 /**
- * The lifecycle: noncurrent versions live `noncurrentVersionExpirationDays`
+ * The lifecycle (of storage.*): noncurrent versions live `noncurrentVersionExpirationDays`
  * (the point-in-time restore window), then go; delete markers left without
  * versions go too; incomplete multipart uploads are aborted.
  */
-export function lifecycleRules(config: PlatformConfig): aws.types.input.s3.BucketLifecycleConfigurationRule[] {
-    const s = config.storage;
+export function lifecycleRules(
+    s: Pick<PlatformConfig["storage"], "noncurrentVersionExpirationDays" | "abortIncompleteMultipartUploadDays">,
+): aws.types.input.s3.BucketLifecycleConfigurationRule[] {
     return [
         {
             id: "restore-window",

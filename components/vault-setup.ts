@@ -2,31 +2,53 @@
  * Vault's own setup, inside the running Vault (component VaultConfiguration):
  * audit devices, KV mounts, ACL policies and the auth methods (OIDC login,
  * Kubernetes auth for ESO and the snapshot job). Not to be confused with the
- * stack config (components/config.ts), which this reads.
+ * stack config (components/config/), a slice of which this reads.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import { durationSeconds, PlatformConfig } from "./config";
 import { PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
 import { SNAPSHOT_NAME } from "./lib/contracts";
-import { AutheliaClient, autheliaClient, oidcRoleInputs, oidcTune } from "./lib/oidc";
+import { AutheliaClient, autheliaClient, oidcRoleInputs, oidcTune, OidcSlice } from "./lib/oidc";
 import {
     checkPolicy,
     groupPolicyNames,
     loadPolicyTemplates,
+    PolicySlice,
     PolicyTemplateError,
     READER_TEMPLATE,
     renderPolicies,
     RenderedPolicy,
 } from "./lib/policies";
+import { after, Readiness, readinessOf } from "./lib/readiness";
 
+/** The keys the KV mounts are built from: the served clusters and `kv`. */
+export type KvSlice = Pick<PlatformConfig, "cluster" | "kv"> & {
+    readonly kubernetesAuth: Pick<PlatformConfig["kubernetesAuth"], "remoteClusters">;
+};
+
+/**
+ * The config keys Vault's setup reads: `audit`, `kv`, `oidc` (and
+ * `exposure.host` for its redirects), `kubernetesAuth`, the policy inputs,
+ * `storage.protect` (KV mounts are data), `trust.caBundle` (OIDC discovery),
+ * `server.namespace` (the snapshot role) and ESO's ServiceAccount.
+ */
+export type SetupSlice = PolicySlice &
+    OidcSlice &
+    KvSlice &
+    Pick<PlatformConfig, "audit" | "trust"> & {
+        readonly storage: Pick<PlatformConfig["storage"], "protect">;
+        readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "serviceAccount" | "namespace">;
+    };
+
+/** What VaultConfiguration is built from; setupArgs (platform-args.ts) makes it. */
 export interface VaultConfigurationArgs {
-    /** The validated stack config. */
-    readonly config: PlatformConfig;
+    /** The slice of the validated stack config Vault's setup reads. */
+    readonly config: SetupSlice;
     /** The explicit Vault provider from VaultBootstrap. */
     readonly provider: vault.Provider;
-    /** Bootstrap readiness: nothing is configured before Vault is initialized and unsealed. */
-    readonly dependsOn: pulumi.Resource[];
+    /** Bootstrap readiness (VaultBootstrap.ready): nothing is configured before Vault is initialized and unsealed. */
+    readonly ready: pulumi.Input<pulumi.Resource[]>;
     /** Directory of the ACL policy templates; default `policies/` (tests point elsewhere). */
     readonly policyDir?: string;
 }
@@ -55,7 +77,7 @@ export interface KvMountSpec {
  * Every KV v2 mount this Vault serves: the cluster's own, one per remote
  * cluster (same settings as the cluster's), then the shared mounts.
  */
-export function kvMounts(config: PlatformConfig): KvMountSpec[] {
+export function kvMounts(config: KvSlice): KvMountSpec[] {
     const settings = (s: PlatformConfig["kv"]["cluster"]) => ({
         maxVersions: s.maxVersions,
         casRequired: s.casRequired,
@@ -94,8 +116,10 @@ export class VaultConfiguration extends pulumi.ComponentResource {
     public readonly autheliaClient?: AutheliaClient;
     /** Kubernetes auth role of the raft snapshot job (raft with snapshots on only). */
     public readonly snapshotRole?: vault.kubernetes.AuthBackendRole;
-    /** What the External Secrets stores wait for: the ESO roles (after their auth config and reader policy) and the KV mounts with their settings. */
-    public readonly ready: pulumi.Resource[];
+    /** Readiness of that role (after its auth config and policy), for the snapshot job; with snapshotRole only. */
+    public readonly snapshotReady?: Readiness;
+    /** Readiness for the External Secrets stores: the ESO roles (after their auth config and reader policy) and the KV mounts with their settings. */
+    public readonly ready: Readiness;
 
     constructor(name: string, args: VaultConfigurationArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secret-platform:configuration:VaultConfiguration", name, {}, opts);
@@ -121,13 +145,12 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                       description: "Every request and response, HMAC'd",
                       options: { file_path: auditFilePath(c.audit.target) },
                   },
-                  { ...base, dependsOn: args.dependsOn },
+                  { ...base, dependsOn: args.ready },
               )
             : undefined;
-        const child: pulumi.CustomResourceOptions = {
-            ...base,
-            dependsOn: audit === undefined ? args.dependsOn : [...args.dependsOn, audit],
-        };
+        // What every other child waits for: bootstrap, then the audit device.
+        const audited = audit === undefined ? args.ready : after(args.ready, audit);
+        const child: pulumi.CustomResourceOptions = { ...base, dependsOn: audited };
         // A KV mount's deletion deletes its secrets: protected like the bucket, and
         // always retained, so a destroy (even with protect off) never deletes them.
         const data: pulumi.CustomResourceOptions = {
@@ -201,7 +224,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
             new vault.jwt.AuthBackendRole(
                 `${name}-oidc-role`,
                 { backend: c.oidc.path, ...oidcRoleInputs(c) },
-                { ...child, dependsOn: [...(child.dependsOn as pulumi.Resource[]), oidc] },
+                { ...child, dependsOn: after(audited, oidc) },
             );
             for (const [group, names] of Object.entries(groups)) {
                 const identityGroup = new vault.identity.Group(
@@ -262,7 +285,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                     tokenTtl: durationSeconds(k.tokenTtl),
                     tokenMaxTtl: durationSeconds(k.tokenMaxTtl),
                 },
-                { ...child, dependsOn: [...(child.dependsOn as pulumi.Resource[]), authConfig] },
+                { ...child, dependsOn: after(audited, authConfig) },
             );
 
         // Vault runs in this cluster: its pod's CA and ServiceAccount token review logins.
@@ -288,7 +311,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                     tokenMaxTtl: 900,
                     tokenNoDefaultPolicy: true,
                 },
-                { ...child, dependsOn: [...(child.dependsOn as pulumi.Resource[]), local.authConfig] },
+                { ...child, dependsOn: after(audited, local.authConfig) },
             );
         }
         for (const r of k.remoteClusters) {
@@ -306,7 +329,8 @@ export class VaultConfiguration extends pulumi.ComponentResource {
         this.externalSecretsRole = localRole.roleName;
         this.clusterMount = (mounts.get(c.cluster.name) as vault.Mount).path;
         this.policyNames = pulumi.all([...policies.values()].map((p) => p.name));
-        this.ready = [...roles, ...mounts.values(), ...kvSettings];
+        this.ready = readinessOf([...roles, ...mounts.values(), ...kvSettings]);
+        this.snapshotReady = this.snapshotRole === undefined ? undefined : readinessOf([this.snapshotRole]);
         this.registerOutputs({
             kubernetesAuthPath: this.kubernetesAuthPath,
             externalSecretsRole: this.externalSecretsRole,

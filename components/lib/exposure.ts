@@ -7,8 +7,11 @@ import { PlatformConfig } from "../config";
 import { API_PORT, RELEASE_NAME, serviceHost } from "./contracts";
 import { SERVERS_TRANSPORT_NAME, traefikBackendTls, TRAEFIK_CLASS } from "./helm-values";
 
+/** The keys the exposure builders read. */
+export type ExposureSlice = Pick<PlatformConfig, "exposure" | "server">;
+
 /** The ingress object's metadata and spec; undefined unless exposure.kind is ingress. */
-export function buildIngress(config: PlatformConfig):
+export function buildIngress(config: ExposureSlice):
     | {
           readonly annotations: Record<string, string>;
           readonly spec: Record<string, unknown>;
@@ -49,7 +52,7 @@ export function buildIngress(config: PlatformConfig):
 }
 
 /** The HTTPRoute spec; undefined unless exposure.kind is httproute. */
-export function buildHttpRoute(config: PlatformConfig): Record<string, unknown> | undefined {
+export function buildHttpRoute(config: ExposureSlice): Record<string, unknown> | undefined {
     const e = config.exposure;
     if (e.kind !== "httproute") return undefined;
     return {
@@ -81,7 +84,7 @@ export function buildHttpRoute(config: PlatformConfig): Record<string, unknown> 
  * deprecated `rootCAsSecrets` of v2, which is not used here.
  */
 export function buildServersTransport(
-    config: PlatformConfig,
+    config: ExposureSlice,
 ): { readonly name: string; readonly spec: Record<string, unknown> } | undefined {
     const tls = config.server.tls;
     if (!traefikBackendTls(config) || tls.mode !== "internal") return undefined;

@@ -82,7 +82,7 @@ export interface ServerStorageFacts {
 type Values = { [key: string]: unknown };
 
 /** The in-cluster URL of the Vault Service (contract: `http(s)://vault.<ns>.svc:8200`). */
-export function internalUrl(config: PlatformConfig): string {
+export function internalUrl(config: Pick<PlatformConfig, "server">): string {
     return serviceApiUrl(vaultScheme(config.server.tls), RELEASE_NAME, config.server.namespace);
 }
 
@@ -92,7 +92,7 @@ export const TRAEFIK_CLASS = "traefik";
 export const SERVERS_TRANSPORT_NAME = `${RELEASE_NAME}-backend-tls`;
 
 /** True when Traefik routes an Ingress to a Vault that serves TLS itself. */
-export function traefikBackendTls(config: PlatformConfig): boolean {
+export function traefikBackendTls(config: Pick<PlatformConfig, "server" | "exposure">): boolean {
     return (
         config.exposure.kind === "ingress" &&
         config.exposure.className === TRAEFIK_CLASS &&
@@ -105,7 +105,7 @@ export function traefikBackendTls(config: PlatformConfig): boolean {
  * Traefik and internal TLS, speak https to the pods through the
  * ServersTransport that trusts Vault's CA. Empty otherwise.
  */
-export function serviceAnnotations(config: PlatformConfig): Record<string, string> {
+export function serviceAnnotations(config: Pick<PlatformConfig, "server" | "exposure">): Record<string, string> {
     if (!traefikBackendTls(config)) return {};
     return {
         "traefik.ingress.kubernetes.io/service.serversscheme": "https",
@@ -128,13 +128,15 @@ function probe(initialDelaySeconds: number, path: string = HEALTH_PATH) {
 }
 
 /** How the monitoring namespace scrapes Vault's metrics listener; undefined when none is set. */
-export function metricsScrape(config: PlatformConfig): "annotations" | "serviceMonitor" | undefined {
+export function metricsScrape(
+    config: Pick<PlatformConfig, "networkPolicy" | "server">,
+): "annotations" | "serviceMonitor" | undefined {
     if (config.networkPolicy.monitoringNamespace === undefined) return undefined;
     return config.server.metricsScrape ?? "annotations";
 }
 
 /** The pod annotations Prometheus' usual `kubernetes-pods` job reads (it sends an OpenMetrics Accept header, which Vault answers in Prometheus format). */
-export function scrapeAnnotations(config: PlatformConfig): Record<string, string> {
+export function scrapeAnnotations(config: Pick<PlatformConfig, "server">): Record<string, string> {
     return {
         "prometheus.io/scrape": "true",
         "prometheus.io/port": String(METRICS_PORT),
@@ -147,8 +149,13 @@ function withoutUndefined<T extends object>(o: T): Partial<T> {
     return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** The keys the chart's values are built from (storage: whether Vault's S3 client needs trust.caBundle). */
+export type VaultValuesSlice = Pick<PlatformConfig, "server" | "unseal" | "networkPolicy" | "exposure" | "trust"> & {
+    readonly storage: Pick<PlatformConfig["storage"], "mode" | "endpoint">;
+};
+
 /** The chart's values for this config. Throws when the storage facts contradict the config. */
-export function buildVaultValues(config: PlatformConfig, storage: ServerStorageFacts): Values {
+export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorageFacts): Values {
     const server = config.server;
     const raft = server.storageBackend === "raft";
     const internalTls = server.tls.mode === "internal";

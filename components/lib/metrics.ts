@@ -18,7 +18,9 @@ export interface MetricsScrapeObjects {
 }
 
 /** The Service and ServiceMonitor; undefined unless the config asks for a ServiceMonitor. */
-export function buildMetricsScrape(config: PlatformConfig): MetricsScrapeObjects | undefined {
+export function buildMetricsScrape(
+    config: Pick<PlatformConfig, "server" | "networkPolicy">,
+): MetricsScrapeObjects | undefined {
     if (metricsScrape(config) !== "serviceMonitor") return undefined;
     const internalTls = config.server.tls.mode === "internal";
     const labels = { "app.kubernetes.io/name": METRICS_SERVICE, "app.kubernetes.io/instance": RELEASE_NAME };

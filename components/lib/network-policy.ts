@@ -15,6 +15,12 @@ import {
     UNSEALER_POD_LABELS,
 } from "./contracts";
 
+/** The keys the NetworkPolicies read: the flows they open follow the storage, seal, OIDC and ESO settings. */
+export type NetworkPolicySlice = Pick<PlatformConfig, "networkPolicy" | "server" | "unseal"> & {
+    readonly oidc: Pick<PlatformConfig["oidc"], "enabled">;
+    readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "namespace">;
+};
+
 /** The label every namespace carries (Kubernetes >= 1.21), so selection needs no custom labels. */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 
@@ -63,13 +69,13 @@ const unsealerPods: PolicyPeer = { podSelector: { matchLabels: { ...UNSEALER_POD
 const snapshotPods: PolicyPeer = { podSelector: { matchLabels: { ...SNAPSHOT_POD_LABELS } } };
 
 /** Namespaces allowed to call Vault on 8200, sorted and without duplicates (the scraper has its own port). */
-export function ingressNamespaces(config: PlatformConfig): string[] {
+export function ingressNamespaces(config: NetworkPolicySlice): string[] {
     const np = config.networkPolicy;
     const names = [config.externalSecrets.namespace, np.ingressNamespace, ...np.extraIngressNamespaces];
     return [...new Set(names)].sort();
 }
 
-function dnsRule(config: PlatformConfig) {
+function dnsRule(config: NetworkPolicySlice) {
     return {
         to: [
             {
@@ -116,7 +122,7 @@ export function egressRules(rule: EgressRule): { to: PolicyPeer[]; ports: Policy
 }
 
 /** The NetworkPolicies of Vault's namespace; none when networkPolicy.enabled is false. */
-export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
+export function buildNetworkPolicies(config: NetworkPolicySlice): NamedPolicy[] {
     const np = config.networkPolicy;
     if (!np.enabled) return [];
     const raft = config.server.storageBackend === "raft";
@@ -203,7 +209,7 @@ export function buildNetworkPolicies(config: PlatformConfig): NamedPolicy[] {
  * Flows the config needs but no egress rule allows, one sentence each: with
  * default deny they fail at run time, so the component warns at deploy time.
  */
-export function missingEgress(config: PlatformConfig): string[] {
+export function missingEgress(config: NetworkPolicySlice): string[] {
     const np = config.networkPolicy;
     if (!np.enabled) return [];
     const missing: string[] = [];

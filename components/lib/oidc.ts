@@ -5,6 +5,9 @@
  */
 import { durationSeconds, PlatformConfig } from "../config";
 
+/** The keys the OIDC builders read. */
+export type OidcSlice = Pick<PlatformConfig, "oidc" | "exposure" | "cluster">;
+
 /** Where the Vault CLI's `vault login -method=oidc` listens for the callback. */
 export const CLI_REDIRECT_URI = "http://localhost:8250/oidc/callback";
 
@@ -12,7 +15,7 @@ export const CLI_REDIRECT_URI = "http://localhost:8250/oidc/callback";
 export const USER_CLAIM = "preferred_username";
 
 /** Redirect URIs Vault may use: the web UI's callback on the public host, then the CLI's. */
-export function oidcRedirectUris(config: PlatformConfig): string[] {
+export function oidcRedirectUris(config: OidcSlice): string[] {
     return [`https://${config.exposure.host}/ui/vault/auth/${config.oidc.path}/oidc/callback`, CLI_REDIRECT_URI];
 }
 
@@ -30,7 +33,7 @@ export interface OidcRoleInputs {
     readonly tokenMaxTtl: number;
 }
 
-export function oidcRoleInputs(config: PlatformConfig): OidcRoleInputs {
+export function oidcRoleInputs(config: OidcSlice): OidcRoleInputs {
     const o = config.oidc;
     return {
         roleName: o.defaultRole,
@@ -49,7 +52,7 @@ export function oidcRoleInputs(config: PlatformConfig): OidcRoleInputs {
 }
 
 /** The auth mount's tune: shown on the UI's login page, token TTLs from config. */
-export function oidcTune(config: PlatformConfig) {
+export function oidcTune(config: OidcSlice) {
     return {
         listingVisibility: "unauth",
         defaultLeaseTtl: config.oidc.tokenTtl,
@@ -77,7 +80,7 @@ export interface AutheliaClient {
     readonly token_endpoint_auth_method: "client_secret_basic";
 }
 
-export function autheliaClient(config: PlatformConfig): AutheliaClient {
+export function autheliaClient(config: OidcSlice): AutheliaClient {
     return {
         client_id: config.oidc.clientId,
         client_name: `Vault (${config.cluster.name})`,

@@ -25,6 +25,9 @@ import { parse as parseHcl } from "@cdktf/hcl2json";
 import type { PlatformConfig } from "../config";
 import { POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "./policy-names";
 
+/** The keys policy rendering reads: the served clusters, the shared mounts, the SSO groups, the snapshot switch. */
+export type PolicySlice = Pick<PlatformConfig, "cluster" | "kubernetesAuth" | "kv" | "oidc" | "server">;
+
 /** The template External Secrets' Kubernetes auth roles get, rendered per cluster. */
 export const READER_TEMPLATE = "external-secrets-reader";
 
@@ -220,12 +223,12 @@ export function vaultPolicyName(template: Pick<PolicyTemplate, "name" | "perClus
 }
 
 /** The clusters this Vault serves: its own first, then the remote ones. */
-export function servedClusters(config: PlatformConfig): string[] {
+export function servedClusters(config: PolicySlice): string[] {
     return [config.cluster.name, ...config.kubernetesAuth.remoteClusters.map((r) => r.name)];
 }
 
 /** Placeholder values from the config (cluster-specific ones not set). */
-export function policyValues(config: PlatformConfig): PolicyValues {
+export function policyValues(config: PolicySlice): PolicyValues {
     return {
         kvMounts: [...servedClusters(config), ...config.kv.shared.map((m) => m.name)],
         shared: config.kv.shared.flatMap((m) => m.readablePaths.map((p) => ({ mount: m.name, path: p }))),
@@ -237,7 +240,7 @@ export function policyValues(config: PlatformConfig): PolicyValues {
  * once per served cluster (`raft-snapshot` only with raft snapshots on).
  * Sorted by template, then cluster order.
  */
-export function renderPolicies(config: PlatformConfig, templates = loadPolicyTemplates()): RenderedPolicy[] {
+export function renderPolicies(config: PolicySlice, templates = loadPolicyTemplates()): RenderedPolicy[] {
     const values = policyValues(config);
     // The snapshot job's policy exists only where the job does.
     const wanted = templates.filter(
@@ -260,7 +263,7 @@ export function renderPolicies(config: PlatformConfig, templates = loadPolicyTem
  * `default`) to Vault policy names: a per-cluster template means this
  * cluster's rendering.
  */
-export function groupPolicyNames(config: PlatformConfig, templates = loadPolicyTemplates()): Record<string, string[]> {
+export function groupPolicyNames(config: PolicySlice, templates = loadPolicyTemplates()): Record<string, string[]> {
     const byName = new Map(templates.map((t) => [t.name, t]));
     return Object.fromEntries(
         Object.entries(config.oidc.groups).map(([group, names]) => [

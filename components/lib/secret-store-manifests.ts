@@ -158,7 +158,9 @@ export function sharedStoreName(storeName: string, mount: string): string {
 }
 
 /** The shared mounts that get a store: those with at least one path this cluster may read. */
-export function sharedStoreMounts(config: PlatformConfig): { readonly mount: string; readonly storeName: string }[] {
+export function sharedStoreMounts(
+    config: Pick<PlatformConfig, "kv" | "externalSecrets">,
+): { readonly mount: string; readonly storeName: string }[] {
     return config.kv.shared
         .filter((m) => m.readablePaths.length > 0)
         .map((m) => ({ mount: m.name, storeName: sharedStoreName(config.externalSecrets.storeName, m.name) }));
@@ -175,7 +177,7 @@ export function sharedStoreSuffix(mount: string): string {
  * URL. An explicit externalSecrets.serverUrl goes through the ingress, whose
  * certificate this config knows nothing about.
  */
-export function vaultCaReference(config: PlatformConfig): CaReference | undefined {
+export function vaultCaReference(config: Pick<PlatformConfig, "externalSecrets" | "server">): CaReference | undefined {
     const tls = config.server.tls;
     if (config.externalSecrets.serverUrl !== undefined) return undefined;
     if (tls.mode !== "internal" || tls.caSecretName === undefined) return undefined;
@@ -186,13 +188,17 @@ export function vaultCaReference(config: PlatformConfig): CaReference | undefine
  * The PEM bundle a store inlines: trust.caBundle, when the store's Vault URL
  * is https and no CA Secret (vaultCaReference) is used for it.
  */
-export function vaultStoreCaBundle(config: PlatformConfig, server: string, ca?: CaReference): string | undefined {
+export function vaultStoreCaBundle(
+    config: Pick<PlatformConfig, "trust">,
+    server: string,
+    ca?: CaReference,
+): string | undefined {
     if (ca !== undefined || !server.startsWith("https://")) return undefined;
     return config.trust.caBundle;
 }
 
 /** Helm values for ESO's chart: CRDs with the release, the ServiceAccount the Vault role is bound to. */
-export function esoChartValues(config: PlatformConfig): Record<string, unknown> {
+export function esoChartValues(config: Pick<PlatformConfig, "externalSecrets">): Record<string, unknown> {
     return {
         installCRDs: true,
         serviceAccount: { create: true, name: config.externalSecrets.serviceAccount },
@@ -273,7 +279,9 @@ export function defaultStoreName(cluster: string): string {
  * `kubernetes-<remote>`, the role and the KV mount named after the remote that
  * VaultConfiguration creates, plus one store per readable shared mount.
  */
-export function remoteClusterManifests(config: PlatformConfig): Record<string, K8sObject[]> {
+export function remoteClusterManifests(
+    config: Pick<PlatformConfig, "kubernetesAuth" | "cluster" | "vault" | "trust" | "kv">,
+): Record<string, K8sObject[]> {
     const out: Record<string, K8sObject[]> = {};
     for (const r of config.kubernetesAuth.remoteClusters) {
         const storeName = defaultStoreName(r.name);

@@ -24,7 +24,7 @@ export const TRUST_CA_POD_DIR = "/vault/trust-ca";
 export const TRUST_CA_FILE_DIR = ".secret-platform";
 
 /** The configured bundle, or undefined. */
-export function trustBundle(config: PlatformConfig): string | undefined {
+export function trustBundle(config: Pick<PlatformConfig, "trust">): string | undefined {
     return config.trust.caBundle;
 }
 
@@ -66,7 +66,11 @@ export function writeTrustCaFile(bundle: string, projectDir: string = process.cw
 }
 
 /** The CA the Vault pod's S3 client needs: the bundle, when the pod's S3 backend talks to a private endpoint. */
-export function vaultPodS3UsesBundle(config: PlatformConfig): boolean {
+export function vaultPodS3UsesBundle(
+    config: Pick<PlatformConfig, "trust" | "server"> & {
+        readonly storage: Pick<PlatformConfig["storage"], "mode" | "endpoint">;
+    },
+): boolean {
     return (
         trustBundle(config) !== undefined &&
         config.server.storageBackend === "s3" &&
@@ -85,7 +89,7 @@ export type VaultCaSource =
  * server.tls.caSecretName, else trust.caBundle's ConfigMap, else the TLS
  * Secret's own ca.crt (cert-manager writes one).
  */
-export function inClusterVaultCa(config: PlatformConfig): VaultCaSource | undefined {
+export function inClusterVaultCa(config: Pick<PlatformConfig, "trust" | "server">): VaultCaSource | undefined {
     const tls = config.server.tls;
     if (tls.mode !== "internal") return undefined;
     if (tls.caSecretName !== undefined) return { kind: "secret", name: tls.caSecretName };

@@ -289,7 +289,7 @@ describe("VaultConfiguration on a real Vault server", function () {
         program = await runProgram(stack(api), (config, opts) => {
             const provider = new vault.Provider("vault", { address: config.vault.address }, opts);
             const ready = new pulumi.ComponentResource("test:bootstrap:Ready", "bootstrap-ready", {}, opts);
-            return { component: new VaultConfiguration("cfg", { config, provider, dependsOn: [ready] }, opts) };
+            return { component: new VaultConfiguration("cfg", { config, provider, ready: [ready] }, opts) };
         });
         server = await startVault();
         root = (await initAndUnseal(server.address)).rootToken;

@@ -355,7 +355,7 @@ describe("bootstrap (mocks)", () => {
             assert.equal(String(provider.inputs.skipTlsVerify), "false");
             const b = p.result.bootstrap;
             assert.equal(b.vaultProvider, provider.resource);
-            assert.deepEqual(b.ready, [
+            assert.deepEqual(await valueOf(b.ready), [
                 p.find(INIT, `${B}-init`).resource,
                 p.find(UNSEALED, `${B}-unsealed`).resource,
                 p.find(TOKEN, `${B}-provider-token`).resource,

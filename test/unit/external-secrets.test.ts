@@ -77,7 +77,7 @@ function direct(stack: Stack): Promise<Program<Direct>> {
                 kubernetesAuthPath: pulumi.output("auth-from-args"),
                 role: pulumi.output("role-from-args"),
                 clusterMount: pulumi.output("mount-from-args"),
-                dependsOn: [role],
+                ready: [role],
             },
             opts,
         );
@@ -139,7 +139,7 @@ describe("ExternalSecrets", () => {
         });
 
         it("waits for every resource VaultConfiguration marks ready (the role and mounts)", async () => {
-            const ready = p.result.configuration.ready;
+            const ready = await valueOf(p.result.configuration.ready);
             assert.ok(ready.length > 0, "VaultConfiguration.ready is empty");
             for (const name of ["platform-external-secrets-store", "platform-external-secrets-store-shared"]) {
                 assert.deepEqual(await dependsOnOf(p.find(STORE, name)), ready, name);
@@ -187,7 +187,7 @@ describe("ExternalSecrets", () => {
             assert.equal(at(p.find(STORE, "eso-store-shared").inputs, "spec", "provider", "vault", "path"), "shared");
         });
 
-        it("depends on exactly the resources passed as dependsOn", async () => {
+        it("depends on exactly the resources passed as ready", async () => {
             const p = await direct(homelabStack());
             for (const store of p.ofType(STORE)) assert.deepEqual(await dependsOnOf(store), [p.result.role]);
         });

@@ -18,6 +18,7 @@ import {
     runProgram,
     secretInput,
     StackConfig,
+    valueOf,
 } from "../support/program";
 
 // kubernetes-models (CommonJS): the Kubernetes OpenAPI schemas of the objects written here.
@@ -339,7 +340,7 @@ describe("VaultServer", () => {
             assert.equal(await new Promise((r) => server.namespace.apply(r)), "vault");
             assert.equal(server.internalUrl, "http://vault.vault.svc:8200");
             assert.equal(server.serviceAccountName, "vault");
-            assert.ok(server.ready.includes(server.chart));
+            assert.ok((await valueOf(server.ready)).includes(server.chart));
         });
     });
 

@@ -4,6 +4,7 @@ import { specialSecretSig } from "@pulumi/pulumi/runtime/rpc";
 import { ConfigError } from "../../components/config";
 import { tlsOnlyBucketPolicy, vaultIdentityPolicy } from "../../components/lib/storage-policies";
 import { buildPlatform, SecretPlatform } from "../../components/platform";
+import { storageArgs } from "../../components/platform-args";
 import { VaultStorage } from "../../components/storage";
 import { awsStack, homelabStack } from "../support/fixtures";
 import { registrations } from "../support/mocks";
@@ -66,7 +67,7 @@ async function run(stack: Stack): Promise<Program<SecretPlatform>> {
 
 /** The component alone (named as in the platform), for the many config variants: fast and independent of the other components. */
 async function runStorage(stack: Stack): Promise<Program<VaultStorage>> {
-    return runProgram(stack, (config, opts) => new VaultStorage("platform-storage", { config }, opts));
+    return runProgram(stack, (config, opts) => new VaultStorage("platform-storage", storageArgs(config), opts));
 }
 
 /** The storage part: the provider, and everything of the aws package. */

@@ -54,7 +54,7 @@ function run(stack: StackConfig, policyDir?: string): Promise<Program<Built>> {
     return runProgram(stack, (config, opts) => {
         const provider = new vault.Provider("vault", { address: config.vault.address, skipChildToken: true }, opts);
         const ready = new pulumi.ComponentResource("test:bootstrap:Ready", "bootstrap-ready", {}, opts);
-        const component = new VaultConfiguration("cfg", { config, provider, dependsOn: [ready], policyDir }, opts);
+        const component = new VaultConfiguration("cfg", { config, provider, ready: [ready], policyDir }, opts);
         return { component, provider, ready };
     });
 }
@@ -284,7 +284,7 @@ describe("VaultConfiguration (mocks)", () => {
         assert.equal(await valueOf(c.externalSecretsRole), "external-secrets");
         assert.equal(await valueOf(c.clusterMount), "amiya.akn");
         assert.deepEqual(
-            c.ready.map((r) => p.resources.find((x) => x.resource === r)?.name),
+            (await valueOf(c.ready)).map((r) => p.resources.find((x) => x.resource === r)?.name),
             [
                 "cfg-k8s-auth-role",
                 "cfg-kv-amiya.akn",
@@ -371,8 +371,10 @@ describe("VaultConfiguration with a remote cluster", () => {
         assert.doesNotMatch(reader, /amiya\.akn\//);
     });
 
-    it("lets the store wait for both roles", () => {
-        const names = p.result.component.ready.map((r) => p.resources.find((x) => x.resource === r)?.name);
+    it("lets the store wait for both roles", async () => {
+        const names = (await valueOf(p.result.component.ready)).map(
+            (r) => p.resources.find((x) => x.resource === r)?.name,
+        );
         assert.ok(names.includes("cfg-k8s-auth-role"));
         assert.ok(names.includes("cfg-k8s-auth-kiana.akn-role"));
     });
@@ -523,7 +525,7 @@ describe("VaultConfiguration in the platform", () => {
         const mount: RecordedResource = p.find(T.mount, "platform-configuration-kv-amiya.akn");
         assert.equal(mount.opts.provider, platform.bootstrap.vaultProvider);
         const deps = await dependsOnOf(mount);
-        for (const r of platform.bootstrap.ready) assert.ok(deps.includes(r));
+        for (const r of await valueOf(platform.bootstrap.ready)) assert.ok(deps.includes(r));
         assert.equal(parentOf(mount), platform.configuration);
     });
 });

@@ -1,0 +1,128 @@
+/**
+ * Config -> args, in one place: each function takes the validated stack
+ * config (and the Outputs of the components built before) and returns one
+ * component's Args, holding only the keys that component reads. The platform
+ * calls them in order; the specs call them to build a component alone.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import { PlatformConfig } from "./config";
+import { VaultBootstrap, VaultBootstrapArgs } from "./bootstrap";
+import { ExternalSecretsArgs } from "./external-secrets";
+import { PULUMI_POLICY } from "./lib/policy-names";
+import { renderPolicies } from "./lib/policies";
+import { VaultServer, VaultServerArgs } from "./server";
+import { RaftSnapshotsArgs } from "./snapshots";
+import { StorageBinding, VaultStorageArgs } from "./storage";
+import { VaultConfiguration, VaultConfigurationArgs } from "./vault-setup";
+
+/** A copy of `config` with only these keys: a component is handed its slice, not the whole config. */
+export function pick<K extends keyof PlatformConfig>(config: PlatformConfig, ...keys: K[]): Pick<PlatformConfig, K> {
+    return Object.fromEntries(keys.map((k) => [k, config[k]])) as Pick<PlatformConfig, K>;
+}
+
+/** VaultStorage: the bucket, the seal key, and the static keys from the secret config. */
+export function storageArgs(config: PlatformConfig): VaultStorageArgs {
+    const s = config.secrets;
+    const keys = (accessKeyId: typeof s.storageAccessKeyId, secretAccessKey: typeof s.storageAccessKeyId) =>
+        accessKeyId === undefined || secretAccessKey === undefined ? undefined : { accessKeyId, secretAccessKey };
+    return {
+        storage: config.storage,
+        unseal: config.unseal,
+        clusterName: config.cluster.name,
+        vaultNamespace: config.server.namespace,
+        credentials: keys(s.storageAccessKeyId, s.storageSecretAccessKey),
+        sealCredentials: keys(s.sealAccessKeyId, s.sealSecretAccessKey),
+        caBundle: config.trust.caBundle,
+    };
+}
+
+/** VaultServer: the chart and its neighbours over the storage binding. */
+export function serverArgs(config: PlatformConfig, storage: StorageBinding, provider: k8s.Provider): VaultServerArgs {
+    return {
+        config: {
+            ...pick(config, "server", "unseal", "exposure", "networkPolicy", "trust"),
+            // Of these only the fields the NetworkPolicies and the trust wiring read (no OIDC client secret).
+            storage: { mode: config.storage.mode, endpoint: config.storage.endpoint },
+            oidc: { enabled: config.oidc.enabled },
+            externalSecrets: { namespace: config.externalSecrets.namespace },
+        },
+        storage,
+        provider,
+    };
+}
+
+/** VaultBootstrap: init, unseal and the provider token, after the server is ready. */
+export function bootstrapArgs(
+    config: PlatformConfig,
+    server: VaultBootstrapArgs["server"],
+    provider: k8s.Provider,
+): VaultBootstrapArgs {
+    const pulumiPolicy = renderPolicies(config).find((p) => p.name === PULUMI_POLICY);
+    if (pulumiPolicy === undefined) throw new Error(`policies/${PULUMI_POLICY}.hcl is missing`);
+    return {
+        // Of the secrets, only the operator's token (adopting an initialized Vault).
+        config: {
+            ...pick(config, "unseal", "vault", "trust", "server"),
+            secrets: { vaultToken: config.secrets.vaultToken },
+        },
+        server,
+        pulumiPolicy,
+        provider,
+    };
+}
+
+/** VaultConfiguration: Vault's own setup, through bootstrap's provider once bootstrap is ready. */
+export function setupArgs(
+    config: PlatformConfig,
+    bootstrap: Pick<VaultBootstrap, "vaultProvider" | "ready">,
+): VaultConfigurationArgs {
+    return {
+        config: {
+            ...pick(config, "cluster", "kv", "oidc", "exposure", "kubernetesAuth", "audit", "trust", "server"),
+            storage: { protect: config.storage.protect },
+            externalSecrets: {
+                serviceAccount: config.externalSecrets.serviceAccount,
+                namespace: config.externalSecrets.namespace,
+            },
+        },
+        provider: bootstrap.vaultProvider,
+        ready: bootstrap.ready,
+    };
+}
+
+/** RaftSnapshots: the CronJob, once the raft-snapshot role is ready (raft with server.snapshots on). */
+export function snapshotsArgs(
+    config: PlatformConfig,
+    server: Pick<VaultServer, "namespace">,
+    storage: StorageBinding,
+    configuration: Pick<VaultConfiguration, "kubernetesAuthPath" | "snapshotReady">,
+    provider: k8s.Provider,
+): RaftSnapshotsArgs {
+    return {
+        config: { ...pick(config, "server", "trust"), storage: { prefix: config.storage.prefix } },
+        namespace: server.namespace,
+        storage,
+        kubernetesAuthPath: configuration.kubernetesAuthPath,
+        ready: configuration.snapshotReady ?? [],
+        provider,
+    };
+}
+
+/** ExternalSecrets: the stores over this cluster's Kubernetes auth, once the roles and mounts are ready. */
+export function externalSecretsArgs(
+    config: PlatformConfig,
+    server: Pick<VaultServer, "internalUrl">,
+    configuration: Pick<VaultConfiguration, "kubernetesAuthPath" | "externalSecretsRole" | "clusterMount" | "ready">,
+    provider: k8s.Provider,
+): ExternalSecretsArgs {
+    return {
+        config: pick(config, "externalSecrets", "kv", "server", "trust", "cluster", "kubernetesAuth", "vault"),
+        provider,
+        // externalSecrets.serverUrl overrides the in-cluster Service (default).
+        vaultUrl: config.externalSecrets.serverUrl ?? server.internalUrl,
+        kubernetesAuthPath: configuration.kubernetesAuthPath,
+        role: configuration.externalSecretsRole,
+        clusterMount: configuration.clusterMount,
+        ready: configuration.ready,
+    };
+}
