@@ -75,9 +75,13 @@ export class SecretPlatform extends pulumi.ComponentResource {
                 config,
                 provider: kubernetes,
                 vaultUrl: config.externalSecrets.serverUrl ?? this.server.internalUrl,
-                kubernetesAuthPath: this.configuration.kubernetesAuthPath,
-                role: this.configuration.externalSecretsRole,
-                clusterMount: this.configuration.clusterMount,
+                // The config's own values, not the Vault resources' outputs: those are unknown in the preview of a
+                // new stack, which made the stores' whole spec unknown, so the guard pack could not check it (seen
+                // under the real engine: eso-store-kubernetes-auth downgraded to "can't run during preview").
+                // The order stays: the stores wait for configuration.ready (the roles and the mounts).
+                kubernetesAuthPath: config.kubernetesAuth.path,
+                role: config.kubernetesAuth.role,
+                clusterMount: config.cluster.name,
                 dependsOn: this.configuration.ready,
             },
             child,
