@@ -28,6 +28,9 @@ export interface StackFacts {
     readonly kubernetesAuthRole: string;
     readonly oidcPath: string;
     readonly oidcRole: string;
+    /** The first shared KV mount and one path of it the cluster's reader may read (kv.shared[0]). */
+    readonly sharedMount: string;
+    readonly sharedReadable: string;
     /** oidc.groups: SSO group to policy file names. */
     readonly oidcGroups: Readonly<Record<string, readonly string[]>>;
 }
@@ -46,7 +49,13 @@ export function stackFacts(config: Record<string, unknown>): StackFacts {
     const eso = get("externalSecrets");
     const k = get("kubernetesAuth");
     const o = get("oidc");
+    // The schema's default kv.shared: one mount `shared`, readable path `common`.
+    const shared = ((get("kv").shared as { name: string; readablePaths?: string[] }[] | undefined) ?? [
+        { name: "shared", readablePaths: ["common"] },
+    ])[0];
     return {
+        sharedMount: shared.name,
+        sharedReadable: (shared.readablePaths ?? [])[0] ?? "common",
         clusterName: cluster,
         clusterMount: cluster,
         esoNamespace: String(eso.namespace ?? "external-secrets"),
@@ -112,8 +121,8 @@ export async function syncThroughStores(
     const v = (method: string, p: string, body?: unknown) => r.vault.request(method, p, body, root);
     for (const [p, value] of [
         [`/v1/${facts.clusterMount}/data/app/db/password`, "db-from-vault"],
-        ["/v1/shared/data/common/registry", "registry-from-vault"],
-        ["/v1/shared/data/private/x", "not-for-the-cluster"],
+        [`/v1/${facts.sharedMount}/data/${facts.sharedReadable}/registry`, "registry-from-vault"],
+        [`/v1/${facts.sharedMount}/data/e2e-private/x`, "not-for-the-cluster"],
     ]) {
         const res = await v("POST", p, { data: { value } });
         check(res.status === 200, `write ${p}`, res.body);
@@ -134,8 +143,8 @@ export async function syncThroughStores(
     const start = Date.now();
     for (const [name, storeName, key] of [
         ["db", store, "app/db/password"],
-        ["registry", sharedStore, "common/registry"],
-        ["denied", sharedStore, "private/x"],
+        ["registry", sharedStore, `${facts.sharedReadable}/registry`],
+        ["denied", sharedStore, "e2e-private/x"],
     ]) {
         const res = await k(
             "POST",
@@ -166,7 +175,7 @@ export async function syncThroughStores(
     );
     log(
         `  ESO through the stack's stores (${store}, ${sharedStore}; Kubernetes auth reviewed by the rig's API server): ` +
-            `db and registry synced in ${Date.now() - start} ms; private/x denied (${denial}), no Secret`,
+            `db and registry synced in ${Date.now() - start} ms; e2e-private/x denied (${denial}), no Secret`,
     );
     await k("DELETE", `/api/v1/namespaces/${ns}`);
 }

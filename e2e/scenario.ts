@@ -339,7 +339,7 @@ export async function platformLifecycle(
     const consumers = { cluster: r.cluster, vault: r.vault, caPem: r.ca.pem() };
     const root = await breakGlassRoot(consumers, keysNs, keysSecret);
     const shared = (up.outputs.sharedSecretStores?.value ?? {}) as Record<string, string>;
-    await syncThroughStores(consumers, facts, root, store, String(shared.shared), log);
+    await syncThroughStores(consumers, facts, root, store, String(shared[facts.sharedMount]), log);
     await kubernetesLogin(consumers, facts, log);
     await humanPath(
         consumers,
