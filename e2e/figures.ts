@@ -57,7 +57,7 @@ function allProcs(): ProcInfo[] {
 export interface MemoryFigures {
     /** The largest sum of RSS over the CLI's process tree at one sample, in MiB. */
     readonly peakTreeMiB: number;
-    /** Per process label, its largest RSS seen, in MiB. */
+    /** Per kind of process (label), the largest RSS of its processes summed at one sample, in MiB. */
     readonly peakByLabelMiB: Readonly<Record<string, number>>;
     /** This process (the inline program, the language host and the harness), its largest RSS seen, in MiB. */
     readonly peakSelfMiB: number;
@@ -140,6 +140,6 @@ export function formatFigure(f: Figure): string {
         .join(", ");
     return (
         `${f.what}: ${(f.wallMs / 1000).toFixed(1)} s wall; engine + plugins peak RSS ${f.memory.peakTreeMiB} MiB ` +
-        `(per process, MiB: ${parts}); this process (program, language host, harness) ${f.memory.peakSelfMiB} MiB`
+        `(per kind of process, its processes summed, MiB: ${parts}); this process (program, language host, harness) ${f.memory.peakSelfMiB} MiB`
     );
 }
