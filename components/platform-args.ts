@@ -112,7 +112,7 @@ export function snapshotsArgs(
 export function externalSecretsArgs(
     config: PlatformConfig,
     server: Pick<VaultServer, "internalUrl">,
-    configuration: Pick<VaultConfiguration, "kubernetesAuthPath" | "externalSecretsRole" | "clusterMount" | "ready">,
+    configuration: Pick<VaultConfiguration, "ready">,
     provider: k8s.Provider,
 ): ExternalSecretsArgs {
     return {
@@ -120,9 +120,13 @@ export function externalSecretsArgs(
         provider,
         // externalSecrets.serverUrl overrides the in-cluster Service (default).
         vaultUrl: config.externalSecrets.serverUrl ?? server.internalUrl,
-        kubernetesAuthPath: configuration.kubernetesAuthPath,
-        role: configuration.externalSecretsRole,
-        clusterMount: configuration.clusterMount,
+        // The config's own values, not the Vault resources' outputs: those are unknown in the preview of a
+        // new stack, which made the stores' whole spec unknown, so the guard pack could not check it (seen
+        // under the real engine: eso-store-kubernetes-auth downgraded to "can't run during preview").
+        // The order stays: the stores wait for configuration.ready (the roles and the mounts).
+        kubernetesAuthPath: config.kubernetesAuth.path,
+        role: config.kubernetesAuth.role,
+        clusterMount: config.cluster.name,
         ready: configuration.ready,
     };
 }

@@ -1,24 +1,36 @@
 /**
- * The platform itself under the real engine (issue 15's scenario, step 1 so
- * far): `pulumi preview` of the real program on a stack built from
- * Pulumi.amiya.yaml with the rig's endpoints, with the guard pack, and a
- * broken variant (the agent injector switched on by a transform) that the
- * pack must refuse. That refusal proves the chart rules see the rendered
- * children of the v4 Chart, which the engine hands the pack without props.
+ * The platform itself under the real engine (issue 15's scenario): the real
+ * program, run from a throw-away copy of the project (rig/project.ts), on a
+ * stack built from a stack file (Pulumi.amiya.yaml unless --stack-file) with
+ * the rig's endpoints.
+ *
+ * - previewPlatform: `pulumi preview` with the guard pack, and broken
+ *   variants the pack must refuse (the agent injector on, a credential in
+ *   the Helm values, S3 storage with HA), each by exactly its own rule. The
+ *   refusals prove the chart rules see the rendered children of the v4
+ *   Chart, which the engine hands the pack without props.
+ * - platformLifecycle: up, the consumers and the humans (consumers.ts), up
+ *   again, preview --expect-no-changes, refresh and a preview, a day-2
+ *   change (a policy file and a shared KV mount), destroy.
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { PulumiFn } from "@pulumi/pulumi/automation";
+import { EngineEvent, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
+import { AutheliaClientOutput } from "./oidc";
+import { breakGlassRoot, humanPath, kubernetesLogin, stackFacts, syncThroughStores } from "./consumers";
+import { Figure, measured } from "./figures";
 import { HelmRepo } from "./rig/helm-repo";
-import { Cluster, createNamespace } from "./rig/kube";
+import { RigHydra } from "./rig/hydra";
+import { Cluster } from "./rig/kube";
 import { RigCa } from "./rig/pki";
 import { Rig } from "./rig/processes";
+import { ProjectCopy } from "./rig/project";
 import { createStack, Engine, repoProgram } from "./rig/pulumi";
-import { until } from "./proofs";
 import { RigVault } from "./rig/vault";
+
+const NS = "secret-platform";
 
 export interface PlatformRig {
     readonly cluster: Cluster;
@@ -27,31 +39,29 @@ export interface PlatformRig {
     readonly ca: RigCa;
 }
 
-/** The amiya stack's config with the rig's endpoints in place of the cluster's. */
-export function rigStackConfig(repoRoot: string, stackFile: string, r: PlatformRig): Record<string, unknown> {
-    const file = YAML.parse(fs.readFileSync(path.join(repoRoot, stackFile), "utf8")) as {
+/** The stack file's config with the rig's endpoints in place of the cluster's. */
+export function rigStackConfig(stackFile: string, r: PlatformRig): Record<string, unknown> {
+    const file = YAML.parse(fs.readFileSync(stackFile, "utf8")) as {
         config: Record<string, Record<string, unknown>>;
     };
     const c = { ...file.config };
-    const ns = "secret-platform";
     return {
         ...c,
-        [`${ns}:kubernetes`]: { context: r.cluster.context },
-        [`${ns}:server`]: { ...c[`${ns}:server`], chartRepository: r.repo.url },
-        [`${ns}:vault`]: { ...c[`${ns}:vault`], address: r.vault.address },
-        [`${ns}:trust`]: { caBundle: r.ca.pem() },
+        [`${NS}:kubernetes`]: { context: r.cluster.context },
+        [`${NS}:server`]: { ...c[`${NS}:server`], chartRepository: r.repo.url },
+        [`${NS}:vault`]: { ...c[`${NS}:vault`], address: r.vault.address },
+        [`${NS}:trust`]: { caBundle: r.ca.pem() },
     };
 }
 
-/** The program with the Vault chart's injector switched on, as a careless change would. */
-function withInjectorOn(program: PulumiFn): PulumiFn {
+type Values = Record<string, unknown> & { server?: Record<string, unknown> };
+
+/** The program with the Vault chart's values changed by `edit`, as a careless change would. */
+function withChartValues(program: PulumiFn, edit: (v: Values) => Values): PulumiFn {
     return async () => {
         pulumi.runtime.registerResourceTransform((args) => {
             if (args.type !== "kubernetes:helm.sh/v4:Chart" || args.props.chart !== "vault") return undefined;
-            const values = pulumi.output(args.props.values).apply((v: Record<string, unknown>) => ({
-                ...v,
-                injector: { enabled: true },
-            }));
+            const values = pulumi.output(args.props.values).apply((v: Values) => edit(v));
             return { props: { ...args.props, values }, opts: args.opts };
         });
         return program();
@@ -59,18 +69,38 @@ function withInjectorOn(program: PulumiFn): PulumiFn {
 }
 
 function check(ok: boolean, what: string, seen: unknown): void {
-    if (!ok) throw new Error(`check failed: ${what}; seen: ${JSON.stringify(seen).slice(0, 2000)}`);
+    if (!ok) throw new Error(`check failed: ${what}; seen: ${JSON.stringify(seen).slice(0, 3000)}`);
+}
+
+/** The policy names the CLI lists as violated, by enforcement level (`- [mandatory]  name  (...)`). */
+export function violations(output: string): { mandatory: string[]; advisory: string[] } {
+    const found = { mandatory: new Set<string>(), advisory: new Set<string>() };
+    for (const m of output.matchAll(/- \[(mandatory|advisory)\]\s+([a-z0-9-]+)/g)) {
+        found[m[1] as "mandatory" | "advisory"].add(m[2]);
+    }
+    return { mandatory: [...found.mandatory].sort(), advisory: [...found.advisory].sort() };
+}
+
+/** The CLI's policy report (from its `Policies:` or `Policy Violations:` heading), for a failure's message. */
+function policySection(output: string): string {
+    const i = output.search(/Polic(y Violations|ies):/);
+    return i < 0 ? "(no policy section)" : output.slice(i, i + 3000);
+}
+
+export interface PreviewResult {
+    /** The guard-pack preview of the fresh stack. */
+    readonly figure: Figure;
 }
 
 export async function previewPlatform(
     rig: Rig,
     engine: Engine,
-    repoRoot: string,
+    project: ProjectCopy,
     stackFile: string,
     r: PlatformRig,
     log = console.log,
-): Promise<void> {
-    const config = rigStackConfig(repoRoot, stackFile, r);
+): Promise<PreviewResult> {
+    const config = rigStackConfig(stackFile, r);
     const secrets = {
         // Placeholders: nothing in a preview sends them anywhere.
         storageAccessKeyId: `GKe2e${crypto.randomBytes(6).toString("hex")}`,
@@ -80,44 +110,99 @@ export async function previewPlatform(
     const run = async (name: string, program: PulumiFn) => {
         const stack = await createStack(rig, engine, {
             stackName: `e2e-${name}-${crypto.randomBytes(3).toString("hex")}`,
-            workDir: repoRoot,
+            workDir: project.dir,
             program,
             config,
         });
         for (const [key, value] of Object.entries(secrets)) {
-            await stack.setConfig(`secret-platform:${key}`, { value, secret: true });
+            await stack.setConfig(`${NS}:${key}`, { value, secret: true });
         }
         return stack;
     };
 
-    let start = Date.now();
-    const good = await run("platform", repoProgram(repoRoot));
-    const preview = await good.preview({ policyPacks: [engine.policyPack] });
+    const good = await run("platform", repoProgram(project.dir));
+    const { result: preview, figure } = await measured("preview of a fresh stack with the guard pack", () =>
+        good.preview({ policyPacks: [engine.policyPack] }),
+    );
     const summary = preview.changeSummary as Record<string, number>;
     check(/secret-platform-guard@v[0-9.]+/.test(preview.stdout), "the guard pack ran", preview.stdout.slice(-600));
     check((summary.create ?? 0) > 30, "the platform plans its resources", summary);
     for (const kind of ["StatefulSet", "ConfigMap", "NetworkPolicy", "VaultInit", "ClusterSecretStore"]) {
         check(preview.stdout.includes(kind), `the plan shows a ${kind}`, preview.stdout.slice(-3000));
     }
+    const clean = violations(preview.stdout);
+    check(clean.mandatory.length === 0 && clean.advisory.length === 0, "no violation at all", {
+        clean,
+        policies: policySection(preview.stdout),
+    });
     for (const secret of Object.values(secrets)) check(!preview.stdout.includes(secret), "no secret printed", "");
     log(
-        `  ${stackFile} on the rig: preview with the guard pack in ${Date.now() - start} ms, ${JSON.stringify(summary)}, no violation`,
+        `  ${stackFile} on the rig: preview with the guard pack in ${figure.wallMs} ms, ${JSON.stringify(summary)}, no violation`,
     );
 
-    start = Date.now();
-    const broken = await run("injector", withInjectorOn(repoProgram(repoRoot)));
-    let refused = "";
-    try {
-        await broken.preview({ policyPacks: [engine.policyPack] });
-    } catch (err) {
-        refused = (err as Error).message;
+    // Each broken variant is refused by exactly its own rule (and no other).
+    const planted = crypto.randomBytes(16).toString("hex");
+    const variants: { name: string; rule: string; message: string; edit: (v: Values) => Values }[] = [
+        {
+            name: "injector",
+            rule: "vault-injector-off",
+            message: "the agent injector is on (injector.enabled must be false)",
+            edit: (v) => ({ ...v, injector: { enabled: true } }),
+        },
+        {
+            name: "credential",
+            rule: "vault-values-no-credentials",
+            message: "env S3_SECRET_KEY of container vault looks like a credential; use a Secret reference",
+            edit: (v) => ({
+                ...v,
+                server: {
+                    ...v.server,
+                    extraEnvironmentVars: {
+                        ...(v.server?.extraEnvironmentVars as object),
+                        S3_SECRET_KEY: planted,
+                    },
+                },
+            }),
+        },
+        {
+            name: "s3-ha",
+            rule: "vault-no-ha-with-s3",
+            message: 'HA mode with storage "s3" (the S3 backend has no HA; use raft)',
+            edit: (v) => {
+                const standalone = (v.server?.standalone ?? {}) as { config?: string };
+                return {
+                    ...v,
+                    server: {
+                        ...v.server,
+                        standalone: { enabled: false },
+                        ha: { enabled: true, replicas: 3, config: standalone.config },
+                    },
+                };
+            },
+        },
+    ];
+    for (const variant of variants) {
+        const start = Date.now();
+        const broken = await run(variant.name, withChartValues(repoProgram(project.dir), variant.edit));
+        let refused = "";
+        try {
+            await broken.preview({ policyPacks: [engine.policyPack] });
+        } catch (err) {
+            refused = (err as Error).message;
+        }
+        const seen = violations(refused);
+        check(
+            JSON.stringify(seen.mandatory) === JSON.stringify([variant.rule]) && seen.advisory.length === 0,
+            `the ${variant.name} variant is refused by exactly ${variant.rule}`,
+            { seen, policies: policySection(refused) },
+        );
+        check(refused.includes(variant.message), `${variant.rule} says why`, refused.slice(-3000));
+        check(!refused.includes(planted), "the planted credential is not printed", "");
+        log(
+            `  broken variant (${variant.name}): refused by exactly [${seen.mandatory.join(", ")}] ("${variant.message}") in ${Date.now() - start} ms`,
+        );
     }
-    check(
-        refused.includes("vault-injector-off") && refused.includes("the agent injector is on"),
-        "the pack refuses the injector, seen in the Chart's rendered children",
-        refused.slice(0, 3000),
-    );
-    log(`  the injector switched on: the pack refuses the preview (vault-injector-off) in ${Date.now() - start} ms`);
+    return { figure };
 }
 
 /**
@@ -144,83 +229,167 @@ function withSkipAwait(program: PulumiFn): PulumiFn {
 }
 
 export interface UpRig extends PlatformRig {
-    /** The OIDC issuer (hydra) playing Authelia. */
-    readonly issuer: string;
+    /** The OIDC provider (hydra) playing Authelia. */
+    readonly hydra: RigHydra;
+}
+
+/** What the engine reported for each resource of a preview, by operation. */
+function stepCollector(): { onEvent: (e: EngineEvent) => void; steps: { op: string; urn: string; type: string }[] } {
+    const steps: { op: string; urn: string; type: string }[] = [];
+    return {
+        steps,
+        onEvent: (e) => {
+            const m = e.resourcePreEvent?.metadata;
+            if (m !== undefined) steps.push({ op: m.op, urn: m.urn, type: m.type });
+        },
+    };
+}
+
+const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+const noChange = (summary: Record<string, number | undefined>) =>
+    Object.entries(summary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0);
+
+/** The day-2 change's inputs: a policy file and a shared KV mount, both new. */
+const DAY2_POLICY = "e2e-day2-reports";
+const DAY2_MOUNT = "e2e-day2";
+const DAY2_POLICY_TEXT = [
+    `# ${DAY2_POLICY}: a day-2 policy the e2e adds: reads the reports of the ${DAY2_MOUNT} mount.`,
+    `path "${DAY2_MOUNT}/data/reports/*" {`,
+    `  capabilities = ["read"]`,
+    `}`,
+    ``,
+].join("\n");
+
+export interface LifecycleFigures {
+    readonly firstUp: Figure;
+    readonly secondUp: Figure;
+    readonly preview: Figure;
 }
 
 /**
- * Steps 2, 4 and 6: `pulumi up` of the real program on the rig, a preview
- * that must show no change, and a destroy that keeps the keys and the data.
+ * Steps 2 to 6: up, the consumers and the humans, up again (no change),
+ * preview --expect-no-changes, refresh then preview (no change), the day-2
+ * change (exactly its creates), destroy (the keys and the data stay).
  */
-export async function upPlatform(
+export async function platformLifecycle(
     rig: Rig,
     engine: Engine,
-    repoRoot: string,
+    project: ProjectCopy,
     stackFile: string,
     r: UpRig,
     log = console.log,
-): Promise<void> {
-    const ns = "secret-platform";
-    const base = rigStackConfig(repoRoot, stackFile, r);
+): Promise<LifecycleFigures> {
+    const base = rigStackConfig(stackFile, r);
+    const facts = stackFacts(base);
     const config = {
         ...base,
         // The rig's Vault is a local process: its audit device writes to stdout, not /vault/audit.
-        [`${ns}:audit`]: { target: "stdout" },
-        [`${ns}:oidc`]: { ...(base[`${ns}:oidc`] as object), issuer: r.issuer },
-        [`${ns}:kubernetesAuth`]: {
-            ...(base[`${ns}:kubernetesAuth`] as object),
+        [`${NS}:audit`]: { target: "stdout" },
+        [`${NS}:oidc`]: { ...(base[`${NS}:oidc`] as object), issuer: r.hydra.issuer },
+        [`${NS}:kubernetesAuth`]: {
+            ...(base[`${NS}:kubernetesAuth`] as object),
             host: r.cluster.server,
             caCert: r.ca.pem(),
         },
-        [`${ns}:externalSecrets`]: { ...(base[`${ns}:externalSecrets`] as object), serverUrl: r.vault.address },
-        [`${ns}:vault`]: { address: r.vault.address, waitTimeoutSeconds: 60 },
+        [`${NS}:externalSecrets`]: { ...(base[`${NS}:externalSecrets`] as object), serverUrl: r.vault.address },
+        [`${NS}:vault`]: { address: r.vault.address, waitTimeoutSeconds: 60 },
         // protect on the data would make the destroy refuse; retainOnDelete still keeps it (the point of step 6).
-        [`${ns}:storage`]: { ...(base[`${ns}:storage`] as object), protect: false },
+        [`${NS}:storage`]: { ...(base[`${NS}:storage`] as object), protect: false },
     };
+    const stackName = `e2e-up-${crypto.randomBytes(3).toString("hex")}`;
     const stack = await createStack(rig, engine, {
-        stackName: `e2e-up-${crypto.randomBytes(3).toString("hex")}`,
-        workDir: repoRoot,
-        program: withSkipAwait(repoProgram(repoRoot)),
+        stackName,
+        workDir: project.dir,
+        program: withSkipAwait(repoProgram(project.dir)),
         config,
     });
+    const secrets: Record<string, string> = {};
     for (const key of ["storageAccessKeyId", "storageSecretAccessKey", "oidcClientSecret"]) {
-        await stack.setConfig(`${ns}:${key}`, { value: crypto.randomBytes(20).toString("hex"), secret: true });
+        secrets[key] = crypto.randomBytes(20).toString("hex");
+        await stack.setConfig(`${NS}:${key}`, { value: secrets[key], secret: true });
     }
-    let start = Date.now();
-    const up = await stack.up({ onOutput: () => undefined });
+    const quiet = { onOutput: () => undefined };
+
+    const { result: up, figure: firstUp } = await measured("first up", () => stack.up(quiet));
     check(up.summary.result === "succeeded", "the platform's up succeeds", up.summary);
-    log(`  up in ${Date.now() - start} ms: ${JSON.stringify(up.summary.resourceChanges)}`);
+    const created = up.summary.resourceChanges ?? {};
+    check(
+        noChange(created).every(([op]) => op === "create"),
+        "the first up only creates",
+        created,
+    );
+    log(`  up in ${firstUp.wallMs} ms: ${JSON.stringify(created)}`);
 
     const seal = await r.vault.request("GET", "/v1/sys/seal-status");
     check(seal.body?.initialized === true && seal.body?.sealed === false, "Vault initialized and unsealed", seal.body);
-    const keys = await r.cluster.request("GET", "/api/v1/namespaces/vault/secrets/vault-unseal-keys");
-    check(keys.status === 200 && Object.keys(keys.body?.data ?? {}).length === 5, "the keys Secret", keys.status);
+    // `<namespace>/<name>` with shamir unseal; the rig has no KMS, so a stack for it unseals with shamir.
+    const [keysNs, keysSecret] = String(up.outputs.unsealKeysSecret?.value ?? "").split("/");
+    check(keysSecret !== undefined, "unsealKeysSecret names a Secret (the rig needs unseal.mode shamir)", up.outputs);
+    const keys = await r.cluster.request("GET", `/api/v1/namespaces/${keysNs}/secrets/${keysSecret}`);
+    const shares = Object.keys(keys.body?.data ?? {}).length;
+    check(keys.status === 200 && shares > 0, "the keys Secret", keys.status);
     const store = String(up.outputs.clusterSecretStore?.value ?? "");
     const stores = await r.cluster.request("GET", `/apis/external-secrets.io/v1/clustersecretstores/${store}`);
     check(stores.status === 200, `ClusterSecretStore ${store} in the API server`, stores.body);
     log(
-        `  Vault initialized and unsealed over TLS; Secret vault/vault-unseal-keys (5 shares); ClusterSecretStore ${store}`,
+        `  Vault initialized and unsealed over TLS; Secret ${keysNs}/${keysSecret} (${shares} shares); ClusterSecretStore ${store}`,
     );
 
+    // The rig's own token for seeding and reading Vault back, from the keys in the cluster (the runbook's way).
+    const consumers = { cluster: r.cluster, vault: r.vault, caPem: r.ca.pem() };
+    const root = await breakGlassRoot(consumers, keysNs, keysSecret);
     const shared = (up.outputs.sharedSecretStores?.value ?? {}) as Record<string, string>;
-    await syncThroughStores(r, store, String(shared.shared), log);
+    await syncThroughStores(consumers, facts, root, store, String(shared[facts.sharedMount]), log);
+    await kubernetesLogin(consumers, facts, log);
+    await humanPath(
+        consumers,
+        r.hydra,
+        facts,
+        up.outputs.autheliaOidcClient?.value as AutheliaClientOutput,
+        secrets.oidcClientSecret,
+        root,
+        log,
+    );
 
-    start = Date.now();
-    const again = await stack.preview({ onOutput: () => undefined });
-    const changes = Object.entries(again.changeSummary as Record<string, number>).filter(([op]) => op !== "same");
-    check(changes.length === 0, "a preview after up shows no change", { changes, tail: again.stdout.slice(-3000) });
-    log(`  preview after up in ${Date.now() - start} ms: ${JSON.stringify(again.changeSummary)}`);
+    // Step 4: up again, preview --expect-no-changes, refresh, preview.
+    const { result: again, figure: secondUp } = await measured("second up", () => stack.up(quiet));
+    check(again.summary.result === "succeeded", "the second up succeeds", again.summary);
+    check(noChange(again.summary.resourceChanges ?? {}).length === 0, "the second up changes nothing", again.summary);
+    log(`  up again in ${secondUp.wallMs} ms: ${JSON.stringify(again.summary.resourceChanges)}`);
 
-    // Destroy: the keys and Vault's data remain (docs/bootstrap.md), everything else goes.
+    const { result: quietPreview, figure: preview } = await measured("preview after up", () =>
+        stack.preview({ ...quiet, expectNoChanges: true }),
+    );
+    check(noChange(quietPreview.changeSummary).length === 0, "preview --expect-no-changes", quietPreview.changeSummary);
+    log(`  preview --expect-no-changes in ${preview.wallMs} ms: ${JSON.stringify(quietPreview.changeSummary)}`);
+
+    let start = Date.now();
+    const refresh = await stack.refresh(quiet);
+    const drift = noChange(refresh.summary.resourceChanges ?? {});
+    check(refresh.summary.result === "succeeded" && drift.length === 0, "refresh finds no drift", {
+        summary: refresh.summary.resourceChanges,
+        tail: refresh.stdout.slice(-4000),
+    });
+    const afterRefresh = await stack.preview({ ...quiet, expectNoChanges: true });
+    check(noChange(afterRefresh.changeSummary).length === 0, "preview after refresh", afterRefresh.changeSummary);
+    log(
+        `  refresh + preview --expect-no-changes in ${Date.now() - start} ms: refresh ${JSON.stringify(refresh.summary.resourceChanges)}, ` +
+            `preview ${JSON.stringify(afterRefresh.changeSummary)}`,
+    );
+
+    await day2(stack, project, stackName, facts, r, root, log);
+
+    // Step 6. Destroy: the keys and Vault's data remain (docs/bootstrap.md), everything else goes.
+    await r.vault.request("PUT", "/v1/auth/token/revoke-self", {}, root);
     start = Date.now();
-    const destroyed = await stack.destroy({ onOutput: () => undefined });
+    const destroyed = await stack.destroy(quiet);
     check(destroyed.summary.result === "succeeded", "the destroy succeeds", destroyed.summary);
-    const kept = await r.cluster.request("GET", "/api/v1/namespaces/vault/secrets/vault-unseal-keys");
+    const kept = await r.cluster.request("GET", `/api/v1/namespaces/${keysNs}/secrets/${keysSecret}`);
     check(kept.status === 200, "the unseal keys Secret outlives the destroy", kept.status);
-    const nsLeft = await r.cluster.request("GET", "/api/v1/namespaces/vault");
+    const nsLeft = await r.cluster.request("GET", `/api/v1/namespaces/${keysNs}`);
     check(nsLeft.status === 200 && nsLeft.body?.status?.phase === "Active", "the namespace is retained", nsLeft.body);
-    const policies = await r.cluster.request("GET", "/apis/networking.k8s.io/v1/namespaces/vault/networkpolicies");
-    check((policies.body?.items ?? []).length === 0, "the NetworkPolicies are gone", policies.body?.items?.length);
+    const netpols = await r.cluster.request("GET", `/apis/networking.k8s.io/v1/namespaces/${keysNs}/networkpolicies`);
+    check((netpols.body?.items ?? []).length === 0, "the NetworkPolicies are gone", netpols.body?.items?.length);
     const storeGone = await r.cluster.request("GET", `/apis/external-secrets.io/v1/clustersecretstores/${store}`);
     check(storeGone.status === 404, "the ClusterSecretStore is gone", storeGone.status);
     const after = await r.vault.request("GET", "/v1/sys/seal-status");
@@ -228,118 +397,120 @@ export async function upPlatform(
     const state = (await stack.exportStack()).deployment as { resources?: unknown[] };
     check((state.resources ?? []).length === 0, "nothing left in the state", (state.resources ?? []).length);
     log(
-        `  destroy in ${Date.now() - start} ms: ${JSON.stringify(destroyed.summary.resourceChanges)}; namespace vault and ` +
-            "Secret vault-unseal-keys retained, Vault still initialized; NetworkPolicies and the store gone; state empty",
+        `  destroy in ${Date.now() - start} ms: ${JSON.stringify(destroyed.summary.resourceChanges)}; namespace ${keysNs} and ` +
+            `Secret ${keysSecret} retained, Vault still initialized; NetworkPolicies and the store gone; state empty`,
     );
-}
-
-/** A break-glass root token from the keys in the cluster's Secret (the runbook's generate-root), for the rig to seed data. */
-async function breakGlassRoot(r: UpRig): Promise<string> {
-    const secret = await r.cluster.request("GET", "/api/v1/namespaces/vault/secrets/vault-unseal-keys");
-    const keys = Object.values(secret.body.data as Record<string, string>).map((k) =>
-        Buffer.from(k, "base64").toString(),
-    );
-    const attempt = await r.vault.request("PUT", "/v1/sys/generate-root/attempt", {});
-    let encoded = "";
-    for (const key of keys) {
-        const step = await r.vault.request("PUT", "/v1/sys/generate-root/update", { key, nonce: attempt.body.nonce });
-        if (step.body.complete === true) encoded = step.body.encoded_token;
-    }
-    // Vault's OTP scheme: the encoded token XOR the one-time password, both base64url/raw.
-    const tokenBytes = Buffer.from(encoded, "base64");
-    const otp = Buffer.from(String(attempt.body.otp), "utf8");
-    return Buffer.from(tokenBytes.map((b, i) => b ^ otp[i])).toString("utf8");
+    return { firstUp, secondUp, preview };
 }
 
 /**
- * Step 3, the consumer path: secrets written to the cluster's KV mount and to
- * a shared path reach Kubernetes Secrets through ExternalSecrets on the
- * stack's own ClusterSecretStores (Kubernetes auth: ESO asks the API server
- * for the store ServiceAccount's token, Vault reviews it there); a shared path
- * outside the reader policy is denied.
+ * Step 5, a day-2 change: a new policy file (in the project copy's
+ * policies/, never the repository's) and a new shared KV mount in the stack
+ * file. The preview shows exactly the new resources as creates, and only the
+ * policies rendered over every mount as updates; `up` applies them, read back
+ * from Vault and the API server.
  */
-async function syncThroughStores(
+async function day2(
+    stack: Stack,
+    project: ProjectCopy,
+    stackName: string,
+    facts: ReturnType<typeof stackFacts>,
     r: UpRig,
-    store: string,
-    sharedStore: string,
+    root: string,
     log: (m: string) => void,
 ): Promise<void> {
-    const k = (method: string, p: string, body?: unknown) => r.cluster.request(method, p, body);
-    // What ESO's own install provides: its namespace and ServiceAccount. The review uses the client's token
-    // (the rig's Vault has no pod token of its own), so the rig binds it to system:auth-delegator.
-    await createNamespace(r.cluster, "external-secrets");
-    await k("POST", "/api/v1/namespaces/external-secrets/serviceaccounts", {
-        apiVersion: "v1",
-        kind: "ServiceAccount",
-        metadata: { name: "external-secrets" },
+    const policyFile = project.addPolicy(DAY2_POLICY, DAY2_POLICY_TEXT);
+    // The operator's edit of the stack file: one more entry under kv.shared.
+    const stackFile = `${project.dir}/Pulumi.${stackName}.yaml`;
+    const doc = YAML.parse(fs.readFileSync(stackFile, "utf8")) as { config: Record<string, unknown> };
+    const kv = (doc.config[`${NS}:kv`] ?? {}) as { shared?: unknown[] };
+    doc.config[`${NS}:kv`] = {
+        ...kv,
+        shared: [
+            ...(kv.shared ?? []),
+            { name: DAY2_MOUNT, description: "Day-2 reports", maxVersions: 7, readablePaths: ["reports"] },
+        ],
+    };
+    fs.writeFileSync(stackFile, YAML.stringify(doc), { mode: 0o600 });
+
+    const collector = stepCollector();
+    let start = Date.now();
+    const preview = await stack.preview({ onOutput: () => undefined, onEvent: collector.onEvent });
+    const byOp = (op: string) =>
+        collector.steps
+            .filter((s) => s.op === op)
+            .map((s) => `${s.type} ${nameOf(s.urn)}`)
+            .sort();
+    const creates = byOp("create");
+    const configuration = "platform-configuration";
+    const storeSuffix = DAY2_MOUNT;
+    const expectedCreates = [
+        `vault:index/policy:Policy ${configuration}-policy-${DAY2_POLICY}`,
+        `vault:index/mount:Mount ${configuration}-kv-${DAY2_MOUNT}`,
+        `vault:kv/secretBackendV2:SecretBackendV2 ${configuration}-kv-${DAY2_MOUNT}-settings`,
+        `kubernetes:external-secrets.io/v1:ClusterSecretStore platform-external-secrets-store-${storeSuffix}`,
+    ].sort();
+    check(JSON.stringify(creates) === JSON.stringify(expectedCreates), "the day-2 preview creates exactly these", {
+        creates,
+        expectedCreates,
     });
-    await k("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRoleBinding",
-        metadata: { name: "e2e-eso-auth-delegator" },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" },
-        subjects: [{ kind: "ServiceAccount", name: "external-secrets", namespace: "external-secrets" }],
+    const updates = byOp("update");
+    const others = collector.steps.filter((s) => !["same", "create", "update"].includes(s.op));
+    check(others.length === 0, "no replace or delete", others);
+    // Updated: the policies rendered over every KV mount (the cluster's reader lists the shared readable paths),
+    // and the default dynamic provider, whose inputs are the stack's config (the kv key changed).
+    const expectedUpdates = [
+        "pulumi:providers:pulumi-nodejs default",
+        `vault:index/policy:Policy ${configuration}-policy-external-secrets-reader-${facts.clusterName}`,
+        `vault:index/policy:Policy ${configuration}-policy-operator`,
+        `vault:index/policy:Policy ${configuration}-policy-read-only`,
+    ].sort();
+    check(JSON.stringify(updates) === JSON.stringify(expectedUpdates), "the day-2 preview updates exactly these", {
+        updates,
+        expectedUpdates,
     });
-    const root = await breakGlassRoot(r);
-    const v = (method: string, p: string, body?: unknown) => r.vault.request(method, p, body, root);
-    for (const [p, value] of [
-        ["/v1/amiya.akn/data/app/db/password", "db-from-vault"],
-        ["/v1/shared/data/common/registry", "registry-from-vault"],
-        ["/v1/shared/data/private/x", "not-for-amiya"],
-    ]) {
-        const res = await v("POST", p, { data: { value } });
-        check(res.status === 200, `write ${p}`, res.body);
-    }
-    await v("PUT", "/v1/auth/token/revoke-self", {});
-    const ns = "e2e-app";
-    await createNamespace(r.cluster, ns);
-    const es = (name: string, storeName: string, key: string) => ({
-        apiVersion: "external-secrets.io/v1",
-        kind: "ExternalSecret",
-        metadata: { name, namespace: ns },
-        spec: {
-            refreshInterval: "10s",
-            secretStoreRef: { kind: "ClusterSecretStore", name: storeName },
-            target: { name },
-            data: [{ secretKey: "value", remoteRef: { key, property: "value" } }],
-        },
-    });
-    const start = Date.now();
-    for (const [name, storeName, key] of [
-        ["db", store, "app/db/password"],
-        ["registry", sharedStore, "common/registry"],
-        ["denied", sharedStore, "private/x"],
-    ]) {
-        const res = await k(
-            "POST",
-            `/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`,
-            es(name, storeName, key),
-        );
-        check(res.status === 201, `ExternalSecret ${name}`, res.body);
-    }
-    for (const [name, expected] of [
-        ["db", "db-from-vault"],
-        ["registry", "registry-from-vault"],
-    ]) {
-        const got = await until(`Secret ${ns}/${name}`, 60_000, async () => {
-            const res = await k("GET", `/api/v1/namespaces/${ns}/secrets/${name}`);
-            return res.status === 200 ? Buffer.from(res.body.data.value, "base64").toString("utf8") : undefined;
-        });
-        check(got === expected, `Secret ${name} holds Vault's value`, got);
-    }
-    const denial = await until("the denied ExternalSecret's condition", 60_000, async () => {
-        const res = await k("GET", `/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets/denied`);
-        const c = (res.body.status?.conditions ?? []).find((x: { type: string }) => x.type === "Ready");
-        return c?.status === "False" ? String(c.reason) : undefined;
-    });
-    check(
-        (await k("GET", `/api/v1/namespaces/${ns}/secrets/denied`)).status === 404,
-        "no Secret for the denied key",
-        "",
-    );
     log(
-        `  ESO through the stack's stores (${store}, ${sharedStore}; Kubernetes auth reviewed by the rig's API server): ` +
-            `db and registry synced in ${Date.now() - start} ms; private/x denied (${denial}), no Secret`,
+        `  day-2 preview in ${Date.now() - start} ms: creates exactly ${creates.map((c) => c.split(" ")[1]).join(", ")}; ` +
+            `updates ${updates.map((u) => u.split(" ")[1]).join(", ")}; ${JSON.stringify(preview.changeSummary)}`,
     );
-    await k("DELETE", `/api/v1/namespaces/${ns}`);
+
+    start = Date.now();
+    const up = await stack.up({ onOutput: () => undefined });
+    check(up.summary.result === "succeeded", "the day-2 up succeeds", up.summary);
+    const v = (p: string) => r.vault.request("GET", p, undefined, root);
+    const policy = await v(`/v1/sys/policies/acl/${DAY2_POLICY}`);
+    check(
+        policy.status === 200 && policy.body.data.policy === DAY2_POLICY_TEXT,
+        "the new policy's text in Vault",
+        policy.body,
+    );
+    const mount = await v(`/v1/sys/mounts/${DAY2_MOUNT}`);
+    check(
+        mount.status === 200 && mount.body.type === "kv" && mount.body.options.version === "2",
+        "a KV v2 mount",
+        mount.body,
+    );
+    const settings = await v(`/v1/${DAY2_MOUNT}/config`);
+    check(settings.status === 200 && settings.body.data.max_versions === 7, "its max_versions", settings.body);
+    const reader = await v(`/v1/sys/policies/acl/external-secrets-reader-${facts.clusterName}`);
+    check(
+        String(reader.body?.data?.policy).includes(`"${DAY2_MOUNT}/data/reports/*"`),
+        "the cluster's reader may read the new mount's readable paths",
+        reader.body?.data?.policy,
+    );
+    const sharedStores = (up.outputs.sharedSecretStores?.value ?? {}) as Record<string, string>;
+    const newStore = sharedStores[DAY2_MOUNT];
+    const storeRes = await r.cluster.request("GET", `/apis/external-secrets.io/v1/clustersecretstores/${newStore}`);
+    check(
+        storeRes.status === 200 && storeRes.body.spec.provider.vault.path === DAY2_MOUNT,
+        "the new mount's ClusterSecretStore",
+        storeRes.body,
+    );
+    const again = await stack.preview({ onOutput: () => undefined, expectNoChanges: true });
+    check(noChange(again.changeSummary).length === 0, "no change after the day-2 up", again.changeSummary);
+    log(
+        `  day-2 up in ${Date.now() - start} ms: ${JSON.stringify(up.summary.resourceChanges)}; policy ${DAY2_POLICY} ` +
+            `(from ${policyFile.slice(project.dir.length + 1)}) and KV v2 mount ${DAY2_MOUNT} (max_versions 7) read back from Vault, ` +
+            `store ${newStore} in the API server; then no change`,
+    );
 }

@@ -47,11 +47,58 @@ export async function freePort(): Promise<number> {
     });
 }
 
+function isZombie(pid: number): boolean {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+    } catch {
+        return false;
+    }
+}
+
 export function tailOf(file: string, lines = 40): string {
     try {
         return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
     } catch {
         return "(no log)";
+    }
+}
+
+/** Every live descendant of `root` (from /proc), parents before children, with its process group. */
+export function descendants(root: number): { pid: number; pgid: number }[] {
+    const byParent = new Map<number, { pid: number; pgid: number }[]>();
+    for (const name of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(name)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
+            // Fields after the command's closing parenthesis: state, ppid, pgrp, ...
+            const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            if (state === "Z") continue;
+            const list = byParent.get(Number(ppid)) ?? [];
+            list.push({ pid: Number(name), pgid: Number(pgid) });
+            byParent.set(Number(ppid), list);
+        } catch {
+            // Gone meanwhile.
+        }
+    }
+    const out: { pid: number; pgid: number }[] = [];
+    const walk = (pid: number) => {
+        for (const child of byParent.get(pid) ?? []) {
+            out.push(child);
+            walk(child.pid);
+        }
+    };
+    walk(root);
+    return out;
+}
+
+function signalPids(pids: readonly number[], signal: NodeJS.Signals): void {
+    for (const pid of pids) {
+        try {
+            process.kill(pid, signal);
+        } catch {
+            // Already gone.
+        }
     }
 }
 
@@ -81,8 +128,10 @@ export class Rig {
     private readonly extraPaths: string[] = [];
     private readonly hooks: (() => Promise<void>)[] = [];
     private cleaned = false;
+    private cleaning: Promise<void> | undefined;
     private readonly onExit = () => this.cleanupSync();
     private readonly onSignal = (signal: NodeJS.Signals) => {
+        if (this.cleaning !== undefined) return; // A second Ctrl-C while stopping: the cleanup goes on.
         process.stderr.write(`e2e: ${signal}: stopping the rig\n`);
         void this.cleanup().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
     };
@@ -92,8 +141,11 @@ export class Rig {
         fs.chmodSync(this.dir, 0o700);
         this.logDir = this.subdir("logs");
         process.on("exit", this.onExit);
-        process.once("SIGINT", this.onSignal);
-        process.once("SIGTERM", this.onSignal);
+        // Kept registered (not `once`) until cleanup: signal-exit, which the Automation API's execa uses to
+        // kill the CLI on exit, re-raises a signal at once when it is the signal's only listener left, which
+        // killed this process before the asynchronous cleanup could run (seen: every server left running).
+        process.on("SIGINT", this.onSignal);
+        process.on("SIGTERM", this.onSignal);
     }
 
     /** A fresh 0700 dir under the rig's temp dir. */
@@ -197,9 +249,38 @@ export class Rig {
             .join("\n");
     }
 
-    /** Stops every process (last started first), then removes the temp dir unless E2E_KEEP=1. */
-    async cleanup(): Promise<void> {
-        if (this.cleaned) return;
+    /**
+     * Stops the engine's processes (the CLI the Automation API spawned and its plugins: children of this
+     * process that the rig did not start), then every rig process (last started first), then removes the
+     * temp dir unless E2E_KEEP=1. Idempotent: a second call waits for the first.
+     */
+    cleanup(): Promise<void> {
+        if (this.cleaned) return Promise.resolve();
+        this.cleaning ??= this.doCleanup();
+        return this.cleaning;
+    }
+
+    /** Children of this process not started by the rig, and their descendants (the CLI, its plugins). */
+    private strays(): number[] {
+        const groups = new Set(this.processes.map(({ child }) => child.pid));
+        return descendants(process.pid)
+            .filter((p) => !groups.has(p.pgid))
+            .map((p) => p.pid);
+    }
+
+    private async stopStrays(): Promise<void> {
+        // The whole tree is listed before any signal: a plugin whose CLI died first is no longer our descendant.
+        const pids = this.strays();
+        if (pids.length === 0) return;
+        signalPids(pids, "SIGTERM");
+        const deadline = Date.now() + STOP_GRACE_MS;
+        const alive = () => pids.filter((pid) => fs.existsSync(`/proc/${pid}`) && !isZombie(pid));
+        while (alive().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, POLL_MS));
+        signalPids(alive(), "SIGKILL");
+    }
+
+    private async doCleanup(): Promise<void> {
+        await this.stopStrays();
         for (const hook of [...this.hooks].reverse()) {
             try {
                 await hook();
@@ -214,6 +295,7 @@ export class Rig {
     /** The exit-time fallback: no awaiting possible, so SIGKILL whatever is left. */
     private cleanupSync(): void {
         if (this.cleaned) return;
+        signalPids(this.strays(), "SIGKILL");
         for (const { child } of this.processes) signalGroup(child, "SIGKILL");
         this.removeFiles();
     }

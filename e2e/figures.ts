@@ -1,0 +1,145 @@
+/**
+ * The run's figures (a benchmark, not an assertion): wall time of an engine
+ * operation, and the memory of the engine and its plugins, sampled from
+ * /proc while it runs. The CLI is a child of this process (the Automation
+ * API spawns `pulumi`); its process tree holds the provider plugins, the
+ * Node dynamic provider and the policy pack. The program itself runs inside
+ * this process (inline), whose peak RSS is reported apart.
+ */
+import * as fs from "fs";
+import * as path from "path";
+
+const SAMPLE_MS = 100;
+
+interface ProcInfo {
+    readonly pid: number;
+    readonly ppid: number;
+    readonly rssKb: number;
+    readonly label: string;
+}
+
+function readProc(pid: number): ProcInfo | undefined {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        // comm may hold spaces and parentheses: the fields after the last ')' are fixed.
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        const ppid = Number(fields[1]);
+        const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+        const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+        if (argv.length === 0) return undefined; // A zombie (exited, not yet reaped): no memory left.
+        return { pid, ppid, rssKb: rss === null ? 0 : Number(rss[1]), label: labelOf(argv) };
+    } catch {
+        return undefined; // Gone between the listing and the read.
+    }
+}
+
+/** A readable name: the binary, or for node the script it runs (dynamic-provider, run-policy-pack). */
+function labelOf(argv: readonly string[]): string {
+    const bin = path.basename(argv[0] ?? "?");
+    if (bin === "node" || bin === "sh") {
+        const script = argv.slice(1).find((a) => a.includes("/cmd/"));
+        if (script !== undefined) return `node ${path.basename(script)}`;
+    }
+    return bin;
+}
+
+function allProcs(): ProcInfo[] {
+    const out: ProcInfo[] = [];
+    for (const name of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(name)) continue;
+        const info = readProc(Number(name));
+        if (info !== undefined) out.push(info);
+    }
+    return out;
+}
+
+export interface MemoryFigures {
+    /** The largest sum of RSS over the CLI's process tree at one sample, in MiB. */
+    readonly peakTreeMiB: number;
+    /** Per kind of process (label), the largest RSS of its processes summed at one sample, in MiB. */
+    readonly peakByLabelMiB: Readonly<Record<string, number>>;
+    /** This process (the inline program, the language host and the harness), its largest RSS seen, in MiB. */
+    readonly peakSelfMiB: number;
+    readonly samples: number;
+}
+
+/** Samples the RSS of every `pulumi` child of this process and its descendants until stopped. */
+export class TreeSampler {
+    private peakTreeKb = 0;
+    private peakSelfKb = 0;
+    private readonly peakByLabel = new Map<string, number>();
+    private samples = 0;
+    private readonly timer: NodeJS.Timeout;
+
+    constructor() {
+        this.timer = setInterval(() => this.sample(), SAMPLE_MS);
+        this.sample();
+    }
+
+    private sample(): void {
+        const procs = allProcs();
+        const children = new Map<number, ProcInfo[]>();
+        for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+        const roots = (children.get(process.pid) ?? []).filter((p) => p.label === "pulumi");
+        const tree: ProcInfo[] = [];
+        const walk = (p: ProcInfo) => {
+            tree.push(p);
+            for (const c of children.get(p.pid) ?? []) walk(c);
+        };
+        roots.forEach(walk);
+        const sum = tree.reduce((s, p) => s + p.rssKb, 0);
+        this.peakTreeKb = Math.max(this.peakTreeKb, sum);
+        // Several processes may share a label (two CLI runs never overlap here; launchers exec their node).
+        const byLabel = new Map<string, number>();
+        for (const p of tree) byLabel.set(p.label, (byLabel.get(p.label) ?? 0) + p.rssKb);
+        for (const [label, kb] of byLabel) this.peakByLabel.set(label, Math.max(this.peakByLabel.get(label) ?? 0, kb));
+        this.peakSelfKb = Math.max(this.peakSelfKb, Math.round(process.memoryUsage().rss / 1024));
+        this.samples++;
+    }
+
+    stop(): MemoryFigures {
+        clearInterval(this.timer);
+        this.sample();
+        const mib = (kb: number) => Math.round(kb / 1024);
+        return {
+            peakTreeMiB: mib(this.peakTreeKb),
+            peakByLabelMiB: Object.fromEntries(
+                [...this.peakByLabel.entries()].sort((a, b) => b[1] - a[1]).map(([l, kb]) => [l, mib(kb)]),
+            ),
+            peakSelfMiB: mib(this.peakSelfKb),
+            samples: this.samples,
+        };
+    }
+}
+
+export interface Figure {
+    readonly what: string;
+    readonly wallMs: number;
+    readonly memory: MemoryFigures;
+}
+
+/** Runs `op` with a sampler around it; returns its result and its figure. */
+export async function measured<T>(what: string, op: () => Promise<T>): Promise<{ result: T; figure: Figure }> {
+    const sampler = new TreeSampler();
+    const start = Date.now();
+    let memory: MemoryFigures | undefined;
+    try {
+        const result = await op();
+        const wallMs = Date.now() - start;
+        memory = sampler.stop();
+        return { result, figure: { what, wallMs, memory } };
+    } finally {
+        if (memory === undefined) sampler.stop();
+    }
+}
+
+export function formatFigure(f: Figure): string {
+    const parts = Object.entries(f.memory.peakByLabelMiB)
+        .map(([l, m]) => `${l} ${m}`)
+        .join(", ");
+    return (
+        `${f.what}: ${(f.wallMs / 1000).toFixed(1)} s wall; engine + plugins peak RSS ${f.memory.peakTreeMiB} MiB ` +
+        `(per kind of process, its processes summed, MiB: ${parts}); this process (program, language host, harness) ${f.memory.peakSelfMiB} MiB`
+    );
+}
