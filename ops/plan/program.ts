@@ -5,6 +5,7 @@
  * The offline plan records with it, and so do the specs (test/support/program.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { getAllResources } from "@pulumi/pulumi/output";
 import { CONFIG_NAMESPACE, loadConfig, PlatformConfig } from "../../components/config";
 import { registrations, resetRegistrations, Registration } from "./mocks";
 
@@ -124,9 +125,22 @@ export async function runProgram<T>(
 
 /** The explicit dependsOn of a recorded resource, flattened. */
 export async function dependsOnOf(r: RecordedResource): Promise<pulumi.Resource[]> {
-    const deps = r.opts.dependsOn;
-    if (deps === undefined) return [];
-    const resolved = await valueOf(deps as pulumi.Input<pulumi.Input<pulumi.Resource>[] | pulumi.Resource>);
-    const list = Array.isArray(resolved) ? resolved : [resolved];
-    return Promise.all(list.map((d) => valueOf(d as pulumi.Input<pulumi.Resource>)));
+    return [...new Set(await explicitDependencies(r.opts.dependsOn))];
+}
+
+/**
+ * What the SDK makes of a `dependsOn` (runtime/dependsOn.ts): the resources
+ * listed, and for an Output also the resources it depends on (readiness
+ * Outputs carry their resources that way: components/lib/readiness.ts).
+ */
+async function explicitDependencies(deps: unknown): Promise<pulumi.Resource[]> {
+    if (deps === undefined || deps === null) return [];
+    if (Array.isArray(deps)) return (await Promise.all(deps.map(explicitDependencies))).flat();
+    if (deps instanceof Promise) return explicitDependencies(await deps);
+    if (pulumi.Output.isInstance(deps)) {
+        const output = deps as pulumi.Output<unknown>;
+        const listed = await explicitDependencies(await valueOf(output));
+        return [...listed, ...(await getAllResources(output))];
+    }
+    return [deps as pulumi.Resource];
 }

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
+import { readinessResources } from "../../components/lib/readiness";
 import { UNSEAL_KEYS_DIR, UNSEAL_SCRIPT_PATH, unsealerPodSpec, unsealKeyFiles } from "../../components/bootstrap";
 import {
     alreadyInitializedMessage,
@@ -355,7 +356,7 @@ describe("bootstrap (mocks)", () => {
             assert.equal(String(provider.inputs.skipTlsVerify), "false");
             const b = p.result.bootstrap;
             assert.equal(b.vaultProvider, provider.resource);
-            assert.deepEqual(await valueOf(b.ready), [
+            assert.deepEqual(await readinessResources(b.ready), [
                 p.find(INIT, `${B}-init`).resource,
                 p.find(UNSEALED, `${B}-unsealed`).resource,
                 p.find(TOKEN, `${B}-provider-token`).resource,

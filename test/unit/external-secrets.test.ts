@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { Namespace, Secret, ServiceAccount } from "kubernetes-models/v1";
 import { parseAllDocuments } from "yaml";
+import { readinessResources } from "../../components/lib/readiness";
 import { ConfigError } from "../../components/config";
 import { ExternalSecrets } from "../../components/external-secrets";
 import {
@@ -139,7 +140,7 @@ describe("ExternalSecrets", () => {
         });
 
         it("waits for every resource VaultConfiguration marks ready (the role and mounts)", async () => {
-            const ready = await valueOf(p.result.configuration.ready);
+            const ready = await readinessResources(p.result.configuration.ready);
             assert.ok(ready.length > 0, "VaultConfiguration.ready is empty");
             for (const name of ["platform-external-secrets-store", "platform-external-secrets-store-shared"]) {
                 assert.deepEqual(await dependsOnOf(p.find(STORE, name)), ready, name);

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { parse as parseHcl } from "@cdktf/hcl2json";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { readinessResources } from "../../components/lib/readiness";
 import { PlatformConfig } from "../../components/config";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
 import { missingEgress } from "../../components/lib/network-policy";
@@ -18,7 +19,6 @@ import {
     runProgram,
     secretInput,
     StackConfig,
-    valueOf,
 } from "../support/program";
 
 // kubernetes-models (CommonJS): the Kubernetes OpenAPI schemas of the objects written here.
@@ -340,7 +340,7 @@ describe("VaultServer", () => {
             assert.equal(await new Promise((r) => server.namespace.apply(r)), "vault");
             assert.equal(server.internalUrl, "http://vault.vault.svc:8200");
             assert.equal(server.serviceAccountName, "vault");
-            assert.ok((await valueOf(server.ready)).includes(server.chart));
+            assert.ok((await readinessResources(server.ready)).includes(server.chart));
         });
     });
 

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as vault from "@pulumi/vault";
+import { readinessResources } from "../../components/lib/readiness";
 import { loadConfig } from "../../components/config";
 import { auditFilePath, kvMounts, VaultConfiguration } from "../../components/vault-setup";
 import { autheliaClient, CLI_REDIRECT_URI, oidcRedirectUris, oidcRoleInputs } from "../../components/lib/oidc";
@@ -284,7 +285,7 @@ describe("VaultConfiguration (mocks)", () => {
         assert.equal(await valueOf(c.externalSecretsRole), "external-secrets");
         assert.equal(await valueOf(c.clusterMount), "amiya.akn");
         assert.deepEqual(
-            (await valueOf(c.ready)).map((r) => p.resources.find((x) => x.resource === r)?.name),
+            (await readinessResources(c.ready)).map((r) => p.resources.find((x) => x.resource === r)?.name),
             [
                 "cfg-k8s-auth-role",
                 "cfg-kv-amiya.akn",
@@ -372,7 +373,7 @@ describe("VaultConfiguration with a remote cluster", () => {
     });
 
     it("lets the store wait for both roles", async () => {
-        const names = (await valueOf(p.result.component.ready)).map(
+        const names = (await readinessResources(p.result.component.ready)).map(
             (r) => p.resources.find((x) => x.resource === r)?.name,
         );
         assert.ok(names.includes("cfg-k8s-auth-role"));
@@ -525,7 +526,7 @@ describe("VaultConfiguration in the platform", () => {
         const mount: RecordedResource = p.find(T.mount, "platform-configuration-kv-amiya.akn");
         assert.equal(mount.opts.provider, platform.bootstrap.vaultProvider);
         const deps = await dependsOnOf(mount);
-        for (const r of await valueOf(platform.bootstrap.ready)) assert.ok(deps.includes(r));
+        for (const r of await readinessResources(platform.bootstrap.ready)) assert.ok(deps.includes(r));
         assert.equal(parentOf(mount), platform.configuration);
     });
 });
