@@ -83,14 +83,18 @@ export const bootstrapProvider: pulumi.dynamic.ResourceProvider = {
     },
 };
 
-/** Inputs of VaultInit. */
-export interface VaultInitArgs {
+/** How every bootstrap resource reaches Vault's API. */
+export interface VaultApiArgs {
     /** Vault's API address as this program reaches it (secret-platform:vault.address). */
     readonly address: pulumi.Input<string>;
     /** Skip TLS verification (secret-platform:vault.skipTlsVerify). */
     readonly skipTlsVerify: pulumi.Input<boolean>;
     /** PEM bundle of the private CAs that may sign Vault's certificate (secret-platform:trust.caBundle); unset for none. */
     readonly caBundle?: pulumi.Input<string>;
+}
+
+/** Inputs of VaultInit. */
+export interface VaultInitArgs extends VaultApiArgs {
     /** Seconds to wait for the API (secret-platform:vault.waitTimeoutSeconds). */
     readonly waitTimeoutSeconds: pulumi.Input<number>;
     /** The seal (secret-platform:unseal.mode). */
@@ -134,13 +138,7 @@ export class VaultInit extends pulumi.dynamic.Resource {
 }
 
 /** Inputs of VaultUnsealed. */
-export interface VaultUnsealedArgs {
-    /** Vault's API address as this program reaches it (secret-platform:vault.address). */
-    readonly address: pulumi.Input<string>;
-    /** Skip TLS verification (secret-platform:vault.skipTlsVerify). */
-    readonly skipTlsVerify: pulumi.Input<boolean>;
-    /** PEM bundle of the private CAs that may sign Vault's certificate (secret-platform:trust.caBundle); unset for none. */
-    readonly caBundle?: pulumi.Input<string>;
+export interface VaultUnsealedArgs extends VaultApiArgs {
     /** Seconds to wait for the API and, without keys, for the unseal (secret-platform:vault.waitTimeoutSeconds). */
     readonly waitTimeoutSeconds: pulumi.Input<number>;
     /** The seal (secret-platform:unseal.mode): shamir submits keys, awskms waits for the auto-unseal. */
@@ -168,13 +166,7 @@ export class VaultUnsealed extends pulumi.dynamic.Resource {
 }
 
 /** Inputs of VaultProviderToken. */
-export interface VaultProviderTokenArgs {
-    /** Vault's API address as this program reaches it (secret-platform:vault.address). */
-    readonly address: pulumi.Input<string>;
-    /** Skip TLS verification (secret-platform:vault.skipTlsVerify). */
-    readonly skipTlsVerify: pulumi.Input<boolean>;
-    /** PEM bundle of the private CAs that may sign Vault's certificate (secret-platform:trust.caBundle); unset for none. */
-    readonly caBundle?: pulumi.Input<string>;
+export interface VaultProviderTokenArgs extends VaultApiArgs {
     /** The machine-only policy the token carries. */
     readonly policy: pulumi.Input<string>;
     /** That policy's rendered HCL (bootstrap writes it before minting). */
