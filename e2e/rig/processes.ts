@@ -7,10 +7,11 @@
  */
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { exited, waitForExit } from "../../test/support/vault-server";
+import { exited, freePort, waitForExit } from "../../test/support/vault-server";
+
+export { freePort };
 
 const STOP_GRACE_MS = 5_000;
 const POLL_MS = 200;
@@ -32,19 +33,6 @@ export interface RigProcess {
     /** Last lines of the log. */
     logTail(lines?: number): string;
     stop(): Promise<void>;
-}
-
-/** A port that was free a moment ago on loopback. */
-export async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const server = net.createServer();
-        server.unref();
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address() as net.AddressInfo;
-            server.close(() => resolve(port));
-        });
-    });
 }
 
 function isZombie(pid: number): boolean {

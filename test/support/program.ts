@@ -117,6 +117,17 @@ export function configProblems(
     assert.fail("expected the config to be rejected");
 }
 
+/** The problem lines a stack's config is rejected with; none when it loads (for properties over both). */
+export function problemsOf(stack: StackConfig): string[] {
+    try {
+        configOf(stack);
+        return [];
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+        return [...e.problems];
+    }
+}
+
 /**
  * The plaintext of an input the engine received marked secret (Pulumi's
  * signature-wrapped value); fails when it arrived in the clear.

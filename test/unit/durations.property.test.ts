@@ -5,9 +5,9 @@
  */
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
-import { ConfigError, durationSeconds } from "../../components/config";
+import { durationSeconds } from "../../components/config";
 import { homelabStack } from "../support/fixtures";
-import { configOf, StackConfig } from "../support/program";
+import { configOf, problemsOf, StackConfig } from "../support/program";
 import { runs } from "../support/properties";
 
 const ns = "secret-platform";
@@ -92,17 +92,6 @@ function stackWith(settings: readonly Setting[]): StackConfig {
         node[key[key.length - 1]] = value;
     }
     return stack;
-}
-
-/** The config problems of a stack: none when it loads. */
-function problemsOf(stack: StackConfig): string[] {
-    try {
-        configOf(stack);
-        return [];
-    } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-        return [...e.problems];
-    }
 }
 
 describe("durations (property)", () => {

@@ -79,7 +79,7 @@ describe("scripts/install-reference.sh: ESO's CRDs from the source archive of it
     before(function () {
         const dir = process.env.SECRET_PLATFORM_SOURCES;
         if (dir === undefined || dir === "" || !fs.existsSync(path.join(dir, ESO_ARCHIVE))) {
-            const message = `SECRET_PLATFORM_SOURCES does not hold ${ESO_ARCHIVE} (.ci/run points it at ../shared/sources)`;
+            const message = `SECRET_PLATFORM_SOURCES does not hold ${ESO_ARCHIVE} (.ci/run sets it to the shared sources folder beside the clone)`;
             if (toolsRequired()) throw new Error(`${message} (CI=true: reference specs are mandatory)`);
             console.warn(`    skipped: ${message}`);
             this.skip();

@@ -8,10 +8,9 @@
  */
 import { strict as assert } from "node:assert";
 import * as fc from "fast-check";
-import { ConfigError } from "../../components/config";
 import { initRequest } from "../../components/lib/vault-init";
 import { awsStack, homelabStack } from "../support/fixtures";
-import { configOf, StackConfig } from "../support/program";
+import { configOf, problemsOf, StackConfig } from "../support/program";
 import { runs } from "../support/properties";
 
 const ns = "secret-platform";
@@ -56,17 +55,6 @@ function stackWith(m: Mode, unseal: Record<string, number>): StackConfig {
     const stack = STACKS[m]();
     stack.values.unseal = unseal;
     return stack;
-}
-
-/** The config problems of a stack: none when it loads. */
-function problemsOf(stack: StackConfig): string[] {
-    try {
-        configOf(stack);
-        return [];
-    } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
-        return [...e.problems];
-    }
 }
 
 describe("unseal shares and threshold (property)", () => {
