@@ -5,7 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { readinessResources } from "../../components/lib/readiness";
 import { PlatformConfig } from "../../components/config";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
-import { missingEgress } from "../../components/lib/network-policy";
+import { buildNetworkPolicies, missingEgress } from "../../components/lib/network-policy";
+import { MANAGED_LABELS } from "../../components/lib/contracts";
 import { buildPlatform } from "../../components/platform";
 import { CREDENTIALS_CHECKSUM_ANNOTATION, PSA_LABELS, VaultServer } from "../../components/server";
 import { StorageBinding, VAULT_SERVICE_ACCOUNT } from "../../components/storage";
@@ -123,46 +124,6 @@ async function hclOf(chart: RecordedResource): Promise<Doc> {
 }
 
 /** A NetworkPolicy's spec, by resource name. */
-function netpolSpec(p: Program<unknown>, name: string): Doc {
-    return objectAt(p.find(T.netpol, name).inputs, "spec");
-}
-
-/** Every NetworkPolicy's inputs, by metadata.name. */
-function netpolsByName(p: Program<unknown>): Record<string, Doc> {
-    return Object.fromEntries(p.ofType(T.netpol).map((r) => [stringAt(r.inputs, "metadata", "name"), r.inputs]));
-}
-
-const SERVER_SELECTOR = {
-    matchLabels: { "app.kubernetes.io/name": "vault", "app.kubernetes.io/instance": "vault", component: "server" },
-};
-const UNSEALER_PEER = { podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-unsealer" } } };
-/** The API-port ingress rule of the homelab fixture: the client namespaces and the unsealer. */
-const homelabApiIngress = (namespaces: string[], ...morePeers: object[]) => ({
-    from: [
-        {
-            namespaceSelector: {
-                matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "In", values: namespaces }],
-            },
-        },
-        UNSEALER_PEER,
-        ...morePeers,
-    ],
-    ports: [{ protocol: "TCP", port: 8200 }],
-});
-/** Egress to the cluster DNS, every pod's first rule. */
-const DNS_EGRESS = {
-    to: [
-        {
-            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-            podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
-        },
-    ],
-    ports: [
-        { protocol: "UDP", port: 53 },
-        { protocol: "TCP", port: 53 },
-    ],
-};
-
 describe("VaultServer", () => {
     describe("homelab stack: Garage storage, Shamir keys, TLS at the ingress", () => {
         let p: Program<VaultServer>;
@@ -290,26 +251,37 @@ describe("VaultServer", () => {
             }
         });
 
-        it("network policies: default deny, then only the needed flows; each validates", () => {
-            const pols = netpolsByName(p);
-            assert.deepEqual(Object.keys(pols).sort(), ["default-deny", "vault-server", "vault-unsealer"]);
-            assert.deepEqual(at(pols["default-deny"], "spec"), {
-                podSelector: {},
-                policyTypes: ["Ingress", "Egress"],
-            });
-            const server = objectAt(pols["vault-server"], "spec");
-            assert.deepEqual(server.podSelector, SERVER_SELECTOR);
-            assert.deepEqual(server.ingress, [homelabApiIngress(["external-secrets", "ingress-nginx"])]);
-            // Only DNS: the fixture configures no egress CIDRs (the component warns about each).
-            assert.deepEqual(server.egress, [DNS_EGRESS]);
-            const unsealer = objectAt(pols["vault-unsealer"], "spec");
-            assert.deepEqual(unsealer.podSelector, UNSEALER_PEER.podSelector);
-            assert.deepEqual(unsealer.policyTypes, ["Egress"]);
-            assert.deepEqual(unsealer.egress, [
-                DNS_EGRESS,
-                { to: [{ podSelector: SERVER_SELECTOR }], ports: [{ protocol: "TCP", port: 8200 }] },
-            ]);
-            for (const r of p.ofType(T.netpol)) new NetworkPolicy(r.inputs).validate();
+        it("every NetworkPolicy the builder makes is a child named, labelled and specified as built; each validates", async () => {
+            const raft = homelabStack();
+            raft.values.server = { storageBackend: "raft", replicas: 3 };
+            for (const [stack, binding] of [
+                [homelabStack(), garageBinding],
+                [awsStack(), awsUserBinding],
+                [raft, garageBinding],
+            ] as const) {
+                const run1 = await run(stack, binding);
+                const built = buildNetworkPolicies(run1.config);
+                assert.ok(built.length >= 2, "the builder made the policies");
+                const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
+                assert.deepEqual(
+                    run1
+                        .ofType(T.netpol)
+                        .map((r) => ({ name: r.name, inputs: r.inputs }))
+                        .sort(byName),
+                    built
+                        .map((b) => ({
+                            name: `server-netpol-${b.id}`,
+                            inputs: {
+                                apiVersion: "networking.k8s.io/v1",
+                                kind: "NetworkPolicy",
+                                metadata: { name: b.name, namespace: "vault", labels: MANAGED_LABELS },
+                                spec: b.spec,
+                            },
+                        }))
+                        .sort(byName),
+                );
+                for (const r of run1.ofType(T.netpol)) new NetworkPolicy(r.inputs).validate();
+            }
         });
 
         it("the Ingress: host, TLS Secret, backend vault:8200; validates", () => {
@@ -342,42 +314,6 @@ describe("VaultServer", () => {
             assert.equal(server.serviceAccountName, "vault");
             assert.ok((await readinessResources(server.ready)).includes(server.chart));
         });
-    });
-
-    it("egress CIDRs, monitoring and extra namespaces become exact allow rules", async () => {
-        const s = homelabStack();
-        s.values.networkPolicy = {
-            monitoringNamespace: "monitoring",
-            extraIngressNamespaces: ["argocd", "external-secrets"],
-            egress: {
-                s3: { cidrs: ["10.0.10.5/32"], ports: [443, 3900] },
-                oidc: { cidrs: ["10.0.10.6/32"] },
-                kubernetesApi: { cidrs: ["10.0.0.0/24"], ports: [6443] },
-            },
-        };
-        const p = await run(s, garageBinding);
-        const spec = netpolSpec(p, "server-netpol-server");
-        assert.deepEqual(spec.ingress, [
-            homelabApiIngress(["argocd", "external-secrets", "ingress-nginx"]),
-            // The scraper reaches the metrics listener only, never the API port the Ingress serves.
-            {
-                from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } }],
-                ports: [{ protocol: "TCP", port: 8202 }],
-            },
-        ]);
-        assert.deepEqual(spec.egress, [
-            DNS_EGRESS,
-            {
-                to: [{ ipBlock: { cidr: "10.0.10.5/32" } }],
-                ports: [
-                    { protocol: "TCP", port: 443 },
-                    { protocol: "TCP", port: 3900 },
-                ],
-            },
-            { to: [{ ipBlock: { cidr: "10.0.10.6/32" } }], ports: [{ protocol: "TCP", port: 443 }] },
-            { to: [{ ipBlock: { cidr: "10.0.0.0/24" } }], ports: [{ protocol: "TCP", port: 6443 }] },
-        ]);
-        new NetworkPolicy(p.find(T.netpol, "server-netpol-server").inputs).validate();
     });
 
     describe("metrics: a listener of their own, scraped from the monitoring namespace only", () => {
@@ -455,42 +391,6 @@ describe("VaultServer", () => {
             // The Ingress and the UI Service never route the metrics port.
             assert.doesNotMatch(JSON.stringify(p.find(T.ingress, "server-ingress").inputs), /8202/);
         });
-    });
-
-    it("egress namespace peers: a namespaceSelector by name, pod labels when given, the peer's container ports", async () => {
-        const s = homelabStack();
-        s.values.networkPolicy = {
-            egress: {
-                s3: {
-                    cidrs: ["192.168.10.20/32"],
-                    namespaces: [
-                        { name: "traefik", podLabels: { "app.kubernetes.io/name": "traefik" }, ports: [8443] },
-                    ],
-                    ports: [3900],
-                },
-                oidc: { namespaces: [{ name: "authelia" }], ports: [9091] },
-            },
-        };
-        const p = await run(s, garageBinding);
-        const spec = netpolSpec(p, "server-netpol-server");
-        assert.deepEqual(spec.egress, [
-            DNS_EGRESS,
-            { to: [{ ipBlock: { cidr: "192.168.10.20/32" } }], ports: [{ protocol: "TCP", port: 3900 }] },
-            {
-                to: [
-                    {
-                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "traefik" } },
-                        podSelector: { matchLabels: { "app.kubernetes.io/name": "traefik" } },
-                    },
-                ],
-                ports: [{ protocol: "TCP", port: 8443 }],
-            },
-            {
-                to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "authelia" } } }],
-                ports: [{ protocol: "TCP", port: 9091 }],
-            },
-        ]);
-        new NetworkPolicy(p.find(T.netpol, "server-netpol-server").inputs).validate();
     });
 
     it("networkPolicy.enabled false: no NetworkPolicy at all, the chart depends on the rest", async () => {
@@ -640,14 +540,6 @@ describe("VaultServer", () => {
         );
     });
 
-    it("awskms seal: no unsealer runs, so no NetworkPolicy admits or serves one", async () => {
-        const p = await run(awsStack(), awsUserBinding);
-        const pols = netpolsByName(p);
-        assert.deepEqual(Object.keys(pols).sort(), ["default-deny", "vault-server"]);
-        const server = objectAt(pols["vault-server"], "spec");
-        assert.ok(!JSON.stringify(server.ingress).includes("vault-unsealer"), "the server still admits unsealer pods");
-    });
-
     it("aws with IRSA: no credential Secret, the service account carries the role", async () => {
         const s = awsStack();
         s.values.storage.identity = "role";
@@ -707,26 +599,11 @@ describe("VaultServer", () => {
         });
     });
 
-    it("raft HA: the namespace is retained on delete, peers may talk on 8200/8201", async () => {
+    it("raft HA: the namespace is retained on delete; no Secret in the pod", async () => {
         const s = homelabStack();
         s.values.server = { storageBackend: "raft", replicas: 3 };
         const p = await run(s, garageBinding);
         assert.equal(p.find(T.namespace, "server-namespace").opts.retainOnDelete, true);
-        const spec = netpolSpec(p, "server-netpol-server");
-        assert.deepEqual(spec.podSelector, SERVER_SELECTOR);
-        const peers = { podSelector: SERVER_SELECTOR };
-        const ports = [
-            { protocol: "TCP", port: 8200 },
-            { protocol: "TCP", port: 8201 },
-        ];
-        assert.deepEqual(spec.ingress, [
-            // Raft snapshots are on by default with raft: the snapshot job's pods reach the API too.
-            homelabApiIngress(["external-secrets", "ingress-nginx"], {
-                podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-snapshot" } },
-            }),
-            { from: [peers], ports },
-        ]);
-        assert.deepEqual(spec.egress, [DNS_EGRESS, { to: [peers], ports }]);
         const values = valuesOf(chartOf(p));
         assert.equal(at(values, "server", "ha", "replicas"), 3);
         // Raft does not use the S3 credentials and Shamir has no seal: no Secret in the pod.
