@@ -12,7 +12,6 @@
  * took 9.9 s of program CPU instead of 5.4 s).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { getAllResources } from "@pulumi/pulumi/output";
 
 /** Resolves once each resource it names is registered; `dependsOn` it to wait for them. */
 export type Readiness = pulumi.Output<pulumi.Resource[]>;
@@ -26,11 +25,4 @@ export function readinessOf(resources: readonly pulumi.Resource[]): Readiness {
 export function after(ready: pulumi.Input<pulumi.Resource[]>, ...more: pulumi.Resource[]): Readiness {
     const given: pulumi.Output<unknown> = Array.isArray(ready) ? readinessOf(ready) : pulumi.output(ready);
     return pulumi.all([given, ...more.map((r) => r.urn)]).apply((): pulumi.Resource[] => []);
-}
-
-/** The resources a readiness waits for, as `dependsOn` sees them (for specs and messages). */
-export async function readinessResources(ready: pulumi.Input<pulumi.Resource[]>): Promise<pulumi.Resource[]> {
-    const output = pulumi.output(ready);
-    const listed = await new Promise<pulumi.Resource[]>((resolve) => output.apply((v) => resolve(v)));
-    return [...new Set([...listed, ...(await getAllResources(output))])];
 }

@@ -4,6 +4,7 @@
  */
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
+import { getAllResources } from "@pulumi/pulumi/output";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { ConfigError, loadConfig, PlatformConfig } from "../../components/config";
 import {
@@ -147,4 +148,11 @@ export function isSecret(input: unknown): Promise<boolean> {
 /** The parent of a recorded resource, as the program set it. */
 export function parentOf(r: RecordedResource): pulumi.Resource | undefined {
     return r.opts.parent;
+}
+
+/** The resources a readiness waits for, as `dependsOn` sees them (as the engine reads a dependsOn). */
+export async function readinessResources(ready: pulumi.Input<pulumi.Resource[]>): Promise<pulumi.Resource[]> {
+    const output = pulumi.output(ready);
+    const listed = await new Promise<pulumi.Resource[]>((resolve) => output.apply((v) => resolve(v)));
+    return [...new Set([...listed, ...(await getAllResources(output))])];
 }

@@ -3,7 +3,6 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
-import { readinessResources } from "../../components/lib/readiness";
 import { UNSEAL_KEYS_DIR, UNSEAL_SCRIPT_PATH, unsealerPodSpec, unsealKeyFiles } from "../../components/bootstrap";
 import {
     alreadyInitializedMessage,
@@ -31,6 +30,7 @@ import {
     secretInput,
     StackConfig,
     valueOf,
+    readinessResources,
 } from "../support/program";
 import { SecretPlatform } from "../../components/platform";
 import { at, Doc, listAt, named, objectAt, only } from "../support/inputs";

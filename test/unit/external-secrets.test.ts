@@ -6,7 +6,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { Namespace, Secret, ServiceAccount } from "kubernetes-models/v1";
 import { parseAllDocuments } from "yaml";
-import { readinessResources } from "../../components/lib/readiness";
 import { ConfigError } from "../../components/config";
 import { ExternalSecrets } from "../../components/external-secrets";
 import {
@@ -29,6 +28,7 @@ import {
     RecordedResource,
     runProgram,
     valueOf,
+    readinessResources,
 } from "../support/program";
 import { at, objectAt, only, stringAt } from "../support/inputs";
 

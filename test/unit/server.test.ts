@@ -2,7 +2,6 @@ import { strict as assert } from "node:assert";
 import { parse as parseHcl } from "@cdktf/hcl2json";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { readinessResources } from "../../components/lib/readiness";
 import { PlatformConfig } from "../../components/config";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
 import { buildNetworkPolicies, missingEgress } from "../../components/lib/network-policy";
@@ -20,6 +19,7 @@ import {
     runProgram,
     secretInput,
     StackConfig,
+    readinessResources,
 } from "../support/program";
 
 // kubernetes-models (CommonJS): the Kubernetes OpenAPI schemas of the objects written here.

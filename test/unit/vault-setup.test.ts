@@ -5,7 +5,6 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as vault from "@pulumi/vault";
-import { readinessResources } from "../../components/lib/readiness";
 import { loadConfig } from "../../components/config";
 import { auditFilePath, kvMounts, VaultConfiguration } from "../../components/vault-setup";
 import { autheliaClient, CLI_REDIRECT_URI, oidcRedirectUris, oidcRoleInputs } from "../../components/lib/oidc";
@@ -24,6 +23,7 @@ import {
     setStackConfig,
     StackConfig,
     valueOf,
+    readinessResources,
 } from "../support/program";
 
 type Stack = ReturnType<typeof homelabStack>;
