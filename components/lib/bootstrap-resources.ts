@@ -1,87 +1,28 @@
 /**
  * The dynamic resources that put Vault's bootstrap into the graph (VaultInit,
- * VaultUnsealed, VaultProviderToken) and the one provider they share.
+ * VaultUnsealed, VaultProviderToken), all served by one provider
+ * (./bootstrap-provider).
  *
- * Serialization: Pulumi serializes a dynamic resource's provider object, with
- * everything its methods reference, into the resource's `__provider` input; the
- * dynamic provider host loads that text to run the CRUD. The SDK caches the
- * text per provider object, and each serialization costs a walk of the whole
- * closure (every function parsed, every captured value inspected): with one
- * provider per resource the program serialized the shared ./vault-init code
- * three times, most of its own run time. So the three resources register one
- * module-level provider object, serialized once per process, which dispatches
- * each call to the CRUD of the resource's kind (./vault-init-provider,
- * ./vault-token-provider).
- *
- * The host passes a provider only the properties (never the type or URN), so
- * the provider tells the kinds apart by the inputs each one alone has (kept in
- * its outputs too, which read and delete get): a token's `bootstrapSource`,
- * init's `shares`, the unseal check's `keysSecret` without `shares`. No input
- * is added for it, so the program's inputs and every diff are what they were
- * with three providers; a stack updated from then sees only `__provider`'s new
- * text, which the host never diffs. Outputs last written by the old providers
- * keep the old text, so their refresh and delete run the code that wrote them.
+ * They are registered as `pulumi.dynamic.Resource` registers one (the type
+ * `pulumi-nodejs:dynamic/<module>:<type>`, the provider's text in the
+ * `__provider` input, which the dynamic provider host loads to run the CRUD),
+ * but with the text the SDK serialized ahead of time and committed
+ * (./serialized-provider): `pulumi.dynamic.Resource` would serialize the
+ * provider on every run, a walk of its whole closure that cost more CPU than
+ * the rest of the program.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as initProviders from "./vault-init-provider";
-import * as tokenProviders from "./vault-token-provider";
+import { bootstrapProvider } from "./bootstrap-provider";
+import { serializedProviderText } from "./serialized-provider";
 
-// Bound once at load: the closure captures the provider objects, not the modules (see ./vault-init-provider).
-const { vaultInitProvider, vaultUnsealProvider } = initProviders;
-const { vaultTokenProvider } = tokenProviders;
+const providerText = serializedProviderText(bootstrapProvider, "bootstrap-provider");
 
-/** The bootstrap resources' kinds, one CRUD each. */
-export type BootstrapKind = "init" | "unsealed" | "token";
-
-const KINDS: readonly BootstrapKind[] = ["init", "unsealed", "token"];
-
-/** The kind a property bag (inputs, or the stored outputs: they hold the inputs) belongs to. */
-export function bootstrapKindOf(props: Record<string, unknown>): BootstrapKind {
-    if (props.bootstrapSource !== undefined) return "token";
-    if (props.shares !== undefined) return "init";
-    if (props.keysSecret !== undefined) return "unsealed";
-    throw new Error(
-        `secret-platform bootstrap provider: properties ${JSON.stringify(Object.keys(props).sort())} are none of ${KINDS.join(", ")} (no bootstrapSource, shares or keysSecret)`,
-    );
+/** A bootstrap resource: `pulumi.dynamic.Resource`'s registration, with the committed provider text. */
+abstract class BootstrapResource extends pulumi.CustomResource {
+    protected constructor(type: string, name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
+        super(`pulumi-nodejs:dynamic/secret-platform:${type}`, name, { ...props, __provider: providerText() }, opts);
+    }
 }
-
-/** The CRUD of each kind; an absent method (VaultUnsealed and VaultProviderToken have no read) behaves as the host's default. */
-const CRUD: Record<BootstrapKind, pulumi.dynamic.ResourceProvider> = {
-    init: vaultInitProvider,
-    unsealed: vaultUnsealProvider,
-    token: vaultTokenProvider,
-};
-
-/**
- * The one provider of the bootstrap resources. Diff and update dispatch on the
- * new inputs. A method a kind lacks answers as the host does when a provider
- * has none (read: the properties as they are).
- */
-export const bootstrapProvider: pulumi.dynamic.ResourceProvider = {
-    async create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
-        return CRUD[bootstrapKindOf(inputs)].create(inputs);
-    },
-
-    async diff(id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
-        const diff = CRUD[bootstrapKindOf(news)].diff;
-        return diff === undefined ? {} : diff(id, olds, news);
-    },
-
-    async update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
-        const update = CRUD[bootstrapKindOf(news)].update;
-        return update === undefined ? {} : update(id, olds, news);
-    },
-
-    async read(id: string, props: Record<string, unknown>) {
-        const read = CRUD[bootstrapKindOf(props)].read;
-        return read === undefined ? { id, props } : read(id, props);
-    },
-
-    async delete(id: string, props: Record<string, unknown>) {
-        const del = CRUD[bootstrapKindOf(props)].delete;
-        if (del !== undefined) await del(id, props);
-    },
-};
 
 /** How every bootstrap resource reaches Vault's API. */
 export interface VaultApiArgs {
@@ -110,7 +51,7 @@ export interface VaultInitArgs extends VaultApiArgs {
 }
 
 /** Vault initialized once; the root token and key shares as secret outputs. */
-export class VaultInit extends pulumi.dynamic.Resource {
+export class VaultInit extends BootstrapResource {
     declare public readonly initialized: pulumi.Output<boolean>;
     /** True when Vault was initialized elsewhere; no key material then. */
     declare public readonly adopted: pulumi.Output<boolean>;
@@ -121,7 +62,7 @@ export class VaultInit extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: VaultInitArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            bootstrapProvider,
+            "VaultInit",
             name,
             {
                 ...args,
@@ -131,8 +72,6 @@ export class VaultInit extends pulumi.dynamic.Resource {
                 keys: undefined,
             },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["rootToken", "keys"] }),
-            "secret-platform",
-            "VaultInit",
         );
     }
 }
@@ -150,17 +89,15 @@ export interface VaultUnsealedArgs extends VaultApiArgs {
 }
 
 /** Vault initialized and unsealed, checked on every update. */
-export class VaultUnsealed extends pulumi.dynamic.Resource {
+export class VaultUnsealed extends BootstrapResource {
     declare public readonly unsealed: pulumi.Output<boolean>;
 
     constructor(name: string, args: VaultUnsealedArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            bootstrapProvider,
+            "VaultUnsealed",
             name,
             { ...args, unsealed: undefined },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["keys"] }),
-            "secret-platform",
-            "VaultUnsealed",
         );
     }
 }
@@ -178,7 +115,7 @@ export interface VaultProviderTokenArgs extends VaultApiArgs {
 }
 
 /** The Vault provider's periodic, orphan token with the `pulumi` policy (secret). */
-export class VaultProviderToken extends pulumi.dynamic.Resource {
+export class VaultProviderToken extends BootstrapResource {
     declare public readonly token: pulumi.Output<string>;
     declare public readonly accessor: pulumi.Output<string>;
     /** Whether the root token it was minted with was revoked. */
@@ -186,12 +123,10 @@ export class VaultProviderToken extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: VaultProviderTokenArgs, opts?: pulumi.CustomResourceOptions) {
         super(
-            bootstrapProvider,
+            "VaultProviderToken",
             name,
             { ...args, token: undefined, accessor: undefined, rootRevoked: undefined },
             pulumi.mergeOptions(opts, { additionalSecretOutputs: ["token", "bootstrapToken"] }),
-            "secret-platform",
-            "VaultProviderToken",
         );
     }
 }

@@ -4,7 +4,7 @@
  * loaded with require-from-string, whose handler() returns the provider.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { BootstrapKind, bootstrapKindOf } from "../../components/lib/bootstrap-resources";
+import { BootstrapKind, bootstrapKindOf } from "../../components/lib/bootstrap-provider";
 import { buildPlatform } from "../../components/platform";
 import { homelabStack } from "./fixtures";
 import { runProgram } from "./program";
