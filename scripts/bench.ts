@@ -1,10 +1,12 @@
 /**
  * `npm run bench [-- --runs N]`: how long the program takes compared with the
  * Pulumi SDKs it cannot avoid, and how it grows with the config.
- *   (a) the floor: a fresh process that imports the five Pulumi SDKs only;
+ *   (a) the floor: a fresh process that imports the four Pulumi SDKs only;
  *   (b) a fresh process that evaluates the amiya stack's program under the mocks;
  *   (c) the same program with synthetic configs of 1, 10 and 100 remote clusters
- *       and as many extra ACL policies.
+ *       and as many extra ACL policies;
+ *   (d) the SDK's own cost of registering as many plain resources as (b) under the
+ *       same mocks, with no program: what (b) pays the SDK per resource.
  * Each figure is the median of N runs, after one unmeasured warm-up run of
  * every variant (tsx compiles each file once into its cache). The synthetic
  * stacks run from a temporary copy of the program whose policies/ holds the
@@ -18,7 +20,7 @@ import { parseArgs } from "node:util";
 import { parse, stringify } from "yaml";
 import { CONFIG_NAMESPACE } from "../components/config";
 import type { WorkerTimes } from "./bench-worker";
-import { PROJECT_ROOT } from "../ops/stack-file";
+import { PROJECT_ROOT, readStackFile } from "../ops/stack-file";
 
 const WORKER = path.join("scripts", "bench-worker.ts");
 /** What the temporary copy needs to run the program under the mocks. */
@@ -79,12 +81,24 @@ function syntheticCopy(scale: number): Variant {
     };
     // readStackFile fills remoteClusterReviewerJwts with one placeholder per remote cluster.
     fs.writeFileSync(path.join(root, `Pulumi.bench-x${scale}.yaml`), stringify(doc));
-    return { label: `x${scale}`, root, args: ["program", `bench-x${scale}`] };
+    return { label: `x${scale}`, root, args: ["program", configFile(root, `bench-x${scale}`, root)] };
+}
+
+/**
+ * The stack's config as the engine hands it to a program (values and secrets, JSON), written
+ * to `dir`: the worker reads that, not the YAML, so the stack file's parsing is not measured.
+ */
+function configFile(dir: string, stack: string, root: string = PROJECT_ROOT): string {
+    const { values, secrets } = readStackFile(stack, root);
+    const file = path.join(dir, `${stack}.config.json`);
+    fs.writeFileSync(file, JSON.stringify({ values, secrets }));
+    return file;
 }
 
 const NAMES: Record<string, string> = {
     sdk: "(a) SDK imports only",
     "sdk-used": "(a') SDK modules amiya loads",
+    floor: "(d) SDK registering as many",
     amiya: "(b) amiya",
     x1: "(c) 1 remote, +1 policy",
     x10: "(c) 10 remotes, +10 policies",
@@ -106,18 +120,21 @@ function main(): void {
     if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs must be a positive integer");
 
     const scales = [1, 10, 100];
-    const modulesList = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "secret-platform-bench-")), "sdk-used.json");
-    const amiya: Variant = { label: "amiya", root: PROJECT_ROOT, args: ["program", "amiya"] };
-    const variants: Variant[] = [
-        { label: "sdk", root: PROJECT_ROOT, args: ["sdk"] },
-        { label: "sdk-used", root: PROJECT_ROOT, args: ["sdk-used", modulesList] },
-        amiya,
-    ];
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "secret-platform-bench-"));
+    const modulesList = path.join(scratch, "sdk-used.json");
+    const amiya: Variant = { label: "amiya", root: PROJECT_ROOT, args: ["program", configFile(scratch, "amiya")] };
     const copies = scales.map(syntheticCopy);
-    variants.push(...copies);
     try {
-        // The warm-up run of amiya also lists the SDK module files the program loads, for (a').
-        runWorker(amiya, { BENCH_MODULES_OUT: modulesList });
+        // The warm-up run of amiya also lists the SDK module files the program loads, for (a'),
+        // and counts its resources, for (d).
+        const amiyaResources = runWorker(amiya, { BENCH_MODULES_OUT: modulesList }).resources ?? 0;
+        const variants: Variant[] = [
+            { label: "sdk", root: PROJECT_ROOT, args: ["sdk"] },
+            { label: "sdk-used", root: PROJECT_ROOT, args: ["sdk-used", modulesList] },
+            { label: "floor", root: PROJECT_ROOT, args: ["floor", String(amiyaResources)] },
+            amiya,
+            ...copies,
+        ];
         const cpus = os.cpus();
         console.log(
             `machine: ${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
@@ -161,6 +178,7 @@ function main(): void {
         const res = (l: string) => med(l, (s) => s.resources);
         const sdkCpu = (l: string) => med(l, (s) => s.sdkCpuMs);
         const own = cpu("amiya") - cpu("sdk-used");
+        const ownOverFloor = cpu("amiya") - cpu("floor");
         console.log(
             `\n(b)/(a): wall ${(wall("amiya") / wall("sdk")).toFixed(2)}, cpu ${(cpu("amiya") / cpu("sdk")).toFixed(2)}. ` +
                 `(b)/(a'): wall ${(wall("amiya") / wall("sdk-used")).toFixed(2)}, cpu ${(cpu("amiya") / cpu("sdk-used")).toFixed(2)}.`,
@@ -168,6 +186,10 @@ function main(): void {
         console.log(
             `the program's own CPU, (b) - (a'): ${ms(own)} ms, ${((100 * own) / cpu("sdk-used")).toFixed(0)}% of (a') ` +
                 `(the SDK imports alone: ${ms(sdkCpu("sdk"))} ms; with the submodules the program uses: ${ms(sdkCpu("sdk-used"))} ms).`,
+        );
+        console.log(
+            `(b)/(d): cpu ${(cpu("amiya") / cpu("floor")).toFixed(2)}; the program's CPU beyond the SDK's for as many ` +
+                `plain resources, (b) - (d): ${ms(ownOverFloor)} ms (the SDK registering them: ${ms(progCpu("floor"))} ms).`,
         );
         const growth = scales.map((n) => `x${n}`);
         console.log(
@@ -177,7 +199,7 @@ function main(): void {
         );
     } finally {
         for (const c of copies) fs.rmSync(c.root, { recursive: true, force: true });
-        fs.rmSync(path.dirname(modulesList), { recursive: true, force: true });
+        fs.rmSync(scratch, { recursive: true, force: true });
     }
 }
 
