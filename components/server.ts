@@ -36,8 +36,6 @@ export interface VaultServerArgs {
     readonly provider: k8s.Provider;
 }
 
-/** Labels this program puts on the objects it writes itself. */
-
 /** Pod Security Admission: Vault's and the unsealer's pods meet `restricted`, so enforce it. */
 export const PSA_LABELS = {
     "pod-security.kubernetes.io/enforce": "restricted",

@@ -15,6 +15,7 @@ import {
     remoteReviewerManifests,
     sharedStoreName,
     vaultCaReference,
+    vaultClusterSecretStore,
 } from "../../components/lib/secret-store-manifests";
 import { buildPlatform, SecretPlatform } from "../../components/platform";
 import { homelabStack } from "../support/fixtures";
@@ -103,39 +104,33 @@ describe("ExternalSecrets", () => {
                 valueOf(configuration.clusterMount),
             ]);
             assert.deepEqual([authPath, role, mount], ["kubernetes-amiya.akn", "external-secrets", "amiya.akn"]);
-            assert.deepEqual(p.find(STORE, "platform-external-secrets-store").inputs, {
-                apiVersion: "external-secrets.io/v1",
-                kind: "ClusterSecretStore",
-                metadata: { name: "vault-amiya-akn", labels: PLATFORM_LABELS },
-                spec: {
-                    provider: {
-                        vault: {
-                            server: p.result.server.internalUrl,
-                            path: mount,
-                            version: "v2",
-                            auth: { kubernetes: { mountPath: authPath, role, serviceAccountRef: SA_REF } },
-                        },
-                    },
-                },
-            });
+            // The document is the builder's (test/unit/secret-store-manifests.test.ts); here: where each input comes from.
+            assert.deepEqual(
+                p.find(STORE, "platform-external-secrets-store").inputs,
+                vaultClusterSecretStore({
+                    name: "vault-amiya-akn",
+                    server: p.result.server.internalUrl,
+                    mount,
+                    authMountPath: authPath,
+                    role,
+                    serviceAccount: SA_REF,
+                }),
+            );
             assert.equal(p.result.server.internalUrl, "http://vault.vault.svc:8200");
         });
 
         it("gives the readable shared mount its own store with the same login", () => {
-            const shared = p.find(STORE, "platform-external-secrets-store-shared").inputs;
-            assert.equal(at(shared, "metadata", "name"), "vault-amiya-akn-shared");
-            assert.deepEqual(at(shared, "spec", "provider", "vault"), {
-                server: "http://vault.vault.svc:8200",
-                path: "shared",
-                version: "v2",
-                auth: {
-                    kubernetes: {
-                        mountPath: "kubernetes-amiya.akn",
-                        role: "external-secrets",
-                        serviceAccountRef: SA_REF,
-                    },
-                },
-            });
+            assert.deepEqual(
+                p.find(STORE, "platform-external-secrets-store-shared").inputs,
+                vaultClusterSecretStore({
+                    name: "vault-amiya-akn-shared",
+                    server: "http://vault.vault.svc:8200",
+                    mount: "shared",
+                    authMountPath: "kubernetes-amiya.akn",
+                    role: "external-secrets",
+                    serviceAccount: SA_REF,
+                }),
+            );
             assert.equal(p.ofType(STORE).length, 2);
         });
 

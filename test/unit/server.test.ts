@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../../components/config";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
+import { buildMetricsScrape } from "../../components/lib/metrics";
 import { buildNetworkPolicies, missingEgress } from "../../components/lib/network-policy";
 import { MANAGED_LABELS } from "../../components/lib/contracts";
 import { buildPlatform } from "../../components/platform";
@@ -355,38 +356,33 @@ describe("VaultServer", () => {
             const p = await run(s, garageBinding);
             const values = valuesOf(chartOf(p));
             assert.deepEqual(builderAnnotations(values), {});
+            // The documents are the builder's (test/unit/metrics.test.ts); here: names, namespace, labels, wiring.
+            const built = buildMetricsScrape(p.config);
+            assert.ok(built !== undefined, "the builder makes the scrape objects for this config");
             const service = p.find("kubernetes:core/v1:Service", "server-metrics");
-            assert.deepEqual(service.inputs.spec, {
-                type: "ClusterIP",
-                selector: {
-                    "app.kubernetes.io/name": "vault",
-                    "app.kubernetes.io/instance": "vault",
-                    component: "server",
+            assert.deepEqual(service.inputs, {
+                apiVersion: "v1",
+                kind: "Service",
+                metadata: {
+                    name: "vault-metrics",
+                    namespace: "vault",
+                    labels: { ...MANAGED_LABELS, ...built.service.labels },
                 },
-                publishNotReadyAddresses: true,
-                ports: [{ name: "metrics", port: 8202, targetPort: 8202, protocol: "TCP" }],
+                spec: built.service.spec,
             });
             const monitor = p.find("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "server-service-monitor");
-            assert.deepEqual(at(monitor.inputs, "spec", "endpoints"), [
-                {
-                    port: "metrics",
-                    path: "/v1/sys/metrics",
-                    params: { format: ["prometheus"] },
-                    interval: "30s",
-                    scheme: "https",
-                    tlsConfig: {
-                        ca: { secret: { name: "vault-server-tls", key: "ca.crt" } },
-                        serverName: "vault.vault.svc",
-                    },
-                },
-            ]);
-            const selected = { "app.kubernetes.io/name": "vault-metrics", "app.kubernetes.io/instance": "vault" };
-            assert.deepEqual(at(monitor.inputs, "spec", "selector"), { matchLabels: selected });
-            assert.deepEqual(at(service.inputs, "metadata", "labels"), {
-                "app.kubernetes.io/managed-by": "pulumi",
-                "app.kubernetes.io/part-of": "secret-platform",
-                ...selected,
+            assert.deepEqual(monitor.inputs, {
+                apiVersion: "monitoring.coreos.com/v1",
+                kind: "ServiceMonitor",
+                metadata: { name: "vault-metrics", namespace: "vault", labels: MANAGED_LABELS },
+                spec: built.serviceMonitor.spec,
             });
+            const provider = only(p.ofType(T.provider), "kubernetes providers").resource;
+            for (const r of [service, monitor]) {
+                assert.equal(parentOf(r), p.result, `${r.name} parent`);
+                assert.equal(r.opts.provider, provider, `${r.name} provider`);
+                assert.equal(r.provider, PROVIDER_REF, `${r.name} provider reference`);
+            }
             assert.deepEqual(await dependsOnOf(monitor), [service.resource]);
             // The Ingress and the UI Service never route the metrics port.
             assert.doesNotMatch(JSON.stringify(p.find(T.ingress, "server-ingress").inputs), /8202/);

@@ -1,0 +1,97 @@
+/**
+ * The ESO objects the builders make, document by document (ExternalSecrets'
+ * spec checks where each input comes from; eso-schema.test.ts validates these
+ * objects against ESO's CRDs).
+ */
+import { strict as assert } from "node:assert";
+import {
+    sharedStoreName,
+    smokeExternalSecret,
+    vaultClusterSecretStore,
+    VaultStoreInput,
+} from "../../components/lib/secret-store-manifests";
+
+const LABELS = { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "secret-platform" };
+const INPUT: VaultStoreInput = {
+    name: "vault-amiya-akn",
+    server: "http://vault.vault.svc:8200",
+    mount: "amiya.akn",
+    authMountPath: "kubernetes-amiya.akn",
+    role: "external-secrets",
+    serviceAccount: { name: "external-secrets", namespace: "external-secrets" },
+};
+const VAULT = {
+    server: "http://vault.vault.svc:8200",
+    path: "amiya.akn",
+    version: "v2",
+    auth: {
+        kubernetes: {
+            mountPath: "kubernetes-amiya.akn",
+            role: "external-secrets",
+            serviceAccountRef: { name: "external-secrets", namespace: "external-secrets" },
+        },
+    },
+};
+
+describe("vaultClusterSecretStore", () => {
+    it("KV v2 through Kubernetes auth, cluster-scoped, the ServiceAccount named with its namespace", () => {
+        assert.deepEqual(vaultClusterSecretStore(INPUT), {
+            apiVersion: "external-secrets.io/v1",
+            kind: "ClusterSecretStore",
+            metadata: { name: "vault-amiya-akn", labels: LABELS },
+            spec: { provider: { vault: VAULT } },
+        });
+    });
+
+    it("a CA Secret becomes caProvider; a CA bundle becomes caBundle, base64 of the PEM; a Secret wins", () => {
+        const ca = { name: "vault-ca", namespace: "vault", key: "ca.crt" };
+        const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert.deepEqual(vaultClusterSecretStore({ ...INPUT, ca }).spec, {
+            provider: { vault: { ...VAULT, caProvider: { type: "Secret", ...ca } } },
+        });
+        assert.deepEqual(vaultClusterSecretStore({ ...INPUT, caBundle: pem }).spec, {
+            provider: { vault: { ...VAULT, caBundle: Buffer.from(pem).toString("base64") } },
+        });
+        assert.deepEqual(vaultClusterSecretStore({ ...INPUT, ca, caBundle: pem }).spec, {
+            provider: { vault: { ...VAULT, caProvider: { type: "Secret", ...ca } } },
+        });
+    });
+
+    it("namespace conditions, each kind as given; none without", () => {
+        const conditions = [
+            { namespaces: ["grafana", "authelia"] },
+            { namespaceSelector: { matchLabels: { "secret-platform/vault": "read" } } },
+        ];
+        assert.deepEqual(vaultClusterSecretStore({ ...INPUT, conditions }).spec, {
+            provider: { vault: VAULT },
+            conditions,
+        });
+        assert.equal("conditions" in (vaultClusterSecretStore(INPUT).spec as object), false);
+    });
+
+    it("a shared mount's store is named after the cluster's, '.' and '_' as '-'", () => {
+        assert.equal(sharedStoreName("vault-amiya-akn", "shared"), "vault-amiya-akn-shared");
+        assert.equal(sharedStoreName("vault", "team_a.x"), "vault-team-a-x");
+    });
+});
+
+describe("smokeExternalSecret", () => {
+    it("reads <cluster>/smoke/platform/check into vault-smoke-test each minute, owned, deleted with it, waited on until Ready", () => {
+        assert.deepEqual(smokeExternalSecret("vault-amiya-akn", "external-secrets"), {
+            apiVersion: "external-secrets.io/v1",
+            kind: "ExternalSecret",
+            metadata: {
+                name: "vault-smoke-test",
+                namespace: "external-secrets",
+                labels: LABELS,
+                annotations: { "pulumi.com/waitFor": "condition=Ready" },
+            },
+            spec: {
+                refreshInterval: "1m",
+                secretStoreRef: { kind: "ClusterSecretStore", name: "vault-amiya-akn" },
+                target: { name: "vault-smoke-test", creationPolicy: "Owner", deletionPolicy: "Delete" },
+                data: [{ secretKey: "check", remoteRef: { key: "smoke/platform/check", property: "value" } }],
+            },
+        });
+    });
+});
