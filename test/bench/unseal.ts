@@ -18,6 +18,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { unsealKeyFiles, UNSEAL_SCRIPT_PATH } from "../../components/bootstrap";
 import { ensureInitialized, ensureUnsealed } from "../../components/lib/vault-init";
+import { initInputs } from "../support/bootstrap-inputs";
 import { findTool, missingToolMessage } from "../support/tools";
 import { startVault, vaultRequest } from "../support/vault-server";
 
@@ -43,19 +44,7 @@ async function main(): Promise<void> {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "secret-platform-bench-unseal-"));
     let loop: ReturnType<typeof spawn> | undefined;
     try {
-        const state = await ensureInitialized(
-            {
-                address: vault.address,
-                skipTlsVerify: false,
-                waitTimeoutSeconds: 30,
-                sealType: "shamir",
-                shares: 3,
-                threshold: 2,
-                adoptExisting: false,
-                keysSecret: "",
-            },
-            () => undefined,
-        );
+        const state = await ensureInitialized(initInputs(vault.address, { keysSecret: "" }), () => undefined);
         await ensureUnsealed({ ...state, keys: state.keys }, { intervalMs: 50 });
         const keysDir = path.join(work, "unseal-keys");
         fs.mkdirSync(keysDir, { mode: 0o700 });

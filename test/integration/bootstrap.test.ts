@@ -23,6 +23,7 @@ import {
     unreachableForPreviewMessage,
     wipedStorageMessage,
 } from "../../components/lib/vault-init";
+import { initInputs } from "../support/bootstrap-inputs";
 import { hostLoaded, Provider } from "../support/dynamic-provider";
 import { requireTool } from "../support/tools";
 import { freePort, startVault, vaultRequest, VaultServer } from "../support/vault-server";
@@ -116,16 +117,7 @@ describe("integration: bootstrap against a real Vault server", function () {
             podShell = "/bin/sh";
             podPath = `${path.join(work, "bin")}:/usr/bin:/bin`;
         }
-        inputs = {
-            address: vault.address,
-            skipTlsVerify: false,
-            waitTimeoutSeconds: 30,
-            sealType: "shamir",
-            shares: 3,
-            threshold: 2,
-            adoptExisting: false,
-            keysSecret: "vault/vault-unseal-keys",
-        };
+        inputs = initInputs(vault.address);
     });
 
     after(async function () {

@@ -24,6 +24,7 @@ import {
     sealStatus,
 } from "../../components/lib/vault-init";
 import { unsealKeyFiles, UNSEAL_SCRIPT_PATH } from "../../components/bootstrap";
+import { initInputs } from "../support/bootstrap-inputs";
 import { requireTool } from "../support/tools";
 import { startVault, vaultRequest, VaultServer } from "../support/vault-server";
 
@@ -44,16 +45,8 @@ describe("integration: disaster-recovery drill (cluster loss, same storage, adop
     let accessors: Record<string, string> = {};
     const expected = new Map<string, Record<string, string>>();
 
-    const inputs = (address: string, adoptExisting: boolean): BootstrapInputs => ({
-        address,
-        skipTlsVerify: false,
-        waitTimeoutSeconds: 30,
-        sealType: "shamir",
-        shares: 5,
-        threshold: 3,
-        adoptExisting,
-        keysSecret: "vault/vault-unseal-keys",
-    });
+    const inputs = (address: string, adoptExisting: boolean): BootstrapInputs =>
+        initInputs(address, { shares: 5, threshold: 3, adoptExisting });
 
     async function mountAccessors(address: string): Promise<Record<string, string>> {
         const res = await vaultRequest(address, adminToken, "GET", "sys/mounts");

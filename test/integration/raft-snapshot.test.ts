@@ -17,6 +17,7 @@ import * as path from "node:path";
 import { buildPlatform } from "../../components/platform";
 import { SNAPSHOT_SCRIPT_PATH } from "../../components/snapshots";
 import { homelabStack } from "../support/fixtures";
+import { at, listAt, objectAt, only, stringAt } from "../support/inputs";
 import { runProgram } from "../support/program";
 import { requireTool } from "../support/tools";
 import { Account, FakeKubeApi, serviceAccountJwt, startFakeKubeApi } from "../support/fake-kube-api";
@@ -43,9 +44,9 @@ function runScript(
     });
 }
 
-/** Env of a registered container, as name -> value. */
-function envOf(container: { env: { name: string; value: string }[] }): Record<string, string> {
-    return Object.fromEntries(container.env.map((e) => [e.name, e.value]));
+/** Env of a registered container, as name -> value (plain values only: the job passes no secret as env). */
+function envOf(container: unknown): Record<string, string> {
+    return Object.fromEntries(listAt(container, "env").map((e) => [stringAt(e, "name"), stringAt(e, "value")]));
 }
 
 describe("raft snapshot job on a real raft Vault (components/raft-snapshot.sh)", function () {
@@ -89,31 +90,31 @@ describe("raft snapshot job on a real raft Vault (components/raft-snapshot.sh)",
         const role = p.find(
             "vault:kubernetes/authBackendRole:AuthBackendRole",
             "platform-configuration-k8s-auth-raft-snapshot-role",
-        ).inputs as Record<string, any>;
-        const pod = (p.find("kubernetes:batch/v1:CronJob", "platform-snapshots-cronjob").inputs as any).spec.jobTemplate
-            .spec.template.spec;
-        saveEnv = envOf(pod.initContainers[0]);
-        uploadEnv = envOf(pod.containers[0]);
-        authPath = role.backend;
+        ).inputs;
+        const cronJob = p.find("kubernetes:batch/v1:CronJob", "platform-snapshots-cronjob").inputs;
+        const pod = objectAt(cronJob, "spec", "jobTemplate", "spec", "template", "spec");
+        saveEnv = envOf(only(listAt(pod, "initContainers"), "init containers"));
+        uploadEnv = envOf(only(listAt(pod, "containers"), "containers"));
+        authPath = stringAt(role, "backend");
 
         const call = async (method: string, apiPath: string, body?: unknown) => {
             const res = await vaultRequest(address, rootToken, method, apiPath, body);
             assert.ok(res.status < 300, `${method} ${apiPath}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
         };
-        await call("PUT", `sys/policies/acl/${policy.name}`, { policy: policy.policy });
+        await call("PUT", `sys/policies/acl/${stringAt(policy, "name")}`, { policy: stringAt(policy, "policy") });
         await call("POST", `sys/auth/${authPath}`, { type: "kubernetes" });
         await call("POST", `auth/${authPath}/config`, {
             kubernetes_host: api?.host,
             kubernetes_ca_cert: api?.ca,
             disable_local_ca_jwt: true,
         });
-        await call("POST", `auth/${authPath}/role/${role.roleName}`, {
-            bound_service_account_names: role.boundServiceAccountNames,
-            bound_service_account_namespaces: role.boundServiceAccountNamespaces,
-            token_policies: role.tokenPolicies,
-            token_ttl: role.tokenTtl,
-            token_max_ttl: role.tokenMaxTtl,
-            token_no_default_policy: role.tokenNoDefaultPolicy,
+        await call("POST", `auth/${authPath}/role/${stringAt(role, "roleName")}`, {
+            bound_service_account_names: listAt(role, "boundServiceAccountNames"),
+            bound_service_account_namespaces: listAt(role, "boundServiceAccountNamespaces"),
+            token_policies: listAt(role, "tokenPolicies"),
+            token_ttl: at(role, "tokenTtl"),
+            token_max_ttl: at(role, "tokenMaxTtl"),
+            token_no_default_policy: at(role, "tokenNoDefaultPolicy"),
         });
         await call("POST", "sys/mounts/amiya.akn", { type: "kv", options: { version: "2" } });
         await call("POST", "amiya.akn/data/app/db/password", { data: { value: "s3cr3t" } });

@@ -21,8 +21,10 @@ import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY } from "../../components/lib/trust";
 import { vaultApi } from "../../components/lib/vault-api";
 import { BootstrapInputs, untrustedCertificateMessage } from "../../components/lib/vault-init";
 import { PULUMI_POLICY } from "../../components/lib/policy-names";
+import { initInputs } from "../support/bootstrap-inputs";
 import { homelabStack } from "../support/fixtures";
 import { configOf } from "../support/program";
+import { at, listAt, named, objectAt, only, stringAt } from "../support/inputs";
 import { makeTestCa, TestCa } from "../support/test-ca";
 import { startTlsProxy, TlsProxy } from "../support/tls-proxy";
 import { requireTool } from "../support/tools";
@@ -69,24 +71,14 @@ describe("integration: trust.caBundle against real servers", function () {
             [init, unseal] = await Promise.all([hostLoaded("init"), hostLoaded("unsealed")]);
             vault = await startVault({ tls: { certFile: ca.certFile, keyFile: ca.keyFile } });
             assert.match(vault.address, /^https:\/\/127\.0\.0\.1:\d+$/);
-            inputs = {
-                address: vault.address,
-                skipTlsVerify: false,
-                caBundle: ca.caPem,
-                waitTimeoutSeconds: 30,
-                sealType: "shamir",
-                shares: 3,
-                threshold: 2,
-                adoptExisting: false,
-                keysSecret: "vault/vault-unseal-keys",
-            };
+            inputs = initInputs(vault.address, { caBundle: ca.caPem });
         });
         after(async function () {
             await vault?.stop();
         });
 
         const status = async () =>
-            (await vaultApi({ address: vault.address, caBundle: ca.caPem }, "GET", "sys/seal-status")).body as any;
+            objectAt((await vaultApi({ address: vault.address, caBundle: ca.caPem }, "GET", "sys/seal-status")).body);
 
         it("without the bundle, bootstrap fails at once naming the URL and trust.caBundle, and Vault is untouched", async function () {
             // 3600 s to wait: only an immediate verdict passes within mocha's timeout.
@@ -145,22 +137,23 @@ describe("integration: trust.caBundle against real servers", function () {
                 scriptConfigMap: "vault-unsealer",
                 args: [],
                 caConfigMapName: TRUST_CA_CONFIGMAP,
-            }) as any;
-            const container = spec.containers[0];
+            });
+            const container = only(listAt(spec, "containers"), "unsealer containers");
             // The pod's volumes, mounted where the test can: the CA ConfigMap and the keys Secret.
             const mounts: Record<string, string> = {};
-            for (const m of container.volumeMounts as { name: string; mountPath: string }[]) {
-                const local = path.join(work, "pod", m.name);
-                if (m.name === "trust-ca") mountConfigMap(local, { [TRUST_CA_KEY]: ca.caPem });
-                else if (m.name === "unseal-keys") mountConfigMap(local, unsealKeyFiles(state.keys));
+            for (const m of listAt(container, "volumeMounts")) {
+                const name = stringAt(m, "name");
+                const local = path.join(work, "pod", name);
+                if (name === "trust-ca") mountConfigMap(local, { [TRUST_CA_KEY]: ca.caPem });
+                else if (name === "unseal-keys") mountConfigMap(local, unsealKeyFiles(state.keys));
                 else fs.mkdirSync(local, { recursive: true });
-                mounts[m.mountPath] = local;
+                mounts[stringAt(m, "mountPath")] = local;
             }
             const bin = path.join(work, "pod", "bin");
             fs.mkdirSync(bin, { recursive: true });
             fs.symlinkSync(vaultBin, path.join(bin, "vault"));
             const env: Record<string, string> = { PATH: `${bin}:/usr/bin:/bin` };
-            for (const e of container.env as { name: string; value: string }[]) env[e.name] = mapPath(e.value, mounts);
+            for (const e of listAt(container, "env")) env[stringAt(e, "name")] = mapPath(stringAt(e, "value"), mounts);
             // The in-cluster Service name is not resolvable here: the same server on loopback (its cert has 127.0.0.1).
             env.VAULT_ADDR = vault.address;
             assert.equal(env.VAULT_CACERT, path.join(mounts["/vault/trust-ca"], TRUST_CA_KEY));
@@ -258,25 +251,28 @@ describe("integration: trust.caBundle against real servers", function () {
                 forcePathStyle: true,
                 prefix: "vault/",
                 storageCredentials: { secretName: "vault-storage-credentials", delivery: "env" },
-            }) as any;
-            const server = values.server;
+            });
+            const server = objectAt(values, "server");
             // The pod's volumes, mounted here: the CA ConfigMap with the data the program gives it.
             const mounts: Record<string, string> = {};
-            for (const m of server.volumeMounts as { name: string; mountPath: string }[]) {
-                const volume = (server.volumes as any[]).find((v) => v.name === m.name);
-                const local = path.join(work, "vault-pod", m.name);
-                if (volume.configMap?.name === TRUST_CA_CONFIGMAP) mountConfigMap(local, { [TRUST_CA_KEY]: ca.caPem });
-                else fs.mkdirSync(local, { recursive: true });
-                mounts[m.mountPath] = local;
+            for (const m of listAt(server, "volumeMounts")) {
+                const name = stringAt(m, "name");
+                const volume = named(listAt(server, "volumes"), name);
+                const local = path.join(work, "vault-pod", name);
+                const configMap = at(volume, "configMap"); // a ConfigMap volume, or another kind
+                if (configMap !== undefined && at(configMap, "name") === TRUST_CA_CONFIGMAP) {
+                    mountConfigMap(local, { [TRUST_CA_KEY]: ca.caPem });
+                } else fs.mkdirSync(local, { recursive: true });
+                mounts[stringAt(m, "mountPath")] = local;
             }
             podEnv = {};
-            for (const [k, v] of Object.entries(server.extraEnvironmentVars as Record<string, string>)) {
-                podEnv[k] = mapPath(v, mounts);
+            for (const [k, v] of Object.entries(objectAt(server, "extraEnvironmentVars"))) {
+                podEnv[k] = mapPath(String(v), mounts);
             }
             assert.equal(podEnv.AWS_CA_BUNDLE, path.join(mounts["/vault/userconfig/vault-trust-ca"], TRUST_CA_KEY));
             // The Secret's keys as env (extraSecretEnvironmentVars).
-            for (const e of server.extraSecretEnvironmentVars as { envName: string; secretKey: string }[]) {
-                podEnv[e.envName] = creds[e.secretKey as keyof typeof creds];
+            for (const e of listAt(server, "extraSecretEnvironmentVars")) {
+                podEnv[stringAt(e, "envName")] = creds[stringAt(e, "secretKey") as keyof typeof creds];
             }
             // The pod's storage stanza, pointed at the proxy (s3.amiya.akn does not resolve here).
             const hcl = serverHclOf(values);
@@ -297,7 +293,7 @@ describe("integration: trust.caBundle against real servers", function () {
             try {
                 const res = await vaultApi({ address: vault.address }, "GET", "sys/seal-status");
                 assert.equal(res.status, 200);
-                assert.equal((res.body as any).initialized, false);
+                assert.equal(at(res.body, "initialized"), false);
                 assert.ok(proxy.forwarded > before, "Vault's S3 client went through the TLS proxy");
             } finally {
                 await vault.stop();

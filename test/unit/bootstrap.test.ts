@@ -18,6 +18,7 @@ import {
 import { renderPolicies } from "../../components/lib/policies";
 import { redact } from "../../components/lib/vault-api";
 import { buildPlatform } from "../../components/platform";
+import { initInputs, unsealInputs as unsealInputsFor } from "../support/bootstrap-inputs";
 import { hostLoaded, hostLoadedBootstrapProvider } from "../support/dynamic-provider";
 import { bootstrapKindOf } from "../../components/lib/bootstrap-provider";
 import { SerializedProvider, serializedProviderFile } from "../../components/lib/serialized-provider";
@@ -579,30 +580,12 @@ async function fakeVault(handler: Handler): Promise<{ address: string; close(): 
 const sealed = { type: "shamir", initialized: false, sealed: true, t: 0, n: 0, progress: 0 };
 
 function inputs(address: string, extra: Partial<BootstrapInputs> = {}): BootstrapInputs {
-    return {
-        address,
-        skipTlsVerify: false,
-        waitTimeoutSeconds: 2,
-        sealType: "shamir",
-        shares: 1,
-        threshold: 1,
-        adoptExisting: false,
-        keysSecret: "vault/vault-unseal-keys",
-        ...extra,
-    };
+    return initInputs(address, { waitTimeoutSeconds: 2, shares: 1, threshold: 1, ...extra });
 }
 
 /** What ensureUnsealed gets for a fake API: by default a Shamir Vault whose keys this stack does not hold, 0.1 s to wait. */
 function unsealInputs(address: string, extra: Partial<UnsealInputs> = {}): UnsealInputs {
-    return {
-        address,
-        skipTlsVerify: false,
-        waitTimeoutSeconds: 0.1,
-        sealType: "shamir",
-        keys: [],
-        keysSecret: "vault/vault-unseal-keys",
-        ...extra,
-    };
+    return unsealInputsFor(address, { waitTimeoutSeconds: 0.1, ...extra });
 }
 
 describe("vault-init against a fake API", () => {
