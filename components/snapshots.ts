@@ -98,6 +98,26 @@ export interface SnapshotPodOptions {
     readonly s3CaConfigMapName?: string;
 }
 
+/** One step of the snapshot pod: raft-snapshot.sh in `step` mode, restricted, with its own memory limit. */
+function scriptContainer(
+    step: "save" | "upload",
+    image: string,
+    env: k8s.types.input.core.v1.EnvVar[],
+    volumeMounts: k8s.types.input.core.v1.VolumeMount[],
+    memoryLimit: string,
+): k8s.types.input.core.v1.Container {
+    return {
+        name: step,
+        image,
+        imagePullPolicy: "IfNotPresent",
+        command: ["/bin/sh", `${SNAPSHOT_PATHS.script}/raft-snapshot.sh`, step],
+        env,
+        volumeMounts,
+        resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: memoryLimit } },
+        securityContext: CONTAINER_SECURITY_CONTEXT,
+    };
+}
+
 /**
  * The snapshot pod: the save step (init container, Vault image) writes the
  * snapshot to a memory-backed volume, the upload step (AWS CLI image) copies
@@ -107,7 +127,6 @@ export interface SnapshotPodOptions {
  */
 export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.PodSpec {
     const p = SNAPSHOT_PATHS;
-    const script = `${p.script}/raft-snapshot.sh`;
     const saveEnv: k8s.types.input.core.v1.EnvVar[] = [
         { name: "VAULT_ADDR", value: o.vaultAddr },
         { name: "VAULT_AUTH_PATH", value: o.authPath },
@@ -181,31 +200,9 @@ export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.
         enableServiceLinks: false,
         restartPolicy: "Never",
         securityContext: POD_SECURITY_CONTEXT,
-        initContainers: [
-            {
-                name: "save",
-                image: o.vaultImage,
-                imagePullPolicy: "IfNotPresent",
-                command: ["/bin/sh", script, "save"],
-                env: saveEnv,
-                volumeMounts: saveMounts,
-                // The memory-backed snapshot (up to 256Mi) is charged to this container, on top of the CLI.
-                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "512Mi" } },
-                securityContext: CONTAINER_SECURITY_CONTEXT,
-            },
-        ],
-        containers: [
-            {
-                name: "upload",
-                image: o.uploadImage,
-                imagePullPolicy: "IfNotPresent",
-                command: ["/bin/sh", script, "upload"],
-                env: uploadEnv,
-                volumeMounts: uploadMounts,
-                resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: "256Mi" } },
-                securityContext: CONTAINER_SECURITY_CONTEXT,
-            },
-        ],
+        // The memory-backed snapshot (up to 256Mi) is charged to save's container, on top of the CLI.
+        initContainers: [scriptContainer("save", o.vaultImage, saveEnv, saveMounts, "512Mi")],
+        containers: [scriptContainer("upload", o.uploadImage, uploadEnv, uploadMounts, "256Mi")],
         volumes,
     };
 }

@@ -21,8 +21,8 @@ const {
     sealedPreviewMessage,
 } = vaultInit;
 
-/** The inputs of a VaultInit, picked from what the engine passes (it adds __provider). */
-function initInputsOf(raw: Record<string, unknown>): BootstrapInputs {
+/** The inputs VaultInit and VaultUnsealed share, picked from what the engine passes (it adds __provider). */
+function sharedInputsOf(raw: Record<string, unknown>): Omit<UnsealInputs, "keys"> {
     return {
         address: String(raw.address),
         skipTlsVerify: raw.skipTlsVerify === true,
@@ -30,24 +30,23 @@ function initInputsOf(raw: Record<string, unknown>): BootstrapInputs {
         ...(typeof raw.caBundle === "string" && raw.caBundle !== "" ? { caBundle: raw.caBundle } : {}),
         waitTimeoutSeconds: Number(raw.waitTimeoutSeconds),
         sealType: raw.sealType === "awskms" ? "awskms" : "shamir",
-        shares: Number(raw.shares),
-        threshold: Number(raw.threshold),
-        adoptExisting: raw.adoptExisting === true,
         keysSecret: String(raw.keysSecret ?? ""),
     };
 }
 
-function unsealInputsOf(raw: Record<string, unknown>): UnsealInputs {
+/** The inputs of a VaultInit. */
+function initInputsOf(raw: Record<string, unknown>): BootstrapInputs {
     return {
-        address: String(raw.address),
-        skipTlsVerify: raw.skipTlsVerify === true,
-        // Only when set: a stack without trust.caBundle keeps the inputs (and state) it had before the key existed.
-        ...(typeof raw.caBundle === "string" && raw.caBundle !== "" ? { caBundle: raw.caBundle } : {}),
-        waitTimeoutSeconds: Number(raw.waitTimeoutSeconds),
-        sealType: raw.sealType === "awskms" ? "awskms" : "shamir",
-        keys: Array.isArray(raw.keys) ? raw.keys.map(String) : [],
-        keysSecret: String(raw.keysSecret ?? ""),
+        ...sharedInputsOf(raw),
+        shares: Number(raw.shares),
+        threshold: Number(raw.threshold),
+        adoptExisting: raw.adoptExisting === true,
     };
+}
+
+/** The inputs of a VaultUnsealed. */
+function unsealInputsOf(raw: Record<string, unknown>): UnsealInputs {
+    return { ...sharedInputsOf(raw), keys: Array.isArray(raw.keys) ? raw.keys.map(String) : [] };
 }
 
 /** Names of the inputs whose values differ (keys compared as JSON). */
