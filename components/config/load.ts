@@ -93,6 +93,16 @@ function parseJsonValue(raw: string): unknown {
     }
 }
 
+/** Whether the stack's own values (before defaults) hold the dotted path. */
+function isGiven(values: Record<string, unknown>, path: string): boolean {
+    let value: unknown = values;
+    for (const segment of path.split(".")) {
+        if (typeof value !== "object" || value === null || !Object.hasOwn(value, segment)) return false;
+        value = (value as Record<string, unknown>)[segment];
+    }
+    return value !== undefined;
+}
+
 /** Whether a secret key is set: "" and {} are the project's declared defaults (Pulumi.yaml) and mean unset. */
 function secretIsSet(source: ConfigSource, key: SecretKey): boolean {
     return !["", "{}", undefined].includes(source.get(key));
@@ -113,15 +123,15 @@ export function loadConfig(source: ConfigSource = stackConfigSource()): Platform
     }
 
     const parsed: Partial<Parsed> = {};
+    const given: Record<string, unknown> = {};
     for (const key of OBJECT_KEYS) {
         const raw = source.get(key);
         if (raw === undefined && REQUIRED_KEYS.includes(key)) {
             fail(key, "is required (see docs/configuration.md)");
             continue;
         }
-        const result = CONFIG_SCHEMAS[key].safeParse(raw === undefined ? undefined : parseJsonValue(raw), {
-            reportInput: true,
-        });
+        given[key] = raw === undefined ? undefined : parseJsonValue(raw);
+        const result = CONFIG_SCHEMAS[key].safeParse(given[key], { reportInput: true });
         if (result.success) {
             (parsed as Record<string, unknown>)[key] = result.data;
         } else {
@@ -155,7 +165,7 @@ export function loadConfig(source: ConfigSource = stackConfigSource()): Platform
     let resolved: ResolvedConfig | undefined;
     if (problems.length === 0) {
         resolved = resolveDefaults(parsed as Parsed, values as SecretValues);
-        checkRules(resolved, { isSet, reviewerJwtNames }, fail);
+        checkRules(resolved, { isSet, reviewerJwtNames, given: (path) => isGiven(given, path) }, fail);
     }
     if (problems.length > 0 || resolved === undefined) throw new ConfigError(problems);
 

@@ -182,7 +182,7 @@ const storageSchema = z
             .boolean()
             .default(true)
             .describe(
-                "Object versioning; must stay on in aws mode (it is the restore window). Garage has none: set false.",
+                "Object versioning of a bucket this stack creates; must stay on in aws mode (it is the restore window). Garage has none: set false (with `createBucket: false`, true is refused).",
             ),
         noncurrentVersionExpirationDays: z
             .number()
@@ -190,14 +190,18 @@ const storageSchema = z
             .min(1)
             .max(3650)
             .default(30)
-            .describe("Days noncurrent object versions are kept: the point-in-time restore window."),
+            .describe(
+                "Days noncurrent object versions are kept: the point-in-time restore window. Only for a versioned bucket this stack creates.",
+            ),
         abortIncompleteMultipartUploadDays: z
             .number()
             .int()
             .min(1)
             .max(365)
             .default(7)
-            .describe("Days after which incomplete multipart uploads are aborted."),
+            .describe(
+                "Days after which incomplete multipart uploads are aborted. Only for a versioned bucket this stack creates.",
+            ),
         identity: z
             .enum(["user", "role"])
             .optional()

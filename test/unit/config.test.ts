@@ -80,6 +80,34 @@ const cases: BadCase[] = [
         expect: [`${ns}:storage.identity: is an AWS-only option; remove it in s3-compatible mode`],
     },
     {
+        name: "versioning true on an existing bucket (createBucket false)",
+        change: (s) => Object.assign(s.values.storage, { createBucket: false, versioning: true }),
+        expect: [
+            `${ns}:storage.versioning: true is applied only to a bucket this stack creates (storage.createBucket true): turn versioning on for the existing bucket itself, and set false or remove this key`,
+        ],
+    },
+    {
+        name: "lifecycle days on an existing bucket, and on a created bucket without versioning",
+        change: (s) =>
+            Object.assign(s.values.storage, {
+                createBucket: false,
+                versioning: false,
+                noncurrentVersionExpirationDays: 14,
+                abortIncompleteMultipartUploadDays: 3,
+            }),
+        expect: [
+            `${ns}:storage.noncurrentVersionExpirationDays: is applied only to a versioned bucket this stack creates (storage.createBucket and storage.versioning true): set the lifecycle rule on the bucket itself, and remove this key`,
+            `${ns}:storage.abortIncompleteMultipartUploadDays: is applied only to a versioned bucket this stack creates (storage.createBucket and storage.versioning true): set the lifecycle rule on the bucket itself, and remove this key`,
+        ],
+    },
+    {
+        name: "lifecycle days on a created bucket without versioning",
+        change: (s) => Object.assign(s.values.storage, { versioning: false, noncurrentVersionExpirationDays: 14 }),
+        expect: [
+            `${ns}:storage.noncurrentVersionExpirationDays: is applied only to a versioned bucket this stack creates (storage.createBucket and storage.versioning true): set the lifecycle rule on the bucket itself, and remove this key`,
+        ],
+    },
+    {
         name: "endpoint in aws mode",
         base: awsStack,
         change: (s) => (s.values.storage.endpoint = "https://s3.example.com"),
@@ -380,6 +408,14 @@ describe("loadConfig", () => {
                 c.change(stack);
                 assert.deepEqual(configProblems(stack), c.expect);
             });
+        }
+    });
+
+    it("accepts an existing bucket declared unversioned, or with versioning left to its default", () => {
+        for (const storage of [{ createBucket: false, versioning: false }, { createBucket: false }]) {
+            const stack = homelabStack();
+            Object.assign(stack.values.storage, storage);
+            assert.equal(configOf(stack).storage.createBucket, false, JSON.stringify(storage));
         }
     });
 

@@ -1,7 +1,7 @@
 import { Rule } from "./rule";
 
 /** The HTTPRoute's Gateway, and the TLS mode a Gateway can front. */
-export const exposureRules: Rule = (c, _secrets, fail) => {
+export const exposureRules: Rule = (c, _facts, fail) => {
     const e = c.exposure;
     if (e.kind === "httproute" && e.gateway === undefined) {
         fail(

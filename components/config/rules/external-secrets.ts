@@ -7,7 +7,7 @@ const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a
  * ESO's namespace apart from Vault's, namespace conditions that admit someone
  * (the smoke test's namespace too), and shared stores with valid, distinct names.
  */
-export const externalSecretsRules: Rule = (c, _secrets, fail) => {
+export const externalSecretsRules: Rule = (c, _facts, fail) => {
     const es = c.externalSecrets;
     if (es.namespace === c.server.namespace) {
         fail("externalSecrets.namespace", "must differ from server.namespace (Vault's namespace is default-deny)");

@@ -10,14 +10,14 @@ import { kubernetesAuthRules, remoteClusterRules } from "./kubernetes-auth";
 import { kvRules } from "./kv";
 import { networkPolicyRules } from "./network-policy";
 import { oidcRules } from "./oidc";
-import { Fail, Rule, SecretFacts } from "./rule";
+import { Fail, Rule, StackFacts } from "./rule";
 import { requiredSecretRules } from "./secrets";
 import { serverRules } from "./server";
 import { storageRules } from "./storage";
 import { unsealRules } from "./unseal";
 
 export { requiredSecrets } from "./secrets";
-export type { Fail, Rule, SecretFacts } from "./rule";
+export type { Fail, Rule, StackFacts } from "./rule";
 
 const RULES: readonly Rule[] = [
     storageRules,
@@ -34,6 +34,6 @@ const RULES: readonly Rule[] = [
 ];
 
 /** Runs every rule, reporting each problem through `fail`. */
-export function checkRules(c: ResolvedConfig, secrets: SecretFacts, fail: Fail): void {
-    for (const rule of RULES) rule(c, secrets, fail);
+export function checkRules(c: ResolvedConfig, facts: StackFacts, fail: Fail): void {
+    for (const rule of RULES) rule(c, facts, fail);
 }

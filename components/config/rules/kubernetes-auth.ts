@@ -2,7 +2,7 @@ import { durationSeconds } from "../schema";
 import { Rule } from "./rule";
 
 /** The store's token TTLs in order. */
-export const kubernetesAuthRules: Rule = (c, _secrets, fail) => {
+export const kubernetesAuthRules: Rule = (c, _facts, fail) => {
     const k = c.kubernetesAuth;
     if (durationSeconds(k.tokenTtl) > durationSeconds(k.tokenMaxTtl)) {
         fail("kubernetesAuth.tokenTtl", "must not exceed kubernetesAuth.tokenMaxTtl");

@@ -1,7 +1,7 @@
 import { Rule } from "./rule";
 
 /** KV mounts: unique names, none colliding with the cluster's own mount. */
-export const kvRules: Rule = (c, _secrets, fail) => {
+export const kvRules: Rule = (c, _facts, fail) => {
     const names = c.kv.shared.map((m) => m.name);
     names.forEach((name, i) => {
         if (name === c.cluster.name)

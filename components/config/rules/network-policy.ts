@@ -1,7 +1,7 @@
 import { Rule } from "./rule";
 
 /** Egress rules: a rule with no peer would allow nothing (or, rendered empty, everything). */
-export const networkPolicyRules: Rule = (c, _secrets, fail) => {
+export const networkPolicyRules: Rule = (c, _facts, fail) => {
     for (const [target, rule] of Object.entries(c.networkPolicy.egress)) {
         if (rule !== undefined && rule.cidrs === undefined && rule.namespaces === undefined) {
             fail(

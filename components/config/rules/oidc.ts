@@ -3,7 +3,7 @@ import { durationSeconds } from "../schema";
 import { Rule } from "./rule";
 
 /** The issuer and scopes login needs, group policies that exist, and token TTLs in order. */
-export const oidcRules: Rule = (c, _secrets, fail) => {
+export const oidcRules: Rule = (c, _facts, fail) => {
     const oidc = c.oidc;
     if (oidc.enabled) {
         if (oidc.issuer === undefined)

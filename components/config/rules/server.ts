@@ -1,7 +1,7 @@
 import { Rule } from "./rule";
 
 /** The storage backend's replicas and snapshots, metrics scraping, and internal TLS. */
-export const serverRules: Rule = (c, _secrets, fail) => {
+export const serverRules: Rule = (c, _facts, fail) => {
     const server = c.server;
     // The S3 backend has no HA.
     if (server.storageBackend === "s3" && server.replicas > 1) {

@@ -1,7 +1,7 @@
 import { Rule } from "./rule";
 
 /** Storage mode and its options: each option belongs to one mode. */
-export const storageRules: Rule = (c, secrets, fail) => {
+export const storageRules: Rule = (c, facts, fail) => {
     if (c.storage.mode === "aws") {
         if (c.storage.endpoint !== undefined)
             fail("storage.endpoint", "is only for s3-compatible mode (aws mode uses the regional AWS endpoint)");
@@ -17,7 +17,7 @@ export const storageRules: Rule = (c, secrets, fail) => {
         if (c.storage.identity !== "role" && c.storage.irsa !== undefined)
             fail("storage.irsa", "is only used when storage.identity is role");
         for (const key of ["storageAccessKeyId", "storageSecretAccessKey"] as const) {
-            if (secrets.isSet(key))
+            if (facts.isSet(key))
                 fail(key, "is only for s3-compatible mode (aws mode creates Vault's own IAM credentials)");
         }
         if (!c.storage.createBucket)
@@ -31,6 +31,21 @@ export const storageRules: Rule = (c, secrets, fail) => {
         for (const key of ["identity", "irsa"] as const) {
             if (c.storage[key] !== undefined)
                 fail(`storage.${key}`, "is an AWS-only option; remove it in s3-compatible mode");
+        }
+        // Settings of a bucket this stack creates: on an existing bucket they would silently do nothing.
+        if (!c.storage.createBucket && facts.given("storage.versioning") && c.storage.versioning) {
+            fail(
+                "storage.versioning",
+                "true is applied only to a bucket this stack creates (storage.createBucket true): turn versioning on for the existing bucket itself, and set false or remove this key",
+            );
+        }
+        for (const key of ["noncurrentVersionExpirationDays", "abortIncompleteMultipartUploadDays"] as const) {
+            if (facts.given(`storage.${key}`) && !(c.storage.createBucket && c.storage.versioning)) {
+                fail(
+                    `storage.${key}`,
+                    "is applied only to a versioned bucket this stack creates (storage.createBucket and storage.versioning true): set the lifecycle rule on the bucket itself, and remove this key",
+                );
+            }
         }
     }
 };
