@@ -1,5 +1,9 @@
-// One mocha run for the whole suite: tsx compiles TypeScript on the fly and
-// test/support/mocks.ts installs Pulumi's mocks once, before any spec loads.
+// One mocha run for the whole suite, its spec files spread over worker
+// processes (most of a spec's time is waiting on a real server or tool, so
+// three workers keep two cores busy): in each worker tsx compiles TypeScript on
+// the fly and test/support/mocks.ts installs Pulumi's mocks before any spec loads.
+// Spec files share nothing but the tool cache: each starts its own servers on
+// free ports, in its own temporary directories.
 // `npx mocha test/unit/x.test.ts` runs just that file (the default spec list
 // applies only when no spec file is named on the command line).
 const named = process.argv.slice(2).some((arg) => arg.endsWith(".ts"));
@@ -9,5 +13,7 @@ module.exports = {
     spec: named ? [] : ["test/**/*.test.ts"],
     extension: ["ts"],
     timeout: 20000,
+    parallel: true,
+    jobs: 3,
     reporter: "test/support/reporter.cjs",
 };
