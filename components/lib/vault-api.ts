@@ -1,8 +1,9 @@
 /**
  * The one Vault HTTP client: bootstrap's init, unseal and provider token
  * (./vault-init, ./vault-token), the SOPS migration's KV v2 calls
- * (ops/migrate/kv-client.ts) and the specs' real-server harness
- * (test/support/vault-server.ts) all send their requests through `vaultApi`.
+ * (ops/migrate/kv-client.ts), the specs' real-server harness
+ * (test/support/vault-server.ts) and the e2e rig (e2e/rig/vault.ts) all send
+ * their requests through `vaultApi`.
  *
  * Serialization: bootstrap's dynamic providers capture this module by value
  * into their closures. So it imports nothing at top level; Node's modules are

@@ -5,8 +5,8 @@
  * bootstrap initializes it. File storage in the rig's temp dir.
  */
 import * as fs from "fs";
-import * as https from "https";
 import * as path from "path";
+import { vaultApi } from "../../components/lib/vault-api";
 import { RigCa } from "./pki";
 import { freePort, Rig, RigProcess } from "./processes";
 
@@ -63,40 +63,14 @@ export async function startVault(
         env: { PATH: "/usr/bin:/bin", HOME: dir },
     });
     const caPem = ca.pem();
-    const request = (method: string, urlPath: string, body?: unknown, token?: string) =>
-        new Promise<VaultResponse>((resolve, reject) => {
-            const payload = body === undefined ? undefined : JSON.stringify(body);
-            const req = https.request(
-                `${address}${urlPath}`,
-                {
-                    method,
-                    ca: caPem,
-                    timeout: 15_000,
-                    headers: {
-                        ...(token === undefined ? {} : { "x-vault-token": token }),
-                        ...(payload === undefined ? {} : { "content-type": "application/json" }),
-                    },
-                },
-                (res) => {
-                    const chunks: Buffer[] = [];
-                    res.on("data", (c: Buffer) => chunks.push(c));
-                    res.on("end", () => {
-                        const text = Buffer.concat(chunks).toString("utf8");
-                        let parsed: unknown = text;
-                        try {
-                            parsed = text === "" ? undefined : JSON.parse(text);
-                        } catch {
-                            // Not JSON.
-                        }
-                        resolve({ status: res.statusCode ?? 0, body: parsed });
-                    });
-                },
-            );
-            req.on("timeout", () => req.destroy(new Error(`timeout: ${method} ${urlPath}`)));
-            req.on("error", reject);
-            if (payload !== undefined) req.write(payload);
-            req.end();
-        });
+    // The product's one Vault client (components/lib/vault-api.ts), trusting the rig CA.
+    const endpoint = { address, caBundle: caPem, requestTimeoutMs: 15_000 };
+    const request = async (method: string, urlPath: string, body?: unknown, token?: string): Promise<VaultResponse> => {
+        if (!urlPath.startsWith("/v1/")) throw new Error(`rig vault request: ${urlPath} is not under /v1/`);
+        const res = await vaultApi(endpoint, method, urlPath.slice("/v1/".length), body, token);
+        // A body that is not JSON comes back as its text, as before.
+        return { status: res.status, body: res.body ?? (res.text === "" ? undefined : res.text) };
+    };
     // /sys/health answers 501 while uninitialized: listening over TLS is ready.
     const ms = await rig.waitReady(
         proc,

@@ -15,6 +15,7 @@ import { TLS_RELOADER_CONTAINER } from "../../components/lib/tls-reloader";
 import { buildPlatform } from "../../components/platform";
 import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
+import { named } from "../support/inputs";
 import { runProgram, StackConfig } from "../support/program";
 import { requireReference } from "../support/reference";
 import { requireTool } from "../support/tools";
@@ -127,8 +128,8 @@ describe("the vault chart rendered with the program's values (helm template)", f
                 }
                 assert.deepEqual(names, ["vault", TLS_RELOADER_CONTAINER]);
                 assert.equal(pod.shareProcessNamespace, true);
-                const reloader = pod.containers[1];
-                const vault = pod.containers[0];
+                const reloader: any = named(pod.containers, TLS_RELOADER_CONTAINER);
+                const vault: any = named(pod.containers, "vault");
                 // It watches exactly the files the listener reads, mounted from the same volume at the same path.
                 const keyFile = /tls_key_file\s*=\s*"([^"]+)"/.exec(hcl)?.[1];
                 assert.deepEqual(reloader.command.slice(4), [certFile, keyFile]);
