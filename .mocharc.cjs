@@ -1,6 +1,6 @@
-// One mocha run for the whole suite, its spec files spread over worker
-// processes (most of a spec's time is waiting on a real server or tool, so
-// three workers keep two cores busy): in each worker tsx compiles TypeScript on
+// One mocha run for the whole suite, its spec files spread over two worker
+// processes (most of a spec's time is waiting on a real server or tool; a third
+// worker cost more CPU, loading the SDKs again, than it saved): in each worker tsx compiles TypeScript on
 // the fly and test/support/mocks.ts installs Pulumi's mocks before any spec loads.
 // Spec files share nothing but the tool cache: each starts its own servers on
 // free ports, in its own temporary directories.
@@ -14,6 +14,6 @@ module.exports = {
     extension: ["ts"],
     timeout: 20000,
     parallel: true,
-    jobs: 3,
+    jobs: 2,
     reporter: "test/support/reporter.cjs",
 };
