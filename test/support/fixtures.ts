@@ -2,6 +2,7 @@
  * Valid stack configs the specs start from; each call returns a fresh copy
  * that a test may change before running the program.
  */
+import type { VaultStoreInput } from "../../components/lib/secret-store-manifests";
 import { StackConfig } from "./program";
 
 /** A homelab stack like amiya: Garage storage, Shamir keys and the unsealer. */
@@ -40,3 +41,13 @@ export function awsStack(): StackConfig & { values: Record<string, any>; secrets
         secrets: { oidcClientSecret: "test-oidc-client-secret" },
     };
 }
+
+/** The homelab stack's ClusterSecretStore inputs, for the ESO builder specs. */
+export const HOMELAB_STORE_INPUT: VaultStoreInput = {
+    name: "vault-amiya-akn",
+    server: "http://vault.vault.svc:8200",
+    mount: "amiya.akn",
+    authMountPath: "kubernetes-amiya.akn",
+    role: "external-secrets",
+    serviceAccount: { name: "external-secrets", namespace: "external-secrets" },
+};

@@ -15,11 +15,10 @@ import {
     K8sObject,
     smokeExternalSecret,
     vaultClusterSecretStore,
-    VaultStoreInput,
 } from "../../components/lib/secret-store-manifests";
 import { buildPlatform } from "../../components/platform";
 import { markdownPages, readPage } from "../support/docs";
-import { homelabStack } from "../support/fixtures";
+import { HOMELAB_STORE_INPUT, homelabStack } from "../support/fixtures";
 import { runProgram } from "../support/program";
 import { requireReference } from "../support/reference";
 
@@ -160,14 +159,7 @@ function v1Schema(kind: string): Schema {
     return (crdOf(kind).spec.versions.find((v) => v.name === "v1") as CrdVersion).schema.openAPIV3Schema;
 }
 
-const storeInput: VaultStoreInput = {
-    name: "vault-amiya-akn",
-    server: "http://vault.vault.svc:8200",
-    mount: "amiya.akn",
-    authMountPath: "kubernetes-amiya.akn",
-    role: "external-secrets",
-    serviceAccount: { name: "external-secrets", namespace: "external-secrets" },
-};
+const storeInput = HOMELAB_STORE_INPUT;
 const fullStore = vaultClusterSecretStore({
     ...storeInput,
     server: "https://vault.vault.svc:8200",

@@ -10,10 +10,10 @@ import { ConfigError } from "../../components/config";
 import { ExternalSecrets } from "../../components/external-secrets";
 import {
     esoNamespaceLabels,
-    PLATFORM_LABELS,
     remoteClusterManifests,
     remoteReviewerManifests,
     sharedStoreName,
+    smokeExternalSecret,
     vaultCaReference,
     vaultClusterSecretStore,
 } from "../../components/lib/secret-store-manifests";
@@ -370,22 +370,8 @@ describe("ExternalSecrets", () => {
         it("reads <cluster>/smoke/platform/check into a Secret in ESO's namespace and waits for Ready", async () => {
             const p = await direct(homelab((s) => (s.values.externalSecrets = { smokeTest: true })));
             const smoke = p.find(EXTERNAL_SECRET, "eso-smoke-test");
-            assert.deepEqual(smoke.inputs, {
-                apiVersion: "external-secrets.io/v1",
-                kind: "ExternalSecret",
-                metadata: {
-                    name: "vault-smoke-test",
-                    namespace: "external-secrets",
-                    labels: PLATFORM_LABELS,
-                    annotations: { "pulumi.com/waitFor": "condition=Ready" },
-                },
-                spec: {
-                    refreshInterval: "1m",
-                    secretStoreRef: { kind: "ClusterSecretStore", name: "vault-amiya-akn" },
-                    target: { name: "vault-smoke-test", creationPolicy: "Owner", deletionPolicy: "Delete" },
-                    data: [{ secretKey: "check", remoteRef: { key: "smoke/platform/check", property: "value" } }],
-                },
-            });
+            // The document is the builder's (test/unit/secret-store-manifests.test.ts): the cluster's store, ESO's namespace.
+            assert.deepEqual(smoke.inputs, smokeExternalSecret("vault-amiya-akn", "external-secrets"));
             assert.deepEqual(await dependsOnOf(smoke), [p.find(STORE, "eso-store").resource]);
             assert.deepEqual(smoke.opts.customTimeouts, { create: "5m", update: "5m" });
             assert.equal(parentOf(smoke), p.result.component);

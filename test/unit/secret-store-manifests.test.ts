@@ -8,18 +8,11 @@ import {
     sharedStoreName,
     smokeExternalSecret,
     vaultClusterSecretStore,
-    VaultStoreInput,
 } from "../../components/lib/secret-store-manifests";
+import { HOMELAB_STORE_INPUT } from "../support/fixtures";
 
 const LABELS = { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "secret-platform" };
-const INPUT: VaultStoreInput = {
-    name: "vault-amiya-akn",
-    server: "http://vault.vault.svc:8200",
-    mount: "amiya.akn",
-    authMountPath: "kubernetes-amiya.akn",
-    role: "external-secrets",
-    serviceAccount: { name: "external-secrets", namespace: "external-secrets" },
-};
+const INPUT = HOMELAB_STORE_INPUT;
 const VAULT = {
     server: "http://vault.vault.svc:8200",
     path: "amiya.akn",
