@@ -180,6 +180,29 @@ describe("buildNetworkPolicies", () => {
         validateAll(built);
     });
 
+    it("raft snapshots: the job reaches DNS, the server's API and S3 only; the server admits it", () => {
+        const s = homelabStack();
+        s.values.server = { storageBackend: "raft", replicas: 3 };
+        s.values.networkPolicy = { egress: { s3: { cidrs: ["192.0.2.50/32"], ports: [443] } } };
+        const built = policiesOf(s);
+        assert.deepEqual(built["vault-snapshot"], {
+            podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-snapshot" } },
+            policyTypes: ["Egress"],
+            egress: [
+                DNS_EGRESS,
+                { to: [{ podSelector: SERVER_SELECTOR }], ports: [{ protocol: "TCP", port: 8200 }] },
+                { to: [{ ipBlock: { cidr: "192.0.2.50/32" } }], ports: [{ protocol: "TCP", port: 443 }] },
+            ],
+        });
+        assert.deepEqual(
+            built["vault-server"].ingress[0],
+            homelabApiIngress(["external-secrets", "ingress-nginx"], {
+                podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-snapshot" } },
+            }),
+        );
+        validateAll(built);
+    });
+
     it("networkPolicy.enabled false: none", () => {
         const s = homelabStack();
         s.values.networkPolicy = { enabled: false };
