@@ -15,12 +15,13 @@ import { TLS_RELOADER_CONTAINER } from "../../components/lib/tls-reloader";
 import { buildPlatform } from "../../components/platform";
 import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
-import { named } from "../support/inputs";
+import { at, Doc, listAt, named, objectAt, only, stringAt } from "../support/inputs";
 import { runProgram, StackConfig } from "../support/program";
 import { requireReference } from "../support/reference";
 import { requireTool } from "../support/tools";
 
-type Obj = { kind: string; metadata: { name: string; labels?: Record<string, string> }; [k: string]: any };
+/** A rendered manifest: read through the typed accessors (test/support/inputs.ts). */
+type Obj = Doc;
 
 function raftTlsStack(): StackConfig {
     const s = homelabStack();
@@ -51,12 +52,15 @@ describe("the vault chart rendered with the program's values (helm template)", f
     for (const c of cases) {
         describe(c.name, () => {
             let docs: Obj[];
-            let values: any;
-            let policies: any[];
+            let values: Doc;
+            let policies: Doc[];
             before(async () => {
                 const p = await runProgram(c.stack(), buildPlatform);
-                values = p.ofType("kubernetes:helm.sh/v4:Chart").find((r) => r.name.endsWith("server-chart"))
-                    ?.inputs.values;
+                const chart = only(
+                    p.ofType("kubernetes:helm.sh/v4:Chart").filter((r) => r.name.endsWith("server-chart")),
+                    "server charts",
+                );
+                values = objectAt(chart.inputs, "values");
                 policies = p.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((r) => r.inputs);
                 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chart-render-"));
                 const file = path.join(dir, "values.json");
@@ -66,38 +70,52 @@ describe("the vault chart rendered with the program's values (helm template)", f
                 });
                 fs.rmSync(dir, { recursive: true, force: true });
                 docs = parseAllDocuments(out)
-                    .map((d) => d.toJSON() as Obj)
-                    .filter((d) => d !== null);
+                    .map((d) => d.toJSON() as unknown)
+                    .filter((d): d is Obj => d !== null)
+                    .map((d) => objectAt(d));
             });
-            const one = (kind: string, name: string) => {
-                const hits = docs.filter((d) => d.kind === kind && d.metadata.name === name);
-                assert.equal(hits.length, 1, `${kind}/${name}`);
-                return hits[0];
-            };
+            const one = (kind: string, name: string): Obj =>
+                only(
+                    docs.filter((d) => d.kind === kind && at(d, "metadata", "name") === name),
+                    `${kind}/${name}`,
+                );
+            const podOf = (sts: Obj) => objectAt(sts, "spec", "template", "spec");
+            const server = () => objectAt(values, "server");
 
             it("the ConfigMap holds the program's HCL plus the chart's disable_mlock line", () => {
-                const hcl = one("ConfigMap", "vault-config").data["extraconfig-from-values.hcl"];
+                const hcl = stringAt(one("ConfigMap", "vault-config"), "data", "extraconfig-from-values.hcl");
                 assert.equal(hcl, serverHclOf(values) + "\ndisable_mlock = true");
             });
 
             it("the pod template carries the program's credentials checksum next to the chart's config checksum", () => {
-                const annotations = one("StatefulSet", "vault").spec.template.metadata.annotations;
+                const annotations = objectAt(
+                    one("StatefulSet", "vault"),
+                    "spec",
+                    "template",
+                    "metadata",
+                    "annotations",
+                );
+                const ours = objectAt(server(), "annotations");
                 assert.deepEqual(
                     Object.keys(annotations).sort(),
-                    [...Object.keys(values.server.annotations), "vault.hashicorp.com/config-checksum"].sort(),
+                    [...Object.keys(ours), "vault.hashicorp.com/config-checksum"].sort(),
                 );
-                for (const [k, v] of Object.entries(values.server.annotations)) assert.equal(annotations[k], v);
+                for (const [k, v] of Object.entries(ours)) assert.equal(annotations[k], v);
             });
 
             it("every file the HCL names lies under a volumeMount of the vault container", () => {
                 const sts = one("StatefulSet", "vault");
-                const container = sts.spec.template.spec.containers.find((x: any) => x.name === "vault");
-                const mounts: string[] = container.volumeMounts.map((m: any) => m.mountPath);
+                const container = named(listAt(podOf(sts), "containers"), "vault");
+                const mounts = listAt(container, "volumeMounts").map((m) => stringAt(m, "mountPath"));
                 const volumeNames = [
-                    ...sts.spec.template.spec.volumes.map((v: any) => v.name),
-                    ...(sts.spec.volumeClaimTemplates ?? []).map((v: any) => v.metadata.name),
+                    ...listAt(podOf(sts), "volumes").map((v) => stringAt(v, "name")),
+                    ...((at(sts, "spec", "volumeClaimTemplates") ?? []) as unknown[]).map((v) =>
+                        stringAt(v, "metadata", "name"),
+                    ),
                 ];
-                for (const m of container.volumeMounts) assert.ok(volumeNames.includes(m.name), m.name);
+                for (const m of listAt(container, "volumeMounts")) {
+                    assert.ok(volumeNames.includes(stringAt(m, "name")), stringAt(m, "name"));
+                }
                 const files = [...serverHclOf(values).matchAll(/"(?:file:\/\/)?(\/vault\/[^"]+)"/g)].map((m) => m[1]);
                 for (const f of files) {
                     assert.ok(
@@ -106,19 +124,24 @@ describe("the vault chart rendered with the program's values (helm template)", f
                     );
                 }
                 // Every env var the program adds is defined in the container.
-                const env = container.env.map((e: any) => e.name);
-                for (const name of Object.keys(values.server.extraEnvironmentVars)) assert.ok(env.includes(name), name);
-                for (const e of values.server.extraSecretEnvironmentVars) {
-                    const def = container.env.find((x: any) => x.name === e.envName);
-                    assert.deepEqual(def?.valueFrom, { secretKeyRef: { name: e.secretName, key: e.secretKey } });
+                const env = listAt(container, "env");
+                const names = env.map((e) => stringAt(e, "name"));
+                for (const name of Object.keys(objectAt(server(), "extraEnvironmentVars"))) {
+                    assert.ok(names.includes(name), name);
+                }
+                for (const e of listAt(server(), "extraSecretEnvironmentVars")) {
+                    const def = named(env, stringAt(e, "envName"));
+                    assert.deepEqual(def.valueFrom, {
+                        secretKeyRef: { name: stringAt(e, "secretName"), key: stringAt(e, "secretKey") },
+                    });
                 }
             });
 
             it("a changed pod template rolls the pods, and internal TLS gets the SIGHUP reloader on Vault's own files", () => {
                 const sts = one("StatefulSet", "vault");
-                assert.deepEqual(sts.spec.updateStrategy, { type: "RollingUpdate" });
-                const pod = sts.spec.template.spec;
-                const names = pod.containers.map((x: any) => x.name);
+                assert.deepEqual(at(sts, "spec", "updateStrategy"), { type: "RollingUpdate" });
+                const pod = podOf(sts);
+                const names = listAt(pod, "containers").map((x) => stringAt(x, "name"));
                 const hcl = serverHclOf(values);
                 const certFile = /tls_cert_file\s*=\s*"([^"]+)"/.exec(hcl)?.[1];
                 if (certFile === undefined) {
@@ -128,37 +151,47 @@ describe("the vault chart rendered with the program's values (helm template)", f
                 }
                 assert.deepEqual(names, ["vault", TLS_RELOADER_CONTAINER]);
                 assert.equal(pod.shareProcessNamespace, true);
-                const reloader: any = named(pod.containers, TLS_RELOADER_CONTAINER);
-                const vault: any = named(pod.containers, "vault");
+                const reloader = named(listAt(pod, "containers"), TLS_RELOADER_CONTAINER);
+                const vault = named(listAt(pod, "containers"), "vault");
                 // It watches exactly the files the listener reads, mounted from the same volume at the same path.
                 const keyFile = /tls_key_file\s*=\s*"([^"]+)"/.exec(hcl)?.[1];
-                assert.deepEqual(reloader.command.slice(4), [certFile, keyFile]);
+                assert.deepEqual(listAt(reloader, "command").slice(4), [certFile, keyFile]);
                 assert.equal(reloader.image, vault.image);
-                for (const m of reloader.volumeMounts) {
-                    assert.deepEqual(
-                        vault.volumeMounts.find((v: any) => v.name === m.name),
-                        m,
-                    );
-                    assert.equal(m.readOnly, true);
+                const reloaderMounts = listAt(reloader, "volumeMounts");
+                for (const m of reloaderMounts) {
+                    assert.deepEqual(named(listAt(vault, "volumeMounts"), stringAt(m, "name")), m);
+                    assert.equal(at(m, "readOnly"), true);
                 }
-                assert.ok(reloader.volumeMounts.some((m: any) => certFile.startsWith(m.mountPath + "/")));
-                assert.equal(reloader.securityContext.readOnlyRootFilesystem, true);
-                assert.deepEqual(reloader.securityContext.capabilities, { drop: ["ALL"] });
+                assert.ok(reloaderMounts.some((m) => certFile.startsWith(stringAt(m, "mountPath") + "/")));
+                assert.equal(at(reloader, "securityContext", "readOnlyRootFilesystem"), true);
+                assert.deepEqual(at(reloader, "securityContext", "capabilities"), { drop: ["ALL"] });
             });
 
             it("the server pods match every NetworkPolicy peer that names server pods", () => {
-                const labels = one("StatefulSet", "vault").spec.template.metadata.labels as Record<string, string>;
-                const server = policies.find((p) => p.metadata.name === "vault-server");
-                assert.ok(server !== undefined);
-                const selects = (sel: any) => Object.entries(sel?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
-                assert.ok(selects(server.spec.podSelector), "vault-server's podSelector");
+                const labels = objectAt(one("StatefulSet", "vault"), "spec", "template", "metadata", "labels");
+                const serverPolicy = only(
+                    policies.filter((p) => at(p, "metadata", "name") === "vault-server"),
+                    "vault-server policies",
+                );
+                const selects = (selector: unknown) =>
+                    Object.entries(objectAt(selector, "matchLabels")).every(([k, v]) => labels[k] === v);
+                assert.ok(selects(at(serverPolicy, "spec", "podSelector")), "vault-server's podSelector");
                 // Peers that name server pods (raft peers, the unsealer's egress) select these pods too.
                 for (const p of policies) {
-                    for (const rule of [...(p.spec.egress ?? []), ...(p.spec.ingress ?? [])]) {
-                        for (const peer of [...(rule.to ?? []), ...(rule.from ?? [])]) {
-                            const sel = peer.podSelector?.matchLabels;
-                            if (sel !== undefined && sel["component"] === "server")
-                                assert.ok(selects(peer.podSelector));
+                    const rules = [
+                        ...((at(p, "spec", "egress") ?? []) as unknown[]),
+                        ...((at(p, "spec", "ingress") ?? []) as unknown[]),
+                    ];
+                    for (const rule of rules) {
+                        const peers = [
+                            ...((at(rule, "to") ?? []) as unknown[]),
+                            ...((at(rule, "from") ?? []) as unknown[]),
+                        ];
+                        for (const peer of peers) {
+                            const selector = at(peer, "podSelector");
+                            if (selector !== undefined && at(selector, "matchLabels", "component") === "server") {
+                                assert.ok(selects(selector));
+                            }
                         }
                     }
                 }
