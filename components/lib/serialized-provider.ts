@@ -10,8 +10,9 @@
  * on the provider's source, so it is made once, by the same serializer, and
  * the file records a digest of every source file the provider module loads. A
  * run whose sources match uses the committed text; a run from edited sources
- * serializes the provider as the SDK would (the same text the script would
- * write) and warns that the committed file is stale. A spec fails when the
+ * serializes the provider as the SDK would (the script's text under the same
+ * TypeScript loader; the CLI's ts-node compiles the same code into another
+ * form) and warns that the committed file is stale. A spec fails when the
  * committed file differs from what the serializer makes of the sources.
  */
 import * as crypto from "node:crypto";
