@@ -6,24 +6,24 @@
 #
 #   pulumi                      the Pulumi CLI, from github.com/pulumi/pulumi/pkg/v3
 #   pulumi-resource-kubernetes  the kubernetes provider plugin (release v4.25.0)
-#   pulumi-resource-vault       the vault provider plugin, from $SECRET_PLATFORM_SOURCES
 #   kube-apiserver,
 #   kube-controller-manager     from k8s.io/kubernetes (the controller manager
 #                               deletes namespaces and collects garbage on destroy)
 #   hydra                       a real OIDC provider (ory/hydra), playing Authelia
-#   external-secrets            the ESO controller (Vault provider only), from $SECRET_PLATFORM_SOURCES
 #   etcd                        Debian's etcd-server
 #
-# Everything comes from the Go module proxy, Debian, or the source archives in
-# $SECRET_PLATFORM_SOURCES (.ci/run points it at the shared sources folder beside the clone): no
-# registry serves pulumi-vault's provider or ESO's module.
+# Everything comes from the Go module proxy or Debian. The vault provider
+# plugin and the ESO controller have no route through those registries: the
+# e2e installs the official vault plugin with `pulumi plugin install` where a
+# network allows, else runs this repository's stand-in (e2e/vault-stand-in/),
+# and reads through the stores as ESO's Vault provider does
+# (e2e/rig/store-client.ts); docs/e2e.md says what each proves.
 #
 # Usage: build-e2e-tools.sh [--check]   (--check builds nothing: it lists what
 # is missing and exits 1 when anything is)
 set -euo pipefail
 
 cache="${SECRET_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secret-platform}"
-sources="${SECRET_PLATFORM_SOURCES:-}"
 check_only=false
 [ "${1:-}" = "--check" ] && check_only=true
 
@@ -31,10 +31,8 @@ pulumi_version=v3.274.1
 # The one build of provider/v4 the module proxy serves: release v4.25.0.
 kubernetes_provider_module=v4.0.0-20260115033456-f47bc2d6f199
 kubernetes_provider_version=4.25.0
-vault_provider_version=7.7.0
 kubernetes_version=v1.37.2
 hydra_version=v2.3.0
-eso_version=2.9.0
 
 missing=()
 
@@ -67,12 +65,6 @@ timed() {
     echo "build-e2e-tools: built $name in $((SECONDS - start))s" >&2
 }
 
-need_sources() {
-    if [ -z "$sources" ] || [ ! -f "$sources/$1" ]; then
-        echo "build-e2e-tools: $1 is needed; set SECRET_PLATFORM_SOURCES to the folder that holds it (.ci/run sets it)" >&2
-        exit 1
-    fi
-}
 
 build_pulumi() {
     local dir="$cache/pulumi-$pulumi_version"
@@ -113,26 +105,6 @@ build_kubernetes_provider() {
     rm -rf src
 }
 
-build_vault_provider() {
-    need_sources "pulumi-vault-v$vault_provider_version.tar.gz"
-    local dir="$cache/pulumi-vault-$vault_provider_version"
-    rm -rf "$dir/src"
-    mkdir -p "$dir/src" "$dir/bin"
-    tar -xzf "$sources/pulumi-vault-v$vault_provider_version.tar.gz" -C "$dir/src"
-    local provider
-    provider=$(dirname "$(find "$dir/src" -path '*/provider/go.mod' | head -1)")
-    cd "$provider"
-    local cmd=cmd/pulumi-resource-vault
-    sed "0,/\"version\": *\"[^\"]*\"/s//\"version\": \"$vault_provider_version\"/" "$cmd/schema.json" >"$cmd/schema-embed.json"
-    grep -q "\"version\": \"$vault_provider_version\"" "$cmd/schema-embed.json" ||
-        sed -i "0,/{/s//{\"version\": \"$vault_provider_version\",/" "$cmd/schema-embed.json"
-    GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath \
-        -ldflags "-s -w -X github.com/pulumi/pulumi-vault/provider/v7/pkg/version.Version=$vault_provider_version" \
-        -o "$dir/bin/pulumi-resource-vault.tmp" "./$cmd" >&2
-    mv "$dir/bin/pulumi-resource-vault.tmp" "$dir/bin/pulumi-resource-vault"
-    cd "$dir"
-    rm -rf src
-}
 
 build_kubernetes() {
     local dir="$cache/kubernetes-$kubernetes_version" gomod
@@ -173,21 +145,6 @@ build_hydra() {
     rm -rf "$dir/src"
 }
 
-build_eso() {
-    need_sources "external-secrets-$eso_version.tar.gz"
-    local dir="$cache/external-secrets-$eso_version"
-    rm -rf "$dir/src"
-    mkdir -p "$dir/src" "$dir/bin" "$dir/crds"
-    tar -xzf "$sources/external-secrets-$eso_version.tar.gz" -C "$dir/src"
-    local root
-    root=$(dirname "$(find "$dir/src" -maxdepth 2 -name go.mod | head -1)")
-    cp "$root"/config/crds/bases/*.yaml "$dir/crds/"
-    cd "$root"
-    GOFLAGS=-mod=mod CGO_ENABLED=0 go build -tags vault -trimpath -ldflags "-s -w" -o "$dir/bin/external-secrets.tmp" . >&2
-    mv "$dir/bin/external-secrets.tmp" "$dir/bin/external-secrets"
-    cd "$dir"
-    rm -rf src
-}
 
 install_etcd() {
     if ! command -v etcd >/dev/null; then
@@ -219,12 +176,10 @@ tool() {
 tool pulumi "$cache/pulumi-$pulumi_version/bin/pulumi" build_pulumi
 tool pulumi-resource-kubernetes "$cache/pulumi-kubernetes-$kubernetes_provider_version/bin/pulumi-resource-kubernetes" \
     build_kubernetes_provider
-tool pulumi-resource-vault "$cache/pulumi-vault-$vault_provider_version/bin/pulumi-resource-vault" build_vault_provider
 # One build makes both.
 tool kube-apiserver "$cache/kubernetes-$kubernetes_version/bin/kube-apiserver" build_kubernetes
 tool kube-controller-manager "$cache/kubernetes-$kubernetes_version/bin/kube-controller-manager" build_kubernetes
 tool hydra "$cache/hydra-$hydra_version/bin/hydra" build_hydra
-tool external-secrets "$cache/external-secrets-$eso_version/bin/external-secrets" build_eso
 install_etcd
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -5,20 +5,18 @@
 #   $cache/reference/external-secrets-2.9.0/     ESO's CRDs (*.yaml) and chart/
 # From a local directory when SECRET_PLATFORM_REFERENCE names one (.ci/run
 # points it at the shared reference folder beside the clone), else from upstream:
-# the vault chart from HashiCorp's Helm repository; ESO's CRDs from the source
-# archive of its tag helm-chart-<version> (config/crds/bases/, the files the
-# specs read; the packaged chart only holds them as templates), taken from
-# $SECRET_PLATFORM_SOURCES/external-secrets-<version>.tar.gz when that exists
-# (the archive the e2e builds ESO from), else downloaded from GitHub.
+# the vault chart from HashiCorp's Helm repository; ESO's three CRD files
+# (external-secrets.io_{clustersecretstores,externalsecrets,secretstores}.yaml)
+# as published at its tag helm-chart-<version> under config/crds/bases/
+# ($SECRET_PLATFORM_ESO_CRDS_URL overrides that base URL; the specs point it at
+# a local folder). Plain data files, never a source archive: nothing is built.
 # Idempotent: a folder already in the cache is kept. Arguments name the
 # references to install (default: all).
 #
 # Checksums: every file the specs read is checked against scripts/reference.sha256
-# (SHA-256 of the upstream release's files) after the copy, the download or the
-# extraction, so a wrong local folder or a tampered download fails here and
-# leaves nothing in the cache. The archives themselves are not pinned: GitHub's
-# tag archives are generated on request and not byte-stable, and the checks on
-# every file used are the stronger guarantee.
+# (SHA-256 of the upstream release's files) after the copy or the download, so
+# a wrong local folder or a tampered download fails here and leaves nothing in
+# the cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,27 +37,19 @@ fetch_chart() {
     rm -rf "$tmp"
 }
 
-# eso_crds DEST: ESO's CRDs the specs read, from the source archive of the chart's tag.
+# eso_crds DEST: ESO's CRD files, each downloaded as published at the chart's tag.
 eso_crds() {
-    local dest=$1 tmp archive kind
-    tmp=$(mktemp -d)
-    archive="${SECRET_PLATFORM_SOURCES:-}/external-secrets-$eso_version.tar.gz"
-    if [ -z "${SECRET_PLATFORM_SOURCES:-}" ] || [ ! -f "$archive" ]; then
-        archive="$tmp/source.tar.gz"
-        curl -fsSL --retry 3 -o "$archive" \
-            "https://github.com/external-secrets/external-secrets/archive/refs/tags/helm-chart-$eso_version.tar.gz"
-    fi
-    echo "install-reference: ESO's CRDs from $archive" >&2
+    local dest=$1 base kind
+    base="${SECRET_PLATFORM_ESO_CRDS_URL:-https://raw.githubusercontent.com/external-secrets/external-secrets/helm-chart-$eso_version/config/crds/bases}"
+    echo "install-reference: ESO's CRDs from $base" >&2
     mkdir -p "$dest"
     for kind in clustersecretstores externalsecrets secretstores; do
-        tar -xzf "$archive" -O --wildcards "*/config/crds/bases/external-secrets.io_$kind.yaml" \
-            >"$dest/external-secrets.io_$kind.yaml" 2>/dev/null || {
-            rm -rf "$dest" "$tmp"
-            echo "install-reference: $archive has no config/crds/bases/external-secrets.io_$kind.yaml" >&2
+        curl -fsSL --retry 3 -o "$dest/external-secrets.io_$kind.yaml" "$base/external-secrets.io_$kind.yaml" || {
+            rm -rf "$dest"
+            echo "install-reference: could not fetch $base/external-secrets.io_$kind.yaml" >&2
             exit 1
         }
     done
-    rm -rf "$tmp"
 }
 
 install_one() {

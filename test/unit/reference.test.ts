@@ -2,7 +2,8 @@
  * scripts/install-reference.sh checks every reference file against the pinned
  * SHA-256 manifest (scripts/reference.sha256), whichever way it came: a copy
  * of the real upstream files installs, a copy with one byte changed is refused
- * and leaves nothing in the cache.
+ * and leaves nothing in the cache. Without a local folder, ESO's CRD files are
+ * fetched one by one as published at the chart's tag, and checked the same way.
  */
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
@@ -10,7 +11,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { requireReference } from "../support/reference";
-import { toolsRequired } from "../support/tools";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -21,9 +21,13 @@ function install(localDir: string, cache: string) {
     });
 }
 
-/** The upstream path without a local reference folder: ESO's CRDs from a source archive in `sources`. */
-function installEsoFromSources(sources: string, cache: string) {
-    const env: NodeJS.ProcessEnv = { ...process.env, SECRET_PLATFORM_SOURCES: sources, SECRET_PLATFORM_CACHE: cache };
+/** The upstream path without a local reference folder: ESO's CRD files fetched from `baseUrl`. */
+function installEsoFrom(baseUrl: string, cache: string) {
+    const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        SECRET_PLATFORM_ESO_CRDS_URL: baseUrl,
+        SECRET_PLATFORM_CACHE: cache,
+    };
     delete env.SECRET_PLATFORM_REFERENCE;
     return spawnSync("bash", [path.join(ROOT, "scripts", "install-reference.sh"), "external-secrets-2.9.0"], {
         env,
@@ -31,7 +35,6 @@ function installEsoFromSources(sources: string, cache: string) {
     });
 }
 
-const ESO_ARCHIVE = "external-secrets-2.9.0.tar.gz";
 const ESO_CRDS = ["clustersecretstores", "externalsecrets", "secretstores"].map((k) => `external-secrets.io_${k}.yaml`);
 
 describe("scripts/install-reference.sh: the pinned checksums", function () {
@@ -72,61 +75,57 @@ describe("scripts/install-reference.sh: the pinned checksums", function () {
     });
 });
 
-describe("scripts/install-reference.sh: ESO's CRDs from the source archive of its tag", function () {
+describe("scripts/install-reference.sh: ESO's CRD files as published at its tag (no local folder)", function () {
     this.timeout(60_000);
-    let sources: string;
     let tmp: string;
+    let published: string;
     before(function () {
-        const dir = process.env.SECRET_PLATFORM_SOURCES;
-        if (dir === undefined || dir === "" || !fs.existsSync(path.join(dir, ESO_ARCHIVE))) {
-            const message = `SECRET_PLATFORM_SOURCES does not hold ${ESO_ARCHIVE} (.ci/run sets it to the shared sources folder beside the clone)`;
-            if (toolsRequired()) throw new Error(`${message} (CI=true: reference specs are mandatory)`);
-            console.warn(`    skipped: ${message}`);
-            this.skip();
-        }
-        sources = dir;
-        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "reference-archive-"));
+        const eso = requireReference(this, "external-secrets-2.9.0");
+        tmp = fs.mkdtempSync(path.join(os.tmpdir(), "reference-eso-"));
+        // The published files, served to curl from a folder (file://) in place of the tag's base URL.
+        published = path.join(tmp, "published");
+        fs.mkdirSync(published);
+        for (const crd of ESO_CRDS) fs.copyFileSync(path.join(eso, crd), path.join(published, crd));
     });
     after(() => {
         if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
     });
 
-    it("extracts exactly the pinned CRDs (config/crds/bases/) and nothing else", () => {
+    it("fetches exactly the pinned CRD files and nothing else", () => {
         const cache = path.join(tmp, "cache");
-        const res = installEsoFromSources(sources, cache);
+        const res = installEsoFrom(`file://${published}`, cache);
         assert.equal(res.status, 0, res.stderr);
-        assert.equal(res.stderr, `install-reference: ESO's CRDs from ${path.join(sources, ESO_ARCHIVE)}\n`);
+        assert.equal(res.stderr, `install-reference: ESO's CRDs from file://${published}\n`);
         const dir = path.join(cache, "reference", "external-secrets-2.9.0");
         assert.deepEqual(fs.readdirSync(dir).sort(), ESO_CRDS);
         assert.equal(res.stdout, `reference external-secrets-2.9.0: ${dir}\n`);
     });
 
-    it("refuses an archive whose CRD differs, and caches nothing of it", () => {
-        // The real archive's CRDs, one of them changed, packed as a source archive.
-        const tree = path.join(tmp, "tree", "external-secrets-2.9.0", "config", "crds", "bases");
-        fs.mkdirSync(tree, { recursive: true });
-        for (const crd of ESO_CRDS) {
-            const out = spawnSync("tar", [
-                "-xzf",
-                path.join(sources, ESO_ARCHIVE),
-                "-O",
-                `external-secrets-2.9.0/config/crds/bases/${crd}`,
-            ]);
-            assert.equal(out.status, 0, String(out.stderr));
-            fs.writeFileSync(path.join(tree, crd), out.stdout);
-        }
-        fs.appendFileSync(path.join(tree, ESO_CRDS[0]), "# changed\n");
+    it("refuses a fetched CRD that differs, and caches nothing of it", () => {
         const tampered = path.join(tmp, "tampered");
-        fs.mkdirSync(tampered);
-        const pack = spawnSync("tar", ["-czf", path.join(tampered, ESO_ARCHIVE), "-C", path.join(tmp, "tree"), "."]);
-        assert.equal(pack.status, 0, String(pack.stderr));
+        fs.cpSync(published, tampered, { recursive: true });
+        fs.appendFileSync(path.join(tampered, ESO_CRDS[0]), "# changed\n");
         const cache = path.join(tmp, "bad-cache");
-        const res = installEsoFromSources(tampered, cache);
+        const res = installEsoFrom(`file://${tampered}`, cache);
         assert.equal(res.status, 1);
         assert.match(res.stderr, /external-secrets\.io_clustersecretstores\.yaml: FAILED/);
         assert.match(
             res.stderr,
             /install-reference: external-secrets-2\.9\.0 differs from the pinned upstream files \(scripts\/reference\.sha256\)/,
+        );
+        assert.deepEqual(fs.readdirSync(path.join(cache, "reference")), []);
+    });
+
+    it("names the file it could not fetch, and caches nothing", () => {
+        fs.mkdirSync(path.join(tmp, "empty"));
+        const cache = path.join(tmp, "missing-cache");
+        const res = installEsoFrom(`file://${path.join(tmp, "empty")}`, cache);
+        assert.equal(res.status, 1);
+        assert.match(
+            res.stderr,
+            new RegExp(
+                `install-reference: could not fetch file://${path.join(tmp, "empty")}/external-secrets\\.io_clustersecretstores\\.yaml`,
+            ),
         );
         assert.deepEqual(fs.readdirSync(path.join(cache, "reference")), []);
     });
