@@ -368,7 +368,13 @@ export async function proveKubernetesPlugin(
  * no change and a destroy that removes them. The root token lives in this
  * process and in the state as a secret; it is never printed.
  */
-export async function proveVaultPlugin(rig: Rig, engine: Engine, vaultServer: RigVault, log: Log): Promise<string> {
+export async function proveVaultPlugin(
+    rig: Rig,
+    engine: Engine,
+    vaultServer: RigVault,
+    pluginLabel: string,
+    log: Log,
+): Promise<void> {
     const init = expectStatus(
         "vault init",
         await vaultServer.request("PUT", "/v1/sys/init", { secret_shares: 1, secret_threshold: 1 }),
@@ -415,7 +421,7 @@ export async function proveVaultPlugin(rig: Rig, engine: Engine, vaultServer: Ri
     );
     check(policy.body.data.policy === policyText, "the policy's text in Vault", policy.body.data.policy);
     log(
-        `  vault plugin: up in ${Date.now() - start} ms (${JSON.stringify(up.summary.resourceChanges)}); KV v2 mount ${mountPath} and policy e2e-reader in Vault over TLS`,
+        `  ${pluginLabel}: up in ${Date.now() - start} ms (${JSON.stringify(up.summary.resourceChanges)}); KV v2 mount ${mountPath} and policy e2e-reader in Vault over TLS`,
     );
     start = Date.now();
     const preview = await stack.preview();
@@ -428,7 +434,6 @@ export async function proveVaultPlugin(rig: Rig, engine: Engine, vaultServer: Ri
     const gone = await vaultServer.request("GET", `/v1/sys/mounts/${mountPath}`, undefined, rootToken);
     check(gone.status !== 200, "the mount is gone after destroy", gone.status);
     log(`  destroy in ${Date.now() - start} ms: mount and policy gone (mount read: HTTP ${gone.status})`);
-    return rootToken;
 }
 
 /** Hydra serves discovery over TLS and accepts a client through its admin API. */
@@ -457,111 +462,4 @@ export async function proveHydra(hydra: RigHydra, log: Log): Promise<void> {
     log(
         `  hydra client ${client.client_id} registered through ${hydra.admin}/admin/clients and read back (redirect URIs, scopes, auth method)`,
     );
-}
-
-/**
- * The ESO controller syncs a Vault secret into a Kubernetes Secret through a
- * ClusterSecretStore (Vault over TLS with the rig CA as caBundle, a token
- * limited to one read policy), and reports a denied key on the ExternalSecret.
- */
-export async function proveEso(cluster: Cluster, vaultServer: RigVault, rootToken: string, log: Log): Promise<void> {
-    const v = (method: string, p: string, body?: unknown) => vaultServer.request(method, p, body, rootToken);
-    expectStatus(
-        "enable kv",
-        await v("POST", "/v1/sys/mounts/e2e-eso", { type: "kv", options: { version: "2" } }),
-        [204],
-    );
-    expectStatus("write secret", await v("POST", "/v1/e2e-eso/data/app", { data: { password: "from-vault" } }), [200]);
-    expectStatus("write denied secret", await v("POST", "/v1/e2e-eso/data/other", { data: { password: "no" } }), [200]);
-    expectStatus(
-        "write policy",
-        await v("PUT", "/v1/sys/policies/acl/e2e-eso-reader", {
-            policy: 'path "e2e-eso/data/app" { capabilities = ["read"] }',
-        }),
-        [204],
-    );
-    const child = expectStatus(
-        "create token",
-        await v("POST", "/v1/auth/token/create", { policies: ["e2e-eso-reader"], ttl: "1h" }),
-        [200],
-    );
-    const ns = "e2e-eso";
-    await createNamespace(cluster, ns);
-    expectStatus(
-        "token Secret",
-        await cluster.request("POST", `/api/v1/namespaces/${ns}/secrets`, {
-            apiVersion: "v1",
-            kind: "Secret",
-            metadata: { name: "vault-token" },
-            stringData: { token: child.body.auth.client_token },
-        }),
-    );
-    expectStatus(
-        "ClusterSecretStore",
-        await cluster.request("POST", "/apis/external-secrets.io/v1/clustersecretstores", {
-            apiVersion: "external-secrets.io/v1",
-            kind: "ClusterSecretStore",
-            metadata: { name: "e2e-proof" },
-            spec: {
-                provider: {
-                    vault: {
-                        server: vaultServer.address,
-                        path: "e2e-eso",
-                        version: "v2",
-                        caBundle: Buffer.from(fs.readFileSync(vaultServer.caFile)).toString("base64"),
-                        auth: { tokenSecretRef: { name: "vault-token", namespace: ns, key: "token" } },
-                    },
-                },
-            },
-        }),
-    );
-    const externalSecret = (name: string, key: string) => ({
-        apiVersion: "external-secrets.io/v1",
-        kind: "ExternalSecret",
-        metadata: { name, namespace: ns },
-        spec: {
-            refreshInterval: "10s",
-            secretStoreRef: { kind: "ClusterSecretStore", name: "e2e-proof" },
-            target: { name },
-            data: [{ secretKey: "password", remoteRef: { key, property: "password" } }],
-        },
-    });
-    const start = Date.now();
-    for (const [name, key] of [
-        ["app", "app"],
-        ["denied", "other"],
-    ]) {
-        expectStatus(
-            `ExternalSecret ${name}`,
-            await cluster.request(
-                "POST",
-                `/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`,
-                externalSecret(name, key),
-            ),
-        );
-    }
-    const storeReady = await until("the store Ready", 60_000, async () => {
-        const res = await cluster.request("GET", "/apis/external-secrets.io/v1/clustersecretstores/e2e-proof");
-        const c = (res.body.status?.conditions ?? []).find((x: { type: string }) => x.type === "Ready");
-        return c?.status === "True" ? (c.reason ?? "Ready") : undefined;
-    });
-    const value = await until("the synced Secret", 60_000, async () => {
-        const res = await cluster.request("GET", `/api/v1/namespaces/${ns}/secrets/app`);
-        return res.status === 200 ? Buffer.from(res.body.data.password, "base64").toString("utf8") : undefined;
-    });
-    check(value === "from-vault", "the Secret holds Vault's value", "other");
-    const denial = await until("the denied ExternalSecret's condition", 60_000, async () => {
-        const res = await cluster.request(
-            "GET",
-            `/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets/denied`,
-        );
-        const c = (res.body.status?.conditions ?? []).find((x: { type: string }) => x.type === "Ready");
-        return c?.status === "False" ? `${c.reason}: ${String(c.message).slice(0, 100)}` : undefined;
-    });
-    const deniedSecret = await cluster.request("GET", `/api/v1/namespaces/${ns}/secrets/denied`);
-    check(deniedSecret.status === 404, "no Secret for the denied key", deniedSecret.status);
-    log(
-        `  ClusterSecretStore Ready (${storeReady}); ExternalSecret app synced Vault's value into Secret ${ns}/app in ${Date.now() - start} ms`,
-    );
-    log(`  ExternalSecret denied (a key outside the token's policy): no Secret, Ready=False (${denial})`);
 }

@@ -257,19 +257,15 @@ export function expectStatus(what: string, res: KubeResponse, ok: readonly numbe
     return res;
 }
 
-/** ESO's CRD files from the first dir that has any: the built tool's crds dir (all 26), else the reference dir (3). */
-export function esoCrdFiles(candidates: readonly string[]): string[] {
-    for (const dir of candidates) {
-        if (!fs.existsSync(dir)) continue;
-        const files = fs
-            .readdirSync(dir)
-            // external-secrets.io_* and generators.external-secrets.io_* (the controller watches both).
-            .filter((f) => /^([a-z]+\.)?external-secrets\.io_[a-z]+\.yaml$/.test(f))
-            .sort()
-            .map((f) => path.join(dir, f));
-        if (files.length > 0) return files;
-    }
-    throw new Error(`no ESO CRDs (external-secrets.io_*.yaml) in any of: ${candidates.join(", ")}`);
+/** ESO's CRD files (external-secrets.io_*.yaml) in `dir`: the reference copy, checked by scripts/install-reference.sh. */
+export function esoCrdFiles(dir: string): string[] {
+    const files = fs
+        .readdirSync(dir)
+        .filter((f) => /^external-secrets\.io_[a-z]+\.yaml$/.test(f))
+        .sort()
+        .map((f) => path.join(dir, f));
+    if (files.length === 0) throw new Error(`no ESO CRDs (external-secrets.io_*.yaml) in ${dir}`);
+    return files;
 }
 
 /** Server-side applies every CRD in `files` and waits until each is Established; returns their names. */

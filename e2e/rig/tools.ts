@@ -8,13 +8,14 @@ import * as fs from "fs";
 import * as path from "path";
 import { toolCacheDir, VAULT_VERSION } from "../../test/support/tools";
 import { isExecutable, onPath } from "../../test/support/tools";
+import { referenceDir as cachedReferenceDir, ReferenceName } from "../../test/support/reference";
 
 export const VERSIONS = {
     pulumi: "v3.274.1",
     kubernetesProvider: "4.25.0",
-    vaultProvider: "7.7.0",
     kubernetes: "v1.37.2",
     hydra: "v2.3.0",
+    /** ESO's CRDs (reference data; the controller itself is not built here: docs/e2e.md). */
     eso: "2.9.0",
     vault: VAULT_VERSION,
 } as const;
@@ -22,13 +23,11 @@ export const VERSIONS = {
 export type E2eTool =
     | "pulumi"
     | "pulumi-resource-kubernetes"
-    | "pulumi-resource-vault"
     | "kube-apiserver"
     | "kube-controller-manager"
     | "etcd"
     | "vault"
-    | "hydra"
-    | "external-secrets";
+    | "hydra";
 
 /** The path each tool is expected at (etcd: found on PATH, else its Debian path). */
 export function toolPath(tool: E2eTool): string {
@@ -38,15 +37,11 @@ export function toolPath(tool: E2eTool): string {
             return path.join(cache, `pulumi-${VERSIONS.pulumi}`, "bin", "pulumi");
         case "pulumi-resource-kubernetes":
             return path.join(cache, `pulumi-kubernetes-${VERSIONS.kubernetesProvider}`, "bin", tool);
-        case "pulumi-resource-vault":
-            return path.join(cache, `pulumi-vault-${VERSIONS.vaultProvider}`, "bin", tool);
         case "kube-apiserver":
         case "kube-controller-manager":
             return path.join(cache, `kubernetes-${VERSIONS.kubernetes}`, "bin", tool);
         case "hydra":
             return path.join(cache, `hydra-${VERSIONS.hydra}`, "bin", "hydra");
-        case "external-secrets":
-            return path.join(cache, `external-secrets-${VERSIONS.eso}`, "bin", "external-secrets");
         case "vault":
             return path.join(cache, `vault-${VERSIONS.vault}`, "bin", "vault");
         case "etcd":
@@ -59,25 +54,17 @@ export function pulumiRoot(): string {
     return path.dirname(path.dirname(toolPath("pulumi")));
 }
 
-/** ESO's CRD folders, best first: the built tool's copy, then the reference dir. */
-export function esoCrdDirs(): string[] {
-    const dirs = [path.join(toolCacheDir(), `external-secrets-${VERSIONS.eso}`, "crds")];
-    const reference = process.env.SECRET_PLATFORM_REFERENCE;
-    if (reference !== undefined && reference !== "")
-        dirs.push(path.join(reference, `external-secrets-${VERSIONS.eso}`));
-    return dirs;
-}
-
-/** The vault chart folder under SECRET_PLATFORM_REFERENCE (the project never hard-codes that path). */
-export function referenceDir(name: string): string {
-    const reference = process.env.SECRET_PLATFORM_REFERENCE;
-    if (reference === undefined || reference === "") {
+/**
+ * A reference folder (the vault chart, ESO's CRDs) as scripts/install-reference.sh left it in the tool
+ * cache, every file checked against scripts/reference.sha256 (it copies from $SECRET_PLATFORM_REFERENCE).
+ */
+export function referenceDir(name: ReferenceName): string {
+    const dir = cachedReferenceDir(name);
+    if (!fs.existsSync(dir)) {
         throw new Error(
-            `SECRET_PLATFORM_REFERENCE is not set: point it at the folder that holds ${name} (.ci/run uses ../shared/reference)`,
+            `no ${name} at ${dir}: run \`npm run tools\` (with SECRET_PLATFORM_REFERENCE=<dir> to copy it from a local folder; .ci/run uses ../shared/reference)`,
         );
     }
-    const dir = path.join(reference, name);
-    if (!fs.existsSync(dir)) throw new Error(`SECRET_PLATFORM_REFERENCE=${reference}: no ${name} there`);
     return dir;
 }
 
