@@ -9,11 +9,72 @@
 #   policy it may hand out nor map itself to one it does not hold.
 # - The seal, the root of trust and the audit trail are break-glass: the
 #   key-share holders with a generated root token, or the Pulumi program.
+# - The dataset as a whole is too: no raft snapshot restore or download, no
+#   peer removal (a restored snapshot rolls back or replaces every secret,
+#   unsealed with whatever keys it came with), and the KV mounts the stack
+#   manages can be neither deleted, re-pointed nor tuned (on Garage a deleted
+#   mount is gone for good).
+# - Nothing may take secrets out of the audit log's HMAC
+#   (audit_non_hmac_request_keys/_response_keys on a mount or auth tune).
 # An explicit deny wins over every grant, in this policy and in any other
 # policy the same token holds.
 
 path "*" {
   capabilities = ["create", "read", "update", "patch", "delete", "list"]
+}
+
+# Mounts admin makes itself: created and tuned, but with no `config` at
+# creation (a nested config can hold the audit keys, which a parameter rule
+# cannot reach) and never the audit HMAC exemptions on a tune.
+path "sys/mounts/*" {
+  capabilities = ["create", "read", "update", "patch", "delete", "list"]
+  denied_parameters = {
+    "config"                       = []
+    "audit_non_hmac_request_keys"  = []
+    "audit_non_hmac_response_keys" = []
+  }
+}
+
+# The KV mounts this stack manages are code (the Pulumi program): read only.
+path "sys/mounts/{{kv.mount}}" {
+  capabilities = ["read"]
+}
+
+path "sys/mounts/{{kv.mount}}/tune" {
+  capabilities = ["read"]
+}
+
+# Moving a mount re-points every store and policy.
+path "sys/remount*" {
+  capabilities = ["deny"]
+}
+
+# Auth methods' mounts, including sys/mounts/auth/<path>/tune, the tune route
+# that needs no sudo: read only.
+path "sys/mounts/auth/*" {
+  capabilities = ["read"]
+}
+
+path "sys/auth/*" {
+  capabilities = ["read", "list"]
+}
+
+# Raft: membership and the dataset are break-glass. Reading the configuration
+# and autopilot state stays.
+path "sys/storage/raft/*" {
+  capabilities = ["read", "list"]
+}
+
+path "sys/storage/raft/snapshot" {
+  capabilities = ["deny"]
+}
+
+path "sys/storage/raft/snapshot-force" {
+  capabilities = ["deny"]
+}
+
+path "sys/storage/raft/remove-peer" {
+  capabilities = ["deny"]
 }
 
 # Tokens: child tokens only (Vault refuses policies admin does not hold

@@ -198,6 +198,24 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["admin", "sys/raw/core/keyring", DENY],
     ["admin", "sys/seal", DENY],
     ["admin", "sys/step-down", DENY],
+    // ...nor roll back, replace or shrink the dataset (raft), nor delete, move or tune a managed mount.
+    ["admin", "sys/storage/raft/snapshot", DENY],
+    ["admin", "sys/storage/raft/snapshot-force", DENY],
+    ["admin", "sys/storage/raft/remove-peer", DENY],
+    ["admin", "sys/storage/raft/configuration", ["list", "read"]],
+    ["admin", "sys/storage/raft/autopilot/state", ["list", "read"]],
+    ["admin", "sys/mounts/amiya.akn", ["read"]],
+    ["admin", "sys/mounts/kiana.akn", ["read"]],
+    ["admin", "sys/mounts/shared", ["read"]],
+    ["admin", "sys/mounts/team", ["read"]],
+    ["admin", "sys/mounts/amiya.akn/tune", ["read"]],
+    ["admin", "sys/mounts/new-mount/tune", ADMIN],
+    ["admin", "sys/mounts/auth/oidc/tune", ["read"]],
+    ["admin", "sys/mounts/auth/kubernetes-amiya.akn/tune", ["read"]],
+    ["admin", "sys/auth/oidc", ["list", "read"]],
+    ["admin", "sys/auth/oidc/tune", ["list", "read"]],
+    ["admin", "sys/remount", DENY],
+    ["admin", "sys/remount/status/some-id", DENY],
     // The raft snapshot job: one read, nothing else.
     ["raft-snapshot", "sys/storage/raft/snapshot", ["read"]],
     ["raft-snapshot", "sys/storage/raft/snapshot-force", DENY],
@@ -611,6 +629,51 @@ describe("VaultConfiguration on a real Vault server", function () {
         const group = await as(root, "GET", "identity/group/name/vault-admins");
         assert.deepEqual(group.body.data.policies, ["admin"]);
         assert.equal((await as(root, "GET", "sys/policies/acl/escalate")).status, 404);
+    });
+
+    it("keeps the SSO admin from blinding the audit log or removing a managed mount, on real requests", async () => {
+        const admin = tokens.get("admin") as string;
+        const errors = (res: { body: any }) => JSON.stringify(res.body?.errors ?? []);
+        // Positive controls: a mount of its own, created and tuned.
+        const own = await as(admin, "POST", "sys/mounts/admin-scratch", { type: "kv", options: { version: "2" } });
+        assert.equal(own.status, 204, errors(own));
+        const tune = await as(admin, "POST", "sys/mounts/admin-scratch/tune", { max_lease_ttl: "2h" });
+        assert.equal(tune.status, 204, errors(tune));
+        for (const [method, apiPath, body] of [
+            // Tokens and secret values in clear in the audit log: on a mount of its own, an auth mount, a managed mount.
+            ["POST", "sys/mounts/admin-scratch/tune", { audit_non_hmac_request_keys: ["data"] }],
+            ["POST", "sys/mounts/admin-scratch/tune", { audit_non_hmac_response_keys: ["data"] }],
+            ["POST", "sys/mounts/auth/oidc/tune", { audit_non_hmac_response_keys: ["client_token"] }],
+            ["POST", "sys/mounts/auth/kubernetes-amiya.akn/tune", { audit_non_hmac_request_keys: ["jwt"] }],
+            ["POST", "sys/mounts/amiya.akn/tune", { audit_non_hmac_response_keys: ["data"] }],
+            // The same through a new mount's nested config.
+            [
+                "POST",
+                "sys/mounts/blind",
+                { type: "kv", config: { audit_non_hmac_response_keys: ["data"] }, options: { version: "2" } },
+            ],
+            // A managed mount deleted, re-pointed or retuned.
+            ["DELETE", "sys/mounts/amiya.akn", undefined],
+            ["DELETE", "sys/mounts/shared", undefined],
+            ["POST", "sys/remount", { from: "amiya.akn", to: "elsewhere" }],
+            ["POST", "sys/mounts/amiya.akn/tune", { max_lease_ttl: "1h" }],
+            // Raft's dataset and membership (file storage here: the policy refuses before the backend is asked).
+            ["POST", "sys/storage/raft/snapshot-force", {}],
+            ["POST", "sys/storage/raft/remove-peer", { server_id: "vault-1" }],
+            ["GET", "sys/storage/raft/snapshot", undefined],
+        ] as const) {
+            const res = await as(admin, method, apiPath, body);
+            assert.equal(res.status, 403, `${method} ${apiPath}: HTTP ${res.status} ${errors(res)}`);
+        }
+        // Nothing changed behind the refusals; root (break-glass) still can.
+        const mounts = (await as(root, "GET", "sys/mounts")).body.data as Record<string, unknown>;
+        assert.ok("amiya.akn/" in mounts && "shared/" in mounts && !("blind/" in mounts) && !("elsewhere/" in mounts));
+        const scratch = (await as(root, "GET", "sys/mounts/admin-scratch/tune")).body.data;
+        assert.equal(scratch.audit_non_hmac_request_keys, undefined);
+        const oidcTune = (await as(root, "GET", "sys/mounts/auth/oidc/tune")).body.data;
+        assert.equal(oidcTune.audit_non_hmac_response_keys, undefined);
+        const byRoot = await as(root, "POST", "sys/mounts/admin-scratch/tune", { audit_non_hmac_request_keys: ["x"] });
+        assert.equal(byRoot.status, 204, errors(byRoot));
     });
 
     describe("KV v2 mount settings", () => {

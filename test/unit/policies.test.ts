@@ -118,10 +118,26 @@ describe("policy files", () => {
             "sys/raw*",
             "sys/rekey*",
             "sys/rekey-recovery-key*",
+            "sys/remount*",
             "sys/rotate*",
             "sys/seal",
             "sys/step-down",
+            "sys/storage/raft/remove-peer",
+            "sys/storage/raft/snapshot",
+            "sys/storage/raft/snapshot-force",
         ]);
+        // Every managed KV mount is read-only to admin (no delete, remount or tune), one block per mount.
+        for (const mount of ["amiya.akn", "shared"]) {
+            for (const p of [`sys/mounts/${mount}`, `sys/mounts/${mount}/tune`]) {
+                assert.deepEqual(json.path[p]?.[0]?.capabilities, ["read"], p);
+            }
+        }
+        // The audit HMAC exemptions are refused on every mount tune and at creation.
+        assert.deepEqual((json.path["sys/mounts/*"]?.[0] as { denied_parameters?: unknown }).denied_parameters, {
+            audit_non_hmac_request_keys: [],
+            audit_non_hmac_response_keys: [],
+            config: [],
+        });
         // No sudo on "*": with it, Vault skips the child-token policy subset check.
         assert.deepEqual(json.path["*"][0].capabilities, ["create", "read", "update", "patch", "delete", "list"]);
         const sudo = Object.entries(json.path)
