@@ -17,6 +17,8 @@ import { requireTool } from "../support/tools";
 const ROOT = path.join(__dirname, "..", "..");
 const DIR = path.join(ROOT, ".github", "workflows");
 const NAMES = ["preview", "deploy", "drift"] as const;
+/** Every workflow file, each linted by actionlint. */
+const ALL = [...NAMES, "e2e"] as const;
 
 interface Step {
     id?: string;
@@ -78,7 +80,7 @@ describe("workflows", () => {
 
     it("pass actionlint, which does reject a broken workflow", function () {
         const actionlint = requireTool(this, "actionlint");
-        const files = NAMES.map((n) => path.join(DIR, `${n}.yml`));
+        const files = ALL.map((n) => path.join(DIR, `${n}.yml`));
         const res = spawnSync(actionlint, ["-no-color", ...files], { cwd: ROOT, encoding: "utf8" });
         assert.equal(res.status, 0, `actionlint:\n${res.stdout}${res.stderr}`);
 
@@ -220,6 +222,20 @@ describe("workflows", () => {
         const up = step(job, (s) => /pulumi up/.test(s.run ?? ""), "pulumi up");
         assert.match(up.run as string, /pulumi up --yes --stack "\$STACK"/);
         assert.match(up.run as string, /--policy-pack policies\/guard/);
+    });
+
+    it("e2e: the whole scenario with the official vault plugin, never the stand-in, and no secret", () => {
+        const wf = load("e2e");
+        assert.ok("pull_request" in wf.on && "push" in wf.on, "runs on pull requests and pushes");
+        assert.deepEqual(Object.keys(wf.jobs), ["e2e"]);
+        const job = wf.jobs.e2e;
+        assert.equal(JSON.stringify(wf).includes("secrets."), false, "no secret: everything runs on loopback");
+        const tools = step(job, (s) => /build-e2e-tools\.sh/.test(s.run ?? ""), "the tool builds");
+        assert.match(tools.run as string, /bash scripts\/install-tools\.sh\n\s*bash scripts\/build-e2e-tools\.sh/);
+        const e2e = step(job, (s) => /npm run e2e/.test(s.run ?? ""), "npm run e2e");
+        assert.equal(e2e.run, "npm run e2e -- --vault-plugin official");
+        // The reference data comes from upstream, checked by digest: no local folder is named.
+        assert.equal(text("e2e").includes("SECRET_PLATFORM_REFERENCE"), false);
     });
 
     describe("drift", () => {
