@@ -20,6 +20,16 @@ const ETCD_READY_MS = 30_000;
 const APISERVER_READY_MS = 120_000;
 const CONTROLLERS_READY_MS = 60_000;
 export const KUBE_CONTEXT = "secret-platform-e2e";
+/** The Services' range (the `kubernetes` Service takes its first address). */
+export const SERVICE_CIDR = "10.96.0.0/16";
+/** What a destroy needs: namespaces emptied and removed, owned objects collected; and what ServiceAccount users need. */
+const DESTROY_CONTROLLERS = [
+    "namespace",
+    "garbagecollector",
+    "serviceaccount",
+    "serviceaccount-token",
+    "root-ca-cert-publisher",
+];
 
 export interface KubeBinaries {
     readonly etcd: string;
@@ -72,8 +82,22 @@ async function etcdHealthy(url: string): Promise<boolean> {
     return res.ok && body.health === "true";
 }
 
+/** What a node (e2e/node/) adds to the control plane; nothing by default. */
+export interface ClusterOptions {
+    /** More IP SANs in the API server's certificate: where a node's pods reach it (the `kubernetes` Service IP, the node's address). */
+    readonly extraServingIps?: readonly string[];
+    /** Controllers beside the destroy set (e.g. endpointslice for Services with pods behind them). */
+    readonly extraControllers?: readonly string[];
+}
+
 /** Starts etcd, kube-apiserver and kube-controller-manager; resolves when all three answer. */
-export async function startCluster(rig: Rig, ca: RigCa, bins: KubeBinaries, log = console.log): Promise<Cluster> {
+export async function startCluster(
+    rig: Rig,
+    ca: RigCa,
+    bins: KubeBinaries,
+    log = console.log,
+    opts: ClusterOptions = {},
+): Promise<Cluster> {
     const dir = rig.subdir("kube");
     const [etcdClient, etcdPeer, apiPort, kcmPort] = [
         await freePort(),
@@ -101,7 +125,7 @@ export async function startCluster(rig: Rig, ca: RigCa, bins: KubeBinaries, log 
 
     const serving = await ca.issueServer("kube-apiserver", {
         dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
-        ips: ["127.0.0.1"],
+        ips: ["127.0.0.1", ...(opts.extraServingIps ?? [])],
     });
     const admin = await ca.issueClient("kube-admin", { commonName: "e2e-admin", organizations: ["system:masters"] });
     const kcmClient = await ca.issueClient("kube-controller-manager", { commonName: "system:kube-controller-manager" });
@@ -128,7 +152,7 @@ export async function startCluster(rig: Rig, ca: RigCa, bins: KubeBinaries, log 
         `--service-account-key-file=${sa.publicKey}`,
         `--service-account-signing-key-file=${sa.privateKey}`,
         `--service-account-issuer=${issuer}`,
-        "--service-cluster-ip-range=10.96.0.0/16",
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
         // The endpoint reconciler refuses a loopback advertise address.
         "--endpoint-reconciler-type=none",
         "--v=1",
@@ -188,9 +212,7 @@ export async function startCluster(rig: Rig, ca: RigCa, bins: KubeBinaries, log 
         `--secure-port=${kcmPort}`,
         `--cert-dir=${rig.subdir("kube/kcm-certs")}`,
         "--leader-elect=false",
-        // What a destroy needs: namespaces emptied and removed, owned objects collected;
-        // and what ServiceAccount users need: the default SA, legacy token Secrets, kube-root-ca.crt.
-        "--controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token,root-ca-cert-publisher",
+        `--controllers=${[...DESTROY_CONTROLLERS, ...(opts.extraControllers ?? [])].join(",")}`,
         `--service-account-private-key-file=${sa.privateKey}`,
         `--root-ca-file=${ca.cert}`,
         // Each controller runs as its own ServiceAccount (the RBAC bootstrap roles grant per controller).
