@@ -15,7 +15,7 @@ import {
 } from "./lib/helm-values";
 import { MANAGED_LABELS, RELEASE_NAME } from "./lib/contracts";
 import { buildMetricsScrape, METRICS_SERVICE } from "./lib/metrics";
-import { buildNetworkPolicies, missingEgress, NetworkPolicySlice } from "./lib/network-policy";
+import { buildNetworkPolicies, NetworkPolicySlice } from "./lib/network-policy";
 import { readinessOf, Readiness } from "./lib/readiness";
 import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY, trustBundle, vaultPodS3UsesBundle } from "./lib/trust";
 
@@ -197,7 +197,6 @@ export class VaultServer extends pulumi.ComponentResource {
                     child,
                 ),
         );
-        for (const warning of missingEgress(c)) pulumi.log.warn(warning, this);
 
         // A rotated key must roll the pods (the chart's checksum covers only the HCL). Only a SHA-256 digest
         // leaves the secret Output: the inputs are access keys (>=128 bits of entropy for Garage/AWS keys),

@@ -3,7 +3,7 @@
  * resolve.ts (defaults derived from other keys, and the typed config),
  * rules/ (checks between fields, by concern), load.ts (the one pass).
  */
-export { ConfigError, loadConfig, requiredSecretKeys, stackConfigSource } from "./load";
+export { ConfigError, echo, loadConfig, requiredSecretKeys, stackConfigSource } from "./load";
 export type { ConfigSource } from "./load";
 export type {
     AwsKmsUnseal,

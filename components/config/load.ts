@@ -5,9 +5,18 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { PlatformConfig, resolveDefaults, ResolvedConfig, SecretValues } from "./resolve";
+import { PlatformConfig, resolveDefaults, SecretValues } from "./resolve";
 import { checkRules, requiredSecrets } from "./rules";
-import { CONFIG_NAMESPACE, CONFIG_SCHEMAS, OBJECT_KEYS, Parsed, REQUIRED_KEYS, SECRET_KEYS, SecretKey } from "./schema";
+import {
+    CONFIG_NAMESPACE,
+    CONFIG_SCHEMAS,
+    OBJECT_KEYS,
+    ObjectKey,
+    Parsed,
+    REQUIRED_KEYS,
+    SECRET_KEYS,
+    SecretKey,
+} from "./schema";
 
 /** Thrown by loadConfig with one line a problem. */
 export class ConfigError extends Error {
@@ -27,6 +36,12 @@ export interface ConfigSource {
     isSecret(key: string): boolean;
     /** Every key set in this project's namespace. */
     keys(): string[];
+    /**
+     * Every other key set on the stack, in full (`<namespace>:<key>`, or a key
+     * with no namespace at all): a misspelled namespace hides a key from the
+     * program, so the loader looks for near misses among them.
+     */
+    foreignKeys?(): string[];
 }
 
 /** The running program's config, as the Pulumi engine handed it over. */
@@ -41,6 +56,7 @@ export function stackConfigSource(): ConfigSource {
             Object.keys(pulumi.runtime.allConfig())
                 .filter((k) => k.startsWith(prefix))
                 .map((k) => k.slice(prefix.length)),
+        foreignKeys: () => Object.keys(pulumi.runtime.allConfig()).filter((k) => !k.startsWith(prefix)),
     };
 }
 
@@ -48,27 +64,96 @@ function formatPath(segments: readonly PropertyKey[]): string {
     return segments.map((s, i) => (typeof s === "number" ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`)).join("");
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** A value as the error echoes it: JSON, cut short. Only ever called for keys that hold no secret. */
+export function echo(value: unknown): string {
+    const text = JSON.stringify(value) ?? String(value);
+    const oneLine = text.replace(/\\n/g, " ");
+    return oneLine.length > 60 ? `${oneLine.slice(0, 57)}...` : oneLine;
+}
+
+/** Levenshtein distance, case-insensitive: how far a misspelling is from a known name. */
+function distance(a: string, b: string): number {
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    let row = Array.from({ length: y.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= x.length; i++) {
+        const next = [i];
+        for (let j = 1; j <= y.length; j++) {
+            next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+        }
+        row = next;
+    }
+    return row[y.length];
+}
+
+/** The known name closest to `name`, when it is a plausible misspelling of it. */
+export function nearest(name: string, known: readonly string[]): string | undefined {
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const candidate of known) {
+        const d = distance(name, candidate);
+        if (d < bestDistance) [best, bestDistance] = [candidate, d];
+    }
+    const allowed = Math.max(2, Math.floor((best?.length ?? 0) / 3));
+    return best !== undefined && bestDistance <= allowed ? best : undefined;
+}
+
+/** ", did you mean 'x'?" for a near miss, else "". */
+function didYouMean(name: string, known: readonly string[], quote = "'"): string {
+    const hit = nearest(name, known);
+    return hit === undefined ? "" : ` (did you mean ${quote}${hit}${quote}?)`;
+}
+
+/** The field names of the object schema at `path` under `schema` (optional, default and array wrappers seen through). */
+function fieldsAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+    let node: unknown = schema;
+    const unwrap = (n: unknown): unknown => {
+        for (;;) {
+            const def = (n as { _zod?: { def?: { innerType?: unknown; in?: unknown } } })._zod?.def;
+            if (def?.innerType !== undefined) n = def.innerType;
+            else if (def?.in !== undefined) n = def.in;
+            else return n;
+        }
+    };
+    for (const segment of path) {
+        node = unwrap(node);
+        if (node instanceof z.ZodObject) node = (node.shape as Record<string, unknown>)[String(segment)];
+        else if (node instanceof z.ZodArray) node = node.element;
+        else if (node instanceof z.ZodRecord) node = node.valueType;
+        else return [];
+    }
+    node = unwrap(node);
+    return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
+}
+
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
+    // What the user wrote, when the issue carries it (reportInput): the object keys hold no secret.
+    const got = "input" in issue && issue.input !== undefined ? ` (got ${echo(issue.input)})` : "";
     switch (issue.code) {
         case "invalid_type":
-            return issue.input === undefined ? "is required" : `must be ${article(issue.expected)}`;
-        case "unrecognized_keys":
-            return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+            return issue.input === undefined ? "is required" : `must be ${article(issue.expected)}${got}`;
+        case "unrecognized_keys": {
+            const fields = fieldsAt(schema, issue.path);
+            const named = issue.keys.map((k) => `'${k}'${didYouMean(k, fields)}`);
+            return `unknown key${issue.keys.length > 1 ? "s" : ""} ${named.join(", ")}`;
+        }
         case "invalid_value":
-            return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+            return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${got}`;
         case "too_small":
-            return issue.origin === "array" || issue.origin === "string"
-                ? issue.message.startsWith("must")
-                    ? issue.message
-                    : `must have at least ${String(issue.minimum)} ${issue.origin === "array" ? "item(s)" : "character(s)"}`
-                : `must be at least ${String(issue.minimum)}`;
+            return (
+                (issue.origin === "array" || issue.origin === "string"
+                    ? issue.message.startsWith("must")
+                        ? issue.message
+                        : `must have at least ${String(issue.minimum)} ${issue.origin === "array" ? "item(s)" : "character(s)"}`
+                    : `must be at least ${String(issue.minimum)}`) + got
+            );
         case "too_big":
-            return `must be at most ${String(issue.maximum)}`;
+            return `must be at most ${String(issue.maximum)}${got}`;
         case "invalid_key":
             // A record key that fails its own schema (e.g. a label key): that schema's message.
             return issue.issues[0]?.message ?? issue.message;
         default:
-            return issue.message;
+            return `${issue.message}${got}`;
     }
 }
 
@@ -117,17 +202,28 @@ export function loadConfig(source: ConfigSource = stackConfigSource()): Platform
     const problems: string[] = [];
     const fail = (key: string, message: string) => problems.push(`${CONFIG_NAMESPACE}:${key}: ${message}`);
 
-    const known = new Set<string>([...OBJECT_KEYS, ...Object.keys(SECRET_KEYS)]);
+    const known = [...OBJECT_KEYS, ...Object.keys(SECRET_KEYS)].sort();
     for (const key of source.keys()) {
-        if (!known.has(key)) fail(key, `unknown key (known keys: ${[...known].sort().join(", ")})`);
+        if (known.includes(key)) continue;
+        const hint = nearest(key, known);
+        fail(
+            key,
+            hint === undefined
+                ? `unknown key (known keys: ${known.join(", ")})`
+                : `unknown key (did you mean '${hint}'?)`,
+        );
     }
+    problems.push(...namespaceProblems(source.foreignKeys?.() ?? [], known));
 
     const parsed: Partial<Parsed> = {};
     const given: Record<string, unknown> = {};
+    /** Keys that did not parse: the rules that read them (or a default derived from them) do not run. */
+    const broken = new Set<ObjectKey>();
     for (const key of OBJECT_KEYS) {
         const raw = source.get(key);
         if (raw === undefined && REQUIRED_KEYS.includes(key)) {
             fail(key, "is required (see docs/configuration.md)");
+            broken.add(key);
             continue;
         }
         given[key] = raw === undefined ? undefined : parseJsonValue(raw);
@@ -135,13 +231,14 @@ export function loadConfig(source: ConfigSource = stackConfigSource()): Platform
         if (result.success) {
             (parsed as Record<string, unknown>)[key] = result.data;
         } else {
+            broken.add(key);
             for (const issue of result.error.issues) {
-                fail(formatPath([key, ...issue.path]), describeIssue(issue));
+                fail(formatPath([key, ...issue.path]), describeIssue(issue, CONFIG_SCHEMAS[key]));
             }
         }
     }
 
-    // Secret keys: present only with --secret; the value never leaves an Output.
+    // Secret keys: present only with --secret; the value never leaves an Output, nor an error message.
     const isSet = (key: SecretKey) => secretIsSet(source, key);
     const values: Record<string, unknown> = {};
     for (const key of Object.keys(SECRET_KEYS) as SecretKey[]) {
@@ -161,16 +258,89 @@ export function loadConfig(source: ConfigSource = stackConfigSource()): Platform
         }
     }
 
-    // The rules read resolved values, so they only run on a config whose every key parsed.
-    let resolved: ResolvedConfig | undefined;
-    if (problems.length === 0) {
-        resolved = resolveDefaults(parsed as Parsed, values as SecretValues);
-        checkRules(resolved, { isSet, reviewerJwtNames, given: (path) => isGiven(given, path) }, fail);
-    }
-    if (problems.length > 0 || resolved === undefined) throw new ConfigError(problems);
+    // The rules read resolved values. A key that did not parse gets a stand-in, and every rule that reads
+    // it, or a default derived from it, is skipped: one run reports the rules of the keys that parsed too.
+    const withStandIns = { ...standIns(broken), ...parsed } as Parsed;
+    const resolved = resolveDefaults(withStandIns, values as SecretValues);
+    checkRules(resolved, { isSet, reviewerJwtNames, given: (path) => isGiven(given, path) }, fail, taintedBy(broken));
+    if (problems.length > 0) throw new ConfigError(problems);
 
     // The rules have checked every guarantee PlatformConfig's per-mode unions state.
     return resolved as PlatformConfig;
+}
+
+/** The keys resolve.ts derives defaults of from each key. */
+const DERIVED_FROM: Readonly<Partial<Record<ObjectKey, readonly ObjectKey[]>>> = {
+    cluster: ["exposure", "vault", "kubernetesAuth", "externalSecrets"],
+    storage: ["unseal"],
+    exposure: ["vault"],
+};
+
+/** The broken keys and every key whose resolved value derives from one of them. */
+function taintedBy(broken: ReadonlySet<ObjectKey>): Set<string> {
+    const out = new Set<string>(broken);
+    let grew = true;
+    while (grew) {
+        grew = false;
+        for (const [from, derived] of Object.entries(DERIVED_FROM)) {
+            if (!out.has(from)) continue;
+            for (const key of derived ?? []) {
+                if (!out.has(key)) [grew] = [true, out.add(key)];
+            }
+        }
+    }
+    return out;
+}
+
+/** Values of the right shape for keys that did not parse; no rule reads them (they are tainted). */
+function standIns(broken: ReadonlySet<ObjectKey>): Partial<Parsed> {
+    const out: Record<string, unknown> = {};
+    for (const key of broken) {
+        if (key === "cluster") out.cluster = { name: "invalid.invalid", domain: "invalid.invalid" };
+        else if (key === "storage") {
+            out.storage = CONFIG_SCHEMAS.storage.parse({
+                mode: "s3-compatible",
+                bucket: "stand-in",
+                region: "stand-in",
+                endpoint: "https://stand-in.invalid",
+            });
+        } else out[key] = CONFIG_SCHEMAS[key].parse(undefined);
+    }
+    return out as Partial<Parsed>;
+}
+
+/** The namespaces of the providers a stack file may legitimately configure. */
+const OTHER_NAMESPACES = ["aws", "kubernetes", "vault", "random", "pulumi"];
+
+/**
+ * Keys outside the project's namespace that look like its own: a key with no
+ * namespace, a near miss of the namespace, or a foreign namespace on one of
+ * the project's key names. The program never reads them, so they would be
+ * dropped without a word.
+ */
+function namespaceProblems(foreign: readonly string[], known: readonly string[]): string[] {
+    const problems: string[] = [];
+    for (const full of foreign) {
+        const at = full.indexOf(":");
+        if (at < 0) {
+            const name = known.includes(full) ? full : (nearest(full, known) ?? full);
+            problems.push(
+                `${full}: has no namespace, and Pulumi reads stack keys only as <namespace>:<key>: write ${CONFIG_NAMESPACE}:${name}`,
+            );
+            continue;
+        }
+        const namespace = full.slice(0, at);
+        const key = full.slice(at + 1);
+        const nearNamespace =
+            !OTHER_NAMESPACES.includes(namespace) && nearest(namespace, [CONFIG_NAMESPACE]) !== undefined;
+        const ownKey = known.includes(key) && !OTHER_NAMESPACES.includes(namespace);
+        if (!nearNamespace && !ownKey) continue;
+        const name = known.includes(key) ? key : (nearest(key, known) ?? key);
+        problems.push(
+            `${full}: namespace '${namespace}' is not this project's, so the program never reads this key (did you mean ${CONFIG_NAMESPACE}:${name}?)`,
+        );
+    }
+    return problems;
 }
 
 /**

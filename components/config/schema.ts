@@ -487,7 +487,9 @@ const networkPolicySchema = z
                 kubernetesApi: egressRule("the Kubernetes API (TokenReview, raft service registration)"),
             })
             .prefault({})
-            .describe("Egress Vault needs beyond DNS; a flow left unset is blocked (the deploy warns)."),
+            .describe(
+                "Egress Vault needs beyond DNS. While networkPolicy.enabled, every flow the config needs must have a rule (refused otherwise): s3 (s3 storage, or raft snapshots), kms (awskms seal), oidc (OIDC on) and kubernetesApi (always).",
+            ),
     })
     .describe("NetworkPolicies of Vault's namespace.");
 

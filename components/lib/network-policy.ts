@@ -205,32 +205,53 @@ export function buildNetworkPolicies(config: NetworkPolicySlice): NamedPolicy[] 
     return policies;
 }
 
+/** The slice requiredEgress reads: what runs and what it must reach. */
+export interface EgressNeedsSlice {
+    readonly networkPolicy: Pick<PlatformConfig["networkPolicy"], "enabled" | "egress">;
+    readonly server: {
+        readonly storageBackend: PlatformConfig["server"]["storageBackend"];
+        readonly snapshots?: { readonly enabled: boolean };
+    };
+    readonly unseal: Pick<PlatformConfig["unseal"], "mode">;
+    readonly oidc: Pick<PlatformConfig["oidc"], "enabled">;
+}
+
+/** One egress flow the config needs, and what fails without it. */
+export interface EgressNeed {
+    readonly target: (typeof EGRESS_TARGETS)[number];
+    /** Completes "without it, ...". */
+    readonly breaks: string;
+}
+
 /**
- * Flows the config needs but no egress rule allows, one sentence each: with
- * default deny they fail at run time, so the component warns at deploy time.
+ * The egress flows the config needs while NetworkPolicies are on (default
+ * deny drops every other flow), each with what fails without it. Empty when
+ * NetworkPolicies are off. The config rules refuse a needed flow that has no
+ * rule (components/config/rules/network-policy.ts).
  */
-export function missingEgress(config: NetworkPolicySlice): string[] {
-    const np = config.networkPolicy;
-    if (!np.enabled) return [];
-    const missing: string[] = [];
-    const key = (t: string) => `secret-platform:networkPolicy.egress.${t}`;
-    if (config.server.storageBackend === "s3" && np.egress.s3 === undefined) {
-        missing.push(`${key("s3")} is unset: Vault cannot reach its S3 storage and will not start`);
+export function requiredEgress(config: EgressNeedsSlice): EgressNeed[] {
+    if (!config.networkPolicy.enabled) return [];
+    const needs: EgressNeed[] = [];
+    if (config.server.storageBackend === "s3") {
+        needs.push({ target: "s3", breaks: "Vault cannot reach its S3 storage and does not start" });
+    } else if (config.server.snapshots?.enabled === true) {
+        needs.push({ target: "s3", breaks: "the raft snapshot job cannot upload snapshots to the bucket" });
     }
-    if (config.server.snapshots?.enabled === true && np.egress.s3 === undefined) {
-        missing.push(`${key("s3")} is unset: the raft snapshot job cannot upload snapshots to the bucket`);
+    if (config.unseal.mode === "awskms") {
+        needs.push({ target: "kms", breaks: "the awskms seal cannot reach KMS and Vault stays sealed" });
     }
-    if (config.unseal.mode === "awskms" && np.egress.kms === undefined) {
-        missing.push(`${key("kms")} is unset: the awskms seal cannot reach KMS and Vault stays sealed`);
+    if (config.oidc.enabled) {
+        needs.push({
+            target: "oidc",
+            breaks: "Vault cannot fetch the OIDC issuer's discovery document, and `pulumi up` fails configuring OIDC login",
+        });
     }
-    if (config.oidc.enabled && np.egress.oidc === undefined) {
-        missing.push(`${key("oidc")} is unset: Vault cannot fetch the OIDC issuer's discovery document and keys`);
-    }
-    if (np.egress.kubernetesApi === undefined) {
-        missing.push(
-            `${key("kubernetesApi")} is unset: Kubernetes auth logins fail (Vault cannot call TokenReview)` +
-                (config.server.storageBackend === "raft" ? " and raft service registration fails" : ""),
-        );
-    }
-    return missing;
+    // Kubernetes auth (the External Secrets stores, the snapshot job) is always configured.
+    needs.push({
+        target: "kubernetesApi",
+        breaks:
+            "Kubernetes auth logins fail (Vault cannot call TokenReview), so no ClusterSecretStore works" +
+            (config.server.storageBackend === "raft" ? ", and raft service registration fails" : ""),
+    });
+    return needs;
 }

@@ -21,6 +21,14 @@ export function homelabStack(): StackConfig & { values: Record<string, any>; sec
                 issuer: "https://auth.amiya.akn",
                 groups: { "vault-admins": ["admin"], developers: ["operator"], viewers: ["read-only"] },
             },
+            // Every flow default deny would block: the config refuses a needed flow without a rule.
+            networkPolicy: {
+                egress: {
+                    s3: { cidrs: ["192.168.10.20/32"], ports: [3900] },
+                    oidc: { cidrs: ["192.168.10.21/32"] },
+                    kubernetesApi: { cidrs: ["192.168.10.10/32"], ports: [6443] },
+                },
+            },
         },
         secrets: {
             storageAccessKeyId: "GKtestaccesskey",
@@ -37,10 +45,21 @@ export function awsStack(): StackConfig & { values: Record<string, any>; secrets
             cluster: { name: "prod.example", domain: "prod.example.com" },
             storage: { mode: "aws", bucket: "prod-example-vault", region: "eu-west-1" },
             oidc: { issuer: "https://auth.example.com", groups: { admins: ["admin"] } },
+            networkPolicy: {
+                egress: {
+                    s3: { cidrs: ["52.218.0.0/17"] },
+                    kms: { cidrs: ["52.94.0.0/22"] },
+                    oidc: { cidrs: ["203.0.113.10/32"] },
+                    kubernetesApi: { cidrs: ["10.0.0.0/16"], ports: [6443] },
+                },
+            },
         },
         secrets: { oidcClientSecret: "test-oidc-client-secret" },
     };
 }
+
+/** networkPolicy.egress.kms for a stack that switches to the awskms seal (the config requires one then). */
+export const KMS_EGRESS = { cidrs: ["52.94.0.0/22"] };
 
 /** The homelab stack's ClusterSecretStore inputs, for the ESO builder specs. */
 export const HOMELAB_STORE_INPUT: VaultStoreInput = {

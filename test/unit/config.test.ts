@@ -1,11 +1,12 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { ConfigError, loadConfig, OBJECT_KEYS, SECRET_KEYS } from "../../components/config";
 import { buildPlatform } from "../../components/platform";
 import { readStackFile } from "../../ops/stack-file";
-import { awsStack, homelabStack } from "../support/fixtures";
+import { awsStack, homelabStack, KMS_EGRESS } from "../support/fixtures";
 import { registrations } from "../support/mocks";
 import {
     configOf,
@@ -28,6 +29,8 @@ interface BadCase {
 }
 
 const ns = "secret-platform";
+const EGRESS_HINT =
+    "set cidrs for an endpoint outside the cluster, namespaces for one this cluster's ingress serves; docs/architecture/network-policy.md";
 const cases: BadCase[] = [
     {
         name: "missing cluster",
@@ -47,27 +50,29 @@ const cases: BadCase[] = [
     {
         name: "cluster.domain not a DNS name",
         change: (s) => (s.values.cluster.domain = "Amiya_AKN"),
-        expect: [`${ns}:cluster.domain: must be a lower-case DNS name (e.g. vault.amiya.akn)`],
+        expect: [`${ns}:cluster.domain: must be a lower-case DNS name (e.g. vault.amiya.akn) (got "Amiya_AKN")`],
     },
     {
         name: "cluster as a string",
         change: (s) => (s.values.cluster = "amiya.akn"),
-        expect: [`${ns}:cluster: must be an object`],
+        expect: [`${ns}:cluster: must be an object (got "amiya.akn")`],
     },
     {
         name: "unknown storage mode",
         change: (s) => (s.values.storage.mode = "gcs"),
-        expect: [`${ns}:storage.mode: must be one of "aws", "s3-compatible"`],
+        expect: [`${ns}:storage.mode: must be one of "aws", "s3-compatible" (got "gcs")`],
     },
     {
         name: "bucket name with upper case",
         change: (s) => (s.values.storage.bucket = "Vault_Data"),
-        expect: [`${ns}:storage.bucket: must be a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-')`],
+        expect: [
+            `${ns}:storage.bucket: must be a valid S3 bucket name (3-63 lower-case letters, digits, '.' and '-') (got "Vault_Data")`,
+        ],
     },
     {
         name: "endpoint not a URL",
         change: (s) => (s.values.storage.endpoint = "s3.amiya.akn"),
-        expect: [`${ns}:storage.endpoint: must be an http or https URL`],
+        expect: [`${ns}:storage.endpoint: must be an http or https URL (got "s3.amiya.akn")`],
     },
     {
         name: "s3-compatible without endpoint",
@@ -132,12 +137,12 @@ const cases: BadCase[] = [
     {
         name: "noncurrent expiration as a string",
         change: (s) => (s.values.storage.noncurrentVersionExpirationDays = "30"),
-        expect: [`${ns}:storage.noncurrentVersionExpirationDays: must be a number`],
+        expect: [`${ns}:storage.noncurrentVersionExpirationDays: must be a number (got "30")`],
     },
     {
         name: "unknown key inside storage",
         change: (s) => (s.values.storage.buckit = "x"),
-        expect: [`${ns}:storage: unknown key 'buckit'`],
+        expect: [`${ns}:storage: unknown key 'buckit' (did you mean 'bucket'?)`],
     },
     {
         name: "unknown top-level key",
@@ -161,12 +166,12 @@ const cases: BadCase[] = [
     {
         name: "unknown storage backend",
         change: (s) => (s.values.server = { storageBackend: "consul" }),
-        expect: [`${ns}:server.storageBackend: must be one of "s3", "raft"`],
+        expect: [`${ns}:server.storageBackend: must be one of "s3", "raft" (got "consul")`],
     },
     {
         name: "chart version not pinned",
         change: (s) => (s.values.server = { chartVersion: "latest" }),
-        expect: [`${ns}:server.chartVersion: must be an exact chart version such as 0.34.1`],
+        expect: [`${ns}:server.chartVersion: must be an exact chart version such as 0.34.1 (got "latest")`],
     },
     {
         name: "a metrics scrape without a monitoring namespace",
@@ -186,6 +191,7 @@ const cases: BadCase[] = [
         name: "awskms seal on s3-compatible storage without a key",
         change: (s) => {
             s.values.unseal = { mode: "awskms" };
+            s.values.networkPolicy.egress.kms = KMS_EGRESS;
             s.secrets.sealAccessKeyId = "AKIAEXAMPLE";
             s.secrets.sealSecretAccessKey = "secret";
         },
@@ -197,6 +203,7 @@ const cases: BadCase[] = [
         name: "awskms seal on s3-compatible storage with a key alias and no kmsRegion",
         change: (s) => {
             s.values.unseal = { mode: "awskms", kmsKeyId: "alias/vault-seal" };
+            s.values.networkPolicy.egress.kms = KMS_EGRESS;
             s.secrets.sealAccessKeyId = "AKIAEXAMPLE";
             s.secrets.sealSecretAccessKey = "secret";
         },
@@ -217,12 +224,12 @@ const cases: BadCase[] = [
     {
         name: "bad cron schedule",
         change: (s) => (s.values.unseal = { schedule: "every minute" }),
-        expect: [`${ns}:unseal.schedule: must be a five-field cron schedule`],
+        expect: [`${ns}:unseal.schedule: must be a five-field cron schedule (got "every minute")`],
     },
     {
         name: "OIDC issuer over http",
         change: (s) => (s.values.oidc.issuer = "http://auth.amiya.akn"),
-        expect: [`${ns}:oidc.issuer: must be an https URL`],
+        expect: [`${ns}:oidc.issuer: must be an https URL (got "http://auth.amiya.akn")`],
     },
     {
         name: "OIDC enabled without issuer",
@@ -239,7 +246,7 @@ const cases: BadCase[] = [
     {
         name: "SSO group mapped to no policy",
         change: (s) => (s.values.oidc.groups = { developers: [] }),
-        expect: [`${ns}:oidc.groups.developers: must list at least one policy`],
+        expect: [`${ns}:oidc.groups.developers: must list at least one policy (got [])`],
     },
     {
         name: "token TTL above max",
@@ -249,7 +256,7 @@ const cases: BadCase[] = [
     {
         name: "duration without unit",
         change: (s) => (s.values.kubernetesAuth = { tokenTtl: "600" }),
-        expect: [`${ns}:kubernetesAuth.tokenTtl: must be a duration such as 30s, 10m or 1h`],
+        expect: [`${ns}:kubernetesAuth.tokenTtl: must be a duration such as 30s, 10m or 1h (got "600")`],
     },
     {
         name: "OIDC client secret in plaintext",
@@ -332,7 +339,7 @@ const cases: BadCase[] = [
             s.secrets.remoteClusterReviewerJwts = { "rhodes.akn": "eyJhbGciOi" };
         },
         expect: [
-            `${ns}:kubernetesAuth.remoteClusters[0].caCert: must be a PEM certificate (-----BEGIN CERTIFICATE-----)`,
+            `${ns}:kubernetesAuth.remoteClusters[0].caCert: must be a PEM certificate (-----BEGIN CERTIFICATE-----) (got "not-a-cert")`,
         ],
     },
     {
@@ -360,11 +367,13 @@ const cases: BadCase[] = [
     {
         name: "egress CIDR that is not a CIDR",
         change: (s) => (s.values.networkPolicy = { egress: { s3: { cidrs: ["192.168.10.20"] } } }),
-        expect: [`${ns}:networkPolicy.egress.s3.cidrs[0]: must be a CIDR block such as 10.0.0.0/8`],
+        expect: [
+            `${ns}:networkPolicy.egress.s3.cidrs[0]: must be a CIDR block such as 10.0.0.0/8 (got "192.168.10.20")`,
+        ],
     },
     {
         name: "egress rule with neither cidrs nor namespaces",
-        change: (s) => (s.values.networkPolicy = { egress: { oidc: { ports: [8443] } } }),
+        change: (s) => (s.values.networkPolicy.egress.oidc = { ports: [8443] }),
         expect: [
             `${ns}:networkPolicy.egress.oidc: needs cidrs (addresses outside the cluster) or namespaces (in-cluster pods, e.g. the ingress controller serving that name), or both`,
         ],
@@ -372,18 +381,42 @@ const cases: BadCase[] = [
     {
         name: "egress namespace peer with a bad name and label",
         change: (s) =>
-            (s.values.networkPolicy = {
-                egress: { s3: { namespaces: [{ name: "Traefik", podLabels: { "app/x/y": "traefik" } }] } },
+            (s.values.networkPolicy.egress.s3 = {
+                namespaces: [{ name: "Traefik", podLabels: { "app/x/y": "traefik" } }],
             }),
         expect: [
-            `${ns}:networkPolicy.egress.s3.namespaces[0].name: must be a Kubernetes name (lower-case letters, digits and '-', at most 63)`,
+            `${ns}:networkPolicy.egress.s3.namespaces[0].name: must be a Kubernetes name (lower-case letters, digits and '-', at most 63) (got "Traefik")`,
             `${ns}:networkPolicy.egress.s3.namespaces[0].podLabels.app/x/y: must be a label key such as app.kubernetes.io/name`,
+        ],
+    },
+    {
+        name: "NetworkPolicies on with no egress rule at all (the homelab default)",
+        change: (s) => delete s.values.networkPolicy,
+        expect: [
+            `${ns}:networkPolicy.egress.s3: is required while networkPolicy.enabled is true: without it Vault cannot reach its S3 storage and does not start (${EGRESS_HINT})`,
+            `${ns}:networkPolicy.egress.oidc: is required while networkPolicy.enabled is true: without it Vault cannot fetch the OIDC issuer's discovery document, and \`pulumi up\` fails configuring OIDC login (${EGRESS_HINT})`,
+            `${ns}:networkPolicy.egress.kubernetesApi: is required while networkPolicy.enabled is true: without it Kubernetes auth logins fail (Vault cannot call TokenReview), so no ClusterSecretStore works (${EGRESS_HINT})`,
+        ],
+    },
+    {
+        name: "aws with the awskms seal and raft, egress to the OIDC issuer only",
+        base: awsStack,
+        change: (s) => {
+            s.values.server = { storageBackend: "raft", replicas: 3 };
+            s.values.networkPolicy = { egress: { oidc: { cidrs: ["192.0.2.10/32"] } } };
+        },
+        expect: [
+            `${ns}:networkPolicy.egress.s3: is required while networkPolicy.enabled is true: without it the raft snapshot job cannot upload snapshots to the bucket (${EGRESS_HINT})`,
+            `${ns}:networkPolicy.egress.kms: is required while networkPolicy.enabled is true: without it the awskms seal cannot reach KMS and Vault stays sealed (${EGRESS_HINT})`,
+            `${ns}:networkPolicy.egress.kubernetesApi: is required while networkPolicy.enabled is true: without it Kubernetes auth logins fail (Vault cannot call TokenReview), so no ClusterSecretStore works, and raft service registration fails (${EGRESS_HINT})`,
         ],
     },
     {
         name: "resources quantity typo",
         change: (s) => (s.values.server = { resources: { requests: { memory: "256MB" } } }),
-        expect: [`${ns}:server.resources.requests.memory: must be a Kubernetes quantity such as 250m, 512Mi or 10Gi`],
+        expect: [
+            `${ns}:server.resources.requests.memory: must be a Kubernetes quantity such as 250m, 512Mi or 10Gi (got "256MB")`,
+        ],
     },
     {
         name: "External Secrets in Vault's namespace",
@@ -395,7 +428,7 @@ const cases: BadCase[] = [
     {
         name: "invalid JSON-ish value for an object key",
         change: (s) => (s.values.server = "{replicas: 1"),
-        expect: [`${ns}:server: must be an object`],
+        expect: [`${ns}:server: must be an object (got "{replicas: 1")`],
     },
 ];
 
@@ -409,6 +442,16 @@ describe("loadConfig", () => {
                 assert.deepEqual(configProblems(stack), c.expect);
             });
         }
+    });
+
+    it("accepts a config with no egress rule once NetworkPolicies are off, or with OIDC off no OIDC rule", () => {
+        const off = homelabStack();
+        off.values.networkPolicy = { enabled: false };
+        assert.equal(configOf(off).networkPolicy.enabled, false);
+        const noOidc = homelabStack();
+        noOidc.values.oidc = { enabled: false };
+        delete noOidc.values.networkPolicy.egress.oidc;
+        assert.equal(configOf(noOidc).oidc.enabled, false);
     });
 
     it("accepts an existing bucket declared unversioned, or with versioning left to its default", () => {
@@ -433,9 +476,9 @@ describe("loadConfig", () => {
                     e.message,
                     [
                         "invalid stack config (3 problems):",
-                        `  ${ns}:storage.mode: must be one of "aws", "s3-compatible"`,
-                        `  ${ns}:server.replicas: must be a number`,
-                        `  ${ns}:oidc.issuer: must be an https URL`,
+                        `  ${ns}:storage.mode: must be one of "aws", "s3-compatible" (got "gcs")`,
+                        `  ${ns}:server.replicas: must be a number (got "two")`,
+                        `  ${ns}:oidc.issuer: must be an https URL (got "http://auth")`,
                     ].join("\n"),
                 );
                 return true;
@@ -444,13 +487,78 @@ describe("loadConfig", () => {
         // Once shapes are right, the cross-field rules report together too.
         const second = homelabStack();
         second.values.server = { replicas: 3 };
-        delete second.secrets.oidcClientSecret;
+        delete second.secrets.storageSecretAccessKey;
         second.values.exposure = { kind: "httproute" };
         assert.deepEqual(configProblems(second), [
             `${ns}:server.replicas: must be 1 with server.storageBackend s3: Vault's S3 storage backend has no HA (use storageBackend raft for 3 or 5 replicas)`,
-            `${ns}:oidcClientSecret: is required when oidc.enabled is true: pulumi config set --secret oidcClientSecret <value>`,
+            `${ns}:storageSecretAccessKey: is required in s3-compatible mode: pulumi config set --secret storageSecretAccessKey <value>`,
             `${ns}:exposure.gateway: is required when exposure.kind is httproute (the parent Gateway's name and namespace)`,
         ]);
+    });
+
+    it("reports the rules of the keys that parsed alongside the parse errors, and skips those that read a broken key", () => {
+        const stack = homelabStack();
+        stack.values.storage.mode = "gcs"; // broken: the storage, secret and unseal rules read it
+        stack.values.server = { replicas: 3 }; // parses; its rule reads only server
+        stack.values.exposure = { kind: "httproute" }; // parses; its rule needs a gateway
+        stack.values.kv = { shared: [{ name: "amiya.akn" }] }; // parses; collides with the cluster's mount
+        delete stack.secrets.oidcClientSecret; // its rule reads storage: not judged on a stand-in
+        assert.deepEqual(configProblems(stack), [
+            `${ns}:storage.mode: must be one of "aws", "s3-compatible" (got "gcs")`,
+            `${ns}:server.replicas: must be 1 with server.storageBackend s3: Vault's S3 storage backend has no HA (use storageBackend raft for 3 or 5 replicas)`,
+            `${ns}:exposure.gateway: is required when exposure.kind is httproute (the parent Gateway's name and namespace)`,
+            `${ns}:kv.shared[0].name: must differ from cluster.name (amiya.akn is the cluster's own mount)`,
+        ]);
+        // A broken cluster taints what derives from it (exposure.host, vault.address, the store names).
+        const noCluster = homelabStack();
+        noCluster.values.cluster = { name: "amiya.akn" };
+        noCluster.values.exposure = { kind: "httproute" };
+        assert.deepEqual(configProblems(noCluster), [`${ns}:cluster.domain: is required`]);
+    });
+
+    describe("keys the program would never read", () => {
+        /** The homelab config as the engine hands it over, plus keys of other namespaces. */
+        const problemsWith = (foreign: Record<string, string>): readonly string[] => {
+            setStackConfig(homelabStack());
+            const all = { ...pulumi.runtime.allConfig(), ...foreign };
+            const secretKeys = Object.keys(SECRET_KEYS).map((k) => `${ns}:${k}`);
+            pulumi.runtime.setAllConfig(all, secretKeys);
+            try {
+                loadConfig();
+                return [];
+            } catch (e) {
+                assert.ok(e instanceof ConfigError, String(e));
+                return e.problems;
+            }
+        };
+
+        it("names a misspelled or foreign namespace on one of the project's keys, and a near-miss key", () => {
+            assert.deepEqual(
+                problemsWith({
+                    "secret-platfrom:exposure": JSON.stringify({ host: "vault.example.org" }),
+                    "secretplatform:kv": "{}",
+                    "myproject:storage": "{}",
+                }),
+                [
+                    `secret-platfrom:exposure: namespace 'secret-platfrom' is not this project's, so the program never reads this key (did you mean ${ns}:exposure?)`,
+                    `secretplatform:kv: namespace 'secretplatform' is not this project's, so the program never reads this key (did you mean ${ns}:kv?)`,
+                    `myproject:storage: namespace 'myproject' is not this project's, so the program never reads this key (did you mean ${ns}:storage?)`,
+                ],
+            );
+        });
+
+        it("leaves the providers' own namespaces and unrelated keys alone", () => {
+            assert.deepEqual(
+                problemsWith({ "kubernetes:context": "amiya", "aws:region": "eu-west-1", "other-app:greeting": "hi" }),
+                [],
+            );
+        });
+
+        it("suggests the key a misspelled top-level key was meant to be", () => {
+            const stack = homelabStack();
+            stack.values.exposre = { host: "vault.amiya.akn" };
+            assert.deepEqual(configProblems(stack), [`${ns}:exposre: unknown key (did you mean 'exposure'?)`]);
+        });
     });
 
     it("runs every rule in the one pass, the External Secrets settings with the rest", () => {
@@ -479,6 +587,7 @@ describe("loadConfig", () => {
         // With the awskms seal on s3-compatible storage, the key ARN names the seal's region, not the Garage one.
         const kms = homelabStack();
         kms.values.unseal = { mode: "awskms", kmsKeyId: "arn:aws:kms:eu-central-1:123456789012:key/abc" };
+        kms.values.networkPolicy.egress.kms = KMS_EGRESS;
         kms.secrets.sealAccessKeyId = "AKIAEXAMPLE";
         kms.secrets.sealSecretAccessKey = "secret";
         assert.equal(configOf(kms).unseal.kmsRegion, "eu-central-1");

@@ -9,7 +9,7 @@ import { strict as assert } from "node:assert";
 import { recoveryKeysDestroyRefusal } from "../../components/lib/vault-init";
 import { vaultInitProvider } from "../../components/lib/vault-init-provider";
 import { buildPlatform } from "../../components/platform";
-import { awsStack, homelabStack } from "../support/fixtures";
+import { awsStack, homelabStack, KMS_EGRESS } from "../support/fixtures";
 import { at } from "../support/inputs";
 import { runProgram, secretInput, StackConfig } from "../support/program";
 
@@ -35,6 +35,7 @@ function stackFor(mode: Mode, backend: "s3" | "raft", unseal: "shamir" | "awskms
     else if (mode === "aws") s.values.unseal = { mode: "awskms" };
     else {
         s.values.unseal = { mode: "awskms", kmsKeyId: sealKeyArn };
+        s.values.networkPolicy.egress.kms = KMS_EGRESS;
         Object.assign(s.secrets, { sealAccessKeyId: "AKIASEALTEST", sealSecretAccessKey: "seal-secret-test" });
     }
     return s;

@@ -118,11 +118,17 @@ describe("durations (property)", () => {
         );
     });
 
+    /** How an error echoes a rejected value: its JSON on one line, cut to 60 characters. */
+    const echoed = (text: string) => {
+        const json = JSON.stringify(text).replace(/\\n/g, " ");
+        return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+    };
+
     it("anything else is refused at every duration key, with the one duration message", () => {
         fc.assert(
             fc.property(fc.constantFrom(...DURATION_KEYS), malformed, (key, text) => {
                 assert.deepStrictEqual(problemsOf(stackWith([[key, text]])), [
-                    `${ns}:${key.join(".")}: must be a duration such as 30s, 10m or 1h`,
+                    `${ns}:${key.join(".")}: must be a duration such as 30s, 10m or 1h (got ${echoed(text)})`,
                 ]);
             }),
             runs(200),

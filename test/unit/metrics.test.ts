@@ -15,8 +15,8 @@ type Stack = StackConfig & { values: Record<string, unknown> };
 
 /** The homelab fixture scraped from `monitoring`, with server settings on top. */
 function scraped(server?: Record<string, unknown>): Stack {
-    const s = homelabStack() as Stack;
-    s.values.networkPolicy = { monitoringNamespace: "monitoring" };
+    const s = homelabStack();
+    s.values.networkPolicy.monitoringNamespace = "monitoring";
     if (server !== undefined) s.values.server = server;
     return s;
 }

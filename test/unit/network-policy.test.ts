@@ -54,6 +54,13 @@ const DNS_EGRESS = {
     ],
 };
 
+/** The egress rules the homelab fixture's networkPolicy.egress renders to (s3, oidc, kubernetesApi). */
+const HOMELAB_EGRESS = [
+    { to: [{ ipBlock: { cidr: "192.168.10.20/32" } }], ports: [{ protocol: "TCP", port: 3900 }] },
+    { to: [{ ipBlock: { cidr: "192.168.10.21/32" } }], ports: [{ protocol: "TCP", port: 443 }] },
+    { to: [{ ipBlock: { cidr: "192.168.10.10/32" } }], ports: [{ protocol: "TCP", port: 6443 }] },
+];
+
 describe("buildNetworkPolicies", () => {
     it("homelab: default deny, then only the needed flows; each validates", () => {
         const built = policiesOf(homelabStack());
@@ -66,8 +73,8 @@ describe("buildNetworkPolicies", () => {
         const server = pols["vault-server"];
         assert.deepEqual(server.podSelector, SERVER_SELECTOR);
         assert.deepEqual(server.ingress, [homelabApiIngress(["external-secrets", "ingress-nginx"])]);
-        // Only DNS: the fixture configures no egress CIDRs (the component warns about each).
-        assert.deepEqual(server.egress, [DNS_EGRESS]);
+        // DNS, then the fixture's egress rules (the config refuses a needed flow without one).
+        assert.deepEqual(server.egress, [DNS_EGRESS, ...HOMELAB_EGRESS]);
         const unsealer = pols["vault-unsealer"];
         assert.deepEqual(unsealer.podSelector, UNSEALER_PEER.podSelector);
         assert.deepEqual(unsealer.policyTypes, ["Egress"]);
@@ -126,6 +133,7 @@ describe("buildNetworkPolicies", () => {
                     ports: [3900],
                 },
                 oidc: { namespaces: [{ name: "authelia" }], ports: [9091] },
+                kubernetesApi: { cidrs: ["10.0.0.0/24"], ports: [6443] },
             },
         };
         const built = policiesOf(s);
@@ -146,6 +154,7 @@ describe("buildNetworkPolicies", () => {
                 to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "authelia" } } }],
                 ports: [{ protocol: "TCP", port: 9091 }],
             },
+            { to: [{ ipBlock: { cidr: "10.0.0.0/24" } }], ports: [{ protocol: "TCP", port: 6443 }] },
         ]);
         validateAll(built);
     });
@@ -176,14 +185,14 @@ describe("buildNetworkPolicies", () => {
             }),
             { from: [peers], ports },
         ]);
-        assert.deepEqual(spec.egress, [DNS_EGRESS, { to: [peers], ports }]);
+        assert.deepEqual(spec.egress, [DNS_EGRESS, { to: [peers], ports }, ...HOMELAB_EGRESS]);
         validateAll(built);
     });
 
     it("raft snapshots: the job reaches DNS, the server's API and S3 only; the server admits it", () => {
         const s = homelabStack();
         s.values.server = { storageBackend: "raft", replicas: 3 };
-        s.values.networkPolicy = { egress: { s3: { cidrs: ["192.0.2.50/32"], ports: [443] } } };
+        s.values.networkPolicy.egress.s3 = { cidrs: ["192.0.2.50/32"], ports: [443] };
         const built = policiesOf(s);
         assert.deepEqual(built["vault-snapshot"], {
             podSelector: { matchLabels: { "app.kubernetes.io/name": "vault-snapshot" } },

@@ -396,9 +396,11 @@ describe("offline plan", () => {
                 code: 1,
                 stdout: "",
                 stderr: [
-                    "invalid stack config (2 problems):",
+                    "invalid stack config (3 problems):",
                     "  secret-platform:cluster: is required (see docs/configuration.md)",
-                    '  secret-platform:storage.mode: must be one of "aws", "s3-compatible"',
+                    '  secret-platform:storage.mode: must be one of "aws", "s3-compatible" (got "gcs")',
+                    // A rule of a key that parsed, reported in the same run.
+                    "  secret-platform:oidc.issuer: is required when oidc.enabled is true (the Authelia issuer, an https URL)",
                     "",
                 ].join("\n"),
             });

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { buildPlatform } from "../../components/platform";
 import { CREDENTIALS_CHECKSUM_ANNOTATION } from "../../components/server";
-import { homelabStack } from "../support/fixtures";
+import { homelabStack, KMS_EGRESS } from "../support/fixtures";
 import { at, objectAt, only, stringAt } from "../support/inputs";
 import { runProgram, StackConfig } from "../support/program";
 
@@ -41,6 +41,7 @@ describe("credential rotation rolls the Vault pods", () => {
             const s = homelabStack();
             s.values.server = { storageBackend: "raft", replicas: 3 };
             s.values.unseal = { mode: "awskms", kmsKeyId: "arn:aws:kms:eu-west-1:111122223333:key/seal-test" };
+            s.values.networkPolicy.egress.kms = KMS_EGRESS;
             Object.assign(s.secrets, { sealAccessKeyId: "AKIASEALTEST", sealSecretAccessKey: sealSecret });
             return s;
         };

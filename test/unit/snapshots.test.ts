@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parse as parseHcl } from "@cdktf/hcl2json";
 import { knownPolicyNames, POLICY_DIR } from "../../components/lib/policy-names";
-import { buildNetworkPolicies, missingEgress } from "../../components/lib/network-policy";
+import { buildNetworkPolicies } from "../../components/lib/network-policy";
 import { checkPolicy } from "../../components/lib/policies";
 import { buildPlatform, SecretPlatform } from "../../components/platform";
 import {
@@ -55,7 +55,7 @@ const S3_CIDR = "192.0.2.50/32";
 function raftStack() {
     const s = homelabStack();
     s.values.server = { storageBackend: "raft", replicas: 3 };
-    s.values.networkPolicy = { egress: { s3: { cidrs: [S3_CIDR], ports: [443] } } };
+    objectAt(s.values, "networkPolicy", "egress").s3 = { cidrs: [S3_CIDR], ports: [443] };
     return s;
 }
 
@@ -193,9 +193,9 @@ describe("raft snapshots", () => {
                 snapshots: { schedule: "hourly", prefix: "/snaps", image: "amazon/aws-cli" },
             };
             assert.deepEqual(configProblems(s), [
-                `${ns}:server.snapshots.schedule: must be a five-field cron schedule`,
-                `${ns}:server.snapshots.prefix: must be a relative key prefix ending in '/' (e.g. snapshots/)`,
-                `${ns}:server.snapshots.image: must be an image with an exact tag (repository:tag)`,
+                `${ns}:server.snapshots.schedule: must be a five-field cron schedule (got "hourly")`,
+                `${ns}:server.snapshots.prefix: must be a relative key prefix ending in '/' (e.g. snapshots/) (got "/snaps")`,
+                `${ns}:server.snapshots.image: must be an image with an exact tag (repository:tag) (got "amazon/aws-cli")`,
             ]);
         });
 
@@ -427,15 +427,14 @@ describe("raft snapshots", () => {
             assert.equal(at(template, "metadata", "labels", "app.kubernetes.io/name"), "vault-snapshot");
         });
 
-        it("warns at deploy time when no S3 egress lets the upload out", () => {
-            const c = { ...p.config, networkPolicy: { ...p.config.networkPolicy, egress: {} } };
-            assert.ok(
-                missingEgress(c).includes(
-                    `${ns}:networkPolicy.egress.s3 is unset: the raft snapshot job cannot upload snapshots to the bucket`,
-                ),
-            );
-            const names = buildNetworkPolicies(c).map((x) => x.name);
-            assert.deepEqual(names, ["default-deny", "vault-server", "vault-unsealer", "vault-snapshot"]);
+        it("is refused without an S3 egress rule to upload through, and accepted with snapshots off", () => {
+            const s = raftStack();
+            delete objectAt(s.values, "networkPolicy", "egress").s3;
+            assert.deepEqual(configProblems(s), [
+                `${ns}:networkPolicy.egress.s3: is required while networkPolicy.enabled is true: without it the raft snapshot job cannot upload snapshots to the bucket (set cidrs for an endpoint outside the cluster, namespaces for one this cluster's ingress serves; docs/architecture/network-policy.md)`,
+            ]);
+            s.values.server = { storageBackend: "raft", replicas: 3, snapshots: { enabled: false } };
+            assert.equal(configOf(s).server.snapshots?.enabled, false);
         });
 
         it("reaches S3 through an in-cluster peer too: the job gets the same namespace rule as the server", () => {

@@ -6,7 +6,7 @@ import { tlsOnlyBucketPolicy, vaultIdentityPolicy } from "../../components/lib/s
 import { buildPlatform, SecretPlatform } from "../../components/platform";
 import { storageArgs } from "../../components/platform-args";
 import { VaultStorage } from "../../components/storage";
-import { awsStack, homelabStack } from "../support/fixtures";
+import { awsStack, homelabStack, KMS_EGRESS } from "../support/fixtures";
 import { registrations } from "../support/mocks";
 import {
     configOf,
@@ -442,6 +442,7 @@ describe("VaultStorage", () => {
         it("with a configured seal key ARN: no seal key is created, and the policy names that key", async () => {
             const stack = awsStack();
             stack.values.unseal = { mode: "awskms", kmsKeyId: configuredSealKey, kmsRegion: "eu-central-1" };
+            stack.values.networkPolicy.egress.kms = KMS_EGRESS;
             const p = await runStorage(stack);
             assert.deepStrictEqual(
                 p.ofType(T.key).map((r) => r.name),
@@ -500,6 +501,7 @@ describe("VaultStorage", () => {
         it("refuses a seal key that is not an ARN, before registering anything", async () => {
             const stack = awsStack();
             stack.values.unseal = { mode: "awskms", kmsKeyId: "alias/vault-seal" };
+            stack.values.networkPolicy.egress.kms = KMS_EGRESS;
             const message =
                 "invalid stack config (1 problem):\n  secret-platform:unseal.kmsKeyId: must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) in aws mode, so that Vault's IAM policy can name the key";
             await assert.rejects(
@@ -634,6 +636,7 @@ describe("VaultStorage", () => {
         it("with the awskms seal: binds the configured key and the seal's own secret credentials, still no KMS resource", async () => {
             const stack = homelabStack();
             stack.values.unseal = { mode: "awskms", kmsKeyId: configuredSealKey, kmsRegion: "eu-central-1" };
+            stack.values.networkPolicy.egress.kms = KMS_EGRESS;
             stack.secrets.sealAccessKeyId = "AKIASEALTEST";
             stack.secrets.sealSecretAccessKey = "seal-secret-test";
             const p2 = await runStorage(stack);
@@ -706,6 +709,7 @@ describe("VaultStorage", () => {
         it("with the awskms seal on an existing key: still no aws resource and no aws provider", async () => {
             const stack = byo();
             stack.values.unseal = { mode: "awskms", kmsKeyId: configuredSealKey, kmsRegion: "eu-central-1" };
+            stack.values.networkPolicy.egress.kms = KMS_EGRESS;
             stack.secrets.sealAccessKeyId = "AKIASEALTEST";
             stack.secrets.sealSecretAccessKey = "seal-secret-test";
             const p = await run(stack);
@@ -784,6 +788,7 @@ describe("VaultStorage", () => {
                 base: homelabStack,
                 change: (s) => {
                     s.values.unseal = { mode: "awskms" };
+                    s.values.networkPolicy.egress.kms = KMS_EGRESS;
                     Object.assign(s.secrets, { sealAccessKeyId: "a", sealSecretAccessKey: "b" });
                 },
                 expect: [

@@ -80,7 +80,7 @@ describe("trust.caBundle", function () {
 
         it("refuses a value that is not PEM, naming the key", () => {
             assert.deepEqual(configProblems(withTrust("amiya-ca.crt")), [
-                "secret-platform:trust.caBundle: must be a PEM bundle of CA certificates (-----BEGIN CERTIFICATE-----)",
+                'secret-platform:trust.caBundle: must be a PEM bundle of CA certificates (-----BEGIN CERTIFICATE-----) (got "amiya-ca.crt")',
             ]);
         });
 

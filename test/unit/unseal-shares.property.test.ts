@@ -102,7 +102,9 @@ describe("unseal shares and threshold (property)", () => {
         fc.assert(
             fc.property(mode, fc.constantFrom(...keys), outOfRange, (m, key, value) => {
                 const bound = value < 1 ? "must be at least 1" : "must be at most 255";
-                assert.deepStrictEqual(problemsOf(stackWith(m, { [key]: value })), [`${ns}:unseal.${key}: ${bound}`]);
+                assert.deepStrictEqual(problemsOf(stackWith(m, { [key]: value })), [
+                    `${ns}:unseal.${key}: ${bound} (got ${value})`,
+                ]);
             }),
             runs(100),
         );

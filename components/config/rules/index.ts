@@ -33,7 +33,34 @@ const RULES: readonly Rule[] = [
     externalSecretsRules,
 ];
 
-/** Runs every rule, reporting each problem through `fail`. */
-export function checkRules(c: ResolvedConfig, facts: StackFacts, fail: Fail): void {
-    for (const rule of RULES) rule(c, facts, fail);
+/** Thrown by the guarded config when a rule reads a key it may not trust. */
+const SKIP = Symbol("rule reads a key that did not parse");
+
+/**
+ * Runs every rule, reporting each problem through `fail`. A rule that reads a
+ * `tainted` top-level key (one that did not parse, or whose default derives
+ * from one) is skipped, its problems dropped: it would judge a stand-in.
+ */
+export function checkRules(
+    c: ResolvedConfig,
+    facts: StackFacts,
+    fail: Fail,
+    tainted: ReadonlySet<string> = new Set(),
+): void {
+    const guarded = new Proxy(c, {
+        get(target, key, receiver) {
+            if (typeof key === "string" && tainted.has(key)) throw SKIP;
+            return Reflect.get(target, key, receiver) as unknown;
+        },
+    });
+    for (const rule of RULES) {
+        const found: [string, string][] = [];
+        try {
+            rule(guarded, facts, (key, message) => found.push([key, message]));
+        } catch (e) {
+            if (e === SKIP) continue;
+            throw e;
+        }
+        for (const [key, message] of found) fail(key, message);
+    }
 }
