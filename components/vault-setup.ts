@@ -5,11 +5,20 @@
  * stack config (components/config/), a slice of which this reads.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import * as vault from "@pulumi/vault";
 import { durationSeconds, PlatformConfig } from "./config";
 import { PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
 import { SNAPSHOT_NAME } from "./lib/contracts";
-import { AutheliaClient, autheliaClient, oidcRoleInputs, oidcTune, OidcSlice } from "./lib/oidc";
+import {
+    AutheliaClient,
+    autheliaClient,
+    AutheliaClientConfig,
+    autheliaClientConfig,
+    oidcRoleInputs,
+    oidcTune,
+    OidcSlice,
+} from "./lib/oidc";
 import {
     checkPolicy,
     groupPolicyNames,
@@ -114,6 +123,13 @@ export class VaultConfiguration extends pulumi.ComponentResource {
     public readonly policyNames: pulumi.Output<string[]>;
     /** The matching Authelia client definition (no secret); undefined when OIDC is off. */
     public readonly autheliaClient?: AutheliaClient;
+    /**
+     * The same definition with the client secret's digest as `client_secret`, a secret Output (the
+     * operator's oidcClientSecret, or the generated one); undefined when OIDC is off.
+     */
+    public readonly autheliaClientConfig?: pulumi.Output<AutheliaClientConfig>;
+    /** The generated client secret (oidcClientSecret unset); undefined when the operator set one, or OIDC is off. */
+    public readonly generatedClientSecret?: random.RandomPassword;
     /** Kubernetes auth role of the raft snapshot job (raft with snapshots on only). */
     public readonly snapshotRole?: vault.kubernetes.AuthBackendRole;
     /** Readiness of that role (after its auth config and policy), for the snapshot job; with snapshotRole only. */
@@ -205,6 +221,21 @@ export class VaultConfiguration extends pulumi.ComponentResource {
 
         // OIDC login through Authelia; SSO groups map to policies through external groups.
         if (c.oidc.enabled) {
+            // The operator's secret wins; unset, one is generated (its own explicit provider, made only then,
+            // so a stack with the secret set needs no random plugin). A replacement (`pulumi up --replace`)
+            // changes Vault's config and the client definition's digest together: both read this Output.
+            let clientSecret = c.oidc.clientSecret;
+            if (clientSecret === undefined) {
+                const randomProvider = new random.Provider(`${name}-random`, {}, { parent: this });
+                this.generatedClientSecret = new random.RandomPassword(
+                    `${name}-oidc-client-secret`,
+                    // 64 letters and digits: about 380 bits, nothing to escape in Authelia's YAML or a header.
+                    { length: 64, special: false },
+                    { parent: this, provider: randomProvider },
+                );
+                // Secret by additionalSecretOutputs already; wrapped too, so no path ever loses that.
+                clientSecret = pulumi.secret(this.generatedClientSecret.result);
+            }
             const oidc = new vault.jwt.AuthBackend(
                 `${name}-oidc`,
                 {
@@ -215,7 +246,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                     // oidc.discoveryCaPem overrides trust.caBundle (the issuer is one of the private endpoints).
                     oidcDiscoveryCaPem: c.oidc.discoveryCaPem ?? c.trust.caBundle,
                     oidcClientId: c.oidc.clientId,
-                    oidcClientSecret: c.oidc.clientSecret,
+                    oidcClientSecret: clientSecret,
                     defaultRole: c.oidc.defaultRole,
                     tune: oidcTune(c),
                 },
@@ -245,6 +276,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                 );
             }
             this.autheliaClient = autheliaClient(c);
+            this.autheliaClientConfig = pulumi.secret(clientSecret.apply((secret) => autheliaClientConfig(c, secret)));
         }
 
         // Kubernetes auth for External Secrets: this cluster, then each remote cluster.
@@ -337,6 +369,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
             clusterMount: this.clusterMount,
             policyNames: this.policyNames,
             autheliaClient: this.autheliaClient,
+            autheliaClientConfig: this.autheliaClientConfig,
         });
     }
 }

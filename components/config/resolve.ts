@@ -75,12 +75,12 @@ export type ExposureConfig = ExposureFields & {
     );
 
 type OidcFields = Omit<Parsed["oidc"], "enabled" | "issuer">;
-/** OIDC login on: the issuer and the client secret are known. */
+/** OIDC login on: the issuer is known; the client secret is the operator's, or generated. */
 export type OidcEnabled = OidcFields & {
     readonly enabled: true;
     readonly issuer: string;
-    /** The oidcClientSecret key, as a secret Output. */
-    readonly clientSecret: pulumi.Output<string>;
+    /** The oidcClientSecret key, as a secret Output; unset: VaultConfiguration generates one. */
+    readonly clientSecret?: pulumi.Output<string>;
 };
 export type OidcDisabled = OidcFields & {
     readonly enabled: false;

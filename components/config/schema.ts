@@ -707,7 +707,8 @@ export const CONFIG_SCHEMAS = {
  * from it) into a secret.
  */
 export const SECRET_KEYS = {
-    oidcClientSecret: "The OIDC client secret registered in Authelia; required when oidc.enabled.",
+    oidcClientSecret:
+        "The OIDC client secret registered in Authelia. Unset with oidc.enabled: generated (random.RandomPassword), and the Authelia client definition with its digest is the secret output autheliaOidcClientConfig.",
     storageAccessKeyId: "Access key id of the S3-compatible storage; required in s3-compatible mode.",
     storageSecretAccessKey: "Secret access key of the S3-compatible storage; required in s3-compatible mode.",
     sealAccessKeyId: "AWS access key id for the awskms seal with s3-compatible storage; required there.",

@@ -4,6 +4,7 @@
  * `identity_providers.oidc.clients` list. No secret passes through here.
  */
 import { durationSeconds, PlatformConfig } from "../config";
+import { autheliaSecretDigest } from "./authelia-digest";
 
 /** The keys the OIDC builders read. */
 export type OidcSlice = Pick<PlatformConfig, "oidc" | "exposure" | "cluster">;
@@ -63,9 +64,9 @@ export function oidcTune(config: OidcSlice) {
 
 /**
  * One entry of Authelia's `identity_providers.oidc.clients`, matching the
- * Vault side. It has no `client_secret`: Authelia stores a digest of it
- * (`authelia crypto hash generate pbkdf2 --variant sha512`) of the same value
- * as the `oidcClientSecret` stack secret, and the operator adds it by hand.
+ * Vault side, without its `client_secret` (so it is no secret: the stack
+ * output `autheliaOidcClient`, and the offline plan shows it).
+ * `AutheliaClientConfig` adds the secret's digest.
  */
 export interface AutheliaClient {
     readonly client_id: string;
@@ -94,4 +95,16 @@ export function autheliaClient(config: OidcSlice): AutheliaClient {
         response_modes: ["query"],
         token_endpoint_auth_method: "client_secret_basic",
     };
+}
+
+/**
+ * The whole client entry: `client_secret` is the digest of the client secret
+ * in the form Authelia's `client_secret` accepts (`$pbkdf2-sha512$...`), so
+ * the operator pastes the entry into Authelia's configuration as it is. Only
+ * ever handed out as a secret Output (the stack output autheliaOidcClientConfig).
+ */
+export type AutheliaClientConfig = AutheliaClient & { readonly client_secret: string };
+
+export function autheliaClientConfig(config: OidcSlice, clientSecret: string): AutheliaClientConfig {
+    return { ...autheliaClient(config), client_secret: autheliaSecretDigest(clientSecret) };
 }

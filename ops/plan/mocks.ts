@@ -57,8 +57,27 @@ const computed: Record<string, (name: string, inputs: Record<string, unknown>) =
         rootRevoked: true,
     }),
     "vault:jwt/authBackend:AuthBackend": (name) => ({ accessor: `auth_oidc_${name}` }),
+    // A generated secret: 64 characters like the real one, fixed per name (the plan is stable); the
+    // provider returns it as a secret output (the SDK lists result in additionalSecretOutputs).
+    "random:index/randomPassword:RandomPassword": (name, i) => ({
+        result: `mock-random-${name}-`.padEnd(Number(i.length ?? 16), "x"),
+        bcryptHash: "$2a$10$mockmockmockmockmockmuMOCKMOCKMOCKMOCKMOCKMOCKMOCKMOC",
+    }),
     "vault:index/authBackend:AuthBackend": (name) => ({ accessor: `auth_kubernetes_${name}` }),
 };
+
+/**
+ * A spec's own answers for a type's computed outputs, in place of the table
+ * above (e.g. a replaced RandomPassword's new result); undefined restores it.
+ */
+const overrides = new Map<string, (name: string, inputs: Record<string, unknown>) => Record<string, unknown>>();
+export function overrideComputed(
+    type: string,
+    answer: ((name: string, inputs: Record<string, unknown>) => Record<string, unknown>) | undefined,
+): void {
+    if (answer === undefined) overrides.delete(type);
+    else overrides.set(type, answer);
+}
 
 /** Provider functions the program may call, with canned answers. */
 const calls: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
@@ -82,7 +101,7 @@ void pulumi.runtime.setMocks(
                 provider: args.provider,
                 id: args.id,
             });
-            const extra = computed[args.type]?.(args.name, inputs) ?? {};
+            const extra = (overrides.get(args.type) ?? computed[args.type])?.(args.name, inputs) ?? {};
             return { id: `${args.name}-id`, state: { ...inputs, ...extra } };
         },
         call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {

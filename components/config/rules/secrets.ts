@@ -2,7 +2,10 @@ import type { ResolvedConfig } from "../resolve";
 import type { SecretKey } from "../schema";
 import { Rule } from "./rule";
 
-/** The secret keys the config's modes need, each with the reason. */
+/**
+ * The secret keys the config's modes need, each with the reason. Not
+ * oidcClientSecret: unset, the program generates it.
+ */
 export function requiredSecrets(c: ResolvedConfig): [SecretKey, string][] {
     const required: [SecretKey, string][] = [];
     if (c.storage.mode === "s3-compatible") {
@@ -15,7 +18,6 @@ export function requiredSecrets(c: ResolvedConfig): [SecretKey, string][] {
             required.push(["sealAccessKeyId", why], ["sealSecretAccessKey", why]);
         }
     }
-    if (c.oidc.enabled) required.push(["oidcClientSecret", "when oidc.enabled is true"]);
     if (c.kubernetesAuth.remoteClusters.length > 0)
         required.push(["remoteClusterReviewerJwts", "when kubernetesAuth.remoteClusters is set"]);
     return required;
