@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig } from "./config";
+import { configWarnings, PlatformConfig } from "./config";
 import { VaultBootstrap } from "./bootstrap";
 import { VaultConfiguration } from "./vault-setup";
 import { ExternalSecrets } from "./external-secrets";
@@ -34,6 +34,7 @@ export class SecretPlatform extends pulumi.ComponentResource {
         super("secret-platform:index:SecretPlatform", name, {}, opts);
         const config = args.config;
         const child = { parent: this };
+        for (const warning of configWarnings(config)) pulumi.log.warn(warning, this);
 
         const kubernetes = new k8s.Provider(
             `${name}-k8s`,

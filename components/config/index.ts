@@ -3,8 +3,8 @@
  * resolve.ts (defaults derived from other keys, and the typed config),
  * rules/ (checks between fields, by concern), load.ts (the one pass).
  */
-export { ConfigError, echo, loadConfig, requiredSecretKeys, stackConfigSource } from "./load";
-export type { ConfigSource } from "./load";
+export { ConfigError, echo, loadConfig, requiredSecretKeys, secretNeeds, stackConfigSource } from "./load";
+export type { ConfigSource, SecretNeeds } from "./load";
 export type {
     AwsKmsUnseal,
     AwsStorage,
@@ -21,5 +21,6 @@ export type {
     ServerConfig,
     ShamirUnseal,
 } from "./resolve";
+export { configWarnings } from "./warnings";
 export { CONFIG_NAMESPACE, CONFIG_SCHEMAS, durationSeconds, OBJECT_KEYS, REQUIRED_KEYS, SECRET_KEYS } from "./schema";
 export type { ObjectKey, SecretKey } from "./schema";

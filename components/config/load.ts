@@ -16,6 +16,7 @@ import {
     REQUIRED_KEYS,
     SECRET_KEYS,
     SecretKey,
+    setSecretCommand,
 } from "./schema";
 
 /** Thrown by loadConfig with one line a problem. */
@@ -243,7 +244,8 @@ export function loadConfig(source: ConfigSource = stackConfigSource()): Platform
     const values: Record<string, unknown> = {};
     for (const key of Object.keys(SECRET_KEYS) as SecretKey[]) {
         if (!isSet(key)) continue;
-        if (!source.isSecret(key)) fail(key, `must be set as a secret: pulumi config set --secret ${key} <value>`);
+        if (!source.isSecret(key))
+            fail(key, `must be set as a secret, not written in plain text: ${setSecretCommand(key)}`);
         values[key] = source.get(key);
     }
     let reviewerJwtNames: string[] | undefined;
@@ -343,18 +345,33 @@ function namespaceProblems(foreign: readonly string[], known: readonly string[])
     return problems;
 }
 
+/** What a stack's non-secret config asks of the secret keys. */
+export interface SecretNeeds {
+    /** The keys it requires, each with the reason. */
+    readonly required: readonly (readonly [SecretKey, string])[];
+    /** The keys the program generates when they are unset (oidcClientSecret with OIDC on). */
+    readonly generated: readonly SecretKey[];
+}
+
 /**
- * The secret keys a stack's non-secret config requires, for tools that fill
- * placeholders (the offline plan, tests). Empty when a key's own config is
+ * The secret keys a stack's non-secret config requires (and those the
+ * program generates when unset), for tools that fill placeholders or report
+ * on a stack file (the offline plan, tests). Empty when a key's own config is
  * invalid: loadConfig reports those.
  */
-export function requiredSecretKeys(source: ConfigSource): SecretKey[] {
+export function secretNeeds(source: ConfigSource): SecretNeeds {
     const parsed: Record<string, unknown> = {};
     for (const key of OBJECT_KEYS) {
         const raw = source.get(key);
         const result = CONFIG_SCHEMAS[key].safeParse(raw === undefined ? undefined : parseJsonValue(raw));
-        if (!result.success) return [];
+        if (!result.success) return { required: [], generated: [] };
         parsed[key] = result.data;
     }
-    return requiredSecrets(resolveDefaults(parsed as Parsed)).map(([key]) => key);
+    const resolved = resolveDefaults(parsed as Parsed);
+    return { required: requiredSecrets(resolved), generated: resolved.oidc.enabled ? ["oidcClientSecret"] : [] };
+}
+
+/** The secret keys a stack's non-secret config requires (secretNeeds' required keys). */
+export function requiredSecretKeys(source: ConfigSource): SecretKey[] {
+    return secretNeeds(source).required.map(([key]) => key);
 }

@@ -720,6 +720,11 @@ export const SECRET_KEYS = {
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
+/** How to set a secret key: the CLI prompts for the value (on a command line it would land in shell history). */
+export function setSecretCommand(key: SecretKey): string {
+    return `pulumi config set --secret ${key} (it prompts for the value)`;
+}
+
 export type ObjectKey = keyof typeof CONFIG_SCHEMAS;
 export const OBJECT_KEYS = Object.keys(CONFIG_SCHEMAS) as ObjectKey[];
 /** The keys every stack must set; every other key has a default. */

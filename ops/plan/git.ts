@@ -35,10 +35,19 @@ export function emptyPlan(stack: string): Plan {
     return { format: PLAN_FORMAT, stack, summary: summarize([]), resources: [], warnings: [] };
 }
 
-/** Runs the planner of revision `ref` for `stack` and returns its plan. */
-export async function planAtRef(ref: string, stack: string, root: string = PROJECT_ROOT): Promise<PlanAtRef> {
+/**
+ * Runs the planner of revision `ref` for `stack` and returns its plan: on the
+ * revision's own stack file, or on the one in `stackDir` (a stack file kept
+ * outside the repository, absolute) when given, so both sides read the same.
+ */
+export async function planAtRef(
+    ref: string,
+    stack: string,
+    root: string = PROJECT_ROOT,
+    stackDir?: string,
+): Promise<PlanAtRef> {
     const sha = resolveRef(ref, root);
-    const label = `${ref} (${git(root, ["rev-parse", "--short", sha])})`;
+    const label = `${ref} (${git(root, ["rev-parse", "--short", sha])})${stackDir === undefined ? "" : ", same stack file"}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "secret-platform-plan-"));
     try {
         const tar = spawnSync("git", ["-C", root, "archive", "--format=tar", sha], { maxBuffer: 1 << 30 });
@@ -49,7 +58,15 @@ export async function planAtRef(ref: string, stack: string, root: string = PROJE
         fs.symlinkSync(path.join(root, "node_modules"), path.join(dir, "node_modules"), "dir");
 
         const tsx = require.resolve("tsx/cli");
-        const args = [tsx, "scripts/plan.ts", "--stack", stack, "--format", "json"];
+        const args = [
+            tsx,
+            "scripts/plan.ts",
+            "--stack",
+            stack,
+            "--format",
+            "json",
+            ...(stackDir === undefined ? [] : ["--stack-dir", stackDir]),
+        ];
         const { code, stdout, stderr } = await run(process.execPath, args, dir);
         if (code !== 0) {
             if (stderr.startsWith("no stack file")) {
@@ -70,7 +87,10 @@ export async function planAtRef(ref: string, stack: string, root: string = PROJE
 
 function run(cmd: string, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-        const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+        // INIT_CWD unset: the revision's planner resolves its arguments (absolute here) in its own dir.
+        const env = { ...process.env };
+        delete env.INIT_CWD;
+        const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
         const out: Buffer[] = [];
         const err: Buffer[] = [];
         child.stdout.on("data", (b: Buffer) => out.push(b));

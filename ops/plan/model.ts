@@ -47,8 +47,20 @@ export interface Plan {
     readonly summary: PlanSummary;
     /** Sorted by urn. */
     readonly resources: readonly PlanResource[];
-    /** Things a reviewer should see (secrets not marked secret, default providers), sorted. */
+    /** Things a reviewer should see (the config's warnings, secrets not marked secret, default providers), sorted. */
     readonly warnings: readonly string[];
+    /** The stack outputs as `pulumi up` would export them, secret ones masked (absent in older plans). */
+    readonly outputs?: Readonly<Record<string, unknown>>;
+    /** Each secret key the stack file sets or the config needs, and how it stands there (absent in older plans). */
+    readonly secrets?: readonly PlanSecret[];
+}
+
+/** One secret key of the stack file: never its value. */
+export interface PlanSecret {
+    readonly key: string;
+    /** set (a secure: value), missing (required, not set), generated (the program makes it), plaintext (refused). */
+    readonly status: "set" | "plaintext" | "missing" | "generated";
+    readonly why?: string;
 }
 
 export interface PlanSummary {

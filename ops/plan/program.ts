@@ -32,6 +32,8 @@ export interface Program<T> {
 export interface StackConfig {
     readonly values: Record<string, unknown>;
     readonly secrets?: Record<string, unknown>;
+    /** Keys outside the project's namespace, in full (`kubernetes:context`), as the engine passes them too. */
+    readonly foreign?: Record<string, unknown>;
 }
 
 /** Sets the mocked stack config; objects are passed as JSON, as the CLI does. */
@@ -45,6 +47,9 @@ export function setStackConfig(config: StackConfig): void {
     for (const [key, value] of Object.entries(config.secrets ?? {})) {
         put(key, value);
         secretKeys.push(`${CONFIG_NAMESPACE}:${key}`);
+    }
+    for (const [key, value] of Object.entries(config.foreign ?? {})) {
+        all[key] = typeof value === "string" ? value : JSON.stringify(value);
     }
     pulumi.runtime.setAllConfig(all, secretKeys);
 }

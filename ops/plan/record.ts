@@ -6,10 +6,13 @@
  * pulumi.isSecret on the Outputs it passed), and by value, so a secret that
  * lost its secretness on the way is masked too and reported as a warning.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig } from "../../components/config";
-import { buildPlatform } from "../../components/platform";
+import { configWarnings, PlatformConfig } from "../../components/config";
+import { stackOutputs } from "../../components/outputs";
+import { buildPlatform, SecretPlatform } from "../../components/platform";
 // Installs the mocks (setMocks) once per process; a no-op when mocha already loaded it.
 import "./mocks";
 import { dependsOnOf, RecordedResource, runProgram, StackConfig, valueOf } from "./program";
@@ -46,8 +49,13 @@ const RECORDED_OPTIONS = [
 const rpc = pulumi.runtime;
 
 /** Runs the program of a stack file (secrets are its placeholders) and returns its plan. */
-export function planStackFile(file: StackFile, build: Build = buildPlatform): Promise<Plan> {
-    return recordPlan(file.stack, { values: file.values, secrets: file.secrets }, build);
+export async function planStackFile(file: StackFile, build: Build = buildPlatform): Promise<Plan> {
+    const plan = await recordPlan(
+        file.stack,
+        { values: file.values, secrets: file.secrets, foreign: file.foreign },
+        build,
+    );
+    return { ...plan, secrets: file.secretStatus.map((s) => ({ ...s })) };
 }
 
 // The mocks record into one process-wide list: recordings take turns.
@@ -61,6 +69,20 @@ export function recordPlan(stack: string, config: StackConfig, build: Build = bu
 }
 
 async function record(stack: string, config: StackConfig, build: Build): Promise<Plan> {
+    // The program writes the providers' trust CA file into its working directory (components/lib/trust.ts):
+    // under the plan that is a throw-away directory, never the repository.
+    const cwd = process.cwd();
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "secret-platform-plan-cwd-"));
+    process.chdir(scratch);
+    try {
+        return await recordIn(stack, config, build);
+    } finally {
+        process.chdir(cwd);
+        fs.rmSync(scratch, { recursive: true, force: true });
+    }
+}
+
+async function recordIn(stack: string, config: StackConfig, build: Build): Promise<Plan> {
     const program = await failOnProgramError(runProgram(config, (c, opts) => build(c, opts)));
     const recorded = program.resources;
 
@@ -99,13 +121,42 @@ async function record(stack: string, config: StackConfig, build: Build): Promise
         });
     }
     resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+    // What the platform itself warns about (SecretPlatform logs these), and its stack outputs.
+    if (program.result instanceof SecretPlatform) warnings.push(...configWarnings(program.config));
+    const outputs =
+        program.result instanceof SecretPlatform
+            ? await outputValues(stackOutputs(program.config, program.result), masks, (name) =>
+                  warnings.push(`stack output ${name} holds a secret value but is not marked secret`),
+              )
+            : undefined;
     return {
         format: PLAN_FORMAT,
         stack,
         summary: summarize(resources),
         resources,
         warnings: [...new Set(warnings)].sort(),
+        ...(outputs === undefined ? {} : { outputs }),
     };
+}
+
+/** The stack outputs as the plan shows them: secret ones masked, unset ones left out. */
+async function outputValues(
+    outputs: Record<string, pulumi.Input<unknown> | undefined>,
+    masks: Masks,
+    unmarked: (name: string) => void,
+): Promise<Record<string, unknown>> {
+    const shown: Record<string, unknown> = {};
+    for (const [name, output] of Object.entries(outputs)) {
+        if (output === undefined) continue;
+        if (pulumi.Output.isInstance(output) && (await pulumi.isSecret(output))) {
+            shown[name] = SECRET_MASK;
+            continue;
+        }
+        const value = await valueOf(output);
+        if (value === undefined) continue;
+        shown[name] = normalizeInputs({ value }, [], masks, () => unmarked(name)).value;
+    }
+    return shown;
 }
 
 /**

@@ -3,6 +3,7 @@
  * JSON (stable, for diffs and the golden file) and mermaid (the component
  * graph). Every renderer reads the Plan only: secrets are already masked.
  */
+import { stringify } from "yaml";
 import {
     flatten,
     formatLeaf,
@@ -12,6 +13,7 @@ import {
     labeller,
     Plan,
     PlanResource,
+    PlanSecret,
     stableJson,
 } from "./model";
 
@@ -105,8 +107,35 @@ function detailLines(r: PlanResource, label: (urn: string) => string): string[] 
     return lines;
 }
 
+/** One secret's line: its state in the stack file and what to do, never a value. */
+export function secretLine(s: PlanSecret): string {
+    const how = `pulumi config set --secret ${s.key} (it prompts for the value)`;
+    switch (s.status) {
+        case "set":
+            return `${s.key}: set (secure)${s.why === undefined ? "" : `, ${s.why}`}`;
+        case "missing":
+            return `${s.key}: NOT SET, ${s.why ?? "required"}: pulumi up refuses the stack until it is set: ${how}`;
+        case "plaintext":
+            return `${s.key}: written in plain text in the stack file (refused): remove it, then ${how}`;
+        case "generated":
+            return `${s.key}: not set; ${s.why ?? "the program generates it"}`;
+    }
+}
+
+/** The stack outputs as YAML (the Authelia client entry pastes as it is). */
+function outputsYaml(outputs: Readonly<Record<string, unknown>>): string {
+    return stringify(outputs, { lineWidth: 0 }).trimEnd();
+}
+
 function renderText(plan: Plan): string {
     const out: string[] = [`Offline plan of stack ${plan.stack}: ${summaryLine(plan)}`, ""];
+    if (plan.secrets !== undefined && plan.secrets.length > 0) {
+        out.push(
+            "Secrets of the stack file (values never read):",
+            ...plan.secrets.map((s) => `  - ${secretLine(s)}`),
+            "",
+        );
+    }
     const tree = treeOf(plan);
     const label = labeller(plan);
     const visit = (r: PlanResource, prefix: string, last: boolean, root: boolean) => {
@@ -117,6 +146,14 @@ function renderText(plan: Plan): string {
         kids.forEach((k, i) => visit(k, inner, i === kids.length - 1, false));
     };
     for (const r of tree.roots) visit(r, "", true, true);
+    if (plan.outputs !== undefined && Object.keys(plan.outputs).length > 0) {
+        out.push("", "Stack outputs (as pulumi up exports them; computed ones as the mocks answer):");
+        out.push(
+            ...outputsYaml(plan.outputs)
+                .split("\n")
+                .map((l) => `  ${l}`),
+        );
+    }
     if (plan.warnings.length > 0) {
         out.push("", `Warnings (${plan.warnings.length}):`, ...plan.warnings.map((w) => `  - ${w}`));
     }
@@ -146,6 +183,14 @@ function renderMarkdown(plan: Plan): string {
     if (plan.warnings.length > 0) {
         out.push(`> **Warnings (${plan.warnings.length})**`, ...plan.warnings.map((w) => `> - ${w}`), "");
     }
+    if (plan.secrets !== undefined && plan.secrets.length > 0) {
+        out.push(
+            "**Secrets of the stack file** (values never read):",
+            "",
+            ...plan.secrets.map((s) => `- ${secretLine(s)}`),
+            "",
+        );
+    }
     out.push("| Resource | Type | Provider | dependsOn | Options |", "| --- | --- | --- | --- | --- |");
     const tree = treeOf(plan);
     const label = labeller(plan);
@@ -170,6 +215,16 @@ function renderMarkdown(plan: Plan): string {
         out.push(`**${code(r.name)}** ${code(r.type)}`, "", fence(lines.join("\n")), "");
     }
     out.push("</details>", "");
+    if (plan.outputs !== undefined && Object.keys(plan.outputs).length > 0) {
+        out.push(
+            "<details><summary>Stack outputs</summary>",
+            "",
+            fence(outputsYaml(plan.outputs), "yaml"),
+            "",
+            "</details>",
+            "",
+        );
+    }
     return out.join("\n");
 }
 

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { ConfigError, loadConfig, OBJECT_KEYS, SECRET_KEYS } from "../../components/config";
+import { ConfigError, configWarnings, loadConfig, OBJECT_KEYS, SECRET_KEYS } from "../../components/config";
 import { buildPlatform } from "../../components/platform";
 import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack, KMS_EGRESS } from "../support/fixtures";
@@ -265,7 +265,7 @@ const cases: BadCase[] = [
             delete s.secrets.oidcClientSecret;
         },
         expect: [
-            `${ns}:oidcClientSecret: must be set as a secret: pulumi config set --secret oidcClientSecret <value>`,
+            `${ns}:oidcClientSecret: must be set as a secret, not written in plain text: pulumi config set --secret oidcClientSecret (it prompts for the value)`,
         ],
     },
     {
@@ -275,14 +275,14 @@ const cases: BadCase[] = [
             delete s.secrets.storageSecretAccessKey;
         },
         expect: [
-            `${ns}:storageSecretAccessKey: must be set as a secret: pulumi config set --secret storageSecretAccessKey <value>`,
+            `${ns}:storageSecretAccessKey: must be set as a secret, not written in plain text: pulumi config set --secret storageSecretAccessKey (it prompts for the value)`,
         ],
     },
     {
         name: "S3 credentials missing in s3-compatible mode",
         change: (s) => delete s.secrets.storageAccessKeyId,
         expect: [
-            `${ns}:storageAccessKeyId: is required in s3-compatible mode: pulumi config set --secret storageAccessKeyId <value>`,
+            `${ns}:storageAccessKeyId: is required in s3-compatible mode: pulumi config set --secret storageAccessKeyId (it prompts for the value)`,
         ],
     },
     {
@@ -308,7 +308,7 @@ const cases: BadCase[] = [
             s.values.remoteClusterReviewerJwts = { "rhodes.akn": "eyJhbGciOi" };
         },
         expect: [
-            `${ns}:remoteClusterReviewerJwts: must be set as a secret: pulumi config set --secret remoteClusterReviewerJwts <value>`,
+            `${ns}:remoteClusterReviewerJwts: must be set as a secret, not written in plain text: pulumi config set --secret remoteClusterReviewerJwts (it prompts for the value)`,
         ],
     },
     {
@@ -491,7 +491,7 @@ describe("loadConfig", () => {
         second.values.exposure = { kind: "httproute" };
         assert.deepEqual(configProblems(second), [
             `${ns}:server.replicas: must be 1 with server.storageBackend s3: Vault's S3 storage backend has no HA (use storageBackend raft for 3 or 5 replicas)`,
-            `${ns}:storageSecretAccessKey: is required in s3-compatible mode: pulumi config set --secret storageSecretAccessKey <value>`,
+            `${ns}:storageSecretAccessKey: is required in s3-compatible mode: pulumi config set --secret storageSecretAccessKey (it prompts for the value)`,
             `${ns}:exposure.gateway: is required when exposure.kind is httproute (the parent Gateway's name and namespace)`,
         ]);
     });
@@ -639,6 +639,34 @@ describe("loadConfig", () => {
             JSON.stringify({ ...c, secrets: undefined }),
             /test-storage-secret-key|test-oidc-client-secret/,
         );
+    });
+});
+
+describe("configWarnings: what a valid config may still get wrong", () => {
+    it("an Ingress whose TLS Secret nothing creates, and a vault.address that is not exposure.host", () => {
+        const s = homelabStack();
+        s.values.vault = { address: "https://vault.amiya.akn:8200" };
+        s.values.exposure = { host: "vault.lab.example" };
+        assert.deepEqual(configWarnings(configOf(s)), [
+            `${ns}:vault.address: https://vault.amiya.akn:8200 is not exposure.host (vault.lab.example): this program and the Vault provider reach Vault at vault.address, users at exposure.host. Leave vault.address unset to follow exposure.host, unless Vault is reached another way from where pulumi runs`,
+            `${ns}:exposure.tlsSecretName: the Ingress serves TLS from Secret vault/vault-tls, which nothing in this stack creates: create it (kubectl -n vault create secret tls vault-tls --cert=... --key=...), or set exposure.certManagerIssuer so cert-manager issues it; without it the ingress serves its default certificate and the first pulumi up fails verifying https://vault.amiya.akn:8200`,
+        ]);
+    });
+
+    it("none with cert-manager issuing the Secret and vault.address following exposure.host, nor with no exposure", () => {
+        const s = homelabStack();
+        s.values.exposure = { host: "vault.lab.example", certManagerIssuer: "lab-ca" };
+        assert.deepEqual(configWarnings(configOf(s)), []);
+        assert.equal(configOf(s).vault.address, "https://vault.lab.example");
+        const none = homelabStack();
+        none.values.exposure = { kind: "none" };
+        none.values.vault = { address: "http://127.0.0.1:8200" };
+        assert.deepEqual(configWarnings(configOf(none)), []);
+    });
+
+    it("SecretPlatform logs them, so pulumi preview and up print them", () => {
+        const source = fs.readFileSync(path.join(__dirname, "..", "..", "components", "platform.ts"), "utf8");
+        assert.match(source, /for \(const warning of configWarnings\(config\)\) pulumi\.log\.warn\(warning, this\);/);
     });
 });
 

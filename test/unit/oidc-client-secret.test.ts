@@ -17,7 +17,7 @@ import { buildPlatform, SecretPlatform } from "../../components/platform";
 import { readStackFile } from "../../ops/stack-file";
 import { homelabStack } from "../support/fixtures";
 import { overrideComputed } from "../support/mocks";
-import { isSecret, Program, runProgram, secretInput, StackConfig, valueOf } from "../support/program";
+import { isSecret, Program, runProgram, secretInput, valueOf } from "../support/program";
 
 const ROOT = path.join(__dirname, "..", "..");
 const T = {
@@ -45,7 +45,7 @@ function verifies(digest: string, secret: string): boolean {
 }
 
 /** The homelab stack without the operator's client secret. */
-function generatedStack(): StackConfig & { secrets: Record<string, unknown> } {
+function generatedStack(): ReturnType<typeof homelabStack> {
     const s = homelabStack();
     delete s.secrets.oidcClientSecret;
     return s;
@@ -54,7 +54,7 @@ function generatedStack(): StackConfig & { secrets: Record<string, unknown> } {
 async function clientConfig(p: Program<SecretPlatform>): Promise<Record<string, unknown>> {
     const output = stackOutputs(p.config, p.result).autheliaOidcClientConfig;
     assert.ok(output !== undefined);
-    return (await valueOf(output)) as Record<string, unknown>;
+    return { ...(await valueOf(output)) };
 }
 
 describe("the OIDC client secret", () => {

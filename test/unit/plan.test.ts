@@ -3,13 +3,17 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as os from "node:os";
+import { stringify as yamlStringify } from "yaml";
+import { trustCaFilePath } from "../../components/lib/trust";
 import { goldenPath, GRAPH_PAGE, runCli } from "../../ops/plan/cli";
 import { diffPlans, lineDiff, PlanDiff, renderDiff } from "../../ops/plan/diff";
 import { flatten, parsePlan, Plan, SECRET_MASK, stableJson, UNMARKED_SECRET_MASK } from "../../ops/plan/model";
 import { planStackFile, recordPlan } from "../../ops/plan/record";
 import { FORMATS, GRAPH_COMMAND, renderPlan, resourceGraphPage } from "../../ops/plan/render";
-import { listStacks, readStackFile, secretPlaceholder } from "../../ops/stack-file";
+import { listStacks, PROJECT_ROOT, readStackFile, secretPlaceholder } from "../../ops/stack-file";
 import { homelabStack } from "../support/fixtures";
+import { makeTestCa } from "../support/test-ca";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures", "plan");
 const PLACEHOLDER_PREFIX = secretPlaceholder("");
@@ -49,7 +53,10 @@ describe("offline plan", () => {
             if (actual !== expected) {
                 const diff = diffPlans(parsePlan(expected, file), amiya, { from: "golden", to: "program" });
                 const changes = diff.added.length + diff.removed.length + diff.changed.length;
-                const why = changes > 0 ? renderDiff(diff, "text") : "(only the summary or warnings differ)";
+                const why =
+                    changes > 0
+                        ? renderDiff(diff, "text")
+                        : "(only the summary, warnings, stack outputs or secrets differ)";
                 assert.fail(`the amiya plan differs from ${file}:\n${why}\n${hint}`);
             }
         });
@@ -347,13 +354,196 @@ describe("offline plan", () => {
             assert.equal(result.code, 0);
             const diff = JSON.parse(result.stdout) as PlanDiff;
             assert.match(diff.from, /^HEAD \([0-9a-f]{7,}\)$/);
-            assert.equal(diff.to, "working tree");
+            assert.equal(diff.to, "working tree (Pulumi.amiya.yaml)");
             // Whatever the uncommitted changes are, the diff must account for every current resource once.
             const current = new Set(amiya.resources.map((r) => r.urn));
             const seen = [...diff.added, ...diff.changed].map((r) => r.urn);
             for (const urn of seen) assert.ok(current.has(urn), `${urn} is not in the current plan`);
             for (const r of diff.removed) assert.ok(!current.has(r.urn), `${r.urn} removed but still planned`);
             assert.equal(new Set(seen).size + diff.unchanged, current.size);
+        });
+    });
+
+    describe("a stack file outside the repository (--stack-dir, from where npm ran)", () => {
+        const ca = makeTestCa("plan spec CA");
+        const CA = ca.caPem;
+        let home: string;
+        /** A homelab stack for another cluster, as a user writes it in their own directory. */
+        const labStack = (extra: Record<string, unknown> = {}) =>
+            yamlStringify({
+                config: {
+                    "secret-platform:cluster": { name: "lab.example", domain: "lab.example" },
+                    "secret-platform:storage": {
+                        mode: "s3-compatible",
+                        bucket: "vault-lab",
+                        region: "garage",
+                        endpoint: "https://s3.lab.example",
+                    },
+                    "secret-platform:exposure": { certManagerIssuer: "lab-ca" },
+                    "secret-platform:oidc": { issuer: "https://auth.lab.example" },
+                    "secret-platform:networkPolicy": {
+                        egress: {
+                            s3: { cidrs: ["10.1.0.20/32"] },
+                            oidc: { cidrs: ["10.1.0.21/32"] },
+                            kubernetesApi: { cidrs: ["10.1.0.10/32"], ports: [6443] },
+                        },
+                    },
+                    "secret-platform:storageAccessKeyId": { secure: "v1:AAAA" },
+                    ...extra,
+                },
+            });
+
+        before(() => {
+            home = fs.mkdtempSync(path.join(os.tmpdir(), "plan-home-"));
+            fs.mkdirSync(path.join(home, "gitops"));
+            fs.writeFileSync(
+                path.join(home, "gitops", "Pulumi.lab.yaml"),
+                labStack({ "secret-platform:trust": { caBundle: CA } }),
+            );
+        });
+        after(() => {
+            fs.rmSync(home, { recursive: true, force: true });
+            ca.cleanup();
+        });
+
+        it("resolves --stack-dir against the directory npm ran in, and writes nothing into the repository", async function () {
+            this.timeout(60000);
+            const trustFile = path.join(PROJECT_ROOT, trustCaFilePath(CA));
+            fs.rmSync(trustFile, { force: true });
+            const result = await runCli(["--stack", "lab", "--stack-dir", "gitops"], home);
+            assert.equal(result.stderr, "");
+            assert.equal(result.code, 0);
+            assert.match(result.stdout, /^Offline plan of stack lab: \d+ resources/);
+            // The program writes the providers' CA file into its working directory: not the repository's.
+            assert.equal(fs.existsSync(trustFile), false, "the plan wrote the trust CA file into the repository");
+            // Relative to the repository instead, the directory does not exist there.
+            const elsewhere = await runCli(["--stack", "lab", "--stack-dir", "gitops"], PROJECT_ROOT);
+            assert.equal(elsewhere.code, 1);
+            assert.match(elsewhere.stderr, /^no stack file Pulumi\.lab\.yaml/);
+        });
+
+        it("lists every secret the stack sets or needs and how it stands, never a value", async function () {
+            this.timeout(60000);
+            const result = await runCli(["--stack", "lab", "--stack-dir", path.join(home, "gitops")], home);
+            const how = (key: string) => `pulumi config set --secret ${key} (it prompts for the value)`;
+            const start = result.stdout.indexOf("Secrets of the stack file");
+            assert.deepEqual(result.stdout.slice(start).split("\n").slice(0, 5), [
+                "Secrets of the stack file (values never read):",
+                "  - oidcClientSecret: not set; the program generates it (its Authelia client entry, with the digest, is the secret output autheliaOidcClientConfig)",
+                "  - storageAccessKeyId: set (secure), required in s3-compatible mode",
+                `  - storageSecretAccessKey: NOT SET, required in s3-compatible mode: pulumi up refuses the stack until it is set: ${how("storageSecretAccessKey")}`,
+                "",
+            ]);
+            const json = JSON.parse(
+                (await runCli(["--stack", "lab", "--stack-dir", "gitops", "--format", "json"], home)).stdout,
+            ) as Plan;
+            assert.deepEqual(
+                json.secrets?.map((x) => [x.key, x.status]),
+                [
+                    ["oidcClientSecret", "generated"],
+                    ["storageAccessKeyId", "set"],
+                    ["storageSecretAccessKey", "missing"],
+                ],
+            );
+        });
+
+        it("shows the stack outputs: the Authelia client in the clear, its entry with the digest masked", async function () {
+            this.timeout(60000);
+            const plan = JSON.parse(
+                (await runCli(["--stack", "lab", "--stack-dir", "gitops", "--format", "json"], home)).stdout,
+            ) as Plan;
+            const outputs = plan.outputs ?? {};
+            assert.equal(outputs.autheliaOidcClientConfig, SECRET_MASK);
+            assert.deepEqual((outputs.autheliaOidcClient as { redirect_uris: string[] }).redirect_uris, [
+                "https://vault.lab.example/ui/vault/auth/oidc/oidc/callback",
+                "http://localhost:8250/oidc/callback",
+            ]);
+            assert.equal(outputs.vaultAddress, "https://vault.lab.example");
+            assert.equal(outputs.clusterSecretStore, "vault-lab-example");
+            const text = (await runCli(["--stack", "lab", "--stack-dir", "gitops"], home)).stdout;
+            assert.match(text, /\nStack outputs \(as pulumi up exports them; computed ones as the mocks answer\):\n/);
+            assert.match(text, /\n {2}autheliaOidcClient:\n {4}authorization_policy: two_factor\n/);
+            assert.match(text, /\n {2}autheliaOidcClientConfig: "\[secret\]"/);
+        });
+
+        it("refuses a secret in plain text, a misspelled or missing namespace, naming each and echoing no secret", async () => {
+            fs.writeFileSync(
+                path.join(home, "Pulumi.typo.yaml"),
+                labStack({
+                    "secret-platform:oidcClientSecret": "hunter2",
+                    "secret-platfrom:exposure": { host: "vault.lab.example" },
+                    kv: {},
+                    "kubernetes:context": "lab",
+                }),
+            );
+            const result = await runCli(["--stack", "typo", "--stack-dir", "."], home);
+            assert.deepEqual(result, {
+                code: 1,
+                stdout: "",
+                stderr: [
+                    "invalid stack config (3 problems):",
+                    "  secret-platfrom:exposure: namespace 'secret-platfrom' is not this project's, so the program never reads this key (did you mean secret-platform:exposure?)",
+                    "  kv: has no namespace, and Pulumi reads stack keys only as <namespace>:<key>: write secret-platform:kv",
+                    "  secret-platform:oidcClientSecret: must be set as a secret, not written in plain text: pulumi config set --secret oidcClientSecret (it prompts for the value)",
+                    "",
+                ].join("\n"),
+            });
+            assert.ok(!result.stderr.includes("hunter2"));
+        });
+
+        it("warns when vault.address and exposure.host disagree, and not when vault.address follows it", async function () {
+            this.timeout(60000);
+            fs.writeFileSync(
+                path.join(home, "Pulumi.addr.yaml"),
+                labStack({ "secret-platform:vault": { address: "https://vault.amiya.akn" } }),
+            );
+            const plan = JSON.parse(
+                (await runCli(["--stack", "addr", "--stack-dir", ".", "--format", "json"], home)).stdout,
+            ) as Plan;
+            assert.deepEqual(
+                plan.warnings.filter((w) => w.startsWith("secret-platform:")),
+                [
+                    "secret-platform:vault.address: https://vault.amiya.akn is not exposure.host (vault.lab.example): this program and the Vault provider reach Vault at vault.address, users at exposure.host. Leave vault.address unset to follow exposure.host, unless Vault is reached another way from where pulumi runs",
+                ],
+            );
+            const lab = JSON.parse(
+                (await runCli(["--stack", "lab", "--stack-dir", "gitops", "--format", "json"], home)).stdout,
+            ) as Plan;
+            assert.deepEqual(
+                lab.warnings.filter((w) => w.startsWith("secret-platform:")),
+                [],
+            );
+        });
+
+        it("never overwrites the committed graph or golden plan from another stack", async () => {
+            const graph = fs.readFileSync(GRAPH_PAGE, "utf8");
+            assert.deepEqual(await runCli(["--stack", "lab", "--stack-dir", "gitops", "--update-graph"], home), {
+                code: 2,
+                stdout: "",
+                stderr: "--update-graph writes docs/architecture/resource-graph.md, the committed graph of the project's amiya stack; for stack lab print its graph with --format mermaid\n",
+            });
+            const golden = await runCli(["--stack", "lab", "--stack-dir", "gitops", "--update-golden"], home);
+            assert.equal(golden.code, 2);
+            assert.equal(
+                golden.stderr,
+                `--update-golden writes test/golden/plan-lab.json into the repository: only for the project's own stack files (this one is in ${path.join(home, "gitops")})\n`,
+            );
+            assert.equal(fs.readFileSync(GRAPH_PAGE, "utf8"), graph);
+            assert.equal(fs.existsSync(goldenPath("lab")), false);
+        });
+
+        it("--diff: both sides read the same stack file, the new side labelled with where it was read", async function () {
+            this.timeout(180000);
+            const result = await runCli(
+                ["--stack", "lab", "--stack-dir", "gitops", "--diff", "HEAD", "--format", "json"],
+                home,
+            );
+            assert.equal(result.code, 0, result.stderr);
+            const diff = JSON.parse(result.stdout) as PlanDiff;
+            assert.match(diff.from, /^HEAD \([0-9a-f]{7,}\), same stack file$/);
+            assert.equal(diff.to, `working tree, stack file ${path.join("gitops", "Pulumi.lab.yaml")}`);
+            // The revision's planner read the same file: most resources are there on both sides.
+            assert.ok(diff.unchanged > 20, `only ${diff.unchanged} unchanged`);
         });
     });
 

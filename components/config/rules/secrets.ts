@@ -1,5 +1,5 @@
 import type { ResolvedConfig } from "../resolve";
-import type { SecretKey } from "../schema";
+import { SecretKey, setSecretCommand } from "../schema";
 import { Rule } from "./rule";
 
 /**
@@ -26,6 +26,6 @@ export function requiredSecrets(c: ResolvedConfig): [SecretKey, string][] {
 /** Every secret the chosen modes need is set. */
 export const requiredSecretRules: Rule = (c, secrets, fail) => {
     for (const [key, reason] of requiredSecrets(c)) {
-        if (!secrets.isSet(key)) fail(key, `is required ${reason}: pulumi config set --secret ${key} <value>`);
+        if (!secrets.isSet(key)) fail(key, `is required ${reason}: ${setSecretCommand(key)}`);
     }
 };

@@ -1,0 +1,27 @@
+/**
+ * What a valid config may still get wrong, said before anything is created:
+ * each a sentence naming the key. SecretPlatform logs them (`pulumi
+ * preview`/`up` print them) and the offline plan lists them.
+ */
+import type { PlatformConfig } from "./resolve";
+import { CONFIG_NAMESPACE } from "./schema";
+
+export type WarningSlice = Pick<PlatformConfig, "vault" | "exposure" | "server">;
+
+export function configWarnings(config: WarningSlice): string[] {
+    const warnings: string[] = [];
+    const key = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
+    const e = config.exposure;
+    const addressHost = new URL(config.vault.address).hostname;
+    if (e.kind !== "none" && addressHost !== e.host) {
+        warnings.push(
+            `${key("vault.address")}: ${config.vault.address} is not exposure.host (${e.host}): this program and the Vault provider reach Vault at vault.address, users at exposure.host. Leave vault.address unset to follow exposure.host, unless Vault is reached another way from where pulumi runs`,
+        );
+    }
+    if (e.kind === "ingress" && e.certManagerIssuer === undefined) {
+        warnings.push(
+            `${key("exposure.tlsSecretName")}: the Ingress serves TLS from Secret ${config.server.namespace}/${e.tlsSecretName}, which nothing in this stack creates: create it (kubectl -n ${config.server.namespace} create secret tls ${e.tlsSecretName} --cert=... --key=...), or set exposure.certManagerIssuer so cert-manager issues it; without it the ingress serves its default certificate and the first pulumi up fails verifying ${config.vault.address}`,
+        );
+    }
+    return warnings;
+}
