@@ -356,16 +356,20 @@ export interface SecretNeeds {
 /**
  * The secret keys a stack's non-secret config requires (and those the
  * program generates when unset), for tools that fill placeholders or report
- * on a stack file (the offline plan, tests). Empty when a key's own config is
- * invalid: loadConfig reports those.
+ * on a stack file (the offline plan, tests). An optional key that does not
+ * parse counts as its defaults; empty when the cluster or storage does not
+ * parse. loadConfig reports those.
  */
 export function secretNeeds(source: ConfigSource): SecretNeeds {
     const parsed: Record<string, unknown> = {};
     for (const key of OBJECT_KEYS) {
         const raw = source.get(key);
         const result = CONFIG_SCHEMAS[key].safeParse(raw === undefined ? undefined : parseJsonValue(raw));
-        if (!result.success) return { required: [], generated: [] };
-        parsed[key] = result.data;
+        if (result.success) parsed[key] = result.data;
+        // An optional key that does not parse counts as its defaults here (loadConfig reports it);
+        // without the cluster or the storage nothing can be said.
+        else if (REQUIRED_KEYS.includes(key)) return { required: [], generated: [] };
+        else parsed[key] = CONFIG_SCHEMAS[key].parse(undefined);
     }
     const resolved = resolveDefaults(parsed as Parsed);
     return { required: requiredSecrets(resolved), generated: resolved.oidc.enabled ? ["oidcClientSecret"] : [] };
