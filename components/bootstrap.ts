@@ -194,6 +194,8 @@ export class VaultBootstrap extends pulumi.ComponentResource {
             waitTimeoutSeconds: c.vault.waitTimeoutSeconds,
             sealType: c.unseal.mode,
         };
+        // Only when set: the inputs of a stack that never moved stay as they were.
+        const movedFrom = c.vault.movedFrom === undefined ? {} : { movedFrom: c.vault.movedFrom };
 
         this.init = new VaultInit(
             `${name}-init`,
@@ -243,7 +245,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
         // awskms: wait for the auto-unseal. Checked again on every update.
         const unsealed = new VaultUnsealed(
             `${name}-unsealed`,
-            { ...api, keys: shamir ? this.keyShares : [], keysSecret },
+            { ...api, keys: shamir ? this.keyShares : [], keysSecret, ...movedFrom },
             { ...child, dependsOn: unsealDeps },
         );
 
@@ -260,6 +262,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 policyText: pulumiPolicy.text,
                 bootstrapToken: pulumi.secret(c.secrets.vaultToken ?? this.init.rootToken),
                 bootstrapSource: c.secrets.vaultToken === undefined ? "root" : "vaultToken",
+                ...movedFrom,
             },
             { ...child, dependsOn: [this.init, unsealed] },
         );

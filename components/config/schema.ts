@@ -512,6 +512,17 @@ const vaultSchema = z
             .boolean()
             .default(false)
             .describe("Skip TLS verification (only for a first bootstrap against a private CA)."),
+        allowInsecure: z
+            .boolean()
+            .default(false)
+            .describe(
+                "Accepts plain http:// to a vault.address off this machine, or skipTlsVerify: the provider token and the unseal key shares then cross the network unverified (refused without it; a warning on every run with it).",
+            ),
+        movedFrom: httpUrl
+            .optional()
+            .describe(
+                "Acknowledges that Vault moved: the address it had before. The unseal keys and the provider token go only to the Vault this stack recorded (address and CA); set this for the one `pulumi up` that moves them, then remove it.",
+            ),
         waitTimeoutSeconds: z
             .number()
             .int()

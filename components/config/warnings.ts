@@ -23,5 +23,10 @@ export function configWarnings(config: WarningSlice): string[] {
             `${key("exposure.tlsSecretName")}: the Ingress serves TLS from Secret ${config.server.namespace}/${e.tlsSecretName}, which nothing in this stack creates: create it (kubectl -n ${config.server.namespace} create secret tls ${e.tlsSecretName} --cert=... --key=...), or set exposure.certManagerIssuer so cert-manager issues it; without it the ingress serves its default certificate and the first pulumi up fails verifying ${config.vault.address}`,
         );
     }
+    if (config.vault.allowInsecure) {
+        warnings.push(
+            `${key("vault.allowInsecure")}: true: the provider token (root-equivalent) and the unseal key shares go to ${config.vault.address}${config.vault.skipTlsVerify ? " without verifying its certificate" : ""} where anyone on the path can read or impersonate it; trust Vault's CA with trust.caBundle and remove vault.allowInsecure`,
+        );
+    }
     return warnings;
 }

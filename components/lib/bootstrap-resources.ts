@@ -86,6 +86,8 @@ export interface VaultUnsealedArgs extends VaultApiArgs {
     readonly keys: pulumi.Input<string[]>;
     /** `<namespace>/<name>` of the unseal keys Secret, for messages. */
     readonly keysSecret: pulumi.Input<string>;
+    /** The address Vault had before a move (secret-platform:vault.movedFrom): the acknowledgement that lets the shares follow it. */
+    readonly movedFrom?: pulumi.Input<string>;
 }
 
 /** Vault initialized and unsealed, checked on every update. */
@@ -112,6 +114,8 @@ export interface VaultProviderTokenArgs extends VaultApiArgs {
     readonly bootstrapToken: pulumi.Input<string>;
     /** Which of the two bootstrapToken is, for messages and re-minting. */
     readonly bootstrapSource: pulumi.Input<"root" | "vaultToken">;
+    /** The address Vault had before a move (secret-platform:vault.movedFrom): the acknowledgement that lets the token follow it. */
+    readonly movedFrom?: pulumi.Input<string>;
 }
 
 /** The Vault provider's periodic, orphan token with the `pulumi` policy (secret). */

@@ -20,7 +20,10 @@ export interface VaultEndpoint {
     readonly address: string;
     /** Skip TLS certificate verification (self-signed lab certificates). */
     readonly skipTlsVerify?: boolean;
-    /** PEM bundle of private CAs to trust besides Node's roots (secret-platform:trust.caBundle); "" or unset: none. */
+    /**
+     * PEM bundle of the CAs Vault's certificate must chain to (secret-platform:trust.caBundle): when set, the
+     * ONLY ones trusted, as the Vault provider trusts its ca_cert_file; "" or unset: Node's public roots.
+     */
     readonly caBundle?: string;
     /** Per-request timeout in milliseconds; default 10000. */
     readonly requestTimeoutMs?: number;
@@ -79,11 +82,9 @@ export function vaultApi(
     if (token !== undefined) headers["X-Vault-Token"] = token;
     if (ep.namespace !== undefined && ep.namespace !== "") headers["X-Vault-Namespace"] = ep.namespace;
     const timeout = ep.requestTimeoutMs ?? 10_000;
-    // `ca` replaces Node's roots: keep them, so that a public certificate still verifies next to the private CA.
-    const ca =
-        ep.caBundle === undefined || ep.caBundle === ""
-            ? undefined
-            : [...(require("node:tls") as typeof import("node:tls")).rootCertificates, ep.caBundle];
+    // `ca` replaces Node's roots: a pinned bundle is all that is trusted, so a public certificate for another
+    // host cannot stand in for this stack's Vault.
+    const ca = ep.caBundle === undefined || ep.caBundle === "" ? undefined : ep.caBundle;
     const noAnswer = (reason: string, code?: string): NoAnswerError => {
         const suffix = code !== undefined && !reason.includes(code) ? ` (${code})` : "";
         return Object.assign(new Error(`${method} ${url.href}: ${reason}${suffix}`), { reason, code });

@@ -16,6 +16,8 @@ const {
     checkStillInitialized,
     ensureInitialized,
     ensureUnsealed,
+    identityChange,
+    identityMoveRefusal,
     previewSealState,
     recoveryKeysDestroyRefusal,
     sealedPreviewMessage,
@@ -47,6 +49,11 @@ function initInputsOf(raw: Record<string, unknown>): BootstrapInputs {
 /** The inputs of a VaultUnsealed. */
 function unsealInputsOf(raw: Record<string, unknown>): UnsealInputs {
     return { ...sharedInputsOf(raw), keys: Array.isArray(raw.keys) ? raw.keys.map(String) : [] };
+}
+
+/** The acknowledged previous address (secret-platform:vault.movedFrom), when the inputs carry one. */
+function movedFromOf(raw: Record<string, unknown>): string | undefined {
+    return typeof raw.movedFrom === "string" && raw.movedFrom !== "" ? raw.movedFrom : undefined;
 }
 
 /** Names of the inputs whose values differ (keys compared as JSON). */
@@ -129,6 +136,8 @@ export const vaultInitProvider: pulumi.dynamic.ResourceProvider = {
 /**
  * Unsealed: a readiness check that runs on every update. diff asks Vault
  * (sealed means a change; no answer is an error), create/update unseal or wait.
+ * The key shares go only to the Vault this stack recorded (address and pinned
+ * CA of the state) unless vault.movedFrom acknowledges a move.
  */
 export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
@@ -138,6 +147,14 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+        const change = identityChange(sharedInputsOf(olds), sharedInputsOf(news));
+        if (change !== undefined) {
+            console.log(
+                `vault-unsealed: Vault's identity changed (${change}); the update sends the key shares nowhere ` +
+                    `unless vault.movedFrom is ${String(olds.address)}`,
+            );
+            return { changes: true, replaces: [] };
+        }
         if (changedInputs(olds, news, UNSEAL_INPUTS).length > 0) return { changes: true, replaces: [] };
         // Unsealed: no change. Sealed: an update, and the preview says why.
         // Unreachable, untrusted or wiped: an error naming the cause, never a phantom change.
@@ -152,8 +169,12 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
         return { changes: state === "sealed", replaces: [] };
     },
 
-    async update(_id: string, _olds: Record<string, unknown>, news: Record<string, unknown>) {
+    async update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const u = unsealInputsOf(news);
+        const change = identityChange(sharedInputsOf(olds), u);
+        if (change !== undefined && movedFromOf(news) !== String(olds.address)) {
+            throw new Error(`vault-unsealed: ${identityMoveRefusal("the unseal key shares", String(olds.address), change)}`);
+        }
         await ensureUnsealed(u);
         return { outs: { ...u, unsealed: true } };
     },

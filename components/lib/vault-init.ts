@@ -403,3 +403,56 @@ export function sealedPreviewMessage(inputs: UnsealInputs): string {
               : `the update waits for the unsealer (keys in Secret ${inputs.keysSecret})`;
     return `vault-unsealed: Vault at ${inputs.address} is sealed; ${how}`;
 }
+
+/** Who Vault is to this stack: where it answers and whom its certificate must chain to. */
+export interface VaultIdentity {
+    readonly address: string;
+    readonly skipTlsVerify: boolean;
+    /** The PEM bundle pinned for it (trust.caBundle); undefined: public roots. */
+    readonly caBundle?: string;
+}
+
+/** The config key that acknowledges a move of Vault to another address or CA. */
+export const MOVED_FROM_KEY = "secret-platform:vault.movedFrom";
+
+/**
+ * What changed between the identity this stack recorded for Vault and the one
+ * in the new inputs, in words (never a certificate or secret), or undefined
+ * when it is the same Vault to this stack.
+ */
+export function identityChange(recorded: VaultIdentity, next: VaultIdentity): string | undefined {
+    const changes: string[] = [];
+    if (recorded.address !== next.address) changes.push(`address ${recorded.address} -> ${next.address}`);
+    if ((recorded.caBundle ?? "") !== (next.caBundle ?? "")) changes.push("the CA pinned for it (trust.caBundle)");
+    if (recorded.skipTlsVerify !== next.skipTlsVerify) changes.push(`skipTlsVerify ${next.skipTlsVerify}`);
+    return changes.length === 0 ? undefined : changes.join(", ");
+}
+
+/**
+ * The refusal when Vault's identity changed without the acknowledgement:
+ * nothing secret (a token, a key share) goes to a Vault this stack has not
+ * been told is the same one.
+ */
+export function identityMoveRefusal(what: string, recordedAddress: string, change: string): string {
+    return (
+        `refusing to send ${what} to a Vault this stack did not initialize: ${change}. ` +
+        `If Vault really moved, set ${MOVED_FROM_KEY} to ${recordedAddress} for the pulumi up that moves it ` +
+        "(pulumi config set --path vault.movedFrom ...), then remove it. Otherwise revert the change."
+    );
+}
+
+/** The message when another Vault (another cluster id) answers at this stack's address. */
+export function otherVaultMessage(address: string, seen: string, recorded: string): string {
+    return (
+        `Vault at ${address} reports cluster id ${seen}, but this stack's Vault has cluster id ${recorded}: ` +
+        "another Vault (re-initialized, or another server at this address) answers there, so the provider token is " +
+        "not sent to it. See docs/bootstrap.md (Vault's identity)."
+    );
+}
+
+/** `GET /v1/sys/health`'s cluster id (reported while unsealed), or undefined. */
+export async function clusterId(ep: VaultEndpoint): Promise<string | undefined> {
+    const res = await vaultApi(ep, "GET", "sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200");
+    const id = res.body?.cluster_id;
+    return typeof id === "string" && id !== "" ? id : undefined;
+}

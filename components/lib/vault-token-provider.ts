@@ -5,13 +5,18 @@
  * token when it was lost, revoked on destroy. The logic lives in
  * ./vault-token; this maps Pulumi's calls onto it. ./bootstrap-resources
  * serializes it inside the one provider of the bootstrap resources.
+ *
+ * The token is root-equivalent, so it goes only to the Vault this stack
+ * recorded: the address and pinned CA of the state (a preview never sends it
+ * to the new inputs' address), and the cluster id Vault reported when the
+ * token was minted. A move needs `vault.movedFrom` (./vault-init identityChange).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import * as vaultInit from "./vault-init";
 import * as vaultToken from "./vault-token";
 
 // Bound once at load: the closure captures the functions, not the modules (see ./vault-init-provider).
-const { previewSealState } = vaultInit;
+const { clusterId, identityChange, identityMoveRefusal, otherVaultMessage, previewSealState } = vaultInit;
 const {
     checkProviderToken,
     lookupSelf,
@@ -32,7 +37,14 @@ function inputsOf(raw: Record<string, unknown>) {
         policyText: String(raw.policyText),
         bootstrapToken: String(raw.bootstrapToken ?? ""),
         bootstrapSource: raw.bootstrapSource === "vaultToken" ? ("vaultToken" as const) : ("root" as const),
+        // Only when set, like caBundle: a stack that never moved keeps the inputs it had.
+        ...(typeof raw.movedFrom === "string" && raw.movedFrom !== "" ? { movedFrom: raw.movedFrom } : {}),
     };
+}
+
+/** The cluster id recorded with the token (states from before it was recorded have none). */
+function recordedClusterId(props: Record<string, unknown>): string | undefined {
+    return typeof props.clusterId === "string" && props.clusterId !== "" ? props.clusterId : undefined;
 }
 
 type Inputs = ReturnType<typeof inputsOf>;
@@ -44,7 +56,14 @@ async function mint(i: Inputs) {
         `vault-token: minted the provider token (accessor ${minted.accessor}, policy ${i.policy})` +
             (minted.rootRevoked ? "; the root token it was made with is revoked" : ""),
     );
-    return { ...i, token: minted.token, accessor: minted.accessor, rootRevoked: minted.rootRevoked };
+    const id = await clusterId(ep);
+    return {
+        ...i,
+        token: minted.token,
+        accessor: minted.accessor,
+        rootRevoked: minted.rootRevoked,
+        ...(id === undefined ? {} : { clusterId: id }),
+    };
 }
 
 export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
@@ -56,7 +75,17 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const o = inputsOf(olds);
         const n = inputsOf(news);
-        const ep = { address: n.address, skipTlsVerify: n.skipTlsVerify, caBundle: n.caBundle, requestTimeoutMs: 5000 };
+        const change = identityChange(o, n);
+        if (change !== undefined) {
+            // The new address is not asked anything: the update decides, with the acknowledgement or not.
+            console.log(
+                `vault-token: Vault's identity changed (${change}); the preview sends the provider token nowhere, ` +
+                    `and the update refuses unless vault.movedFrom is ${o.address}`,
+            );
+            return { changes: true, replaces: [] };
+        }
+        // The recorded Vault: the state's address and CA (equal to the new ones here).
+        const ep = { address: o.address, skipTlsVerify: o.skipTlsVerify, caBundle: o.caBundle, requestTimeoutMs: 5000 };
         if ((await previewSealState(ep)) === "sealed") {
             console.log(
                 `vault-token: Vault at ${n.address} is sealed; the update checks the provider token after the unseal`,
@@ -64,6 +93,11 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
             return { changes: true, replaces: [] };
         }
         const stored = { token: String(olds.token ?? ""), accessor: String(olds.accessor ?? "") };
+        const recorded = recordedClusterId(olds);
+        const seen = await clusterId(ep);
+        if (recorded !== undefined && seen !== undefined && seen !== recorded) {
+            throw new Error(otherVaultMessage(o.address, seen, recorded));
+        }
         let state: "valid" | "renew";
         try {
             state = await checkProviderToken(ep, stored);
@@ -77,17 +111,24 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
         }
         if (state === "renew")
             console.log(`vault-token: the provider token is past half its period; the update renews it`);
-        const moved =
-            o.address !== n.address ||
-            o.skipTlsVerify !== n.skipTlsVerify ||
-            o.caBundle !== n.caBundle ||
-            o.policy !== n.policy;
-        return { changes: state === "renew" || moved, replaces: [] };
+        // A state from before cluster ids were recorded: the update records it.
+        const unrecorded = recorded === undefined && seen !== undefined;
+        return { changes: state === "renew" || o.policy !== n.policy || unrecorded, replaces: [] };
     },
 
     async update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
+        const o = inputsOf(olds);
         const n = inputsOf(news);
+        const change = identityChange(o, n);
+        if (change !== undefined && n.movedFrom !== o.address) {
+            throw new Error(`vault-token: ${identityMoveRefusal("the provider token", o.address, change)}`);
+        }
         const ep = { address: n.address, skipTlsVerify: n.skipTlsVerify, caBundle: n.caBundle };
+        const recorded = change === undefined ? recordedClusterId(olds) : undefined;
+        const seen = await clusterId(ep);
+        if (recorded !== undefined && seen !== undefined && seen !== recorded) {
+            throw new Error(otherVaultMessage(n.address, seen, recorded));
+        }
         const stored = { token: String(olds.token ?? ""), accessor: String(olds.accessor ?? "") };
         const self = await lookupSelf(ep, stored.token);
         if (self === undefined) {
@@ -96,7 +137,10 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
             return { outs: await mint(n) };
         }
         if (self.ttl * 2 < PROVIDER_TOKEN_PERIOD_SECONDS) await renewProviderToken(ep, stored);
-        return { outs: { ...n, ...stored, rootRevoked: olds.rootRevoked === true } };
+        const id = seen ?? recorded;
+        return {
+            outs: { ...n, ...stored, rootRevoked: olds.rootRevoked === true, ...(id === undefined ? {} : { clusterId: id }) },
+        };
     },
 
     async delete(_id: string, props: Record<string, unknown>) {

@@ -430,6 +430,27 @@ const cases: BadCase[] = [
         change: (s) => (s.values.server = "{replicas: 1"),
         expect: [`${ns}:server: must be an object (got "{replicas: 1")`],
     },
+    {
+        name: "vault.address over plain http off this machine",
+        change: (s) => (s.values.vault = { address: "http://vault.amiya.akn:8200" }),
+        expect: [
+            `${ns}:vault.address: is plain http to vault.amiya.akn:8200: the provider token and the unseal key shares would cross the network in clear; use https (trust a private CA with trust.caBundle), or set vault.allowInsecure: true to accept that`,
+        ],
+    },
+    {
+        name: "vault.skipTlsVerify without the acknowledgement",
+        change: (s) => (s.values.vault = { skipTlsVerify: true }),
+        expect: [
+            `${ns}:vault.skipTlsVerify: is true: any server could then stand in for Vault and receive the provider token and the unseal key shares; trust the CA with trust.caBundle instead, or set vault.allowInsecure: true to accept that`,
+        ],
+    },
+    {
+        name: "vault.movedFrom naming the current address",
+        change: (s) => (s.values.vault = { address: "https://vault.amiya.akn", movedFrom: "https://vault.amiya.akn" }),
+        expect: [
+            `${ns}:vault.movedFrom: is vault.address itself: it names the address Vault had before the move (remove it when nothing moved)`,
+        ],
+    },
 ];
 
 describe("loadConfig", () => {
@@ -441,6 +462,20 @@ describe("loadConfig", () => {
                 c.change(stack);
                 assert.deepEqual(configProblems(stack), c.expect);
             });
+        }
+    });
+
+    it("accepts plain http on loopback, and http or skipTlsVerify with vault.allowInsecure; a real move", () => {
+        for (const vault of [
+            { address: "http://127.0.0.1:8200" },
+            { address: "http://localhost:8200" },
+            { address: "http://vault.amiya.akn:8200", allowInsecure: true },
+            { skipTlsVerify: true, allowInsecure: true },
+            { address: "https://vault.new.akn", movedFrom: "https://vault.amiya.akn" },
+        ]) {
+            const stack = homelabStack();
+            stack.values.vault = vault;
+            assert.equal(configOf(stack).vault.skipTlsVerify, vault.skipTlsVerify === true, JSON.stringify(vault));
         }
     });
 
@@ -643,6 +678,17 @@ describe("loadConfig", () => {
 });
 
 describe("configWarnings: what a valid config may still get wrong", () => {
+    it("vault.allowInsecure: every run says what it accepts; none without it", () => {
+        const s = homelabStack();
+        s.values.vault = { address: "http://vault.amiya.akn:8200", skipTlsVerify: true, allowInsecure: true };
+        assert.ok(
+            configWarnings(configOf(s)).includes(
+                "secret-platform:vault.allowInsecure: true: the provider token (root-equivalent) and the unseal key shares go to http://vault.amiya.akn:8200 without verifying its certificate where anyone on the path can read or impersonate it; trust Vault's CA with trust.caBundle and remove vault.allowInsecure",
+            ),
+        );
+        assert.ok(!configWarnings(configOf(homelabStack())).some((w) => w.includes("vault.allowInsecure")));
+    });
+
     it("an Ingress whose TLS Secret nothing creates, and a vault.address that is not exposure.host", () => {
         const s = homelabStack();
         s.values.vault = { address: "https://vault.amiya.akn:8200" };

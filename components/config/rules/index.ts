@@ -15,6 +15,7 @@ import { requiredSecretRules } from "./secrets";
 import { serverRules } from "./server";
 import { storageRules } from "./storage";
 import { unsealRules } from "./unseal";
+import { vaultRules } from "./vault";
 
 export { requiredSecrets } from "./secrets";
 export type { Fail, Rule, StackFacts } from "./rule";
@@ -24,6 +25,7 @@ const RULES: readonly Rule[] = [
     serverRules,
     requiredSecretRules,
     unsealRules,
+    vaultRules,
     networkPolicyRules,
     exposureRules,
     oidcRules,
