@@ -16,28 +16,37 @@ export interface MigrateOptions {
     readonly owner?: string;
     /** The SOPS files to migrate. */
     readonly files: readonly string[];
+    /** Directories to search for SOPS files by content (--find). */
+    readonly find: readonly string[];
     /** --help was asked for. */
     readonly help: boolean;
 }
 
-export const USAGE = `usage: npm run migrate -- [--dry-run] [--force] [--mapping map.yaml] [--mount <kv mount>] [--owner <owner>] <sops files...>
+export const USAGE = `usage: npm run migrate -- [--dry-run] [--force] [--mapping map.yaml] [--mount <kv mount>] [--owner <owner>]
+                      [--find <dir>]... [<sops files>...]
 
 Moves secrets from SOPS-encrypted YAML, JSON or dotenv files into Vault KV v2
 (docs/migration.md). Decrypts with the sops CLI and your own keys (age or GPG);
-plaintext stays in memory and is never printed.
+plaintext stays in memory and is never printed. Run it from your GitOps
+repository: paths are relative to where you ran npm, and each secret records
+its file relative to that repository.
 
   --dry-run         print the plan (path, keys, create/update/unchanged/conflict), write nothing
   --force           overwrite secrets changed in Vault since the last import
   --mapping <file>  mapping rules (file -> {app}/{category}/{secret}, mount, owner, key renames)
   --mount <mount>   KV v2 mount, normally the cluster name (e.g. amiya.akn)
   --owner <owner>   owner recorded in each secret's custom metadata
+  --find <dir>      migrate every SOPS-encrypted file git tracks under <dir>, found by its
+                    content (sops metadata), whatever its name; repeatable, with or without files
 
 environment: VAULT_ADDR (required), VAULT_TOKEN (or ~/.vault-token), VAULT_NAMESPACE,
+             VAULT_CACERT (a PEM file: Vault's certificate must chain to it, e.g. your cluster's
+             private CA; else Node's public roots, plus NODE_EXTRA_CA_CERTS if you set it),
              SOPS_BIN (default: sops on PATH), SOPS_AGE_KEY_FILE / GNUPGHOME for sops
 exit status: 0 all done, 1 a failure (see the table for what was and was not written),
-             2 conflicts left alone (re-run with --force to overwrite them)`;
+             2 a usage error (nothing read), 3 conflicts left alone (re-run with --force to overwrite them)`;
 
-const VALUE_FLAGS = new Set(["--mapping", "--mount", "--owner"]);
+const VALUE_FLAGS = new Set(["--mapping", "--mount", "--owner", "--find"]);
 
 /** Parses argv (without node and script); throws an Error with the usage problem. */
 export function parseArgs(argv: readonly string[]): MigrateOptions {
@@ -46,6 +55,7 @@ export function parseArgs(argv: readonly string[]): MigrateOptions {
     let help = false;
     const values: Record<string, string> = {};
     const files: string[] = [];
+    const find: string[] = [];
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
         if (arg === "--") {
@@ -68,17 +78,20 @@ export function parseArgs(argv: readonly string[]): MigrateOptions {
             if (value === undefined || value === "" || (eq === -1 && value.startsWith("--"))) {
                 throw new Error(`${flag} needs a value`);
             }
-            values[flag] = value;
+            if (flag === "--find") find.push(value);
+            else values[flag] = value;
         } else {
             throw new Error(`unknown option ${flag}`);
         }
     }
-    if (!help && files.length === 0) throw new Error("no SOPS files given");
+    if (!help && files.length === 0 && find.length === 0)
+        throw new Error("no SOPS files given (name them, or --find <dir>)");
     return {
         dryRun,
         force,
         help,
         files,
+        find,
         mapping: values["--mapping"],
         mount: values["--mount"],
         owner: values["--owner"],

@@ -30,10 +30,16 @@ export interface VaultConnection {
     readonly address: string;
     readonly token: string;
     readonly namespace?: string;
+    /** PEM of the CAs Vault's certificate must chain to (VAULT_CACERT), else Node's roots. */
+    readonly caBundle?: string;
 }
 
-/** VAULT_ADDR and VAULT_TOKEN (or ~/.vault-token, like the vault CLI); never argv. */
-export function connectionFromEnv(env: NodeJS.ProcessEnv = process.env): VaultConnection {
+/**
+ * VAULT_ADDR and VAULT_TOKEN (or ~/.vault-token), VAULT_NAMESPACE and
+ * VAULT_CACERT, like the vault CLI; never argv. A relative VAULT_CACERT
+ * starts at `cwd`.
+ */
+export function connectionFromEnv(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): VaultConnection {
     const address = env.VAULT_ADDR ?? "";
     if (address === "") throw new Error("VAULT_ADDR is not set (e.g. export VAULT_ADDR=https://vault.amiya.akn)");
     if (!/^https?:\/\/[^/]+/.test(address)) throw new Error(`VAULT_ADDR must be an http(s) URL, got '${address}'`);
@@ -44,7 +50,16 @@ export function connectionFromEnv(env: NodeJS.ProcessEnv = process.env): VaultCo
     }
     if (token === "") throw new Error("no Vault token: set VAULT_TOKEN or run `vault login` (~/.vault-token)");
     const namespace = env.VAULT_NAMESPACE !== undefined && env.VAULT_NAMESPACE !== "" ? env.VAULT_NAMESPACE : undefined;
-    return { address: address.replace(/\/+$/, ""), token, namespace };
+    let caBundle: string | undefined;
+    if (env.VAULT_CACERT !== undefined && env.VAULT_CACERT !== "") {
+        const file = path.resolve(cwd, env.VAULT_CACERT);
+        if (!fs.existsSync(file)) throw new Error(`VAULT_CACERT ${env.VAULT_CACERT}: no such file`);
+        caBundle = fs.readFileSync(file, "utf8");
+        if (!caBundle.includes("-----BEGIN CERTIFICATE-----")) {
+            throw new Error(`VAULT_CACERT ${env.VAULT_CACERT}: not a PEM certificate`);
+        }
+    }
+    return { address: address.replace(/\/+$/, ""), token, namespace, caBundle };
 }
 
 function encodePath(p: string): string {
@@ -58,6 +73,7 @@ export class KvClient {
         const ep: VaultEndpoint = {
             address: this.conn.address,
             namespace: this.conn.namespace,
+            caBundle: this.conn.caBundle,
             requestTimeoutMs: 30_000,
         };
         let res: ApiResponse;

@@ -27,7 +27,7 @@ const segment = z
 
 const ruleSchema = z
     .object({
-        /** Glob on the file path relative to the working directory (`*`, `**`, `?`). */
+        /** Glob on the file path relative to the repository the migration runs in (`*`, `**`, `?`). */
         match: z.string().min(1),
         /** Overrides of the derived path parts. */
         app: segment.optional(),

@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { MigrateOptions } from "./args";
 import { gitBlobId, mapFile, Mapping, SecretTarget } from "./mapping";
 import { Action, decide, Decision, importMetadata, META } from "./plan";
-import { detectFormat, SopsFormat } from "./sops";
+import { SopsFormat, sopsFileFormat } from "./sops";
 import { KvMetadata } from "./kv-client";
 
 /** The KV calls the run makes (KvClient, or a fake in unit tests). */
@@ -26,8 +26,13 @@ export interface MigrateDeps {
     readonly decrypt: (file: string, format: SopsFormat) => Promise<unknown>;
     /** One line of output (progress, plan, table). */
     readonly out: (line: string) => void;
-    /** Base for the relative file names recorded as origin; default the working directory. */
+    /** Where relative file names given on the command line start; default the working directory. */
     readonly cwd?: string;
+    /**
+     * What recorded file names (migrated-from, the mapping's globs, the table) are relative to: the
+     * user's repository; default `cwd`.
+     */
+    readonly base?: string;
 }
 
 export type Outcome = "written" | "metadata" | "unchanged" | "conflict" | "failed" | "planned";
@@ -41,14 +46,17 @@ export interface ItemResult {
 }
 
 export interface MigrateResult {
-    readonly exitCode: 0 | 1 | 2;
+    /** 0 all done, 1 a failure, 3 conflicts left alone (2 is the command line's usage error). */
+    readonly exitCode: 0 | 1 | 3;
     readonly items: readonly ItemResult[];
     /** Problems before any write (decrypt, mapping, mounts). */
     readonly planErrors: readonly string[];
 }
 
-function relative(file: string, cwd: string): string {
-    const rel = path.relative(cwd, path.resolve(cwd, file));
+/** `file` (absolute) relative to `base`, with `/`; undefined when it is outside `base`. */
+function relative(file: string, base: string): string | undefined {
+    const rel = path.relative(base, file);
+    if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) return undefined;
     return rel.split(path.sep).join("/");
 }
 
@@ -76,25 +84,34 @@ function errorText(err: unknown): string {
 export async function migrate(opts: MigrateOptions, mapping: Mapping, deps: MigrateDeps): Promise<MigrateResult> {
     const { kv, out } = deps;
     const cwd = deps.cwd ?? process.cwd();
+    const base = deps.base ?? cwd;
     const planErrors: string[] = [];
     const targets: { target: SecretTarget; source: string }[] = [];
 
     // 1. Decrypt and map everything before touching Vault.
     const n = opts.files.length;
     for (const [i, given] of opts.files.entries()) {
-        const file = relative(given, cwd);
+        const abs = path.resolve(cwd, given);
+        const file = relative(abs, base);
+        if (file === undefined) {
+            out(`[${i + 1}/${n}] ${given}`);
+            planErrors.push(
+                `${given}: outside the repository ${base}: run the migration from the repository that holds it`,
+            );
+            continue;
+        }
         out(`[${i + 1}/${n}] decrypt ${file}`);
         try {
-            const format = detectFormat(file);
-            const abs = path.resolve(cwd, file);
             if (!fs.existsSync(abs)) throw new Error(`${file}: no such file`);
-            const source = gitBlobId(fs.readFileSync(abs));
+            const bytes = fs.readFileSync(abs);
+            const format = sopsFileFormat(file, bytes.toString("utf8"));
+            const source = gitBlobId(bytes);
             const doc = await deps.decrypt(abs, format);
             const target = mapFile(file, doc, mapping, opts.mount, opts.owner);
             targets.push({ target, source });
         } catch (err) {
-            // Name the file as the user gave it, not its absolute path.
-            planErrors.push(errorText(err).split(path.resolve(cwd, file)).join(file));
+            // Name the file relative to the repository, not by its absolute path.
+            planErrors.push(errorText(err).split(abs).join(file));
         }
     }
     const seen = new Map<string, string>();
@@ -219,8 +236,8 @@ export async function migrate(opts: MigrateOptions, mapping: Mapping, deps: Migr
         `${opts.dryRun ? "dry run, nothing written: " : ""}written ${count("written")}, metadata ${count("metadata")}, ` +
             `unchanged ${count("unchanged")}, planned ${count("planned")}, conflicts ${count("conflict")}, failed ${count("failed")}`,
     );
-    const exitCode = count("failed") > 0 ? 1 : count("conflict") > 0 ? 2 : 0;
+    const exitCode = count("failed") > 0 ? 1 : count("conflict") > 0 ? 3 : 0;
     if (exitCode === 1) out("FAILED: see the table for what was and was not written");
-    if (exitCode === 2) out("conflicts left alone: review them, then re-run with --force to overwrite");
+    if (exitCode === 3) out("conflicts left alone: review them, then re-run with --force to overwrite");
     return { exitCode, items, planErrors };
 }

@@ -4,9 +4,10 @@
  * The plaintext goes from sops' stdout into memory and nowhere else: no temp
  * file, and it never appears in an error message.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
 
 export type SopsFormat = "yaml" | "json" | "dotenv";
 
@@ -19,6 +20,94 @@ export function detectFormat(file: string): SopsFormat {
         if (ext === "env" || ext === "dotenv") return "dotenv";
     }
     throw new Error(`${file}: unknown format (expected a .yaml, .yml, .json or .env file)`);
+}
+
+/**
+ * The format of a SOPS-encrypted file from its content (sops' own metadata),
+ * or undefined when it holds none: a `sops:` mapping with a `mac` at the top of
+ * a YAML or JSON document, or `sops_mac=` in a dotenv file.
+ */
+export function sopsFormatOf(text: string): SopsFormat | undefined {
+    const hasMac = (doc: unknown) => {
+        const meta = (doc as { sops?: unknown } | null)?.sops;
+        return typeof meta === "object" && meta !== null && "mac" in meta;
+    };
+    const trimmed = text.trimStart();
+    if (trimmed.startsWith("{")) {
+        try {
+            return hasMac(JSON.parse(text)) ? "json" : undefined;
+        } catch {
+            return undefined;
+        }
+    }
+    if (/^sops_mac=/m.test(text)) return "dotenv";
+    if (!/^sops:/m.test(text)) return undefined;
+    try {
+        return hasMac(parseYaml(text)) ? "yaml" : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * A SOPS file's format: from its name when that names one (as sops decides),
+ * else from its content; an error when its content is not SOPS-encrypted at
+ * all (sops would fail on it, or it is a plaintext file given by mistake).
+ */
+export function sopsFileFormat(file: string, text: string): SopsFormat {
+    const fromContent = sopsFormatOf(text);
+    if (fromContent === undefined) {
+        throw new Error(`${file}: not a SOPS-encrypted file (no sops metadata in it)`);
+    }
+    try {
+        return detectFormat(file);
+    } catch {
+        return fromContent;
+    }
+}
+
+/** Files bigger than this are never SOPS secrets worth reading whole. */
+const MAX_SOPS_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The SOPS-encrypted files under `dir`, found by content as docs/migration.md's
+ * inventory does: the files git tracks there when `dir` is in a git
+ * repository (so nothing ignored or untracked), else every file below it
+ * (skipping .git and node_modules). Paths are returned absolute, sorted.
+ */
+export function findSopsFiles(dir: string): string[] {
+    const root = path.resolve(dir);
+    if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) throw new Error(`--find ${dir}: not a directory`);
+    let candidates: string[];
+    const listed = spawnSync("git", ["-C", root, "ls-files", "-z", "--", "."], { encoding: "utf8" });
+    if (listed.status === 0) {
+        candidates = listed.stdout
+            .split("\0")
+            .filter((f) => f !== "")
+            .map((f) => path.join(root, f));
+    } else {
+        candidates = [];
+        const walk = (d: string) => {
+            for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+                if (e.name === ".git" || e.name === "node_modules") continue;
+                const full = path.join(d, e.name);
+                if (e.isDirectory()) walk(full);
+                else if (e.isFile()) candidates.push(full);
+            }
+        };
+        walk(root);
+    }
+    return candidates
+        .filter((f) => {
+            try {
+                const stat = fs.statSync(f);
+                if (!stat.isFile() || stat.size > MAX_SOPS_FILE_BYTES) return false;
+                return sopsFormatOf(fs.readFileSync(f, "utf8")) !== undefined;
+            } catch {
+                return false;
+            }
+        })
+        .sort();
 }
 
 /** The sops binary: SOPS_BIN when set, else `sops` on PATH. */

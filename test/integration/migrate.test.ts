@@ -264,7 +264,7 @@ describe("integration: migrate SOPS files into a real Vault", function () {
         encryptAll({ "apps/api/config.sops.json": fixtures(newToken)["apps/api/config.sops.json"] });
 
         let r = migrateCli(allArgs());
-        assert.equal(r.code, 2, r.out);
+        assert.equal(r.code, 3, r.out);
         assert.match(
             r.out,
             /plan amiya\.akn\/api\/default\/config \(3: oauth\.client_id,oauth\.client_secret,token\): conflict - changed in Vault since the import \(now v2, imported v1\); left alone \(--force overwrites\)/,

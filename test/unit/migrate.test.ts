@@ -20,10 +20,18 @@ import {
 } from "../../ops/migrate/mapping";
 import { decide, META, TOOL_NAME } from "../../ops/migrate/plan";
 import { KvApi, migrate } from "../../ops/migrate/run";
-import { detectFormat } from "../../ops/migrate/sops";
+import { detectFormat, findSopsFiles, sopsFileFormat, sopsFormatOf } from "../../ops/migrate/sops";
+import { spawnSync } from "node:child_process";
 import { connectionFromEnv, KvMetadata, VaultError } from "../../ops/migrate/kv-client";
 
 const DEFAULTS = mappingSchema.parse({});
+
+/** What sops writes, as far as the tool reads it: its metadata (a `sops:` mapping with a mac, or `sops_mac=`). */
+function sopsText(file: string): string {
+    if (file.endsWith(".env")) return `KEY=ENC[AES256_GCM,data:x,type:str]\nsops_mac=ENC[AES256_GCM,data:${file}]\n`;
+    if (file.endsWith(".json")) return `${JSON.stringify({ k: "ENC[AES256_GCM,data:x]", sops: { mac: file } })}\n`;
+    return `k: ENC[AES256_GCM,data:x]\nsops:\n    mac: ENC[AES256_GCM,data:${file}]\n`;
+}
 
 describe("migrate: arguments", () => {
     it("parses flags, values and files", () => {
@@ -43,6 +51,7 @@ describe("migrate: arguments", () => {
                 force: true,
                 help: false,
                 files: ["a.yaml", "--odd.env"],
+                find: [],
                 mapping: "m.yaml",
                 mount: "amiya.akn",
                 owner: undefined,
@@ -57,7 +66,8 @@ describe("migrate: arguments", () => {
         assert.throws(() => parseArgs(["--bogus", "a.yaml"]), /^Error: unknown option --bogus$/);
         assert.throws(() => parseArgs(["a.yaml", "--mount"]), /^Error: --mount needs a value$/);
         assert.throws(() => parseArgs(["--mount", "--force", "a.yaml"]), /^Error: --mount needs a value$/);
-        assert.throws(() => parseArgs(["--dry-run"]), /^Error: no SOPS files given$/);
+        assert.throws(() => parseArgs(["--dry-run"]), /^Error: no SOPS files given \(name them, or --find <dir>\)$/);
+        assert.deepEqual(parseArgs(["--find", "apps", "--find=infra"]).find, ["apps", "infra"]);
         assert.equal(parseArgs(["--help"]).help, true);
     });
     it("takes Vault's address and token from the environment only", () => {
@@ -73,7 +83,19 @@ describe("migrate: arguments", () => {
                 address: "http://127.0.0.1:8200",
                 token: "hvs.file",
                 namespace: undefined,
+                caBundle: undefined,
             });
+            // VAULT_CACERT, as the vault CLI reads it: relative to where the command ran, a PEM file.
+            fs.writeFileSync(
+                path.join(home, "ca.pem"),
+                "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+            );
+            const withCa = { HOME: home, VAULT_ADDR: "https://v", VAULT_TOKEN: "t", VAULT_CACERT: "ca.pem" };
+            assert.equal(connectionFromEnv(withCa, home).caBundle?.startsWith("-----BEGIN CERTIFICATE-----"), true);
+            assert.throws(
+                () => connectionFromEnv({ ...withCa, VAULT_CACERT: "nope.pem" }, home),
+                /^Error: VAULT_CACERT nope\.pem: no such file$/,
+            );
             assert.equal(
                 connectionFromEnv({ HOME: home, VAULT_ADDR: "https://v", VAULT_TOKEN: "hvs.env" }).token,
                 "hvs.env",
@@ -350,7 +372,7 @@ describe("migrate: run", () => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "migrate-"));
         for (const f of files) {
             fs.mkdirSync(path.join(dir, path.dirname(f)), { recursive: true });
-            fs.writeFileSync(path.join(dir, f), `ciphertext of ${f}`);
+            fs.writeFileSync(path.join(dir, f), sopsText(f));
         }
         kv = new FakeKv();
         lines = [];
@@ -398,7 +420,7 @@ describe("migrate: run", () => {
         assert.deepEqual(s?.versions, [{ user: "admin", password: "VALUE-grafana-pw" }]);
         assert.deepEqual(s?.custom, {
             "migrated-from": "apps/grafana/admin.sops.yaml",
-            "import-source": gitBlobId(Buffer.from("ciphertext of apps/grafana/admin.sops.yaml")),
+            "import-source": gitBlobId(Buffer.from(sopsText("apps/grafana/admin.sops.yaml"))),
             "imported-by": "secret-platform migrate",
             owner: "team-a",
             "import-version": "1",
@@ -427,7 +449,7 @@ describe("migrate: run", () => {
         kv.calls.length = 0;
         lines = [];
         const res = await run([], changed);
-        assert.equal(res.exitCode, 2);
+        assert.equal(res.exitCode, 3);
         assert.deepEqual(
             kv.calls.filter((c) => c.startsWith("write")),
             [],
@@ -482,8 +504,8 @@ describe("migrate: run", () => {
 
         fs.mkdirSync(path.join(dir, "a/x"), { recursive: true });
         fs.mkdirSync(path.join(dir, "b/x"), { recursive: true });
-        fs.writeFileSync(path.join(dir, "a/x/s.yaml"), "");
-        fs.writeFileSync(path.join(dir, "b/x/s.json"), "");
+        fs.writeFileSync(path.join(dir, "a/x/s.yaml"), sopsText("a/x/s.yaml"));
+        fs.writeFileSync(path.join(dir, "b/x/s.json"), sopsText("b/x/s.json"));
         const dup = migrate(parseArgs(["--mount", "amiya.akn", "a/x/s.yaml", "b/x/s.json"]), DEFAULTS, {
             kv,
             cwd: dir,
@@ -512,5 +534,110 @@ describe("migrate: run", () => {
         );
         assert.equal(lines[lines.length - 1], "FAILED: see the table for what was and was not written");
         assertNoValues();
+    });
+});
+
+describe("migrate: from the user's GitOps repository", () => {
+    let repo: string;
+    beforeEach(() => {
+        repo = fs.mkdtempSync(path.join(os.tmpdir(), "gitops-"));
+    });
+    afterEach(() => fs.rmSync(repo, { recursive: true, force: true }));
+    const put = (file: string, text: string) => {
+        fs.mkdirSync(path.dirname(path.join(repo, file)), { recursive: true });
+        fs.writeFileSync(path.join(repo, file), text);
+    };
+
+    it("knows a SOPS file by its content, whatever its name, and refuses a plaintext one", () => {
+        assert.equal(sopsFormatOf(sopsText("x.yaml")), "yaml");
+        assert.equal(sopsFormatOf(sopsText("x.json")), "json");
+        assert.equal(sopsFormatOf(sopsText("x.env")), "dotenv");
+        // Not SOPS: plaintext, and a document that merely has a `sops` key without sops' mac.
+        assert.equal(sopsFormatOf("password: hunter2\n"), undefined);
+        assert.equal(sopsFormatOf("sops:\n    note: not metadata\n"), undefined);
+        assert.equal(sopsFormatOf('{"sops": "no"}'), undefined);
+        // The name decides when it names a format (as sops does), else the content.
+        assert.equal(sopsFileFormat("secret.txt", sopsText("x.json")), "json");
+        assert.equal(sopsFileFormat("values.yaml", sopsText("x.yaml")), "yaml");
+        assert.throws(
+            () => sopsFileFormat("apps/db.sops.yaml", "password: hunter2\n"),
+            /^Error: apps\/db\.sops\.yaml: not a SOPS-encrypted file \(no sops metadata in it\)$/,
+        );
+    });
+
+    it("--find lists the SOPS files git tracks there by content, not by a *.sops.* name", () => {
+        put("apps/grafana/admin.yaml", sopsText("a.yaml")); // no .sops. in its name
+        put("apps/api/db.sops.env", sopsText("db.env"));
+        put("apps/api/values.yaml", "replicas: 2\n"); // plaintext: not found
+        put("infra/token.json", sopsText("t.json"));
+        put("untracked/s.yaml", sopsText("u.yaml")); // not tracked: not found
+        const git = (...args: string[]) => {
+            const r = spawnSync("git", ["-C", repo, ...args], { encoding: "utf8" });
+            assert.equal(r.status, 0, r.stderr);
+        };
+        git("init", "-q");
+        git("add", "apps", "infra");
+        assert.deepEqual(
+            findSopsFiles(repo).map((f) => path.relative(repo, f)),
+            ["apps/api/db.sops.env", "apps/grafana/admin.yaml", "infra/token.json"],
+        );
+        assert.deepEqual(
+            findSopsFiles(path.join(repo, "apps")).map((f) => path.relative(repo, f)),
+            ["apps/api/db.sops.env", "apps/grafana/admin.yaml"],
+        );
+        assert.throws(() => findSopsFiles(path.join(repo, "nope")), /not a directory/);
+    });
+
+    it("run from a subdirectory: paths start there, and each secret records its file relative to the repository", async () => {
+        put("clusters/amiya/apps/grafana/admin.yaml", sopsText("admin.yaml"));
+        const kv = new FakeKv();
+        const lines: string[] = [];
+        const cwd = path.join(repo, "clusters", "amiya");
+        const res = await migrate(parseArgs(["--mount", "amiya.akn", "apps/grafana/admin.yaml"]), DEFAULTS, {
+            kv,
+            cwd,
+            base: repo,
+            out: (l) => lines.push(l),
+            decrypt: async () => ({ user: "admin" }),
+        });
+        assert.equal(res.exitCode, 0, lines.join("\n"));
+        assert.equal(res.items[0].target.file, "clusters/amiya/apps/grafana/admin.yaml");
+        assert.equal(
+            kv.secrets.get("amiya.akn/grafana/default/admin")?.custom[META.origin],
+            "clusters/amiya/apps/grafana/admin.yaml",
+        );
+        // A file outside the repository is refused, naming it as given.
+        const outside = await migrate(parseArgs(["--mount", "amiya.akn", "../../../elsewhere.yaml"]), DEFAULTS, {
+            kv,
+            cwd,
+            base: repo,
+            out: () => undefined,
+            decrypt: async () => ({}),
+        });
+        assert.deepEqual(outside.planErrors, [
+            `../../../elsewhere.yaml: outside the repository ${repo}: run the migration from the repository that holds it`,
+        ]);
+    });
+
+    it("the command: exit 2 on a usage error, and --help says how to trust a private CA", function () {
+        this.timeout(90000);
+        const tsx = require.resolve("tsx/cli");
+        const script = path.join(__dirname, "..", "..", "scripts", "migrate.ts");
+        const bad = spawnSync(process.execPath, [tsx, script, "--bogus", "a.yaml"], {
+            encoding: "utf8",
+            env: { PATH: process.env.PATH },
+        });
+        assert.equal(bad.status, 2);
+        assert.match(bad.stderr, /^migrate: unknown option --bogus\n\nusage: npm run migrate/);
+        const help = spawnSync(process.execPath, [tsx, script, "--help"], {
+            encoding: "utf8",
+            env: { PATH: process.env.PATH },
+        });
+        assert.equal(help.status, 0);
+        assert.match(
+            help.stdout,
+            /VAULT_CACERT \(a PEM file: Vault's certificate must chain to it, e\.g\. your cluster's\n\s+private CA/,
+        );
+        assert.match(help.stdout, /2 a usage error \(nothing read\), 3 conflicts left alone/);
     });
 });
