@@ -34,8 +34,13 @@ export const KUBERNETES_SERVICE_IP = "10.96.0.1";
 export const CLUSTER_DNS_IP = "10.96.0.10";
 export const CLUSTER_DOMAIN = "cluster.local";
 
-/** Controllers pods need beside the rig's destroy set: Services' endpoints, workloads, volumes. */
+/**
+ * Controllers pods need beside the rig's destroy set: nodelifecycle (the API server's NodeTaint admission
+ * registers a node with the not-ready taint, and only this controller lifts it), Services' endpoints,
+ * workloads, volumes.
+ */
 export const NODE_CONTROLLERS = [
+    "nodelifecycle",
     "endpointslice",
     "endpoint",
     "deployment",
