@@ -216,12 +216,58 @@ describe("workflows", () => {
         assert.deepEqual(wf.on.push, { branches: ["main"] });
         assert.deepEqual(wf.concurrency, { group: "deploy", "cancel-in-progress": false });
         const [, job] = stackJob(wf);
+        assert.deepEqual(job.needs, ["checks", "stacks"]);
         assert.equal(job.strategy?.["max-parallel"], 1);
         assert.deepEqual(job.environment, { name: "${{ matrix.stack }}" });
         assert.match(job.if ?? "", /github\.ref_name == github\.event\.repository\.default_branch/);
         const up = step(job, (s) => /pulumi up/.test(s.run ?? ""), "pulumi up");
         assert.match(up.run as string, /pulumi up --yes --stack "\$STACK"/);
         assert.match(up.run as string, /--policy-pack policies\/guard/);
+    });
+
+    it("deploy: its checks need the program's dependencies only, not the e2e tools nor .ci/run", () => {
+        const wf = load("deploy");
+        assert.deepEqual(Object.keys(wf.jobs).sort(), ["checks", "deploy", "stacks"]);
+        const checks = wf.jobs.checks;
+        const runs = checks.steps.map((s) => s.run ?? "").join("\n");
+        assert.ok(!/\.ci\/run|install-tools|build-e2e-tools|npm run e2e|npm test\b/.test(runs), runs);
+        assert.ok(!checks.steps.some((s) => (s.uses ?? "").startsWith("actions/setup-go@")), "no Go toolchain");
+        assert.ok(!checks.steps.some((s) => (s.uses ?? "").startsWith("actions/cache@")), "no tool cache");
+        assert.ok(!JSON.stringify(checks).includes("secrets."), "the checks read no secret");
+        assert.deepEqual(
+            checks.steps.filter((s) => s.run !== undefined).map((s) => s.run?.trim().split("\n")[0]),
+            [
+                "npm ci --no-audit --no-fund",
+                "npm run typecheck",
+                "CI=false npx mocha 'test/unit/**/*.test.ts'",
+                "shopt -s nullglob",
+            ],
+        );
+        assert.match(runs, /npm run lint/);
+        assert.match(runs, /npm run --silent plan -- --stack "\$s" --format markdown >> "\$GITHUB_STEP_SUMMARY"/);
+        // The whole suite still runs before a merge, and the e2e on every push.
+        step(load("preview").jobs.test, (s) => s.run === "bash .ci/run", ".ci/run on pull requests");
+        assert.deepEqual((load("e2e").on.push as { branches: string[] }).branches, ["main"]);
+    });
+
+    it("each credentialed job sets the stack config the repository does not hold before running pulumi", () => {
+        for (const [name, command] of [
+            ["preview", /pulumi preview/],
+            ["deploy", /pulumi up/],
+            ["drift", /pulumi preview/],
+        ] as const) {
+            const [, job] = stackJob(load(name));
+            const at = job.steps.findIndex((s) => /npm run --silent stack-config/.test(s.run ?? ""));
+            const pulumi = job.steps.findIndex((s) => command.test(s.run ?? ""));
+            assert.ok(at >= 0 && at < pulumi, `${name}: stack-config before ${String(command)}`);
+            const config = job.steps[at];
+            assert.equal(config.run, 'npm run --silent stack-config -- --stack "$STACK"');
+            // The secrets from the stack's environment, the public CA from a variable; nothing in argv.
+            assert.deepEqual(config.env, {
+                STACK_SECRETS: "${{ secrets.STACK_SECRETS }}",
+                TRUST_CA_BUNDLE: "${{ vars.TRUST_CA_BUNDLE }}",
+            });
+        }
     });
 
     it("e2e: the whole scenario with the official vault plugin, never the stand-in, and no secret", () => {
