@@ -235,7 +235,7 @@ const storageSchema = z
             .boolean()
             .default(true)
             .describe(
-                "`protect` on the bucket and KMS keys (they are retained on delete regardless). Off is for throw-away stacks.",
+                "`protect` on the bucket, KMS keys and KV mounts (they are retained on delete regardless). Off is for throw-away stacks: the guard pack's mandatory storage-data-protected rule refuses an unprotected bucket or key unless the preview or up runs with `--policy-pack-config policies/guard/throwaway-stack.json` (that rule advisory; CI never passes it).",
             ),
         createBucket: z
             .boolean()

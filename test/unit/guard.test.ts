@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import {
     ResourceValidation,
     ResourceValidationArgs,
@@ -549,4 +551,48 @@ describe("guardrail policy pack", () => {
             assert.deepEqual(found, []);
         });
     }
+
+    describe("storage.protect: false (offered for throw-away stacks) and the mandatory storage-data-protected rule", () => {
+        const THROWAWAY = path.join(__dirname, "..", "..", "policies", "guard", "throwaway-stack.json");
+        const throwaway = () => {
+            const s = awsStack();
+            s.values.storage.protect = false;
+            return s;
+        };
+
+        it("refuses an unprotected bucket and keys with the pack as CI runs it", async () => {
+            const found = await violations("storage-data-protected", await programResources(throwaway()));
+            assert.ok(found.length >= 2, found.join("\n"));
+            assert.ok(
+                found.every((m) => / must be protected \(protect: true\)$/.test(m)),
+                found.join("\n"),
+            );
+            assert.equal(rules.find((r) => r.name === "storage-data-protected")?.enforcementLevel, "mandatory");
+        });
+
+        it("policies/guard/throwaway-stack.json makes exactly that rule advisory, in the CLI's config format", () => {
+            // The CLI's own parser (pkg/resource/analyzer/config.go): policy name -> enforcement level.
+            const config = JSON.parse(fs.readFileSync(THROWAWAY, "utf8")) as Record<string, unknown>;
+            assert.deepEqual(config, { "storage-data-protected": "advisory" });
+            const names = rules.map((r) => r.name);
+            for (const name of Object.keys(config)) assert.ok(names.includes(name), `${name} is no rule of the pack`);
+            // Every other rule of the pack stays as it is, and no other rule fires on the throw-away stack.
+            return programResources(throwaway()).then(async (resources) => {
+                const others: string[] = [];
+                for (const rule of rules.filter((r) => r.enforcementLevel === "mandatory" && !(r.name in config))) {
+                    others.push(...(await violations(rule.name, resources)).map((m) => `${rule.name}: ${m}`));
+                }
+                assert.deepEqual(others, []);
+            });
+        });
+
+        it("the docs say so where they offer storage.protect: false", () => {
+            const root = path.join(__dirname, "..", "..");
+            const reference = fs.readFileSync(path.join(root, "docs", "configuration.md"), "utf8");
+            const row = reference.split("\n").find((l) => l.startsWith("| `storage.protect`"));
+            assert.match(row ?? "", /--policy-pack-config policies\/guard\/throwaway-stack\.json/);
+            const pack = fs.readFileSync(path.join(root, "docs", "architecture", "guard-pack.md"), "utf8");
+            assert.match(pack, /--policy-pack-config policies\/guard\/throwaway-stack\.json/);
+        });
+    });
 });
