@@ -68,28 +68,55 @@ describe("README", () => {
         );
     });
 
-    it("keeps the two set-up commands CI uses", () => {
-        const deploy = readme.indexOf("\nnpm ci && pulumi up --stack amiya\n");
-        assert.ok(deploy > 0, "the install-and-deploy command");
-        // A new user runs them in this order: backend and passphrase, the stack, its secrets, then up.
+    it("keeps the quick start in the order a user runs it, with the two set-up commands CI uses", () => {
+        // install, the stack file, its offline plan, the state and secrets, then up.
         const order = [
+            "\nnpm ci\n",
+            "npm run new-stack -- ",
+            "\nnpm run plan -- --stack amiya\n",
             "export PULUMI_CONFIG_PASSPHRASE=",
             "pulumi login file://",
             "pulumi stack init amiya",
             "pulumi config set --stack amiya --secret",
+            "\npulumi up --stack amiya\n",
         ].map((step) => readme.indexOf(step));
         assert.ok(
             order.every((at) => at > 0),
-            `every set-up step is in the README: ${order.join(", ")}`,
+            `every step is in the README: ${order.join(", ")}`,
         );
         assert.deepEqual(
-            [...order, deploy],
-            [...order, deploy].sort((a, b) => a - b),
+            order,
+            [...order].sort((a, b) => a - b),
         );
-        assert.match(readme, /\nnpm test\n/);
+        // No secret value on a command line: the CLI prompts for it.
+        const commands = readme.split("\n").filter((l) => l.startsWith("pulumi config set") && l.includes("--secret"));
+        assert.ok(commands.length >= 2);
+        for (const line of commands) {
+            assert.match(line, /--secret \w+(\s+#.*)?$/, `a value on the command line: ${line}`);
+        }
+        assert.match(readme, /\nnpm test\n|`npm test`/);
         const ci = fs.readFileSync(path.join(root, ".ci", "run"), "utf8");
         assert.match(ci, /^npm ci\b/m);
         assert.match(ci, /^npm test$/m);
+    });
+
+    it("has a prerequisites checklist before the quick start", () => {
+        const prerequisites = readme.indexOf("## Prerequisites");
+        const quickStart = readme.indexOf("## Quick start");
+        assert.ok(prerequisites > 0 && prerequisites < quickStart);
+        const checklist = readme.slice(prerequisites, quickStart);
+        for (const item of [
+            "StorageClass",
+            "NetworkPolicy",
+            "ingress controller",
+            "cert-manager",
+            "External Secrets Operator",
+            "OIDC provider",
+            "DNS name",
+        ]) {
+            assert.ok(checklist.includes(item), `the checklist does not name ${item}`);
+        }
+        assert.ok((checklist.match(/^- \[ \] /gm) ?? []).length >= 8);
     });
 });
 
