@@ -24,7 +24,7 @@ import { startKubeRouter } from "./kube-router";
 import { createNamespaces, NodeNetwork } from "./netns";
 import { execInContainer, PodRef, RunningPod, waitPodRunning } from "./pods";
 import { startScheduler } from "./scheduler";
-import { NodeParts, teardownNode } from "./teardown";
+import { NodeParts, teardownNode, teardownNodeSync } from "./teardown";
 import { missingNodeTools, NODE_VERSIONS, nodeTools } from "./tools";
 
 /** The node's network: pods on its bridge, the node's address the bridge's first. */
@@ -123,6 +123,7 @@ export async function startNode(rig: Rig, ca: RigCa, cluster: Cluster, opts: Nod
     let stopping: Promise<{ errors: string[]; checks: Check[] }> | undefined;
     const stop = () => {
         stopping ??= (async () => {
+            forgetSignals();
             const errors = await teardownNode(tools, parts, log);
             return { errors, checks: await compareHost(tools, before) };
         })();
@@ -132,7 +133,21 @@ export async function startNode(rig: Rig, ca: RigCa, cluster: Cluster, opts: Nod
         const { errors } = await stop();
         if (errors.length > 0) throw new Error(`node teardown: ${errors.join("; ")}`);
     });
+    // A signal mid-start: stop starting at the next step; and whatever the asynchronous teardown could not
+    // see (a part made after it ran) goes at exit.
+    const onSignal = () => {
+        parts.stopping = true;
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    process.on("exit", () => teardownNodeSync(tools, parts));
+    // Once the teardown runs, signals are the rig's alone again (its handler decides how the process ends).
+    const forgetSignals = () => {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+    };
 
+    alive();
     const ns = await createNamespaces(tools, path.join(dir, "namespaces"), network, parts);
     parts.namespaces = ns;
     log(

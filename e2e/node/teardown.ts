@@ -7,6 +7,7 @@
  * chains, ipsets, conntrack and sysctls) released. Each step runs even when
  * an earlier one failed; what failed is returned.
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { RigProcess } from "../rig/processes";
@@ -159,4 +160,43 @@ export async function teardownNode(tools: NodeTools, parts: NodeParts, log: (lin
     }
     log(`  node torn down in ${Date.now() - start} ms${errors.length > 0 ? `, with ${errors.length} errors` : ""}`);
     return errors;
+}
+
+/**
+ * The exit-time fallback (no awaiting possible at process exit): when a signal
+ * came while the node was still starting, a part may exist that the
+ * asynchronous teardown never saw. Kills what is in the node's namespaces and
+ * cgroups and releases the namespaces, best effort; only what is still there.
+ */
+export function teardownNodeSync(tools: NodeTools, parts: NodeParts): void {
+    const ns = parts.namespaces;
+    const deadline = Date.now() + 3_000;
+    for (;;) {
+        const pids = [
+            ...(ns === undefined
+                ? []
+                : [...processesInNamespace("net", ns.netInode), ...processesInNamespace("mnt", ns.mntInode)]),
+            ...(parts.ownsKubepods ? pidsInCgroups(kubepodsCgroups()) : []),
+        ];
+        if (pids.length === 0 || Date.now() > deadline) break;
+        killAll(pids);
+        execFileSync("sleep", ["0.1"]);
+    }
+    const quiet = (bin: string, args: readonly string[]) => {
+        try {
+            execFileSync(bin, args, { stdio: "ignore" });
+        } catch {
+            // Best effort: the checks of a later run show what is left.
+        }
+    };
+    if (parts.ownsKubepods) {
+        for (const root of kubepodsCgroups()) for (const dir of cgroupTree(root)) quiet("rmdir", [dir]);
+    }
+    const mounted = fs.readFileSync("/proc/self/mountinfo", "utf8");
+    for (const file of [parts.mntnsFile, parts.nsDir]) {
+        if (file !== undefined && mounted.includes(` ${file} `)) quiet("umount", [file]);
+    }
+    if (parts.netnsName !== undefined && fs.existsSync(`/run/netns/${parts.netnsName}`)) {
+        quiet(tools.ip, ["netns", "delete", parts.netnsName]);
+    }
 }
