@@ -104,7 +104,8 @@ export function runStackConfig(
     for (const c of commands) {
         const res = spawnSync(bin, [...c.args], { input: c.stdin, env: cliEnv, encoding: "utf8" });
         if (res.status !== 0) {
-            const why = res.error?.message ?? res.stderr.trim();
+            // The CLI's own message first (a CLI that exits without reading stdin also leaves EPIPE behind).
+            const why = res.stderr?.trim() || res.error?.message || `exit ${String(res.status)}`;
             return { code: 1, stdout: out.join(""), stderr: `stack-config: setting ${c.label} failed: ${why}\n` };
         }
         out.push(`set ${c.label} on stack ${stack}\n`);

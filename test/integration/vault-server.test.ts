@@ -137,7 +137,7 @@ describe("integration: the metrics listener of the program's HCL on a real Vault
     before(async function () {
         requireTool(this, "vault");
         const stack = homelabStack();
-        stack.values.networkPolicy = { monitoringNamespace: "monitoring" };
+        stack.values.networkPolicy.monitoringNamespace = "monitoring";
         const config = configOf(stack);
         const hcl = serverHclOf(
             buildVaultValues(config, {
