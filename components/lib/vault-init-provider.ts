@@ -51,6 +51,11 @@ function unsealInputsOf(raw: Record<string, unknown>): UnsealInputs {
     return { ...sharedInputsOf(raw), keys: Array.isArray(raw.keys) ? raw.keys.map(String) : [] };
 }
 
+/** What changed in Vault's identity since the state recorded it; undefined when it did not, or nothing was recorded. */
+function identityChangeOf(olds: Record<string, unknown>, news: Record<string, unknown>): string | undefined {
+    return typeof olds.address === "string" ? identityChange(sharedInputsOf(olds), sharedInputsOf(news)) : undefined;
+}
+
 /** The acknowledged previous address (secret-platform:vault.movedFrom), when the inputs carry one. */
 function movedFromOf(raw: Record<string, unknown>): string | undefined {
     return typeof raw.movedFrom === "string" && raw.movedFrom !== "" ? raw.movedFrom : undefined;
@@ -147,7 +152,7 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
     },
 
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
-        const change = identityChange(sharedInputsOf(olds), sharedInputsOf(news));
+        const change = identityChangeOf(olds, news);
         if (change !== undefined) {
             console.log(
                 `vault-unsealed: Vault's identity changed (${change}); the update sends the key shares nowhere ` +
@@ -171,9 +176,11 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
 
     async update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const u = unsealInputsOf(news);
-        const change = identityChange(sharedInputsOf(olds), u);
+        const change = identityChangeOf(olds, news);
         if (change !== undefined && movedFromOf(news) !== String(olds.address)) {
-            throw new Error(`vault-unsealed: ${identityMoveRefusal("the unseal key shares", String(olds.address), change)}`);
+            throw new Error(
+                `vault-unsealed: ${identityMoveRefusal("the unseal key shares", String(olds.address), change)}`,
+            );
         }
         await ensureUnsealed(u);
         return { outs: { ...u, unsealed: true } };

@@ -75,7 +75,7 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const o = inputsOf(olds);
         const n = inputsOf(news);
-        const change = identityChange(o, n);
+        const change = typeof olds.address === "string" ? identityChange(o, n) : undefined;
         if (change !== undefined) {
             // The new address is not asked anything: the update decides, with the acknowledgement or not.
             console.log(
@@ -119,7 +119,7 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
     async update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const o = inputsOf(olds);
         const n = inputsOf(news);
-        const change = identityChange(o, n);
+        const change = typeof olds.address === "string" ? identityChange(o, n) : undefined;
         if (change !== undefined && n.movedFrom !== o.address) {
             throw new Error(`vault-token: ${identityMoveRefusal("the provider token", o.address, change)}`);
         }
@@ -139,7 +139,12 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
         if (self.ttl * 2 < PROVIDER_TOKEN_PERIOD_SECONDS) await renewProviderToken(ep, stored);
         const id = seen ?? recorded;
         return {
-            outs: { ...n, ...stored, rootRevoked: olds.rootRevoked === true, ...(id === undefined ? {} : { clusterId: id }) },
+            outs: {
+                ...n,
+                ...stored,
+                rootRevoked: olds.rootRevoked === true,
+                ...(id === undefined ? {} : { clusterId: id }),
+            },
         };
     },
 

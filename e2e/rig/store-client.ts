@@ -93,7 +93,9 @@ export async function readThroughStore(cluster: Cluster, storeName: string, read
     const k = v?.auth?.kubernetes;
     const sa = k?.serviceAccountRef;
     if (v === undefined || k === undefined || sa === undefined) {
-        throw new Error(`ClusterSecretStore ${storeName}: the store-client reads Vault stores with Kubernetes auth only`);
+        throw new Error(
+            `ClusterSecretStore ${storeName}: the store-client reads Vault stores with Kubernetes auth only`,
+        );
     }
     if (!(await namespaceAdmitted(cluster, spec.conditions ?? [], read.namespace))) {
         return { ok: false, step: "conditions", reason: `namespace ${read.namespace} is not allowed by the store` };
@@ -126,4 +128,3 @@ export async function readThroughStore(cluster: Cluster, storeName: string, read
         await vaultApi(endpoint, "PUT", "auth/token/revoke-self", {}, token);
     }
 }
-

@@ -21,13 +21,7 @@ export const VERSIONS = {
 } as const;
 
 export type E2eTool =
-    | "pulumi"
-    | "pulumi-resource-kubernetes"
-    | "kube-apiserver"
-    | "kube-controller-manager"
-    | "etcd"
-    | "vault"
-    | "hydra";
+    "pulumi" | "pulumi-resource-kubernetes" | "kube-apiserver" | "kube-controller-manager" | "etcd" | "vault" | "hydra";
 
 /** The path each tool is expected at (etcd: found on PATH, else its Debian path). */
 export function toolPath(tool: E2eTool): string {

@@ -31,7 +31,12 @@ export async function startRecordingProxy(upstream: string): Promise<RecordingPr
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
             const body = Buffer.concat(chunks);
-            requests.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, body: body.toString() });
+            requests.push({
+                method: req.method ?? "",
+                path: req.url ?? "",
+                headers: req.headers,
+                body: body.toString(),
+            });
             const up = http.request(
                 { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
                 (upRes) => {
