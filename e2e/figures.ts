@@ -3,8 +3,13 @@
  * operation, and the memory of the engine and its plugins, sampled from
  * /proc while it runs. The CLI is a child of this process (the Automation
  * API spawns `pulumi`); its process tree holds the provider plugins, the
- * Node dynamic provider and the policy pack. The program itself runs inside
- * this process (inline), whose peak RSS is reported apart.
+ * Node dynamic provider, the policy pack, the language host and the
+ * program's own process (`node .../cmd/run`, started by the language host).
+ * For the program, the language host reports the time from starting its
+ * process to its first resource registration and its peak RSS (VmHWM), one
+ * JSON line a run (rig/language-host.ts); an operation's figure carries the
+ * runs it made. This process (the harness and the inline probe programs) is
+ * reported apart.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -34,12 +39,16 @@ function readProc(pid: number): ProcInfo | undefined {
     }
 }
 
-/** A readable name: the binary, or for node the script it runs (dynamic-provider, run-policy-pack). */
+/** A readable name: the binary, or for node the script it runs (dynamic-provider, run-policy-pack, run). */
 function labelOf(argv: readonly string[]): string {
     const bin = path.basename(argv[0] ?? "?");
     if (bin === "node" || bin === "sh") {
+        if (argv.some((a) => /\/language-host\.[jt]s$/.test(a))) return "language host (stand-in)";
         const script = argv.slice(1).find((a) => a.includes("/cmd/"));
-        if (script !== undefined) return `node ${path.basename(script)}`;
+        if (script !== undefined)
+            return /\/cmd\/run(\/index\.js)?$/.test(script)
+                ? "program (node cmd/run)"
+                : `node ${path.basename(script)}`;
     }
     return bin;
 }
@@ -59,7 +68,7 @@ export interface MemoryFigures {
     readonly peakTreeMiB: number;
     /** Per kind of process (label), the largest RSS of its processes summed at one sample, in MiB. */
     readonly peakByLabelMiB: Readonly<Record<string, number>>;
-    /** This process (the inline program, the language host and the harness), its largest RSS seen, in MiB. */
+    /** This process (the harness, and the inline programs of the probe stacks), its largest RSS seen, in MiB. */
     readonly peakSelfMiB: number;
     readonly samples: number;
 }
@@ -113,14 +122,58 @@ export class TreeSampler {
     }
 }
 
+/** A program run as the language host reports it (rig/language-host.ts ProgramRunReport, the fields read here). */
+export interface ProgramRun {
+    readonly stack: string;
+    readonly dryRun: boolean;
+    /** node's arguments before cmd/run (Pulumi.yaml's nodeargs), and whether the SDK's ts-node ran. */
+    readonly nodeargs: readonly string[];
+    readonly typescript: boolean;
+    /** ms from starting the program's process to its first registration of a resource other than the stack. */
+    readonly startToFirstResourceMs?: number;
+    /** ms from starting the program's process to the registration of the stack itself. */
+    readonly startToStackMs?: number;
+    readonly registrations: number;
+    /** The program process's peak RSS (VmHWM), in MiB. */
+    readonly peakRssMiB: number;
+    readonly wallMs: number;
+    readonly exitCode: number;
+    /** How it ended (`exited 0`, ...). */
+    readonly outcome: string;
+}
+
+let programRunsFile: string | undefined;
+
+/** Where the language host appends its program runs (set by the rig's prepareEngine); measured() reads it. */
+export function recordProgramRuns(file: string): void {
+    programRunsFile = file;
+}
+
+/** The program runs appended to the runs file since `offset` (its size before an operation). */
+function programRunsSince(offset: number): ProgramRun[] {
+    if (programRunsFile === undefined || !fs.existsSync(programRunsFile)) return [];
+    const text = fs.readFileSync(programRunsFile).subarray(offset).toString("utf8");
+    return text
+        .split("\n")
+        .filter((line) => line.trim() !== "")
+        .map((line) => JSON.parse(line) as ProgramRun);
+}
+
+function runsFileSize(): number {
+    return programRunsFile !== undefined && fs.existsSync(programRunsFile) ? fs.statSync(programRunsFile).size : 0;
+}
+
 export interface Figure {
     readonly what: string;
     readonly wallMs: number;
     readonly memory: MemoryFigures;
+    /** The programs the language host ran during the operation (none for an inline program). */
+    readonly programs: readonly ProgramRun[];
 }
 
 /** Runs `op` with a sampler around it; returns its result and its figure. */
 export async function measured<T>(what: string, op: () => Promise<T>): Promise<{ result: T; figure: Figure }> {
+    const runsBefore = runsFileSize();
     const sampler = new TreeSampler();
     const start = Date.now();
     let memory: MemoryFigures | undefined;
@@ -128,18 +181,29 @@ export async function measured<T>(what: string, op: () => Promise<T>): Promise<{
         const result = await op();
         const wallMs = Date.now() - start;
         memory = sampler.stop();
-        return { result, figure: { what, wallMs, memory } };
+        return { result, figure: { what, wallMs, memory, programs: programRunsSince(runsBefore) } };
     } finally {
         if (memory === undefined) sampler.stop();
     }
+}
+
+/** A program run in a few words: its start-up (to the first registration) and its peak RSS. */
+export function formatProgramRun(p: ProgramRun): string {
+    const loader = p.typescript ? "the SDK's ts-node" : p.nodeargs.length > 0 ? `node ${p.nodeargs.join(" ")}` : "node";
+    const first = p.startToFirstResourceMs === undefined ? "no resource registered" : `${p.startToFirstResourceMs} ms`;
+    return (
+        `program start to first resource registration ${first}, peak RSS ${p.peakRssMiB} MiB ` +
+        `(its own process under ${loader}; ${p.registrations} registrations, ${p.outcome} after ${(p.wallMs / 1000).toFixed(1)} s)`
+    );
 }
 
 export function formatFigure(f: Figure): string {
     const parts = Object.entries(f.memory.peakByLabelMiB)
         .map(([l, m]) => `${l} ${m}`)
         .join(", ");
+    const programs = f.programs.map((p) => `; ${formatProgramRun(p)}`).join("");
     return (
-        `${f.what}: ${(f.wallMs / 1000).toFixed(1)} s wall; engine + plugins peak RSS ${f.memory.peakTreeMiB} MiB ` +
-        `(per kind of process, its processes summed, MiB: ${parts}); this process (program, language host, harness) ${f.memory.peakSelfMiB} MiB`
+        `${f.what}: ${(f.wallMs / 1000).toFixed(1)} s wall${programs}; engine + plugins peak RSS ${f.memory.peakTreeMiB} MiB ` +
+        `(per kind of process, its processes summed, MiB: ${parts}); this process (harness, inline probes) ${f.memory.peakSelfMiB} MiB`
     );
 }

@@ -15,7 +15,7 @@ import { HelmRepo } from "./rig/helm-repo";
 import { Cluster, createNamespace, expectStatus, installCrds } from "./rig/kube";
 import { RigCa } from "./rig/pki";
 import { Rig } from "./rig/processes";
-import { createStack, Engine, installedPlugins, repoProgram } from "./rig/pulumi";
+import { createStack, Engine, installedPlugins } from "./rig/pulumi";
 import { RigHydra } from "./rig/hydra";
 import { RigVault } from "./rig/vault";
 import { OBJECT_KEYS, SECRET_KEYS } from "../components/config";
@@ -208,7 +208,9 @@ function typeCollector(): { onEvent: (e: EngineEvent) => void; types: Map<string
 /**
  * The engine: plugins installed, an inline program's `up` (a dynamic resource
  * through the nodejs launcher, outputs), a preview under the guard pack, and
- * the real program in the real project failing in loadConfig with its exact text.
+ * the real program in the real project (a local program: the CLI runs it
+ * through the Node language host, rig/language-host.ts) failing in loadConfig
+ * with its exact text.
  */
 export async function proveEngine(rig: Rig, engine: Engine, repoRoot: string, log: Log): Promise<void> {
     const plugins = await installedPlugins(engine);
@@ -240,7 +242,8 @@ export async function proveEngine(rig: Rig, engine: Engine, repoRoot: string, lo
         `  preview with the guard pack (launcher) in ${Date.now() - start} ms: ${JSON.stringify(preview.changeSummary)}, pack secret-platform-guard loaded`,
     );
 
-    // The real project: Pulumi.yaml read in place, the stack file written next to it (and removed on exit).
+    // The real project: Pulumi.yaml read in place, the stack file written next to it (and removed on exit),
+    // its index.ts run by the CLI through the Node language host, as `pulumi preview` runs it.
     const config = YAML.parse(fs.readFileSync(`${repoRoot}/Pulumi.amiya.yaml`, "utf8")).config as Record<
         string,
         unknown
@@ -248,9 +251,13 @@ export async function proveEngine(rig: Rig, engine: Engine, repoRoot: string, lo
     const real = await createStack(rig, engine, {
         stackName: `e2e-proof-${crypto.randomBytes(3).toString("hex")}`,
         workDir: repoRoot,
-        program: repoProgram(repoRoot),
         config: { ...config, "secret-platform:bogusKey": "x" },
     });
+    // The secrets amiya's storage needs, set as an operator would (placeholders: the program stops in loadConfig),
+    // so that the unknown key is the one problem.
+    for (const key of ["storageAccessKeyId", "storageSecretAccessKey"]) {
+        await real.setConfig(`secret-platform:${key}`, { value: crypto.randomBytes(12).toString("hex"), secret: true });
+    }
     // The loader's own list of keys: the message is the program's, not a copy kept here.
     const known = [...OBJECT_KEYS, ...Object.keys(SECRET_KEYS)].sort().join(", ");
     const expected = `invalid stack config (1 problem):\n  secret-platform:bogusKey: unknown key (known keys: ${known})`;

@@ -15,8 +15,7 @@
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as pulumi from "@pulumi/pulumi";
-import { EngineEvent, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
 import { AutheliaClientOutput } from "./oidc";
 import { breakGlassRoot, humanPath, kubernetesLogin, stackFacts, syncThroughStores } from "./consumers";
@@ -26,8 +25,8 @@ import { RigHydra } from "./rig/hydra";
 import { Cluster } from "./rig/kube";
 import { RigCa } from "./rig/pki";
 import { Rig } from "./rig/processes";
-import { ProjectCopy } from "./rig/project";
-import { createStack, Engine, repoProgram } from "./rig/pulumi";
+import { copyProject, ProgramEntry, ProjectCopy } from "./rig/project";
+import { createStack, Engine } from "./rig/pulumi";
 import { RigVault } from "./rig/vault";
 
 const NS = "secret-platform";
@@ -54,18 +53,51 @@ export function rigStackConfig(stackFile: string, r: PlatformRig): Record<string
     };
 }
 
-type Values = Record<string, unknown> & { server?: Record<string, unknown> };
+/**
+ * The rig's changes to the program cannot be closures of this process: the
+ * CLI runs the program in a process of its own, through the language host.
+ * They live in an entry of the rig's own, written into a separate project
+ * copy whose Pulumi.yaml names it as `main:` (rig/project.ts): it registers
+ * the resource transform that the stack's E2E_PROGRAM_CHANGE names, then
+ * loads the unchanged index.ts (whose exports are the stack's outputs). The
+ * project's own copy runs index.ts itself. Plain JavaScript, so it loads
+ * under whatever runtime options Pulumi.yaml sets.
+ *
+ * `chartValues`: each change's function from the Vault chart's values to
+ * the changed values, as JavaScript source.
+ */
+function rigEntry(chartValues: Readonly<Record<string, string>>): ProgramEntry {
+    const edits = Object.entries(chartValues)
+        .map(([name, edit]) => `    ${JSON.stringify(name)}: ${edit},`)
+        .join("\n");
+    const text = `"use strict";
+// Written by the e2e rig (e2e/scenario.ts), never part of the project: the program with the change
+// E2E_PROGRAM_CHANGE names, made by a resource transform, then the unchanged index.ts.
+const pulumi = require("@pulumi/pulumi");
+const chartValues = {
+${edits}
+};
+const change = process.env.E2E_PROGRAM_CHANGE ?? "";
+if (change === "skip-await") {
+    ${SKIP_AWAIT}
+} else if (Object.hasOwn(chartValues, change)) {
+    // The Vault chart's values changed as a careless change would.
+    pulumi.runtime.registerResourceTransform((args) => {
+        if (args.type !== "kubernetes:helm.sh/v4:Chart" || args.props.chart !== "vault") return undefined;
+        const values = pulumi.output(args.props.values).apply(chartValues[change]);
+        return { props: { ...args.props, values }, opts: args.opts };
+    });
+} else if (change !== "") {
+    throw new Error(\`E2E_PROGRAM_CHANGE: no change \${JSON.stringify(change)} in \${__filename}\`);
+}
+module.exports = require("./index");
+`;
+    return { file: "rig-entry.js", text };
+}
 
-/** The program with the Vault chart's values changed by `edit`, as a careless change would. */
-function withChartValues(program: PulumiFn, edit: (v: Values) => Values): PulumiFn {
-    return async () => {
-        pulumi.runtime.registerResourceTransform((args) => {
-            if (args.type !== "kubernetes:helm.sh/v4:Chart" || args.props.chart !== "vault") return undefined;
-            const values = pulumi.output(args.props.values).apply((v: Values) => edit(v));
-            return { props: { ...args.props, values }, opts: args.opts };
-        });
-        return program();
-    };
+/** A stack's environment for the rig entry: the Vault chart's values changed by the named edit. */
+function withChartValues(variant: string, planted: string): Record<string, string> {
+    return { E2E_PROGRAM_CHANGE: variant, E2E_PLANTED_CREDENTIAL: planted };
 }
 
 function check(ok: boolean, what: string, seen: unknown): void {
@@ -107,12 +139,12 @@ export async function previewPlatform(
         storageSecretAccessKey: crypto.randomBytes(24).toString("hex"),
         oidcClientSecret: crypto.randomBytes(24).toString("hex"),
     };
-    const run = async (name: string, program: PulumiFn) => {
+    const run = async (name: string, workDir: string, envVars?: Record<string, string>) => {
         const stack = await createStack(rig, engine, {
             stackName: `e2e-${name}-${crypto.randomBytes(3).toString("hex")}`,
-            workDir: project.dir,
-            program,
+            workDir,
             config,
+            envVars,
         });
         for (const [key, value] of Object.entries(secrets)) {
             await stack.setConfig(`${NS}:${key}`, { value, secret: true });
@@ -120,7 +152,7 @@ export async function previewPlatform(
         return stack;
     };
 
-    const good = await run("platform", repoProgram(project.dir));
+    const good = await run("platform", project.dir);
     const { result: preview, figure } = await measured("preview of a fresh stack with the guard pack", () =>
         good.preview({ policyPacks: [engine.policyPack] }),
     );
@@ -142,48 +174,54 @@ export async function previewPlatform(
 
     // Each broken variant is refused by exactly its own rule (and no other).
     const planted = crypto.randomBytes(16).toString("hex");
-    const variants: { name: string; rule: string; message: string; edit: (v: Values) => Values }[] = [
+    // `edit`: JavaScript run in the program's process by the rig entry (rigEntry); the planted value reaches
+    // it through the stack's environment (E2E_PLANTED_CREDENTIAL), never a file.
+    const variants: { name: string; rule: string; message: string; edit: string }[] = [
         {
             name: "injector",
             rule: "vault-injector-off",
             message: "the agent injector is on (injector.enabled must be false)",
-            edit: (v) => ({ ...v, injector: { enabled: true } }),
+            edit: `(v) => ({ ...v, injector: { enabled: true } })`,
         },
         {
             name: "credential",
             rule: "vault-values-no-credentials",
             message: "env S3_SECRET_KEY of container vault looks like a credential; use a Secret reference",
-            edit: (v) => ({
-                ...v,
-                server: {
-                    ...v.server,
-                    extraEnvironmentVars: {
-                        ...(v.server?.extraEnvironmentVars as object),
-                        S3_SECRET_KEY: planted,
-                    },
-                },
-            }),
+            edit: `(v) => ({
+        ...v,
+        server: {
+            ...v.server,
+            extraEnvironmentVars: {
+                ...v.server?.extraEnvironmentVars,
+                S3_SECRET_KEY: process.env.E2E_PLANTED_CREDENTIAL,
+            },
+        },
+    })`,
         },
         {
             name: "s3-ha",
             rule: "vault-no-ha-with-s3",
             message: 'HA mode with storage "s3" (the S3 backend has no HA; use raft)',
-            edit: (v) => {
-                const standalone = (v.server?.standalone ?? {}) as { config?: string };
-                return {
-                    ...v,
-                    server: {
-                        ...v.server,
-                        standalone: { enabled: false },
-                        ha: { enabled: true, replicas: 3, config: standalone.config },
-                    },
-                };
+            edit: `(v) => {
+        const standalone = v.server?.standalone ?? {};
+        return {
+            ...v,
+            server: {
+                ...v.server,
+                standalone: { enabled: false },
+                ha: { enabled: true, replicas: 3, config: standalone.config },
             },
+        };
+    }`,
         },
     ];
+    const brokenCopy = copyProject(rig, project.dir, {
+        name: "project-broken-variants",
+        main: rigEntry(Object.fromEntries(variants.map((v) => [v.name, v.edit]))),
+    });
     for (const variant of variants) {
         const start = Date.now();
-        const broken = await run(variant.name, withChartValues(repoProgram(project.dir), variant.edit));
+        const broken = await run(variant.name, brokenCopy.dir, withChartValues(variant.name, planted));
         let refused = "";
         try {
             await broken.preview({ policyPacks: [engine.policyPack] });
@@ -208,24 +246,24 @@ export async function previewPlatform(
 /**
  * The rig has no kubelet: no pod ever runs, so nothing may wait on one. The
  * provider's documented skip-await annotation on every Kubernetes object, and
- * `skipAwait` on the Chart (its rendered children), applied by the rig only.
+ * `skipAwait` on the Chart (its rendered children), applied by the rig only
+ * (JavaScript of the rig entry, rigEntry).
  */
-function withSkipAwait(program: PulumiFn): PulumiFn {
-    return async () => {
-        pulumi.runtime.registerResourceTransform((args) => {
-            if (args.type === "kubernetes:helm.sh/v4:Chart")
-                return { props: { ...args.props, skipAwait: true }, opts: args.opts };
-            if (!args.type.startsWith("kubernetes:") || args.type.startsWith("pulumi:providers:")) return undefined;
-            const metadata = pulumi
-                .output(args.props.metadata ?? {})
-                .apply((m: { annotations?: Record<string, string> }) => ({
-                    ...m,
-                    annotations: { ...m.annotations, "pulumi.com/skipAwait": "true" },
-                }));
-            return { props: { ...args.props, metadata }, opts: args.opts };
-        });
-        return program();
-    };
+const SKIP_AWAIT = `// No kubelet on the rig: nothing may wait on a pod.
+    pulumi.runtime.registerResourceTransform((args) => {
+        if (args.type === "kubernetes:helm.sh/v4:Chart")
+            return { props: { ...args.props, skipAwait: true }, opts: args.opts };
+        if (!args.type.startsWith("kubernetes:") || args.type.startsWith("pulumi:providers:")) return undefined;
+        const metadata = pulumi.output(args.props.metadata ?? {}).apply((m) => ({
+            ...m,
+            annotations: { ...m.annotations, "pulumi.com/skipAwait": "true" },
+        }));
+        return { props: { ...args.props, metadata }, opts: args.opts };
+    });`;
+
+/** A stack's environment for the rig entry: skip-await on every Kubernetes object. */
+function withSkipAwait(): Record<string, string> {
+    return { E2E_PROGRAM_CHANGE: "skip-await" };
 }
 
 export interface UpRig extends PlatformRig {
@@ -297,11 +335,13 @@ export async function platformLifecycle(
         [`${NS}:storage`]: { ...(base[`${NS}:storage`] as object), protect: false },
     };
     const stackName = `e2e-up-${crypto.randomBytes(3).toString("hex")}`;
+    // The stack runs from a copy of its own whose entry adds skip-await (the day-2 change edits this copy).
+    const program = copyProject(rig, project.dir, { name: "project-up", main: rigEntry({}) });
     const stack = await createStack(rig, engine, {
         stackName,
-        workDir: project.dir,
-        program: withSkipAwait(repoProgram(project.dir)),
+        workDir: program.dir,
         config,
+        envVars: withSkipAwait(),
     });
     const secrets: Record<string, string> = {};
     for (const key of ["storageAccessKeyId", "storageSecretAccessKey", "oidcClientSecret"]) {
@@ -377,7 +417,7 @@ export async function platformLifecycle(
             `preview ${JSON.stringify(afterRefresh.changeSummary)}`,
     );
 
-    await day2(stack, project, stackName, facts, r, root, log);
+    await day2(stack, program, stackName, facts, r, root, log);
 
     // Step 6. Destroy: the keys and Vault's data remain (docs/bootstrap.md), everything else goes.
     await r.vault.request("PUT", "/v1/auth/token/revoke-self", {}, root);

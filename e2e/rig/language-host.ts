@@ -411,8 +411,10 @@ export interface ProgramRunReport {
     /** The process's peak RSS (VmHWM, sampled every 50 ms while it ran), in MiB. */
     readonly peakRssMiB: number;
     readonly wallMs: number;
-    /** The exit code, or -1 when a signal ended it (as Go's ExitCode). */
+    /** The exit code, or -1 when a signal ended it (as Go's ExitCode) or it was still running. */
     readonly exitCode: number;
+    /** How it ended: `exited <code>`, `ended by <signal>`, or still running when this host was stopped. */
+    readonly outcome: string;
 }
 
 function findOnPath(name: string): string | undefined {
@@ -440,7 +442,8 @@ function peakRssKb(pid: number): number | undefined {
 }
 
 class LanguageHost {
-    private readonly running = new Set<ChildProcess>();
+    /** The programs running, each with the function that writes its report (once). */
+    private readonly running = new Map<ChildProcess, (outcome: string) => void>();
 
     constructor(private engineAddress: string) {}
 
@@ -565,7 +568,6 @@ class LanguageHost {
             );
             started = performance.now();
             const child = spawn(nodeBin, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-            this.running.add(child);
             let peakKb = 0;
             const sample = () => {
                 if (child.pid !== undefined) peakKb = Math.max(peakKb, peakRssKb(child.pid) ?? 0);
@@ -585,6 +587,40 @@ class LanguageHost {
                     oom = true;
                 }
             });
+            // Written once: when the program ends, or when this host is stopped first (the CLI stops a
+            // language host's whole process group after a failed operation).
+            let reported = false;
+            const writeReport = (outcome: string, exitCode: number) => {
+                if (reported) return;
+                reported = true;
+                sample();
+                const report: ProgramRunReport = {
+                    project: req.getProject(),
+                    stack: req.getStack(),
+                    dryRun: req.getDryrun(),
+                    pid: child.pid ?? -1,
+                    nodeargs,
+                    typescript: opts.typescript,
+                    startToStackMs: registrations.stackMs,
+                    startToFirstResourceMs: registrations.firstResourceMs,
+                    firstResourceType: registrations.firstResourceType,
+                    registrations: registrations.count,
+                    peakRssMiB: Math.round(peakKb / 1024),
+                    wallMs: Math.round(performance.now() - started),
+                    exitCode,
+                    outcome,
+                };
+                const reportFile = process.env.E2E_LANGUAGE_HOST_REPORT;
+                if (reportFile !== undefined && reportFile !== "") {
+                    fs.appendFileSync(reportFile, `${JSON.stringify(report)}\n`, { mode: 0o600 });
+                }
+                log(
+                    `Run ${req.getProject()}/${req.getStack()}: program pid ${report.pid} ${outcome} after ${report.wallMs} ms; ` +
+                        `first resource registered at ${report.startToFirstResourceMs ?? "-"} ms (${report.firstResourceType ?? "none"}), ` +
+                        `stack at ${report.startToStackMs ?? "-"} ms, ${report.registrations} registrations, peak RSS ${report.peakRssMiB} MiB`,
+                );
+            };
+            this.running.set(child, (outcome) => writeReport(outcome, -1));
             const cancel = () => this.stop(child);
             call.on("cancelled", cancel);
             const outcome = await new Promise<{ code: number; error?: Error }>((resolve) => {
@@ -595,29 +631,9 @@ class LanguageHost {
             clearInterval(sampler);
             call.removeListener("cancelled", cancel);
             this.running.delete(child);
-            const report: ProgramRunReport = {
-                project: req.getProject(),
-                stack: req.getStack(),
-                dryRun: req.getDryrun(),
-                pid: child.pid ?? -1,
-                nodeargs,
-                typescript: opts.typescript,
-                startToStackMs: registrations.stackMs,
-                startToFirstResourceMs: registrations.firstResourceMs,
-                firstResourceType: registrations.firstResourceType,
-                registrations: registrations.count,
-                peakRssMiB: Math.round(peakKb / 1024),
-                wallMs: Math.round(performance.now() - started),
-                exitCode: outcome.code,
-            };
-            const reportFile = process.env.E2E_LANGUAGE_HOST_REPORT;
-            if (reportFile !== undefined && reportFile !== "") {
-                fs.appendFileSync(reportFile, `${JSON.stringify(report)}\n`, { mode: 0o600 });
-            }
-            log(
-                `Run ${req.getProject()}/${req.getStack()}: program pid ${report.pid} exited ${outcome.code} after ${report.wallMs} ms; ` +
-                    `first resource registered at ${report.startToFirstResourceMs ?? "-"} ms (${report.firstResourceType ?? "none"}), ` +
-                    `stack at ${report.startToStackMs ?? "-"} ms, ${report.registrations} registrations, peak RSS ${report.peakRssMiB} MiB`,
+            writeReport(
+                child.signalCode !== null ? `ended by ${child.signalCode}` : `exited ${outcome.code}`,
+                outcome.code,
             );
             if (outcome.error !== undefined) {
                 return failed(`Problem executing program (could not run language executor): ${outcome.error.message}`);
@@ -651,11 +667,15 @@ class LanguageHost {
 
     cancel(): void {
         log(`Cancel: ${this.running.size} program(s) running`);
-        for (const child of this.running) this.stop(child);
+        for (const child of this.running.keys()) this.stop(child);
     }
 
-    stopAll(): void {
-        for (const child of this.running) this.stop(child);
+    /** This host is stopping: each running program is reported as it stands, then stopped. */
+    stopAll(why: string): void {
+        for (const [child, report] of this.running) {
+            report(`still running when the language host got ${why}`);
+            this.stop(child);
+        }
     }
 }
 
@@ -709,7 +729,7 @@ function unary<Req, Res>(
     fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Res | Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
     return (call, callback) => {
-        if (what !== "Run" && what !== "GetRequiredPackages") log(what); // Those two log their own lines.
+        if (!["Run", "GetRequiredPackages", "Cancel"].includes(what)) log(what); // Those log their own lines.
         Promise.resolve()
             .then(() => fn(call.request, call))
             .then(
@@ -860,7 +880,7 @@ async function main(): Promise<void> {
 
     const shutdown = (why: string) => {
         log(`${why}: stopping`);
-        host.stopAll();
+        host.stopAll(why);
         server.tryShutdown(() => process.exit(0));
         setTimeout(() => process.exit(0), KILL_DELAY_MS + 1000).unref();
     };

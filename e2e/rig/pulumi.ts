@@ -1,11 +1,17 @@
 /**
  * The real Pulumi engine, offline: the CLI from the tool cache, a private
  * PULUMI_HOME with the locally built provider plugins installed under the
- * versions the SDKs ask for, launchers for the Node dynamic provider and the
- * guard policy pack (no pulumi-language-nodejs is needed: the Automation
- * API runs the program inline, inside this process), a file:// backend and a
+ * versions the SDKs ask for, launchers for the Node dynamic provider, the
+ * guard policy pack and the Node language host, a file:// backend and a
  * generated passphrase in the rig's temp dir. Nothing reaches for the
  * network: plugin acquisition and the update check are off.
+ *
+ * A platform stack runs its project's own program as `pulumi up` does: the
+ * CLI starts `pulumi-language-nodejs`, which runs the SDK's `cmd/run` in a
+ * process of its own with Pulumi.yaml's runtime options. No registry
+ * reachable here serves that Go binary, so the launcher starts the rig's
+ * TypeScript stand-in (language-host.ts). Probe stacks run inline programs
+ * (the Automation API's own language host, in this process).
  */
 import { execFile } from "child_process";
 import * as crypto from "crypto";
@@ -14,6 +20,7 @@ import * as path from "path";
 import * as util from "util";
 import * as YAML from "yaml";
 import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
+import { recordProgramRuns } from "../figures";
 import { Rig } from "./processes";
 
 const run = util.promisify(execFile);
@@ -50,6 +57,10 @@ export interface Engine {
     /** An executable the CLI runs as the guard pack (give it as a policy pack path). */
     readonly policyPack: string;
     readonly pulumiHome: string;
+    /** The language host's log (the stand-in's lines, each naming it so). */
+    readonly languageHostLog: string;
+    /** One JSON line per program the language host ran (language-host.ts ProgramRunReport). */
+    readonly programRuns: string;
     /** What was installed, e.g. "kubernetes plugin 4.25.0 installed as 4.34.2". */
     readonly substitutions: readonly string[];
 }
@@ -70,6 +81,28 @@ function writeLauncher(file: string, lines: readonly string[]): string {
 /** A shell-quoted argument (paths only; no secret ever goes into a launcher). */
 function q(arg: string): string {
     return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The stand-in language host as JavaScript in the rig's dir, beside a link to the repository's
+ * node_modules: the CLI starts it once for every operation, and node starts it in well under a
+ * second where tsx took about two. Transpiled only (the typecheck is `npm test`'s), in a child
+ * process so the compiler does not stay in this one.
+ */
+async function compileLanguageHost(rig: Rig, repoRoot: string): Promise<string> {
+    const dir = rig.subdir("language-host");
+    const source = path.join(repoRoot, "e2e", "rig", "language-host.ts");
+    const out = path.join(dir, "language-host.js");
+    fs.symlinkSync(fs.realpathSync(path.join(repoRoot, "node_modules")), path.join(dir, "node_modules"));
+    const script = [
+        `const ts = require("typescript"), fs = require("fs");`,
+        `const [source, out] = process.argv.slice(1);`,
+        `const options = { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true };`,
+        `const js = ts.transpileModule(fs.readFileSync(source, "utf8"), { compilerOptions: options, fileName: source });`,
+        `fs.writeFileSync(out, js.outputText);`,
+    ].join("\n");
+    await run(process.execPath, ["-e", script, source, out], { cwd: dir });
+    return out;
 }
 
 /** Prepares PULUMI_HOME, the launchers and the backend; installs the plugins. */
@@ -93,6 +126,18 @@ export async function prepareEngine(rig: Rig, opts: EngineOptions, log = console
         )}`,
     ]);
 
+    // The Go language host is not to be had here: this launcher runs the rig's stand-in. It is installed
+    // below as the nodejs language plugin of PULUMI_HOME, not put on PATH, where the CLI would warn on every
+    // operation that a pulumi-language-nodejs from $PATH stands in for the one it ships with.
+    const languageHost = await compileLanguageHost(rig, opts.repoRoot);
+    const languageHostLauncher = writeLauncher(path.join(path.dirname(languageHost), "pulumi-language-nodejs"), [
+        `exec ${q(node)} ${q(languageHost)} "$@"`,
+    ]);
+    const languageHostLog = path.join(rig.logDir, "language-host.log");
+    const programRuns = path.join(rig.logDir, "program-runs.jsonl");
+    fs.writeFileSync(programRuns, "", { mode: 0o600 });
+    recordProgramRuns(programRuns);
+
     const envVars: Record<string, string> = {
         PATH: [
             path.join(opts.cliRoot, "bin"),
@@ -107,6 +152,8 @@ export async function prepareEngine(rig: Rig, opts: EngineOptions, log = console
         PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(24).toString("base64url"),
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         PULUMI_SKIP_UPDATE_CHECK: "true",
+        E2E_LANGUAGE_HOST_LOG: languageHostLog,
+        E2E_LANGUAGE_HOST_REPORT: programRuns,
         ...(opts.caFile === undefined ? {} : { SSL_CERT_FILE: opts.caFile }),
         ...(opts.kubeconfig === undefined ? {} : { KUBECONFIG: opts.kubeconfig }),
     };
@@ -114,6 +161,17 @@ export async function prepareEngine(rig: Rig, opts: EngineOptions, log = console
     const command = await PulumiCommand.get({ root: opts.cliRoot });
     const cli = path.join(opts.cliRoot, "bin", "pulumi");
     const substitutions: string[] = [];
+    // The CLI finds a bundled plugin next to itself, then in PULUMI_HOME; `plugin install` takes one with PULUMI_DEV.
+    const cliVersion = command.version?.version ?? "0.0.0";
+    try {
+        await run(cli, ["plugin", "install", "language", "nodejs", cliVersion, "--file", languageHostLauncher], {
+            env: { ...envVars, HOME: pulumiHome, PULUMI_DEV: "true" },
+        });
+    } catch (err) {
+        const e = err as { stderr?: string; message: string };
+        throw new Error(`pulumi plugin install language nodejs ${cliVersion}: ${(e.stderr ?? e.message).trim()}`);
+    }
+    log(`  nodejs language plugin ${cliVersion}: the rig's stand-in (rig/language-host.ts), not the Go host`);
     for (const plugin of opts.plugins) {
         const asked = sdkPluginVersion(opts.repoRoot, plugin.sdkPackage);
         try {
@@ -133,7 +191,7 @@ export async function prepareEngine(rig: Rig, opts: EngineOptions, log = console
         substitutions.push(line);
         log(`  ${line}`);
     }
-    return { command, envVars, policyPack, pulumiHome, substitutions };
+    return { command, envVars, policyPack, pulumiHome, substitutions, languageHostLog, programRuns };
 }
 
 /** The plugins PULUMI_HOME holds, as `name version` lines (from `pulumi plugin ls --json`). */
@@ -146,38 +204,28 @@ export async function installedPlugins(engine: Engine): Promise<string[]> {
         .sort();
 }
 
-/**
- * The repository's own program as an inline program: requires <repo>/index.ts
- * afresh on every run (a second `up` in the same process must register its
- * resources again) and returns its exports as the stack outputs.
- */
-export function repoProgram(repoRoot: string): PulumiFn {
-    const index = path.join(repoRoot, "index.ts");
-    const own = (file: string) =>
-        file.startsWith(repoRoot + path.sep) &&
-        !file.includes(`${path.sep}node_modules${path.sep}`) &&
-        !file.startsWith(path.join(repoRoot, "e2e") + path.sep);
-    return async () => {
-        for (const key of Object.keys(require.cache)) if (own(key)) delete require.cache[key];
-        return { ...require(index) };
-    };
-}
-
 export interface StackOptions {
     readonly stackName: string;
-    readonly program: PulumiFn;
-    /** Where Pulumi.yaml is read (and Pulumi.<stack>.yaml written): the repo root for the real program. */
+    /**
+     * An inline program, run in this process by the Automation API (probe stacks). Without one, the
+     * CLI runs workDir's own program (Pulumi.yaml's `main:`) through the Node language host, in a
+     * process of its own, as `pulumi up` does.
+     */
+    readonly program?: PulumiFn;
+    /** Where Pulumi.yaml is read (and Pulumi.<stack>.yaml written): a project copy for the real program. */
     readonly workDir: string;
-    /** The project name when workDir has no Pulumi.yaml (probe stacks). */
+    /** The project name when workDir has no Pulumi.yaml (inline probe stacks only). */
     readonly projectName?: string;
     /**
      * Non-secret stack config written as Pulumi.<stack>.yaml in workDir (removed on cleanup);
      * keys are full (`secret-platform:cluster`), values any YAML.
      */
     readonly config?: Readonly<Record<string, unknown>>;
+    /** More environment for this stack's CLI runs, and so for its program's process (the engine's wins). */
+    readonly envVars?: Readonly<Record<string, string>>;
 }
 
-/** Creates (or selects) a stack on the rig's backend with the inline program. */
+/** Creates (or selects) a stack on the rig's backend: an inline program, or workDir's own program. */
 export async function createStack(rig: Rig, engine: Engine, opts: StackOptions): Promise<Stack> {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(opts.stackName)) throw new Error(`bad stack name ${opts.stackName}`);
     const stackFile = path.join(opts.workDir, `Pulumi.${opts.stackName}.yaml`);
@@ -186,13 +234,20 @@ export async function createStack(rig: Rig, engine: Engine, opts: StackOptions):
         rig.removeOnCleanup(stackFile);
         fs.writeFileSync(stackFile, YAML.stringify({ config: opts.config }), { mode: 0o600 });
     }
+    const workspace = {
+        workDir: opts.workDir,
+        envVars: { ...opts.envVars, ...engine.envVars },
+        pulumiCommand: engine.command,
+        pulumiHome: engine.pulumiHome,
+    };
+    if (opts.program === undefined) {
+        if (opts.projectName !== undefined) throw new Error("a local program's project is its Pulumi.yaml's");
+        if (!fs.existsSync(path.join(opts.workDir, "Pulumi.yaml")))
+            throw new Error(`no Pulumi.yaml in ${opts.workDir}`);
+        return LocalWorkspace.createOrSelectStack({ stackName: opts.stackName, workDir: opts.workDir }, workspace);
+    }
     return LocalWorkspace.createOrSelectStack(
         { stackName: opts.stackName, projectName: opts.projectName ?? PROJECT_NAME, program: opts.program },
-        {
-            workDir: opts.workDir,
-            envVars: { ...engine.envVars },
-            pulumiCommand: engine.command,
-            pulumiHome: engine.pulumiHome,
-        },
+        workspace,
     );
 }
