@@ -3,14 +3,17 @@
  * parts on loopback (a CA, etcd + kube-apiserver + kube-controller-manager,
  * an https Helm repository, the CLI with locally built plugins).
  *
- *   npm run e2e [-- --allow-missing] [--stack-file <path>]
+ *   npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in]
  *
+ * --vault-plugin: the official vault plugin (`pulumi plugin install`) or the
+ * stand-in of e2e/vault-stand-in/ (rig/vault-plugin.ts; default auto: the
+ * official one where it can be had, else the stand-in, said on every line).
  * --stack-file: the stack put through the rig (default: Pulumi.amiya.yaml);
  * the rig puts its own endpoints in place of the cluster's (see scenario.ts).
  * Missing tools are named, with the command that builds them; the run then
  * fails, unless --allow-missing is given (.ci/run on a cold tool cache),
- * where it exits 0 after that loud line. Set SECRET_PLATFORM_REFERENCE to
- * the folder with the reference charts and CRDs (.ci/run: ../shared/reference).
+ * where it exits 0 after that loud line. The reference charts and CRDs come
+ * from the tool cache, as `npm run tools` checked them in.
  * E2E_KEEP=1 keeps the rig's temp dir (logs, state) for a look after the run.
  */
 import * as fs from "fs";
@@ -18,20 +21,11 @@ import * as os from "os";
 import * as path from "path";
 import { startHelmRepo } from "./rig/helm-repo";
 import { esoCrdFiles, startCluster } from "./rig/kube";
+import { installVaultPlugin, VAULT_PLUGIN_CHOICES, VaultPlugin, VaultPluginChoice } from "./rig/vault-plugin";
 import { RigCa } from "./rig/pki";
 import { Rig } from "./rig/processes";
 import { prepareEngine } from "./rig/pulumi";
-import {
-    buildHint,
-    E2eTool,
-    esoCrdDirs,
-    missingTools,
-    pulumiRoot,
-    referenceDir,
-    toolPath,
-    VERSIONS,
-} from "./rig/tools";
-import { startEso } from "./rig/eso";
+import { buildHint, E2eTool, missingTools, pulumiRoot, referenceDir, toolPath, VERSIONS } from "./rig/tools";
 import { startHydra } from "./rig/hydra";
 import { startVault } from "./rig/vault";
 import { Figure, formatFigure } from "./figures";
@@ -39,7 +33,6 @@ import { copyProject } from "./rig/project";
 import { platformLifecycle, previewPlatform } from "./scenario";
 import {
     proveEngine,
-    proveEso,
     proveHelmRepo,
     proveHydra,
     proveKube,
@@ -50,18 +43,16 @@ import {
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 const DEFAULT_STACK_FILE = path.join(REPO_ROOT, "Pulumi.amiya.yaml");
-const USAGE = "usage: npm run e2e [-- --allow-missing] [--stack-file <path>]";
+const USAGE = "usage: npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in]";
 
 /** The tools the steps below run. */
 const NEEDED: readonly E2eTool[] = [
     "pulumi",
     "pulumi-resource-kubernetes",
-    "pulumi-resource-vault",
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
     "vault",
-    "external-secrets",
     "hydra",
 ];
 
@@ -79,12 +70,20 @@ async function step(name: string, fn: () => Promise<void>): Promise<void> {
 async function main(argv: readonly string[]): Promise<number> {
     let allowMissing = false;
     let stackFile = DEFAULT_STACK_FILE;
+    let vaultPluginChoice: VaultPluginChoice = "auto";
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--allow-missing") allowMissing = true;
         else if (a === "--stack-file" && i + 1 < argv.length) stackFile = path.resolve(argv[++i]);
         else if (a.startsWith("--stack-file=")) stackFile = path.resolve(a.slice("--stack-file=".length));
-        else {
+        else if ((a === "--vault-plugin" && i + 1 < argv.length) || a.startsWith("--vault-plugin=")) {
+            const value = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
+            if (!(VAULT_PLUGIN_CHOICES as readonly string[]).includes(value)) {
+                console.error(`e2e: --vault-plugin takes ${VAULT_PLUGIN_CHOICES.join(", ")}, not ${value} (${USAGE})`);
+                return 2;
+            }
+            vaultPluginChoice = value as VaultPluginChoice;
+        } else {
             console.error(`e2e: unknown or incomplete argument ${a} (${USAGE})`);
             return 2;
         }
@@ -95,8 +94,10 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     const missing = missingTools(NEEDED);
     let vaultChartDir = "";
+    let esoCrdDir = "";
     try {
         vaultChartDir = referenceDir("vault-helm-0.34.1");
+        esoCrdDir = referenceDir("external-secrets-2.9.0");
     } catch (err) {
         missing.push({ tool: "reference", path: (err as Error).message });
     }
@@ -120,6 +121,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const rig = new Rig();
     log(`e2e: rig dir ${rig.dir} (logs in ${rig.logDir}); stack file ${stackFile}`);
     const figures: Figure[] = [];
+    let vaultPlugin!: VaultPlugin;
     try {
         // Temp files of this process and of the CLI (the Automation API's event logs) go under the rig's dir.
         process.env.TMPDIR = rig.subdir("tmp");
@@ -137,7 +139,7 @@ async function main(argv: readonly string[]): Promise<number> {
             });
             log(`  kubeconfig ${cluster.kubeconfig}, context ${cluster.context}`);
         });
-        await step("Kubernetes proofs", () => proveKube(cluster, esoCrdFiles(esoCrdDirs()), log));
+        await step("Kubernetes proofs", () => proveKube(cluster, esoCrdFiles(esoCrdDir), log));
 
         let repo!: Awaited<ReturnType<typeof startHelmRepo>>;
         await step("Helm repository", async () => {
@@ -148,7 +150,6 @@ async function main(argv: readonly string[]): Promise<number> {
         });
 
         let vaultServer!: Awaited<ReturnType<typeof startVault>>;
-        let rootToken = "";
         let engine!: Awaited<ReturnType<typeof prepareEngine>>;
         await step(`Pulumi engine ${VERSIONS.pulumi}`, async () => {
             engine = await prepareEngine(
@@ -165,22 +166,17 @@ async function main(argv: readonly string[]): Promise<number> {
                             builtVersion: VERSIONS.kubernetesProvider,
                             sdkPackage: "@pulumi/kubernetes",
                         },
-                        {
-                            name: "vault",
-                            file: toolPath("pulumi-resource-vault"),
-                            builtVersion: VERSIONS.vaultProvider,
-                            sdkPackage: "@pulumi/vault",
-                        },
                     ],
                 },
                 log,
             );
             await proveEngine(rig, engine, project.dir, log);
+            vaultPlugin = await installVaultPlugin(rig, engine, REPO_ROOT, vaultPluginChoice, log);
         });
         await step("kubernetes plugin against the rig", () => proveKubernetesPlugin(rig, engine, cluster, repo, log));
-        await step(`vault plugin against the real Vault ${VERSIONS.vault} over TLS`, async () => {
+        await step(`${vaultPlugin.label} against the real Vault ${VERSIONS.vault} over TLS`, async () => {
             const server = await startVault(rig, ca, toolPath("vault"), log);
-            rootToken = await proveVaultPlugin(rig, engine, server, log);
+            await proveVaultPlugin(rig, engine, server, vaultPlugin.label, log);
             vaultServer = server;
         });
         await step(
@@ -198,10 +194,6 @@ async function main(argv: readonly string[]): Promise<number> {
                 figures.push(preview.figure);
             },
         );
-        await step(`External Secrets Operator ${VERSIONS.eso} controller`, async () => {
-            await startEso(rig, cluster, toolPath("external-secrets"), log);
-            await proveEso(cluster, vaultServer, rootToken, log);
-        });
         let hydra!: Awaited<ReturnType<typeof startHydra>>;
         await step(`OIDC provider (hydra ${VERSIONS.hydra})`, async () => {
             hydra = await startHydra(rig, ca, toolPath("hydra"), log);
@@ -233,7 +225,7 @@ async function main(argv: readonly string[]): Promise<number> {
         await rig.cleanup();
     }
     log(
-        `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s (scenario: preview with the guard pack and three broken variants refused, up, ESO through the stack's stores, Kubernetes auth with a TokenRequest token, OIDC logins through hydra, up again, preview --expect-no-changes, refresh, day-2 change, destroy)`,
+        `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario: preview with the guard pack and three broken variants refused, up, reads through the stack's stores as ESO's Vault provider makes them, Kubernetes auth with a TokenRequest token, OIDC logins through hydra, up again, preview --expect-no-changes, refresh, day-2 change, destroy)`,
     );
     return 0;
 }

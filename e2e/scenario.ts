@@ -497,10 +497,11 @@ async function day2(
     const updates = byOp("update");
     const others = collector.steps.filter((s) => !["same", "create", "update"].includes(s.op));
     check(others.length === 0, "no replace or delete", others);
-    // Updated: the policies rendered over every KV mount (the cluster's reader lists the shared readable paths),
+    // Updated: the policies rendered over every KV mount (admin's read-only managed mounts; the cluster's reader lists the shared readable paths),
     // and the default dynamic provider, whose inputs are the stack's config (the kv key changed).
     const expectedUpdates = [
         "pulumi:providers:pulumi-nodejs default",
+        `vault:index/policy:Policy ${configuration}-policy-admin`,
         `vault:index/policy:Policy ${configuration}-policy-external-secrets-reader-${facts.clusterName}`,
         `vault:index/policy:Policy ${configuration}-policy-operator`,
         `vault:index/policy:Policy ${configuration}-policy-read-only`,
