@@ -158,7 +158,7 @@ export async function syncThroughStores(
     log(
         `  reads through the stack's stores (${store}, ${sharedStore}) as ESO's Vault provider makes them ` +
             `(TokenRequest, Kubernetes auth login reviewed by the rig's API server, KV v2 read; rig/store-client.ts, ` +
-            `not the ESO controller): db and registry read in ${Date.now() - start} ms; e2e-private/x denied (${(denied as { reason: string }).reason})`,
+            `not the ESO controller): db and registry read in ${Date.now() - start} ms; e2e-private/x denied (${(denied as { reason: string }).reason.replace(/\s+/g, " ")})`,
     );
     await k("DELETE", `/api/v1/namespaces/${ns}`);
 }
