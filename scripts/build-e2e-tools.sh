@@ -23,9 +23,8 @@
 # is missing and exits 1 when anything is)
 set -euo pipefail
 
-cache="${SECRET_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secret-platform}"
-check_only=false
-[ "${1:-}" = "--check" ] && check_only=true
+# shellcheck source=scripts/lib/tool-cache.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tool-cache.sh" "$@"
 
 pulumi_version=v3.274.1
 # The one build of provider/v4 the module proxy serves: release v4.25.0.
@@ -33,38 +32,6 @@ kubernetes_provider_module=v4.0.0-20260115033456-f47bc2d6f199
 kubernetes_provider_version=4.25.0
 kubernetes_version=v1.37.2
 hydra_version=v2.3.0
-
-missing=()
-
-# built NAME PATH: true (and prints the line) when PATH is an executable.
-built() {
-    if [ -x "$2" ]; then
-        echo "$1: $2"
-        return 0
-    fi
-    if $check_only; then
-        missing+=("$1 ($2)")
-        return 0
-    fi
-    return 1
-}
-
-# fresh_module DIR NAME: an empty throw-away Go module in DIR/src.
-fresh_module() {
-    rm -rf "$1/src"
-    mkdir -p "$1/src" "$1/bin"
-    cd "$1/src"
-    go mod init "secret-platform.local/$2" >&2
-}
-
-timed() {
-    local name=$1 start=$SECONDS
-    shift
-    echo "build-e2e-tools: building $name" >&2
-    "$@"
-    echo "build-e2e-tools: built $name in $((SECONDS - start))s" >&2
-}
-
 
 build_pulumi() {
     local dir="$cache/pulumi-$pulumi_version"
@@ -107,30 +74,7 @@ build_kubernetes_provider() {
 
 
 build_kubernetes() {
-    local dir="$cache/kubernetes-$kubernetes_version" gomod
-    fresh_module "$dir" kubernetes-build
-    # k8s.io/kubernetes replaces its staging modules with ./staging paths,
-    # ignored in a dependency: point each at its published v0.x twin.
-    gomod=$(go mod download -json "k8s.io/kubernetes@$kubernetes_version" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
-    local staging="v0.${kubernetes_version#v1.}"
-    local args=()
-    while read -r module; do
-        args+=(-replace "$module=$module@$staging")
-    done < <(sed -n 's|^\s*\(k8s.io/[^ ]*\) => ./staging/.*$|\1|p' "$gomod")
-    [ ${#args[@]} -gt 0 ] || {
-        echo "build-e2e-tools: found no staging replaces in $gomod" >&2
-        exit 1
-    }
-    go mod edit "${args[@]}"
-    go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$kubernetes_version" "k8s.io/kubernetes/cmd/kube-controller-manager@$kubernetes_version" >&2
-    local minor=${kubernetes_version#v1.}
-    minor=${minor%%.*}
-    local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kubernetes_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-    for cmd in kube-apiserver kube-controller-manager; do
-        CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dir/bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd" >&2
-        mv "$dir/bin/$cmd.tmp" "$dir/bin/$cmd"
-    done
-    rm -rf "$dir/src"
+    build_kubernetes_cmds "$cache/kubernetes-$kubernetes_version" kubernetes-build kube-apiserver kube-controller-manager
 }
 
 build_hydra() {
@@ -161,18 +105,6 @@ install_etcd() {
     echo "etcd: $(command -v etcd)"
 }
 
-command -v go >/dev/null || {
-    echo "build-e2e-tools: Go is required (https://go.dev/dl)" >&2
-    exit 1
-}
-
-# tool NAME PATH BUILDER: PATH when built, else BUILDER builds it.
-tool() {
-    built "$1" "$2" && return
-    timed "$1" "$3"
-    echo "$1: $2"
-}
-
 tool pulumi "$cache/pulumi-$pulumi_version/bin/pulumi" build_pulumi
 tool pulumi-resource-kubernetes "$cache/pulumi-kubernetes-$kubernetes_provider_version/bin/pulumi-resource-kubernetes" \
     build_kubernetes_provider
@@ -182,7 +114,4 @@ tool kube-controller-manager "$cache/kubernetes-$kubernetes_version/bin/kube-con
 tool hydra "$cache/hydra-$hydra_version/bin/hydra" build_hydra
 install_etcd
 
-if [ ${#missing[@]} -gt 0 ]; then
-    printf 'build-e2e-tools: missing %s\n' "${missing[@]}" >&2
-    exit 1
-fi
+report_missing

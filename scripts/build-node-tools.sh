@@ -21,79 +21,16 @@
 # is missing and exits 1 when anything is)
 set -euo pipefail
 
-cache="${SECRET_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secret-platform}"
-check_only=false
-[ "${1:-}" = "--check" ] && check_only=true
+# shellcheck source=scripts/lib/tool-cache.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tool-cache.sh" "$@"
 
 kubernetes_version=v1.37.2
 coredns_version=v1.15.0
 kube_router_version=v2.1.0
 node_dir="$cache/node-$kubernetes_version"
 
-missing=()
-
-# built NAME PATH: true (and prints the line) when PATH is an executable.
-built() {
-    if [ -x "$2" ]; then
-        echo "$1: $2"
-        return 0
-    fi
-    if $check_only; then
-        missing+=("$1 ($2)")
-        return 0
-    fi
-    return 1
-}
-
-# fresh_module DIR NAME: an empty throw-away Go module in DIR/src.
-fresh_module() {
-    rm -rf "$1/src"
-    mkdir -p "$1/src" "$1/bin"
-    cd "$1/src"
-    go mod init "secret-platform.local/$2" >&2
-}
-
-timed() {
-    local name=$1 start=$SECONDS
-    shift
-    echo "build-node-tools: building $name" >&2
-    "$@"
-    echo "build-node-tools: built $name in $((SECONDS - start))s" >&2
-}
-
-# The module's directory in Go's module cache (downloaded when missing).
-module_dir() {
-    go mod download -json "$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'
-}
-
 build_kubernetes_node() {
-    local dir="$node_dir" gomod
-    fresh_module "$dir" kubernetes-node-build
-    # As build-e2e-tools.sh's build_kubernetes: k8s.io/kubernetes replaces its
-    # staging modules with ./staging paths, ignored in a dependency, so each is
-    # pointed at its published v0.x twin.
-    gomod=$(go mod download -json "k8s.io/kubernetes@$kubernetes_version" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')
-    local staging="v0.${kubernetes_version#v1.}"
-    local args=()
-    while read -r module; do
-        args+=(-replace "$module=$module@$staging")
-    done < <(sed -n 's|^\s*\(k8s.io/[^ ]*\) => ./staging/.*$|\1|p' "$gomod")
-    [ ${#args[@]} -gt 0 ] || {
-        echo "build-node-tools: found no staging replaces in $gomod" >&2
-        exit 1
-    }
-    go mod edit "${args[@]}"
-    go get -tool "k8s.io/kubernetes/cmd/kubelet@$kubernetes_version" \
-        "k8s.io/kubernetes/cmd/kube-proxy@$kubernetes_version" \
-        "k8s.io/kubernetes/cmd/kube-scheduler@$kubernetes_version" >&2
-    local minor=${kubernetes_version#v1.}
-    minor=${minor%%.*}
-    local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$kubernetes_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-    for cmd in kubelet kube-proxy kube-scheduler; do
-        CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dir/bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd" >&2
-        mv "$dir/bin/$cmd.tmp" "$dir/bin/$cmd"
-    done
-    rm -rf "$dir/src"
+    build_kubernetes_cmds "$node_dir" kubernetes-node-build kubelet kube-proxy kube-scheduler
 }
 
 build_pause() {
@@ -221,18 +158,6 @@ install_debian() {
     done
 }
 
-command -v go >/dev/null || {
-    echo "build-node-tools: Go is required (https://go.dev/dl)" >&2
-    exit 1
-}
-
-# tool NAME PATH BUILDER: PATH when built, else BUILDER builds it.
-tool() {
-    built "$1" "$2" && return
-    timed "$1" "$3"
-    echo "$1: $2"
-}
-
 install_debian
 # One build makes all three.
 tool kubelet "$node_dir/bin/kubelet" build_kubernetes_node
@@ -243,7 +168,4 @@ tool coredns "$cache/coredns-$coredns_version/bin/coredns" build_coredns
 tool kube-router "$cache/kube-router-$kube_router_version/bin/kube-router" build_kube_router
 tool busybox "$cache/busybox-static/bin/busybox" install_busybox_static
 
-if [ ${#missing[@]} -gt 0 ]; then
-    printf 'build-node-tools: missing %s\n' "${missing[@]}" >&2
-    exit 1
-fi
+report_missing
