@@ -8,18 +8,14 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import { run } from "./exec";
+import { SHADOWED_SYSCTLS } from "./netns";
 import { NodeTools } from "./tools";
 
 /** Host sysctls the node could change if it were not in its own namespaces. */
 export const WATCHED_SYSCTLS = [
     "net/ipv4/ip_forward",
     "net/bridge/bridge-nf-call-iptables",
-    "kernel/panic",
-    "kernel/panic_on_oops",
-    "kernel/keys/root_maxkeys",
-    "kernel/keys/root_maxbytes",
-    "vm/overcommit_memory",
-    "vm/panic_on_oom",
+    ...SHADOWED_SYSCTLS,
 ] as const;
 
 /** Process names (comm, 15 characters at most) of the node's parts. */
