@@ -3,18 +3,7 @@
  * (vault_identity_group_alias), both named in Vault by the ID it generates.
  */
 import { ArgSpecs } from "../arguments";
-import {
-    apiPath,
-    arg,
-    bodyOf,
-    dataOf,
-    emptyFor,
-    listField,
-    LiveState,
-    mapField,
-    ResourceKind,
-    stringField,
-} from "./kind";
+import { apiPath, arg, bodyOf, dataOf, emptyFor, fieldsOf, readObject, ResourceKind } from "./kind";
 
 const groupArgs: ArgSpecs = {
     name: { kind: "string", replaces: true },
@@ -22,6 +11,8 @@ const groupArgs: ArgSpecs = {
     policies: { kind: "set" },
     metadata: { kind: "map" },
 };
+
+const GROUP_FIELDS = fieldsOf(groupArgs);
 
 function generatedId(body: Record<string, unknown>, what: string): string {
     const id = dataOf(body).id;
@@ -36,27 +27,9 @@ export const group: ResourceKind = {
     computed: [],
     identity: (args) => arg(args, "name"),
     async create(vault, args) {
-        const body = await vault.call(
-            "POST",
-            "identity/group",
-            bodyOf({ name: "name", type: "type", policies: "policies", metadata: "metadata" }, args),
-        );
-        return generatedId(body, "group");
+        return generatedId(await vault.call("POST", "identity/group", bodyOf(GROUP_FIELDS, args)), "group");
     },
-    async read(vault, id): Promise<LiveState | undefined> {
-        const body = await vault.read(`identity/group/id/${apiPath(id)}`);
-        if (body === undefined) return undefined;
-        const data = dataOf(body);
-        return {
-            args: {
-                name: stringField(data, "name"),
-                type: stringField(data, "type"),
-                policies: listField(data, "policies"),
-                metadata: mapField(data, "metadata"),
-            },
-            computed: {},
-        };
-    },
+    read: (vault, id) => readObject(vault, `identity/group/id/${apiPath(id)}`, groupArgs, GROUP_FIELDS),
     async update(vault, id, olds, news) {
         // The type is fixed at creation (a change replaces the group).
         await vault.call(
@@ -70,34 +43,24 @@ export const group: ResourceKind = {
     },
 };
 
-const ALIAS_FIELDS = { name: "name", mountAccessor: "mount_accessor", canonicalId: "canonical_id" };
+const aliasArgs: ArgSpecs = {
+    name: { kind: "string", required: true },
+    mountAccessor: { kind: "string", required: true },
+    canonicalId: { kind: "string", required: true },
+};
+
+const ALIAS_FIELDS = fieldsOf(aliasArgs);
 
 /** An alias is re-pointed in place, as the provider does: none of its arguments replaces it. */
 export const groupAlias: ResourceKind = {
     token: "vault:identity/groupAlias:GroupAlias",
-    args: {
-        name: { kind: "string", required: true },
-        mountAccessor: { kind: "string", required: true },
-        canonicalId: { kind: "string", required: true },
-    },
+    args: aliasArgs,
     computed: [],
     identity: (args) => `${arg(args, "mountAccessor")}/${arg(args, "name")}`,
     async create(vault, args) {
         return generatedId(await vault.call("POST", "identity/group-alias", bodyOf(ALIAS_FIELDS, args)), "group alias");
     },
-    async read(vault, id): Promise<LiveState | undefined> {
-        const body = await vault.read(`identity/group-alias/id/${apiPath(id)}`);
-        if (body === undefined) return undefined;
-        const data = dataOf(body);
-        return {
-            args: {
-                name: stringField(data, "name"),
-                mountAccessor: stringField(data, "mount_accessor"),
-                canonicalId: stringField(data, "canonical_id"),
-            },
-            computed: {},
-        };
-    },
+    read: (vault, id) => readObject(vault, `identity/group-alias/id/${apiPath(id)}`, aliasArgs, ALIAS_FIELDS),
     async update(vault, id, _olds, news) {
         await vault.call("POST", `identity/group-alias/id/${apiPath(id)}`, bodyOf(ALIAS_FIELDS, news));
     },

@@ -5,7 +5,7 @@
  * revealed, defaults filled in by Check); the server keeps secrets secret.
  * Also the typed reads of Vault's JSON answers the kinds share.
  */
-import { ArgSpecs } from "../arguments";
+import { ArgKind, ArgSpecs } from "../arguments";
 import { Body, Vault } from "../connection";
 import { isSet, PropertyMap, Value } from "../properties";
 
@@ -155,4 +155,91 @@ export function parseRoleId(id: string): { backend: string; roleName: string } {
 export function roleApiPath(id: string): string {
     const { backend, roleName } = parseRoleId(id);
     return `auth/${apiPath(backend)}/role/${encodeURIComponent(roleName)}`;
+}
+
+/** A program's argument name (camelCase) as Vault's field (snake_case). */
+function snakeCase(key: string): string {
+    return key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+/** For bodyOf and readFields: each argument of `specs` (but those in `except`) to its snake_case field. */
+export function fieldsOf(specs: ArgSpecs, except: readonly string[] = []): Record<string, string> {
+    return Object.fromEntries(
+        Object.keys(specs)
+            .filter((key) => !except.includes(key))
+            .map((key) => [key, snakeCase(key)]),
+    );
+}
+
+function fieldValue(body: Body, field: string, kind: ArgKind): Value {
+    switch (kind) {
+        case "string":
+            return stringField(body, field);
+        case "bool":
+            return boolField(body, field);
+        case "int":
+            return intField(body, field);
+        // Vault answers a TTL in seconds (0: the system default); the program's form is a duration string.
+        case "duration":
+            return `${intField(body, field)}s`;
+        case "list":
+        case "set":
+            return listField(body, field);
+        case "map":
+            return mapField(body, field);
+        default:
+            throw new Error(`vault stand-in plugin: no read of an argument of kind ${kind} (field "${field}")`);
+    }
+}
+
+/** The arguments `fields` maps, read from Vault's answer as their kind in `specs` says (write-only ones left out). */
+export function readFields(body: Body, specs: ArgSpecs, fields: Readonly<Record<string, string>>): PropertyMap {
+    const args: PropertyMap = {};
+    for (const [key, field] of Object.entries(fields)) {
+        const spec = specs[key];
+        if (spec.writeOnly === true) continue;
+        args[key] = fieldValue(body, field, spec.kind);
+    }
+    return args;
+}
+
+/** The object at `path` (its fields in the answer's `data`, read by readFields), or undefined when it is gone. */
+export async function readObject(
+    vault: Vault,
+    path: string,
+    specs: ArgSpecs,
+    fields: Readonly<Record<string, string>>,
+): Promise<LiveState | undefined> {
+    const body = await vault.read(path);
+    if (body === undefined) return undefined;
+    return { args: readFields(dataOf(body), specs, fields), computed: {} };
+}
+
+/**
+ * An auth method's role, named `auth/<backend>/role/<name>` by its backend and
+ * roleName arguments; every other argument of `specs` is its snake_case field.
+ */
+export function roleKind(token: string, specs: ArgSpecs): ResourceKind {
+    const fields = fieldsOf(specs, ["backend", "roleName"]);
+    return {
+        token,
+        args: specs,
+        computed: [],
+        identity: roleId,
+        async create(vault, args) {
+            const id = roleId(args);
+            await vault.call("POST", roleApiPath(id), bodyOf(fields, args));
+            return id;
+        },
+        async read(vault, id) {
+            const live = await readObject(vault, roleApiPath(id), specs, fields);
+            return live === undefined ? undefined : { args: { ...parseRoleId(id), ...live.args }, computed: {} };
+        },
+        async update(vault, id, olds, news) {
+            await vault.call("POST", roleApiPath(id), bodyOf(fields, news, olds, emptyFor(specs)));
+        },
+        async delete(vault, id) {
+            await vault.call("DELETE", roleApiPath(id));
+        },
+    };
 }

@@ -9,14 +9,10 @@ import {
     boolField,
     bodyOf,
     dataOf,
-    emptyFor,
-    intField,
-    listField,
+    fieldsOf,
     LiveState,
-    parseRoleId,
     ResourceKind,
-    roleApiPath,
-    roleId,
+    roleKind,
     stringField,
 } from "./kind";
 
@@ -29,12 +25,7 @@ const configArgs: ArgSpecs = {
     disableLocalCaJwt: { kind: "bool" },
 };
 
-const CONFIG_FIELDS = {
-    kubernetesHost: "kubernetes_host",
-    kubernetesCaCert: "kubernetes_ca_cert",
-    tokenReviewerJwt: "token_reviewer_jwt",
-    disableLocalCaJwt: "disable_local_ca_jwt",
-};
+const CONFIG_FIELDS = fieldsOf(configArgs, ["backend"]);
 
 const CONFIG_ID = /^auth\/(.+)\/config$/;
 
@@ -92,46 +83,4 @@ const roleArgs: ArgSpecs = {
     tokenNoDefaultPolicy: { kind: "bool" },
 };
 
-const ROLE_FIELDS = {
-    boundServiceAccountNames: "bound_service_account_names",
-    boundServiceAccountNamespaces: "bound_service_account_namespaces",
-    tokenPolicies: "token_policies",
-    tokenTtl: "token_ttl",
-    tokenMaxTtl: "token_max_ttl",
-    tokenNoDefaultPolicy: "token_no_default_policy",
-};
-
-export const authBackendRole: ResourceKind = {
-    token: "vault:kubernetes/authBackendRole:AuthBackendRole",
-    args: roleArgs,
-    computed: [],
-    identity: roleId,
-    async create(vault, args) {
-        const id = roleId(args);
-        await vault.call("POST", roleApiPath(id), bodyOf(ROLE_FIELDS, args));
-        return id;
-    },
-    async read(vault, id): Promise<LiveState | undefined> {
-        const body = await vault.read(roleApiPath(id));
-        if (body === undefined) return undefined;
-        const data = dataOf(body);
-        return {
-            args: {
-                ...parseRoleId(id),
-                boundServiceAccountNames: listField(data, "bound_service_account_names"),
-                boundServiceAccountNamespaces: listField(data, "bound_service_account_namespaces"),
-                tokenPolicies: listField(data, "token_policies"),
-                tokenTtl: intField(data, "token_ttl"),
-                tokenMaxTtl: intField(data, "token_max_ttl"),
-                tokenNoDefaultPolicy: boolField(data, "token_no_default_policy"),
-            },
-            computed: {},
-        };
-    },
-    async update(vault, id, olds, news) {
-        await vault.call("POST", roleApiPath(id), bodyOf(ROLE_FIELDS, news, olds, emptyFor(roleArgs)));
-    },
-    async delete(vault, id) {
-        await vault.call("DELETE", roleApiPath(id));
-    },
-};
+export const authBackendRole = roleKind("vault:kubernetes/authBackendRole:AuthBackendRole", roleArgs);

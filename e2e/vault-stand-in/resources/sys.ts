@@ -140,10 +140,7 @@ export const policy: ResourceKind = {
 };
 
 /** An auth method's entry in sys/auth, in the program's terms. */
-export async function readAuthMount(
-    vault: Vault,
-    path: string,
-): Promise<{ args: PropertyMap; accessor: string } | undefined> {
+async function readAuthMount(vault: Vault, path: string): Promise<{ args: PropertyMap; accessor: string } | undefined> {
     const entry = await listedEntry(vault, "sys/auth", path);
     if (entry === undefined) return undefined;
     return {
@@ -153,17 +150,12 @@ export async function readAuthMount(
 }
 
 /** Enables an auth method. */
-export async function enableAuth(vault: Vault, path: string, args: PropertyMap): Promise<void> {
+async function enableAuth(vault: Vault, path: string, args: PropertyMap): Promise<void> {
     await vault.call("POST", `sys/auth/${apiPath(path)}`, bodyOf({ type: "type", description: "description" }, args));
 }
 
 /** Changes an auth method's description in place (sys/auth/<path>/tune). */
-export async function tuneAuthDescription(
-    vault: Vault,
-    path: string,
-    olds: PropertyMap,
-    news: PropertyMap,
-): Promise<void> {
+async function tuneAuthDescription(vault: Vault, path: string, olds: PropertyMap, news: PropertyMap): Promise<void> {
     if (arg(olds, "description") === arg(news, "description")) return;
     await vault.call("POST", `sys/auth/${apiPath(path)}/tune`, tuneBody(news, olds, false));
 }
