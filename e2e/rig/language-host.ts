@@ -444,6 +444,8 @@ function peakRssKb(pid: number): number | undefined {
 class LanguageHost {
     /** The programs running, each with the function that writes its report (once). */
     private readonly running = new Map<ChildProcess, (outcome: string) => void>();
+    /** The programs sent SIGINT already (a Cancel, the call's end and this host's own stop may all ask). */
+    private readonly stopping = new WeakSet<ChildProcess>();
 
     constructor(private engineAddress: string) {}
 
@@ -655,7 +657,8 @@ class LanguageHost {
 
     /** SIGINT to a program, SIGKILL if it is still there KILL_DELAY_MS later. */
     stop(child: ChildProcess): void {
-        if (child.exitCode !== null || child.signalCode !== null) return;
+        if (child.exitCode !== null || child.signalCode !== null || this.stopping.has(child)) return;
+        this.stopping.add(child);
         log(`stopping program pid ${child.pid}`);
         child.kill("SIGINT");
         const timer = setTimeout(() => {
