@@ -28,6 +28,7 @@ import { Rig } from "./rig/processes";
 import { copyProject, ProgramEntry, ProjectCopy } from "./rig/project";
 import { createStack, Engine } from "./rig/pulumi";
 import { RigVault } from "./rig/vault";
+import { vaultObjects, writeVaultObjects } from "./vault-state";
 
 const NS = "secret-platform";
 
@@ -378,6 +379,32 @@ export async function platformLifecycle(
     // The rig's own token for seeding and reading Vault back, from the keys in the cluster (the runbook's way).
     const consumers = { cluster: r.cluster, vault: r.vault, caPem: r.ca.pem() };
     const root = await breakGlassRoot(consumers, keysNs, keysSecret);
+    // Vault's configuration object by object, as the vault plugin left it (the workflow compares plugins on it).
+    const objects = await vaultObjects(r.vault, root, {
+        "<the rig CA>": r.ca.pem().trim(),
+        "<the rig's OIDC issuer>": r.hydra.issuer,
+        "<the rig's API server>": r.cluster.server,
+    });
+    const expectedObjects = [
+        "sys/audit",
+        `sys/mounts/${facts.clusterMount}/`,
+        `${facts.clusterMount}/config`,
+        `sys/mounts/${facts.sharedMount}/`,
+        "sys/policies/acl/admin",
+        `sys/policies/acl/external-secrets-reader-${facts.clusterName}`,
+        `sys/auth/${facts.kubernetesAuthPath}/`,
+        `auth/${facts.kubernetesAuthPath}/role/${facts.kubernetesAuthRole}`,
+        `sys/auth/${facts.oidcPath}/`,
+        `auth/${facts.oidcPath}/config`,
+        `auth/${facts.oidcPath}/role/${facts.oidcRole}`,
+        ...Object.keys(facts.oidcGroups).map((g) => `identity/group/name/${g}#alias`),
+    ];
+    const absent = expectedObjects.filter((p) => !(p in objects));
+    check(absent.length === 0, "Vault's snapshot holds every object the stack manages", { absent });
+    const written = writeVaultObjects(objects);
+    log(
+        `  Vault's configuration: ${Object.keys(objects).length} objects read back${written === undefined ? "" : ` and written to ${written}`}`,
+    );
     const shared = (up.outputs.sharedSecretStores?.value ?? {}) as Record<string, string>;
     await syncThroughStores(consumers, facts, root, store, String(shared[facts.sharedMount]), log);
     await kubernetesLogin(consumers, facts, log);

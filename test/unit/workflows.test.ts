@@ -270,7 +270,7 @@ describe("workflows", () => {
         }
     });
 
-    it("e2e: the whole scenario with the official vault plugin, never the stand-in, and no secret", () => {
+    it("e2e: the whole scenario with the official plugin (never falling back) and with the stand-in, compared; no secret", () => {
         const wf = load("e2e");
         assert.ok("pull_request" in wf.on && "push" in wf.on, "runs on pull requests and pushes");
         assert.deepEqual(Object.keys(wf.jobs), ["e2e"]);
@@ -278,8 +278,12 @@ describe("workflows", () => {
         assert.equal(JSON.stringify(wf).includes("secrets."), false, "no secret: everything runs on loopback");
         const tools = step(job, (s) => /build-e2e-tools\.sh/.test(s.run ?? ""), "the tool builds");
         assert.match(tools.run as string, /bash scripts\/install-tools\.sh\n\s*bash scripts\/build-e2e-tools\.sh/);
-        const e2e = step(job, (s) => /npm run e2e/.test(s.run ?? ""), "npm run e2e");
-        assert.equal(e2e.run, "npm run e2e -- --vault-plugin official");
+        const runs = job.steps.map((s) => s.run ?? "").filter((r) => /npm run e2e|compare-vault-state/.test(r));
+        assert.deepEqual(runs, [
+            'E2E_VAULT_STATE="$RUNNER_TEMP/vault-stand-in.json" npm run e2e -- --vault-plugin stand-in',
+            'E2E_VAULT_STATE="$RUNNER_TEMP/vault-official.json" npm run e2e -- --vault-plugin official',
+            'node --import tsx e2e/compare-vault-state.ts "$RUNNER_TEMP/vault-official.json" "$RUNNER_TEMP/vault-stand-in.json"',
+        ]);
         // The reference data comes from upstream, checked by digest: no local folder is named.
         assert.equal(text("e2e").includes("SECRET_PLATFORM_REFERENCE"), false);
     });
