@@ -126,7 +126,9 @@ async function main(argv: readonly string[]): Promise<number> {
         // Temp files of this process and of the CLI (the Automation API's event logs) go under the rig's dir.
         process.env.TMPDIR = rig.subdir("tmp");
         const project = copyProject(rig, REPO_ROOT);
-        log(`e2e: the project copied to ${project.dir} (the stacks' workDir and this process's cwd)`);
+        log(
+            `e2e: the project copied to ${project.dir} (the preview stack's workDir and this process's cwd; the broken variants and the lifecycle run from copies of their own)`,
+        );
         const ca = await RigCa.create(rig.subdir("pki"));
         await step("PKI", () => provePki(ca, rig, log));
 
