@@ -225,7 +225,7 @@ export function alreadyInitializedMessage(inputs: BootstrapInputs): string {
         `Vault at ${inputs.address} is already initialized, but this stack has no record of its initialization ` +
         "(a new stack, or lost state). Bootstrap never re-initializes Vault and never overwrites stored keys. " +
         "Restore the stack's state from a backup, or adopt this Vault by supplying an admin token: " +
-        `pulumi config set --secret vaultToken <token>.${keys}`
+        `pulumi config set --secret vaultToken (it prompts for the token; never put it on the command line).${keys}`
     );
 }
 

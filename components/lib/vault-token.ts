@@ -68,7 +68,7 @@ export function bootstrapTokenRefusedMessage(address: string, source: "root" | "
 export function providerTokenRecovery(): string {
     return (
         "To recover, generate a root token with the key holders (vault operator generate-root, docs/bootstrap.md), " +
-        "then run `pulumi config set --secret vaultToken <root token>` and `pulumi up`: bootstrap mints a new " +
+        "then run `pulumi config set --secret vaultToken` (it prompts for the token: never on the command line) and `pulumi up`: bootstrap mints a new " +
         "provider token with it and revokes that root token. Then `pulumi config rm vaultToken`."
     );
 }

@@ -156,7 +156,7 @@ describe("integration: the Vault provider's token on a real Vault server", funct
         });
         assert.match(
             providerTokenInvalidMessage(vault.address, "a"),
-            /pulumi config set --secret vaultToken <root token>/,
+            /pulumi config set --secret vaultToken` \(it prompts for the token: never on the command line\)/,
         );
         // Without a new operator token the update refuses too, with the same message.
         await assert.rejects(provider.update("id", lost, inputs), {

@@ -512,12 +512,12 @@ describe("bootstrap builders", () => {
             "Vault at https://vault.amiya.akn is already initialized, but this stack has no record of its initialization " +
                 "(a new stack, or lost state). Bootstrap never re-initializes Vault and never overwrites stored keys. " +
                 "Restore the stack's state from a backup, or adopt this Vault by supplying an admin token: " +
-                "pulumi config set --secret vaultToken <token>. The unsealer keeps using the keys already in Secret " +
+                "pulumi config set --secret vaultToken (it prompts for the token; never put it on the command line). The unsealer keeps using the keys already in Secret " +
                 "vault/vault-unseal-keys, which is never overwritten (see docs/bootstrap.md, adopting an initialized Vault).",
         );
         assert.ok(
             alreadyInitializedMessage({ ...base, sealType: "awskms", keysSecret: "" }).endsWith(
-                "pulumi config set --secret vaultToken <token>.",
+                "pulumi config set --secret vaultToken (it prompts for the token; never put it on the command line).",
             ),
         );
         assert.equal(
@@ -709,7 +709,7 @@ describe("vault-init against a fake API", () => {
             // Initialized, no state, no token: refused with what to supply.
             await assert.rejects(
                 init.create({ ...inputs(fake.address), __provider: initText }),
-                /pulumi config set --secret vaultToken <token>/,
+                /pulumi config set --secret vaultToken \(it prompts for the token; never put it on the command line\)/,
             );
             const adopted = await init.create({ ...inputs(fake.address, { adoptExisting: true }) });
             assert.deepEqual(adopted.outs, {
