@@ -22,6 +22,7 @@ import * as YAML from "yaml";
 import { LocalWorkspace, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import { recordProgramRuns } from "../figures";
 import { Rig } from "./processes";
+import { sdkPluginVersion } from "./sdk-plugin-version";
 
 const run = util.promisify(execFile);
 
@@ -63,14 +64,6 @@ export interface Engine {
     readonly programRuns: string;
     /** What was installed, e.g. "kubernetes plugin 4.25.0 installed as 4.34.2". */
     readonly substitutions: readonly string[];
-}
-
-/** The plugin version an SDK package asks the engine for (its package.json `pulumi.version`, else `version`). */
-export function sdkPluginVersion(repoRoot: string, sdkPackage: string): string {
-    const pkg = JSON.parse(
-        fs.readFileSync(path.join(repoRoot, "node_modules", ...sdkPackage.split("/"), "package.json"), "utf8"),
-    ) as { version: string; pulumi?: { version?: string } };
-    return pkg.pulumi?.version ?? pkg.version;
 }
 
 function writeLauncher(file: string, lines: readonly string[]): string {

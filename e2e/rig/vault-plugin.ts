@@ -14,7 +14,8 @@ import { execFile } from "child_process";
 import * as util from "util";
 import { writeStandInLauncher } from "../vault-stand-in/install";
 import { Rig } from "./processes";
-import { Engine, sdkPluginVersion } from "./pulumi";
+import { Engine } from "./pulumi";
+import { sdkPluginVersion } from "./sdk-plugin-version";
 
 const run = util.promisify(execFile);
 

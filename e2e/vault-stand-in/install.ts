@@ -9,17 +9,14 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { sdkPluginVersion } from "../rig/sdk-plugin-version";
 
 /** The plugin binary's name: the engine looks for `pulumi-resource-<package>`. */
 export const STAND_IN_BINARY = "pulumi-resource-vault";
 
-/** The vault plugin version the installed @pulumi/vault SDK asks the engine for (package.json `pulumi.version`, else `version`). */
+/** The vault plugin version the installed @pulumi/vault SDK asks the engine for: the version the stand-in reports. */
 export function standInPluginVersion(repoRoot: string): string {
-    const file = path.join(repoRoot, "node_modules", "@pulumi", "vault", "package.json");
-    const pkg = JSON.parse(fs.readFileSync(file, "utf8")) as { version?: string; pulumi?: { version?: string } };
-    const version = pkg.pulumi?.version ?? pkg.version;
-    if (version === undefined) throw new Error(`vault stand-in plugin: ${file} names no version`);
-    return version;
+    return sdkPluginVersion(repoRoot, "@pulumi/vault");
 }
 
 /** A single-quoted shell word (paths only: no secret ever goes into the launcher). */
