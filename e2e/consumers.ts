@@ -6,15 +6,18 @@
  * the policy files promise, never from the program's own computation.
  */
 import { Cluster, createNamespace } from "./rig/kube";
+import { apply } from "./node/identity";
 import { RigHydra } from "./rig/hydra";
-import { RigVault } from "./rig/vault";
+import { VaultClient } from "./rig/vault";
 import { AutheliaClientOutput, oidcLogin, registerClient } from "./oidc";
-import { readThroughStore } from "./rig/store-client";
+import { Reach, readThroughStore } from "./rig/store-client";
 
 export interface ConsumerRig {
     readonly cluster: Cluster;
-    readonly vault: RigVault;
+    readonly vault: VaultClient;
     readonly caPem: string;
+    /** How the rig reaches a store's in-cluster server from the host (its relay). */
+    readonly reach: Reach;
 }
 
 /** The parts of the stack file the checks read (raw, before the program's defaults). */
@@ -23,6 +26,10 @@ export interface StackFacts {
     /** The cluster's KV mount (named after the cluster). */
     readonly clusterMount: string;
     readonly esoNamespace: string;
+    /** server.namespace: Vault's namespace. */
+    readonly vaultNamespace: string;
+    /** networkPolicy.monitoringNamespace (the namespace that may scrape 8202). */
+    readonly monitoringNamespace: string;
     readonly esoServiceAccount: string;
     readonly kubernetesAuthPath: string;
     readonly kubernetesAuthRole: string;
@@ -59,6 +66,8 @@ export function stackFacts(config: Record<string, unknown>): StackFacts {
         clusterName: cluster,
         clusterMount: cluster,
         esoNamespace: String(eso.namespace ?? "external-secrets"),
+        vaultNamespace: String(get("server").namespace ?? "vault"),
+        monitoringNamespace: String(get("networkPolicy").monitoringNamespace ?? "monitoring"),
         esoServiceAccount: String(eso.serviceAccount ?? "external-secrets"),
         kubernetesAuthPath: String(k.path ?? `kubernetes-${cluster}`),
         kubernetesAuthRole: String(k.role ?? "external-secrets"),
@@ -113,20 +122,17 @@ export async function syncThroughStores(
     log: (m: string) => void,
 ): Promise<void> {
     const k = (method: string, p: string, body?: unknown) => r.cluster.request(method, p, body);
-    // What ESO's own install provides: its namespace and ServiceAccount. The review uses the client's token
-    // (the rig's Vault has no pod token of its own), so the rig binds it to system:auth-delegator.
-    await createNamespace(r.cluster, facts.esoNamespace);
-    await k("POST", `/api/v1/namespaces/${facts.esoNamespace}/serviceaccounts`, {
+    // What ESO's own install provides: its namespace and ServiceAccount (applied: the stack may have made them).
+    // Vault's pod reviews the login tokens at the API server with its own ServiceAccount's token.
+    await apply(r.cluster, `/api/v1/namespaces/${facts.esoNamespace}`, {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: facts.esoNamespace },
+    });
+    await apply(r.cluster, `/api/v1/namespaces/${facts.esoNamespace}/serviceaccounts/${facts.esoServiceAccount}`, {
         apiVersion: "v1",
         kind: "ServiceAccount",
-        metadata: { name: facts.esoServiceAccount },
-    });
-    await k("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRoleBinding",
-        metadata: { name: "e2e-eso-auth-delegator" },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" },
-        subjects: [{ kind: "ServiceAccount", name: facts.esoServiceAccount, namespace: facts.esoNamespace }],
+        metadata: { name: facts.esoServiceAccount, namespace: facts.esoNamespace },
     });
     const v = (method: string, p: string, body?: unknown) => r.vault.request(method, p, body, root);
     for (const [p, value] of [
@@ -141,7 +147,7 @@ export async function syncThroughStores(
     await createNamespace(r.cluster, ns);
     const start = Date.now();
     const read = (storeName: string, key: string) =>
-        readThroughStore(r.cluster, storeName, { namespace: ns, key, property: "value" });
+        readThroughStore(r.cluster, storeName, { namespace: ns, key, property: "value" }, r.reach);
     for (const [storeName, key, expected] of [
         [store, "app/db/password", "db-from-vault"],
         [sharedStore, `${facts.sharedReadable}/registry`, "registry-from-vault"],
@@ -157,8 +163,8 @@ export async function syncThroughStores(
     );
     log(
         `  reads through the stack's stores (${store}, ${sharedStore}) as ESO's Vault provider makes them ` +
-            `(TokenRequest, Kubernetes auth login reviewed by the rig's API server, KV v2 read; rig/store-client.ts, ` +
-            `not the ESO controller): db and registry read in ${Date.now() - start} ms; e2e-private/x denied (${(denied as { reason: string }).reason.replace(/\s+/g, " ")})`,
+            `from the host through the rig's relay to the store's Service (TokenRequest, Kubernetes auth login ` +
+            `reviewed by Vault's pod at the API server, KV v2 read; rig/store-client.ts, not the ESO controller): db and registry read in ${Date.now() - start} ms; e2e-private/x denied (${(denied as { reason: string }).reason.replace(/\s+/g, " ")})`,
     );
     await k("DELETE", `/api/v1/namespaces/${ns}`);
 }
