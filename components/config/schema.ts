@@ -367,7 +367,7 @@ const serverSchema = z
                     .enum(["ingress", "internal"])
                     .default("ingress")
                     .describe(
-                        "`ingress`: TLS ends at the ingress, Vault listens in plain HTTP inside its default-deny namespace; `internal`: Vault serves TLS itself.",
+                        "`ingress`: TLS ends at the ingress, Vault listens in plain HTTP inside its default-deny namespace, so unseal shares, ESO's login token, synced values and users' tokens cross the pod network in clear: choose it only with a CNI that encrypts pod traffic (WireGuard/IPsec), as the threat model assumes. `internal`: Vault serves TLS itself (a certificate Secret, e.g. from cert-manager): every hop encrypted, at the cost of a certificate to issue and renew in the cluster.",
                     ),
                 secretName: k8sName
                     .optional()
