@@ -10,6 +10,7 @@ import { VaultBootstrap, VaultBootstrapArgs } from "./bootstrap";
 import { ExternalSecretsArgs } from "./external-secrets";
 import { PULUMI_POLICY } from "./lib/policy-names";
 import { renderPolicies } from "./lib/policies";
+import { tenantRoleName } from "./lib/secret-store-manifests";
 import { VaultServer, VaultServerArgs } from "./server";
 import { RaftSnapshotsArgs } from "./snapshots";
 import { StorageBinding, VaultStorageArgs } from "./storage";
@@ -83,6 +84,7 @@ export function setupArgs(
             externalSecrets: {
                 serviceAccount: config.externalSecrets.serviceAccount,
                 namespace: config.externalSecrets.namespace,
+                tenants: config.externalSecrets.tenants,
             },
         },
         provider: bootstrap.vaultProvider,
@@ -126,6 +128,9 @@ export function externalSecretsArgs(
         // The order stays: the stores wait for configuration.ready (the roles and the mounts).
         kubernetesAuthPath: config.kubernetesAuth.path,
         role: config.kubernetesAuth.role,
+        tenantRoles: Object.fromEntries(
+            config.externalSecrets.tenants.map((t) => [t.name, tenantRoleName(config.kubernetesAuth.role, t.name)]),
+        ),
         clusterMount: config.cluster.name,
         ready: configuration.ready,
     };

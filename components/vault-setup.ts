@@ -28,7 +28,10 @@ import {
     READER_TEMPLATE,
     renderPolicies,
     RenderedPolicy,
+    tenantPolicies,
+    tenantPolicyName,
 } from "./lib/policies";
+import { tenantRoleName } from "./lib/secret-store-manifests";
 import { after, Readiness, readinessOf } from "./lib/readiness";
 
 /** The keys the KV mounts are built from: the served clusters and `kv`. */
@@ -47,7 +50,7 @@ export type SetupSlice = PolicySlice &
     KvSlice &
     Pick<PlatformConfig, "audit" | "trust"> & {
         readonly storage: Pick<PlatformConfig["storage"], "protect">;
-        readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "serviceAccount" | "namespace">;
+        readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "serviceAccount" | "namespace" | "tenants">;
     };
 
 /** What VaultConfiguration is built from; setupArgs (platform-args.ts) makes it. */
@@ -117,6 +120,8 @@ export class VaultConfiguration extends pulumi.ComponentResource {
     public readonly kubernetesAuthPath: pulumi.Output<string>;
     /** Kubernetes auth role External Secrets logs in with. */
     public readonly externalSecretsRole: pulumi.Output<string>;
+    /** The tenant groups' Kubernetes auth roles, by tenant name (externalSecrets.tenants). */
+    public readonly tenantRoles: pulumi.Output<Record<string, string>>;
     /** This cluster's KV v2 mount. */
     public readonly clusterMount: pulumi.Output<string>;
     /** Names of the ACL policies created (per-cluster ones carry the cluster suffix). */
@@ -148,7 +153,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                 `policies/${READER_TEMPLATE}.hcl: required, and must use {{cluster_mount}} (the External Secrets reader)`,
             );
         }
-        const rendered = renderPolicies(c, templates);
+        const rendered = [...renderPolicies(c, templates), ...tenantPolicies(c)];
         const groups = c.oidc.enabled ? groupPolicyNames(c, templates) : {};
 
         const base: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
@@ -301,7 +306,8 @@ export class VaultConfiguration extends pulumi.ComponentResource {
         };
         const role = (
             suffix: string,
-            cluster: string,
+            roleName: string,
+            policy: vault.Policy,
             backend: vault.AuthBackend,
             authConfig: vault.kubernetes.AuthBackendConfig,
             sa: { serviceAccount: string; namespace: string },
@@ -310,10 +316,12 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                 `${name}-k8s-auth${suffix}-role`,
                 {
                     backend: backend.path,
-                    roleName: k.role,
+                    roleName,
                     boundServiceAccountNames: [sa.serviceAccount],
                     boundServiceAccountNamespaces: [sa.namespace],
-                    tokenPolicies: [readerOf(cluster).name],
+                    // Only tokens minted for Vault (the stores' serviceAccountRef.audiences), not the API server's.
+                    audience: k.audience,
+                    tokenPolicies: [policy.name],
                     tokenTtl: durationSeconds(k.tokenTtl),
                     tokenMaxTtl: durationSeconds(k.tokenMaxTtl),
                 },
@@ -326,8 +334,30 @@ export class VaultConfiguration extends pulumi.ComponentResource {
             kubernetesCaCert: k.caCert,
             disableLocalCaJwt: false,
         });
-        const localRole = role("", c.cluster.name, local.backend, local.authConfig, c.externalSecrets);
+        const localRole = role(
+            "",
+            k.role,
+            readerOf(c.cluster.name),
+            local.backend,
+            local.authConfig,
+            c.externalSecrets,
+        );
         const roles = [localRole];
+        // One role per tenant group, same login ServiceAccount, its own narrow policy.
+        const tenantRoles: Record<string, pulumi.Output<string>> = {};
+        for (const t of c.externalSecrets.tenants) {
+            const policy = policies.get(tenantPolicyName(c.cluster.name, t.name)) as vault.Policy;
+            const r = role(
+                `-tenant-${t.name}`,
+                tenantRoleName(k.role, t.name),
+                policy,
+                local.backend,
+                local.authConfig,
+                c.externalSecrets,
+            );
+            roles.push(r);
+            tenantRoles[t.name] = r.roleName;
+        }
         const snapshotPolicy = policies.get(RAFT_SNAPSHOT_POLICY);
         if (snapshotPolicy !== undefined) {
             // Only the snapshot job's ServiceAccount; a token that outlives one snapshot by little.
@@ -354,11 +384,12 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                 tokenReviewerJwt: r.reviewerJwt,
                 disableLocalCaJwt: true,
             });
-            roles.push(role(`-${r.name}`, r.name, remote.backend, remote.authConfig, r));
+            roles.push(role(`-${r.name}`, k.role, readerOf(r.name), remote.backend, remote.authConfig, r));
         }
 
         this.kubernetesAuthPath = local.backend.path;
         this.externalSecretsRole = localRole.roleName;
+        this.tenantRoles = pulumi.all(tenantRoles);
         this.clusterMount = (mounts.get(c.cluster.name) as vault.Mount).path;
         this.policyNames = pulumi.all([...policies.values()].map((p) => p.name));
         this.ready = readinessOf([...roles, ...mounts.values(), ...kvSettings]);
@@ -366,6 +397,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
         this.registerOutputs({
             kubernetesAuthPath: this.kubernetesAuthPath,
             externalSecretsRole: this.externalSecretsRole,
+            tenantRoles: this.tenantRoles,
             clusterMount: this.clusterMount,
             policyNames: this.policyNames,
             autheliaClient: this.autheliaClient,

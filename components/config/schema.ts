@@ -367,7 +367,7 @@ const serverSchema = z
                     .enum(["ingress", "internal"])
                     .default("ingress")
                     .describe(
-                        "`ingress`: TLS ends at the ingress, Vault listens in plain HTTP inside its default-deny namespace; `internal`: Vault serves TLS itself.",
+                        "`ingress`: TLS ends at the ingress, Vault listens in plain HTTP inside its default-deny namespace, so unseal shares, ESO's login token, synced values and users' tokens cross the pod network in clear: choose it only with a CNI that encrypts pod traffic (WireGuard/IPsec), as the threat model assumes. `internal`: Vault serves TLS itself (a certificate Secret, e.g. from cert-manager): every hop encrypted, at the cost of a certificate to issue and renew in the cluster.",
                     ),
                 secretName: k8sName
                     .optional()
@@ -618,7 +618,11 @@ const remoteCluster = z.strictObject({
     name: hostname.describe("The remote cluster's name."),
     host: httpsUrl.describe("Its API server."),
     caCert: pemCertificate.describe("Its API server's CA."),
-    serviceAccount: k8sName.default("external-secrets").describe("The remote store's ServiceAccount."),
+    serviceAccount: k8sName
+        .default("vault-login")
+        .describe(
+            "The remote stores' login ServiceAccount (no RBAC; in the remote manifests), never the ESO controller's.",
+        ),
     namespace: k8sName.default("external-secrets").describe("That ServiceAccount's namespace."),
 });
 
@@ -634,6 +638,11 @@ const kubernetesAuthSchema = z
         role: matching(mountPathPattern, "must be a role name")
             .default("external-secrets")
             .describe("The role External Secrets logs in with."),
+        audience: matching(/^[A-Za-z0-9][A-Za-z0-9.:/_-]*$/, "must be a token audience such as vault")
+            .default("vault")
+            .describe(
+                "The audience of the stores' login tokens: the stores request it (serviceAccountRef.audiences) and the Vault roles require it, so a token minted for the API server cannot log in.",
+            ),
         tokenTtl: duration.default("10m").describe("TTL of the store's Vault tokens; at most tokenMaxTtl."),
         tokenMaxTtl: duration.default("20m").describe("Maximum TTL of those tokens."),
         remoteClusters: z
@@ -650,7 +659,11 @@ const externalSecretsSchema = z
         namespace: k8sName
             .default("external-secrets")
             .describe("External Secrets Operator's namespace; must differ from server.namespace."),
-        serviceAccount: k8sName.default("external-secrets").describe("The ServiceAccount the store authenticates as."),
+        serviceAccount: k8sName
+            .default("vault-login")
+            .describe(
+                "The login ServiceAccount the stores name: made by this stack in ESO's namespace, with no RBAC and no mounted token; never the ESO controller's own.",
+            ),
         storeName: k8sName
             .optional()
             .meta(doc("Name of the ClusterSecretStore.", "`vault-<cluster.name>` with '.' as '-'")),
@@ -675,9 +688,33 @@ const externalSecretsSchema = z
             .optional()
             .meta(
                 doc(
-                    "ESO `conditions`: which namespaces may use the store (by name or label); each condition sets one or both.",
-                    "every namespace",
+                    "ESO `conditions`: which namespaces may use the stores (by name or label); each condition sets one or both. Required unless allNamespaces.",
+                    "unset: required unless allNamespaces",
                 ),
+            ),
+        allNamespaces: z
+            .boolean()
+            .default(false)
+            .describe(
+                "Let every namespace use the stores (no `conditions`): anyone who may edit an ExternalSecret anywhere reads the whole cluster mount. The guard pack reports it (advisory).",
+            ),
+        tenants: z
+            .array(
+                z.strictObject({
+                    name: k8sName.describe(
+                        "The group's name: its store is `<storeName>-<name>`, its Vault role `<kubernetesAuth.role>-<name>`.",
+                    ),
+                    namespaces: z
+                        .array(k8sName)
+                        .min(1, "must list at least one namespace")
+                        .describe(
+                            "The group's namespaces: its store admits only them and reads only `<cluster>/data/<namespace>/*` of each.",
+                        ),
+                }),
+            )
+            .default([])
+            .describe(
+                "Per-namespace scoping: one store, Vault role and policy per group of namespaces, reading only their own paths of the cluster mount.",
             ),
         smokeTest: z
             .boolean()

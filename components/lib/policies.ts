@@ -407,3 +407,38 @@ function segments(text: string, file: string): Segment[] {
     if (cursor < text.length) out.push({ start: cursor, text: text.slice(cursor), block: false });
     return out;
 }
+
+/** Vault name of a tenant group's reader policy. */
+export function tenantPolicyName(cluster: string, tenant: string): string {
+    return `external-secrets-tenant-${cluster}-${tenant}`;
+}
+
+/**
+ * The reader policy of one tenant group (externalSecrets.tenants): read and
+ * list under `<cluster>/data|metadata/<namespace>/` of each of its namespaces,
+ * nothing else (no shared mount, no other namespace's path). Generated, not a
+ * template: its paths come from a list of groups, one policy per group.
+ */
+export function tenantPolicies(
+    config: Pick<PlatformConfig, "cluster"> & {
+        readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "tenants">;
+    },
+): RenderedPolicy[] {
+    const mount = config.cluster.name;
+    return config.externalSecrets.tenants.map((t) => {
+        const blocks = t.namespaces.flatMap((ns) => [
+            `path "${mount}/data/${ns}/*" {\n  capabilities = ["read"]\n}`,
+            `path "${mount}/metadata/${ns}/*" {\n  capabilities = ["read", "list"]\n}`,
+        ]);
+        const header =
+            `# external-secrets-tenant: what the store of tenant group ${t.name} of cluster ${mount} may read:\n` +
+            `# its namespaces' own paths of the cluster mount, read-only (externalSecrets.tenants).\n`;
+        return {
+            name: tenantPolicyName(mount, t.name),
+            template: "external-secrets-tenant",
+            file: `externalSecrets.tenants[${t.name}]`,
+            cluster: mount,
+            text: `${header}\n${blocks.join("\n\n")}\n`,
+        };
+    });
+}

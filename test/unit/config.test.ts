@@ -420,7 +420,7 @@ const cases: BadCase[] = [
     },
     {
         name: "External Secrets in Vault's namespace",
-        change: (s) => (s.values.externalSecrets = { namespace: "vault" }),
+        change: (s) => (s.values.externalSecrets.namespace = "vault"),
         expect: [
             `${ns}:externalSecrets.namespace: must differ from server.namespace (Vault's namespace is default-deny)`,
         ],
@@ -602,7 +602,7 @@ describe("loadConfig", () => {
         stack.values.externalSecrets = { namespaceConditions: [] };
         assert.deepEqual(configProblems(stack), [
             `${ns}:server.replicas: must be 1 with server.storageBackend s3: Vault's S3 storage backend has no HA (use storageBackend raft for 3 or 5 replicas)`,
-            `${ns}:externalSecrets.namespaceConditions: must list at least one condition, or be unset to let every namespace use the store`,
+            `${ns}:externalSecrets.namespaceConditions: must list at least one condition (or set externalSecrets.allNamespaces: true instead)`,
         ]);
     });
 

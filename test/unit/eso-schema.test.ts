@@ -307,9 +307,11 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
                     { name: "team_a.x", readablePaths: ["db"] },
                 ],
             };
+            stack.values.kubernetesAuth = { audience: "vault.amiya.akn" };
             stack.values.externalSecrets = {
                 install: true,
                 smokeTest: true,
+                tenants: [{ name: "media", namespaces: ["sonarr", "radarr"] }],
                 namespaceConditions: [
                     { namespaces: ["external-secrets", "grafana"] },
                     { namespaceSelector: { matchLabels: { "secret-platform/vault": "read" } } },
@@ -321,6 +323,7 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
                 .map((r) => r.inputs as K8sObject);
             assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
                 "ClusterSecretStore/vault-amiya-akn",
+                "ClusterSecretStore/vault-amiya-akn-media",
                 "ClusterSecretStore/vault-amiya-akn-shared",
                 "ClusterSecretStore/vault-amiya-akn-team-a-x",
                 "ExternalSecret/vault-smoke-test",

@@ -21,7 +21,7 @@ const VAULT = {
         kubernetes: {
             mountPath: "kubernetes-amiya.akn",
             role: "external-secrets",
-            serviceAccountRef: { name: "external-secrets", namespace: "external-secrets" },
+            serviceAccountRef: { name: "vault-login", namespace: "external-secrets", audiences: ["vault"] },
         },
     },
 };

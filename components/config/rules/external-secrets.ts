@@ -1,4 +1,4 @@
-import { sharedStoreName } from "../../lib/secret-store-manifests";
+import { ESO_CONTROLLER_SERVICE_ACCOUNT, sharedStoreName, tenantStoreName } from "../../lib/secret-store-manifests";
 import { Rule } from "./rule";
 
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -13,12 +13,28 @@ export const externalSecretsRules: Rule = (c, _facts, fail) => {
         fail("externalSecrets.namespace", "must differ from server.namespace (Vault's namespace is default-deny)");
     }
 
+    // Fail closed: a store open to every namespace is an explicit choice.
     const conditions = es.namespaceConditions;
+    if (conditions === undefined && !es.allNamespaces) {
+        fail(
+            "externalSecrets.namespaceConditions",
+            "required: list the namespaces that may use the stores (namespaces or namespaceSelector.matchLabels), or set externalSecrets.allNamespaces: true to let every namespace read the whole cluster mount",
+        );
+    }
+    if (conditions !== undefined && es.allNamespaces) {
+        fail("externalSecrets.allNamespaces", "must not be true together with externalSecrets.namespaceConditions");
+    }
+    if (es.serviceAccount === ESO_CONTROLLER_SERVICE_ACCOUNT) {
+        fail(
+            "externalSecrets.serviceAccount",
+            `must not be ${ESO_CONTROLLER_SERVICE_ACCOUNT}, the ESO controller's own ServiceAccount (cluster-wide Secret rights): name a dedicated login ServiceAccount`,
+        );
+    }
     if (conditions !== undefined) {
         if (conditions.length === 0) {
             fail(
                 "externalSecrets.namespaceConditions",
-                "must list at least one condition, or be unset to let every namespace use the store",
+                "must list at least one condition (or set externalSecrets.allNamespaces: true instead)",
             );
         }
         conditions.forEach((condition, i) => {
@@ -45,16 +61,30 @@ export const externalSecretsRules: Rule = (c, _facts, fail) => {
     }
 
     const seen = new Map<string, string>();
-    c.kv.shared.forEach((m, i) => {
-        if (m.readablePaths.length === 0) return;
-        const name = sharedStoreName(es.storeName, m.name);
+    const storeName = (key: string, name: string, what: string) => {
         if (name.length > 253 || !dns1123Subdomain.test(name)) {
-            fail(`kv.shared[${i}].name`, `gives the store name '${name}', which is not a valid Kubernetes name`);
+            fail(key, `gives the store name '${name}', which is not a valid Kubernetes name`);
         }
         const other = seen.get(name);
-        if (other !== undefined) {
-            fail(`kv.shared[${i}].name`, `gives the same store name '${name}' as mount '${other}'`);
-        }
-        seen.set(name, m.name);
+        if (other !== undefined) fail(key, `gives the same store name '${name}' as ${other}`);
+        seen.set(name, what);
+    };
+    c.kv.shared.forEach((m, i) => {
+        if (m.readablePaths.length === 0) return;
+        storeName(`kv.shared[${i}].name`, sharedStoreName(es.storeName, m.name), `mount '${m.name}'`);
+    });
+    const tenantOf = new Map<string, string>();
+    es.tenants.forEach((t, i) => {
+        storeName(`externalSecrets.tenants[${i}].name`, tenantStoreName(es.storeName, t.name), `tenant '${t.name}'`);
+        t.namespaces.forEach((ns, j) => {
+            const other = tenantOf.get(ns);
+            if (other !== undefined) {
+                fail(
+                    `externalSecrets.tenants[${i}].namespaces[${j}]`,
+                    `namespace ${ns} is already in tenant '${other}' (a namespace belongs to one group)`,
+                );
+            }
+            tenantOf.set(ns, t.name);
+        });
     });
 };
