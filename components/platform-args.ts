@@ -11,6 +11,7 @@ import { ExternalSecretsArgs } from "./external-secrets";
 import { PULUMI_POLICY } from "./lib/policy-names";
 import { renderPolicies } from "./lib/policies";
 import { VaultServer, VaultServerArgs } from "./server";
+import { KvBackupArgs } from "./kv-backup";
 import { RaftSnapshotsArgs } from "./snapshots";
 import { StorageBinding, VaultStorageArgs } from "./storage";
 import { VaultConfiguration, VaultConfigurationArgs } from "./vault-setup";
@@ -45,6 +46,7 @@ export function serverArgs(config: PlatformConfig, storage: StorageBinding, prov
             storage: { mode: config.storage.mode, endpoint: config.storage.endpoint },
             oidc: { enabled: config.oidc.enabled },
             externalSecrets: { namespace: config.externalSecrets.namespace },
+            backup: { enabled: config.backup.enabled },
         },
         storage,
         provider,
@@ -79,6 +81,7 @@ export function setupArgs(
     return {
         config: {
             ...pick(config, "cluster", "kv", "oidc", "exposure", "kubernetesAuth", "audit", "trust", "server"),
+            backup: { enabled: config.backup.enabled },
             storage: { protect: config.storage.protect },
             externalSecrets: {
                 serviceAccount: config.externalSecrets.serviceAccount,
@@ -104,6 +107,27 @@ export function snapshotsArgs(
         storage,
         kubernetesAuthPath: configuration.kubernetesAuthPath,
         ready: configuration.snapshotReady ?? [],
+        provider,
+    };
+}
+
+/** KvBackup: the export CronJob, once the kv-backup role and the mounts are ready (backup.enabled). */
+export function backupArgs(
+    config: PlatformConfig,
+    server: Pick<VaultServer, "namespace">,
+    storage: StorageBinding,
+    configuration: Pick<VaultConfiguration, "kubernetesAuthPath" | "backupReady">,
+    provider: k8s.Provider,
+): KvBackupArgs {
+    return {
+        config: {
+            ...pick(config, "cluster", "kv", "server", "trust", "backup"),
+            kubernetesAuth: { remoteClusters: config.kubernetesAuth.remoteClusters },
+        },
+        namespace: server.namespace,
+        storage,
+        kubernetesAuthPath: configuration.kubernetesAuthPath,
+        ready: configuration.backupReady ?? [],
         provider,
     };
 }
