@@ -336,9 +336,10 @@ const ageRecipient = z
     .string()
     .superRefine((v, ctx) => {
         if (v.toUpperCase().startsWith("AGE-SECRET-KEY-")) {
-            // Never echo it: it is a private key that just landed in a stack file.
+            // Never echo it (no input on the issue): it is a private key that just landed in a stack file.
             ctx.addIssue({
                 code: "custom",
+                input: undefined,
                 message:
                     "is an age PRIVATE key (AGE-SECRET-KEY-...): remove it from the stack file now, keep it offline, and give its public key (age-keygen -y <key file>)",
             });
