@@ -12,6 +12,7 @@ import { PULUMI_POLICY } from "./lib/policy-names";
 import { renderPolicies } from "./lib/policies";
 import { tenantRoleName } from "./lib/secret-store-manifests";
 import { VaultServer, VaultServerArgs } from "./server";
+import { KvBackupArgs } from "./kv-backup";
 import { RaftSnapshotsArgs } from "./snapshots";
 import { StorageBinding, VaultStorageArgs } from "./storage";
 import { VaultConfiguration, VaultConfigurationArgs } from "./vault-setup";
@@ -46,6 +47,7 @@ export function serverArgs(config: PlatformConfig, storage: StorageBinding, prov
             storage: { mode: config.storage.mode, endpoint: config.storage.endpoint },
             oidc: { enabled: config.oidc.enabled },
             externalSecrets: { namespace: config.externalSecrets.namespace },
+            backup: { enabled: config.backup.enabled },
         },
         storage,
         provider,
@@ -80,6 +82,7 @@ export function setupArgs(
     return {
         config: {
             ...pick(config, "cluster", "kv", "oidc", "exposure", "kubernetesAuth", "audit", "trust", "server"),
+            backup: { enabled: config.backup.enabled },
             storage: { protect: config.storage.protect },
             externalSecrets: {
                 serviceAccount: config.externalSecrets.serviceAccount,
@@ -106,6 +109,27 @@ export function snapshotsArgs(
         storage,
         kubernetesAuthPath: configuration.kubernetesAuthPath,
         ready: configuration.snapshotReady ?? [],
+        provider,
+    };
+}
+
+/** KvBackup: the export CronJob, once the kv-backup role and the mounts are ready (backup.enabled). */
+export function backupArgs(
+    config: PlatformConfig,
+    server: Pick<VaultServer, "namespace">,
+    storage: StorageBinding,
+    configuration: Pick<VaultConfiguration, "kubernetesAuthPath" | "backupReady">,
+    provider: k8s.Provider,
+): KvBackupArgs {
+    return {
+        config: {
+            ...pick(config, "cluster", "kv", "server", "trust", "backup"),
+            kubernetesAuth: { remoteClusters: config.kubernetesAuth.remoteClusters },
+        },
+        namespace: server.namespace,
+        storage,
+        kubernetesAuthPath: configuration.kubernetesAuthPath,
+        ready: configuration.backupReady ?? [],
         provider,
     };
 }

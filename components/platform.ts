@@ -5,9 +5,18 @@ import { VaultBootstrap } from "./bootstrap";
 import { VaultConfiguration } from "./vault-setup";
 import { ExternalSecrets } from "./external-secrets";
 import { VaultServer } from "./server";
+import { KvBackup } from "./kv-backup";
 import { RaftSnapshots } from "./snapshots";
 import { VaultStorage } from "./storage";
-import { bootstrapArgs, externalSecretsArgs, serverArgs, setupArgs, snapshotsArgs, storageArgs } from "./platform-args";
+import {
+    backupArgs,
+    bootstrapArgs,
+    externalSecretsArgs,
+    serverArgs,
+    setupArgs,
+    snapshotsArgs,
+    storageArgs,
+} from "./platform-args";
 
 export interface SecretPlatformArgs {
     /** The validated stack config, from loadConfig(). */
@@ -29,6 +38,8 @@ export class SecretPlatform extends pulumi.ComponentResource {
     public readonly externalSecrets: ExternalSecrets;
     /** The raft snapshot CronJob (raft with server.snapshots on only). */
     public readonly snapshots?: RaftSnapshots;
+    /** The KV export CronJob (backup.enabled only). */
+    public readonly backup?: KvBackup;
 
     constructor(name: string, args: SecretPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secret-platform:index:SecretPlatform", name, {}, opts);
@@ -51,6 +62,13 @@ export class SecretPlatform extends pulumi.ComponentResource {
             this.snapshots = new RaftSnapshots(
                 `${name}-snapshots`,
                 snapshotsArgs(config, this.server, storage, this.configuration, kubernetes),
+                child,
+            );
+        }
+        if (config.backup.enabled) {
+            this.backup = new KvBackup(
+                `${name}-backup`,
+                backupArgs(config, this.server, storage, this.configuration, kubernetes),
                 child,
             );
         }

@@ -8,8 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as vault from "@pulumi/vault";
 import { durationSeconds, PlatformConfig } from "./config";
-import { PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
-import { SNAPSHOT_NAME } from "./lib/contracts";
+import { KV_BACKUP_POLICY, PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
+import { BACKUP_NAME, SNAPSHOT_NAME } from "./lib/contracts";
 import {
     AutheliaClient,
     autheliaClient,
@@ -69,6 +69,10 @@ export interface VaultConfigurationArgs {
 export const RAFT_SNAPSHOT_ROLE = "raft-snapshot";
 /** ServiceAccount of the raft snapshot job, in Vault's namespace. */
 export const SNAPSHOT_SERVICE_ACCOUNT = SNAPSHOT_NAME;
+/** Kubernetes auth role of the KV export job, on the local mount. */
+export const KV_BACKUP_ROLE = "kv-backup";
+/** ServiceAccount of the KV export job, in Vault's namespace. */
+export const BACKUP_SERVICE_ACCOUNT = BACKUP_NAME;
 
 /** Where the file audit device writes: the chart's audit volume, or the pod log. */
 export function auditFilePath(target: "file" | "stdout"): string {
@@ -139,6 +143,10 @@ export class VaultConfiguration extends pulumi.ComponentResource {
     public readonly snapshotRole?: vault.kubernetes.AuthBackendRole;
     /** Readiness of that role (after its auth config and policy), for the snapshot job; with snapshotRole only. */
     public readonly snapshotReady?: Readiness;
+    /** Kubernetes auth role of the KV export job (backup.enabled only). */
+    public readonly backupRole?: vault.kubernetes.AuthBackendRole;
+    /** Readiness of that role (after its auth config and policy), for the export job; with backupRole only. */
+    public readonly backupReady?: Readiness;
     /** Readiness for the External Secrets stores: the ESO roles (after their auth config and reader policy) and the KV mounts with their settings. */
     public readonly ready: Readiness;
 
@@ -376,6 +384,25 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                 { ...child, dependsOn: after(audited, local.authConfig) },
             );
         }
+        const backupPolicy = policies.get(KV_BACKUP_POLICY);
+        if (backupPolicy !== undefined) {
+            // Only the export job's ServiceAccount; read-only on the managed mounts, for one export's time.
+            this.backupRole = new vault.kubernetes.AuthBackendRole(
+                `${name}-k8s-auth-kv-backup-role`,
+                {
+                    backend: local.backend.path,
+                    roleName: KV_BACKUP_ROLE,
+                    boundServiceAccountNames: [BACKUP_SERVICE_ACCOUNT],
+                    boundServiceAccountNamespaces: [c.server.namespace],
+                    tokenPolicies: [backupPolicy.name],
+                    tokenTtl: 300,
+                    tokenMaxTtl: 900,
+                    tokenNoDefaultPolicy: true,
+                },
+                // The mounts too: an export before they exist would find nothing and succeed.
+                { ...child, dependsOn: after(audited, local.authConfig, ...mounts.values()) },
+            );
+        }
         for (const r of k.remoteClusters) {
             // Another cluster's API: its own CA and reviewer token, never Vault's local ones.
             const remote = auth(`-${r.name}`, r.name, `kubernetes-${r.name}`, {
@@ -394,6 +421,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
         this.policyNames = pulumi.all([...policies.values()].map((p) => p.name));
         this.ready = readinessOf([...roles, ...mounts.values(), ...kvSettings]);
         this.snapshotReady = this.snapshotRole === undefined ? undefined : readinessOf([this.snapshotRole]);
+        this.backupReady = this.backupRole === undefined ? undefined : readinessOf([this.backupRole]);
         this.registerOutputs({
             kubernetesAuthPath: this.kubernetesAuthPath,
             externalSecretsRole: this.externalSecretsRole,

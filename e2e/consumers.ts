@@ -30,7 +30,12 @@ export interface StackFacts {
     readonly vaultNamespace: string;
     /** networkPolicy.monitoringNamespace (the namespace that may scrape 8202). */
     readonly monitoringNamespace: string;
+    /** The stores' login ServiceAccount (made by the stack in ESO's namespace). */
     readonly esoServiceAccount: string;
+    /** kubernetesAuth.audience: what the stores' tokens are for and the roles require. */
+    readonly audience: string;
+    /** A namespace the stores admit (externalSecrets.namespaceConditions), with the labels that admit it. */
+    readonly admitted: { readonly name: string; readonly labels: Readonly<Record<string, string>> };
     readonly kubernetesAuthPath: string;
     readonly kubernetesAuthRole: string;
     readonly oidcPath: string;
@@ -48,6 +53,18 @@ function check(ok: boolean, what: string, seen: unknown): void {
 
 const same = (a: readonly string[], b: readonly string[]) =>
     JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
+
+/** A namespace the first of the stores' namespaceConditions admits: one it names, or a new one with its labels. */
+function admittedNamespace(eso: Record<string, unknown>): StackFacts["admitted"] {
+    const first = (
+        (eso.namespaceConditions ?? []) as {
+            namespaces?: string[];
+            namespaceSelector?: { matchLabels?: Record<string, string> };
+        }[]
+    )[0];
+    if (first?.namespaces?.[0] !== undefined) return { name: first.namespaces[0], labels: {} };
+    return { name: "e2e-app", labels: { ...first?.namespaceSelector?.matchLabels } };
+}
 
 /** The stack file's facts, with the config schema's documented defaults where the file is silent. */
 export function stackFacts(config: Record<string, unknown>): StackFacts {
@@ -68,7 +85,9 @@ export function stackFacts(config: Record<string, unknown>): StackFacts {
         esoNamespace: String(eso.namespace ?? "external-secrets"),
         vaultNamespace: String(get("server").namespace ?? "vault"),
         monitoringNamespace: String(get("networkPolicy").monitoringNamespace ?? "monitoring"),
-        esoServiceAccount: String(eso.serviceAccount ?? "external-secrets"),
+        esoServiceAccount: String(eso.serviceAccount ?? "vault-login"),
+        audience: String(k.audience ?? "vault"),
+        admitted: admittedNamespace(eso),
         kubernetesAuthPath: String(k.path ?? `kubernetes-${cluster}`),
         kubernetesAuthRole: String(k.role ?? "external-secrets"),
         oidcPath: String(o.path ?? "oidc"),
@@ -122,18 +141,6 @@ export async function syncThroughStores(
     log: (m: string) => void,
 ): Promise<void> {
     const k = (method: string, p: string, body?: unknown) => r.cluster.request(method, p, body);
-    // What ESO's own install provides: its namespace and ServiceAccount (applied: the stack may have made them).
-    // Vault's pod reviews the login tokens at the API server with its own ServiceAccount's token.
-    await apply(r.cluster, `/api/v1/namespaces/${facts.esoNamespace}`, {
-        apiVersion: "v1",
-        kind: "Namespace",
-        metadata: { name: facts.esoNamespace },
-    });
-    await apply(r.cluster, `/api/v1/namespaces/${facts.esoNamespace}/serviceaccounts/${facts.esoServiceAccount}`, {
-        apiVersion: "v1",
-        kind: "ServiceAccount",
-        metadata: { name: facts.esoServiceAccount, namespace: facts.esoNamespace },
-    });
     const v = (method: string, p: string, body?: unknown) => r.vault.request(method, p, body, root);
     for (const [p, value] of [
         [`/v1/${facts.clusterMount}/data/app/db/password`, "db-from-vault"],
@@ -143,8 +150,15 @@ export async function syncThroughStores(
         const res = await v("POST", p, newKey({ value }));
         check(res.status === 200, `write ${p}`, res.body);
     }
-    const ns = "e2e-app";
-    await createNamespace(r.cluster, ns);
+    // A namespace the stores admit (by name or by its labels), and one they do not.
+    const ns = facts.admitted.name;
+    await apply(r.cluster, `/api/v1/namespaces/${ns}`, {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: ns, labels: facts.admitted.labels },
+    });
+    const unlisted = "e2e-unlisted-app";
+    await createNamespace(r.cluster, unlisted);
     const start = Date.now();
     const read = (storeName: string, key: string) =>
         readThroughStore(r.cluster, storeName, { namespace: ns, key, property: "value" }, r.reach);
@@ -155,6 +169,17 @@ export async function syncThroughStores(
         const got = await read(storeName, key);
         check(got.ok && got.value === expected, `${key} through ${storeName} holds Vault's value`, got);
     }
+    const outside = await readThroughStore(
+        r.cluster,
+        store,
+        { namespace: unlisted, key: "app/db/password", property: "value" },
+        r.reach,
+    );
+    check(
+        !outside.ok && outside.step === "conditions",
+        `a namespace the stores do not admit (${unlisted}) stops at the store's conditions`,
+        outside,
+    );
     const denied = await read(sharedStore, "e2e-private/x");
     check(
         !denied.ok && denied.step === "read" && denied.reason.startsWith("HTTP 403"),
@@ -166,14 +191,17 @@ export async function syncThroughStores(
             `from the host through the rig's relay to the store's Service (TokenRequest, Kubernetes auth login ` +
             `reviewed by Vault's pod at the API server, KV v2 read; rig/store-client.ts, not the ESO controller): db and registry read in ${Date.now() - start} ms; e2e-private/x denied (${(denied as { reason: string }).reason.replace(/\s+/g, " ")})`,
     );
-    await k("DELETE", `/api/v1/namespaces/${ns}`);
+    log(
+        `  ${unlisted} (not admitted by the stores' namespaceConditions) stops at the conditions: ${(outside as { reason: string }).reason}`,
+    );
+    await k("DELETE", `/api/v1/namespaces/${unlisted}`);
 }
 
-async function tokenRequest(r: ConsumerRig, namespace: string, sa: string): Promise<string> {
+async function tokenRequest(r: ConsumerRig, namespace: string, sa: string, audience?: string): Promise<string> {
     const res = await r.cluster.request("POST", `/api/v1/namespaces/${namespace}/serviceaccounts/${sa}/token`, {
         apiVersion: "authentication.k8s.io/v1",
         kind: "TokenRequest",
-        spec: { expirationSeconds: 600 },
+        spec: { expirationSeconds: 600, ...(audience === undefined ? {} : { audiences: [audience] }) },
     });
     check(res.status === 201, `TokenRequest for ${namespace}/${sa}`, res.body);
     return res.body.status.token as string;
@@ -187,7 +215,11 @@ async function tokenRequest(r: ConsumerRig, namespace: string, sa: string): Prom
  */
 export async function kubernetesLogin(r: ConsumerRig, facts: StackFacts, log: (m: string) => void): Promise<void> {
     const loginPath = `/v1/auth/${facts.kubernetesAuthPath}/login`;
-    const jwt = await tokenRequest(r, facts.esoNamespace, facts.esoServiceAccount);
+    // A token for the API server's audience (TokenRequest's default) is refused; one for the stores' audience logs in.
+    const apiAudience = await tokenRequest(r, facts.esoNamespace, facts.esoServiceAccount);
+    const wrongAudience = await r.vault.request("PUT", loginPath, { role: facts.kubernetesAuthRole, jwt: apiAudience });
+    check(wrongAudience.status === 403, "a token for the API server's audience is refused", wrongAudience.body);
+    const jwt = await tokenRequest(r, facts.esoNamespace, facts.esoServiceAccount, facts.audience);
     const login = await r.vault.request("PUT", loginPath, { role: facts.kubernetesAuthRole, jwt });
     check(login.status === 200, "the store's ServiceAccount logs in through Kubernetes auth", login.body);
     const reader = `external-secrets-reader-${facts.clusterName}`;
@@ -210,12 +242,12 @@ export async function kubernetesLogin(r: ConsumerRig, facts: StackFacts, log: (m
     await r.vault.request("PUT", "/v1/auth/token/revoke-self", {}, token);
 
     // The namespace's default ServiceAccount (made by the controller manager) is not the store's.
-    const other = await tokenRequest(r, facts.esoNamespace, "default");
+    const other = await tokenRequest(r, facts.esoNamespace, "default", facts.audience);
     const refused = await r.vault.request("PUT", loginPath, { role: facts.kubernetesAuthRole, jwt: other });
     check(refused.status === 403, "another ServiceAccount's token is refused", refused);
     log(
         `  TokenRequest token of ${facts.esoNamespace}/${facts.esoServiceAccount} -> auth/${facts.kubernetesAuthPath} role ${facts.kubernetesAuthRole}: ` +
-            `policies exactly [${[...policies].sort().join(", ")}]; reads ${facts.clusterMount}/app/db/password, write denied (403); ` +
+            `audience ${facts.audience} (the API server's own audience refused: 403); policies exactly [${[...policies].sort().join(", ")}]; reads ${facts.clusterMount}/app/db/password, write denied (403); ` +
             `${facts.esoNamespace}/default refused (403: ${String(refused.body.errors?.[0]).slice(0, 80)})`,
     );
 }

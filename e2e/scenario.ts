@@ -449,6 +449,8 @@ export async function platformLifecycle(
     }
     const quiet = { onOutput: () => undefined };
 
+    // What ESO's own install provides before the stack runs: its namespace (the stack makes the login ServiceAccount there).
+    await ensureNamespace(r.cluster, facts.esoNamespace);
     // Step 1. The first up; the rig's relay (its Ingress) follows the chart's Service once it exists.
     const served = connectWhenServed(r.cluster, relay, { namespace: vaultNs, name: "vault", port: 8200 });
     const upStart = Date.now();

@@ -124,6 +124,8 @@ export interface PlatformConfig {
     /** storeName: default vault-<cluster.name with '.' as '-'>. */
     readonly externalSecrets: Parsed["externalSecrets"] & { readonly storeName: string };
     readonly kubernetes: Parsed["kubernetes"];
+    /** bucket: default storage.bucket. */
+    readonly backup: Parsed["backup"] & { readonly bucket: string };
     readonly secrets: PlatformSecrets;
 }
 
@@ -200,6 +202,7 @@ export function resolveDefaults(c: Parsed, secrets: SecretValues = {}): Resolved
                     : c.server.snapshots,
         },
         exposure: { ...c.exposure, host },
+        backup: { ...c.backup, bucket: c.backup.bucket ?? c.storage.bucket },
         vault: { ...c.vault, address: c.vault.address ?? `https://${host}` },
         oidc: { ...c.oidc, clientSecret: c.oidc.enabled ? secret(secrets.oidcClientSecret) : undefined },
         kubernetesAuth: {

@@ -320,6 +320,80 @@ export const snapshotsSchema = z.strictObject({
         .describe("The upload step's S3 CLI image, pinned (the save step uses the Vault image)."),
 });
 
+/** Default image of the KV export step: Node (it runs the bundled components/kv-export.cjs; Alpine's busybox sh). */
+export const BACKUP_EXPORT_IMAGE = "node:22.12.0-alpine3.20";
+
+/**
+ * The recipient a stack file may hold until the operator sets theirs: the
+ * CronJob is then created suspended, and every preview/up warns.
+ */
+export const BACKUP_RECIPIENT_PLACEHOLDER = "age1-operator-public-key-not-set";
+
+/** An age recipient: X25519 (`age1` + 58 bech32 characters) or post-quantum hybrid (`age1pq1...`). */
+const ageRecipientPattern = /^age1(pq1)?[02-9ac-hj-np-z]{58,}$/;
+
+const ageRecipient = z
+    .string()
+    .superRefine((v, ctx) => {
+        if (v.toUpperCase().startsWith("AGE-SECRET-KEY-")) {
+            // Never echo it (no input on the issue): it is a private key that just landed in a stack file.
+            ctx.addIssue({
+                code: "custom",
+                input: undefined,
+                message:
+                    "is an age PRIVATE key (AGE-SECRET-KEY-...): remove it from the stack file now, keep it offline, and give its public key (age-keygen -y <key file>)",
+            });
+        } else if (v !== BACKUP_RECIPIENT_PLACEHOLDER && !ageRecipientPattern.test(v)) {
+            ctx.addIssue({
+                code: "custom",
+                message: "must be an age public key (age1..., from age-keygen -y <key file>)",
+            });
+        }
+    })
+    .meta({ constraint: "must be an age public key (age1..., from age-keygen -y <key file>); never a private key" });
+
+/** backup: the scheduled, encrypted logical export of the KV v2 mounts (components/kv-backup.ts). */
+const backupSchema = z
+    .strictObject({
+        enabled: z
+            .boolean()
+            .default(false)
+            .describe(
+                "The KV export CronJob: every managed KV v2 mount, every kept version and its metadata, encrypted.",
+            ),
+        recipients: z
+            .array(ageRecipient)
+            .default([])
+            .describe(
+                `age public keys the export is encrypted to: the operator's, whose private keys never reach the cluster. Required while enabled; \`${BACKUP_RECIPIENT_PLACEHOLDER}\` holds the place (the CronJob is then created suspended).`,
+            ),
+        schedule: cron.default("30 */6 * * *").describe("When the export job runs."),
+        bucket: bucketName
+            .optional()
+            .meta(doc("The bucket the exports go to (same S3 endpoint and keys as storage).", "storage.bucket")),
+        prefix: matching(keyPrefixPattern, "must be a relative key prefix ending in '/' (e.g. kv-exports/)")
+            .default("kv-exports/")
+            .describe(
+                "Key prefix of the exports, from the bucket's root (not under storage.prefix: with s3 storage that is Vault's own data).",
+            ),
+        keep: z
+            .number()
+            .int()
+            .min(1)
+            .max(1000)
+            .default(28)
+            .describe("Exports kept; older ones are deleted after each upload."),
+        image: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
+            .default(BACKUP_EXPORT_IMAGE)
+            .describe("The export step's Node image, pinned (Node 20 or later)."),
+        uploadImage: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
+            .default(SNAPSHOT_UPLOAD_IMAGE)
+            .describe("The upload step's S3 CLI image, pinned."),
+    })
+    .describe(
+        "Scheduled logical export of the KV v2 mounts this stack manages, encrypted to the operator's age keys (docs/disaster-recovery.md#kv-export-and-import).",
+    );
+
 const volumeSchema = (size: string, what: string) =>
     z
         .strictObject({
@@ -747,6 +821,7 @@ export const CONFIG_SCHEMAS = {
     kubernetesAuth: kubernetesAuthSchema.prefault({}),
     externalSecrets: externalSecretsSchema.prefault({}),
     kubernetes: kubernetesSchema.prefault({}),
+    backup: backupSchema.prefault({}),
 } as const;
 
 /**

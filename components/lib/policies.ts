@@ -23,10 +23,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseHcl } from "@cdktf/hcl2json";
 import type { PlatformConfig } from "../config";
-import { POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "./policy-names";
+import { KV_BACKUP_POLICY, POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "./policy-names";
 
-/** The keys policy rendering reads: the served clusters, the shared mounts, the SSO groups, the snapshot switch. */
-export type PolicySlice = Pick<PlatformConfig, "cluster" | "kubernetesAuth" | "kv" | "oidc" | "server">;
+/** The keys policy rendering reads: the served clusters, the shared mounts, the SSO groups, the snapshot and backup switches. */
+export type PolicySlice = Pick<PlatformConfig, "cluster" | "kubernetesAuth" | "kv" | "oidc" | "server"> & {
+    readonly backup: Pick<PlatformConfig["backup"], "enabled">;
+};
 
 /** The template External Secrets' Kubernetes auth roles get, rendered per cluster. */
 export const READER_TEMPLATE = "external-secrets-reader";
@@ -237,14 +239,17 @@ export function policyValues(config: PolicySlice): PolicyValues {
 
 /**
  * Every policy the config needs: each template once, per-cluster templates
- * once per served cluster (`raft-snapshot` only with raft snapshots on).
+ * once per served cluster (`raft-snapshot` only with raft snapshots on,
+ * `kv-backup` only with backup on).
  * Sorted by template, then cluster order.
  */
 export function renderPolicies(config: PolicySlice, templates = loadPolicyTemplates()): RenderedPolicy[] {
     const values = policyValues(config);
-    // The snapshot job's policy exists only where the job does.
+    // The snapshot and export jobs' policies exist only where the jobs do.
     const wanted = templates.filter(
-        (t) => t.name !== RAFT_SNAPSHOT_POLICY || config.server.snapshots?.enabled === true,
+        (t) =>
+            (t.name !== RAFT_SNAPSHOT_POLICY || config.server.snapshots?.enabled === true) &&
+            (t.name !== KV_BACKUP_POLICY || config.backup.enabled),
     );
     return wanted.flatMap((t) => {
         const clusters = t.perCluster ? servedClusters(config) : [undefined];

@@ -21,7 +21,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as vault from "@pulumi/vault";
-import { POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../../components/lib/policy-names";
+import { KV_BACKUP_POLICY, POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../../components/lib/policy-names";
 import { VaultConfiguration } from "../../components/vault-setup";
 import { renderPolicies, tenantPolicies } from "../../components/lib/policies";
 import { homelabStack } from "../support/fixtures";
@@ -72,6 +72,8 @@ function stack(api: FakeKubeApi | undefined): StackConfig {
         s.values.oidc.discoveryCaPem = api.ca;
     }
     s.secrets.remoteClusterReviewerJwts = { "kiana.akn": "reviewer-jwt" };
+    // The KV export: its policy is rendered over every managed mount (a public key; its private key was discarded).
+    s.values.backup = { enabled: true, recipients: ["age195l04lrx37hay2qqtsglpmhyc43her5kywknf5xtqsujsp2gc57sujy7xe"] };
     return s;
 }
 
@@ -103,7 +105,15 @@ function apiBody(inputs: Record<string, unknown>, omit: readonly string[] = []):
 }
 
 type Who =
-    "admin" | "operator" | "read-only" | "reader-amiya" | "reader-kiana" | "tenant-media" | "pulumi" | "raft-snapshot";
+    | "admin"
+    | "operator"
+    | "read-only"
+    | "reader-amiya"
+    | "reader-kiana"
+    | "tenant-media"
+    | "pulumi"
+    | "raft-snapshot"
+    | "kv-backup";
 
 /** The intended semantics: who, on which API path, gets exactly which capabilities. */
 const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
@@ -236,6 +246,24 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["raft-snapshot", "sys/storage/raft/snapshot-force", DENY],
     ["raft-snapshot", "amiya.akn/data/app/db/password", DENY],
     ["raft-snapshot", "sys/mounts", DENY],
+    // The KV export job: read every version and list the metadata of every managed mount (remote and shared
+    // ones too), and nothing else: no write, delete, undelete or destroy, no mount config, no other mount.
+    ["kv-backup", "amiya.akn/data/app/db/password", ["read"]],
+    ["kv-backup", "amiya.akn/metadata/", ["list", "read"]],
+    ["kv-backup", "amiya.akn/metadata/app/db/password", ["list", "read"]],
+    ["kv-backup", "kiana.akn/data/app/db/password", ["read"]],
+    ["kv-backup", "shared/metadata/private/", ["list", "read"]],
+    ["kv-backup", "team/data/prod/token", ["read"]],
+    ["kv-backup", "amiya.akn/delete/app/db/password", DENY],
+    ["kv-backup", "amiya.akn/undelete/app/db/password", DENY],
+    ["kv-backup", "amiya.akn/destroy/app/db/password", DENY],
+    ["kv-backup", "amiya.akn/subkeys/app/db/password", DENY],
+    ["kv-backup", "amiya.akn/config", DENY],
+    ["kv-backup", "unmanaged/data/x", DENY],
+    ["kv-backup", "sys/mounts", DENY],
+    ["kv-backup", "sys/storage/raft/snapshot", DENY],
+    ["kv-backup", "auth/token/create", DENY],
+    ["kv-backup", "sys/policies/acl/kv-backup", DENY],
 ];
 
 /** The stores' login ServiceAccount (externalSecrets.serviceAccount), and two it is not. */
@@ -354,6 +382,7 @@ describe("VaultConfiguration on a real Vault server", function () {
         });
         assert.equal(snapshot.status, 204, JSON.stringify(snapshot.body));
         await mint("raft-snapshot", RAFT_SNAPSHOT_POLICY);
+        await mint("kv-backup", KV_BACKUP_POLICY);
     });
 
     after(async () => {
@@ -646,6 +675,29 @@ describe("VaultConfiguration on a real Vault server", function () {
         });
         assert.equal(selfEdit.status, 403);
         assert.equal((await as(admin, "GET", "sys/mounts")).status, 200);
+
+        // The export job reads every version and lists, and changes nothing.
+        const backup = tokens.get("kv-backup") as string;
+        const v1 = await as(backup, "GET", "amiya.akn/data/app/db/password?version=1");
+        assert.equal(v1.status, 200);
+        assert.equal(v1.body.data.data.value, "s3cr3t");
+        const listed = await as(backup, "LIST", "amiya.akn/metadata/app/");
+        assert.equal(listed.status, 200);
+        assert.deepEqual(listed.body.data.keys, ["db/"]);
+        const meta = await as(backup, "GET", "amiya.akn/metadata/app/db/password");
+        assert.equal(meta.status, 200);
+        assert.equal(meta.body.data.current_version, 2);
+        for (const [method, path, body] of [
+            ["POST", "amiya.akn/data/app/db/password", { options: { cas: 2 }, data: { value: "x" } }],
+            ["POST", "amiya.akn/metadata/app/db/password", { custom_metadata: { a: "b" } }],
+            ["POST", "amiya.akn/delete/app/db/password", { versions: [2] }],
+            ["POST", "amiya.akn/undelete/app/db/password", { versions: [1] }],
+            ["DELETE", "amiya.akn/metadata/app/db/password", undefined],
+            ["GET", "amiya.akn/config", undefined],
+        ] as const) {
+            assert.equal((await as(backup, method, path, body)).status, 403, `${method} ${path}`);
+        }
+        assert.equal((await as(root, "GET", "amiya.akn/data/app/db/password")).body.data.data.value, "rotated");
     });
 
     it("contains the SSO admin on real requests: no token, policy, group, alias or role grants more than it holds", async () => {
