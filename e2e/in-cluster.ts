@@ -10,7 +10,7 @@
  */
 import { Cluster, expectStatus } from "./rig/kube";
 import { apply } from "./node/identity";
-import { Node } from "./node/node";
+import { CLUSTER_DOMAIN, Node } from "./node/node";
 import { PodRef, PROJECT_CONTAINER_SECURITY, PROJECT_POD_SECURITY } from "./node/pods";
 import { Endpoint } from "./node/relays";
 
@@ -282,8 +282,10 @@ export async function proveConsumerPod(
         { login: { serviceAccount: sa.name, audiences: sa.audiences } },
     );
     const server = endpointOf(store.server);
-    const dns = await c.node.exec(consumer, "main", ["nslookup", server.host]);
-    check(dns.code === 0, `CoreDNS resolves ${server.host} for the consumer`, dns.stdout + dns.stderr);
+    // busybox's nslookup does not walk the search list as the resolver does: ask for the name it completes to.
+    const fqdn = server.host.endsWith(`.${CLUSTER_DOMAIN}`) ? server.host : `${server.host}.${CLUSTER_DOMAIN}`;
+    const dns = await c.node.exec(consumer, "main", ["nslookup", fqdn]);
+    check(dns.code === 0, `CoreDNS resolves ${fqdn} for the consumer`, dns.stdout + dns.stderr);
     const start = Date.now();
     const body = await readFromPod(c.node, consumer, store, key);
     check(kvValue(body, "value") === expected, `the consumer pod reads ${key} through the store`, body.slice(0, 600));
