@@ -482,6 +482,7 @@ export async function platformLifecycle(
         apiServer: { host: r.node.network.nodeIp, port: NODE_API_PORT },
         oidc: r.oidcAt,
         unlisted: r.unlisted,
+        vaultImage: r.vaultImage,
     };
     await proveVaultPod(inCluster, r.vaultImage, log);
     const prefix = String((config[`${NS}:storage`] as { prefix?: string }).prefix ?? "");
