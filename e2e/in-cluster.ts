@@ -96,10 +96,20 @@ export async function probePod(
     return { ...ref, podIp: running.podIp };
 }
 
-/** Whether a TCP connection from the pod to host:port is made within CONNECT_SECONDS (nc -z). */
+/**
+ * Whether a TCP connection from the pod to host:port is made within
+ * CONNECT_SECONDS. Busybox's nc has no -z: it connects with nothing to send
+ * and exits 0 once the peer closes (1 when it cannot connect); a peer that
+ * keeps the connection open is cut by `timeout` (143), which still means it
+ * connected.
+ */
 export async function connects(node: Node, pod: PodRef, container: string, to: Endpoint): Promise<boolean> {
-    const res = await node.exec(pod, container, ["nc", "-z", "-w", String(CONNECT_SECONDS), to.host, String(to.port)]);
-    return res.code === 0;
+    const res = await node.exec(pod, container, [
+        "/bin/sh",
+        "-c",
+        `timeout ${CONNECT_SECONDS + 3} nc -w ${CONNECT_SECONDS} ${to.host} ${to.port} </dev/null >/dev/null`,
+    ]);
+    return res.code === 0 || res.code === 143;
 }
 
 export interface StoreView {
