@@ -725,7 +725,15 @@ async function day2(
     check(others.length === 0, "no replace or delete", others);
     // Updated: the policies rendered over every KV mount (admin's read-only managed mounts; the cluster's reader lists the shared readable paths),
     // and the default dynamic provider, whose inputs are the stack's config (the kv key changed).
+    // With the KV export on, its policy and its CronJob name every managed mount: the new one too.
+    const backupOn = (facts.backup ?? false) === true;
     const expectedUpdates = [
+        ...(backupOn
+            ? [
+                  "kubernetes:batch/v1:CronJob platform-backup-cronjob",
+                  `vault:index/policy:Policy ${configuration}-policy-kv-backup`,
+              ]
+            : []),
         "pulumi:providers:pulumi-nodejs default",
         `vault:index/policy:Policy ${configuration}-policy-admin`,
         `vault:index/policy:Policy ${configuration}-policy-external-secrets-reader-${facts.clusterName}`,
