@@ -8,6 +8,8 @@ import * as k8s from "@pulumi/kubernetes";
 import { PlatformConfig } from "./config";
 import { VaultBootstrap, VaultBootstrapArgs } from "./bootstrap";
 import { ExternalSecretsArgs } from "./external-secrets";
+import { alertsMode, buildAlertRules } from "./lib/alert-rules";
+import { MonitoringAlertsArgs } from "./monitoring";
 import { PULUMI_POLICY } from "./lib/policy-names";
 import { renderPolicies } from "./lib/policies";
 import { VaultServer, VaultServerArgs } from "./server";
@@ -128,5 +130,21 @@ export function externalSecretsArgs(
         role: config.kubernetesAuth.role,
         clusterMount: config.cluster.name,
         ready: configuration.ready,
+    };
+}
+
+/** MonitoringAlerts: the alert pack in the monitoring namespace; undefined when it is off. */
+export function alertsArgs(config: PlatformConfig, provider: k8s.Provider): MonitoringAlertsArgs | undefined {
+    const mode = alertsMode(config);
+    const namespace = config.networkPolicy.monitoringNamespace;
+    if (mode === undefined || namespace === undefined) return undefined;
+    return {
+        mode,
+        groups: buildAlertRules(
+            pick(config, "monitoring", "networkPolicy", "server", "exposure", "audit", "externalSecrets", "kv"),
+        ),
+        namespace,
+        labels: config.monitoring.ruleLabels,
+        provider,
     };
 }

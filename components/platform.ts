@@ -7,7 +7,16 @@ import { ExternalSecrets } from "./external-secrets";
 import { VaultServer } from "./server";
 import { RaftSnapshots } from "./snapshots";
 import { VaultStorage } from "./storage";
-import { bootstrapArgs, externalSecretsArgs, serverArgs, setupArgs, snapshotsArgs, storageArgs } from "./platform-args";
+import { MonitoringAlerts } from "./monitoring";
+import {
+    alertsArgs,
+    bootstrapArgs,
+    externalSecretsArgs,
+    serverArgs,
+    setupArgs,
+    snapshotsArgs,
+    storageArgs,
+} from "./platform-args";
 
 export interface SecretPlatformArgs {
     /** The validated stack config, from loadConfig(). */
@@ -29,6 +38,8 @@ export class SecretPlatform extends pulumi.ComponentResource {
     public readonly externalSecrets: ExternalSecrets;
     /** The raft snapshot CronJob (raft with server.snapshots on only). */
     public readonly snapshots?: RaftSnapshots;
+    /** The alert pack (with networkPolicy.monitoringNamespace, unless monitoring.alerts is off). */
+    public readonly alerts?: MonitoringAlerts;
 
     constructor(name: string, args: SecretPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secret-platform:index:SecretPlatform", name, {}, opts);
@@ -59,6 +70,9 @@ export class SecretPlatform extends pulumi.ComponentResource {
             externalSecretsArgs(config, this.server, this.configuration, kubernetes),
             child,
         );
+
+        const alerts = alertsArgs(config, kubernetes);
+        if (alerts !== undefined) this.alerts = new MonitoringAlerts(`${name}-alerts`, alerts, child);
 
         this.registerOutputs({
             bucket: this.storage.binding.bucket,

@@ -32,6 +32,22 @@ export const SMOKE_TEST = {
     refreshInterval: "1m",
 } as const;
 
+/**
+ * The canary: the stack writes `<cluster>/canary/platform/check` (property
+ * `value`, a random value) through the Vault provider, and an ExternalSecret
+ * in a namespace of its own reads it back into the Secret of the same name
+ * every minute. The alert pack watches its sync; `npm run doctor` compares the
+ * hash of the Secret's value with Vault's.
+ */
+export const CANARY = {
+    name: "secret-platform-canary",
+    namespace: "secret-platform-canary",
+    remoteKey: "canary/platform/check",
+    property: "value",
+    secretKey: "value",
+    refreshInterval: "1m",
+} as const;
+
 /** Name of the token-reviewer ServiceAccount (and its binding and token Secret) in a remote cluster. */
 export const REVIEWER_NAME = "vault-token-reviewer";
 

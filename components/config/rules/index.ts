@@ -8,6 +8,7 @@ import { externalSecretsRules } from "./external-secrets";
 import { exposureRules } from "./exposure";
 import { kubernetesAuthRules, remoteClusterRules } from "./kubernetes-auth";
 import { kvRules } from "./kv";
+import { monitoringRules } from "./monitoring";
 import { networkPolicyRules } from "./network-policy";
 import { oidcRules } from "./oidc";
 import { Fail, Rule, StackFacts } from "./rule";
@@ -33,6 +34,7 @@ const RULES: readonly Rule[] = [
     kvRules,
     remoteClusterRules,
     externalSecretsRules,
+    monitoringRules,
 ];
 
 /** Thrown by the guarded config when a rule reads a key it may not trust. */
