@@ -85,6 +85,7 @@ export function setupArgs(
             externalSecrets: {
                 serviceAccount: config.externalSecrets.serviceAccount,
                 namespace: config.externalSecrets.namespace,
+                canary: config.externalSecrets.canary,
             },
         },
         provider: bootstrap.vaultProvider,
@@ -114,7 +115,7 @@ export function snapshotsArgs(
 export function externalSecretsArgs(
     config: PlatformConfig,
     server: Pick<VaultServer, "internalUrl">,
-    configuration: Pick<VaultConfiguration, "ready">,
+    configuration: Pick<VaultConfiguration, "ready" | "canaryReady">,
     provider: k8s.Provider,
 ): ExternalSecretsArgs {
     return {
@@ -130,6 +131,7 @@ export function externalSecretsArgs(
         role: config.kubernetesAuth.role,
         clusterMount: config.cluster.name,
         ready: configuration.ready,
+        canaryReady: configuration.canaryReady,
     };
 }
 

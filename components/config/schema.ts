@@ -679,15 +679,11 @@ const externalSecretsSchema = z
                     "every namespace",
                 ),
             ),
-        smokeTest: z
-            .boolean()
-            .default(false)
-            .describe("Create a smoke ExternalSecret that proves the chain after deploy."),
         canary: z
             .boolean()
             .default(true)
             .describe(
-                "The canary (docs/monitoring.md#the-canary): a key this stack writes under the cluster's KV mount, read back by an ExternalSecret in a namespace of its own; its sync is alerted on and `npm run doctor` compares its hash. false: none.",
+                "The canary (docs/monitoring.md#the-canary), successor of the smoke test: a fixed, per-cluster value (not a credential) this stack writes to `<cluster.name>/canary/platform/check`, read back every minute by an ExternalSecret in the namespace `secret-platform-canary`; the first `pulumi up` waits for it, an alert watches its sync, and the synced Secret carries its SHA-256 to compare with the stack output canarySha256. false: none of it.",
             ),
     })
     .describe(

@@ -2,7 +2,7 @@
  * The ESO store manifests builder (the ExternalSecrets component in
  * components/external-secrets.ts registers what it builds).
  * Pure builders for the External Secrets Operator objects this platform
- * writes (ClusterSecretStore, the smoke ExternalSecret) and for the manifests
+ * writes (ClusterSecretStore, the canary ExternalSecret) and for the manifests
  * a remote cluster's admin applies. No Pulumi here: plain values in, plain
  * Kubernetes objects out, so the specs can check them against ESO's own CRD
  * schemas without mocks.
@@ -20,21 +20,8 @@ export const EXTERNAL_SECRET = "ExternalSecret";
 export const PLATFORM_LABELS: Readonly<Record<string, string>> = MANAGED_LABELS;
 
 /**
- * The smoke test: an ExternalSecret that reads `<cluster>/smoke/platform/check`
- * (app `smoke`, category `platform`, secret `check`), property `value`, into
- * the Secret `vault-smoke-test` in ESO's namespace.
- */
-export const SMOKE_TEST = {
-    name: "vault-smoke-test",
-    remoteKey: "smoke/platform/check",
-    property: "value",
-    secretKey: "check",
-    refreshInterval: "1m",
-} as const;
-
-/**
  * The canary: the stack writes `<cluster>/canary/platform/check` (property
- * `value`, a random value) through the Vault provider, and an ExternalSecret
+ * `value`, a fixed value per cluster) through the Vault provider, and an ExternalSecret
  * in a namespace of its own reads it back into the Secret of the same name
  * every minute. The alert pack watches its sync; `npm run doctor` compares the
  * hash of the Secret's value with Vault's.
@@ -138,30 +125,48 @@ function esoCondition(c: NamespaceCondition): Record<string, unknown> {
     return out;
 }
 
+/** Labels of the canary's own namespace: the platform's, and the restricted Pod Security level. */
+export function canaryNamespaceLabels(): Record<string, string> {
+    return esoNamespaceLabels();
+}
+
 /**
- * The smoke ExternalSecret. `pulumi.com/waitFor: condition=Ready` makes the
+ * The canary ExternalSecret. `pulumi.com/waitFor: condition=Ready` makes the
  * deploy wait until ESO has logged in to Vault and synced the value, so a
  * broken link anywhere in the chain fails `pulumi up` instead of a later app.
+ * The synced Secret carries the value's SHA-256 (ESO's template, sprig's
+ * sha256sum) beside it, to compare with the stack output canarySha256.
  */
-export function smokeExternalSecret(storeName: string, namespace: string): K8sObject {
+export function canaryExternalSecret(storeName: string): K8sObject {
     return {
         apiVersion: ESO_API_VERSION,
         kind: EXTERNAL_SECRET,
         metadata: {
-            name: SMOKE_TEST.name,
-            namespace,
+            name: CANARY.name,
+            namespace: CANARY.namespace,
             labels: { ...PLATFORM_LABELS },
             annotations: { "pulumi.com/waitFor": "condition=Ready" },
         },
         spec: {
-            refreshInterval: SMOKE_TEST.refreshInterval,
+            refreshInterval: CANARY.refreshInterval,
             secretStoreRef: { kind: "ClusterSecretStore", name: storeName },
-            // Delete: turning the flag off removes the synced Secret too.
-            target: { name: SMOKE_TEST.name, creationPolicy: "Owner", deletionPolicy: "Delete" },
+            // Delete: turning the canary off removes the synced Secret too.
+            target: {
+                name: CANARY.name,
+                creationPolicy: "Owner",
+                deletionPolicy: "Delete",
+                template: {
+                    engineVersion: "v2",
+                    data: {
+                        [CANARY.secretKey]: `{{ .${CANARY.secretKey} }}`,
+                        sha256: `{{ .${CANARY.secretKey} | sha256sum }}`,
+                    },
+                },
+            },
             data: [
                 {
-                    secretKey: SMOKE_TEST.secretKey,
-                    remoteRef: { key: SMOKE_TEST.remoteKey, property: SMOKE_TEST.property },
+                    secretKey: CANARY.secretKey,
+                    remoteRef: { key: CANARY.remoteKey, property: CANARY.property },
                 },
             ],
         },

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
@@ -13,7 +14,9 @@ import {
     remoteClusterManifests,
     remoteReviewerManifests,
     sharedStoreName,
-    smokeExternalSecret,
+    CANARY,
+    canaryExternalSecret,
+    canaryNamespaceLabels,
     vaultCaReference,
     vaultClusterSecretStore,
 } from "../../components/lib/secret-store-manifests";
@@ -24,7 +27,9 @@ import {
     configOf,
     configProblems,
     dependsOnOf,
+    isSecret,
     parentOf,
+    secretInput,
     Program,
     RecordedResource,
     runProgram,
@@ -151,16 +156,21 @@ describe("ExternalSecrets", () => {
             }
         });
 
-        it("installs nothing else by default: no ESO chart, namespace, smoke ExternalSecret or RBAC", async () => {
+        it("installs nothing else by default but the canary: no ESO chart, ESO namespace or RBAC", async () => {
             assert.deepEqual(esoCharts(p), []);
             assert.deepEqual(
                 p.ofType(NAMESPACE).filter((r) => at(r.inputs, "metadata", "name") === "external-secrets"),
                 [],
             );
-            assert.deepEqual(p.ofType(EXTERNAL_SECRET), []);
             const children = p.resources.filter((r) => r.name.startsWith("platform-external-secrets"));
-            assert.deepEqual(children.map((r) => r.type).sort(), [STORE, STORE, COMPONENT]);
-            assert.equal(p.result.externalSecrets.smokeTestSecret, undefined);
+            assert.deepEqual(
+                children.map((r) => r.type).sort(),
+                [EXTERNAL_SECRET, NAMESPACE, STORE, STORE, COMPONENT].sort(),
+            );
+            assert.equal(
+                await valueOf(p.result.externalSecrets.canarySecret!),
+                "secret-platform-canary/secret-platform-canary",
+            );
             assert.equal(await valueOf(p.result.externalSecrets.storeName), "vault-amiya-akn");
             assert.deepEqual(await valueOf(p.result.externalSecrets.sharedStoreNames), {
                 shared: "vault-amiya-akn-shared",
@@ -250,7 +260,9 @@ describe("ExternalSecrets", () => {
                 { namespaces: ["grafana", "authelia"] },
                 { namespaceSelector: { matchLabels: { "secret-platform/vault": "read" } } },
             ];
-            const p = await direct(homelab((s) => (s.values.externalSecrets = { namespaceConditions: conditions })));
+            const p = await direct(
+                homelab((s) => (s.values.externalSecrets = { namespaceConditions: conditions, canary: false })),
+            );
             for (const store of p.ofType(STORE)) assert.deepEqual(at(store.inputs, "spec", "conditions"), conditions);
         });
     });
@@ -362,23 +374,92 @@ describe("ExternalSecrets", () => {
         it("creates no chart and no namespace when install is false", async () => {
             const q = await direct(homelabStack());
             assert.deepEqual(esoCharts(q), []);
-            assert.deepEqual(q.ofType(NAMESPACE), []);
+            assert.deepEqual(
+                q.ofType(NAMESPACE).map((r) => at(r.inputs, "metadata", "name")),
+                ["secret-platform-canary"],
+            );
         });
     });
 
-    describe("the smoke test (externalSecrets.smokeTest)", () => {
-        it("reads <cluster>/smoke/platform/check into a Secret in ESO's namespace and waits for Ready", async () => {
-            const p = await direct(homelab((s) => (s.values.externalSecrets = { smokeTest: true })));
-            const smoke = p.find(EXTERNAL_SECRET, "eso-smoke-test");
-            // The document is the builder's (test/unit/secret-store-manifests.test.ts): the cluster's store, ESO's namespace.
-            assert.deepEqual(smoke.inputs, smokeExternalSecret("vault-amiya-akn", "external-secrets"));
-            assert.deepEqual(await dependsOnOf(smoke), [p.find(STORE, "eso-store").resource]);
-            assert.deepEqual(smoke.opts.customTimeouts, { create: "5m", update: "5m" });
-            assert.equal(parentOf(smoke), p.result.component);
+    describe("the canary (externalSecrets.canary, on by default)", () => {
+        it("reads <cluster>/canary/platform/check into a Secret of its own namespace, after the store and the key, and waits for Ready", async () => {
+            const key = new pulumi.ComponentResource("test:index:CanaryKey", "canary-key", {});
+            const p = await runProgram(homelab(), (config, opts) => {
+                const provider = new k8s.Provider("k8s", {}, opts);
+                const component = new ExternalSecrets(
+                    "eso",
+                    {
+                        config,
+                        provider,
+                        vaultUrl: "https://vault.from-args:8200",
+                        kubernetesAuthPath: "auth-from-args",
+                        role: "role-from-args",
+                        clusterMount: "mount-from-args",
+                        ready: [],
+                        canaryReady: [key],
+                    },
+                    opts,
+                );
+                return { component };
+            });
+            const namespace = p.find(NAMESPACE, "eso-canary-namespace");
+            assert.deepEqual(namespace.inputs, {
+                apiVersion: "v1",
+                kind: "Namespace",
+                metadata: { name: CANARY.namespace, labels: canaryNamespaceLabels() },
+            });
+            new Namespace(namespace.inputs as object).validate();
+            const canary = p.find(EXTERNAL_SECRET, "eso-canary");
+            // The document is the builder's (test/unit/secret-store-manifests.test.ts): the cluster's store.
+            assert.deepEqual(canary.inputs, canaryExternalSecret("vault-amiya-akn"));
+            assert.deepEqual(await dependsOnOf(canary), [key, p.find(STORE, "eso-store").resource]);
+            assert.deepEqual(canary.opts.customTimeouts, { create: "5m", update: "5m" });
+            assert.equal(parentOf(canary), p.result.component);
+            assert.equal(parentOf(namespace), p.result.component);
             assert.equal(
-                await valueOf(p.result.component.smokeTestSecret as pulumi.Output<string>),
-                "vault-smoke-test",
+                await valueOf(p.result.component.canarySecret!),
+                "secret-platform-canary/secret-platform-canary",
             );
+        });
+
+        it("the platform writes the key through the Vault provider under the cluster's mount, a secret; its hash is a plain output", async () => {
+            const p = await runProgram(homelabStack(), buildPlatform);
+            const write = p.find("vault:kv/secretV2:SecretV2", "platform-configuration-canary");
+            assert.equal(write.inputs.mount, "amiya.akn");
+            assert.equal(write.inputs.name, "canary/platform/check");
+            // Secret on the wire, though not a credential.
+            assert.equal(secretInput(write.inputs.dataJson), '{"value":"secret-platform canary of amiya.akn"}');
+            assert.deepEqual(p.ofPackage("random:"), [], "no random plugin: the real engine may lack it");
+            assert.match(String(write.provider), /\$pulumi:providers:vault::/);
+            assert.equal(parentOf(write), p.result.configuration);
+            const sha = p.result.configuration.canarySha256!;
+            assert.equal(await isSecret(sha), false);
+            assert.equal(
+                await valueOf(sha),
+                crypto.createHash("sha256").update("secret-platform canary of amiya.akn").digest("hex"),
+            );
+            // The ExternalSecret waits for the write.
+            const canary = p.find(EXTERNAL_SECRET, "platform-external-secrets-canary");
+            assert.ok((await dependsOnOf(canary)).includes(write.resource!));
+        });
+
+        it("is absent with externalSecrets.canary: false: no key, no namespace, no ExternalSecret, no output", async () => {
+            const p = await runProgram(
+                homelab((s) => (s.values.externalSecrets = { canary: false })),
+                buildPlatform,
+            );
+            assert.deepEqual(p.ofType(EXTERNAL_SECRET), []);
+            assert.deepEqual(p.ofType("vault:kv/secretV2:SecretV2"), []);
+            assert.deepEqual(
+                p.ofType("random:index/randomPassword:RandomPassword").map((r) => r.name),
+                [],
+            );
+            assert.deepEqual(
+                p.ofType(NAMESPACE).filter((r) => at(r.inputs, "metadata", "name") === CANARY.namespace),
+                [],
+            );
+            assert.equal(p.result.externalSecrets.canarySecret, undefined);
+            assert.equal(p.result.configuration.canarySha256, undefined);
         });
     });
 
@@ -400,20 +481,25 @@ describe("ExternalSecrets", () => {
             ]);
         });
 
-        it("rejects a smoke test the namespace conditions would refuse", () => {
+        it("rejects a canary the namespace conditions would refuse", () => {
+            assert.deepEqual(configProblems(homelab(es({ namespaceConditions: [{ namespaces: ["grafana"] }] }))), [
+                `${ns}:externalSecrets.canary: the canary ExternalSecret lives in namespace secret-platform-canary, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces, or set externalSecrets.canary: false)`,
+            ]);
             assert.deepEqual(
-                configProblems(homelab(es({ smokeTest: true, namespaceConditions: [{ namespaces: ["grafana"] }] }))),
-                [
-                    `${ns}:externalSecrets.smokeTest: the smoke ExternalSecret lives in namespace external-secrets, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces)`,
-                ],
+                configProblems(
+                    homelab(es({ namespaceConditions: [{ namespaceSelector: { matchLabels: { team: "a" } } }] })),
+                ).length,
+                1,
+                "a selector the canary namespace's labels do not match",
             );
-            // Admitted by name, or possibly by labels (which only the cluster knows): accepted.
+            // Admitted by name or by its labels; or the canary is off: accepted.
             for (const c of [
-                { namespaces: ["external-secrets"] },
-                { namespaceSelector: { matchLabels: { a: "b" } } },
+                { namespaces: ["secret-platform-canary"] },
+                { namespaceSelector: { matchLabels: { "app.kubernetes.io/part-of": "secret-platform" } } },
             ]) {
-                configOf(homelab(es({ smokeTest: true, namespaceConditions: [c] })));
+                configOf(homelab(es({ namespaceConditions: [c] })));
             }
+            configOf(homelab(es({ canary: false, namespaceConditions: [{ namespaces: ["grafana"] }] })));
         });
 
         it("rejects shared mounts whose store names collide", () => {
@@ -523,7 +609,8 @@ describe("ExternalSecrets", () => {
                     .filter((r) => r.name.startsWith("eso"))
                     .map((r) => r.type)
                     .sort(),
-                [STORE, STORE, COMPONENT],
+                // The stores and this cluster's canary; nothing named after the remote cluster.
+                [NAMESPACE, STORE, STORE, EXTERNAL_SECRET, COMPONENT].sort(),
             );
             assert.deepEqual(p.result.component.remoteClusterManifests, remoteClusterManifests(p.config));
             assert.deepEqual(Object.keys(p.result.component.remoteClusterManifests), ["nova.akn"]);

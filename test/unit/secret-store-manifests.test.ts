@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import {
     sharedStoreName,
-    smokeExternalSecret,
+    canaryExternalSecret,
     vaultClusterSecretStore,
 } from "../../components/lib/secret-store-manifests";
 import { HOMELAB_STORE_INPUT } from "../support/fixtures";
@@ -68,22 +68,30 @@ describe("vaultClusterSecretStore", () => {
     });
 });
 
-describe("smokeExternalSecret", () => {
-    it("reads <cluster>/smoke/platform/check into vault-smoke-test each minute, owned, deleted with it, waited on until Ready", () => {
-        assert.deepEqual(smokeExternalSecret("vault-amiya-akn", "external-secrets"), {
+describe("canaryExternalSecret", () => {
+    it("reads <cluster>/canary/platform/check into its own namespace each minute with the value's sha256, owned, deleted with it, waited on until Ready", () => {
+        assert.deepEqual(canaryExternalSecret("vault-amiya-akn"), {
             apiVersion: "external-secrets.io/v1",
             kind: "ExternalSecret",
             metadata: {
-                name: "vault-smoke-test",
-                namespace: "external-secrets",
+                name: "secret-platform-canary",
+                namespace: "secret-platform-canary",
                 labels: LABELS,
                 annotations: { "pulumi.com/waitFor": "condition=Ready" },
             },
             spec: {
                 refreshInterval: "1m",
                 secretStoreRef: { kind: "ClusterSecretStore", name: "vault-amiya-akn" },
-                target: { name: "vault-smoke-test", creationPolicy: "Owner", deletionPolicy: "Delete" },
-                data: [{ secretKey: "check", remoteRef: { key: "smoke/platform/check", property: "value" } }],
+                target: {
+                    name: "secret-platform-canary",
+                    creationPolicy: "Owner",
+                    deletionPolicy: "Delete",
+                    template: {
+                        engineVersion: "v2",
+                        data: { value: "{{ .value }}", sha256: "{{ .value | sha256sum }}" },
+                    },
+                },
+                data: [{ secretKey: "value", remoteRef: { key: "canary/platform/check", property: "value" } }],
             },
         });
     });

@@ -1,11 +1,11 @@
-import { sharedStoreName } from "../../lib/secret-store-manifests";
+import { CANARY, canaryNamespaceLabels, sharedStoreName } from "../../lib/secret-store-manifests";
 import { Rule } from "./rule";
 
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**
  * ESO's namespace apart from Vault's, namespace conditions that admit someone
- * (the smoke test's namespace too), and shared stores with valid, distinct names.
+ * (the canary's namespace too), and shared stores with valid, distinct names.
  */
 export const externalSecretsRules: Rule = (c, _facts, fail) => {
     const es = c.externalSecrets;
@@ -31,15 +31,18 @@ export const externalSecretsRules: Rule = (c, _facts, fail) => {
                 );
             }
         });
-        // The smoke ExternalSecret lives in ESO's namespace; the store must admit it.
-        const byName = conditions.some((condition) => (condition.namespaces ?? []).includes(es.namespace));
-        const bySelector = conditions.some(
-            (condition) => Object.keys(condition.namespaceSelector?.matchLabels ?? {}).length > 0,
+        // The canary ExternalSecret lives in its own namespace; the store must admit it.
+        const labels = canaryNamespaceLabels();
+        const admits = conditions.some(
+            (condition) =>
+                (condition.namespaces ?? []).includes(CANARY.namespace) ||
+                (condition.namespaceSelector !== undefined &&
+                    Object.entries(condition.namespaceSelector.matchLabels).every(([k, v]) => labels[k] === v)),
         );
-        if (es.smokeTest && conditions.length > 0 && !byName && !bySelector) {
+        if (es.canary && conditions.length > 0 && !admits) {
             fail(
-                "externalSecrets.smokeTest",
-                `the smoke ExternalSecret lives in namespace ${es.namespace}, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces)`,
+                "externalSecrets.canary",
+                `the canary ExternalSecret lives in namespace ${CANARY.namespace}, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces, or set externalSecrets.canary: false)`,
             );
         }
     }
