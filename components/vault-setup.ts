@@ -11,7 +11,7 @@ import * as vault from "@pulumi/vault";
 import { durationSeconds, PlatformConfig } from "./config";
 import { PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
 import { SNAPSHOT_NAME } from "./lib/contracts";
-import { CANARY } from "./lib/secret-store-manifests";
+import { CANARY, canaryValue } from "./lib/secret-store-manifests";
 import {
     AutheliaClient,
     autheliaClient,
@@ -68,11 +68,6 @@ export interface VaultConfigurationArgs {
 export const RAFT_SNAPSHOT_ROLE = "raft-snapshot";
 /** ServiceAccount of the raft snapshot job, in Vault's namespace. */
 export const SNAPSHOT_SERVICE_ACCOUNT = SNAPSHOT_NAME;
-
-/** The canary's value in Vault: fixed per cluster, so a synced copy from another cluster or mount does not match. */
-export function canaryValue(cluster: string): string {
-    return `secret-platform canary of ${cluster}`;
-}
 
 /** Where the file audit device writes: the chart's audit volume, or the pod log. */
 export function auditFilePath(target: "file" | "stdout"): string {

@@ -10,12 +10,14 @@
  * audience, bound ServiceAccount and namespace) against what the stack
  * configures, the KV v2 capabilities of the store's policies (sys/capabilities
  * with a short-lived token holding exactly the role's policies), and the OIDC
- * role's redirect URIs and groups claim against the stack's client.
+ * role's redirect URIs and groups claim against the stack's client, and the
+ * canary key against the value the stack writes.
  */
+import * as crypto from "node:crypto";
 import { parseArgs } from "node:util";
 import { ConfigSource, loadConfig, PlatformConfig } from "../components/config";
 import { oidcRedirectUris } from "../components/lib/oidc";
-import { sharedStoreMounts } from "../components/lib/secret-store-manifests";
+import { CANARY, canaryValue, sharedStoreMounts } from "../components/lib/secret-store-manifests";
 import { apiErrors, ApiResponse, NoAnswerError, vaultApi, VaultEndpoint } from "../components/lib/vault-api";
 import { readStackFile, StackFile } from "./stack-file";
 
@@ -184,6 +186,7 @@ export async function diagnose(config: DoctorSlice, ep: VaultEndpoint, token: st
         findings.push(...(await capabilities(config, api, rolePolicies)));
     }
 
+    if (config.externalSecrets.canary) findings.push(await canaryFinding(config, api));
     if (config.oidc.enabled) findings.push(...(await oidcFindings(config, api)));
     return findings;
 }
@@ -247,6 +250,28 @@ async function capabilities(config: DoctorSlice, api: Api, policies: string[]): 
     } finally {
         await api("POST", "auth/token/revoke-self", undefined, probe);
     }
+}
+
+/** The canary key holds what the stack wrote (its hash is the stack output canarySha256). */
+async function canaryFinding(config: DoctorSlice, api: Api): Promise<Finding> {
+    const where = `${config.cluster.name}/${CANARY.remoteKey}`;
+    const res = await api("GET", `${config.cluster.name}/data/${CANARY.remoteKey}`);
+    const value = ((res.body?.data as { data?: Record<string, unknown> } | undefined)?.data ?? {})[CANARY.property];
+    const sha = (v: string) => crypto.createHash("sha256").update(v).digest("hex");
+    const want = sha(canaryValue(config.cluster.name));
+    if (res.status !== 200 || typeof value !== "string") {
+        return fault(
+            "canary",
+            `no canary at ${where} (HTTP ${res.status}): the canary ExternalSecret cannot sync; run pulumi up`,
+        );
+    }
+    if (sha(value) !== want) {
+        return fault(
+            "canary",
+            `the canary at ${where} has SHA-256 ${sha(value)}, not the stack's canarySha256 ${want}: something else wrote it; run pulumi up`,
+        );
+    }
+    return ok("canary", `${where} holds the stack's value (SHA-256 ${want}, as the synced Secret's key sha256 must)`);
 }
 
 async function oidcFindings(config: DoctorSlice, api: Api): Promise<Finding[]> {

@@ -35,6 +35,11 @@ export const CANARY = {
     refreshInterval: "1m",
 } as const;
 
+/** The canary's value in Vault: fixed per cluster, so a synced copy from another cluster or mount does not match. */
+export function canaryValue(cluster: string): string {
+    return `secret-platform canary of ${cluster}`;
+}
+
 /** Name of the token-reviewer ServiceAccount (and its binding and token Secret) in a remote cluster. */
 export const REVIEWER_NAME = "vault-token-reviewer";
 

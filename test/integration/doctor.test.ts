@@ -6,11 +6,13 @@
  * checked alone. The CA case runs a second Vault serving TLS from a test CA.
  */
 import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { oidcRedirectUris } from "../../components/lib/oidc";
+import { canaryValue } from "../../components/lib/secret-store-manifests";
 import { renderPolicies } from "../../components/lib/policies";
 import { doctorMain } from "../../ops/doctor";
 import { homelabStack } from "../support/fixtures";
@@ -92,6 +94,7 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
         await put(`sys/auth/${K8S}`, { type: "kubernetes" });
         await put(`auth/${K8S}/config`, k8sConfig());
         await put(`auth/${K8S}/role/external-secrets`, healthyRole);
+        await put("amiya.akn/data/canary/platform/check", { data: { value: canaryValue("amiya.akn") } });
         await put("sys/auth/oidc", { type: "oidc" });
         await put("auth/oidc/role/default", oidcRole);
     });
@@ -115,6 +118,7 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
                 "ok    kubernetes auth binding",
                 "ok    kv capabilities",
                 "ok    kv capabilities",
+                "ok    canary",
                 "ok    oidc redirect uris",
                 "ok    oidc groups claim",
                 "doctor",
@@ -212,7 +216,30 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
         }
     });
 
-    it("8. Vault sealed (and only that: the other checks need it unsealed)", async () => {
+    it("8. a canary value the stack did not write (and none at all)", async () => {
+        const sha = (v: string) => crypto.createHash("sha256").update(v).digest("hex");
+        const want = sha(canaryValue("amiya.akn"));
+        await put("amiya.akn/data/canary/platform/check", { data: { value: "edited by hand" } });
+        try {
+            await expectFault(
+                `FAULT canary: the canary at amiya.akn/canary/platform/check has SHA-256 ${sha("edited by hand")}, not the stack's canarySha256 ${want}: something else wrote it; run pulumi up`,
+            );
+            const del = await vaultRequest(
+                vault.address,
+                init.rootToken,
+                "DELETE",
+                "amiya.akn/metadata/canary/platform/check",
+            );
+            assert.ok(del.status < 300);
+            await expectFault(
+                "FAULT canary: no canary at amiya.akn/canary/platform/check (HTTP 404): the canary ExternalSecret cannot sync; run pulumi up",
+            );
+        } finally {
+            await put("amiya.akn/data/canary/platform/check", { data: { value: canaryValue("amiya.akn") } });
+        }
+    });
+
+    it("9. Vault sealed (and only that: the other checks need it unsealed)", async () => {
         await put("sys/seal", {});
         try {
             const { code, lines } = await doctor();
@@ -228,7 +255,7 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
         assert.equal((await doctor()).code, 0, "unsealed again: healthy");
     });
 
-    describe("9. a CA not trusted", function () {
+    describe("10. a CA not trusted", function () {
         let tlsVault: VaultServer;
         let served: TestCa;
         let other: TestCa;
