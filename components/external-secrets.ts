@@ -7,6 +7,8 @@ import {
     esoChartValues,
     esoNamespaceLabels,
     K8sObject,
+    loginServiceAccount,
+    PLATFORM_LABELS,
     remoteClusterManifests,
     sharedStoreMounts,
     sharedStoreSuffix,
@@ -14,6 +16,7 @@ import {
     canaryExternalSecret,
     canaryNamespaceLabels,
     storeMetadata,
+    tenantStoreName,
     vaultCaReference,
     vaultClusterSecretStore,
     vaultStoreCaBundle,
@@ -43,6 +46,8 @@ export interface ExternalSecretsArgs {
     readonly kubernetesAuthPath: pulumi.Input<string>;
     /** Kubernetes auth role, from VaultConfiguration. */
     readonly role: pulumi.Input<string>;
+    /** The tenant groups' Kubernetes auth roles by tenant name (externalSecrets.tenants), from VaultConfiguration. */
+    readonly tenantRoles: pulumi.Input<Record<string, string>>;
     /** This cluster's KV v2 mount (named after cluster.name), from VaultConfiguration. */
     readonly clusterMount: pulumi.Input<string>;
     /** Readiness of the Vault role and mounts the stores read through (VaultConfiguration.ready). */
@@ -56,18 +61,26 @@ export interface ExternalSecretsArgs {
  * (one for the cluster's mount, one per shared mount it may read), optionally
  * ESO itself from its chart, and the canary ExternalSecret (on by default).
  *
- * RBAC: none is created here. ESO's controller requests tokens for
- * `serviceAccountRef` through TokenRequest, which its chart's ClusterRole
- * already grants (`serviceaccounts/token: create`); Vault verifies those tokens
- * with its own ServiceAccount, bound to `system:auth-delegator` by the Vault
- * chart (`server.authDelegator`). Remote clusters need a reviewer there: see
+ * Login: every store names one dedicated ServiceAccount with no RBAC
+ * (externalSecrets.serviceAccount, made here), never the controller's own.
+ * ESO's controller requests short tokens for it through TokenRequest, which its
+ * chart's ClusterRole already grants (`serviceaccounts/token: create`), for
+ * Vault's audience only (kubernetesAuth.audience); Vault verifies them with its
+ * own ServiceAccount, bound to `system:auth-delegator` by the Vault chart
+ * (`server.authDelegator`). Remote clusters need a reviewer there: see
  * `remoteClusterManifests`.
+ *
+ * Namespaces: every store admits only externalSecrets.namespaceConditions
+ * (unless allNamespaces); each tenant group's store admits only its own
+ * namespaces and logs in with its own role.
  */
 export class ExternalSecrets extends pulumi.ComponentResource {
     /** Name of the cluster's ClusterSecretStore. */
     public readonly storeName: pulumi.Output<string>;
     /** Store names of the shared mounts, by mount name. */
     public readonly sharedStoreNames: pulumi.Output<Record<string, string>>;
+    /** Store names of the tenant groups, by tenant name. */
+    public readonly tenantStoreNames: pulumi.Output<Record<string, string>>;
     /** `<namespace>/<name>` of the Secret the canary ExternalSecret writes, with externalSecrets.canary on. */
     public readonly canarySecret?: pulumi.Output<string>;
     /**
@@ -84,8 +97,9 @@ export class ExternalSecrets extends pulumi.ComponentResource {
         const child = { parent: this, provider: args.provider };
 
         let chart: k8s.helm.v4.Chart | undefined;
+        let namespace: k8s.core.v1.Namespace | undefined;
         if (es.install) {
-            const namespace = new k8s.core.v1.Namespace(
+            namespace = new k8s.core.v1.Namespace(
                 `${name}-namespace`,
                 { metadata: { name: es.namespace, labels: esoNamespaceLabels() } },
                 child,
@@ -98,29 +112,45 @@ export class ExternalSecrets extends pulumi.ComponentResource {
                     version: es.chartVersion,
                     repositoryOpts: { repo: es.chartRepository },
                     namespace: namespace.metadata.name,
-                    values: esoChartValues(c),
+                    values: esoChartValues(),
                 },
                 child,
             );
         }
-        // The stores wait for the Vault role, and for the CRDs and ESO's
-        // validating webhook when ESO is installed here.
-        const storeDeps = chart === undefined ? args.ready : after(args.ready, chart);
+        const loginSa = loginServiceAccount(es.serviceAccount, es.namespace, { ...PLATFORM_LABELS });
+        const login = new k8s.core.v1.ServiceAccount(
+            `${name}-login`,
+            {
+                metadata: { ...loginSa.metadata, namespace: namespace?.metadata.name ?? es.namespace },
+                automountServiceAccountToken: false,
+            },
+            child,
+        );
+        // The stores wait for the Vault role and their login ServiceAccount, and for the
+        // CRDs and ESO's validating webhook when ESO is installed here.
+        const storeDeps = after(chart === undefined ? args.ready : after(args.ready, chart), login);
 
-        const store = (logical: string, storeName: string, mount: pulumi.Input<string>) => {
+        const store = (
+            logical: string,
+            storeName: string,
+            mount: pulumi.Input<string>,
+            role: pulumi.Input<string>,
+            conditions: StoreSlice["externalSecrets"]["namespaceConditions"],
+        ) => {
             const ca = vaultCaReference(c);
-            const spec = pulumi.all([args.vaultUrl, args.kubernetesAuthPath, args.role, mount]).apply(
-                ([server, authMountPath, role, path]) =>
+            const spec = pulumi.all([args.vaultUrl, args.kubernetesAuthPath, role, mount]).apply(
+                ([server, authMountPath, roleName, path]) =>
                     vaultClusterSecretStore({
                         name: storeName,
                         server,
                         mount: path,
                         authMountPath,
-                        role,
+                        role: roleName,
                         serviceAccount: { name: es.serviceAccount, namespace: es.namespace },
+                        audience: c.kubernetesAuth.audience,
                         ca,
                         caBundle: vaultStoreCaBundle(c, server, ca),
-                        conditions: es.namespaceConditions,
+                        conditions,
                     }).spec,
             );
             return new k8s.apiextensions.CustomResource(
@@ -130,17 +160,29 @@ export class ExternalSecrets extends pulumi.ComponentResource {
             );
         };
 
-        const clusterStore = store(`${name}-store`, es.storeName, args.clusterMount);
+        const conditions = es.namespaceConditions;
+        const clusterStore = store(`${name}-store`, es.storeName, args.clusterMount, args.role, conditions);
         const shared: Record<string, string> = {};
         for (const m of sharedStoreMounts(c)) {
-            store(`${name}-store-${sharedStoreSuffix(m.mount)}`, m.storeName, m.mount);
+            store(`${name}-store-${sharedStoreSuffix(m.mount)}`, m.storeName, m.mount, args.role, conditions);
             shared[m.mount] = m.storeName;
+        }
+        const tenants: Record<string, string> = {};
+        for (const t of es.tenants) {
+            const storeName = tenantStoreName(es.storeName, t.name);
+            const role = pulumi.output(args.tenantRoles).apply((roles) => {
+                const r = roles[t.name];
+                if (r === undefined) throw new Error(`no Vault role for tenant ${t.name}`);
+                return r;
+            });
+            store(`${name}-store-tenant-${t.name}`, storeName, args.clusterMount, role, [{ namespaces: t.namespaces }]);
+            tenants[t.name] = storeName;
         }
 
         if (es.canary) {
             const namespace = new k8s.core.v1.Namespace(
                 `${name}-canary-namespace`,
-                { metadata: { name: CANARY.namespace, labels: canaryNamespaceLabels() } },
+                { metadata: { name: CANARY.namespace, labels: canaryNamespaceLabels(conditions) } },
                 child,
             );
             const canary = canaryExternalSecret(es.storeName);
@@ -163,10 +205,12 @@ export class ExternalSecrets extends pulumi.ComponentResource {
 
         this.storeName = clusterStore.metadata.apply((m) => m.name as string);
         this.sharedStoreNames = pulumi.output(shared);
+        this.tenantStoreNames = pulumi.output(tenants);
         this.remoteClusterManifests = remoteClusterManifests(c);
         this.registerOutputs({
             storeName: this.storeName,
             sharedStoreNames: this.sharedStoreNames,
+            tenantStoreNames: this.tenantStoreNames,
             canarySecret: this.canarySecret,
         });
     }

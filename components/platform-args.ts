@@ -12,7 +12,9 @@ import { alertsMode, buildAlertRules } from "./lib/alert-rules";
 import { MonitoringAlertsArgs } from "./monitoring";
 import { PULUMI_POLICY } from "./lib/policy-names";
 import { renderPolicies } from "./lib/policies";
+import { tenantRoleName } from "./lib/secret-store-manifests";
 import { VaultServer, VaultServerArgs } from "./server";
+import { KvBackupArgs } from "./kv-backup";
 import { RaftSnapshotsArgs } from "./snapshots";
 import { StorageBinding, VaultStorageArgs } from "./storage";
 import { VaultConfiguration, VaultConfigurationArgs } from "./vault-setup";
@@ -47,6 +49,7 @@ export function serverArgs(config: PlatformConfig, storage: StorageBinding, prov
             storage: { mode: config.storage.mode, endpoint: config.storage.endpoint },
             oidc: { enabled: config.oidc.enabled },
             externalSecrets: { namespace: config.externalSecrets.namespace },
+            backup: { enabled: config.backup.enabled },
         },
         storage,
         provider,
@@ -81,11 +84,13 @@ export function setupArgs(
     return {
         config: {
             ...pick(config, "cluster", "kv", "oidc", "exposure", "kubernetesAuth", "audit", "trust", "server"),
+            backup: { enabled: config.backup.enabled },
             storage: { protect: config.storage.protect },
             externalSecrets: {
                 serviceAccount: config.externalSecrets.serviceAccount,
                 namespace: config.externalSecrets.namespace,
                 canary: config.externalSecrets.canary,
+                tenants: config.externalSecrets.tenants,
             },
         },
         provider: bootstrap.vaultProvider,
@@ -111,6 +116,27 @@ export function snapshotsArgs(
     };
 }
 
+/** KvBackup: the export CronJob, once the kv-backup role and the mounts are ready (backup.enabled). */
+export function backupArgs(
+    config: PlatformConfig,
+    server: Pick<VaultServer, "namespace">,
+    storage: StorageBinding,
+    configuration: Pick<VaultConfiguration, "kubernetesAuthPath" | "backupReady">,
+    provider: k8s.Provider,
+): KvBackupArgs {
+    return {
+        config: {
+            ...pick(config, "cluster", "kv", "server", "trust", "backup"),
+            kubernetesAuth: { remoteClusters: config.kubernetesAuth.remoteClusters },
+        },
+        namespace: server.namespace,
+        storage,
+        kubernetesAuthPath: configuration.kubernetesAuthPath,
+        ready: configuration.backupReady ?? [],
+        provider,
+    };
+}
+
 /** ExternalSecrets: the stores over this cluster's Kubernetes auth, once the roles and mounts are ready. */
 export function externalSecretsArgs(
     config: PlatformConfig,
@@ -129,6 +155,9 @@ export function externalSecretsArgs(
         // The order stays: the stores wait for configuration.ready (the roles and the mounts).
         kubernetesAuthPath: config.kubernetesAuth.path,
         role: config.kubernetesAuth.role,
+        tenantRoles: Object.fromEntries(
+            config.externalSecrets.tenants.map((t) => [t.name, tenantRoleName(config.kubernetesAuth.role, t.name)]),
+        ),
         clusterMount: config.cluster.name,
         ready: configuration.ready,
         canaryReady: configuration.canaryReady,
@@ -143,7 +172,17 @@ export function alertsArgs(config: PlatformConfig, provider: k8s.Provider): Moni
     return {
         mode,
         groups: buildAlertRules(
-            pick(config, "monitoring", "networkPolicy", "server", "exposure", "audit", "externalSecrets", "kv"),
+            pick(
+                config,
+                "monitoring",
+                "networkPolicy",
+                "server",
+                "exposure",
+                "audit",
+                "externalSecrets",
+                "kv",
+                "backup",
+            ),
         ),
         namespace,
         labels: config.monitoring.ruleLabels,

@@ -5,11 +5,13 @@ import { VaultBootstrap } from "./bootstrap";
 import { VaultConfiguration } from "./vault-setup";
 import { ExternalSecrets } from "./external-secrets";
 import { VaultServer } from "./server";
+import { KvBackup } from "./kv-backup";
 import { RaftSnapshots } from "./snapshots";
 import { VaultStorage } from "./storage";
 import { MonitoringAlerts } from "./monitoring";
 import {
     alertsArgs,
+    backupArgs,
     bootstrapArgs,
     externalSecretsArgs,
     serverArgs,
@@ -38,6 +40,8 @@ export class SecretPlatform extends pulumi.ComponentResource {
     public readonly externalSecrets: ExternalSecrets;
     /** The raft snapshot CronJob (raft with server.snapshots on only). */
     public readonly snapshots?: RaftSnapshots;
+    /** The KV export CronJob (backup.enabled only). */
+    public readonly backup?: KvBackup;
     /** The alert pack (with networkPolicy.monitoringNamespace, unless monitoring.alerts is off). */
     public readonly alerts?: MonitoringAlerts;
 
@@ -62,6 +66,13 @@ export class SecretPlatform extends pulumi.ComponentResource {
             this.snapshots = new RaftSnapshots(
                 `${name}-snapshots`,
                 snapshotsArgs(config, this.server, storage, this.configuration, kubernetes),
+                child,
+            );
+        }
+        if (config.backup.enabled) {
+            this.backup = new KvBackup(
+                `${name}-backup`,
+                backupArgs(config, this.server, storage, this.configuration, kubernetes),
                 child,
             );
         }

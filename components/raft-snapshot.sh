@@ -4,7 +4,9 @@
 # the `aws` CLI (step 2, AWS CLI image), nothing else.
 #
 #   raft-snapshot.sh save     log in with the pod's ServiceAccount token, save a snapshot to $SNAPSHOT_DIR
-#   raft-snapshot.sh upload   copy that snapshot to s3://$SNAPSHOT_BUCKET/$SNAPSHOT_KEY_PREFIX<name>
+#   raft-snapshot.sh upload   copy that snapshot to s3://$SNAPSHOT_BUCKET/$SNAPSHOT_KEY_PREFIX<name>,
+#                             then latest.json beside it (the last good snapshot: object, completedAt,
+#                             completedAtUnix, bytes)
 #
 # Environment (none of it secret):
 #   SNAPSHOT_DIR         directory shared by the two steps (default /snap)
@@ -87,6 +89,15 @@ upload() {
     fi
     aws "$@" || die "upload of $name to s3://$SNAPSHOT_BUCKET/$key failed"
     log "uploaded s3://$SNAPSHOT_BUCKET/$key"
+    # Only after the snapshot is in the bucket: the marker names the last good one ($HOME is the step's tmpfs).
+    now=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
+    printf '{"object":"%s","completedAt":"%s","completedAtUnix":%s,"bytes":%s}\n' \
+        "$name" "$now" "$(date -u '+%s')" "$(wc -c <"$dir/$name" | tr -d ' ')" >"$HOME/latest.json"
+    set -- s3 cp "$HOME/latest.json" "s3://$SNAPSHOT_BUCKET/${prefix}latest.json" --only-show-errors
+    if [ -n "${S3_ENDPOINT:-}" ]; then
+        set -- --endpoint-url "$S3_ENDPOINT" "$@"
+    fi
+    aws "$@" || die "upload of ${prefix}latest.json failed (the snapshot itself is in the bucket)"
 }
 
 case "${1:-}" in

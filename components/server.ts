@@ -2,7 +2,16 @@ import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { StorageBinding } from "./storage";
-import { buildHttpRoute, buildIngress, buildServersTransport, ExposureSlice } from "./lib/exposure";
+import {
+    buildHttpRoute,
+    buildIngress,
+    buildServersTransport,
+    buildSysBlockIngress,
+    ExposureSlice,
+    SYS_BLOCK_NAME,
+    UNROUTED_SERVICE,
+    unroutedServiceSpec,
+} from "./lib/exposure";
 import {
     awsSharedCredentialsFile,
     buildVaultValues,
@@ -74,6 +83,11 @@ function withCredentialsChecksum(values: Record<string, unknown>, checksum: stri
 export class VaultServer extends pulumi.ComponentResource {
     /** Namespace Vault runs in (resolves once the Namespace exists). */
     public readonly namespace: pulumi.Output<string>;
+    /**
+     * Vault's server in its cluster, as bootstrap tells it apart: the namespace's uid. A new cluster (or the
+     * namespace created again) gives a new one, unknown in the preview of the update that creates it.
+     */
+    public readonly identity: pulumi.Output<string>;
     /** In-cluster URL of the Vault service (e.g. http://vault.vault.svc:8200). */
     public readonly internalUrl: string;
     /** Name of Vault's service account (the chart's, named after the release). */
@@ -255,6 +269,45 @@ export class VaultServer extends pulumi.ComponentResource {
             },
         );
 
+        // The unauthenticated ceremonies (generate-root, rekey, raft join) off the exposed host.
+        const blocked = buildSysBlockIngress(c);
+        let sysBlocked: k8s.networking.v1.Ingress | undefined;
+        if (blocked !== undefined) {
+            const guard =
+                blocked.middleware === undefined
+                    ? new k8s.core.v1.Service(
+                          `${name}-unrouted`,
+                          {
+                              metadata: { name: UNROUTED_SERVICE, namespace, labels: MANAGED_LABELS },
+                              spec: unroutedServiceSpec(),
+                          },
+                          child,
+                      )
+                    : new k8s.apiextensions.CustomResource(
+                          `${name}-sys-blocked-middleware`,
+                          {
+                              apiVersion: "traefik.io/v1alpha1",
+                              kind: "Middleware",
+                              metadata: { name: SYS_BLOCK_NAME, namespace, labels: MANAGED_LABELS },
+                              spec: blocked.middleware,
+                          },
+                          child,
+                      );
+            sysBlocked = new k8s.networking.v1.Ingress(
+                `${name}-sys-blocked`,
+                {
+                    metadata: {
+                        name: SYS_BLOCK_NAME,
+                        namespace,
+                        labels: MANAGED_LABELS,
+                        annotations: blocked.annotations,
+                    },
+                    spec: blocked.spec,
+                },
+                // The refusal exists before the paths are routed to it.
+                { ...child, dependsOn: [guard] },
+            );
+        }
         const ingress = buildIngress(c);
         if (ingress !== undefined) {
             new k8s.networking.v1.Ingress(
@@ -268,7 +321,8 @@ export class VaultServer extends pulumi.ComponentResource {
                     },
                     spec: ingress.spec,
                 },
-                child,
+                // `/` is routed only once the ceremonies' paths are refused.
+                { ...child, dependsOn: sysBlocked === undefined ? [] : [sysBlocked] },
             );
         }
         const transport = buildServersTransport(c);
@@ -325,6 +379,7 @@ export class VaultServer extends pulumi.ComponentResource {
         }
 
         this.namespace = namespace;
+        this.identity = ns.metadata.uid;
         this.internalUrl = internalUrl(c);
         this.serviceAccountName = RELEASE_NAME;
         this.ready = readinessOf([this.chart, ...policies]);

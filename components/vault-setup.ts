@@ -9,9 +9,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as vault from "@pulumi/vault";
 import { durationSeconds, PlatformConfig } from "./config";
-import { PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
-import { SNAPSHOT_NAME } from "./lib/contracts";
-import { CANARY, canaryValue } from "./lib/secret-store-manifests";
+import { KV_BACKUP_POLICY, PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
+import { BACKUP_NAME, SNAPSHOT_NAME } from "./lib/contracts";
+import { CANARY, canaryValue, tenantRoleName } from "./lib/secret-store-manifests";
 import {
     AutheliaClient,
     autheliaClient,
@@ -30,6 +30,8 @@ import {
     READER_TEMPLATE,
     renderPolicies,
     RenderedPolicy,
+    tenantPolicies,
+    tenantPolicyName,
 } from "./lib/policies";
 import { after, Readiness, readinessOf } from "./lib/readiness";
 
@@ -49,7 +51,10 @@ export type SetupSlice = PolicySlice &
     KvSlice &
     Pick<PlatformConfig, "audit" | "trust"> & {
         readonly storage: Pick<PlatformConfig["storage"], "protect">;
-        readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "serviceAccount" | "namespace" | "canary">;
+        readonly externalSecrets: Pick<
+            PlatformConfig["externalSecrets"],
+            "serviceAccount" | "namespace" | "canary" | "tenants"
+        >;
     };
 
 /** What VaultConfiguration is built from; setupArgs (platform-args.ts) makes it. */
@@ -68,6 +73,10 @@ export interface VaultConfigurationArgs {
 export const RAFT_SNAPSHOT_ROLE = "raft-snapshot";
 /** ServiceAccount of the raft snapshot job, in Vault's namespace. */
 export const SNAPSHOT_SERVICE_ACCOUNT = SNAPSHOT_NAME;
+/** Kubernetes auth role of the KV export job, on the local mount. */
+export const KV_BACKUP_ROLE = "kv-backup";
+/** ServiceAccount of the KV export job, in Vault's namespace. */
+export const BACKUP_SERVICE_ACCOUNT = BACKUP_NAME;
 
 /** Where the file audit device writes: the chart's audit volume, or the pod log. */
 export function auditFilePath(target: "file" | "stdout"): string {
@@ -119,6 +128,8 @@ export class VaultConfiguration extends pulumi.ComponentResource {
     public readonly kubernetesAuthPath: pulumi.Output<string>;
     /** Kubernetes auth role External Secrets logs in with. */
     public readonly externalSecretsRole: pulumi.Output<string>;
+    /** The tenant groups' Kubernetes auth roles, by tenant name (externalSecrets.tenants). */
+    public readonly tenantRoles: pulumi.Output<Record<string, string>>;
     /** This cluster's KV v2 mount. */
     public readonly clusterMount: pulumi.Output<string>;
     /** SHA-256 (hex) of the canary value, with externalSecrets.canary on. */
@@ -140,6 +151,10 @@ export class VaultConfiguration extends pulumi.ComponentResource {
     public readonly snapshotRole?: vault.kubernetes.AuthBackendRole;
     /** Readiness of that role (after its auth config and policy), for the snapshot job; with snapshotRole only. */
     public readonly snapshotReady?: Readiness;
+    /** Kubernetes auth role of the KV export job (backup.enabled only). */
+    public readonly backupRole?: vault.kubernetes.AuthBackendRole;
+    /** Readiness of that role (after its auth config and policy), for the export job; with backupRole only. */
+    public readonly backupReady?: Readiness;
     /** Readiness for the External Secrets stores: the ESO roles (after their auth config and reader policy) and the KV mounts with their settings. */
     public readonly ready: Readiness;
 
@@ -154,7 +169,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                 `policies/${READER_TEMPLATE}.hcl: required, and must use {{cluster_mount}} (the External Secrets reader)`,
             );
         }
-        const rendered = renderPolicies(c, templates);
+        const rendered = [...renderPolicies(c, templates), ...tenantPolicies(c)];
         const groups = c.oidc.enabled ? groupPolicyNames(c, templates) : {};
 
         const base: pulumi.CustomResourceOptions = { parent: this, provider: args.provider };
@@ -307,7 +322,8 @@ export class VaultConfiguration extends pulumi.ComponentResource {
         };
         const role = (
             suffix: string,
-            cluster: string,
+            roleName: string,
+            policy: vault.Policy,
             backend: vault.AuthBackend,
             authConfig: vault.kubernetes.AuthBackendConfig,
             sa: { serviceAccount: string; namespace: string },
@@ -316,10 +332,12 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                 `${name}-k8s-auth${suffix}-role`,
                 {
                     backend: backend.path,
-                    roleName: k.role,
+                    roleName,
                     boundServiceAccountNames: [sa.serviceAccount],
                     boundServiceAccountNamespaces: [sa.namespace],
-                    tokenPolicies: [readerOf(cluster).name],
+                    // Only tokens minted for Vault (the stores' serviceAccountRef.audiences), not the API server's.
+                    audience: k.audience,
+                    tokenPolicies: [policy.name],
                     tokenTtl: durationSeconds(k.tokenTtl),
                     tokenMaxTtl: durationSeconds(k.tokenMaxTtl),
                 },
@@ -332,8 +350,30 @@ export class VaultConfiguration extends pulumi.ComponentResource {
             kubernetesCaCert: k.caCert,
             disableLocalCaJwt: false,
         });
-        const localRole = role("", c.cluster.name, local.backend, local.authConfig, c.externalSecrets);
+        const localRole = role(
+            "",
+            k.role,
+            readerOf(c.cluster.name),
+            local.backend,
+            local.authConfig,
+            c.externalSecrets,
+        );
         const roles = [localRole];
+        // One role per tenant group, same login ServiceAccount, its own narrow policy.
+        const tenantRoles: Record<string, pulumi.Output<string>> = {};
+        for (const t of c.externalSecrets.tenants) {
+            const policy = policies.get(tenantPolicyName(c.cluster.name, t.name)) as vault.Policy;
+            const r = role(
+                `-tenant-${t.name}`,
+                tenantRoleName(k.role, t.name),
+                policy,
+                local.backend,
+                local.authConfig,
+                c.externalSecrets,
+            );
+            roles.push(r);
+            tenantRoles[t.name] = r.roleName;
+        }
         const snapshotPolicy = policies.get(RAFT_SNAPSHOT_POLICY);
         if (snapshotPolicy !== undefined) {
             // Only the snapshot job's ServiceAccount; a token that outlives one snapshot by little.
@@ -352,6 +392,25 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                 { ...child, dependsOn: after(audited, local.authConfig) },
             );
         }
+        const backupPolicy = policies.get(KV_BACKUP_POLICY);
+        if (backupPolicy !== undefined) {
+            // Only the export job's ServiceAccount; read-only on the managed mounts, for one export's time.
+            this.backupRole = new vault.kubernetes.AuthBackendRole(
+                `${name}-k8s-auth-kv-backup-role`,
+                {
+                    backend: local.backend.path,
+                    roleName: KV_BACKUP_ROLE,
+                    boundServiceAccountNames: [BACKUP_SERVICE_ACCOUNT],
+                    boundServiceAccountNamespaces: [c.server.namespace],
+                    tokenPolicies: [backupPolicy.name],
+                    tokenTtl: 300,
+                    tokenMaxTtl: 900,
+                    tokenNoDefaultPolicy: true,
+                },
+                // The mounts too: an export before they exist would find nothing and succeed.
+                { ...child, dependsOn: after(audited, local.authConfig, ...mounts.values()) },
+            );
+        }
         for (const r of k.remoteClusters) {
             // Another cluster's API: its own CA and reviewer token, never Vault's local ones.
             const remote = auth(`-${r.name}`, r.name, `kubernetes-${r.name}`, {
@@ -360,11 +419,12 @@ export class VaultConfiguration extends pulumi.ComponentResource {
                 tokenReviewerJwt: r.reviewerJwt,
                 disableLocalCaJwt: true,
             });
-            roles.push(role(`-${r.name}`, r.name, remote.backend, remote.authConfig, r));
+            roles.push(role(`-${r.name}`, k.role, readerOf(r.name), remote.backend, remote.authConfig, r));
         }
 
         this.kubernetesAuthPath = local.backend.path;
         this.externalSecretsRole = localRole.roleName;
+        this.tenantRoles = pulumi.all(tenantRoles);
         this.clusterMount = (mounts.get(c.cluster.name) as vault.Mount).path;
 
         // The canary: a known value under the cluster's mount, read back by the canary ExternalSecret. Not a
@@ -388,9 +448,11 @@ export class VaultConfiguration extends pulumi.ComponentResource {
         this.policyNames = pulumi.all([...policies.values()].map((p) => p.name));
         this.ready = readinessOf([...roles, ...mounts.values(), ...kvSettings]);
         this.snapshotReady = this.snapshotRole === undefined ? undefined : readinessOf([this.snapshotRole]);
+        this.backupReady = this.backupRole === undefined ? undefined : readinessOf([this.backupRole]);
         this.registerOutputs({
             kubernetesAuthPath: this.kubernetesAuthPath,
             externalSecretsRole: this.externalSecretsRole,
+            tenantRoles: this.tenantRoles,
             clusterMount: this.clusterMount,
             canarySha256: this.canarySha256,
             policyNames: this.policyNames,

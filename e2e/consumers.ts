@@ -6,15 +6,18 @@
  * the policy files promise, never from the program's own computation.
  */
 import { Cluster, createNamespace } from "./rig/kube";
+import { apply } from "./node/identity";
 import { RigHydra } from "./rig/hydra";
-import { RigVault } from "./rig/vault";
+import { VaultClient } from "./rig/vault";
 import { AutheliaClientOutput, oidcLogin, registerClient } from "./oidc";
-import { readThroughStore } from "./rig/store-client";
+import { Reach, readThroughStore } from "./rig/store-client";
 
 export interface ConsumerRig {
     readonly cluster: Cluster;
-    readonly vault: RigVault;
+    readonly vault: VaultClient;
     readonly caPem: string;
+    /** How the rig reaches a store's in-cluster server from the host (its relay). */
+    readonly reach: Reach;
 }
 
 /** The parts of the stack file the checks read (raw, before the program's defaults). */
@@ -23,7 +26,16 @@ export interface StackFacts {
     /** The cluster's KV mount (named after the cluster). */
     readonly clusterMount: string;
     readonly esoNamespace: string;
+    /** server.namespace: Vault's namespace. */
+    readonly vaultNamespace: string;
+    /** networkPolicy.monitoringNamespace (the namespace that may scrape 8202). */
+    readonly monitoringNamespace: string;
+    /** The stores' login ServiceAccount (made by the stack in ESO's namespace). */
     readonly esoServiceAccount: string;
+    /** kubernetesAuth.audience: what the stores' tokens are for and the roles require. */
+    readonly audience: string;
+    /** A namespace the stores admit (externalSecrets.namespaceConditions), with the labels that admit it. */
+    readonly admitted: { readonly name: string; readonly labels: Readonly<Record<string, string>> };
     readonly kubernetesAuthPath: string;
     readonly kubernetesAuthRole: string;
     readonly oidcPath: string;
@@ -42,6 +54,18 @@ function check(ok: boolean, what: string, seen: unknown): void {
 const same = (a: readonly string[], b: readonly string[]) =>
     JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 
+/** A namespace the first of the stores' namespaceConditions admits: one it names, or a new one with its labels. */
+function admittedNamespace(eso: Record<string, unknown>): StackFacts["admitted"] {
+    const first = (
+        (eso.namespaceConditions ?? []) as {
+            namespaces?: string[];
+            namespaceSelector?: { matchLabels?: Record<string, string> };
+        }[]
+    )[0];
+    if (first?.namespaces?.[0] !== undefined) return { name: first.namespaces[0], labels: {} };
+    return { name: "e2e-app", labels: { ...first?.namespaceSelector?.matchLabels } };
+}
+
 /** The stack file's facts, with the config schema's documented defaults where the file is silent. */
 export function stackFacts(config: Record<string, unknown>): StackFacts {
     const get = (key: string) => (config[`secret-platform:${key}`] ?? {}) as Record<string, unknown>;
@@ -59,7 +83,11 @@ export function stackFacts(config: Record<string, unknown>): StackFacts {
         clusterName: cluster,
         clusterMount: cluster,
         esoNamespace: String(eso.namespace ?? "external-secrets"),
-        esoServiceAccount: String(eso.serviceAccount ?? "external-secrets"),
+        vaultNamespace: String(get("server").namespace ?? "vault"),
+        monitoringNamespace: String(get("networkPolicy").monitoringNamespace ?? "monitoring"),
+        esoServiceAccount: String(eso.serviceAccount ?? "vault-login"),
+        audience: String(k.audience ?? "vault"),
+        admitted: admittedNamespace(eso),
         kubernetesAuthPath: String(k.path ?? `kubernetes-${cluster}`),
         kubernetesAuthRole: String(k.role ?? "external-secrets"),
         oidcPath: String(o.path ?? "oidc"),
@@ -113,21 +141,6 @@ export async function syncThroughStores(
     log: (m: string) => void,
 ): Promise<void> {
     const k = (method: string, p: string, body?: unknown) => r.cluster.request(method, p, body);
-    // What ESO's own install provides: its namespace and ServiceAccount. The review uses the client's token
-    // (the rig's Vault has no pod token of its own), so the rig binds it to system:auth-delegator.
-    await createNamespace(r.cluster, facts.esoNamespace);
-    await k("POST", `/api/v1/namespaces/${facts.esoNamespace}/serviceaccounts`, {
-        apiVersion: "v1",
-        kind: "ServiceAccount",
-        metadata: { name: facts.esoServiceAccount },
-    });
-    await k("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-        apiVersion: "rbac.authorization.k8s.io/v1",
-        kind: "ClusterRoleBinding",
-        metadata: { name: "e2e-eso-auth-delegator" },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "system:auth-delegator" },
-        subjects: [{ kind: "ServiceAccount", name: facts.esoServiceAccount, namespace: facts.esoNamespace }],
-    });
     const v = (method: string, p: string, body?: unknown) => r.vault.request(method, p, body, root);
     for (const [p, value] of [
         [`/v1/${facts.clusterMount}/data/app/db/password`, "db-from-vault"],
@@ -137,11 +150,18 @@ export async function syncThroughStores(
         const res = await v("POST", p, newKey({ value }));
         check(res.status === 200, `write ${p}`, res.body);
     }
-    const ns = "e2e-app";
-    await createNamespace(r.cluster, ns);
+    // A namespace the stores admit (by name or by its labels), and one they do not.
+    const ns = facts.admitted.name;
+    await apply(r.cluster, `/api/v1/namespaces/${ns}`, {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: ns, labels: facts.admitted.labels },
+    });
+    const unlisted = "e2e-unlisted-app";
+    await createNamespace(r.cluster, unlisted);
     const start = Date.now();
     const read = (storeName: string, key: string) =>
-        readThroughStore(r.cluster, storeName, { namespace: ns, key, property: "value" });
+        readThroughStore(r.cluster, storeName, { namespace: ns, key, property: "value" }, r.reach);
     for (const [storeName, key, expected] of [
         [store, "app/db/password", "db-from-vault"],
         [sharedStore, `${facts.sharedReadable}/registry`, "registry-from-vault"],
@@ -149,6 +169,17 @@ export async function syncThroughStores(
         const got = await read(storeName, key);
         check(got.ok && got.value === expected, `${key} through ${storeName} holds Vault's value`, got);
     }
+    const outside = await readThroughStore(
+        r.cluster,
+        store,
+        { namespace: unlisted, key: "app/db/password", property: "value" },
+        r.reach,
+    );
+    check(
+        !outside.ok && outside.step === "conditions",
+        `a namespace the stores do not admit (${unlisted}) stops at the store's conditions`,
+        outside,
+    );
     const denied = await read(sharedStore, "e2e-private/x");
     check(
         !denied.ok && denied.step === "read" && denied.reason.startsWith("HTTP 403"),
@@ -157,17 +188,20 @@ export async function syncThroughStores(
     );
     log(
         `  reads through the stack's stores (${store}, ${sharedStore}) as ESO's Vault provider makes them ` +
-            `(TokenRequest, Kubernetes auth login reviewed by the rig's API server, KV v2 read; rig/store-client.ts, ` +
-            `not the ESO controller): db and registry read in ${Date.now() - start} ms; e2e-private/x denied (${(denied as { reason: string }).reason.replace(/\s+/g, " ")})`,
+            `from the host through the rig's relay to the store's Service (TokenRequest, Kubernetes auth login ` +
+            `reviewed by Vault's pod at the API server, KV v2 read; rig/store-client.ts, not the ESO controller): db and registry read in ${Date.now() - start} ms; e2e-private/x denied (${(denied as { reason: string }).reason.replace(/\s+/g, " ")})`,
     );
-    await k("DELETE", `/api/v1/namespaces/${ns}`);
+    log(
+        `  ${unlisted} (not admitted by the stores' namespaceConditions) stops at the conditions: ${(outside as { reason: string }).reason}`,
+    );
+    await k("DELETE", `/api/v1/namespaces/${unlisted}`);
 }
 
-async function tokenRequest(r: ConsumerRig, namespace: string, sa: string): Promise<string> {
+async function tokenRequest(r: ConsumerRig, namespace: string, sa: string, audience?: string): Promise<string> {
     const res = await r.cluster.request("POST", `/api/v1/namespaces/${namespace}/serviceaccounts/${sa}/token`, {
         apiVersion: "authentication.k8s.io/v1",
         kind: "TokenRequest",
-        spec: { expirationSeconds: 600 },
+        spec: { expirationSeconds: 600, ...(audience === undefined ? {} : { audiences: [audience] }) },
     });
     check(res.status === 201, `TokenRequest for ${namespace}/${sa}`, res.body);
     return res.body.status.token as string;
@@ -181,7 +215,11 @@ async function tokenRequest(r: ConsumerRig, namespace: string, sa: string): Prom
  */
 export async function kubernetesLogin(r: ConsumerRig, facts: StackFacts, log: (m: string) => void): Promise<void> {
     const loginPath = `/v1/auth/${facts.kubernetesAuthPath}/login`;
-    const jwt = await tokenRequest(r, facts.esoNamespace, facts.esoServiceAccount);
+    // A token for the API server's audience (TokenRequest's default) is refused; one for the stores' audience logs in.
+    const apiAudience = await tokenRequest(r, facts.esoNamespace, facts.esoServiceAccount);
+    const wrongAudience = await r.vault.request("PUT", loginPath, { role: facts.kubernetesAuthRole, jwt: apiAudience });
+    check(wrongAudience.status === 403, "a token for the API server's audience is refused", wrongAudience.body);
+    const jwt = await tokenRequest(r, facts.esoNamespace, facts.esoServiceAccount, facts.audience);
     const login = await r.vault.request("PUT", loginPath, { role: facts.kubernetesAuthRole, jwt });
     check(login.status === 200, "the store's ServiceAccount logs in through Kubernetes auth", login.body);
     const reader = `external-secrets-reader-${facts.clusterName}`;
@@ -204,12 +242,12 @@ export async function kubernetesLogin(r: ConsumerRig, facts: StackFacts, log: (m
     await r.vault.request("PUT", "/v1/auth/token/revoke-self", {}, token);
 
     // The namespace's default ServiceAccount (made by the controller manager) is not the store's.
-    const other = await tokenRequest(r, facts.esoNamespace, "default");
+    const other = await tokenRequest(r, facts.esoNamespace, "default", facts.audience);
     const refused = await r.vault.request("PUT", loginPath, { role: facts.kubernetesAuthRole, jwt: other });
     check(refused.status === 403, "another ServiceAccount's token is refused", refused);
     log(
         `  TokenRequest token of ${facts.esoNamespace}/${facts.esoServiceAccount} -> auth/${facts.kubernetesAuthPath} role ${facts.kubernetesAuthRole}: ` +
-            `policies exactly [${[...policies].sort().join(", ")}]; reads ${facts.clusterMount}/app/db/password, write denied (403); ` +
+            `audience ${facts.audience} (the API server's own audience refused: 403); policies exactly [${[...policies].sort().join(", ")}]; reads ${facts.clusterMount}/app/db/password, write denied (403); ` +
             `${facts.esoNamespace}/default refused (403: ${String(refused.body.errors?.[0]).slice(0, 80)})`,
     );
 }

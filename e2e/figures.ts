@@ -207,3 +207,13 @@ export function formatFigure(f: Figure): string {
         `(per kind of process, its processes summed, MiB: ${parts}); this process (harness, inline probes) ${f.memory.peakSelfMiB} MiB`
     );
 }
+
+/** A time the scenario measures itself (not an engine operation): what, and how long. */
+export interface Timing {
+    readonly what: string;
+    readonly ms: number;
+}
+
+export function formatTiming(t: Timing): string {
+    return `${t.what}: ${(t.ms / 1000).toFixed(1)} s`;
+}

@@ -10,7 +10,7 @@
  */
 import * as https from "https";
 import { RigHydra } from "./rig/hydra";
-import { RigVault } from "./rig/vault";
+import { VaultClient } from "./rig/vault";
 
 function check(ok: boolean, what: string, seen: unknown): void {
     if (!ok) throw new Error(`check failed: ${what}; seen: ${JSON.stringify(seen).slice(0, 2000)}`);
@@ -128,7 +128,7 @@ export interface OidcLogin {
  * then Vault's callback with the state and code from the final redirect.
  */
 export async function oidcLogin(
-    vault: RigVault,
+    vault: VaultClient,
     hydra: RigHydra,
     ca: string,
     opts: { mount: string; role: string; redirectUri: string; groupsClaim: string; user: OidcUser },
@@ -141,7 +141,7 @@ export async function oidcLogin(
     check(auth.status === 200 && authUrl.startsWith(hydra.issuer), "Vault's auth_url points at hydra", auth.body);
     const jar = new Map<string, string>();
 
-    const toLogin = redirectOf(await hop(authUrl, ca, jar), authUrl, "hydra's authorization endpoint");
+    const toLogin = redirectOf(await hop(hydra.hostUrl(authUrl), ca, jar), authUrl, "hydra's authorization endpoint");
     const loginChallenge = toLogin.searchParams.get("login_challenge");
     check(
         toLogin.href.startsWith(hydra.loginUrl) && loginChallenge !== null,
@@ -156,7 +156,7 @@ export async function oidcLogin(
     const afterLogin = String((login.body as { redirect_to?: string }).redirect_to ?? "");
     check(login.status === 200 && afterLogin !== "", "hydra accepts the login", login.body);
 
-    const toConsent = redirectOf(await hop(afterLogin, ca, jar), afterLogin, "hydra after the login");
+    const toConsent = redirectOf(await hop(hydra.hostUrl(afterLogin), ca, jar), afterLogin, "hydra after the login");
     const consentChallenge = toConsent.searchParams.get("consent_challenge");
     check(
         toConsent.href.startsWith(hydra.consentUrl) && consentChallenge !== null,
@@ -181,7 +181,7 @@ export async function oidcLogin(
     const afterConsent = String((consent.body as { redirect_to?: string }).redirect_to ?? "");
     check(consent.status === 200 && afterConsent !== "", "hydra accepts the consent", consent.body);
 
-    const back = redirectOf(await hop(afterConsent, ca, jar), afterConsent, "hydra after the consent");
+    const back = redirectOf(await hop(hydra.hostUrl(afterConsent), ca, jar), afterConsent, "hydra after the consent");
     const code = back.searchParams.get("code");
     const state = back.searchParams.get("state");
     check(

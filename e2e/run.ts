@@ -1,7 +1,10 @@
 /**
  * `npm run e2e`: the platform under the real Pulumi engine, on a rig of real
- * parts on loopback (a CA, etcd + kube-apiserver + kube-controller-manager,
- * an https Helm repository, the CLI with locally built plugins).
+ * parts on this machine only (a CA, etcd + kube-apiserver +
+ * kube-controller-manager, an https Helm repository, the CLI with locally
+ * built plugins) and a single-node Kubernetes (e2e/node/) whose pods run the
+ * chart's Vault from an image built here, against the rig's S3 server and
+ * OIDC provider relayed into the node.
  *
  *   npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in]
  *
@@ -28,7 +31,11 @@ import { prepareEngine } from "./rig/pulumi";
 import { buildHint, E2eTool, missingTools, pulumiRoot, referenceDir, toolPath, VERSIONS } from "./rig/tools";
 import { startHydra } from "./rig/hydra";
 import { startVault } from "./rig/vault";
-import { Figure, formatFigure } from "./figures";
+import { startS3 } from "./rig/s3";
+import { Figure, formatFigure, formatTiming, Timing } from "./figures";
+import { nodeClusterOptions, startNode } from "./node/node";
+import { missingNodeTools, nodeTools } from "./node/tools";
+import { vaultImage } from "./node/vault-image";
 import { copyProject } from "./rig/project";
 import { platformLifecycle, previewPlatform } from "./scenario";
 import {
@@ -54,6 +61,7 @@ const NEEDED: readonly E2eTool[] = [
     "kube-controller-manager",
     "vault",
     "hydra",
+    "gofakes3",
 ];
 
 function log(line: string): void {
@@ -92,7 +100,8 @@ async function main(argv: readonly string[]): Promise<number> {
         console.error(`e2e: no stack file ${stackFile} (${USAGE})`);
         return 2;
     }
-    const missing = missingTools(NEEDED);
+    const missing: { tool: string; path: string }[] = missingTools(NEEDED);
+    for (const m of missingNodeTools()) missing.push({ tool: "node", path: m });
     let vaultChartDir = "";
     let esoCrdDir = "";
     try {
@@ -106,7 +115,9 @@ async function main(argv: readonly string[]): Promise<number> {
             console.error(
                 m.tool === "reference"
                     ? `e2e: MISSING REFERENCE DATA: ${m.path}`
-                    : `e2e: MISSING TOOL ${m.tool} (looked at ${m.path}): build it with \`${buildHint(m.tool)}\``,
+                    : m.tool === "node"
+                      ? `e2e: MISSING NODE TOOL ${m.path}: build it with \`bash scripts/build-node-tools.sh\``
+                      : `e2e: MISSING TOOL ${m.tool} (looked at ${m.path}): build it with \`${buildHint(m.tool as E2eTool)}\``,
             );
         }
         console.error(
@@ -121,6 +132,8 @@ async function main(argv: readonly string[]): Promise<number> {
     const rig = new Rig();
     log(`e2e: rig dir ${rig.dir} (logs in ${rig.logDir}); stack file ${stackFile}`);
     const figures: Figure[] = [];
+    const timings: Timing[] = [];
+    let nodeMemory = "";
     let vaultPlugin!: VaultPlugin;
     try {
         // Temp files of this process and of the CLI (the Automation API's event logs) go under the rig's dir.
@@ -133,12 +146,18 @@ async function main(argv: readonly string[]): Promise<number> {
         await step("PKI", () => provePki(ca, rig, log));
 
         let cluster!: Awaited<ReturnType<typeof startCluster>>;
-        await step(`Kubernetes ${VERSIONS.kubernetes} control plane (no kubelet: pods stay Pending)`, async () => {
-            cluster = await startCluster(rig, ca, {
-                etcd: toolPath("etcd"),
-                kubeApiserver: toolPath("kube-apiserver"),
-                kubeControllerManager: toolPath("kube-controller-manager"),
-            });
+        await step(`Kubernetes ${VERSIONS.kubernetes} control plane`, async () => {
+            cluster = await startCluster(
+                rig,
+                ca,
+                {
+                    etcd: toolPath("etcd"),
+                    kubeApiserver: toolPath("kube-apiserver"),
+                    kubeControllerManager: toolPath("kube-controller-manager"),
+                },
+                log,
+                nodeClusterOptions(),
+            );
             log(`  kubeconfig ${cluster.kubeconfig}, context ${cluster.context}`);
         });
         await step("Kubernetes proofs", () => proveKube(cluster, esoCrdFiles(esoCrdDir), log));
@@ -196,30 +215,88 @@ async function main(argv: readonly string[]): Promise<number> {
                 figures.push(preview.figure);
             },
         );
+        let node!: Awaited<ReturnType<typeof startNode>>;
+        let image = "";
+        await step(
+            `single-node Kubernetes (kubelet ${VERSIONS.kubernetes}, containerd, kube-proxy, kube-router, CoreDNS)`,
+            async () => {
+                node = await startNode(rig, ca, cluster, { log });
+                const start = Date.now();
+                const built = await vaultImage(nodeTools(), toolPath("vault"), rig.subdir("node/images"));
+                await node.loadImage(built);
+                image = built.ref;
+                log(
+                    `  node Ready in ${node.figures.startMs} ms; Vault image ${image} built and imported in ${Date.now() - start} ms`,
+                );
+                timings.push({
+                    what: "node start (images, containerd, kubelet, kube-proxy, kube-router, CoreDNS Ready)",
+                    ms: node.figures.startMs,
+                });
+            },
+        );
+        let s3!: Awaited<ReturnType<typeof startS3>>;
+        let s3At!: Awaited<ReturnType<typeof node.relayIn>>;
+        await step("S3 server (gofakes3 playing Garage) behind TLS at the node's address", async () => {
+            s3 = await startS3(rig, toolPath("gofakes3"), "vault-e2e", log);
+            const tls = await ca.issueServer("s3", { ips: [node.network.nodeIp] });
+            s3At = await node.relayIn("s3", s3.upstream, { tls });
+            log(`  pods reach it at https://${s3At.host}:${s3At.port} (TLS from the rig CA ends there)`);
+        });
         let hydra!: Awaited<ReturnType<typeof startHydra>>;
-        await step(`OIDC provider (hydra ${VERSIONS.hydra})`, async () => {
-            hydra = await startHydra(rig, ca, toolPath("hydra"), log);
+        let oidcAt!: Awaited<ReturnType<typeof node.relayIn>>;
+        let unlisted!: Awaited<ReturnType<typeof node.relayIn>>;
+        await step(`OIDC provider (hydra ${VERSIONS.hydra}) at the node's address`, async () => {
+            hydra = await startHydra(rig, ca, toolPath("hydra"), log, { publicIp: node.network.nodeIp });
             await proveHydra(hydra, log);
+            const upstream = { host: "127.0.0.1", port: hydra.publicPort };
+            oidcAt = await node.relayIn("oidc", upstream, { port: hydra.publicPort });
+            unlisted = await node.relayIn("unlisted", upstream);
+            log(
+                `  issuer ${hydra.issuer} for pods and the rig; the same provider on ${unlisted.host}:${unlisted.port}, a port no stack lists`,
+            );
         });
         await step(
-            "the platform's lifecycle: up, consumers and OIDC logins, up again, refresh, day-2, destroy",
+            "the platform's lifecycle on the node: up, vault-0 and its pod spec, consumers in and out of the cluster, OIDC logins, NetworkPolicy both ways, restart, up again, refresh, day-2, destroy",
             async () => {
-                const fresh = await startVault(rig, ca, toolPath("vault"), log, "platform-vault");
                 const f = await platformLifecycle(
                     rig,
                     engine,
                     project,
                     stackFile,
-                    { cluster, repo, vault: fresh, ca, hydra },
+                    {
+                        cluster,
+                        repo,
+                        ca,
+                        hydra,
+                        node,
+                        s3: { server: s3, at: s3At },
+                        oidcAt,
+                        unlisted,
+                        vaultImage: image,
+                    },
                     log,
                 );
                 figures.push(f.firstUp, f.secondUp, f.preview);
+                timings.push(...f.timings);
             },
         );
+        await step("the node's teardown", async () => {
+            const peak = node.peakMemory();
+            nodeMemory = `the node's peak memory: its daemons ${peak.daemonsMiB} MiB (each one's peak RSS, summed) and its pods ${peak.podsMiB} MiB (the kubepods cgroup's peak)`;
+            const { errors, checks } = await node.stop();
+            for (const c of checks) log(`  ${c.ok ? "ok" : "LEFT"}: ${c.what}: ${c.detail}`);
+            if (errors.length > 0 || checks.some((c) => !c.ok)) {
+                throw new Error(
+                    `the node's teardown left the host changed: ${[...errors, ...checks.filter((c) => !c.ok).map((c) => c.what)].join("; ")}`,
+                );
+            }
+        });
         log(
             `e2e: figures (${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; a benchmark, not an assertion)`,
         );
         for (const f of figures) log(`  ${formatFigure(f)}`);
+        for (const t of timings) log(`  ${formatTiming(t)}`);
+        if (nodeMemory !== "") log(`  ${nodeMemory}`);
     } catch (err) {
         console.error(`e2e: the rig at the failure:\n${rig.describe()}`);
         throw err;
@@ -227,7 +304,7 @@ async function main(argv: readonly string[]): Promise<number> {
         await rig.cleanup();
     }
     log(
-        `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario: preview with the guard pack and three broken variants refused, up, reads through the stack's stores as ESO's Vault provider makes them, Kubernetes auth with a TokenRequest token, OIDC logins through hydra, up again, preview --expect-no-changes, refresh, day-2 change, destroy)`,
+        `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario: preview with the guard pack and three broken variants refused; on the node: up with the product's awaits, vault-0 running the chart's pod spec, a consumer pod reading through a store, reads through the stores as ESO's Vault provider makes them, Kubernetes auth reviewed by Vault's pod, OIDC logins through hydra, NetworkPolicy both ways, vault-0 restarted and unsealed by the unsealer, up again, preview --expect-no-changes, refresh, day-2 change, destroy, the node torn down)`,
     );
     return 0;
 }

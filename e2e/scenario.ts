@@ -19,7 +19,24 @@ import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
 import { AutheliaClientOutput } from "./oidc";
 import { breakGlassRoot, humanPath, kubernetesLogin, stackFacts, syncThroughStores } from "./consumers";
-import { Figure, measured } from "./figures";
+import { Figure, measured, Timing } from "./figures";
+import {
+    endpointOf,
+    ensureNamespace,
+    InCluster,
+    kvValue,
+    probePod,
+    proveConsumerPod,
+    proveNetworkPolicies,
+    proveRestart,
+    proveVaultPod,
+    readFromPod,
+    storeView,
+} from "./in-cluster";
+import { NODE_API_PORT } from "./node/api-relay";
+import { Node } from "./node/node";
+import { Endpoint, RelayOutOfNode } from "./node/relays";
+import { RigS3 } from "./rig/s3";
 import { HelmRepo } from "./rig/helm-repo";
 import { RigHydra } from "./rig/hydra";
 import { Cluster } from "./rig/kube";
@@ -27,7 +44,7 @@ import { RigCa } from "./rig/pki";
 import { Rig } from "./rig/processes";
 import { copyProject, ProgramEntry, ProjectCopy } from "./rig/project";
 import { createStack, Engine } from "./rig/pulumi";
-import { RigVault } from "./rig/vault";
+import { RigVault, vaultClient, VaultClient } from "./rig/vault";
 import { vaultObjects, writeVaultObjects } from "./vault-state";
 
 const NS = "secret-platform";
@@ -79,9 +96,7 @@ const chartValues = {
 ${edits}
 };
 const change = process.env.E2E_PROGRAM_CHANGE ?? "";
-if (change === "skip-await") {
-    ${SKIP_AWAIT}
-} else if (Object.hasOwn(chartValues, change)) {
+if (Object.hasOwn(chartValues, change)) {
     // The Vault chart's values changed as a careless change would.
     pulumi.runtime.registerResourceTransform((args) => {
         if (args.type !== "kubernetes:helm.sh/v4:Chart" || args.props.chart !== "vault") return undefined;
@@ -244,32 +259,121 @@ export async function previewPlatform(
     return { figure };
 }
 
-/**
- * The rig has no kubelet: no pod ever runs, so nothing may wait on one. The
- * provider's documented skip-await annotation on every Kubernetes object, and
- * `skipAwait` on the Chart (its rendered children), applied by the rig only
- * (JavaScript of the rig entry, rigEntry).
- */
-const SKIP_AWAIT = `// No kubelet on the rig: nothing may wait on a pod.
-    pulumi.runtime.registerResourceTransform((args) => {
-        if (args.type === "kubernetes:helm.sh/v4:Chart")
-            return { props: { ...args.props, skipAwait: true }, opts: args.opts };
-        if (!args.type.startsWith("kubernetes:") || args.type.startsWith("pulumi:providers:")) return undefined;
-        const metadata = pulumi.output(args.props.metadata ?? {}).apply((m) => ({
-            ...m,
-            annotations: { ...m.annotations, "pulumi.com/skipAwait": "true" },
-        }));
-        return { props: { ...args.props, metadata }, opts: args.opts };
-    });`;
-
-/** A stack's environment for the rig entry: skip-await on every Kubernetes object. */
-function withSkipAwait(): Record<string, string> {
-    return { E2E_PROGRAM_CHANGE: "skip-await" };
+/** The rig the lifecycle runs on: the control plane, a node, and the outside services relayed to its pods. */
+export interface PodRig {
+    readonly cluster: Cluster;
+    readonly repo: HelmRepo;
+    readonly ca: RigCa;
+    /** The OIDC provider (hydra) playing Authelia; its issuer is at `oidcAt`. */
+    readonly hydra: RigHydra;
+    readonly node: Node;
+    /** The S3 server playing Garage, and where pods reach it (TLS from the rig CA at the node's address). */
+    readonly s3: { readonly server: RigS3; readonly at: Endpoint };
+    readonly oidcAt: Endpoint;
+    /** hydra again on a port no stack lists (a live peer Vault's egress must not reach). */
+    readonly unlisted: Endpoint;
+    /** The Vault image built here (repository:tag). */
+    readonly vaultImage: string;
 }
 
-export interface UpRig extends PlatformRig {
-    /** The OIDC provider (hydra) playing Authelia. */
-    readonly hydra: RigHydra;
+/** The StorageClass name of the rig's hostPath volumes (no provisioner: the rig makes each PV). */
+const LOCAL_STORAGE_CLASS = "e2e-local";
+
+/**
+ * The stack file's config on the node: the rig's endpoints in place of the
+ * cluster's (S3, OIDC and the API server at the node's address, each an
+ * egress rule of its own), the Vault image built here, the audit volume on
+ * the rig's StorageClass, and no exposure (the rig has no ingress
+ * controller: its relay on the host's loopback plays the Ingress, so
+ * vault.address names it). Everything else is the stack file's own.
+ */
+export function podStackConfig(stackFile: string, r: PodRig, vaultAddress: string): Record<string, unknown> {
+    const file = YAML.parse(fs.readFileSync(stackFile, "utf8")) as { config: Record<string, unknown> };
+    const c = file.config;
+    const get = (key: string) => (c[`${NS}:${key}`] ?? {}) as Record<string, unknown>;
+    const server = get("server");
+    const colon = r.vaultImage.lastIndexOf(":");
+    const nodeAddress = `${r.node.network.nodeIp}/32`;
+    const egress = (at: Endpoint) => ({ cidrs: [nodeAddress], ports: [at.port] });
+    return {
+        ...c,
+        [`${NS}:kubernetes`]: { context: r.cluster.context },
+        [`${NS}:server`]: {
+            ...server,
+            chartRepository: r.repo.url,
+            image: { repository: r.vaultImage.slice(0, colon), tag: r.vaultImage.slice(colon + 1) },
+            auditStorage: { ...(server.auditStorage as object), storageClass: LOCAL_STORAGE_CLASS },
+        },
+        [`${NS}:vault`]: { ...get("vault"), address: vaultAddress, waitTimeoutSeconds: 300 },
+        [`${NS}:trust`]: { caBundle: r.ca.pem() },
+        [`${NS}:storage`]: {
+            ...get("storage"),
+            endpoint: `https://${r.s3.at.host}:${r.s3.at.port}`,
+            bucket: r.s3.server.bucket,
+            // protect on the data would make the destroy refuse; retainOnDelete still keeps it (step 6).
+            protect: false,
+        },
+        [`${NS}:exposure`]: { kind: "none" },
+        [`${NS}:oidc`]: { ...get("oidc"), issuer: r.hydra.issuer },
+        [`${NS}:networkPolicy`]: {
+            ...get("networkPolicy"),
+            egress: {
+                s3: egress(r.s3.at),
+                oidc: egress(r.oidcAt),
+                kubernetesApi: egress({ host: r.node.network.nodeIp, port: NODE_API_PORT }),
+            },
+        },
+    };
+}
+
+/** A hostPath PersistentVolume of the rig's class for `claim`, its directory owned by Vault's uid:gid (fsGroup skips hostPath). */
+async function localVolume(
+    rig: Rig,
+    cluster: Cluster,
+    claim: { namespace: string; name: string; size: string },
+): Promise<void> {
+    const dir = rig.subdir(`node/volumes/${claim.namespace}-${claim.name}`);
+    fs.chmodSync(dir, 0o750);
+    fs.chownSync(dir, 100, 1000);
+    const res = await cluster.request("POST", "/api/v1/persistentvolumes", {
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: `e2e-${claim.namespace}-${claim.name}` },
+        spec: {
+            capacity: { storage: claim.size },
+            accessModes: ["ReadWriteOnce"],
+            persistentVolumeReclaimPolicy: "Retain",
+            storageClassName: LOCAL_STORAGE_CLASS,
+            claimRef: { namespace: claim.namespace, name: claim.name },
+            hostPath: { path: dir, type: "Directory" },
+        },
+    });
+    check(res.status === 201, `PersistentVolume for ${claim.namespace}/${claim.name}`, res.body);
+}
+
+/** Connects the relay to the Service once the chart has made it (its cluster IP is known only then). */
+function connectWhenServed(
+    cluster: Cluster,
+    relay: RelayOutOfNode,
+    service: { namespace: string; name: string; port: number },
+): { stop(): void; connected: Promise<string> } {
+    let stopped = false;
+    const connected = (async () => {
+        while (!stopped) {
+            const res = await cluster.request(
+                "GET",
+                `/api/v1/namespaces/${service.namespace}/services/${service.name}`,
+            );
+            const ip = res.status === 200 ? (res.body.spec?.clusterIP as string | undefined) : undefined;
+            if (ip !== undefined && ip !== "" && ip !== "None") {
+                relay.connect({ host: ip, port: service.port });
+                return ip;
+            }
+            await new Promise((r) => setTimeout(r, 500));
+        }
+        return "";
+    })();
+    return { stop: () => (stopped = true), connected };
 }
 
 /** What the engine reported for each resource of a preview, by operation. */
@@ -303,47 +407,41 @@ export interface LifecycleFigures {
     readonly firstUp: Figure;
     readonly secondUp: Figure;
     readonly preview: Figure;
+    /** The first up's start to the first secret read by a pod; a restart's sealed-to-unsealed time. */
+    readonly timings: readonly Timing[];
 }
 
 /**
- * Steps 2 to 6: up, the consumers and the humans, up again (no change),
- * preview --expect-no-changes, refresh then preview (no change), the day-2
- * change (exactly its creates), destroy (the keys and the data stay).
+ * Issue 21's scenario on the node, with the product's own awaits: the first
+ * up on an empty cluster (the chart's vault-0 runs; bootstrap initializes it,
+ * Vault is configured, the stores accepted), the consumers (from a pod and
+ * through the stores as ESO reads them) and the humans (OIDC through hydra),
+ * the NetworkPolicies both ways, a restart unsealed by the unsealer, up
+ * again with no change, preview --expect-no-changes, refresh, the day-2
+ * change, and the destroy (what docs/bootstrap.md says remains, remains).
  */
 export async function platformLifecycle(
     rig: Rig,
     engine: Engine,
     project: ProjectCopy,
     stackFile: string,
-    r: UpRig,
+    r: PodRig,
     log = console.log,
 ): Promise<LifecycleFigures> {
-    const base = rigStackConfig(stackFile, r);
-    const facts = stackFacts(base);
-    const config = {
-        ...base,
-        // The rig's Vault is a local process: its audit device writes to stdout, not /vault/audit.
-        [`${NS}:audit`]: { target: "stdout" },
-        [`${NS}:oidc`]: { ...(base[`${NS}:oidc`] as object), issuer: r.hydra.issuer },
-        [`${NS}:kubernetesAuth`]: {
-            ...(base[`${NS}:kubernetesAuth`] as object),
-            host: r.cluster.server,
-            caCert: r.ca.pem(),
-        },
-        [`${NS}:externalSecrets`]: { ...(base[`${NS}:externalSecrets`] as object), serverUrl: r.vault.address },
-        [`${NS}:vault`]: { address: r.vault.address, waitTimeoutSeconds: 60 },
-        // protect on the data would make the destroy refuse; retainOnDelete still keeps it (the point of step 6).
-        [`${NS}:storage`]: { ...(base[`${NS}:storage`] as object), protect: false },
-    };
+    const relayTls = await r.ca.issueServer("vault-relay", { ips: ["127.0.0.1"] });
+    const relay = await r.node.relayOut("vault", { tls: relayTls });
+    const vault = vaultClient(relay.address, r.ca.pem());
+    const config = podStackConfig(stackFile, r, relay.address);
+    const facts = stackFacts(config);
+    const vaultNs = facts.vaultNamespace;
+    const auditSize = String(
+        ((config[`${NS}:server`] as { auditStorage?: { size?: string } }).auditStorage ?? {}).size ?? "2Gi",
+    );
+    await localVolume(rig, r.cluster, { namespace: vaultNs, name: "audit-vault-0", size: auditSize });
     const stackName = `e2e-up-${crypto.randomBytes(3).toString("hex")}`;
-    // The stack runs from a copy of its own whose entry adds skip-await (the day-2 change edits this copy).
-    const program = copyProject(rig, project.dir, { name: "project-up", main: rigEntry({}) });
-    const stack = await createStack(rig, engine, {
-        stackName,
-        workDir: program.dir,
-        config,
-        envVars: withSkipAwait(),
-    });
+    // The stack runs from a copy of its own (the day-2 change edits this copy).
+    const program = copyProject(rig, project.dir, { name: "project-up" });
+    const stack = await createStack(rig, engine, { stackName, workDir: program.dir, config });
     const secrets: Record<string, string> = {};
     for (const key of ["storageAccessKeyId", "storageSecretAccessKey", "oidcClientSecret"]) {
         secrets[key] = crypto.randomBytes(20).toString("hex");
@@ -351,7 +449,20 @@ export async function platformLifecycle(
     }
     const quiet = { onOutput: () => undefined };
 
-    const { result: up, figure: firstUp } = await measured("first up", () => stack.up(quiet));
+    // What ESO's own install provides before the stack runs: its namespace (the stack makes the login ServiceAccount there).
+    await ensureNamespace(r.cluster, facts.esoNamespace);
+    // Step 1. The first up; the rig's relay (its Ingress) follows the chart's Service once it exists.
+    const served = connectWhenServed(r.cluster, relay, { namespace: vaultNs, name: "vault", port: 8200 });
+    const upStart = Date.now();
+    let up;
+    let firstUp: Figure;
+    try {
+        ({ result: up, figure: firstUp } = await measured("first up (real awaits, on the node)", () =>
+            stack.up(quiet),
+        ));
+    } finally {
+        served.stop();
+    }
     check(up.summary.result === "succeeded", "the platform's up succeeds", up.summary);
     const created = up.summary.resourceChanges ?? {};
     check(
@@ -359,11 +470,29 @@ export async function platformLifecycle(
         "the first up only creates",
         created,
     );
-    log(`  up in ${firstUp.wallMs} ms: ${JSON.stringify(created)}`);
-
-    const seal = await r.vault.request("GET", "/v1/sys/seal-status");
+    log(
+        `  up in ${firstUp.wallMs} ms with the product's awaits: ${JSON.stringify(created)}; the relay follows Service ${vaultNs}/vault at ${await served.connected}`,
+    );
+    const inCluster: InCluster = {
+        cluster: r.cluster,
+        node: r.node,
+        vaultNamespace: vaultNs,
+        monitoringNamespace: facts.monitoringNamespace,
+        s3: r.s3.at,
+        apiServer: { host: r.node.network.nodeIp, port: NODE_API_PORT },
+        oidc: r.oidcAt,
+        unlisted: r.unlisted,
+    };
+    await proveVaultPod(inCluster, r.vaultImage, log);
+    const prefix = String((config[`${NS}:storage`] as { prefix?: string }).prefix ?? "");
+    const objectsInBucket = await r.s3.server.list(prefix);
+    check(
+        objectsInBucket.some((k: string) => k.includes("core/")),
+        "Vault keeps its data in the bucket, over TLS through the node",
+        objectsInBucket.slice(0, 5),
+    );
+    const seal = await vault.request("GET", "/v1/sys/seal-status");
     check(seal.body?.initialized === true && seal.body?.sealed === false, "Vault initialized and unsealed", seal.body);
-    // `<namespace>/<name>` with shamir unseal; the rig has no KMS, so a stack for it unseals with shamir.
     const [keysNs, keysSecret] = String(up.outputs.unsealKeysSecret?.value ?? "").split("/");
     check(keysSecret !== undefined, "unsealKeysSecret names a Secret (the rig needs unseal.mode shamir)", up.outputs);
     const keys = await r.cluster.request("GET", `/api/v1/namespaces/${keysNs}/secrets/${keysSecret}`);
@@ -373,17 +502,25 @@ export async function platformLifecycle(
     const stores = await r.cluster.request("GET", `/apis/external-secrets.io/v1/clustersecretstores/${store}`);
     check(stores.status === 200, `ClusterSecretStore ${store} in the API server`, stores.body);
     log(
-        `  Vault initialized and unsealed over TLS; Secret ${keysNs}/${keysSecret} (${shares} shares); ClusterSecretStore ${store}`,
+        `  Vault on S3 over TLS (${objectsInBucket.length} objects under the prefix), initialized and unsealed; Secret ${keysNs}/${keysSecret} (${shares} shares); ClusterSecretStore ${store}`,
     );
 
     // The rig's own token for seeding and reading Vault back, from the keys in the cluster (the runbook's way).
-    const consumers = { cluster: r.cluster, vault: r.vault, caPem: r.ca.pem() };
+    const relayed = (server: string) => {
+        check(
+            endpointOf(server).host === `vault.${vaultNs}.svc` ||
+                endpointOf(server).host.startsWith(`vault.${vaultNs}.`),
+            "the store names Vault's Service",
+            server,
+        );
+        return { address: relay.address, caBundle: r.ca.pem() };
+    };
+    const consumers = { cluster: r.cluster, vault, caPem: r.ca.pem(), reach: relayed };
     const root = await breakGlassRoot(consumers, keysNs, keysSecret);
-    // Vault's configuration object by object, as the vault plugin left it (the workflow compares plugins on it).
-    const objects = await vaultObjects(r.vault, root, {
+    const objects = await vaultObjects(vault, root, {
         "<the rig CA>": r.ca.pem().trim(),
         "<the rig's OIDC issuer>": r.hydra.issuer,
-        "<the rig's API server>": r.cluster.server,
+        "<the rig's API server>": "https://kubernetes.default.svc",
     });
     const expectedObjects = [
         "sys/audit",
@@ -407,6 +544,16 @@ export async function platformLifecycle(
     );
     const shared = (up.outputs.sharedSecretStores?.value ?? {}) as Record<string, string>;
     await syncThroughStores(consumers, facts, root, store, String(shared[facts.sharedMount]), log);
+
+    // Step 2. The consumer in the cluster, and a tenant that is not one.
+    await ensureNamespace(r.cluster, TENANT_NS);
+    const tenant = await probePod(r.cluster, r.node, { namespace: TENANT_NS, name: "e2e-tenant" });
+    const view = await storeView(r.cluster, store);
+    await proveConsumerPod(inCluster, view, tenant, "app/db/password", "db-from-vault", log);
+    const upToFirstRead: Timing = {
+        what: "first up's start to the first secret read by a pod",
+        ms: Date.now() - upStart,
+    };
     await kubernetesLogin(consumers, facts, log);
     await humanPath(
         consumers,
@@ -418,7 +565,36 @@ export async function platformLifecycle(
         log,
     );
 
-    // Step 4: up again, preview --expect-no-changes, refresh, preview.
+    // Step 3. NetworkPolicy both ways.
+    await ensureNamespace(r.cluster, facts.monitoringNamespace);
+    const monitoring = await probePod(r.cluster, r.node, { namespace: facts.monitoringNamespace, name: "e2e-scraper" });
+    const serviceIp = await served.connected;
+    await proveNetworkPolicies(
+        inCluster,
+        { consumer: { namespace: view.serviceAccount.namespace, name: "e2e-consumer" }, tenant, monitoring },
+        { host: serviceIp, port: 8200 },
+        log,
+    );
+
+    // Step 4. Restart: the unsealer alone brings vault-0 back.
+    const restart = await proveRestart(
+        inCluster,
+        async () => {
+            const res = await vault.request("GET", "/v1/sys/seal-status");
+            return res.status === 200 ? { initialized: res.body.initialized, sealed: res.body.sealed } : undefined;
+        },
+        log,
+    );
+    const again0 = await readFromPod(
+        r.node,
+        { namespace: view.serviceAccount.namespace, name: "e2e-consumer" },
+        view,
+        "app/db/password",
+    );
+    check(kvValue(again0, "value") === "db-from-vault", "reads work again after the restart", again0.slice(0, 400));
+    log("  after the restart the consumer pod reads app/db/password again");
+
+    // Step 5: up again, preview --expect-no-changes, refresh, preview, with the real awaits.
     const { result: again, figure: secondUp } = await measured("second up", () => stack.up(quiet));
     check(again.summary.result === "succeeded", "the second up succeeds", again.summary);
     check(noChange(again.summary.resourceChanges ?? {}).length === 0, "the second up changes nothing", again.summary);
@@ -444,31 +620,53 @@ export async function platformLifecycle(
             `preview ${JSON.stringify(afterRefresh.changeSummary)}`,
     );
 
-    await day2(stack, program, stackName, facts, r, root, log);
+    await day2(stack, program, stackName, facts, { cluster: r.cluster, vault }, root, log);
 
     // Step 6. Destroy: the keys and Vault's data remain (docs/bootstrap.md), everything else goes.
-    await r.vault.request("PUT", "/v1/auth/token/revoke-self", {}, root);
+    await vault.request("PUT", "/v1/auth/token/revoke-self", {}, root);
     start = Date.now();
     const destroyed = await stack.destroy(quiet);
     check(destroyed.summary.result === "succeeded", "the destroy succeeds", destroyed.summary);
     const kept = await r.cluster.request("GET", `/api/v1/namespaces/${keysNs}/secrets/${keysSecret}`);
     check(kept.status === 200, "the unseal keys Secret outlives the destroy", kept.status);
+    check(
+        JSON.stringify(kept.body.data) === JSON.stringify(keys.body.data),
+        "the keys Secret is byte for byte what bootstrap wrote",
+        "",
+    );
     const nsLeft = await r.cluster.request("GET", `/api/v1/namespaces/${keysNs}`);
     check(nsLeft.status === 200 && nsLeft.body?.status?.phase === "Active", "the namespace is retained", nsLeft.body);
+    const pvc = await r.cluster.request("GET", `/api/v1/namespaces/${vaultNs}/persistentvolumeclaims/audit-vault-0`);
+    check(pvc.status === 200, "the audit PVC is retained", pvc.status);
+    const sts = await r.cluster.request("GET", `/apis/apps/v1/namespaces/${vaultNs}/statefulsets/vault`);
+    check(sts.status === 404, "the StatefulSet is gone", sts.status);
     const netpols = await r.cluster.request("GET", `/apis/networking.k8s.io/v1/namespaces/${keysNs}/networkpolicies`);
     check((netpols.body?.items ?? []).length === 0, "the NetworkPolicies are gone", netpols.body?.items?.length);
     const storeGone = await r.cluster.request("GET", `/apis/external-secrets.io/v1/clustersecretstores/${store}`);
     check(storeGone.status === 404, "the ClusterSecretStore is gone", storeGone.status);
-    const after = await r.vault.request("GET", "/v1/sys/seal-status");
-    check(after.body?.initialized === true, "Vault's data is untouched", after.body);
+    const bucketAfter = await r.s3.server.list(prefix);
+    check(bucketAfter.length >= objectsInBucket.length, "Vault's data stays in the bucket", bucketAfter.length);
     const state = (await stack.exportStack()).deployment as { resources?: unknown[] };
     check((state.resources ?? []).length === 0, "nothing left in the state", (state.resources ?? []).length);
     log(
-        `  destroy in ${Date.now() - start} ms: ${JSON.stringify(destroyed.summary.resourceChanges)}; namespace ${keysNs} and ` +
-            `Secret ${keysSecret} retained, Vault still initialized; NetworkPolicies and the store gone; state empty`,
+        `  destroy in ${Date.now() - start} ms: ${JSON.stringify(destroyed.summary.resourceChanges)}; namespace ${keysNs}, ` +
+            `Secret ${keysSecret} (unchanged) and PVC audit-vault-0 retained, ${bucketAfter.length} objects of Vault's data in the bucket; ` +
+            `StatefulSet, NetworkPolicies and the store gone; state empty`,
     );
-    return { firstUp, secondUp, preview };
+    return {
+        firstUp,
+        secondUp,
+        preview,
+        timings: [
+            upToFirstRead,
+            { what: "restart: vault-0 deleted to answering sealed", ms: restart.deleteToSealedMs },
+            { what: "restart: vault-0 sealed to unsealed by the unsealer", ms: restart.sealedToUnsealedMs },
+        ],
+    };
 }
+
+/** A namespace no rule lists: its pods must not reach Vault. */
+const TENANT_NS = "e2e-tenant";
 
 /**
  * Step 5, a day-2 change: a new policy file (in the project copy's
@@ -482,7 +680,7 @@ async function day2(
     project: ProjectCopy,
     stackName: string,
     facts: ReturnType<typeof stackFacts>,
-    r: UpRig,
+    r: { cluster: Cluster; vault: VaultClient },
     root: string,
     log: (m: string) => void,
 ): Promise<void> {

@@ -9,7 +9,7 @@
  * and compares the two files); every run checks it is complete.
  */
 import * as fs from "fs";
-import { RigVault } from "./rig/vault";
+import { VaultClient } from "./rig/vault";
 
 /** One Vault object: its API path and what Vault answers for it, normalized. */
 export type VaultObjects = Record<string, unknown>;
@@ -57,7 +57,7 @@ function normalized(value: unknown, rig: RigValues): unknown {
 }
 
 /** Reads every object the platform's configuration manages, keyed by API path. */
-export async function vaultObjects(vault: RigVault, token: string, rig: RigValues): Promise<VaultObjects> {
+export async function vaultObjects(vault: VaultClient, token: string, rig: RigValues): Promise<VaultObjects> {
     const get = async (p: string) => {
         const res = await vault.request("GET", `/v1/${p}`, undefined, token);
         if (res.status !== 200) throw new Error(`vault-state: GET ${p}: HTTP ${res.status}`);

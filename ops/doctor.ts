@@ -6,8 +6,9 @@
  * VAULT_TOKEN (never an argument: it would land in shell history).
  *
  * What it can see from Vault alone: the seal, TLS trust of Vault's
- * certificate by trust.caBundle, the Kubernetes auth config and role (issuer,
- * audience, bound ServiceAccount and namespace) against what the stack
+ * certificate by trust.caBundle, the Kubernetes auth config and the stores'
+ * roles, the cluster's and each tenant group's (issuer, kubernetesAuth.audience,
+ * only the login ServiceAccount and its namespace bound) against what the stack
  * configures, the KV v2 capabilities of the store's policies (sys/capabilities
  * with a short-lived token holding exactly the role's policies), and the OIDC
  * role's redirect URIs and groups claim against the stack's client, and the
@@ -17,7 +18,7 @@ import * as crypto from "node:crypto";
 import { parseArgs } from "node:util";
 import { ConfigSource, loadConfig, PlatformConfig } from "../components/config";
 import { oidcRedirectUris } from "../components/lib/oidc";
-import { CANARY, canaryValue, sharedStoreMounts } from "../components/lib/secret-store-manifests";
+import { CANARY, canaryValue, sharedStoreMounts, tenantRoleName } from "../components/lib/secret-store-manifests";
 import { apiErrors, ApiResponse, NoAnswerError, vaultApi, VaultEndpoint } from "../components/lib/vault-api";
 import { readStackFile, StackFile } from "./stack-file";
 
@@ -113,7 +114,7 @@ export async function diagnose(config: DoctorSlice, ep: VaultEndpoint, token: st
     }
     findings.push(ok("vault sealed", "Vault is unsealed"));
 
-    // Kubernetes auth: the stack validates tokens by TokenReview and sets no issuer or audience.
+    // Kubernetes auth: the stack validates tokens by TokenReview and sets no issuer; its roles require kubernetesAuth.audience.
     const k = config.kubernetesAuth;
     const es = config.externalSecrets;
     const authConfig = await api("GET", `auth/${k.path}/config`);
@@ -136,50 +137,9 @@ export async function diagnose(config: DoctorSlice, ep: VaultEndpoint, token: st
             );
         } else findings.push(ok("kubernetes auth issuer", `auth/${k.path}/config pins no issuer`));
     }
-    const role = await api("GET", `auth/${k.path}/role/${k.role}`);
-    let rolePolicies: string[] = [];
-    if (role.status !== 200) {
-        findings.push(
-            fault(
-                "kubernetes auth binding",
-                `no role ${k.role} at auth/${k.path} (HTTP ${role.status}): ESO's login fails with 400 "invalid role name"`,
-            ),
-        );
-    } else {
-        const r = data(role);
-        rolePolicies = strings(r.token_policies);
-        const audience = typeof r.audience === "string" ? r.audience : "";
-        if (audience !== "") {
-            findings.push(
-                fault(
-                    "kubernetes auth audience",
-                    `role ${k.role} at auth/${k.path} requires audience ${audience}, but the store requests tokens without audiences (the API server's default): logins fail with 403 "invalid audience (aud) claim"`,
-                ),
-            );
-        } else findings.push(ok("kubernetes auth audience", `role ${k.role} requires no audience`));
-        const names = strings(r.bound_service_account_names);
-        const namespaces = strings(r.bound_service_account_namespaces);
-        const bound = (list: string[], v: string) => list.includes(v) || list.includes("*");
-        if (!bound(names, es.serviceAccount)) {
-            findings.push(
-                fault(
-                    "kubernetes auth binding",
-                    `role ${k.role} at auth/${k.path} does not bind ServiceAccount ${es.serviceAccount} (bound: ${listed(names)}): ESO's login fails with 403 "service account name not authorized"`,
-                ),
-            );
-        }
-        if (!bound(namespaces, es.namespace)) {
-            findings.push(
-                fault(
-                    "kubernetes auth binding",
-                    `role ${k.role} at auth/${k.path} does not bind namespace ${es.namespace} (bound: ${listed(namespaces)}): ESO's login fails with 403 "namespace not authorized"`,
-                ),
-            );
-        }
-        if (bound(names, es.serviceAccount) && bound(namespaces, es.namespace)) {
-            findings.push(ok("kubernetes auth binding", `role ${k.role} binds ${es.namespace}/${es.serviceAccount}`));
-        }
-    }
+    // The stores' roles (the cluster's, one per tenant group): all log in as the one login ServiceAccount.
+    const rolePolicies = await roleFindings(config, api, k.role, findings);
+    for (const t of es.tenants) await roleFindings(config, api, tenantRoleName(k.role, t.name), findings);
 
     // KV v2 capabilities of exactly the role's policies, through a short-lived token that holds only them.
     if (rolePolicies.length > 0) {
@@ -192,6 +152,77 @@ export async function diagnose(config: DoctorSlice, ep: VaultEndpoint, token: st
 }
 
 type Api = (method: string, p: string, body?: unknown, as?: string) => Promise<ApiResponse>;
+
+/**
+ * One store role: it exists, requires exactly kubernetesAuth.audience (the audience the stores
+ * request), and binds only the login ServiceAccount in ESO's namespace. Returns its policies.
+ */
+async function roleFindings(config: DoctorSlice, api: Api, name: string, findings: Finding[]): Promise<string[]> {
+    const k = config.kubernetesAuth;
+    const es = config.externalSecrets;
+    const login = `${es.namespace}/${es.serviceAccount}`;
+    const role = await api("GET", `auth/${k.path}/role/${name}`);
+    if (role.status !== 200) {
+        findings.push(
+            fault(
+                "kubernetes auth binding",
+                `no role ${name} at auth/${k.path} (HTTP ${role.status}): ESO's login fails with 400 "invalid role name"`,
+            ),
+        );
+        return [];
+    }
+    const r = data(role);
+    const audience = typeof r.audience === "string" ? r.audience : "";
+    if (audience === "") {
+        findings.push(
+            fault(
+                "kubernetes auth audience",
+                `role ${name} at auth/${k.path} requires no audience, so a token minted for the API server (any pod's own) logs in too; the stack requires ${k.audience} (kubernetesAuth.audience): run pulumi up`,
+            ),
+        );
+    } else if (audience !== k.audience) {
+        findings.push(
+            fault(
+                "kubernetes auth audience",
+                `role ${name} at auth/${k.path} requires audience ${audience}, but the stores request tokens for ${k.audience} (kubernetesAuth.audience): logins fail with 403 "invalid audience (aud) claim"`,
+            ),
+        );
+    } else
+        findings.push(
+            ok("kubernetes auth audience", `role ${name} requires audience ${audience}, as the stores request`),
+        );
+    const names = strings(r.bound_service_account_names);
+    const namespaces = strings(r.bound_service_account_namespaces);
+    const bad: Finding[] = [];
+    if (!names.includes(es.serviceAccount) && !names.includes("*")) {
+        bad.push(
+            fault(
+                "kubernetes auth binding",
+                `role ${name} at auth/${k.path} does not bind ServiceAccount ${es.serviceAccount} (bound: ${listed(names)}): ESO's login fails with 403 "service account name not authorized"`,
+            ),
+        );
+    }
+    if (!namespaces.includes(es.namespace) && !namespaces.includes("*")) {
+        bad.push(
+            fault(
+                "kubernetes auth binding",
+                `role ${name} at auth/${k.path} does not bind namespace ${es.namespace} (bound: ${listed(namespaces)}): ESO's login fails with 403 "namespace not authorized"`,
+            ),
+        );
+    }
+    // Least privilege: anything beyond the login ServiceAccount (a wildcard, ESO's controller) reads with the stores' policies.
+    const extra = [...names.filter((n) => n !== es.serviceAccount), ...namespaces.filter((n) => n !== es.namespace)];
+    if (bad.length === 0 && extra.length > 0) {
+        bad.push(
+            fault(
+                "kubernetes auth binding",
+                `role ${name} at auth/${k.path} binds more than ${login} (ServiceAccounts: ${listed(names)}; namespaces: ${listed(namespaces)}): those log in with the stores' policies; run pulumi up`,
+            ),
+        );
+    }
+    findings.push(...(bad.length > 0 ? bad : [ok("kubernetes auth binding", `role ${name} binds only ${login}`)]));
+    return strings(r.token_policies);
+}
 
 async function capabilities(config: DoctorSlice, api: Api, policies: string[]): Promise<Finding[]> {
     const created = await api("POST", "auth/token/create-orphan", {

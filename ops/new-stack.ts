@@ -160,6 +160,12 @@ export function stackFileText(o: NewStackOptions): string {
             ...rule("kubernetesApi", o.apiCidr, "6443"),
         );
     }
+    out.push(
+        `    ${ns}:externalSecrets:`,
+        "        # The stores admit only namespaces a cluster admin labels (kubectl label namespace <ns> secret-platform/external-secrets=allowed).",
+        "        namespaceConditions:",
+        "            - namespaceSelector: { matchLabels: { secret-platform/external-secrets: allowed } }",
+    );
     out.push(`    ${ns}:oidc:`);
     if (o.oidcIssuer === undefined) {
         out.push("        enabled: false # no SSO: docs/first-deploy.md says how to log in without it");

@@ -13,6 +13,8 @@
 #   kube-router           github.com/cloudnativelabs/kube-router/v2 (run only
 #                         as a NetworkPolicy firewall)
 #   busybox               Debian's busybox-static, unpacked into the cache
+#   docker-entrypoint.sh  the Vault image's own entrypoint, from the Vault module
+#                         (.release/docker/) at the version the rig's Vault is
 #                         (apt-get download: it conflicts with Debian's busybox)
 #   containerd, runc, ctr, CNI plugins, iptables, ipset, conntrack, umoci,
 #   dumb-init, socat      Debian packages (apt-get install when missing)
@@ -27,6 +29,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/tool-cache.sh" "$@"
 kubernetes_version=v1.37.2
 coredns_version=v1.15.0
 kube_router_version=v2.1.0
+vault_version=v1.21.4
 node_dir="$cache/node-$kubernetes_version"
 
 build_kubernetes_node() {
@@ -112,6 +115,21 @@ install_busybox_static() {
     rm -rf tmp
 }
 
+# The e2e's Vault image (e2e/node/vault-image.ts) holds the project's Vault
+# build and the image's own entrypoint script, from the same module version.
+fetch_vault_entrypoint() {
+    local dir="$cache/vault-image-$vault_version" src
+    src="$(module_dir "github.com/hashicorp/vault@$vault_version")/.release/docker/docker-entrypoint.sh"
+    [ -f "$src" ] || {
+        echo "build-node-tools: no $src in the Vault module" >&2
+        exit 1
+    }
+    mkdir -p "$dir"
+    cp "$src" "$dir/docker-entrypoint.sh.tmp"
+    chmod 0755 "$dir/docker-entrypoint.sh.tmp"
+    mv "$dir/docker-entrypoint.sh.tmp" "$dir/docker-entrypoint.sh"
+}
+
 # Debian packages: NAME:PACKAGE:PATH.
 debian_tools=(
     containerd:containerd:/usr/bin/containerd
@@ -167,5 +185,6 @@ tool pause "$node_dir/bin/pause" build_pause
 tool coredns "$cache/coredns-$coredns_version/bin/coredns" build_coredns
 tool kube-router "$cache/kube-router-$kube_router_version/bin/kube-router" build_kube_router
 tool busybox "$cache/busybox-static/bin/busybox" install_busybox_static
+tool vault-entrypoint "$cache/vault-image-$vault_version/docker-entrypoint.sh" fetch_vault_entrypoint
 
 report_missing

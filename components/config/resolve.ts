@@ -125,6 +125,8 @@ export interface PlatformConfig {
     readonly externalSecrets: Parsed["externalSecrets"] & { readonly storeName: string };
     readonly monitoring: Parsed["monitoring"];
     readonly kubernetes: Parsed["kubernetes"];
+    /** bucket: default storage.bucket. */
+    readonly backup: Parsed["backup"] & { readonly bucket: string };
     readonly secrets: PlatformSecrets;
 }
 
@@ -201,6 +203,7 @@ export function resolveDefaults(c: Parsed, secrets: SecretValues = {}): Resolved
                     : c.server.snapshots,
         },
         exposure: { ...c.exposure, host },
+        backup: { ...c.backup, bucket: c.backup.bucket ?? c.storage.bucket },
         vault: { ...c.vault, address: c.vault.address ?? `https://${host}` },
         oidc: { ...c.oidc, clientSecret: c.oidc.enabled ? secret(secrets.oidcClientSecret) : undefined },
         kubernetesAuth: {

@@ -320,6 +320,80 @@ export const snapshotsSchema = z.strictObject({
         .describe("The upload step's S3 CLI image, pinned (the save step uses the Vault image)."),
 });
 
+/** Default image of the KV export step: Node (it runs the bundled components/kv-export.cjs; Alpine's busybox sh). */
+export const BACKUP_EXPORT_IMAGE = "node:22.12.0-alpine3.20";
+
+/**
+ * The recipient a stack file may hold until the operator sets theirs: the
+ * CronJob is then created suspended, and every preview/up warns.
+ */
+export const BACKUP_RECIPIENT_PLACEHOLDER = "age1-operator-public-key-not-set";
+
+/** An age recipient: X25519 (`age1` + 58 bech32 characters) or post-quantum hybrid (`age1pq1...`). */
+const ageRecipientPattern = /^age1(pq1)?[02-9ac-hj-np-z]{58,}$/;
+
+const ageRecipient = z
+    .string()
+    .superRefine((v, ctx) => {
+        if (v.toUpperCase().startsWith("AGE-SECRET-KEY-")) {
+            // Never echo it (no input on the issue): it is a private key that just landed in a stack file.
+            ctx.addIssue({
+                code: "custom",
+                input: undefined,
+                message:
+                    "is an age PRIVATE key (AGE-SECRET-KEY-...): remove it from the stack file now, keep it offline, and give its public key (age-keygen -y <key file>)",
+            });
+        } else if (v !== BACKUP_RECIPIENT_PLACEHOLDER && !ageRecipientPattern.test(v)) {
+            ctx.addIssue({
+                code: "custom",
+                message: "must be an age public key (age1..., from age-keygen -y <key file>)",
+            });
+        }
+    })
+    .meta({ constraint: "must be an age public key (age1..., from age-keygen -y <key file>); never a private key" });
+
+/** backup: the scheduled, encrypted logical export of the KV v2 mounts (components/kv-backup.ts). */
+const backupSchema = z
+    .strictObject({
+        enabled: z
+            .boolean()
+            .default(false)
+            .describe(
+                "The KV export CronJob: every managed KV v2 mount, every kept version and its metadata, encrypted.",
+            ),
+        recipients: z
+            .array(ageRecipient)
+            .default([])
+            .describe(
+                `age public keys the export is encrypted to: the operator's, whose private keys never reach the cluster. Required while enabled; \`${BACKUP_RECIPIENT_PLACEHOLDER}\` holds the place (the CronJob is then created suspended).`,
+            ),
+        schedule: cron.default("30 */6 * * *").describe("When the export job runs."),
+        bucket: bucketName
+            .optional()
+            .meta(doc("The bucket the exports go to (same S3 endpoint and keys as storage).", "storage.bucket")),
+        prefix: matching(keyPrefixPattern, "must be a relative key prefix ending in '/' (e.g. kv-exports/)")
+            .default("kv-exports/")
+            .describe(
+                "Key prefix of the exports, from the bucket's root (not under storage.prefix: with s3 storage that is Vault's own data).",
+            ),
+        keep: z
+            .number()
+            .int()
+            .min(1)
+            .max(1000)
+            .default(28)
+            .describe("Exports kept; older ones are deleted after each upload."),
+        image: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
+            .default(BACKUP_EXPORT_IMAGE)
+            .describe("The export step's Node image, pinned (Node 20 or later)."),
+        uploadImage: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
+            .default(SNAPSHOT_UPLOAD_IMAGE)
+            .describe("The upload step's S3 CLI image, pinned."),
+    })
+    .describe(
+        "Scheduled logical export of the KV v2 mounts this stack manages, encrypted to the operator's age keys (docs/disaster-recovery.md#kv-export-and-import).",
+    );
+
 const volumeSchema = (size: string, what: string) =>
     z
         .strictObject({
@@ -367,7 +441,7 @@ const serverSchema = z
                     .enum(["ingress", "internal"])
                     .default("ingress")
                     .describe(
-                        "`ingress`: TLS ends at the ingress, Vault listens in plain HTTP inside its default-deny namespace; `internal`: Vault serves TLS itself.",
+                        "`ingress`: TLS ends at the ingress, Vault listens in plain HTTP inside its default-deny namespace, so unseal shares, ESO's login token, synced values and users' tokens cross the pod network in clear: choose it only with a CNI that encrypts pod traffic (WireGuard/IPsec), as the threat model assumes. `internal`: Vault serves TLS itself (a certificate Secret, e.g. from cert-manager): every hop encrypted, at the cost of a certificate to issue and renew in the cluster.",
                     ),
                 secretName: k8sName
                     .optional()
@@ -618,7 +692,11 @@ const remoteCluster = z.strictObject({
     name: hostname.describe("The remote cluster's name."),
     host: httpsUrl.describe("Its API server."),
     caCert: pemCertificate.describe("Its API server's CA."),
-    serviceAccount: k8sName.default("external-secrets").describe("The remote store's ServiceAccount."),
+    serviceAccount: k8sName
+        .default("vault-login")
+        .describe(
+            "The remote stores' login ServiceAccount (no RBAC; in the remote manifests), never the ESO controller's.",
+        ),
     namespace: k8sName.default("external-secrets").describe("That ServiceAccount's namespace."),
 });
 
@@ -634,6 +712,11 @@ const kubernetesAuthSchema = z
         role: matching(mountPathPattern, "must be a role name")
             .default("external-secrets")
             .describe("The role External Secrets logs in with."),
+        audience: matching(/^[A-Za-z0-9][A-Za-z0-9.:/_-]*$/, "must be a token audience such as vault")
+            .default("vault")
+            .describe(
+                "The audience of the stores' login tokens: the stores request it (serviceAccountRef.audiences) and the Vault roles require it, so a token minted for the API server cannot log in.",
+            ),
         tokenTtl: duration.default("10m").describe("TTL of the store's Vault tokens; at most tokenMaxTtl."),
         tokenMaxTtl: duration.default("20m").describe("Maximum TTL of those tokens."),
         remoteClusters: z
@@ -650,7 +733,11 @@ const externalSecretsSchema = z
         namespace: k8sName
             .default("external-secrets")
             .describe("External Secrets Operator's namespace; must differ from server.namespace."),
-        serviceAccount: k8sName.default("external-secrets").describe("The ServiceAccount the store authenticates as."),
+        serviceAccount: k8sName
+            .default("vault-login")
+            .describe(
+                "The login ServiceAccount the stores name: made by this stack in ESO's namespace, with no RBAC and no mounted token; never the ESO controller's own.",
+            ),
         storeName: k8sName
             .optional()
             .meta(doc("Name of the ClusterSecretStore.", "`vault-<cluster.name>` with '.' as '-'")),
@@ -675,9 +762,33 @@ const externalSecretsSchema = z
             .optional()
             .meta(
                 doc(
-                    "ESO `conditions`: which namespaces may use the store (by name or label); each condition sets one or both.",
-                    "every namespace",
+                    "ESO `conditions`: which namespaces may use the stores (by name or label); each condition sets one or both. Required unless allNamespaces.",
+                    "unset: required unless allNamespaces",
                 ),
+            ),
+        allNamespaces: z
+            .boolean()
+            .default(false)
+            .describe(
+                "Let every namespace use the stores (no `conditions`): anyone who may edit an ExternalSecret anywhere reads the whole cluster mount. The guard pack reports it (advisory).",
+            ),
+        tenants: z
+            .array(
+                z.strictObject({
+                    name: k8sName.describe(
+                        "The group's name: its store is `<storeName>-<name>`, its Vault role `<kubernetesAuth.role>-<name>`.",
+                    ),
+                    namespaces: z
+                        .array(k8sName)
+                        .min(1, "must list at least one namespace")
+                        .describe(
+                            "The group's namespaces: its store admits only them and reads only `<cluster>/data/<namespace>/*` of each.",
+                        ),
+                }),
+            )
+            .default([])
+            .describe(
+                "Per-namespace scoping: one store, Vault role and policy per group of namespaces, reading only their own paths of the cluster mount.",
             ),
         canary: z
             .boolean()
@@ -760,6 +871,7 @@ export const CONFIG_SCHEMAS = {
     externalSecrets: externalSecretsSchema.prefault({}),
     monitoring: monitoringSchema.prefault({}),
     kubernetes: kubernetesSchema.prefault({}),
+    backup: backupSchema.prefault({}),
 } as const;
 
 /**

@@ -4,9 +4,9 @@
  * preview`/`up` print them) and the offline plan lists them.
  */
 import type { PlatformConfig } from "./resolve";
-import { CONFIG_NAMESPACE } from "./schema";
+import { BACKUP_RECIPIENT_PLACEHOLDER, CONFIG_NAMESPACE } from "./schema";
 
-export type WarningSlice = Pick<PlatformConfig, "vault" | "exposure" | "server">;
+export type WarningSlice = Pick<PlatformConfig, "vault" | "exposure" | "server" | "backup">;
 
 export function configWarnings(config: WarningSlice): string[] {
     const warnings: string[] = [];
@@ -26,6 +26,11 @@ export function configWarnings(config: WarningSlice): string[] {
     if (config.vault.allowInsecure) {
         warnings.push(
             `${key("vault.allowInsecure")}: true: the provider token (root-equivalent) and the unseal key shares go to ${config.vault.address}${config.vault.skipTlsVerify ? " without verifying its certificate" : ""} where anyone on the path can read or impersonate it; trust Vault's CA with trust.caBundle and remove vault.allowInsecure`,
+        );
+    }
+    if (config.backup.enabled && config.backup.recipients.includes(BACKUP_RECIPIENT_PLACEHOLDER)) {
+        warnings.push(
+            `${key("backup.recipients")}: holds the placeholder ${BACKUP_RECIPIENT_PLACEHOLDER}, so the KV export CronJob is created suspended and NO export is taken: set the operator's age public key (age-keygen -y <key file>; docs/disaster-recovery.md#kv-export-and-import)`,
         );
     }
     return warnings;

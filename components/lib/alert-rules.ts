@@ -12,8 +12,8 @@ import type { PlatformConfig } from "../config";
 import { durationSeconds } from "../config/schema";
 import { METRICS_SERVICE } from "./metrics";
 import { metricsScrape } from "./helm-values";
-import { SNAPSHOT_NAME } from "./contracts";
-import { CANARY, sharedStoreMounts } from "./secret-store-manifests";
+import { BACKUP_NAME, SNAPSHOT_NAME } from "./contracts";
+import { CANARY, sharedStoreMounts, tenantStoreName } from "./secret-store-manifests";
 
 /** The Vault metrics the rules read; the metric-name spec scrapes a real Vault for each. */
 export const VAULT_METRICS = ["vault_core_unsealed", "vault_core_active", "vault_autopilot_failure_tolerance"] as const;
@@ -43,7 +43,7 @@ export interface RuleGroup {
 /** The keys the alert pack reads. */
 export type AlertsSlice = Pick<
     PlatformConfig,
-    "monitoring" | "networkPolicy" | "server" | "exposure" | "audit" | "externalSecrets" | "kv"
+    "monitoring" | "networkPolicy" | "server" | "exposure" | "audit" | "externalSecrets" | "kv" | "backup"
 >;
 
 /** How the pack is delivered; undefined when it is off (no monitoring namespace, or monitoring.alerts: off). */
@@ -79,12 +79,19 @@ export function longestGapSeconds(schedule: string): number {
     return gap;
 }
 
-/** Backup CronJobs this stack runs, with their schedules (raft snapshots; the logical export joins here). */
+/**
+ * Backup CronJobs this stack runs in Vault's namespace, with their schedules: the raft
+ * snapshots and the KV export (backup.enabled; suspended while backup.recipients is the
+ * placeholder, so it never succeeds and the alert says no export is taken).
+ */
 export function backupJobs(
-    config: Pick<PlatformConfig, "server">,
+    config: Pick<PlatformConfig, "server" | "backup">,
 ): { readonly name: string; readonly schedule: string }[] {
     const s = config.server.snapshots;
-    return s !== undefined && s.enabled ? [{ name: SNAPSHOT_NAME, schedule: s.schedule }] : [];
+    return [
+        ...(s !== undefined && s.enabled ? [{ name: SNAPSHOT_NAME, schedule: s.schedule }] : []),
+        ...(config.backup.enabled ? [{ name: BACKUP_NAME, schedule: config.backup.schedule }] : []),
+    ];
 }
 
 /** Raft failures the replica count promises to survive: floor((n-1)/2). */
@@ -197,25 +204,38 @@ export function buildAlertRules(config: AlertsSlice): RuleGroup[] {
             ),
         );
     }
-    for (const job of backupJobs(config)) {
-        // kube-state-metrics' view of the CronJob: the last success, or since creation when it never succeeded.
-        const limit = longestGapSeconds(job.schedule) + 3600;
-        const cron = sel({ namespace: ns, cronjob: job.name });
+    const jobs = backupJobs(config);
+    if (jobs.length > 0) {
+        // kube-state-metrics' view of each CronJob: the last success, or since creation when it never succeeded.
+        // One rule for all of them (promtool refuses two rules of one name and labels); each job its own limit.
+        const terms = jobs.map((job) => {
+            const limit = longestGapSeconds(job.schedule) + 3600;
+            const cron = sel({ namespace: ns, cronjob: job.name });
+            return {
+                expr:
+                    `(time() - kube_cronjob_status_last_successful_time${cron} > ${limit})` +
+                    ` or ((time() - kube_cronjob_created${cron} > ${limit}) unless on (namespace, cronjob) kube_cronjob_status_last_successful_time${cron})`,
+                text: `${job.name}: schedule ${job.schedule}, ${promDuration(limit)}`,
+            };
+        });
         vaultRules.push(
             alert(
                 "VaultBackupTooOld",
                 "critical",
-                `(time() - kube_cronjob_status_last_successful_time${cron} > ${limit})` +
-                    ` or ((time() - kube_cronjob_created${cron} > ${limit}) unless on (namespace, cronjob) kube_cronjob_status_last_successful_time${cron})`,
+                terms.map((t) => (terms.length === 1 ? t.expr : `(${t.expr})`)).join(" or "),
                 undefined,
                 "Vault's last good backup ({{ $labels.cronjob }}) is older than its schedule allows",
-                `No run of the CronJob ${job.name} (schedule ${job.schedule}) succeeded for longer than its longest gap plus an hour (${promDuration(limit)}).`,
+                `No run of the CronJob {{ $labels.cronjob }} succeeded for longer than its schedule's longest gap plus an hour (${terms.map((t) => t.text).join("; ")}).`,
             ),
         );
     }
 
     const es = config.externalSecrets;
-    const stores = [es.storeName, ...sharedStoreMounts(config).map((m) => m.storeName)];
+    const stores = [
+        es.storeName,
+        ...sharedStoreMounts(config).map((m) => m.storeName),
+        ...es.tenants.map((t) => tenantStoreName(es.storeName, t.name)),
+    ];
     const stale = durationSeconds(config.monitoring.syncStaleAfter);
     const successes = (window: string, matchers: string) =>
         `(increase(externalsecret_sync_calls_total${matchers}[${window}]) - (increase(externalsecret_sync_calls_error${matchers}[${window}]) or increase(externalsecret_sync_calls_total${matchers}[${window}]) * 0))`;

@@ -27,6 +27,9 @@ export const UNSEALER_NAME = "vault-unsealer";
 /** Physical name of the raft snapshot job's ServiceAccount, ConfigMap and CronJob, and its pods' name label. */
 export const SNAPSHOT_NAME = "vault-snapshot";
 
+/** Physical name of the KV export job's ServiceAccount, ConfigMap, Secret and CronJob, and its pods' name label. */
+export const BACKUP_NAME = "vault-kv-backup";
+
 /** The label every object of the platform carries. */
 export const PART_OF_LABELS = { "app.kubernetes.io/part-of": "secret-platform" } as const;
 /** Labels of the objects the program writes itself (not the chart's). */
@@ -41,6 +44,9 @@ export const SERVER_POD_LABELS = {
 export const UNSEALER_POD_LABELS = { "app.kubernetes.io/name": UNSEALER_NAME } as const;
 /** The raft snapshot job's pod label: the server's NetworkPolicy admits it on API_PORT. */
 export const SNAPSHOT_POD_LABELS = { "app.kubernetes.io/name": SNAPSHOT_NAME } as const;
+
+/** The KV export job's pod label: the server's NetworkPolicy admits it on API_PORT. */
+export const BACKUP_POD_LABELS = { "app.kubernetes.io/name": BACKUP_NAME } as const;
 
 /** The in-cluster API URL of one server pod through the headless Service (`pod` may be a placeholder such as HOSTNAME). */
 export function podApiUrl(scheme: string, pod: string): string {

@@ -6,6 +6,8 @@
 import { PlatformConfig } from "../config";
 import {
     API_PORT,
+    BACKUP_NAME,
+    BACKUP_POD_LABELS,
     CLUSTER_PORT,
     METRICS_PORT,
     SERVER_POD_LABELS,
@@ -18,6 +20,7 @@ import {
 /** The keys the NetworkPolicies read: the flows they open follow the storage, seal, OIDC and ESO settings. */
 export type NetworkPolicySlice = Pick<PlatformConfig, "networkPolicy" | "server" | "unseal"> & {
     readonly oidc: Pick<PlatformConfig["oidc"], "enabled">;
+    readonly backup: Pick<PlatformConfig["backup"], "enabled">;
     readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "namespace">;
 };
 
@@ -67,6 +70,7 @@ const tcp = (...ports: number[]): PolicyPort[] => ports.map((port) => ({ protoco
 const serverPods: PolicyPeer = { podSelector: { matchLabels: { ...SERVER_POD_LABELS } } };
 const unsealerPods: PolicyPeer = { podSelector: { matchLabels: { ...UNSEALER_POD_LABELS } } };
 const snapshotPods: PolicyPeer = { podSelector: { matchLabels: { ...SNAPSHOT_POD_LABELS } } };
+const backupPods: PolicyPeer = { podSelector: { matchLabels: { ...BACKUP_POD_LABELS } } };
 
 /** Namespaces allowed to call Vault on 8200, sorted and without duplicates (the scraper has its own port). */
 export function ingressNamespaces(config: NetworkPolicySlice): string[] {
@@ -127,6 +131,7 @@ export function buildNetworkPolicies(config: NetworkPolicySlice): NamedPolicy[] 
     if (!np.enabled) return [];
     const raft = config.server.storageBackend === "raft";
     const snapshots = config.server.snapshots?.enabled === true;
+    const backup = config.backup.enabled;
     // The unsealer runs only with Shamir keys; the awskms seal needs no pod to reach Vault.
     const unsealer = config.unseal.mode === "shamir";
 
@@ -142,6 +147,7 @@ export function buildNetworkPolicies(config: NetworkPolicySlice): NamedPolicy[] 
                 },
                 ...(unsealer ? [unsealerPods] : []),
                 ...(snapshots ? [snapshotPods] : []),
+                ...(backup ? [backupPods] : []),
             ],
             ports: tcp(API_PORT),
         },
@@ -202,6 +208,18 @@ export function buildNetworkPolicies(config: NetworkPolicySlice): NamedPolicy[] 
             },
         });
     }
+    if (backup) {
+        // Export through Vault's API, upload to the bucket (same S3 endpoint); nothing else.
+        policies.push({
+            id: "kv-backup",
+            name: BACKUP_NAME,
+            spec: {
+                podSelector: { matchLabels: { ...BACKUP_POD_LABELS } },
+                policyTypes: ["Egress"],
+                egress: [dnsRule(config), { to: [serverPods], ports: tcp(API_PORT) }, ...egressRules(np.egress.s3)],
+            },
+        });
+    }
     return policies;
 }
 
@@ -214,6 +232,7 @@ export interface EgressNeedsSlice {
     };
     readonly unseal: Pick<PlatformConfig["unseal"], "mode">;
     readonly oidc: Pick<PlatformConfig["oidc"], "enabled">;
+    readonly backup: Pick<PlatformConfig["backup"], "enabled">;
 }
 
 /** One egress flow the config needs, and what fails without it. */
@@ -236,6 +255,8 @@ export function requiredEgress(config: EgressNeedsSlice): EgressNeed[] {
         needs.push({ target: "s3", breaks: "Vault cannot reach its S3 storage and does not start" });
     } else if (config.server.snapshots?.enabled === true) {
         needs.push({ target: "s3", breaks: "the raft snapshot job cannot upload snapshots to the bucket" });
+    } else if (config.backup.enabled) {
+        needs.push({ target: "s3", breaks: "the KV export job cannot upload exports to the bucket" });
     }
     if (config.unseal.mode === "awskms") {
         needs.push({ target: "kms", breaks: "the awskms seal cannot reach KMS and Vault stays sealed" });

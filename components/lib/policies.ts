@@ -23,10 +23,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseHcl } from "@cdktf/hcl2json";
 import type { PlatformConfig } from "../config";
-import { POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "./policy-names";
+import { KV_BACKUP_POLICY, POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "./policy-names";
 
-/** The keys policy rendering reads: the served clusters, the shared mounts, the SSO groups, the snapshot switch. */
-export type PolicySlice = Pick<PlatformConfig, "cluster" | "kubernetesAuth" | "kv" | "oidc" | "server">;
+/** The keys policy rendering reads: the served clusters, the shared mounts, the SSO groups, the snapshot and backup switches. */
+export type PolicySlice = Pick<PlatformConfig, "cluster" | "kubernetesAuth" | "kv" | "oidc" | "server"> & {
+    readonly backup: Pick<PlatformConfig["backup"], "enabled">;
+};
 
 /** The template External Secrets' Kubernetes auth roles get, rendered per cluster. */
 export const READER_TEMPLATE = "external-secrets-reader";
@@ -237,14 +239,17 @@ export function policyValues(config: PolicySlice): PolicyValues {
 
 /**
  * Every policy the config needs: each template once, per-cluster templates
- * once per served cluster (`raft-snapshot` only with raft snapshots on).
+ * once per served cluster (`raft-snapshot` only with raft snapshots on,
+ * `kv-backup` only with backup on).
  * Sorted by template, then cluster order.
  */
 export function renderPolicies(config: PolicySlice, templates = loadPolicyTemplates()): RenderedPolicy[] {
     const values = policyValues(config);
-    // The snapshot job's policy exists only where the job does.
+    // The snapshot and export jobs' policies exist only where the jobs do.
     const wanted = templates.filter(
-        (t) => t.name !== RAFT_SNAPSHOT_POLICY || config.server.snapshots?.enabled === true,
+        (t) =>
+            (t.name !== RAFT_SNAPSHOT_POLICY || config.server.snapshots?.enabled === true) &&
+            (t.name !== KV_BACKUP_POLICY || config.backup.enabled),
     );
     return wanted.flatMap((t) => {
         const clusters = t.perCluster ? servedClusters(config) : [undefined];
@@ -406,4 +411,39 @@ function segments(text: string, file: string): Segment[] {
     if (depth !== 0) throw new PolicyTemplateError(`${file}: unbalanced '{' (a block is not closed)`);
     if (cursor < text.length) out.push({ start: cursor, text: text.slice(cursor), block: false });
     return out;
+}
+
+/** Vault name of a tenant group's reader policy. */
+export function tenantPolicyName(cluster: string, tenant: string): string {
+    return `external-secrets-tenant-${cluster}-${tenant}`;
+}
+
+/**
+ * The reader policy of one tenant group (externalSecrets.tenants): read and
+ * list under `<cluster>/data|metadata/<namespace>/` of each of its namespaces,
+ * nothing else (no shared mount, no other namespace's path). Generated, not a
+ * template: its paths come from a list of groups, one policy per group.
+ */
+export function tenantPolicies(
+    config: Pick<PlatformConfig, "cluster"> & {
+        readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "tenants">;
+    },
+): RenderedPolicy[] {
+    const mount = config.cluster.name;
+    return config.externalSecrets.tenants.map((t) => {
+        const blocks = t.namespaces.flatMap((ns) => [
+            `path "${mount}/data/${ns}/*" {\n  capabilities = ["read"]\n}`,
+            `path "${mount}/metadata/${ns}/*" {\n  capabilities = ["read", "list"]\n}`,
+        ]);
+        const header =
+            `# external-secrets-tenant: what the store of tenant group ${t.name} of cluster ${mount} may read:\n` +
+            `# its namespaces' own paths of the cluster mount, read-only (externalSecrets.tenants).\n`;
+        return {
+            name: tenantPolicyName(mount, t.name),
+            template: "external-secrets-tenant",
+            file: `externalSecrets.tenants[${t.name}]`,
+            cluster: mount,
+            text: `${header}\n${blocks.join("\n\n")}\n`,
+        };
+    });
 }

@@ -80,13 +80,15 @@ export interface VaultStoreInput {
     readonly authMountPath: string;
     /** Kubernetes auth role. */
     readonly role: string;
-    /** The ServiceAccount ESO requests a token for (TokenRequest) and logs in as. */
+    /** The login ServiceAccount ESO requests a token for (TokenRequest) and logs in as. */
     readonly serviceAccount: { readonly name: string; readonly namespace: string };
+    /** The audience ESO requests that token for; the Vault role requires the same one. */
+    readonly audience: string;
     /** CA to trust for Vault's certificate; unset uses the system roots. */
     readonly ca?: CaReference;
     /** Instead of `ca`: a PEM bundle to trust, inlined as ESO's caBundle (trust.caBundle). */
     readonly caBundle?: string;
-    /** Which namespaces may use the store; unset allows every namespace. */
+    /** Which namespaces may use the store; unset allows every namespace (externalSecrets.allNamespaces). */
     readonly conditions?: readonly NamespaceCondition[];
 }
 
@@ -102,7 +104,12 @@ export function vaultClusterSecretStore(input: VaultStoreInput): K8sObject {
                 role: input.role,
                 // A ClusterSecretStore must name the namespace: ESO would otherwise
                 // use the namespace of each ExternalSecret that references it.
-                serviceAccountRef: { name: input.serviceAccount.name, namespace: input.serviceAccount.namespace },
+                // A token for Vault's audience only: one minted for the API server does not log in.
+                serviceAccountRef: {
+                    name: input.serviceAccount.name,
+                    namespace: input.serviceAccount.namespace,
+                    audiences: [input.audience],
+                },
             },
         },
     };
@@ -130,9 +137,36 @@ function esoCondition(c: NamespaceCondition): Record<string, unknown> {
     return out;
 }
 
-/** Labels of the canary's own namespace: the platform's, and the restricted Pod Security level. */
-export function canaryNamespaceLabels(): Record<string, string> {
-    return esoNamespaceLabels();
+/**
+ * Labels of the canary's own namespace: the platform's, the restricted Pod
+ * Security level and, unless a condition names the namespace, the labels of the
+ * first condition that admits by label (the stores fail closed, and the stack
+ * opts its own namespace in as a cluster admin would with `kubectl label`).
+ * Unset conditions (allNamespaces) admit every namespace.
+ */
+export function canaryNamespaceLabels(conditions?: readonly NamespaceCondition[]): Record<string, string> {
+    const base = esoNamespaceLabels();
+    if (conditions === undefined || conditions.some((c) => (c.namespaces ?? []).includes(CANARY.namespace))) {
+        return base;
+    }
+    const selector = conditions.find((c) => Object.keys(c.namespaceSelector?.matchLabels ?? {}).length > 0);
+    return { ...base, ...selector?.namespaceSelector?.matchLabels };
+}
+
+/** Whether namespace conditions admit a namespace (ESO: any condition, by name or by all its labels); unset admits every one. */
+export function conditionsAdmit(
+    conditions: readonly NamespaceCondition[] | undefined,
+    namespace: string,
+    labels: Readonly<Record<string, string>>,
+): boolean {
+    if (conditions === undefined) return true;
+    return conditions.some(
+        (c) =>
+            (c.namespaces ?? []).includes(namespace) ||
+            (c.namespaceSelector !== undefined &&
+                Object.keys(c.namespaceSelector.matchLabels).length > 0 &&
+                Object.entries(c.namespaceSelector.matchLabels).every(([k, v]) => labels[k] === v)),
+    );
 }
 
 /**
@@ -183,6 +217,16 @@ export function sharedStoreName(storeName: string, mount: string): string {
     return `${storeName}-${sharedStoreSuffix(mount)}`;
 }
 
+/** Name of a tenant group's store: `<store>-<tenant>`. */
+export function tenantStoreName(storeName: string, tenant: string): string {
+    return `${storeName}-${tenant}`;
+}
+
+/** Name of a tenant group's Vault role: `<role>-<tenant>`. */
+export function tenantRoleName(role: string, tenant: string): string {
+    return `${role}-${tenant}`;
+}
+
 /** The shared mounts that get a store: those with at least one path this cluster may read. */
 export function sharedStoreMounts(
     config: Pick<PlatformConfig, "kv" | "externalSecrets">,
@@ -223,11 +267,35 @@ export function vaultStoreCaBundle(
     return config.trust.caBundle;
 }
 
-/** Helm values for ESO's chart: CRDs with the release, the ServiceAccount the Vault role is bound to. */
-export function esoChartValues(config: Pick<PlatformConfig, "externalSecrets">): Record<string, unknown> {
+/** The ServiceAccount ESO's chart gives its controller (its fullname): cluster-wide Secret rights, never a store's login. */
+export const ESO_CONTROLLER_SERVICE_ACCOUNT = "external-secrets";
+
+/**
+ * Helm values for ESO's chart: CRDs with the release; ExternalSecret rights
+ * not aggregated to the `edit` and `admin` ClusterRoles, so a namespace editor
+ * cannot point an ExternalSecret at a store (granting them is an explicit
+ * RoleBinding per namespace). `view` stays: reading an ExternalSecret reads no
+ * secret.
+ */
+export function esoChartValues(): Record<string, unknown> {
     return {
         installCRDs: true,
-        serviceAccount: { create: true, name: config.externalSecrets.serviceAccount },
+        serviceAccount: { create: true, name: ESO_CONTROLLER_SERVICE_ACCOUNT },
+        rbac: { aggregateToEdit: false, aggregateToAdmin: false },
+    };
+}
+
+/**
+ * The login ServiceAccount the stores name: no RBAC bound to it and no token
+ * mounted anywhere; ESO's controller only requests short tokens for it, for
+ * Vault's audience (TokenRequest).
+ */
+export function loginServiceAccount(name: string, namespace: string, labels: Record<string, string>): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name, namespace, labels },
+        automountServiceAccountToken: false,
     };
 }
 
@@ -322,9 +390,11 @@ export function remoteClusterManifests(
             authMountPath: `kubernetes-${r.name}`,
             role: config.kubernetesAuth.role,
             serviceAccount: { name: r.serviceAccount, namespace: r.namespace },
+            audience: config.kubernetesAuth.audience,
         };
         out[r.name] = [
             ...remoteReviewerManifests({ cluster: config.cluster.name, namespace: r.namespace }),
+            loginServiceAccount(r.serviceAccount, r.namespace, remoteLabels(config.cluster.name)),
             store(storeName, r.name),
             ...config.kv.shared
                 .filter((m) => m.readablePaths.length > 0)

@@ -16,7 +16,15 @@ import * as vaultInit from "./vault-init";
 import * as vaultToken from "./vault-token";
 
 // Bound once at load: the closure captures the functions, not the modules (see ./vault-init-provider).
-const { clusterId, identityChange, identityMoveRefusal, otherVaultMessage, previewSealState } = vaultInit;
+const {
+    clusterId,
+    identityChange,
+    identityMoveRefusal,
+    otherVaultMessage,
+    previewSealState,
+    serverChange,
+    serverCreatedPreviewMessage,
+} = vaultInit;
 const {
     checkProviderToken,
     lookupSelf,
@@ -39,6 +47,8 @@ function inputsOf(raw: Record<string, unknown>) {
         bootstrapSource: raw.bootstrapSource === "vaultToken" ? ("vaultToken" as const) : ("root" as const),
         // Only when set, like caBundle: a stack that never moved keeps the inputs it had.
         ...(typeof raw.movedFrom === "string" && raw.movedFrom !== "" ? { movedFrom: raw.movedFrom } : {}),
+        // The uid of Vault's namespace, only when given (./vault-init serverChange).
+        ...(typeof raw.serverIdentity === "string" ? { serverIdentity: raw.serverIdentity } : {}),
     };
 }
 
@@ -84,6 +94,13 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
             );
             return { changes: true, replaces: [] };
         }
+        // Vault's server is created in this update (a new cluster): nothing to ask yet; the update checks the
+        // token after VaultUnsealed (which it depends on) has waited for Vault and unsealed it.
+        const server = serverChange(olds.serverIdentity, news.serverIdentity);
+        if (server === "new") {
+            console.log(serverCreatedPreviewMessage("vault-token", n.address));
+            return { changes: true, replaces: [] };
+        }
         // The recorded Vault: the state's address and CA (equal to the new ones here).
         const ep = { address: o.address, skipTlsVerify: o.skipTlsVerify, caBundle: o.caBundle, requestTimeoutMs: 5000 };
         if ((await previewSealState(ep)) === "sealed") {
@@ -111,8 +128,8 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
         }
         if (state === "renew")
             console.log(`vault-token: the provider token is past half its period; the update renews it`);
-        // A state from before cluster ids were recorded: the update records it.
-        const unrecorded = recorded === undefined && seen !== undefined;
+        // A state from before cluster ids (or the server's identity) were recorded: the update records it.
+        const unrecorded = (recorded === undefined && seen !== undefined) || server === "unrecorded";
         return { changes: state === "renew" || o.policy !== n.policy || unrecorded, replaces: [] };
     },
 

@@ -8,15 +8,14 @@
  * and the `kubernetes` Service IP). The `kubernetes` Service's endpoint is set
  * to that address, so pods reach the API server through kube-proxy.
  */
-import * as path from "path";
 import { Cluster, expectStatus } from "../rig/kube";
 import { Rig, RigProcess } from "../rig/processes";
 import { NodeNamespaces } from "./netns";
+import { relayIntoNode } from "./relays";
 import { NodeTools } from "./tools";
 
 /** The port the API server answers on at the node's address. */
 export const NODE_API_PORT = 6443;
-const RELAY_READY_MS = 15_000;
 
 export interface ApiRelay {
     /** https://<node address>:6443 */
@@ -33,30 +32,15 @@ export async function startApiRelay(
     nodeIp: string,
 ): Promise<ApiRelay> {
     const upstream = new URL(cluster.server);
-    const socket = path.join(dir, "apiserver.sock");
-    const host = rig.start("api-relay-host", tools.socat, [
-        `UNIX-LISTEN:${socket},fork,mode=600`,
-        `TCP:${upstream.hostname}:${upstream.port}`,
-    ]);
-    const inner = ns.enter(tools.socat, [
-        `TCP-LISTEN:${NODE_API_PORT},bind=${nodeIp},fork,reuseaddr`,
-        `UNIX-CONNECT:${socket}`,
-    ]);
-    const node = rig.start("api-relay-node", inner.bin, inner.args);
+    const relay = await relayIntoNode(rig, tools, ns, {
+        name: "api",
+        dir,
+        at: { host: nodeIp, port: NODE_API_PORT },
+        upstream: { host: upstream.hostname, port: Number(upstream.port) },
+    });
     const server = `https://${nodeIp}:${NODE_API_PORT}`;
-    // Ready when the API server answers through both relays, from inside the node.
-    await rig.waitReady(
-        node,
-        `the API server's /readyz through ${server}`,
-        async () => {
-            if (host.exited()) throw new Error(`api-relay-host exited: ${host.logTail(5)}`);
-            await ns.run(tools.socat, ["-T2", "/dev/null", `OPENSSL:${nodeIp}:${NODE_API_PORT},verify=0`], 5_000);
-            return true;
-        },
-        RELAY_READY_MS,
-    );
     await pointKubernetesService(cluster, nodeIp);
-    return { server, processes: [host, node] };
+    return { server, processes: relay.processes };
 }
 
 /** The `kubernetes` Service's endpoints (the API server runs with --endpoint-reconciler-type=none). */

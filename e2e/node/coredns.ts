@@ -9,8 +9,13 @@ import { apply } from "./identity";
 import { PodRef, RunningPod, waitPodRunning } from "./pods";
 import { PROJECT_CONTAINER_SECURITY } from "./pods";
 
-/** CoreDNS listens above 1024 (no NET_BIND_SERVICE); the Service maps 53 to it. */
-const DNS_PORT = 1053;
+/**
+ * CoreDNS listens on 53 itself, as in kubeadm, k3s and EKS: a NetworkPolicy
+ * sees the pod's own port (after kube-proxy's DNAT), and the project's DNS
+ * rules name 53. It runs without capabilities: the pod's (namespaced, safe)
+ * sysctl net.ipv4.ip_unprivileged_port_start lets a non-root process bind 53.
+ */
+const DNS_PORT = 53;
 
 export const COREFILE = (domain: string) => `.:${DNS_PORT} {
     errors
@@ -82,7 +87,12 @@ export async function deployCoreDns(
             // Its own resolv.conf is empty (the kubelet hands pods no host resolvers).
             dnsPolicy: "Default",
             priorityClassName: "system-cluster-critical",
-            securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: "RuntimeDefault" } },
+            securityContext: {
+                runAsNonRoot: true,
+                runAsUser: 65532,
+                seccompProfile: { type: "RuntimeDefault" },
+                sysctls: [{ name: "net.ipv4.ip_unprivileged_port_start", value: String(DNS_PORT) }],
+            },
             containers: [
                 {
                     name: "coredns",

@@ -31,6 +31,8 @@ export interface ImageSpec {
     readonly texts?: Readonly<Record<string, string>>;
     /** Empty dirs with their modes (e.g. /tmp 1777). */
     readonly dirs?: Readonly<Record<string, number>>;
+    /** Owners (uid:gid) of paths in the image, e.g. a user's own directories. */
+    readonly owners?: Readonly<Record<string, string>>;
     readonly entrypoint?: readonly string[];
     readonly cmd?: readonly string[];
     /** uid:gid */
@@ -78,6 +80,10 @@ export async function buildImage(tools: NodeTools, dir: string, spec: ImageSpec)
     }
     for (const [p, content] of Object.entries(spec.texts ?? {})) fs.writeFileSync(inRoot(p), content, { mode: 0o644 });
     for (const [p, target] of Object.entries(spec.symlinks ?? {})) fs.symlinkSync(target, inRoot(p));
+    for (const [p, owner] of Object.entries(spec.owners ?? {})) {
+        const [uid, gid] = owner.split(":").map(Number);
+        fs.chownSync(inRoot(p), uid, gid);
+    }
     await run(tools.umoci, ["repack", "--image", image, bundle]);
     const config = ["config", "--image", image, "--author", "secret-platform e2e node"];
     for (const e of spec.entrypoint ?? []) config.push("--config.entrypoint", e);

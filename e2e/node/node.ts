@@ -11,8 +11,12 @@
 import { Cluster, ClusterOptions, SERVICE_CIDR } from "../rig/kube";
 import { RigCa } from "../rig/pki";
 import { Rig } from "../rig/processes";
+import * as fs from "fs";
 import * as path from "path";
 import { startApiRelay } from "./api-relay";
+import { KeyPair } from "../rig/pki";
+import { freePort } from "../rig/processes";
+import { Endpoint, relayIntoNode, relayOutOfNode, RelayOutOfNode } from "./relays";
 import { Containerd, startContainerd } from "./containerd";
 import { deployCoreDns } from "./coredns";
 import { RunResult } from "./exec";
@@ -94,10 +98,40 @@ export interface Node {
     waitPodRunning(ref: PodRef, deadlineMs?: number): Promise<RunningPod>;
     /** Runs argv in a pod's container (as the container's own user, capabilities and seccomp). */
     exec(ref: PodRef, container: string, argv: readonly string[], timeoutMs?: number): Promise<RunResult>;
+    /** A service of the host for pods, at the node's address (a new port unless given); TLS ended there with `tls`. */
+    relayIn(name: string, upstream: Endpoint, opts?: { port?: number; tls?: KeyPair }): Promise<Endpoint>;
+    /** A Service inside the node on the host's loopback (TLS ended on the host with `tls`); connect() names its target. */
+    relayOut(name: string, opts?: { tls?: KeyPair }): Promise<RelayOutOfNode>;
     /** The check that no route or link leads off the node's bridge (also run before CoreDNS starts). */
     checkIsolation(): Promise<string>;
+    /** Peak memory so far: the node's daemons (each one's VmHWM, summed) and its pods (the kubepods cgroup's peak). */
+    peakMemory(): { daemonsMiB: number; podsMiB: number };
     /** Tears the node down (idempotent; the rig's cleanup calls it too) and compares the host with its state before. */
     stop(): Promise<{ errors: string[]; checks: Check[] }>;
+}
+
+/** A process's peak resident set (VmHWM), 0 once it is gone. */
+function peakRssKb(pid: number): number {
+    try {
+        return Number(/^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    } catch {
+        return 0;
+    }
+}
+
+/** The kubepods cgroup's peak memory (cgroup v1: memory.max_usage_in_bytes; v2: memory.peak). */
+function kubepodsPeakBytes(): number {
+    for (const file of [
+        "/sys/fs/cgroup/memory/kubepods/memory.max_usage_in_bytes",
+        "/sys/fs/cgroup/kubepods/memory.peak",
+    ]) {
+        try {
+            return Number(fs.readFileSync(file, "utf8").trim());
+        } catch {
+            // Not this hierarchy.
+        }
+    }
+    return 0;
 }
 
 /** Starts the node against `cluster` (started with nodeClusterOptions()); resolves when it is Ready with DNS serving. */
@@ -150,6 +184,9 @@ export async function startNode(rig: Rig, ca: RigCa, cluster: Cluster, opts: Nod
     alive();
     const ns = await createNamespaces(tools, path.join(dir, "namespaces"), network, parts);
     parts.namespaces = ns;
+    // The node's own processes (the rig's relay out of the node) reach Service IPs as pods do: a route on the
+    // bridge gives their packets a way, then kube-proxy's OUTPUT rules rewrite them to a pod.
+    await ns.run(tools.ip, ["route", "add", SERVICE_CIDR, "dev", network.bridge, "src", network.nodeIp]);
     log(
         `  node: netns ${ns.name} (bridge ${network.bridge} ${network.nodeIp}, pods ${network.podCidr}), private mount namespace`,
     );
@@ -271,7 +308,34 @@ export async function startNode(rig: Rig, ca: RigCa, cluster: Cluster, opts: Nod
                 throw new Error(`node: pod ${ref.namespace}/${ref.name} has no container ${container}`);
             return execInContainer(ctrArgv, id, argv, timeoutMs);
         },
+        relayIn: async (relay, upstream, o = {}) => {
+            const r = await relayIntoNode(rig, tools, ns, {
+                name: relay,
+                dir: rig.subdir("node/relay"),
+                at: { host: network.nodeIp, port: o.port ?? (await freePort()) },
+                upstream,
+                tls: o.tls,
+            });
+            parts.processes.push(...r.processes);
+            return r.at;
+        },
+        relayOut: async (relay, o = {}) => {
+            const r = await relayOutOfNode(rig, tools, ns, { name: relay, dir: rig.subdir("node/relay"), tls: o.tls });
+            parts.processes.push(...r.processes);
+            return {
+                ...r,
+                connect: (target) => {
+                    const p = r.connect(target);
+                    parts.processes.push(p);
+                    return p;
+                },
+            };
+        },
         checkIsolation,
+        peakMemory: () => ({
+            daemonsMiB: Math.round(parts.processes.map((p) => peakRssKb(p.pid)).reduce((a, b) => a + b, 0) / 1024),
+            podsMiB: Math.round(kubepodsPeakBytes() / 2 ** 20),
+        }),
         stop,
     };
 }

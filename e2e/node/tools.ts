@@ -4,7 +4,7 @@
  * script) and the Debian packages it installs.
  */
 import * as path from "path";
-import { isExecutable, toolCacheDir } from "../../test/support/tools";
+import { isExecutable, toolCacheDir, VAULT_VERSION } from "../../test/support/tools";
 
 export const NODE_VERSIONS = {
     kubernetes: "v1.37.2",
@@ -29,6 +29,8 @@ export interface NodeTools {
     readonly cniDir: string;
     readonly umoci: string;
     readonly dumbInit: string;
+    /** The Vault image's own docker-entrypoint.sh, from the Vault module at the rig's Vault version. */
+    readonly vaultEntrypoint: string;
     readonly socat: string;
     readonly nsenter: string;
     readonly unshare: string;
@@ -54,6 +56,7 @@ export function nodeTools(): NodeTools {
         cniDir: "/usr/lib/cni",
         umoci: "/usr/bin/umoci",
         dumbInit: "/usr/bin/dumb-init",
+        vaultEntrypoint: path.join(cache, `vault-image-${VAULT_VERSION}`, "docker-entrypoint.sh"),
         socat: "/usr/bin/socat",
         nsenter: "/usr/bin/nsenter",
         unshare: "/usr/bin/unshare",

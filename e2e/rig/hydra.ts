@@ -5,6 +5,10 @@
  * redirect and accepts it through Hydra's admin API, with the user's groups
  * in the ID token. The system secret is generated and goes only into the
  * 0600 config file; telemetry is off.
+ *
+ * With `publicIp` (the node's address, where a relay brings it to pods), the
+ * issuer is https://<publicIp>:<port>/, the URL Vault's pod and the rig both
+ * use; the rig's own requests go to the loopback port behind it (hostUrl).
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -17,8 +21,12 @@ import { freePort, Rig, RigProcess } from "./processes";
 const READY_MS = 60_000;
 
 export interface RigHydra {
-    /** The issuer: https://127.0.0.1:<public port>/ */
+    /** The issuer: https://<127.0.0.1 or publicIp>:<public port>/ */
     readonly issuer: string;
+    /** Where hydra's public port listens on the host (for a relay). */
+    readonly publicPort: number;
+    /** A URL under the issuer as the rig reaches it from the host (the same port on loopback). */
+    hostUrl(url: string): string;
     /** The admin API: https://127.0.0.1:<admin port> */
     readonly admin: string;
     readonly loginUrl: string;
@@ -68,11 +76,20 @@ function jsonRequest(
     });
 }
 
-export async function startHydra(rig: Rig, ca: RigCa, bin: string, log = console.log): Promise<RigHydra> {
+export async function startHydra(
+    rig: Rig,
+    ca: RigCa,
+    bin: string,
+    log = console.log,
+    opts: { publicIp?: string; publicPort?: number } = {},
+): Promise<RigHydra> {
     const dir = rig.subdir("hydra");
-    const [publicPort, adminPort] = [await freePort(), await freePort()];
-    const tls = await ca.issueServer("hydra", { dnsNames: ["localhost"], ips: ["127.0.0.1"] });
-    const issuer = `https://127.0.0.1:${publicPort}/`;
+    const [publicPort, adminPort] = [opts.publicPort ?? (await freePort()), await freePort()];
+    const ips = ["127.0.0.1", ...(opts.publicIp === undefined ? [] : [opts.publicIp])];
+    const tls = await ca.issueServer("hydra", { dnsNames: ["localhost"], ips });
+    const issuer = `https://${opts.publicIp ?? "127.0.0.1"}:${publicPort}/`;
+    const loopback = `https://127.0.0.1:${publicPort}/`;
+    const hostUrl = (url: string) => (url.startsWith(issuer) ? loopback + url.slice(issuer.length) : url);
     const admin = `https://127.0.0.1:${adminPort}`;
     const loginUrl = `${issuer}rig/login`;
     const consentUrl = `${issuer}rig/consent`;
@@ -101,7 +118,7 @@ export async function startHydra(rig: Rig, ca: RigCa, bin: string, log = console
         proc,
         `discovery at ${issuer}.well-known/openid-configuration and ${admin}/health/ready`,
         async () => {
-            const discovery = await getJson(`${issuer}.well-known/openid-configuration`, caPem);
+            const discovery = await getJson(hostUrl(`${issuer}.well-known/openid-configuration`), caPem);
             const ready = await getJson(`${admin}/health/ready`, caPem);
             return (
                 discovery.status === 200 &&
@@ -114,6 +131,8 @@ export async function startHydra(rig: Rig, ca: RigCa, bin: string, log = console
     log(`  hydra ready: issuer ${issuer}, admin ${admin}, in ${ms} ms`);
     return {
         issuer,
+        publicPort,
+        hostUrl,
         admin,
         loginUrl,
         consentUrl,

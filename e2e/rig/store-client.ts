@@ -84,8 +84,20 @@ async function namespaceAdmitted(cluster: Cluster, conditions: StoreCondition[],
     );
 }
 
+/**
+ * How the rig reaches a store's server from the host: the store names an
+ * in-cluster URL (http://vault.<ns>.svc:8200) that only pods resolve, so the
+ * rig goes through its relay to the same Service (e2e/node/relays.ts).
+ */
+export type Reach = (server: string, caBundle: string | undefined) => { address: string; caBundle?: string };
+
 /** One read through the ClusterSecretStore `storeName`, as ESO's Vault provider would make it. */
-export async function readThroughStore(cluster: Cluster, storeName: string, read: StoreRead): Promise<StoreResult> {
+export async function readThroughStore(
+    cluster: Cluster,
+    storeName: string,
+    read: StoreRead,
+    reach: Reach = (address, caBundle) => ({ address, caBundle }),
+): Promise<StoreResult> {
     const store = await cluster.request("GET", `/apis/external-secrets.io/v1/clustersecretstores/${storeName}`);
     if (store.status !== 200) throw new Error(`ClusterSecretStore ${storeName}: HTTP ${store.status}`);
     const spec = store.body.spec as StoreSpec;
@@ -107,7 +119,7 @@ export async function readThroughStore(cluster: Cluster, storeName: string, read
         spec: { expirationSeconds: TOKEN_SECONDS, ...(sa.audiences === undefined ? {} : { audiences: sa.audiences }) },
     });
     if (tr.status !== 201) return { ok: false, step: "token", reason: `TokenRequest: HTTP ${tr.status}` };
-    const endpoint = { address: v.server, caBundle: await storeCa(cluster, v) };
+    const endpoint = reach(v.server, await storeCa(cluster, v));
     const mountPath = k.mountPath ?? "kubernetes";
     const login = await vaultApi(endpoint, "PUT", `auth/${mountPath}/login`, {
         role: k.role,

@@ -21,7 +21,14 @@ export const VERSIONS = {
 } as const;
 
 export type E2eTool =
-    "pulumi" | "pulumi-resource-kubernetes" | "kube-apiserver" | "kube-controller-manager" | "etcd" | "vault" | "hydra";
+    | "pulumi"
+    | "pulumi-resource-kubernetes"
+    | "kube-apiserver"
+    | "kube-controller-manager"
+    | "etcd"
+    | "vault"
+    | "hydra"
+    | "gofakes3";
 
 /** The path each tool is expected at (etcd: found on PATH, else its Debian path). */
 export function toolPath(tool: E2eTool): string {
@@ -40,6 +47,8 @@ export function toolPath(tool: E2eTool): string {
             return path.join(cache, `vault-${VERSIONS.vault}`, "bin", "vault");
         case "etcd":
             return onPath("etcd") ?? "/usr/bin/etcd";
+        case "gofakes3":
+            return path.join(cache, "bin", "gofakes3");
     }
 }
 
@@ -69,7 +78,7 @@ export function missingTools(needed: readonly E2eTool[]): { tool: E2eTool | "ref
 
 /** The build command that makes a missing tool. */
 export function buildHint(tool: E2eTool): string {
-    if (tool === "vault") return "bash scripts/build-vault.sh (or npm run tools)";
+    if (tool === "vault" || tool === "gofakes3") return "npm run tools";
     if (tool === "etcd") return "apt-get install etcd-server (or bash scripts/build-e2e-tools.sh)";
     return "bash scripts/build-e2e-tools.sh";
 }

@@ -16,13 +16,29 @@ const READY_MS = 60_000;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type VaultResponse = { status: number; body: any };
 
-export interface RigVault {
+/** A Vault the rig talks to: a local process, or the chart's pod through the node's relay. */
+export interface VaultClient {
     /** https://127.0.0.1:<port> */
     readonly address: string;
-    readonly caFile: string;
-    readonly process: RigProcess;
     /** A JSON request over TLS trusting only the rig CA; the token (when given) goes in a header, never a log. */
     request(method: string, urlPath: string, body?: unknown, token?: string): Promise<VaultResponse>;
+}
+
+export interface RigVault extends VaultClient {
+    readonly caFile: string;
+    readonly process: RigProcess;
+}
+
+/** The product's one Vault client (components/lib/vault-api.ts) at `address`, trusting only `caPem`. */
+export function vaultClient(address: string, caPem: string): VaultClient {
+    const endpoint = { address, caBundle: caPem, requestTimeoutMs: 15_000 };
+    const request = async (method: string, urlPath: string, body?: unknown, token?: string): Promise<VaultResponse> => {
+        if (!urlPath.startsWith("/v1/")) throw new Error(`rig vault request: ${urlPath} is not under /v1/`);
+        const res = await vaultApi(endpoint, method, urlPath.slice("/v1/".length), body, token);
+        // A body that is not JSON comes back as its text, as before.
+        return { status: res.status, body: res.body ?? (res.text === "" ? undefined : res.text) };
+    };
+    return { address, request };
 }
 
 export async function startVault(
@@ -62,15 +78,7 @@ export async function startVault(
     const proc = rig.start(name, bin, ["server", `-config=${config}`], {
         env: { PATH: "/usr/bin:/bin", HOME: dir },
     });
-    const caPem = ca.pem();
-    // The product's one Vault client (components/lib/vault-api.ts), trusting the rig CA.
-    const endpoint = { address, caBundle: caPem, requestTimeoutMs: 15_000 };
-    const request = async (method: string, urlPath: string, body?: unknown, token?: string): Promise<VaultResponse> => {
-        if (!urlPath.startsWith("/v1/")) throw new Error(`rig vault request: ${urlPath} is not under /v1/`);
-        const res = await vaultApi(endpoint, method, urlPath.slice("/v1/".length), body, token);
-        // A body that is not JSON comes back as its text, as before.
-        return { status: res.status, body: res.body ?? (res.text === "" ? undefined : res.text) };
-    };
+    const { request } = vaultClient(address, ca.pem());
     // /sys/health answers 501 while uninitialized: listening over TLS is ready.
     const ms = await rig.waitReady(
         proc,

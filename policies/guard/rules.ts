@@ -510,6 +510,31 @@ export const rules: readonly GuardRule[] = [
         },
     },
     {
+        name: "eso-store-namespaces",
+        description:
+            "Cluster-wide External Secrets stores admit only listed namespaces (spec.conditions); a store open to every namespace lets anyone who may edit an ExternalSecret read its whole mount.",
+        enforcementLevel: "advisory",
+        validateResource: (r, report) => {
+            if (!STORE.test(r.type) || !r.type.endsWith(":ClusterSecretStore")) return;
+            if (list(r.props.spec?.conditions).length === 0)
+                report(
+                    `${r.name}: no spec.conditions, every namespace may use it (externalSecrets.allNamespaces); list them in externalSecrets.namespaceConditions`,
+                );
+        },
+    },
+    {
+        name: "eso-store-audience",
+        description:
+            "External Secrets stores log in with a token for Vault's audience (serviceAccountRef.audiences), not the API server's.",
+        enforcementLevel: "mandatory",
+        validateResource: (r, report) => {
+            if (!STORE.test(r.type)) return;
+            const ref = r.props.spec?.provider?.vault?.auth?.kubernetes?.serviceAccountRef;
+            if (ref !== undefined && list(ref.audiences).length === 0)
+                report(`${r.name}: serviceAccountRef has no audiences (kubernetesAuth.audience)`);
+        },
+    },
+    {
         name: "unsealer-hardened",
         description: "Unsealer workloads have no API token and read unseal keys from mounted files, never env.",
         enforcementLevel: "mandatory",

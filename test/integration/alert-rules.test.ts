@@ -12,6 +12,7 @@ import * as path from "path";
 import * as util from "util";
 import * as YAML from "yaml";
 import { buildAlertRules, RuleGroup, ruleFileText, VAULT_METRICS } from "../../components/lib/alert-rules";
+import { BACKUP_RECIPIENT_PLACEHOLDER } from "../../components/config/schema";
 import { METRICS_PORT } from "../../components/lib/contracts";
 import { buildVaultValues, serverHclOf } from "../../components/lib/helm-values";
 import { homelabStack } from "../support/fixtures";
@@ -21,12 +22,17 @@ import { freePort, initAndUnseal, startVault, VaultServer } from "../support/vau
 
 const run = util.promisify(execFile);
 
-/** A raft HA stack with the Ingress certificate from cert-manager, snapshots, a shared store and the canary. */
+/**
+ * A raft HA stack with the Ingress certificate from cert-manager, snapshots, the KV export
+ * (suspended: placeholder recipient), a shared store, a tenant store and the canary.
+ */
 function fullStack() {
     const stack = homelabStack();
     stack.values.server = { storageBackend: "raft", replicas: 3, metricsScrape: "serviceMonitor" };
     stack.values.networkPolicy.monitoringNamespace = "monitoring";
     stack.values.exposure = { certManagerIssuer: "amiya-ca" };
+    stack.values.backup = { enabled: true, recipients: [BACKUP_RECIPIENT_PLACEHOLDER] };
+    stack.values.externalSecrets.tenants = [{ name: "media", namespaces: ["sonarr"] }];
     return stack;
 }
 
@@ -69,6 +75,7 @@ const cert = (expiresAt: number) => [
     },
 ];
 const SNAP = 'namespace="vault", cronjob="vault-snapshot"';
+const KV_EXPORT = 'namespace="vault", cronjob="vault-kv-backup"';
 const store = (name: string, ready: boolean) => [
     {
         series: `clustersecretstore_status_condition{name="${name}", condition="Ready", status="True"}`,
@@ -181,12 +188,46 @@ const CASES: readonly Case[] = [
         healthy: [{ series: `kube_cronjob_created{${SNAP}}`, values: `${29 * 3600}x200` }],
     },
     {
+        alert: "VaultBackupTooOld",
+        evalTime: "30h",
+        interval: "10m",
+        // The KV export (schedule 30 */6): its last success 8 hours ago is over 6h + 1h; the snapshots are fine.
+        failing: [
+            { series: `kube_cronjob_created{${KV_EXPORT}}`, values: "0x200" },
+            { series: `kube_cronjob_status_last_successful_time{${KV_EXPORT}}`, values: `${22 * 3600}x200` },
+            { series: `kube_cronjob_created{${SNAP}}`, values: "0x200" },
+            { series: `kube_cronjob_status_last_successful_time{${SNAP}}`, values: `${29 * 3600}x200` },
+        ],
+        fires: [{ namespace: "vault", cronjob: "vault-kv-backup" }],
+        healthy: [
+            { series: `kube_cronjob_created{${KV_EXPORT}}`, values: "0x200" },
+            { series: `kube_cronjob_status_last_successful_time{${KV_EXPORT}}`, values: `${24 * 3600}x200` },
+        ],
+    },
+    {
+        alert: "VaultBackupTooOld",
+        evalTime: "30h",
+        interval: "10m",
+        // A suspended KV export (backup.recipients still the placeholder) never succeeds: no export is taken.
+        failing: [{ series: `kube_cronjob_created{${KV_EXPORT}}`, values: "0x200" }],
+        fires: [{ namespace: "vault", cronjob: "vault-kv-backup" }],
+        healthy: [{ series: `kube_cronjob_created{${KV_EXPORT}}`, values: `${24 * 3600}x200` }],
+    },
+    {
         alert: "ExternalSecretsStoreNotReady",
         evalTime: "15m",
         failing: store("vault-amiya-akn-shared", false),
         fires: [{ name: "vault-amiya-akn-shared", condition: "Ready", status: "False" }],
         // Ready; and another team's store that is not Ready is not this platform's to page on.
         healthy: [...store("vault-amiya-akn", true), ...store("aws-team-store", false)],
+    },
+    {
+        alert: "ExternalSecretsStoreNotReady",
+        evalTime: "15m",
+        // A tenant group's store (externalSecrets.tenants) is this platform's too.
+        failing: store("vault-amiya-akn-media", false),
+        fires: [{ name: "vault-amiya-akn-media", condition: "Ready", status: "False" }],
+        healthy: store("vault-amiya-akn-media", true),
     },
     {
         alert: "ExternalSecretSyncErrors",
@@ -292,6 +333,11 @@ describe("integration: the alert pack under promtool test rules", function () {
     it("tests every alert of the pack, each both ways", () => {
         const alerts = groups.flatMap((g) => g.rules.map((r) => r.alert));
         assert.deepEqual([...new Set(CASES.map((c) => c.alert))].sort(), [...alerts].sort());
+        // Each backup CronJob the stack runs fires in a case of its own.
+        const cronjobs = CASES.filter((c) => c.alert === "VaultBackupTooOld").flatMap((c) =>
+            c.fires.map((f) => f.cronjob),
+        );
+        assert.deepEqual([...new Set(cronjobs)].sort(), ["vault-kv-backup", "vault-snapshot"]);
     });
 
     it("renders the annotations: the ExternalSecret's own namespace, the count of answering targets, the runbook", async function () {

@@ -44,9 +44,11 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
         const res = await vaultRequest(vault.address, init.rootToken, "POST", p, body);
         assert.ok(res.status < 300, `${p}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
     };
+    // As the stack makes it: only the login ServiceAccount (not ESO's controller), kubernetesAuth.audience required.
     const healthyRole = {
-        bound_service_account_names: ["external-secrets"],
-        bound_service_account_namespaces: ["external-secrets"],
+        bound_service_account_names: [config.externalSecrets.serviceAccount],
+        bound_service_account_namespaces: [config.externalSecrets.namespace],
+        audience: config.kubernetesAuth.audience,
         token_policies: [READER],
         token_ttl: 600,
     };
@@ -142,14 +144,22 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
         }
     });
 
-    it("2. a role audience the store's tokens do not carry", async () => {
-        await put(`auth/${K8S}/role/external-secrets`, { ...healthyRole, audience: "vault" });
+    it("2. a role audience the store's tokens do not carry, and a role that requires none", async () => {
+        assert.deepEqual(
+            [config.externalSecrets.serviceAccount, config.kubernetesAuth.audience],
+            ["vault-login", "vault"],
+        );
+        await put(`auth/${K8S}/role/external-secrets`, { ...healthyRole, audience: "https://kubernetes.default.svc" });
         try {
             await expectFault(
-                `FAULT kubernetes auth audience: role external-secrets at auth/${K8S} requires audience vault, but the store requests tokens without audiences (the API server's default): logins fail with 403 "invalid audience (aud) claim"`,
+                `FAULT kubernetes auth audience: role external-secrets at auth/${K8S} requires audience https://kubernetes.default.svc, but the stores request tokens for vault (kubernetesAuth.audience): logins fail with 403 "invalid audience (aud) claim"`,
+            );
+            await put(`auth/${K8S}/role/external-secrets`, { ...healthyRole, audience: "" });
+            await expectFault(
+                `FAULT kubernetes auth audience: role external-secrets at auth/${K8S} requires no audience, so a token minted for the API server (any pod's own) logs in too; the stack requires vault (kubernetesAuth.audience): run pulumi up`,
             );
         } finally {
-            await put(`auth/${K8S}/role/external-secrets`, { ...healthyRole, audience: "" });
+            await put(`auth/${K8S}/role/external-secrets`, healthyRole);
         }
     });
 
@@ -157,7 +167,7 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
         await put(`auth/${K8S}/role/external-secrets`, { ...healthyRole, bound_service_account_names: ["eso"] });
         try {
             await expectFault(
-                `FAULT kubernetes auth binding: role external-secrets at auth/${K8S} does not bind ServiceAccount external-secrets (bound: eso): ESO's login fails with 403 "service account name not authorized"`,
+                `FAULT kubernetes auth binding: role external-secrets at auth/${K8S} does not bind ServiceAccount vault-login (bound: eso): ESO's login fails with 403 "service account name not authorized"`,
             );
         } finally {
             await put(`auth/${K8S}/role/external-secrets`, healthyRole);
@@ -175,6 +185,19 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
             );
         } finally {
             await put(`auth/${K8S}/role/external-secrets`, healthyRole);
+        }
+    });
+
+    it("4b. a role that binds more than the login ServiceAccount (ESO's controller, a wildcard)", async () => {
+        for (const names of [["vault-login", "external-secrets"], ["*"]]) {
+            await put(`auth/${K8S}/role/external-secrets`, { ...healthyRole, bound_service_account_names: names });
+            try {
+                await expectFault(
+                    `FAULT kubernetes auth binding: role external-secrets at auth/${K8S} binds more than external-secrets/vault-login (ServiceAccounts: ${names.join(", ")}; namespaces: external-secrets): those log in with the stores' policies; run pulumi up`,
+                );
+            } finally {
+                await put(`auth/${K8S}/role/external-secrets`, healthyRole);
+            }
         }
     });
 

@@ -21,13 +21,13 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import * as vault from "@pulumi/vault";
-import { POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../../components/lib/policy-names";
+import { KV_BACKUP_POLICY, POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../../components/lib/policy-names";
 import { VaultConfiguration } from "../../components/vault-setup";
-import { renderPolicies } from "../../components/lib/policies";
+import { renderPolicies, tenantPolicies } from "../../components/lib/policies";
 import { homelabStack } from "../support/fixtures";
 import { Program, RecordedResource, runProgram, StackConfig } from "../support/program";
 import { requireTool } from "../support/tools";
-import { Account, FakeKubeApi, serviceAccountJwt, startFakeKubeApi } from "../support/fake-kube-api";
+import { Account, API_AUDIENCE, FakeKubeApi, serviceAccountJwt, startFakeKubeApi } from "../support/fake-kube-api";
 import { initAndUnseal, startVault, VaultServer, vaultRequest } from "../support/vault-server";
 
 /** Every capability Vault grants on a path, as `sys/capabilities` reports them. */
@@ -65,11 +65,15 @@ function stack(api: FakeKubeApi | undefined): StackConfig {
         ],
     };
     s.values.oidc.groups = { "vault-admins": ["admin"], developers: ["operator", "read-only"] };
+    // One tenant group: its own store, role and policy, reading only its namespaces' paths.
+    s.values.externalSecrets.tenants = [{ name: "media", namespaces: ["sonarr", "radarr"] }];
     if (api !== undefined) {
         s.values.oidc.issuer = api.host;
         s.values.oidc.discoveryCaPem = api.ca;
     }
     s.secrets.remoteClusterReviewerJwts = { "kiana.akn": "reviewer-jwt" };
+    // The KV export: its policy is rendered over every managed mount (a public key; its private key was discarded).
+    s.values.backup = { enabled: true, recipients: ["age195l04lrx37hay2qqtsglpmhyc43her5kywknf5xtqsujsp2gc57sujy7xe"] };
     return s;
 }
 
@@ -100,7 +104,16 @@ function apiBody(inputs: Record<string, unknown>, omit: readonly string[] = []):
     return body;
 }
 
-type Who = "admin" | "operator" | "read-only" | "reader-amiya" | "reader-kiana" | "pulumi" | "raft-snapshot";
+type Who =
+    | "admin"
+    | "operator"
+    | "read-only"
+    | "reader-amiya"
+    | "reader-kiana"
+    | "tenant-media"
+    | "pulumi"
+    | "raft-snapshot"
+    | "kv-backup";
 
 /** The intended semantics: who, on which API path, gets exactly which capabilities. */
 const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
@@ -126,6 +139,18 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["reader-amiya", "sys/policies/acl/external-secrets-reader-amiya.akn", DENY],
     ["reader-amiya", "auth/token/create", DENY],
     ["reader-amiya", "identity/group/name/vault-admins", DENY],
+    // A tenant group's reader: its namespaces' own paths of the cluster mount, nothing else.
+    ["tenant-media", "amiya.akn/data/sonarr/api-key", ["read"]],
+    ["tenant-media", "amiya.akn/data/radarr/db/password", ["read"]],
+    ["tenant-media", "amiya.akn/metadata/sonarr/", ["list", "read"]],
+    ["tenant-media", "amiya.akn/data/grafana/admin", DENY],
+    ["tenant-media", "amiya.akn/data/sonarrx/api-key", DENY],
+    ["tenant-media", "amiya.akn/data/sonarr", DENY],
+    ["tenant-media", "amiya.akn/metadata/", DENY],
+    ["tenant-media", "amiya.akn/delete/sonarr/api-key", DENY],
+    ["tenant-media", "kiana.akn/data/sonarr/api-key", DENY],
+    ["tenant-media", "shared/data/common/registry", DENY],
+    ["tenant-media", "sys/mounts", DENY],
     // The remote cluster's reader is the mirror image.
     ["reader-kiana", "kiana.akn/data/app/db/password", ["read"]],
     ["reader-kiana", "amiya.akn/data/app/db/password", DENY],
@@ -221,11 +246,32 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["raft-snapshot", "sys/storage/raft/snapshot-force", DENY],
     ["raft-snapshot", "amiya.akn/data/app/db/password", DENY],
     ["raft-snapshot", "sys/mounts", DENY],
+    // The KV export job: read every version and list the metadata of every managed mount (remote and shared
+    // ones too), and nothing else: no write, delete, undelete or destroy, no mount config, no other mount.
+    ["kv-backup", "amiya.akn/data/app/db/password", ["read"]],
+    ["kv-backup", "amiya.akn/metadata/", ["list", "read"]],
+    ["kv-backup", "amiya.akn/metadata/app/db/password", ["list", "read"]],
+    ["kv-backup", "kiana.akn/data/app/db/password", ["read"]],
+    ["kv-backup", "shared/metadata/private/", ["list", "read"]],
+    ["kv-backup", "team/data/prod/token", ["read"]],
+    ["kv-backup", "amiya.akn/delete/app/db/password", DENY],
+    ["kv-backup", "amiya.akn/undelete/app/db/password", DENY],
+    ["kv-backup", "amiya.akn/destroy/app/db/password", DENY],
+    ["kv-backup", "amiya.akn/subkeys/app/db/password", DENY],
+    ["kv-backup", "amiya.akn/config", DENY],
+    ["kv-backup", "unmanaged/data/x", DENY],
+    ["kv-backup", "sys/mounts", DENY],
+    ["kv-backup", "sys/storage/raft/snapshot", DENY],
+    ["kv-backup", "auth/token/create", DENY],
+    ["kv-backup", "sys/policies/acl/kv-backup", DENY],
 ];
 
-const ESO: Account = { namespace: "external-secrets", name: "external-secrets", uid: "0d5e-eso" };
-const WRONG_NAMESPACE: Account = { namespace: "default", name: "external-secrets", uid: "0d5e-default" };
-const WRONG_NAME: Account = { namespace: "external-secrets", name: "webhook", uid: "0d5e-webhook" };
+/** The stores' login ServiceAccount (externalSecrets.serviceAccount), and two it is not. */
+const ESO: Account = { namespace: "external-secrets", name: "vault-login", uid: "0d5e-eso" };
+const WRONG_NAMESPACE: Account = { namespace: "default", name: "vault-login", uid: "0d5e-default" };
+const WRONG_NAME: Account = { namespace: "external-secrets", name: "external-secrets", uid: "0d5e-controller" };
+/** The audience the stores request and the roles require (kubernetesAuth.audience). */
+const AUDIENCE = "vault";
 
 interface Built {
     readonly component: VaultConfiguration;
@@ -295,6 +341,9 @@ describe("VaultConfiguration on a real Vault server", function () {
     let program: Program<Built>;
     const tokens = new Map<Who, string>();
     const jwts = new Map<Account, string>();
+    /** The login ServiceAccount's tokens for other audiences: the API server's, and none named at all. */
+    const apiServerJwt = serviceAccountJwt(ESO, [API_AUDIENCE]);
+    const otherAudienceJwt = serviceAccountJwt(ESO, ["https://vault.evil.example"]);
     let api: FakeKubeApi | undefined;
 
     const as = (token: string, method: string, path: string, body?: unknown) =>
@@ -302,8 +351,10 @@ describe("VaultConfiguration on a real Vault server", function () {
 
     before(async function () {
         requireTool(this, "vault");
-        for (const sa of [ESO, WRONG_NAMESPACE, WRONG_NAME]) jwts.set(sa, serviceAccountJwt(sa));
-        api = await startFakeKubeApi(new Map([...jwts].map(([sa, jwt]) => [jwt, sa])), { oidcDiscovery: true });
+        for (const sa of [ESO, WRONG_NAMESPACE, WRONG_NAME]) jwts.set(sa, serviceAccountJwt(sa, [AUDIENCE]));
+        const known = new Map([...jwts].map(([sa, jwt]) => [jwt, sa]));
+        for (const jwt of [apiServerJwt, otherAudienceJwt]) known.set(jwt, ESO);
+        api = await startFakeKubeApi(known, { oidcDiscovery: true });
         program = await runProgram(stack(api), (config, opts) => {
             const provider = new vault.Provider("vault", { address: config.vault.address }, opts);
             const ready = new pulumi.ComponentResource("test:bootstrap:Ready", "bootstrap-ready", {}, opts);
@@ -323,6 +374,7 @@ describe("VaultConfiguration on a real Vault server", function () {
         await mint("read-only", "read-only");
         await mint("reader-amiya", "external-secrets-reader-amiya.akn");
         await mint("reader-kiana", "external-secrets-reader-kiana.akn");
+        await mint("tenant-media", "external-secrets-tenant-amiya.akn-media");
         await mint("pulumi", "pulumi");
         // The snapshot policy is rendered only for raft stacks; it is static, so load it as it is.
         const snapshot = await as(root, "PUT", `sys/policies/acl/${RAFT_SNAPSHOT_POLICY}`, {
@@ -330,6 +382,7 @@ describe("VaultConfiguration on a real Vault server", function () {
         });
         assert.equal(snapshot.status, 204, JSON.stringify(snapshot.body));
         await mint("raft-snapshot", RAFT_SNAPSHOT_POLICY);
+        await mint("kv-backup", KV_BACKUP_POLICY);
     });
 
     after(async () => {
@@ -338,7 +391,7 @@ describe("VaultConfiguration on a real Vault server", function () {
     });
 
     it("accepts every rendered policy under its Vault name", async () => {
-        const policies = renderPolicies(program.config);
+        const policies = [...renderPolicies(program.config), ...tenantPolicies(program.config)];
         const res = await as(root, "LIST", "sys/policies/acl");
         assert.deepEqual(
             (res.body.data.keys as string[])
@@ -360,13 +413,19 @@ describe("VaultConfiguration on a real Vault server", function () {
 
     it("binds each cluster's ESO role to its service account, short TTLs and its own reader", async () => {
         const local = (await as(root, "GET", "auth/kubernetes-amiya.akn/role/external-secrets")).body.data;
-        assert.deepEqual(local.bound_service_account_names, ["external-secrets"]);
+        assert.deepEqual(local.bound_service_account_names, ["vault-login"]);
         assert.deepEqual(local.bound_service_account_namespaces, ["external-secrets"]);
+        assert.equal(local.audience, AUDIENCE);
         assert.deepEqual(local.token_policies, ["external-secrets-reader-amiya.akn"]);
         assert.equal(local.token_ttl, 600);
         assert.equal(local.token_max_ttl, 1200);
         const remote = (await as(root, "GET", "auth/kubernetes-kiana.akn/role/external-secrets")).body.data;
         assert.deepEqual(remote.token_policies, ["external-secrets-reader-kiana.akn"]);
+        assert.equal(remote.audience, AUDIENCE);
+        const tenant = (await as(root, "GET", "auth/kubernetes-amiya.akn/role/external-secrets-media")).body.data;
+        assert.deepEqual(tenant.bound_service_account_names, ["vault-login"]);
+        assert.deepEqual(tenant.token_policies, ["external-secrets-tenant-amiya.akn-media"]);
+        assert.equal(tenant.audience, AUDIENCE);
         const config = (await as(root, "GET", "auth/kubernetes-kiana.akn/config")).body.data;
         assert.equal(config.kubernetes_host, api?.host ?? "https://kiana.akn:6443");
         assert.equal(config.kubernetes_ca_cert, api?.ca ?? TEST_CA);
@@ -377,11 +436,9 @@ describe("VaultConfiguration on a real Vault server", function () {
     });
 
     describe("External Secrets logins through Kubernetes auth (fake TokenReview API)", () => {
-        const login = (mount: string, sa: Account) =>
-            vaultRequest((server as VaultServer).address, undefined, "POST", `auth/${mount}/login`, {
-                role: "external-secrets",
-                jwt: jwts.get(sa),
-            });
+        const loginWith = (mount: string, jwt: string | undefined, role = "external-secrets") =>
+            vaultRequest((server as VaultServer).address, undefined, "POST", `auth/${mount}/login`, { role, jwt });
+        const login = (mount: string, sa: Account) => loginWith(mount, jwts.get(sa));
 
         before(function () {
             if (api !== undefined) return;
@@ -403,6 +460,7 @@ describe("VaultConfiguration on a real Vault server", function () {
                 assert.equal(res.body.auth.lease_duration, 600);
                 const review = (api as FakeKubeApi).reviews[seen];
                 assert.equal(review.token, jwts.get(ESO));
+                assert.deepEqual(review.audiences, [AUDIENCE]);
                 assert.equal(
                     review.bearer,
                     `Bearer ${cluster === "kiana.akn" ? "reviewer-jwt" : (jwts.get(ESO) as string)}`,
@@ -431,7 +489,49 @@ describe("VaultConfiguration on a real Vault server", function () {
                 assert.equal(name.status, 403);
                 assert.match(JSON.stringify(name.body.errors), /service account name not authorized/);
             });
+
+            it(`${mount}: refuses the login ServiceAccount's token minted for another audience`, async () => {
+                // Positive control: the same ServiceAccount, Vault's audience (the test above reads with it).
+                assert.equal((await login(mount, ESO)).status, 200);
+                for (const jwt of [apiServerJwt, otherAudienceJwt]) {
+                    const seen = (api as FakeKubeApi).reviews.length;
+                    const res = await loginWith(mount, jwt);
+                    assert.equal(res.status, 403, JSON.stringify(res.body));
+                    assert.match(JSON.stringify(res.body.errors), /invalid audience \(aud\) claim/);
+                    // Refused by Vault itself: the token never reaches the API server.
+                    assert.equal((api as FakeKubeApi).reviews.length, seen);
+                }
+            });
         }
+    });
+
+    it("a tenant group's role reads its namespaces' paths and nothing else (fake TokenReview API)", async function () {
+        if (api === undefined) this.skip();
+        const res = await vaultRequest(
+            (server as VaultServer).address,
+            undefined,
+            "POST",
+            "auth/kubernetes-amiya.akn/login",
+            { role: "external-secrets-media", jwt: jwts.get(ESO) },
+        );
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.deepEqual(res.body.auth.policies, ["default", "external-secrets-tenant-amiya.akn-media"]);
+        const token = res.body.auth.client_token as string;
+        for (const ns of ["sonarr", "grafana"]) {
+            const put = await as(root, "POST", `amiya.akn/data/${ns}/tenant-probe`, {
+                options: { cas: 0 },
+                data: { value: ns },
+            });
+            assert.equal(put.status, 200, JSON.stringify(put.body));
+        }
+        const own = await as(token, "GET", "amiya.akn/data/sonarr/tenant-probe");
+        assert.equal(own.status, 200);
+        assert.equal(own.body.data.data.value, "sonarr");
+        assert.equal((await as(token, "GET", "amiya.akn/data/grafana/tenant-probe")).status, 403);
+        assert.equal((await as(token, "LIST", "amiya.akn/metadata/")).status, 403);
+        // The cluster-wide reader (positive control) reads grafana's path.
+        const wide = await as(tokens.get("reader-amiya") as string, "GET", "amiya.akn/data/grafana/tenant-probe");
+        assert.equal(wide.status, 200);
     });
 
     it("stores the OIDC role and tune the component defines", async () => {
@@ -525,7 +625,18 @@ describe("VaultConfiguration on a real Vault server", function () {
 
     it(`has a table of at least 40 intended allow/deny cases`, () => {
         assert.ok(TABLE.length >= 40, `${TABLE.length} cases`);
-        assert.deepEqual(new Set(TABLE.map(([who]) => who)).size, 7);
+        // Every identity of Who has rows.
+        assert.deepEqual([...new Set(TABLE.map(([who]) => who))].sort(), [
+            "admin",
+            "kv-backup",
+            "operator",
+            "pulumi",
+            "raft-snapshot",
+            "read-only",
+            "reader-amiya",
+            "reader-kiana",
+            "tenant-media",
+        ]);
     });
 
     for (const [who, path, expected] of TABLE) {
@@ -575,6 +686,29 @@ describe("VaultConfiguration on a real Vault server", function () {
         });
         assert.equal(selfEdit.status, 403);
         assert.equal((await as(admin, "GET", "sys/mounts")).status, 200);
+
+        // The export job reads every version and lists, and changes nothing.
+        const backup = tokens.get("kv-backup") as string;
+        const v1 = await as(backup, "GET", "amiya.akn/data/app/db/password?version=1");
+        assert.equal(v1.status, 200);
+        assert.equal(v1.body.data.data.value, "s3cr3t");
+        const listed = await as(backup, "LIST", "amiya.akn/metadata/app/");
+        assert.equal(listed.status, 200);
+        assert.deepEqual(listed.body.data.keys, ["db/"]);
+        const meta = await as(backup, "GET", "amiya.akn/metadata/app/db/password");
+        assert.equal(meta.status, 200);
+        assert.equal(meta.body.data.current_version, 2);
+        for (const [method, path, body] of [
+            ["POST", "amiya.akn/data/app/db/password", { options: { cas: 2 }, data: { value: "x" } }],
+            ["POST", "amiya.akn/metadata/app/db/password", { custom_metadata: { a: "b" } }],
+            ["POST", "amiya.akn/delete/app/db/password", { versions: [2] }],
+            ["POST", "amiya.akn/undelete/app/db/password", { versions: [1] }],
+            ["DELETE", "amiya.akn/metadata/app/db/password", undefined],
+            ["GET", "amiya.akn/config", undefined],
+        ] as const) {
+            assert.equal((await as(backup, method, path, body)).status, 403, `${method} ${path}`);
+        }
+        assert.equal((await as(root, "GET", "amiya.akn/data/app/db/password")).body.data.data.value, "rotated");
     });
 
     it("contains the SSO admin on real requests: no token, policy, group, alias or role grants more than it holds", async () => {

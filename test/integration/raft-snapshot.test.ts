@@ -238,7 +238,10 @@ describe("raft snapshot job on a real raft Vault (components/raft-snapshot.sh)",
         const argvFile = path.join(root, "aws-argv");
         fs.writeFileSync(
             path.join(stubDir, "aws"),
-            `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > ${JSON.stringify(argvFile)}\n` +
+            // One argv per call (one argument a line), and the marker's content when it is copied.
+            `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done >> ${JSON.stringify(argvFile)}\n` +
+                `echo @@ >> ${JSON.stringify(argvFile)}\n` +
+                `case "$5" in */latest.json) cp "$5" ${JSON.stringify(argvFile + ".marker")};; esac\n` +
                 `env > ${JSON.stringify(argvFile + ".env")}\n`,
             { mode: 0o755 },
         );
@@ -252,16 +255,38 @@ describe("raft snapshot job on a real raft Vault (components/raft-snapshot.sh)",
             HOME: path.join(root, "home"),
         });
         assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
-        const argv = fs.readFileSync(argvFile, "utf8").trimEnd().split("\n");
-        assert.deepEqual(argv, [
-            "--endpoint-url",
-            "https://s3.amiya.akn",
-            "s3",
-            "cp",
-            path.join(dir, name),
-            `s3://vault-amiya/vault/snapshots/${name}`,
-            "--only-show-errors",
+        const calls = fs
+            .readFileSync(argvFile, "utf8")
+            .split("@@\n")
+            .filter((c) => c !== "")
+            .map((c) => c.trimEnd().split("\n"));
+        const argv = calls[0];
+        assert.deepEqual(calls, [
+            [
+                "--endpoint-url",
+                "https://s3.amiya.akn",
+                "s3",
+                "cp",
+                path.join(dir, name),
+                `s3://vault-amiya/vault/snapshots/${name}`,
+                "--only-show-errors",
+            ],
+            [
+                "--endpoint-url",
+                "https://s3.amiya.akn",
+                "s3",
+                "cp",
+                path.join(root, "home", "latest.json"),
+                "s3://vault-amiya/vault/snapshots/latest.json",
+                "--only-show-errors",
+            ],
         ]);
+        // The last good snapshot, for the age-of-last-snapshot alert and for people.
+        const marker = JSON.parse(fs.readFileSync(argvFile + ".marker", "utf8"));
+        assert.deepEqual(Object.keys(marker), ["object", "completedAt", "completedAtUnix", "bytes"]);
+        assert.equal(marker.object, name);
+        assert.equal(marker.completedAtUnix, Date.parse(marker.completedAt) / 1000);
+        assert.equal(marker.bytes, fs.statSync(path.join(dir, name)).size);
         const env = fs.readFileSync(argvFile + ".env", "utf8");
         for (const secret of ["AKIASTUBKEY", "stubsecret"]) {
             assert.ok(!argv.join(" ").includes(secret) && !env.includes(secret), `${secret} leaked`);

@@ -24,7 +24,7 @@ export interface Account {
 export interface FakeKubeApi {
     readonly host: string;
     readonly ca: string;
-    readonly reviews: { bearer: string | undefined; token: string }[];
+    readonly reviews: { bearer: string | undefined; token: string; audiences: readonly string[] }[];
     close(): Promise<void>;
 }
 
@@ -63,14 +63,25 @@ export async function startFakeKubeApi(
                     res.writeHead(404).end();
                     return;
                 }
-                const token = String(JSON.parse(body).spec?.token);
-                reviews.push({ bearer: req.headers.authorization, token });
+                const spec = JSON.parse(body).spec ?? {};
+                const token = String(spec.token);
+                const wanted = (spec.audiences ?? []) as string[];
+                reviews.push({ bearer: req.headers.authorization, token, audiences: wanted });
                 const sa = accounts.get(token);
+                // As kube-apiserver: the token is valid only for the audiences asked for (the API
+                // server's own when none), and the review answers the ones they share.
+                const audiences = tokenAudiences(token).filter((a) =>
+                    (wanted.length > 0 ? wanted : [API_AUDIENCE]).includes(a),
+                );
                 const status =
-                    sa === undefined
-                        ? { authenticated: false }
+                    sa === undefined || audiences.length === 0
+                        ? {
+                              authenticated: false,
+                              error: sa === undefined ? "unknown token" : "token audiences is invalid",
+                          }
                         : {
                               authenticated: true,
+                              audiences,
                               user: { username: `system:serviceaccount:${sa.namespace}:${sa.name}`, uid: sa.uid },
                           };
                 res.writeHead(201, { "Content-Type": "application/json" });
@@ -104,8 +115,25 @@ function discovery(issuer: string) {
     };
 }
 
-/** A ServiceAccount token as Kubernetes issues them (signed; Vault leaves the signature to TokenReview). */
-export function serviceAccountJwt(sa: Account): string {
+/** The API server's own audience: what a token without `aud`, or a review without audiences, is for. */
+export const API_AUDIENCE = "https://kubernetes.default.svc.cluster.local";
+
+/** The `aud` of a token as the fake issued it (the API server's own when it has none). */
+function tokenAudiences(token: string): string[] {
+    try {
+        const aud = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString()).aud;
+        return aud === undefined ? [API_AUDIENCE] : Array.isArray(aud) ? aud.map(String) : [String(aud)];
+    } catch {
+        return [];
+    }
+}
+
+/**
+ * A ServiceAccount token as Kubernetes issues them (signed; Vault leaves the
+ * signature to TokenReview), for `audiences` as a TokenRequest asks (no `aud`
+ * claim when unset, as the older fixtures' tokens).
+ */
+export function serviceAccountJwt(sa: Account, audiences?: readonly string[]): string {
     const { privateKey } = crypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
     const unsigned = `${b64({ alg: "ES256", typ: "JWT" })}.${b64({
@@ -114,6 +142,7 @@ export function serviceAccountJwt(sa: Account): string {
         "kubernetes.io/serviceaccount/namespace": sa.namespace,
         "kubernetes.io/serviceaccount/service-account.name": sa.name,
         "kubernetes.io/serviceaccount/service-account.uid": sa.uid,
+        ...(audiences === undefined ? {} : { aud: [...audiences] }),
     })}`;
     const signature = crypto.sign("sha256", Buffer.from(unsigned), { key: privateKey, dsaEncoding: "ieee-p1363" });
     return `${unsigned}.${signature.toString("base64url")}`;

@@ -21,6 +21,8 @@ export function homelabStack(): StackConfig & { values: Record<string, any>; sec
                 issuer: "https://auth.amiya.akn",
                 groups: { "vault-admins": ["admin"], developers: ["operator"], viewers: ["read-only"] },
             },
+            // As amiya's: the stores admit only namespaces a cluster admin labelled.
+            externalSecrets: { namespaceConditions: [{ namespaceSelector: { matchLabels: { ...STORE_LABEL } } }] },
             // Every flow default deny would block: the config refuses a needed flow without a rule.
             networkPolicy: {
                 egress: {
@@ -38,6 +40,9 @@ export function homelabStack(): StackConfig & { values: Record<string, any>; sec
     };
 }
 
+/** The namespace label amiya's stores admit (externalSecrets.namespaceConditions in Pulumi.amiya.yaml). */
+export const STORE_LABEL = { "secret-platform/external-secrets": "allowed" } as const;
+
 /** An AWS stack: a hardened bucket, IAM user, KMS keys and the awskms seal. */
 export function awsStack(): StackConfig & { values: Record<string, any>; secrets: Record<string, any> } {
     return {
@@ -45,6 +50,8 @@ export function awsStack(): StackConfig & { values: Record<string, any>; secrets
             cluster: { name: "prod.example", domain: "prod.example.com" },
             storage: { mode: "aws", bucket: "prod-example-vault", region: "eu-west-1" },
             oidc: { issuer: "https://auth.example.com", groups: { admins: ["admin"] } },
+            // The explicit opt-out of namespace conditions (the guard pack reports it, advisory).
+            externalSecrets: { allNamespaces: true },
             networkPolicy: {
                 egress: {
                     s3: { cidrs: ["52.218.0.0/17"] },
@@ -68,5 +75,6 @@ export const HOMELAB_STORE_INPUT: VaultStoreInput = {
     mount: "amiya.akn",
     authMountPath: "kubernetes-amiya.akn",
     role: "external-secrets",
-    serviceAccount: { name: "external-secrets", namespace: "external-secrets" },
+    serviceAccount: { name: "vault-login", namespace: "external-secrets" },
+    audience: "vault",
 };

@@ -148,7 +148,7 @@ const cases: BadCase[] = [
         name: "unknown top-level key",
         change: (s) => (s.values.oidcIssuer = "https://auth.amiya.akn"),
         expect: [
-            `${ns}:oidcIssuer: unknown key (known keys: audit, cluster, exposure, externalSecrets, kubernetes, kubernetesAuth, kv, monitoring, networkPolicy, oidc, oidcClientSecret, remoteClusterReviewerJwts, sealAccessKeyId, sealSecretAccessKey, server, storage, storageAccessKeyId, storageSecretAccessKey, trust, unseal, vault, vaultToken)`,
+            `${ns}:oidcIssuer: unknown key (known keys: audit, backup, cluster, exposure, externalSecrets, kubernetes, kubernetesAuth, kv, monitoring, networkPolicy, oidc, oidcClientSecret, remoteClusterReviewerJwts, sealAccessKeyId, sealSecretAccessKey, server, storage, storageAccessKeyId, storageSecretAccessKey, trust, unseal, vault, vaultToken)`,
         ],
     },
     {
@@ -420,7 +420,7 @@ const cases: BadCase[] = [
     },
     {
         name: "External Secrets in Vault's namespace",
-        change: (s) => (s.values.externalSecrets = { namespace: "vault" }),
+        change: (s) => (s.values.externalSecrets.namespace = "vault"),
         expect: [
             `${ns}:externalSecrets.namespace: must differ from server.namespace (Vault's namespace is default-deny)`,
         ],
@@ -602,7 +602,7 @@ describe("loadConfig", () => {
         stack.values.externalSecrets = { namespaceConditions: [] };
         assert.deepEqual(configProblems(stack), [
             `${ns}:server.replicas: must be 1 with server.storageBackend s3: Vault's S3 storage backend has no HA (use storageBackend raft for 3 or 5 replicas)`,
-            `${ns}:externalSecrets.namespaceConditions: must list at least one condition, or be unset to let every namespace use the store`,
+            `${ns}:externalSecrets.namespaceConditions: must list at least one condition (or set externalSecrets.allNamespaces: true instead)`,
         ]);
     });
 

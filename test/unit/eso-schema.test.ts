@@ -307,8 +307,10 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
                     { name: "team_a.x", readablePaths: ["db"] },
                 ],
             };
+            stack.values.kubernetesAuth = { audience: "vault.amiya.akn" };
             stack.values.externalSecrets = {
                 install: true,
+                tenants: [{ name: "media", namespaces: ["sonarr", "radarr"] }],
                 namespaceConditions: [
                     { namespaces: ["external-secrets", "grafana", "secret-platform-canary"] },
                     { namespaceSelector: { matchLabels: { "secret-platform/vault": "read" } } },
@@ -320,6 +322,7 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
                 .map((r) => r.inputs as K8sObject);
             assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
                 "ClusterSecretStore/vault-amiya-akn",
+                "ClusterSecretStore/vault-amiya-akn-media",
                 "ClusterSecretStore/vault-amiya-akn-shared",
                 "ClusterSecretStore/vault-amiya-akn-team-a-x",
                 "ExternalSecret/secret-platform-canary",

@@ -10,18 +10,18 @@ import { parseAllDocuments } from "yaml";
 import { ConfigError } from "../../components/config";
 import { ExternalSecrets } from "../../components/external-secrets";
 import {
+    esoChartValues,
     esoNamespaceLabels,
     remoteClusterManifests,
     remoteReviewerManifests,
     sharedStoreName,
     CANARY,
     canaryExternalSecret,
-    canaryNamespaceLabels,
     vaultCaReference,
     vaultClusterSecretStore,
 } from "../../components/lib/secret-store-manifests";
 import { buildPlatform, SecretPlatform } from "../../components/platform";
-import { homelabStack } from "../support/fixtures";
+import { homelabStack, STORE_LABEL } from "../support/fixtures";
 import { registrations } from "../support/mocks";
 import {
     configOf,
@@ -37,6 +37,7 @@ import {
     readinessResources,
 } from "../support/program";
 import { at, objectAt, only, stringAt } from "../support/inputs";
+import { requireReference } from "../support/reference";
 
 /** What a kubernetes-models class takes: its validate() is the shape check, so the cast carries no trust. */
 type ModelInput<M extends abstract new (...args: never[]) => unknown> = ConstructorParameters<M>[0];
@@ -71,7 +72,7 @@ interface Direct {
     readonly role: pulumi.Resource;
     readonly provider: k8s.Provider;
 }
-function direct(stack: Stack): Promise<Program<Direct>> {
+function direct(stack: Stack, tenantRoles: Record<string, string> = {}): Promise<Program<Direct>> {
     return runProgram(stack, (config, opts) => {
         const provider = new k8s.Provider("k8s", {}, opts);
         const role = new pulumi.ComponentResource("test:index:VaultRole", "role", {}, opts);
@@ -83,6 +84,7 @@ function direct(stack: Stack): Promise<Program<Direct>> {
                 vaultUrl: pulumi.output("https://vault.from-args:8200"),
                 kubernetesAuthPath: pulumi.output("auth-from-args"),
                 role: pulumi.output("role-from-args"),
+                tenantRoles: pulumi.output(tenantRoles),
                 clusterMount: pulumi.output("mount-from-args"),
                 ready: [role],
             },
@@ -92,7 +94,12 @@ function direct(stack: Stack): Promise<Program<Direct>> {
     });
 }
 
-const SA_REF = { name: "external-secrets", namespace: "external-secrets" };
+/** The login ServiceAccount the stores name (builder input), and the serviceAccountRef it becomes. */
+const LOGIN = { name: "vault-login", namespace: "external-secrets" };
+const SA_REF = { ...LOGIN, audiences: ["vault"] };
+/** The homelab fixture's conditions (amiya's). */
+const CONDITIONS = [{ namespaceSelector: { matchLabels: { ...STORE_LABEL } } }];
+const SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount";
 
 describe("ExternalSecrets", () => {
     describe("wired into the platform (homelab stack)", () => {
@@ -118,7 +125,9 @@ describe("ExternalSecrets", () => {
                     mount,
                     authMountPath: authPath,
                     role,
-                    serviceAccount: SA_REF,
+                    serviceAccount: LOGIN,
+                    audience: "vault",
+                    conditions: CONDITIONS,
                 }),
             );
             assert.equal(p.result.server.internalUrl, "http://vault.vault.svc:8200");
@@ -133,7 +142,9 @@ describe("ExternalSecrets", () => {
                     mount: "shared",
                     authMountPath: "kubernetes-amiya.akn",
                     role: "external-secrets",
-                    serviceAccount: SA_REF,
+                    serviceAccount: LOGIN,
+                    audience: "vault",
+                    conditions: CONDITIONS,
                 }),
             );
             assert.equal(p.ofType(STORE).length, 2);
@@ -143,7 +154,11 @@ describe("ExternalSecrets", () => {
             const ready = await readinessResources(p.result.configuration.ready);
             assert.ok(ready.length > 0, "VaultConfiguration.ready is empty");
             for (const name of ["platform-external-secrets-store", "platform-external-secrets-store-shared"]) {
-                assert.deepEqual(await dependsOnOf(p.find(STORE, name)), ready, name);
+                assert.deepEqual(
+                    await dependsOnOf(p.find(STORE, name)),
+                    [...ready, p.find(SERVICE_ACCOUNT, "platform-external-secrets-login").resource],
+                    name,
+                );
             }
         });
 
@@ -156,7 +171,7 @@ describe("ExternalSecrets", () => {
             }
         });
 
-        it("installs nothing else by default but the canary: no ESO chart, ESO namespace or RBAC", async () => {
+        it("installs nothing else by default but the login ServiceAccount and the canary: no ESO chart, ESO namespace or RBAC", async () => {
             assert.deepEqual(esoCharts(p), []);
             assert.deepEqual(
                 p.ofType(NAMESPACE).filter((r) => at(r.inputs, "metadata", "name") === "external-secrets"),
@@ -165,7 +180,7 @@ describe("ExternalSecrets", () => {
             const children = p.resources.filter((r) => r.name.startsWith("platform-external-secrets"));
             assert.deepEqual(
                 children.map((r) => r.type).sort(),
-                [EXTERNAL_SECRET, NAMESPACE, STORE, STORE, COMPONENT].sort(),
+                [EXTERNAL_SECRET, NAMESPACE, SERVICE_ACCOUNT, STORE, STORE, COMPONENT].sort(),
             );
             assert.equal(
                 await valueOf(p.result.externalSecrets.canarySecret!),
@@ -195,19 +210,56 @@ describe("ExternalSecrets", () => {
 
         it("depends on exactly the resources passed as ready", async () => {
             const p = await direct(homelabStack());
-            for (const store of p.ofType(STORE)) assert.deepEqual(await dependsOnOf(store), [p.result.role]);
+            const login = p.find(SERVICE_ACCOUNT, "eso-login").resource;
+            for (const store of p.ofType(STORE)) assert.deepEqual(await dependsOnOf(store), [p.result.role, login]);
         });
 
-        it("names the ServiceAccount and namespace from config in serviceAccountRef", async () => {
+        it("names the login ServiceAccount, its namespace and Vault's audience from config in serviceAccountRef", async () => {
             const p = await direct(
-                homelab((s) => (s.values.externalSecrets = { namespace: "eso", serviceAccount: "eso-controller" })),
+                homelab((s) => {
+                    Object.assign(s.values.externalSecrets, { namespace: "eso", serviceAccount: "eso-login" });
+                    s.values.kubernetesAuth = { audience: "vault.amiya.akn" };
+                }),
             );
-            const k = at(p.find(STORE, "eso-store").inputs, "spec", "provider", "vault", "auth", "kubernetes");
-            assert.deepEqual(at(k, "serviceAccountRef"), { name: "eso-controller", namespace: "eso" });
+            for (const store of p.ofType(STORE)) {
+                const k = at(store.inputs, "spec", "provider", "vault", "auth", "kubernetes");
+                assert.deepEqual(at(k, "serviceAccountRef"), {
+                    name: "eso-login",
+                    namespace: "eso",
+                    audiences: ["vault.amiya.akn"],
+                });
+            }
+        });
+
+        it("creates the login ServiceAccount: no mounted token, no RBAC; every store waits for it", async () => {
+            const p = await direct(homelabStack());
+            const sa = p.find(SERVICE_ACCOUNT, "eso-login");
+            assert.deepEqual(sa.inputs, {
+                apiVersion: "v1",
+                kind: "ServiceAccount",
+                metadata: {
+                    name: "vault-login",
+                    namespace: "external-secrets",
+                    labels: {
+                        "app.kubernetes.io/managed-by": "pulumi",
+                        "app.kubernetes.io/part-of": "secret-platform",
+                    },
+                },
+                automountServiceAccountToken: false,
+            });
+            new ServiceAccount(sa.inputs as ModelInput<typeof ServiceAccount>).validate();
+            assert.equal(parentOf(sa), p.result.component);
+            assert.deepEqual(
+                p.resources.filter((r) => /RoleBinding|:Role$|ClusterRole$/.test(r.type)),
+                [],
+                "no RBAC for the login ServiceAccount",
+            );
+            for (const store of p.ofType(STORE))
+                assert.deepEqual(await dependsOnOf(store), [p.result.role, sa.resource]);
         });
 
         it("names the store from externalSecrets.storeName, and shared stores after it", async () => {
-            const p = await direct(homelab((s) => (s.values.externalSecrets = { storeName: "vault" })));
+            const p = await direct(homelab((s) => (s.values.externalSecrets.storeName = "vault")));
             assert.deepEqual(
                 p
                     .ofType(STORE)
@@ -265,6 +317,48 @@ describe("ExternalSecrets", () => {
             );
             for (const store of p.ofType(STORE)) assert.deepEqual(at(store.inputs, "spec", "conditions"), conditions);
         });
+
+        it("opens the stores to every namespace only with allNamespaces: no conditions at all", async () => {
+            const p = await direct(homelab((s) => (s.values.externalSecrets = { allNamespaces: true })));
+            assert.equal(p.ofType(STORE).length, 2);
+            for (const store of p.ofType(STORE)) assert.equal(at(store.inputs, "spec", "conditions"), undefined);
+        });
+
+        it("gives each tenant group a store that admits only its namespaces and logs in with its role", async () => {
+            const tenants = [
+                { name: "media", namespaces: ["sonarr", "radarr"] },
+                { name: "grafana", namespaces: ["grafana"] },
+            ];
+            const p = await direct(
+                homelab((s) => (s.values.externalSecrets.tenants = tenants)),
+                { media: "media-role-from-args", grafana: "grafana-role-from-args" },
+            );
+            assert.deepEqual(
+                p.find(STORE, "eso-store-tenant-media").inputs,
+                vaultClusterSecretStore({
+                    name: "vault-amiya-akn-media",
+                    server: "https://vault.from-args:8200",
+                    mount: "mount-from-args",
+                    authMountPath: "auth-from-args",
+                    role: "media-role-from-args",
+                    serviceAccount: LOGIN,
+                    audience: "vault",
+                    conditions: [{ namespaces: ["sonarr", "radarr"] }],
+                }),
+            );
+            const grafana = p.find(STORE, "eso-store-tenant-grafana").inputs;
+            assert.deepEqual(at(grafana, "spec", "conditions"), [{ namespaces: ["grafana"] }]);
+            assert.equal(
+                at(grafana, "spec", "provider", "vault", "auth", "kubernetes", "role"),
+                "grafana-role-from-args",
+            );
+            assert.deepEqual(await valueOf(p.result.component.tenantStoreNames), {
+                media: "vault-amiya-akn-media",
+                grafana: "vault-amiya-akn-grafana",
+            });
+            // The cluster-wide stores keep their own conditions.
+            assert.deepEqual(at(p.find(STORE, "eso-store").inputs, "spec", "conditions"), CONDITIONS);
+        });
     });
 
     describe("trusting Vault's certificate", () => {
@@ -288,7 +382,7 @@ describe("ExternalSecrets", () => {
             const p = await runProgram(
                 homelab((s) => {
                     internalTls(s);
-                    s.values.externalSecrets = { serverUrl: "https://vault.amiya.akn" };
+                    s.values.externalSecrets.serverUrl = "https://vault.amiya.akn";
                 }),
                 buildPlatform,
             );
@@ -306,7 +400,7 @@ describe("ExternalSecrets", () => {
     describe("installing External Secrets Operator (externalSecrets.install)", () => {
         let p: Program<Direct>;
         before(async () => {
-            p = await direct(homelab((s) => (s.values.externalSecrets = { install: true })));
+            p = await direct(homelab((s) => (s.values.externalSecrets.install = true)));
         });
 
         it("creates ESO's namespace with restricted Pod Security labels", () => {
@@ -329,7 +423,7 @@ describe("ExternalSecrets", () => {
             assert.deepEqual(at(ns.inputs, "metadata", "labels"), esoNamespaceLabels());
         });
 
-        it("installs the pinned chart with its CRDs and the ServiceAccount the Vault role is bound to", () => {
+        it("installs the pinned chart with its CRDs, ExternalSecret rights not aggregated to edit/admin", () => {
             const chart = p.find(CHART, "eso-operator");
             assert.deepEqual(chart.inputs, {
                 name: "external-secrets",
@@ -337,15 +431,45 @@ describe("ExternalSecrets", () => {
                 version: "2.9.0",
                 repositoryOpts: { repo: "https://charts.external-secrets.io" },
                 namespace: "external-secrets",
-                values: { installCRDs: true, serviceAccount: { create: true, name: "external-secrets" } },
+                values: {
+                    installCRDs: true,
+                    serviceAccount: { create: true, name: "external-secrets" },
+                    rbac: { aggregateToEdit: false, aggregateToAdmin: false },
+                },
             });
             assert.equal(parentOf(chart), p.result.component);
             assert.match(String(chart.provider), /::pulumi:providers:kubernetes::k8s::/);
         });
 
+        it("sets only values the ESO chart has, of its types; aggregation to edit/admin is the chart's default otherwise", function () {
+            const chart = path.join(requireReference(this, "external-secrets-2.9.0"), "chart", "values.yaml");
+            // The chart itself is in the reference only when copied from SECRET_PLATFORM_REFERENCE (the download fetches the CRDs).
+            if (!fs.existsSync(chart)) this.skip();
+            const defaults = parseAllDocuments(fs.readFileSync(chart, "utf8"))[0].toJSON() as Record<string, unknown>;
+            const leaves = (o: Record<string, unknown>, at: string[] = []): [string[], unknown][] =>
+                Object.entries(o).flatMap(([k, v]) =>
+                    typeof v === "object" && v !== null
+                        ? leaves(v as Record<string, unknown>, [...at, k])
+                        : [[[...at, k], v]],
+                );
+            for (const [key, value] of leaves(esoChartValues())) {
+                const upstream = key.reduce<unknown>(
+                    (o, k) => (o as Record<string, unknown> | undefined)?.[k],
+                    defaults,
+                );
+                assert.equal(typeof upstream, typeof value, `${key.join(".")} in the chart's values.yaml`);
+            }
+            assert.deepEqual(
+                [at(defaults, "rbac", "aggregateToEdit"), at(defaults, "rbac", "aggregateToAdmin")],
+                [true, true],
+            );
+        });
+
         it("makes every store wait for the chart (CRDs and webhook) as well as the Vault role", async () => {
             const chart = p.find(CHART, "eso-operator").resource;
-            for (const store of p.ofType(STORE)) assert.deepEqual(await dependsOnOf(store), [p.result.role, chart]);
+            const login = p.find(SERVICE_ACCOUNT, "eso-login");
+            for (const store of p.ofType(STORE))
+                assert.deepEqual(await dependsOnOf(store), [p.result.role, chart, login.resource]);
         });
 
         it("follows externalSecrets.chartVersion and chartRepository", async () => {
@@ -353,21 +477,17 @@ describe("ExternalSecrets", () => {
                 homelab(
                     (s) =>
                         (s.values.externalSecrets = {
+                            ...s.values.externalSecrets,
                             install: true,
                             chartVersion: "2.8.1",
                             chartRepository: "https://mirror.example/eso",
-                            serviceAccount: "eso-controller",
                         }),
                 ),
             );
             const inputs = q.find(CHART, "eso-operator").inputs;
             assert.deepEqual(
-                [
-                    at(inputs, "version"),
-                    at(inputs, "repositoryOpts", "repo"),
-                    at(inputs, "values", "serviceAccount", "name"),
-                ],
-                ["2.8.1", "https://mirror.example/eso", "eso-controller"],
+                [at(inputs, "version"), at(inputs, "repositoryOpts", "repo")],
+                ["2.8.1", "https://mirror.example/eso"],
             );
         });
 
@@ -394,6 +514,7 @@ describe("ExternalSecrets", () => {
                         vaultUrl: "https://vault.from-args:8200",
                         kubernetesAuthPath: "auth-from-args",
                         role: "role-from-args",
+                        tenantRoles: {},
                         clusterMount: "mount-from-args",
                         ready: [],
                         canaryReady: [key],
@@ -406,9 +527,11 @@ describe("ExternalSecrets", () => {
             assert.deepEqual(namespace.inputs, {
                 apiVersion: "v1",
                 kind: "Namespace",
-                metadata: { name: CANARY.namespace, labels: canaryNamespaceLabels() },
+                // The stores admit by label (amiya's selector): the canary's namespace carries it.
+                metadata: { name: CANARY.namespace, labels: { ...esoNamespaceLabels(), ...STORE_LABEL } },
             });
             new Namespace(namespace.inputs as object).validate();
+            assert.deepEqual(at(p.find(STORE, "eso-store").inputs, "spec", "conditions"), CONDITIONS);
             const canary = p.find(EXTERNAL_SECRET, "eso-canary");
             // The document is the builder's (test/unit/secret-store-manifests.test.ts): the cluster's store.
             assert.deepEqual(canary.inputs, canaryExternalSecret("vault-amiya-akn"));
@@ -445,7 +568,7 @@ describe("ExternalSecrets", () => {
 
         it("is absent with externalSecrets.canary: false: no key, no namespace, no ExternalSecret, no output", async () => {
             const p = await runProgram(
-                homelab((s) => (s.values.externalSecrets = { canary: false })),
+                homelab((s) => (s.values.externalSecrets.canary = false)),
                 buildPlatform,
             );
             assert.deepEqual(p.ofType(EXTERNAL_SECRET), []);
@@ -467,9 +590,43 @@ describe("ExternalSecrets", () => {
         const ns = "secret-platform";
         const es = (value: Record<string, unknown>) => (s: Stack) => (s.values.externalSecrets = value);
 
+        it("fails closed: no conditions and no allNamespaces is refused, both at once too", () => {
+            assert.deepEqual(configProblems(homelab(es({}))), [
+                `${ns}:externalSecrets.namespaceConditions: required: list the namespaces that may use the stores (namespaces or namespaceSelector.matchLabels), or set externalSecrets.allNamespaces: true to let every namespace read the whole cluster mount`,
+            ]);
+            assert.deepEqual(
+                configProblems(homelab(es({ allNamespaces: true, namespaceConditions: [{ namespaces: ["a"] }] }))),
+                [
+                    `${ns}:externalSecrets.allNamespaces: must not be true together with externalSecrets.namespaceConditions`,
+                ],
+            );
+            configOf(homelab(es({ allNamespaces: true })));
+        });
+
+        it("refuses the ESO controller's own ServiceAccount as the login", () => {
+            assert.deepEqual(configProblems(homelab(es({ allNamespaces: true, serviceAccount: "external-secrets" }))), [
+                `${ns}:externalSecrets.serviceAccount: must not be external-secrets, the ESO controller's own ServiceAccount (cluster-wide Secret rights): name a dedicated login ServiceAccount`,
+            ]);
+        });
+
+        it("rejects tenant groups that collide or share a namespace", () => {
+            const tenants = [
+                { name: "shared", namespaces: ["a", "b"] },
+                { name: "x", namespaces: ["b"] },
+                { name: "y", namespaces: [] },
+            ];
+            assert.deepEqual(configProblems(homelab(es({ allNamespaces: true, tenants }))), [
+                `${ns}:externalSecrets.tenants[2].namespaces: must list at least one namespace (got [])`,
+            ]);
+            assert.deepEqual(configProblems(homelab(es({ allNamespaces: true, tenants: tenants.slice(0, 2) }))), [
+                `${ns}:externalSecrets.tenants[0].name: gives the same store name 'vault-amiya-akn-shared' as mount 'shared'`,
+                `${ns}:externalSecrets.tenants[1].namespaces[0]: namespace b is already in tenant 'shared' (a namespace belongs to one group)`,
+            ]);
+        });
+
         it("rejects an empty condition list", () => {
             assert.deepEqual(configProblems(homelab(es({ namespaceConditions: [] }))), [
-                `${ns}:externalSecrets.namespaceConditions: must list at least one condition, or be unset to let every namespace use the store`,
+                `${ns}:externalSecrets.namespaceConditions: must list at least one condition (or set externalSecrets.allNamespaces: true instead)`,
             ]);
         });
 
@@ -481,25 +638,26 @@ describe("ExternalSecrets", () => {
             ]);
         });
 
-        it("rejects a canary the namespace conditions would refuse", () => {
+        it("rejects a canary the namespace conditions would refuse; a label selector admits it (its namespace carries the labels)", () => {
             assert.deepEqual(configProblems(homelab(es({ namespaceConditions: [{ namespaces: ["grafana"] }] }))), [
-                `${ns}:externalSecrets.canary: the canary ExternalSecret lives in namespace secret-platform-canary, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces, or set externalSecrets.canary: false)`,
+                `${ns}:externalSecrets.canary: the canary ExternalSecret lives in namespace secret-platform-canary, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces, add a condition with namespaceSelector.matchLabels (the stack labels the canary's namespace to match), or set externalSecrets.canary: false)`,
             ]);
-            assert.deepEqual(
-                configProblems(
-                    homelab(es({ namespaceConditions: [{ namespaceSelector: { matchLabels: { team: "a" } } }] })),
-                ).length,
-                1,
-                "a selector the canary namespace's labels do not match",
-            );
-            // Admitted by name or by its labels; or the canary is off: accepted.
-            for (const c of [
-                { namespaces: ["secret-platform-canary"] },
-                { namespaceSelector: { matchLabels: { "app.kubernetes.io/part-of": "secret-platform" } } },
+            // Admitted by name, by a selector (amiya's; or any other: the stack labels the namespace), or with
+            // every namespace; or the canary is off: accepted.
+            for (const e of [
+                { namespaceConditions: [{ namespaces: ["secret-platform-canary"] }] },
+                { namespaceConditions: [{ namespaceSelector: { matchLabels: { ...STORE_LABEL } } }] },
+                {
+                    namespaceConditions: [
+                        { namespaces: ["grafana"] },
+                        { namespaceSelector: { matchLabels: { team: "a" } } },
+                    ],
+                },
+                { allNamespaces: true },
+                { canary: false, namespaceConditions: [{ namespaces: ["grafana"] }] },
             ]) {
-                configOf(homelab(es({ namespaceConditions: [c] })));
+                configOf(homelab(es(e)));
             }
-            configOf(homelab(es({ canary: false, namespaceConditions: [{ namespaces: ["grafana"] }] })));
         });
 
         it("rejects shared mounts whose store names collide", () => {
@@ -581,6 +739,7 @@ describe("ExternalSecrets", () => {
                     "ServiceAccount/vault-token-reviewer",
                     "ClusterRoleBinding/vault-token-reviewer-external-secrets",
                     "Secret/vault-token-reviewer-token",
+                    "ServiceAccount/vault-login",
                     "ClusterSecretStore/vault-nova-akn",
                     "ClusterSecretStore/vault-nova-akn-shared",
                 ],
@@ -609,8 +768,8 @@ describe("ExternalSecrets", () => {
                     .filter((r) => r.name.startsWith("eso"))
                     .map((r) => r.type)
                     .sort(),
-                // The stores and this cluster's canary; nothing named after the remote cluster.
-                [NAMESPACE, STORE, STORE, EXTERNAL_SECRET, COMPONENT].sort(),
+                // The login, the stores and this cluster's canary; nothing named after the remote cluster.
+                [NAMESPACE, SERVICE_ACCOUNT, STORE, STORE, EXTERNAL_SECRET, COMPONENT].sort(),
             );
             assert.deepEqual(p.result.component.remoteClusterManifests, remoteClusterManifests(p.config));
             assert.deepEqual(Object.keys(p.result.component.remoteClusterManifests), ["nova.akn"]);

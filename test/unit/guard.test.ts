@@ -180,7 +180,7 @@ interface Case {
 function homelabWithEverything(): StackConfig {
     const stack = homelabStack();
     stack.values.server = { storageBackend: "raft", replicas: 3 };
-    stack.values.externalSecrets = { install: true };
+    stack.values.externalSecrets = { install: true, allNamespaces: true };
     stack.values.exposure = { kind: "httproute", gateway: { name: "main", namespace: "gateway" } };
     return stack;
 }
@@ -403,6 +403,59 @@ const cases: Case[] = [
             }),
         ],
         messages: ["store: uses a static token (auth.tokenSecretRef)", "store: must use auth.kubernetes"],
+    },
+    {
+        rule: "eso-store-namespaces",
+        pass: [
+            res("kubernetes:external-secrets.io/v1:ClusterSecretStore", "store", {
+                spec: { conditions: [{ namespaces: ["grafana"] }], provider: { vault: {} } },
+            }),
+            // A namespaced store serves its own namespace only.
+            res("kubernetes:external-secrets.io/v1:SecretStore", "local", { spec: { provider: { vault: {} } } }),
+        ],
+        fail: [
+            res("kubernetes:external-secrets.io/v1:ClusterSecretStore", "store", { spec: { provider: { vault: {} } } }),
+            res("kubernetes:external-secrets.io/v1:ClusterSecretStore", "empty", {
+                spec: { conditions: [], provider: { vault: {} } },
+            }),
+        ],
+        messages: [
+            "store: no spec.conditions, every namespace may use it (externalSecrets.allNamespaces); list them in externalSecrets.namespaceConditions",
+            "empty: no spec.conditions, every namespace may use it (externalSecrets.allNamespaces); list them in externalSecrets.namespaceConditions",
+        ],
+    },
+    {
+        rule: "eso-store-audience",
+        pass: [
+            res("kubernetes:external-secrets.io/v1:ClusterSecretStore", "store", {
+                spec: {
+                    provider: {
+                        vault: {
+                            auth: {
+                                kubernetes: {
+                                    role: "external-secrets",
+                                    serviceAccountRef: { name: "vault-login", audiences: ["vault"] },
+                                },
+                            },
+                        },
+                    },
+                },
+            }),
+        ],
+        fail: [
+            res("kubernetes:external-secrets.io/v1:ClusterSecretStore", "store", {
+                spec: {
+                    provider: {
+                        vault: {
+                            auth: {
+                                kubernetes: { role: "external-secrets", serviceAccountRef: { name: "vault-login" } },
+                            },
+                        },
+                    },
+                },
+            }),
+        ],
+        messages: ["store: serviceAccountRef has no audiences (kubernetesAuth.audience)"],
     },
     {
         rule: "unsealer-hardened",

@@ -13,6 +13,7 @@ import {
     RULE_FILE_KEY,
     ruleFileText,
 } from "../../components/lib/alert-rules";
+import { BACKUP_RECIPIENT_PLACEHOLDER } from "../../components/config/schema";
 import { buildPlatform, SecretPlatform } from "../../components/platform";
 import { homelabStack } from "../support/fixtures";
 import { configOf, configProblems, parentOf, Program, runProgram, valueOf } from "../support/program";
@@ -100,7 +101,7 @@ describe("the alert pack (MonitoringAlerts)", () => {
         const full = monitored();
         full.values.server = { storageBackend: "raft", replicas: 3 };
         full.values.exposure = { certManagerIssuer: "amiya-ca" };
-        full.values.externalSecrets = { canary: false };
+        full.values.externalSecrets.canary = false;
         full.values.audit = { target: "stdout" };
         assert.deepEqual(alertsOf(full), [
             "VaultSealedOrDown",
@@ -137,6 +138,49 @@ describe("the alert pack (MonitoringAlerts)", () => {
         );
         for (const r of Object.values(rules))
             assert.equal(r.annotations.runbook, `docs/monitoring.md#${r.alert.toLowerCase()}`);
+    });
+
+    it("watches the KV export CronJob (backup.enabled) beside the snapshots, each with its own schedule's limit, in one rule", () => {
+        const kvOnly = monitored();
+        kvOnly.values.server = { storageBackend: "raft", replicas: 1, snapshots: { enabled: false } };
+        kvOnly.values.backup = { enabled: true, recipients: [BACKUP_RECIPIENT_PLACEHOLDER], schedule: "15 3 * * *" };
+        const rule = (s: ReturnType<typeof homelabStack>) =>
+            buildAlertRules(configOf(s))
+                .flatMap((g) => g.rules)
+                .filter((r) => r.alert === "VaultBackupTooOld");
+        const kv = 'namespace="vault", cronjob="vault-kv-backup"';
+        const [only] = rule(kvOnly);
+        assert.equal(
+            only.expr,
+            `(time() - kube_cronjob_status_last_successful_time{${kv}} > 90000) or ((time() - kube_cronjob_created{${kv}} > 90000) unless on (namespace, cronjob) kube_cronjob_status_last_successful_time{${kv}})`,
+        );
+        assert.equal(
+            only.annotations.description,
+            "No run of the CronJob {{ $labels.cronjob }} succeeded for longer than its schedule's longest gap plus an hour (vault-kv-backup: schedule 15 3 * * *, 90000s).",
+        );
+        const both = monitored();
+        both.values.server = { storageBackend: "raft", replicas: 3 };
+        both.values.backup = { enabled: true, recipients: [BACKUP_RECIPIENT_PLACEHOLDER] };
+        const rules = rule(both);
+        assert.equal(rules.length, 1);
+        const snap = 'namespace="vault", cronjob="vault-snapshot"';
+        const term = (sel: string) =>
+            `((time() - kube_cronjob_status_last_successful_time{${sel}} > 25200) or ((time() - kube_cronjob_created{${sel}} > 25200) unless on (namespace, cronjob) kube_cronjob_status_last_successful_time{${sel}}))`;
+        assert.equal(rules[0].expr, `${term(snap)} or ${term(kv)}`);
+        // Off: no KV export term.
+        assert.doesNotMatch(rule(monitored())[0]?.expr ?? "", /vault-kv-backup/);
+    });
+
+    it("names the tenant groups' stores (externalSecrets.tenants) in the store alert", () => {
+        const s = monitored();
+        s.values.externalSecrets.tenants = [{ name: "media", namespaces: ["sonarr"] }];
+        const rule = buildAlertRules(configOf(s))
+            .flatMap((g) => g.rules)
+            .find((r) => r.alert === "ExternalSecretsStoreNotReady");
+        assert.equal(
+            rule?.expr,
+            'clustersecretstore_status_condition{name=~"vault-amiya-akn|vault-amiya-akn-shared|vault-amiya-akn-media", condition="Ready", status="False"} == 1',
+        );
     });
 
     it("derives the backup age limit from the schedule's longest gap, and the promised tolerance from the replicas", () => {

@@ -56,6 +56,7 @@ describe("platform-args: config -> each component's Args", () => {
         const { config, provider } = await withProvider(homelabStack());
         const a = serverArgs(config, binding(config), provider);
         assert.deepEqual(Object.keys(a.config).sort(), [
+            "backup",
             "exposure",
             "externalSecrets",
             "networkPolicy",
@@ -69,12 +70,15 @@ describe("platform-args: config -> each component's Args", () => {
         assert.deepEqual(a.config.oidc, { enabled: true });
         assert.deepEqual(a.config.storage, { mode: "s3-compatible", endpoint: "https://s3.amiya.akn" });
         assert.deepEqual(a.config.externalSecrets, { namespace: config.externalSecrets.namespace });
+        // Of the backup, only the switch its NetworkPolicies follow (never the recipients or images).
+        assert.deepEqual(a.config.backup, { enabled: false });
     });
 
     it("bootstrapArgs: of the secrets only vaultToken, and the rendered pulumi policy", async () => {
         const { config, provider } = await withProvider(homelabStack());
         const server = {
             namespace: pulumi.output("vault"),
+            identity: pulumi.output("uid-of-vault"),
             internalUrl: "http://vault.vault.svc:8200",
             ready: pulumi.output([] as pulumi.Resource[]),
         };

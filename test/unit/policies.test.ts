@@ -60,14 +60,15 @@ describe("policy files", () => {
         templates,
     );
 
-    it("are the policies the config loader knows (file names), but the machine-only raft-snapshot and pulumi", () => {
+    it("are the policies the config loader knows (file names), but the machine-only raft-snapshot, kv-backup and pulumi", () => {
         assert.deepEqual(
             templates.map((t) => t.name),
-            ["admin", "external-secrets-reader", "operator", "pulumi", "raft-snapshot", "read-only"],
+            ["admin", "external-secrets-reader", "kv-backup", "operator", "pulumi", "raft-snapshot", "read-only"],
         );
+        const machines = ["raft-snapshot", "kv-backup", "pulumi"];
         assert.deepEqual(
             knownPolicyNames(),
-            ["default", ...templates.map((t) => t.name).filter((n) => n !== "raft-snapshot" && n !== "pulumi")].sort(),
+            ["default", ...templates.map((t) => t.name).filter((n) => !machines.includes(n))].sort(),
         );
     });
 

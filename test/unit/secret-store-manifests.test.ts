@@ -7,6 +7,9 @@ import { strict as assert } from "node:assert";
 import {
     sharedStoreName,
     canaryExternalSecret,
+    canaryNamespaceLabels,
+    conditionsAdmit,
+    esoNamespaceLabels,
     vaultClusterSecretStore,
 } from "../../components/lib/secret-store-manifests";
 import { HOMELAB_STORE_INPUT } from "../support/fixtures";
@@ -21,7 +24,7 @@ const VAULT = {
         kubernetes: {
             mountPath: "kubernetes-amiya.akn",
             role: "external-secrets",
-            serviceAccountRef: { name: "external-secrets", namespace: "external-secrets" },
+            serviceAccountRef: { name: "vault-login", namespace: "external-secrets", audiences: ["vault"] },
         },
     },
 };
@@ -65,6 +68,34 @@ describe("vaultClusterSecretStore", () => {
     it("a shared mount's store is named after the cluster's, '.' and '_' as '-'", () => {
         assert.equal(sharedStoreName("vault-amiya-akn", "shared"), "vault-amiya-akn-shared");
         assert.equal(sharedStoreName("vault", "team_a.x"), "vault-team-a-x");
+    });
+});
+
+describe("canaryNamespaceLabels", () => {
+    const base = () => esoNamespaceLabels();
+    const selector = { namespaceSelector: { matchLabels: { "secret-platform/external-secrets": "allowed" } } };
+
+    it("carries the first label selector's labels, so amiya's fail-closed stores admit the canary", () => {
+        const conditions = [{ namespaces: ["grafana"] }, selector, { namespaceSelector: { matchLabels: { x: "y" } } }];
+        const labels = canaryNamespaceLabels(conditions);
+        assert.deepEqual(labels, { ...base(), "secret-platform/external-secrets": "allowed" });
+        assert.equal(conditionsAdmit(conditions, "secret-platform-canary", labels), true);
+        // Positive control: without the label the same conditions do not admit it.
+        assert.equal(conditionsAdmit(conditions, "secret-platform-canary", base()), false);
+    });
+
+    it("adds no label when a condition names the namespace, or every namespace is admitted (allNamespaces)", () => {
+        const byName = [{ namespaces: ["secret-platform-canary"] }, selector];
+        assert.deepEqual(canaryNamespaceLabels(byName), base());
+        assert.equal(conditionsAdmit(byName, "secret-platform-canary", base()), true);
+        assert.deepEqual(canaryNamespaceLabels(undefined), base());
+        assert.equal(conditionsAdmit(undefined, "secret-platform-canary", base()), true);
+    });
+
+    it("names only: no label helps, and the conditions do not admit it", () => {
+        const names = [{ namespaces: ["grafana"] }];
+        assert.deepEqual(canaryNamespaceLabels(names), base());
+        assert.equal(conditionsAdmit(names, "secret-platform-canary", canaryNamespaceLabels(names)), false);
     });
 });
 

@@ -42,6 +42,8 @@ const T = {
     route: "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
     chart: "kubernetes:helm.sh/v4:Chart",
     transport: "kubernetes:traefik.io/v1alpha1:ServersTransport",
+    middleware: "kubernetes:traefik.io/v1alpha1:Middleware",
+    service: "kubernetes:core/v1:Service",
 };
 
 // How the engine sees a secret input: Pulumi's signature-wrapped value.
@@ -50,6 +52,39 @@ const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 /** What VaultStorage hands over, built from config as it does (secrets stay secret Outputs). */
 type BindingOf = (config: PlatformConfig) => StorageBinding;
+
+/** The unauthenticated sys/ ceremonies the exposed host refuses (components/lib/exposure.ts). */
+const BLOCKED = [
+    "/v1/sys/generate-root",
+    "/v1/sys/generate-recovery-token",
+    "/v1/sys/rekey",
+    "/v1/sys/rekey-recovery-key",
+    "/v1/sys/storage/raft/bootstrap",
+];
+/** Request paths, and whether the exposed host must refuse them. */
+const PROBES: readonly (readonly [string, boolean])[] = [
+    ["/v1/sys/generate-root/attempt", true],
+    ["/v1/sys/generate-root/update", true],
+    ["/v1/sys/generate-recovery-token/attempt", true],
+    ["/v1/sys/rekey/init", true],
+    ["/v1/sys/rekey/verify", true],
+    ["/v1/sys/rekey-recovery-key/init", true],
+    ["/v1/sys/storage/raft/bootstrap/challenge", true],
+    // Still routed: bootstrap's init and unseal (docs/threat-model.md), status, the UI, secrets.
+    ["/v1/sys/init", false],
+    ["/v1/sys/unseal", false],
+    ["/v1/sys/seal-status", false],
+    ["/v1/sys/rekeyed", false],
+    ["/v1/sys/storage/raft/configuration", false],
+    ["/ui/", false],
+    ["/v1/amiya.akn/data/app/db/password", false],
+];
+
+/** Prefix matching by whole path segments, as Ingress `Prefix` and Gateway `PathPrefix` match. */
+function prefixMatches(prefix: string, requestPath: string): boolean {
+    if (prefix === "/") return true;
+    return requestPath === prefix || requestPath.startsWith(`${prefix}/`);
+}
 
 const garageBinding: BindingOf = (c) => ({
     bucket: pulumi.output(c.storage.bucket),
@@ -145,6 +180,8 @@ describe("VaultServer", () => {
                     `${T.netpol} server-netpol-server`,
                     `${T.netpol} server-netpol-unsealer`,
                     `${T.ingress} server-ingress`,
+                    `${T.ingress} server-sys-blocked`,
+                    `${T.service} server-unrouted`,
                 ].sort(),
             );
         });
@@ -326,7 +363,11 @@ describe("VaultServer", () => {
             assert.equal(metricsListeners(serverHclOf(values)), 0);
             assert.doesNotMatch(serverHclOf(values), /unauthenticated_metrics_access/);
             assert.deepEqual(builderAnnotations(values), {});
-            assert.deepEqual(p.ofType("kubernetes:core/v1:Service"), []);
+            assert.deepEqual(
+                p.ofType("kubernetes:core/v1:Service").map((r) => r.name),
+                ["server-unrouted"],
+                "only the blocked paths' Service",
+            );
         });
 
         it("annotations (the default): one metrics listener and the prometheus.io pod annotations", async () => {
@@ -429,9 +470,115 @@ describe("VaultServer", () => {
                     matches: [{ path: { type: "PathPrefix", value: "/" } }],
                     backendRefs: [{ group: "", kind: "Service", name: "vault", port: 8200 }],
                 },
+                {
+                    matches: BLOCKED.map((value) => ({ path: { type: "PathPrefix", value } })),
+                    backendRefs: [{ group: "", kind: "Service", name: "vault-sys-blocked", port: 8200 }],
+                },
             ],
         });
         new HTTPRoute(route.inputs).validate();
+        // Gateway API: the longest matching PathPrefix wins; the blocked rule's Service never exists (500).
+        const rules = at(route.inputs, "spec", "rules") as { matches: any[]; backendRefs: any[] }[];
+        const routeTo = (requestPath: string) => {
+            let best = { length: -1, backend: "" };
+            for (const rule of rules)
+                for (const m of rule.matches)
+                    if (prefixMatches(m.path.value, requestPath) && m.path.value.length > best.length)
+                        best = { length: m.path.value.length, backend: rule.backendRefs[0].name };
+            return best.backend;
+        };
+        assert.deepEqual(
+            PROBES.map(([path]) => [path, routeTo(path)]),
+            PROBES.map(([path, blocked]) => [path, blocked ? "vault-sys-blocked" : "vault"]),
+        );
+        assert.deepEqual(p.ofType(T.service), [], "no Service is ever made for the blocked rule");
+    });
+
+    describe("the unauthenticated ceremonies are off the exposed route (exposure ingress)", () => {
+        /** Ingress path matching: Exact first, then the longest Prefix over every Ingress of the host (merged). */
+        const routeTo = (ingresses: RecordedResource[], requestPath: string) => {
+            let best = { length: -1, ingress: "", service: "" };
+            for (const ing of ingresses)
+                for (const rule of at(ing.inputs, "spec", "rules") as any[])
+                    for (const p of rule.http.paths)
+                        if (prefixMatches(p.path, requestPath) && p.path.length > best.length)
+                            best = { length: p.path.length, ingress: ing.name, service: p.backend.service.name };
+            return best;
+        };
+
+        it("any class: the ceremonies' paths go to a Service with no endpoints, denied to every source", async () => {
+            const s = homelabStack();
+            s.values.exposure = { className: "nginx" };
+            const p = await run(s, garageBinding);
+            const blocked = p.find(T.ingress, "server-sys-blocked");
+            assert.deepEqual(blocked.inputs.metadata, {
+                name: "vault-sys-blocked",
+                namespace: "vault",
+                labels: MANAGED_LABELS,
+                annotations: { "nginx.ingress.kubernetes.io/denylist-source-range": "0.0.0.0/0,::/0" },
+            });
+            const backend = { service: { name: "vault-unrouted", port: { number: 8200 } } };
+            assert.deepEqual(blocked.inputs.spec, {
+                ingressClassName: "nginx",
+                tls: [{ hosts: ["vault.amiya.akn"], secretName: "vault-tls" }],
+                rules: [
+                    {
+                        host: "vault.amiya.akn",
+                        http: { paths: BLOCKED.map((path) => ({ path, pathType: "Prefix", backend })) },
+                    },
+                ],
+            });
+            new Ingress(blocked.inputs).validate();
+            const unrouted = p.find(T.service, "server-unrouted");
+            // No selector: no endpoints, ever; the controller answers 503.
+            assert.deepEqual(unrouted.inputs.spec, {
+                type: "ClusterIP",
+                ports: [{ name: "http", port: 8200, targetPort: 8200 }],
+            });
+            assert.deepEqual(await dependsOnOf(blocked), [unrouted.resource]);
+            assert.deepEqual(await dependsOnOf(p.find(T.ingress, "server-ingress")), [blocked.resource]);
+            const both = p.ofType(T.ingress);
+            assert.deepEqual(
+                PROBES.map(([path]) => [path, routeTo(both, path).service]),
+                PROBES.map(([path, isBlocked]) => [path, isBlocked ? "vault-unrouted" : "vault"]),
+            );
+        });
+
+        it("traefik: routed through a Middleware that admits no client (Traefik drops routers without endpoints)", async () => {
+            const s = homelabStack();
+            s.values.exposure = { className: "traefik" };
+            const p = await run(s, garageBinding);
+            const blocked = p.find(T.ingress, "server-sys-blocked");
+            assert.deepEqual(at(blocked.inputs, "metadata", "annotations"), {
+                "traefik.ingress.kubernetes.io/router.middlewares": "vault-vault-sys-blocked@kubernetescrd",
+            });
+            const middleware = p.find(T.middleware, "server-sys-blocked-middleware");
+            assert.deepEqual(middleware.inputs, {
+                apiVersion: "traefik.io/v1alpha1",
+                kind: "Middleware",
+                metadata: { name: "vault-sys-blocked", namespace: "vault", labels: MANAGED_LABELS },
+                spec: { ipAllowList: { sourceRange: ["255.255.255.255/32"] } },
+            });
+            assert.deepEqual(await dependsOnOf(blocked), [middleware.resource]);
+            assert.deepEqual(p.ofType(T.service), [], "no endpoint-less Service under Traefik");
+            const both = p.ofType(T.ingress);
+            assert.deepEqual(
+                PROBES.map(([path]) => [path, routeTo(both, path).ingress]),
+                PROBES.map(([path, isBlocked]) => [path, isBlocked ? "server-sys-blocked" : "server-ingress"]),
+            );
+        });
+
+        it("exposure none or httproute: no blocking Ingress, Service or Middleware", async () => {
+            for (const exposure of [
+                { kind: "none" },
+                { kind: "httproute", gateway: { name: "main", namespace: "gateway" } },
+            ]) {
+                const s = homelabStack();
+                s.values.exposure = exposure;
+                const p = await run(s, garageBinding);
+                assert.deepEqual([...p.ofType(T.ingress), ...p.ofType(T.service), ...p.ofType(T.middleware)], []);
+            }
+        });
     });
 
     it("exposure none: neither Ingress nor HTTPRoute", async () => {

@@ -205,7 +205,7 @@ describe("trust.caBundle", function () {
         it("a store whose Vault URL is https (externalSecrets.serverUrl) inlines it as caBundle (base64)", async function () {
             this.timeout(60_000);
             const s = withTrust();
-            s.values.externalSecrets = { serverUrl: "https://vault.amiya.akn" };
+            s.values.externalSecrets.serverUrl = "https://vault.amiya.akn";
             const prog = await runProgram(s, buildPlatform);
             const stores = prog.ofType("kubernetes:external-secrets.io/v1:ClusterSecretStore");
             assert.ok(stores.length >= 1);
@@ -413,7 +413,8 @@ describe("trust.caBundle", function () {
                 mount: "amiya.akn",
                 authMountPath: "kubernetes-amiya.akn",
                 role: "external-secrets",
-                serviceAccount: { name: "external-secrets", namespace: "external-secrets" },
+                serviceAccount: { name: "vault-login", namespace: "external-secrets" },
+                audience: "vault",
                 caBundle: ca.caPem,
             });
             assert.equal(

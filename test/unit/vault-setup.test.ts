@@ -270,8 +270,9 @@ describe("VaultConfiguration (mocks)", () => {
         assert.deepEqual(role.inputs, {
             backend: "kubernetes-amiya.akn",
             roleName: "external-secrets",
-            boundServiceAccountNames: ["external-secrets"],
+            boundServiceAccountNames: ["vault-login"],
             boundServiceAccountNamespaces: ["external-secrets"],
+            audience: "vault",
             tokenPolicies: ["external-secrets-reader-amiya.akn"],
             tokenTtl: 600,
             tokenMaxTtl: 1200,
@@ -361,8 +362,9 @@ describe("VaultConfiguration with a remote cluster", () => {
         assert.deepEqual(p.find(T.k8sRole, "cfg-k8s-auth-kiana.akn-role").inputs, {
             backend: "kubernetes-kiana.akn",
             roleName: "external-secrets",
-            boundServiceAccountNames: ["external-secrets"],
+            boundServiceAccountNames: ["vault-login"],
             boundServiceAccountNamespaces: ["eso"],
+            audience: "vault",
             tokenPolicies: ["external-secrets-reader-kiana.akn"],
             tokenTtl: 600,
             tokenMaxTtl: 1200,

@@ -4,6 +4,7 @@
  * resource registers.
  */
 import type { ResolvedConfig } from "../resolve";
+import { backupRules } from "./backup";
 import { externalSecretsRules } from "./external-secrets";
 import { exposureRules } from "./exposure";
 import { kubernetesAuthRules, remoteClusterRules } from "./kubernetes-auth";
@@ -35,6 +36,7 @@ const RULES: readonly Rule[] = [
     remoteClusterRules,
     externalSecretsRules,
     monitoringRules,
+    backupRules,
 ];
 
 /** Thrown by the guarded config when a rule reads a key it may not trust. */

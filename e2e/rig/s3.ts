@@ -1,0 +1,61 @@
+/**
+ * The rig's S3 server, playing Garage: gofakes3 (from the Go module proxy,
+ * scripts/install-tools.sh) on loopback, in memory: the bucket outlives
+ * every Vault pod (it lives as long as the rig), and the rig lists it. It
+ * speaks plain HTTP: TLS from the rig CA is ended where pods reach it (the
+ * node's relay), as Traefik ends it in front of Garage. It does not check
+ * access keys (rotation drills need an enforcing check in front of it).
+ */
+import * as http from "http";
+import { freePort, Rig, RigProcess } from "./processes";
+import { Endpoint } from "../node/relays";
+
+const READY_MS = 15_000;
+
+export interface RigS3 {
+    readonly bucket: string;
+    /** Where gofakes3 listens (plain HTTP, loopback). */
+    readonly upstream: Endpoint;
+    readonly process: RigProcess;
+    /** The object keys under `prefix` in the bucket. */
+    list(prefix: string): Promise<string[]>;
+}
+
+function get(url: string): Promise<{ status: number; text: string }> {
+    return new Promise((resolve, reject) => {
+        http.get(url, { timeout: 5_000 }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+        }).on("error", reject);
+    });
+}
+
+export async function startS3(rig: Rig, bin: string, bucket: string, log = console.log): Promise<RigS3> {
+    const upstream = { host: "127.0.0.1", port: await freePort() };
+    // In memory: gofakes3's fs backend answers NoSuchBucket to a listing of a prefix with no object yet
+    // (Vault's first barrier check). The bucket lives as long as the rig's S3 server.
+    const proc = rig.start("s3", bin, [
+        "-backend",
+        "memory",
+        "-host",
+        `${upstream.host}:${upstream.port}`,
+        "-initialbucket",
+        bucket,
+    ]);
+    const base = `http://${upstream.host}:${upstream.port}`;
+    const list = async (prefix: string) => {
+        const res = await get(`${base}/${bucket}?list-type=2&prefix=${encodeURIComponent(prefix)}`);
+        if (res.status !== 200)
+            throw new Error(`s3: list ${bucket}/${prefix}: HTTP ${res.status}: ${res.text.slice(0, 300)}`);
+        return [...res.text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]);
+    };
+    const ms = await rig.waitReady(
+        proc,
+        `bucket ${bucket} listed at ${base}`,
+        async () => (await list("")).length >= 0,
+        READY_MS,
+    );
+    log(`  S3 server (gofakes3, playing Garage) with bucket ${bucket} on ${base} in ${ms} ms`);
+    return { bucket, upstream, process: proc, list };
+}
