@@ -235,7 +235,10 @@ describe("KV backup (the export CronJob)", () => {
             // The bundle as bytes: it holds a DEL (0x7f), which the API server refuses in a ConfigMap's data.
             assert.equal(data["kv-export.cjs"], undefined);
             const binary = objectAt(cm.inputs, "binaryData");
-            assert.deepEqual(Buffer.from(String(binary["kv-export.cjs"]), "base64"), fs.readFileSync(BACKUP_BUNDLE_PATH));
+            assert.deepEqual(
+                Buffer.from(String(binary["kv-export.cjs"]), "base64"),
+                fs.readFileSync(BACKUP_BUNDLE_PATH),
+            );
             assert.ok(fs.readFileSync(BACKUP_BUNDLE_PATH).includes(0x7f), "the reason it is binaryData");
             assert.equal(data["kv-backup.sh"], fs.readFileSync(BACKUP_SCRIPT_PATH, "utf8"));
             assert.equal(data["aws-config"], "[default]\nregion = garage\ns3 =\n    addressing_style = path\n");
