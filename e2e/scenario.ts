@@ -314,6 +314,8 @@ export function podStackConfig(stackFile: string, r: PodRig, vaultAddress: strin
             protect: false,
         },
         [`${NS}:exposure`]: { kind: "none" },
+        // No ESO controller runs here (docs/e2e.md, stand-ins): nothing would make the canary ExternalSecret Ready.
+        [`${NS}:externalSecrets`]: { ...get("externalSecrets"), canary: false },
         [`${NS}:oidc`]: { ...get("oidc"), issuer: r.hydra.issuer },
         [`${NS}:networkPolicy`]: {
             ...get("networkPolicy"),
