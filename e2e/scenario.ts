@@ -451,8 +451,10 @@ export async function platformLifecycle(
     }
     const quiet = { onOutput: () => undefined };
 
-    // What ESO's own install provides before the stack runs: its namespace (the stack makes the login ServiceAccount there).
+    // What the cluster has before the stack runs: ESO's namespace (the stack makes the login ServiceAccount
+    // there) and the monitoring namespace (the stack puts its alert rules there).
     await ensureNamespace(r.cluster, facts.esoNamespace);
+    await ensureNamespace(r.cluster, facts.monitoringNamespace);
     // Step 1. The first up; the rig's relay (its Ingress) follows the chart's Service once it exists.
     const served = connectWhenServed(r.cluster, relay, { namespace: vaultNs, name: "vault", port: 8200 });
     const upStart = Date.now();
@@ -569,7 +571,6 @@ export async function platformLifecycle(
     );
 
     // Step 3. NetworkPolicy both ways.
-    await ensureNamespace(r.cluster, facts.monitoringNamespace);
     const monitoring = await probePod(r.cluster, r.node, { namespace: facts.monitoringNamespace, name: "e2e-scraper" });
     const serviceIp = await served.connected;
     await proveNetworkPolicies(
