@@ -262,6 +262,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 policyText: pulumiPolicy.text,
                 bootstrapToken: pulumi.secret(c.secrets.vaultToken ?? this.init.rootToken),
                 bootstrapSource: c.secrets.vaultToken === undefined ? "root" : "vaultToken",
+                maxAgeSeconds: c.vault.providerTokenMaxAgeDays * 86400,
                 ...movedFrom,
             },
             { ...child, dependsOn: [this.init, unsealed] },

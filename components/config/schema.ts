@@ -604,6 +604,15 @@ const vaultSchema = z
             .max(3600)
             .default(600)
             .describe("Seconds bootstrap waits for Vault's API to answer."),
+        providerTokenMaxAgeDays: z
+            .number()
+            .int()
+            .min(1)
+            .max(365)
+            .default(30)
+            .describe(
+                "Days after which `pulumi up` re-mints the Vault provider's token and revokes the old one (by Vault's creation time of the token), so a state backup older than this plus the time between runs holds a dead token.",
+            ),
     })
     .describe("How this program reaches Vault.");
 

@@ -346,6 +346,8 @@ describe("bootstrap (mocks)", () => {
                 policy: "pulumi",
                 bootstrapToken: inputs.bootstrapToken,
                 bootstrapSource: "root",
+                // vault.providerTokenMaxAgeDays' default, 30 days: past it, `pulumi up` re-mints the token.
+                maxAgeSeconds: 30 * 86400,
             });
             assert.equal(secretInput(token.inputs.bootstrapToken), MOCK_ROOT);
             assert.equal(policyText, renderPolicies(p.config).find((r) => r.name === "pulumi")?.text);

@@ -135,6 +135,16 @@ const cases: BadCase[] = [
         ],
     },
     {
+        name: "provider token maximum age of zero days",
+        change: (s) => (s.values.vault = { ...s.values.vault, providerTokenMaxAgeDays: 0 }),
+        expect: [`${ns}:vault.providerTokenMaxAgeDays: must be at least 1 (got 0)`],
+    },
+    {
+        name: "provider token maximum age in fractional days",
+        change: (s) => (s.values.vault = { ...s.values.vault, providerTokenMaxAgeDays: 1.5 }),
+        expect: [`${ns}:vault.providerTokenMaxAgeDays: must be an integer (got 1.5)`],
+    },
+    {
         name: "noncurrent expiration as a string",
         change: (s) => (s.values.storage.noncurrentVersionExpirationDays = "30"),
         expect: [`${ns}:storage.noncurrentVersionExpirationDays: must be a number (got "30")`],
