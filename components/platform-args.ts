@@ -13,7 +13,7 @@ import { renderPolicies } from "./lib/policies";
 import { tenantRoleName } from "./lib/secret-store-manifests";
 import { VaultServer, VaultServerArgs } from "./server";
 import { KvBackupArgs } from "./kv-backup";
-import { RaftSnapshotsArgs } from "./snapshots";
+import { RaftSnapshotsArgs, snapshotKeyPrefix } from "./snapshots";
 import { StorageBinding, VaultStorageArgs } from "./storage";
 import { VaultConfiguration, VaultConfigurationArgs } from "./vault-setup";
 
@@ -35,6 +35,9 @@ export function storageArgs(config: PlatformConfig): VaultStorageArgs {
         credentials: keys(s.storageAccessKeyId, s.storageSecretAccessKey),
         sealCredentials: keys(s.sealAccessKeyId, s.sealSecretAccessKey),
         caBundle: config.trust.caBundle,
+        ...(config.server.storageBackend === "raft" && config.server.snapshots?.enabled === true
+            ? { snapshotKeyPrefix: snapshotKeyPrefix(config) }
+            : {}),
     };
 }
 

@@ -308,6 +308,12 @@ const unsealSchema = z
     })
     .describe("How Vault is unsealed after every start: the AWS KMS seal or Shamir keys.");
 
+/** An image pinned by an exact tag, or by digest (`repository@sha256:...`, optionally with the tag before it). */
+const pinnedImage = matching(
+    /^[a-z0-9./_-]+(?::[A-Za-z0-9._-]+)?@sha256:[a-f0-9]{64}$|^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/,
+    "must be an image with an exact tag (repository:tag) or a digest (repository@sha256:<64 hex>)",
+);
+
 /** server.snapshots: the raft snapshot CronJob (resolve.ts defaults it with raft storage). */
 export const snapshotsSchema = z.strictObject({
     enabled: z.boolean().default(true).describe("The raft snapshot CronJob."),
@@ -315,9 +321,11 @@ export const snapshotsSchema = z.strictObject({
     prefix: matching(keyPrefixPattern, "must be a relative key prefix ending in '/' (e.g. snapshots/)")
         .default("snapshots/")
         .describe("Where snapshots land in the bucket, under storage.prefix."),
-    image: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
+    image: pinnedImage
         .default(SNAPSHOT_UPLOAD_IMAGE)
-        .describe("The upload step's S3 CLI image, pinned (the save step uses the Vault image)."),
+        .describe(
+            "The upload step's S3 CLI image, pinned by tag or, better, by digest (`repository@sha256:...`: a tag can be moved, a digest cannot). The save step uses the Vault image.",
+        ),
 });
 
 /** Default image of the KV export step: Node (it runs the bundled components/kv-export.cjs; Alpine's busybox sh). */
@@ -383,12 +391,10 @@ const backupSchema = z
             .max(1000)
             .default(28)
             .describe("Exports kept; older ones are deleted after each upload."),
-        image: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
+        image: pinnedImage
             .default(BACKUP_EXPORT_IMAGE)
             .describe("The export step's Node image, pinned (Node 20 or later)."),
-        uploadImage: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
-            .default(SNAPSHOT_UPLOAD_IMAGE)
-            .describe("The upload step's S3 CLI image, pinned."),
+        uploadImage: pinnedImage.default(SNAPSHOT_UPLOAD_IMAGE).describe("The upload step's S3 CLI image, pinned."),
     })
     .describe(
         "Scheduled logical export of the KV v2 mounts this stack manages, encrypted to the operator's age keys (docs/disaster-recovery.md#kv-export-and-import).",
