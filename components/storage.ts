@@ -224,11 +224,18 @@ export class VaultStorage extends pulumi.ComponentResource {
             {
                 name: iamName,
                 description: `Vault's access to bucket ${s.bucket} and its KMS keys`,
-                policy: pulumi
-                    .all([bucket.arn, pulumi.all(keyArns)])
-                    .apply(([bucketArn, kmsKeyArns]) =>
-                        JSON.stringify(vaultIdentityPolicy({ bucketArn, prefix: s.prefix, kmsKeyArns })),
+                policy: pulumi.all([bucket.arn, pulumi.all(keyArns)]).apply(([bucketArn, kmsKeyArns]) =>
+                    JSON.stringify(
+                        vaultIdentityPolicy({
+                            bucketArn,
+                            prefix: s.prefix,
+                            kmsKeyArns,
+                            ...(unseal.kmsSourceCidrs === undefined
+                                ? {}
+                                : { sealKeyArn: kmsKeyArns[1], sealSourceCidrs: unseal.kmsSourceCidrs }),
+                        }),
                     ),
+                ),
             },
             child,
         );

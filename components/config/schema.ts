@@ -290,6 +290,13 @@ const unsealSchema = z
                     "the region in a kmsKeyId ARN, else storage.region",
                 ),
             ),
+        kmsSourceCidrs: z
+            .array(cidr)
+            .min(1)
+            .optional()
+            .describe(
+                "aws mode with awskms: the public addresses (CIDRs) Vault reaches AWS KMS from, e.g. the cluster's NAT egress. Vault's IAM policy then allows the seal key only from them, so its keys, copied out of the cluster (a Secret, an etcd backup), cannot unseal a copy of the bucket elsewhere. Unset: from anywhere.",
+            ),
         schedule: cron.default("* * * * *").describe("CronJob schedule of the unsealer (shamir mode)."),
         loop: z
             .strictObject({

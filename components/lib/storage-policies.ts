@@ -47,6 +47,10 @@ export interface VaultIdentityPolicyArgs {
     readonly prefix?: string;
     /** ARNs of the KMS keys Vault uses: the bucket's SSE-KMS key and the seal key. */
     readonly kmsKeyArns: readonly string[];
+    /** The awskms seal's key (one of kmsKeyArns), when sealSourceCidrs restricts it. */
+    readonly sealKeyArn?: string;
+    /** Where the seal key may be used from (unseal.kmsSourceCidrs); unset: anywhere. */
+    readonly sealSourceCidrs?: readonly string[];
 }
 
 /**
@@ -85,14 +89,42 @@ export function vaultIdentityPolicy(args: VaultIdentityPolicyArgs): PolicyDocume
                 Action: [...VAULT_OBJECT_ACTIONS],
                 Resource: [`${args.bucketArn}/${args.prefix ?? ""}*`],
             },
-            {
-                Sid: "VaultKmsKeys",
-                Effect: "Allow",
-                Action: [...VAULT_KMS_ACTIONS],
-                Resource: [...new Set(args.kmsKeyArns)],
-            },
+            ...kmsStatements(args),
         ],
     };
+}
+
+/**
+ * The KMS grants: one statement for every key, or, with sealSourceCidrs, the
+ * seal key in its own statement usable only from those addresses (the
+ * bucket's key is used by S3 on Vault's behalf, where aws:SourceIp is not the
+ * pod's, so it stays unconditioned; without the seal key its data stays
+ * sealed).
+ */
+function kmsStatements(args: VaultIdentityPolicyArgs): PolicyStatement[] {
+    const keys = [...new Set(args.kmsKeyArns)];
+    const cidrs = args.sealSourceCidrs;
+    if (cidrs === undefined) {
+        return [{ Sid: "VaultKmsKeys", Effect: "Allow", Action: [...VAULT_KMS_ACTIONS], Resource: keys }];
+    }
+    const seal = args.sealKeyArn;
+    if (seal === undefined || !keys.includes(seal)) {
+        throw new Error("vaultIdentityPolicy: sealSourceCidrs needs sealKeyArn, one of kmsKeyArns");
+    }
+    if (cidrs.length === 0) throw new Error("vaultIdentityPolicy: sealSourceCidrs must list at least one CIDR");
+    const others = keys.filter((k) => k !== seal);
+    return [
+        ...(others.length === 0
+            ? []
+            : [{ Sid: "VaultKmsKeys", Effect: "Allow" as const, Action: [...VAULT_KMS_ACTIONS], Resource: others }]),
+        {
+            Sid: "VaultSealKeyFromCluster",
+            Effect: "Allow",
+            Action: [...VAULT_KMS_ACTIONS],
+            Resource: [seal],
+            Condition: { IpAddress: { "aws:SourceIp": [...cidrs] } },
+        },
+    ];
 }
 
 export interface SnapshotUploadPolicyArgs {

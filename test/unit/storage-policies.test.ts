@@ -95,6 +95,51 @@ describe("storage policies (pure builders)", () => {
             assert.deepStrictEqual(JSON.parse(JSON.stringify(doc)), doc);
         });
 
+        it("with sealSourceCidrs: the seal key only from those addresses, the bucket's key as before", () => {
+            const doc = vaultIdentityPolicy({
+                bucketArn,
+                kmsKeyArns: [storageKey, sealKey],
+                sealKeyArn: sealKey,
+                sealSourceCidrs: ["203.0.113.7/32", "198.51.100.0/24"],
+            });
+            assert.deepEqual(doc.Statement.slice(2), [
+                {
+                    Sid: "VaultKmsKeys",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+                    Resource: [storageKey],
+                },
+                {
+                    Sid: "VaultSealKeyFromCluster",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+                    Resource: [sealKey],
+                    Condition: { IpAddress: { "aws:SourceIp": ["203.0.113.7/32", "198.51.100.0/24"] } },
+                },
+            ]);
+            // No other statement grants the seal key: the condition is not bypassed.
+            const unconditioned = doc.Statement.filter((st) => st.Condition === undefined).flatMap(
+                (st) => st.Resource ?? [],
+            );
+            assert.ok(!unconditioned.includes(sealKey));
+            assert.throws(
+                () => vaultIdentityPolicy({ bucketArn, kmsKeyArns: [storageKey], sealSourceCidrs: ["10.0.0.0/8"] }),
+                {
+                    message: "vaultIdentityPolicy: sealSourceCidrs needs sealKeyArn, one of kmsKeyArns",
+                },
+            );
+            assert.throws(
+                () =>
+                    vaultIdentityPolicy({
+                        bucketArn,
+                        kmsKeyArns: [storageKey, sealKey],
+                        sealKeyArn: sealKey,
+                        sealSourceCidrs: [],
+                    }),
+                { message: "vaultIdentityPolicy: sealSourceCidrs must list at least one CIDR" },
+            );
+        });
+
         it("refuses inputs that would widen or break the policy", () => {
             assert.throws(() => vaultIdentityPolicy({ bucketArn: "*", kmsKeyArns: [storageKey] }), {
                 message: "vaultIdentityPolicy: bucketArn must be an S3 bucket ARN, got '*'",

@@ -365,6 +365,43 @@ describe("VaultStorage", () => {
         });
     });
 
+    describe("aws mode with unseal.kmsSourceCidrs", () => {
+        it("Vault's identity may use the seal key only from the cluster's egress addresses", async () => {
+            const stack = awsStack();
+            stack.values.unseal = { ...(stack.values.unseal as object), kmsSourceCidrs: ["203.0.113.7/32"] };
+            const p = await runStorage(stack);
+            const doc = parsePolicy(p.find(T.policy, n("identity-policy"))) as { Statement: unknown[] };
+            assert.deepStrictEqual(doc.Statement.slice(2), [
+                {
+                    Sid: "VaultKmsKeys",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+                    Resource: [storageKeyArn],
+                },
+                {
+                    Sid: "VaultSealKeyFromCluster",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+                    Resource: [sealKeyArn],
+                    Condition: { IpAddress: { "aws:SourceIp": ["203.0.113.7/32"] } },
+                },
+            ]);
+        });
+
+        it("is refused outside awskms on aws storage, naming the key", () => {
+            const shamir = awsStack();
+            shamir.values.unseal = { mode: "shamir", kmsSourceCidrs: ["203.0.113.7/32"] };
+            assert.deepStrictEqual(configProblems(shamir), [
+                "secret-platform:unseal.kmsSourceCidrs: is only used with unseal.mode awskms and storage.mode aws (where this program writes Vault's IAM policy); with s3-compatible storage, put an aws:SourceIp condition on the seal keys' own IAM policy",
+            ]);
+            const bad = awsStack();
+            bad.values.unseal = { ...(bad.values.unseal as object), kmsSourceCidrs: ["203.0.113.7"] };
+            assert.deepStrictEqual(configProblems(bad), [
+                'secret-platform:unseal.kmsSourceCidrs[0]: must be a CIDR block such as 10.0.0.0/8 (got "203.0.113.7")',
+            ]);
+        });
+    });
+
     describe("aws mode with raft snapshots: the uploader's own write-only identity", () => {
         let p: Program<SecretPlatform>;
         before(async () => {
