@@ -45,7 +45,7 @@ export function storageArgs(config: PlatformConfig): VaultStorageArgs {
 export function serverArgs(config: PlatformConfig, storage: StorageBinding, provider: k8s.Provider): VaultServerArgs {
     return {
         config: {
-            ...pick(config, "server", "unseal", "exposure", "networkPolicy", "trust"),
+            ...pick(config, "server", "unseal", "exposure", "networkPolicy", "trust", "audit"),
             // Of these only the fields the NetworkPolicies and the trust wiring read (no OIDC client secret).
             storage: { mode: config.storage.mode, endpoint: config.storage.endpoint },
             oidc: { enabled: config.oidc.enabled },

@@ -639,8 +639,28 @@ const auditSchema = z
         path: matching(mountPathPattern, "must be a mount path such as file")
             .default("file")
             .describe("The audit device's mount path."),
+        rotation: z
+            .strictObject({
+                enabled: z
+                    .boolean()
+                    .default(true)
+                    .describe("The audit-rotator sidecar (target file only): rename the log and SIGHUP Vault."),
+                maxSizeMi: z
+                    .number()
+                    .int()
+                    .min(1)
+                    .default(400)
+                    .describe("Rotate the log once it is above this many MiB (checked every 30 s)."),
+                keep: z.number().int().min(1).max(100).default(3).describe("Rotated files kept on the volume."),
+            })
+            .prefault({})
+            .describe(
+                "Rotation of the file audit log on server.auditStorage: (keep + 1) × maxSizeMi must leave a fifth of the volume free (refused otherwise); docs/configuration.md has the arithmetic.",
+            ),
     })
-    .describe("Vault's audit device.");
+    .describe(
+        "Vault's audit device. With `target: file` the log lives on `server.auditStorage` (2Gi by default), and Vault refuses every request once it cannot write it; so the `audit-rotator` sidecar (the Vault image) renames the log to `.1` once it is above `rotation.maxSizeMi`, shifts the older ones, deletes those past `rotation.keep`, and sends Vault SIGHUP, on which Vault opens a new file. Size arithmetic: the volume holds `keep` rotated files of about `maxSizeMi` each plus the live one, which may grow past `maxSizeMi` for one 30 s check, so (keep + 1) × maxSizeMi must stay within 80% of the volume (refused otherwise). The defaults: (3 + 1) × 400 MiB = 1600 MiB of 2048 MiB, leaving 448 MiB for 30 s of writes and the filesystem's overhead (an entry is about 1 to 3 KiB). Rotated files older than `keep` are deleted: if the log must be kept longer, collect it elsewhere (or use `target: stdout` and a log collector). Signalling Vault from a sidecar needs the pod's shared process namespace, as the TLS reloader does: the sidecar can then see Vault's process.",
+    );
 
 const kvSchema = z
     .strictObject({

@@ -135,6 +135,13 @@ const cases: BadCase[] = [
         ],
     },
     {
+        name: "audit rotation that does not fit the audit volume",
+        change: (s) => (s.values.audit = { rotation: { maxSizeMi: 500, keep: 3 } }),
+        expect: [
+            `${ns}:audit.rotation.maxSizeMi: with audit.rotation.keep 3 needs (keep + 1) × maxSizeMi = 2000 MiB, more than 80% of server.auditStorage.size 2Gi (1638 MiB): lower maxSizeMi or keep, or grow the volume`,
+        ],
+    },
+    {
         name: "provider token maximum age of zero days",
         change: (s) => (s.values.vault = { ...s.values.vault, providerTokenMaxAgeDays: 0 }),
         expect: [`${ns}:vault.providerTokenMaxAgeDays: must be at least 1 (got 0)`],
