@@ -20,4 +20,6 @@ export const {
     unsealKeysSecret,
     autheliaOidcClient,
     autheliaOidcClientConfig,
+    canarySecret,
+    canarySha256,
 } = stackOutputs(config, platform);

@@ -144,8 +144,8 @@ export type BootstrapSlice = Pick<PlatformConfig, "unseal" | "vault" | "trust" |
 export interface VaultBootstrapArgs {
     /** The slice of the validated stack config bootstrap reads. */
     readonly config: BootstrapSlice;
-    /** From VaultServer: its namespace, internal URL, readiness and the trust.caBundle ConfigMap (when set). */
-    readonly server: Pick<VaultServer, "namespace" | "internalUrl" | "ready" | "trustCa">;
+    /** From VaultServer: its namespace and identity, internal URL, readiness and the trust.caBundle ConfigMap (when set). */
+    readonly server: Pick<VaultServer, "namespace" | "identity" | "internalUrl" | "ready" | "trustCa">;
     /** The rendered `pulumi` ACL policy the provider token carries (policies/pulumi.hcl). */
     readonly pulumiPolicy: RenderedPolicy;
     /** The cluster's explicit Kubernetes provider. */
@@ -245,7 +245,13 @@ export class VaultBootstrap extends pulumi.ComponentResource {
         // awskms: wait for the auto-unseal. Checked again on every update.
         const unsealed = new VaultUnsealed(
             `${name}-unsealed`,
-            { ...api, keys: shamir ? this.keyShares : [], keysSecret, ...movedFrom },
+            {
+                ...api,
+                keys: shamir ? this.keyShares : [],
+                keysSecret,
+                serverIdentity: args.server.identity,
+                ...movedFrom,
+            },
             { ...child, dependsOn: unsealDeps },
         );
 
@@ -263,6 +269,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 bootstrapToken: pulumi.secret(c.secrets.vaultToken ?? this.init.rootToken),
                 bootstrapSource: c.secrets.vaultToken === undefined ? "root" : "vaultToken",
                 maxAgeSeconds: c.vault.providerTokenMaxAgeDays * 86400,
+                serverIdentity: args.server.identity,
                 ...movedFrom,
             },
             { ...child, dependsOn: [this.init, unsealed] },

@@ -12,8 +12,9 @@ import {
     remoteClusterManifests,
     sharedStoreMounts,
     sharedStoreSuffix,
-    SMOKE_TEST,
-    smokeExternalSecret,
+    CANARY,
+    canaryExternalSecret,
+    canaryNamespaceLabels,
     storeMetadata,
     tenantStoreName,
     vaultCaReference,
@@ -51,12 +52,14 @@ export interface ExternalSecretsArgs {
     readonly clusterMount: pulumi.Input<string>;
     /** Readiness of the Vault role and mounts the stores read through (VaultConfiguration.ready). */
     readonly ready: pulumi.Input<pulumi.Resource[]>;
+    /** Readiness of the canary key in Vault (VaultConfiguration.canaryReady); set with externalSecrets.canary. */
+    readonly canaryReady?: pulumi.Input<pulumi.Resource[]>;
 }
 
 /**
  * The ClusterSecretStores that let External Secrets Operator read from Vault
  * (one for the cluster's mount, one per shared mount it may read), optionally
- * ESO itself from its chart, and optionally a smoke ExternalSecret.
+ * ESO itself from its chart, and the canary ExternalSecret (on by default).
  *
  * Login: every store names one dedicated ServiceAccount with no RBAC
  * (externalSecrets.serviceAccount, made here), never the controller's own.
@@ -78,8 +81,8 @@ export class ExternalSecrets extends pulumi.ComponentResource {
     public readonly sharedStoreNames: pulumi.Output<Record<string, string>>;
     /** Store names of the tenant groups, by tenant name. */
     public readonly tenantStoreNames: pulumi.Output<Record<string, string>>;
-    /** The Secret the smoke ExternalSecret writes, when externalSecrets.smokeTest is on. */
-    public readonly smokeTestSecret?: pulumi.Output<string>;
+    /** `<namespace>/<name>` of the Secret the canary ExternalSecret writes, with externalSecrets.canary on. */
+    public readonly canarySecret?: pulumi.Output<string>;
     /**
      * What each remote cluster's admin applies there, by remote name: the token
      * reviewer (ServiceAccount, system:auth-delegator binding, token Secret) and
@@ -176,17 +179,28 @@ export class ExternalSecrets extends pulumi.ComponentResource {
             tenants[t.name] = storeName;
         }
 
-        if (es.smokeTest) {
-            const smoke = smokeExternalSecret(es.storeName, es.namespace);
+        if (es.canary) {
+            const namespace = new k8s.core.v1.Namespace(
+                `${name}-canary-namespace`,
+                { metadata: { name: CANARY.namespace, labels: canaryNamespaceLabels(conditions) } },
+                child,
+            );
+            const canary = canaryExternalSecret(es.storeName);
+            // After the store, and after the stack wrote the key (else the first sync fails and waits a refresh).
             const external = new k8s.apiextensions.CustomResource(
-                `${name}-smoke-test`,
-                { apiVersion: smoke.apiVersion, kind: smoke.kind, metadata: smoke.metadata, spec: smoke.spec },
+                `${name}-canary`,
+                {
+                    apiVersion: canary.apiVersion,
+                    kind: canary.kind,
+                    metadata: { ...canary.metadata, namespace: namespace.metadata.name },
+                    spec: canary.spec,
+                },
                 pulumi.mergeOptions(child, {
-                    dependsOn: [clusterStore],
+                    dependsOn: after(args.canaryReady ?? [], clusterStore),
                     customTimeouts: { create: "5m", update: "5m" },
                 }),
             );
-            this.smokeTestSecret = external.metadata.apply(() => SMOKE_TEST.name);
+            this.canarySecret = external.metadata.apply(() => `${CANARY.namespace}/${CANARY.name}`);
         }
 
         this.storeName = clusterStore.metadata.apply((m) => m.name as string);
@@ -197,7 +211,7 @@ export class ExternalSecrets extends pulumi.ComponentResource {
             storeName: this.storeName,
             sharedStoreNames: this.sharedStoreNames,
             tenantStoreNames: this.tenantStoreNames,
-            smokeTestSecret: this.smokeTestSecret,
+            canarySecret: this.canarySecret,
         });
     }
 }

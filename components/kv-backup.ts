@@ -258,8 +258,10 @@ export class KvBackup extends pulumi.ComponentResource {
             `${name}-program`,
             {
                 metadata: { name: BACKUP_NAME, namespace, labels: backupLabels("config") },
+                // The bundle holds characters a YAML string may not (DEL in a dependency's regex): the API
+                // server refuses them in `data`, so it travels as bytes.
+                binaryData: { "kv-export.cjs": fs.readFileSync(BACKUP_BUNDLE_PATH).toString("base64") },
                 data: {
-                    "kv-export.cjs": fs.readFileSync(BACKUP_BUNDLE_PATH, "utf8"),
                     "kv-backup.sh": fs.readFileSync(BACKUP_SCRIPT_PATH, "utf8"),
                     "aws-config": awsCliConfig(args.storage.region, args.storage.forcePathStyle),
                 },

@@ -29,6 +29,12 @@ export function stackOutputs(config: PlatformConfig, platform: SecretPlatform) {
          * undefined when oidc is off.
          */
         autheliaOidcClientConfig: platform.configuration.autheliaClientConfig,
+        /**
+         * The canary (docs/monitoring.md#the-canary): the synced Secret, and the SHA-256 of the value the stack
+         * wrote, which that Secret's key sha256 must equal. Undefined with externalSecrets.canary off.
+         */
+        canarySecret: platform.externalSecrets.canarySecret,
+        canarySha256: platform.configuration.canarySha256,
     } satisfies Record<string, pulumi.Input<unknown> | undefined>;
 }
 

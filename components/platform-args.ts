@@ -8,6 +8,8 @@ import * as k8s from "@pulumi/kubernetes";
 import { PlatformConfig } from "./config";
 import { VaultBootstrap, VaultBootstrapArgs } from "./bootstrap";
 import { ExternalSecretsArgs } from "./external-secrets";
+import { alertsMode, buildAlertRules } from "./lib/alert-rules";
+import { MonitoringAlertsArgs } from "./monitoring";
 import { PULUMI_POLICY } from "./lib/policy-names";
 import { renderPolicies } from "./lib/policies";
 import { tenantRoleName } from "./lib/secret-store-manifests";
@@ -90,6 +92,7 @@ export function setupArgs(
             externalSecrets: {
                 serviceAccount: config.externalSecrets.serviceAccount,
                 namespace: config.externalSecrets.namespace,
+                canary: config.externalSecrets.canary,
                 tenants: config.externalSecrets.tenants,
             },
         },
@@ -141,7 +144,7 @@ export function backupArgs(
 export function externalSecretsArgs(
     config: PlatformConfig,
     server: Pick<VaultServer, "internalUrl">,
-    configuration: Pick<VaultConfiguration, "ready">,
+    configuration: Pick<VaultConfiguration, "ready" | "canaryReady">,
     provider: k8s.Provider,
 ): ExternalSecretsArgs {
     return {
@@ -160,5 +163,32 @@ export function externalSecretsArgs(
         ),
         clusterMount: config.cluster.name,
         ready: configuration.ready,
+        canaryReady: configuration.canaryReady,
+    };
+}
+
+/** MonitoringAlerts: the alert pack in the monitoring namespace; undefined when it is off. */
+export function alertsArgs(config: PlatformConfig, provider: k8s.Provider): MonitoringAlertsArgs | undefined {
+    const mode = alertsMode(config);
+    const namespace = config.networkPolicy.monitoringNamespace;
+    if (mode === undefined || namespace === undefined) return undefined;
+    return {
+        mode,
+        groups: buildAlertRules(
+            pick(
+                config,
+                "monitoring",
+                "networkPolicy",
+                "server",
+                "exposure",
+                "audit",
+                "externalSecrets",
+                "kv",
+                "backup",
+            ),
+        ),
+        namespace,
+        labels: config.monitoring.ruleLabels,
+        provider,
     };
 }

@@ -8,7 +8,9 @@ import { VaultServer } from "./server";
 import { KvBackup } from "./kv-backup";
 import { RaftSnapshots } from "./snapshots";
 import { VaultStorage } from "./storage";
+import { MonitoringAlerts } from "./monitoring";
 import {
+    alertsArgs,
     backupArgs,
     bootstrapArgs,
     externalSecretsArgs,
@@ -40,6 +42,8 @@ export class SecretPlatform extends pulumi.ComponentResource {
     public readonly snapshots?: RaftSnapshots;
     /** The KV export CronJob (backup.enabled only). */
     public readonly backup?: KvBackup;
+    /** The alert pack (with networkPolicy.monitoringNamespace, unless monitoring.alerts is off). */
+    public readonly alerts?: MonitoringAlerts;
 
     constructor(name: string, args: SecretPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("secret-platform:index:SecretPlatform", name, {}, opts);
@@ -77,6 +81,9 @@ export class SecretPlatform extends pulumi.ComponentResource {
             externalSecretsArgs(config, this.server, this.configuration, kubernetes),
             child,
         );
+
+        const alerts = alertsArgs(config, kubernetes);
+        if (alerts !== undefined) this.alerts = new MonitoringAlerts(`${name}-alerts`, alerts, child);
 
         this.registerOutputs({
             bucket: this.storage.binding.bucket,

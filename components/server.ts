@@ -83,6 +83,11 @@ function withCredentialsChecksum(values: Record<string, unknown>, checksum: stri
 export class VaultServer extends pulumi.ComponentResource {
     /** Namespace Vault runs in (resolves once the Namespace exists). */
     public readonly namespace: pulumi.Output<string>;
+    /**
+     * Vault's server in its cluster, as bootstrap tells it apart: the namespace's uid. A new cluster (or the
+     * namespace created again) gives a new one, unknown in the preview of the update that creates it.
+     */
+    public readonly identity: pulumi.Output<string>;
     /** In-cluster URL of the Vault service (e.g. http://vault.vault.svc:8200). */
     public readonly internalUrl: string;
     /** Name of Vault's service account (the chart's, named after the release). */
@@ -374,6 +379,7 @@ export class VaultServer extends pulumi.ComponentResource {
         }
 
         this.namespace = namespace;
+        this.identity = ns.metadata.uid;
         this.internalUrl = internalUrl(c);
         this.serviceAccountName = RELEASE_NAME;
         this.ready = readinessOf([this.chart, ...policies]);

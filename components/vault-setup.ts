@@ -4,12 +4,14 @@
  * Kubernetes auth for ESO and the snapshot job). Not to be confused with the
  * stack config (components/config/), a slice of which this reads.
  */
+import * as crypto from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as vault from "@pulumi/vault";
 import { durationSeconds, PlatformConfig } from "./config";
 import { KV_BACKUP_POLICY, PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
 import { AUDIT_FILE_PATH, BACKUP_NAME, SNAPSHOT_NAME } from "./lib/contracts";
+import { CANARY, canaryValue, tenantRoleName } from "./lib/secret-store-manifests";
 import {
     AutheliaClient,
     autheliaClient,
@@ -31,7 +33,6 @@ import {
     tenantPolicies,
     tenantPolicyName,
 } from "./lib/policies";
-import { tenantRoleName } from "./lib/secret-store-manifests";
 import { after, Readiness, readinessOf } from "./lib/readiness";
 
 /** The keys the KV mounts are built from: the served clusters and `kv`. */
@@ -50,7 +51,10 @@ export type SetupSlice = PolicySlice &
     KvSlice &
     Pick<PlatformConfig, "audit" | "trust"> & {
         readonly storage: Pick<PlatformConfig["storage"], "protect">;
-        readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "serviceAccount" | "namespace" | "tenants">;
+        readonly externalSecrets: Pick<
+            PlatformConfig["externalSecrets"],
+            "serviceAccount" | "namespace" | "canary" | "tenants"
+        >;
     };
 
 /** What VaultConfiguration is built from; setupArgs (platform-args.ts) makes it. */
@@ -128,6 +132,10 @@ export class VaultConfiguration extends pulumi.ComponentResource {
     public readonly tenantRoles: pulumi.Output<Record<string, string>>;
     /** This cluster's KV v2 mount. */
     public readonly clusterMount: pulumi.Output<string>;
+    /** SHA-256 (hex) of the canary value, with externalSecrets.canary on. */
+    public readonly canarySha256?: pulumi.Output<string>;
+    /** Readiness of the canary key in Vault, with externalSecrets.canary on. */
+    public readonly canaryReady?: Readiness;
     /** Names of the ACL policies created (per-cluster ones carry the cluster suffix). */
     public readonly policyNames: pulumi.Output<string[]>;
     /** The matching Authelia client definition (no secret); undefined when OIDC is off. */
@@ -418,6 +426,25 @@ export class VaultConfiguration extends pulumi.ComponentResource {
         this.externalSecretsRole = localRole.roleName;
         this.tenantRoles = pulumi.all(tenantRoles);
         this.clusterMount = (mounts.get(c.cluster.name) as vault.Mount).path;
+
+        // The canary: a known value under the cluster's mount, read back by the canary ExternalSecret. Not a
+        // credential, so not random (the real engine may lack the random plugin); written as a secret all the same.
+        if (c.externalSecrets.canary) {
+            const value = canaryValue(c.cluster.name);
+            const canary = new vault.kv.SecretV2(
+                `${name}-canary`,
+                {
+                    mount: this.clusterMount,
+                    name: CANARY.remoteKey,
+                    // A mount that requires check-and-set takes the first write with cas 0; the value never changes.
+                    ...(c.kv.cluster.casRequired ? { cas: 0 } : {}),
+                    dataJson: pulumi.secret(JSON.stringify({ [CANARY.property]: value })),
+                },
+                { ...child, dependsOn: after(audited, ...kvSettings) },
+            );
+            this.canarySha256 = pulumi.output(crypto.createHash("sha256").update(value).digest("hex"));
+            this.canaryReady = readinessOf([canary]);
+        }
         this.policyNames = pulumi.all([...policies.values()].map((p) => p.name));
         this.ready = readinessOf([...roles, ...mounts.values(), ...kvSettings]);
         this.snapshotReady = this.snapshotRole === undefined ? undefined : readinessOf([this.snapshotRole]);
@@ -427,6 +454,7 @@ export class VaultConfiguration extends pulumi.ComponentResource {
             externalSecretsRole: this.externalSecretsRole,
             tenantRoles: this.tenantRoles,
             clusterMount: this.clusterMount,
+            canarySha256: this.canarySha256,
             policyNames: this.policyNames,
             autheliaClient: this.autheliaClient,
             autheliaClientConfig: this.autheliaClientConfig,

@@ -32,6 +32,8 @@ export interface StackFacts {
     readonly monitoringNamespace: string;
     /** The stores' login ServiceAccount (made by the stack in ESO's namespace). */
     readonly esoServiceAccount: string;
+    /** backup.enabled: the KV export job (its policy and CronJob name every managed mount). */
+    readonly backup: boolean;
     /** kubernetesAuth.audience: what the stores' tokens are for and the roles require. */
     readonly audience: string;
     /** A namespace the stores admit (externalSecrets.namespaceConditions), with the labels that admit it. */
@@ -87,6 +89,7 @@ export function stackFacts(config: Record<string, unknown>): StackFacts {
         monitoringNamespace: String(get("networkPolicy").monitoringNamespace ?? "monitoring"),
         esoServiceAccount: String(eso.serviceAccount ?? "vault-login"),
         audience: String(k.audience ?? "vault"),
+        backup: get("backup").enabled === true,
         admitted: admittedNamespace(eso),
         kubernetesAuthPath: String(k.path ?? `kubernetes-${cluster}`),
         kubernetesAuthRole: String(k.role ?? "external-secrets"),

@@ -4,13 +4,13 @@
  * NetworkPolicies hold both ways (each denial beside its positive control),
  * and a deleted Vault pod comes back unsealed by the unsealer alone.
  *
- * Pods here are busybox pods with the project's security context; they speak
- * HTTP with `nc` (busybox's wget crashes in this image). A token read in a
- * pod stays in the pod's shell: it is never in an argument list or printed.
+ * Pods here run with the project's security context: busybox pods probe
+ * connections with `nc -z`; the consumer runs the Vault image's CLI. A token
+ * read in a pod stays in the pod: it is never in an argument list or printed.
  */
 import { Cluster, expectStatus } from "./rig/kube";
 import { apply } from "./node/identity";
-import { Node } from "./node/node";
+import { CLUSTER_DOMAIN, Node } from "./node/node";
 import { PodRef, PROJECT_CONTAINER_SECURITY, PROJECT_POD_SECURITY } from "./node/pods";
 import { Endpoint } from "./node/relays";
 
@@ -40,7 +40,12 @@ export async function probePod(
     cluster: Cluster,
     node: Node,
     ref: PodRef,
-    opts: { labels?: Record<string, string>; login?: { serviceAccount: string; audiences?: readonly string[] } } = {},
+    opts: {
+        labels?: Record<string, string>;
+        login?: { serviceAccount: string; audiences?: readonly string[] };
+        /** The pod's image (default: the node's busybox). */
+        image?: string;
+    } = {},
 ): Promise<ProbePod> {
     const login = opts.login;
     expectStatus(
@@ -57,7 +62,7 @@ export async function probePod(
                 containers: [
                     {
                         name: "main",
-                        image: node.images.busybox,
+                        image: opts.image ?? node.images.busybox,
                         imagePullPolicy: "Never",
                         command: ["sleep", "3600"],
                         securityContext: PROJECT_CONTAINER_SECURITY,
@@ -91,10 +96,20 @@ export async function probePod(
     return { ...ref, podIp: running.podIp };
 }
 
-/** Whether a TCP connection from the pod to host:port is made within CONNECT_SECONDS (nc -z). */
+/**
+ * Whether a TCP connection from the pod to host:port is made within
+ * CONNECT_SECONDS. Busybox's nc has no -z: it connects with nothing to send
+ * and exits 0 once the peer closes (1 when it cannot connect); a peer that
+ * keeps the connection open is cut by `timeout` (143), which still means it
+ * connected.
+ */
 export async function connects(node: Node, pod: PodRef, container: string, to: Endpoint): Promise<boolean> {
-    const res = await node.exec(pod, container, ["nc", "-z", "-w", String(CONNECT_SECONDS), to.host, String(to.port)]);
-    return res.code === 0;
+    const res = await node.exec(pod, container, [
+        "/bin/sh",
+        "-c",
+        `timeout ${CONNECT_SECONDS + 3} nc -w ${CONNECT_SECONDS} ${to.host} ${to.port} </dev/null >/dev/null`,
+    ]);
+    return res.code === 0 || res.code === 143;
 }
 
 export interface StoreView {
@@ -133,27 +148,29 @@ export function endpointOf(url: string): Endpoint {
 
 /**
  * A login through the store's Kubernetes auth with the pod's projected token,
- * then a read of `key` at the store's path, all from the pod; the Vault token
- * is revoked at the end. Returns the read's JSON body (or what came back).
+ * then a read of `key` at the store's path, all from the pod with the Vault
+ * CLI of the Vault image (a real client: busybox's nc ends a request when its
+ * input ends, and Vault cancels a request whose client has gone). The JWT is
+ * read from its file by the CLI (`jwt=@file`), the Vault token moves through
+ * the shell's variables and the CLI's environment only, and is revoked at the
+ * end. Returns the read's JSON (or what came back).
  */
 export async function readFromPod(node: Node, pod: PodRef, store: StoreView, key: string): Promise<string> {
-    const to = endpointOf(store.server);
     const tokenFile = `${TOKEN_DIR}/${store.serviceAccount.audiences?.[0] ?? "token"}`;
-    const host = `${to.host}:${to.port}`;
-    const kvPath = store.version === "v2" ? `${store.path}/data/${key}` : `${store.path}/${key}`;
-    // Each request is its own nc; the token moves between them in shell variables only.
+    const read =
+        store.version === "v2"
+            ? `vault kv get -format=json -mount=${store.path} ${key}`
+            : `vault read -format=json ${store.path}/${key}`;
     const res = await node.exec(pod, "main", [
         "/bin/sh",
         "-c",
         [
             "set -u",
-            `jwt=$(cat ${tokenFile})`,
-            `body="{\\"role\\":\\"${store.role}\\",\\"jwt\\":\\"$jwt\\"}"`,
-            `login=$(printf 'POST /v1/auth/${store.mountPath}/login HTTP/1.0\\r\\nHost: ${host}\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\n\\r\\n%s' "\${#body}" "$body" | nc -w 5 ${to.host} ${to.port})`,
-            `token=$(printf '%s' "$login" | sed -n 's/.*"client_token":"\\([^"]*\\)".*/\\1/p')`,
-            `if [ -z "$token" ]; then echo "LOGIN FAILED: $(printf '%s' "$login" | head -1)"; printf '%s' "$login" | grep -o '"errors":[^]]*]' || true; exit 1; fi`,
-            `printf 'GET /v1/${kvPath} HTTP/1.0\\r\\nHost: ${host}\\r\\nX-Vault-Token: %s\\r\\n\\r\\n' "$token" | nc -w 5 ${to.host} ${to.port} | sed -n '/^\\r\\{0,1\\}$/,$p'`,
-            `printf 'POST /v1/auth/token/revoke-self HTTP/1.0\\r\\nHost: ${host}\\r\\nX-Vault-Token: %s\\r\\nContent-Length: 0\\r\\n\\r\\n' "$token" | nc -w 5 ${to.host} ${to.port} >/dev/null`,
+            `export VAULT_ADDR=${store.server}`,
+            `if ! token=$(vault write -field=token auth/${store.mountPath}/login role=${store.role} jwt=@${tokenFile}); then echo "LOGIN FAILED"; exit 1; fi`,
+            `VAULT_TOKEN=$token ${read}; status=$?`,
+            `VAULT_TOKEN=$token vault token revoke -self >/dev/null`,
+            `exit $status`,
         ].join("\n"),
     ]);
     return `${res.stdout}${res.code === 0 ? "" : `\n(exit ${res.code}) ${res.stderr}`}`;
@@ -184,6 +201,8 @@ export interface InCluster {
     readonly oidc: Endpoint;
     /** The OIDC provider again, on a port no stack lists: a live peer Vault's egress must not reach. */
     readonly unlisted: Endpoint;
+    /** The Vault image built here: the consumer's client (the Vault CLI). */
+    readonly vaultImage: string;
 }
 
 const VAULT_POD = "vault-0";
@@ -279,14 +298,29 @@ export async function proveConsumerPod(
         c.cluster,
         c.node,
         { namespace: sa.namespace, name: "e2e-consumer" },
-        { login: { serviceAccount: sa.name, audiences: sa.audiences } },
+        { login: { serviceAccount: sa.name, audiences: sa.audiences }, image: c.vaultImage },
     );
     const server = endpointOf(store.server);
-    const dns = await c.node.exec(consumer, "main", ["nslookup", server.host]);
-    check(dns.code === 0, `CoreDNS resolves ${server.host} for the consumer`, dns.stdout + dns.stderr);
+    // busybox's nslookup does not walk the search list as the resolver does: ask for the name it completes to.
+    const fqdn = server.host.endsWith(`.${CLUSTER_DOMAIN}`) ? server.host : `${server.host}.${CLUSTER_DOMAIN}`;
+    const dns = await c.node.exec(consumer, "main", ["nslookup", fqdn]);
+    check(dns.code === 0, `CoreDNS resolves ${fqdn} for the consumer`, dns.stdout + dns.stderr);
     const start = Date.now();
     const body = await readFromPod(c.node, consumer, store, key);
-    check(kvValue(body, "value") === expected, `the consumer pod reads ${key} through the store`, body.slice(0, 600));
+    if (kvValue(body, "value") !== expected) {
+        // What the API server says of the pod's token (reviewed by the rig, never printed), for the failure's report.
+        const token = await c.node.exec(consumer, "main", ["cat", `${TOKEN_DIR}/${sa.audiences?.[0] ?? "token"}`]);
+        const review = await c.cluster.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
+            apiVersion: "authentication.k8s.io/v1",
+            kind: "TokenReview",
+            spec: { token: token.stdout.trim(), ...(sa.audiences === undefined ? {} : { audiences: sa.audiences }) },
+        });
+        const claims = JSON.parse(Buffer.from(token.stdout.split(".")[1] ?? "", "base64url").toString() || "{}");
+        throw new Error(
+            `check failed: the consumer pod reads ${key} through the store; seen: ${body.slice(0, 400)}; the API server's review of its token: ` +
+                `${JSON.stringify(review.body?.status)}; its claims aud=${JSON.stringify(claims.aud)} iss=${claims.iss} sub=${claims.sub}`,
+        );
+    }
     const readMs = Date.now() - start;
     check(await connects(c.node, consumer, "main", server), "positive control: the consumer connects to Vault", "");
     check(

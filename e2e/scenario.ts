@@ -314,6 +314,8 @@ export function podStackConfig(stackFile: string, r: PodRig, vaultAddress: strin
             protect: false,
         },
         [`${NS}:exposure`]: { kind: "none" },
+        // No ESO controller runs here (docs/e2e.md, stand-ins): nothing would make the canary ExternalSecret Ready.
+        [`${NS}:externalSecrets`]: { ...get("externalSecrets"), canary: false },
         [`${NS}:oidc`]: { ...get("oidc"), issuer: r.hydra.issuer },
         [`${NS}:networkPolicy`]: {
             ...get("networkPolicy"),
@@ -449,8 +451,10 @@ export async function platformLifecycle(
     }
     const quiet = { onOutput: () => undefined };
 
-    // What ESO's own install provides before the stack runs: its namespace (the stack makes the login ServiceAccount there).
+    // What the cluster has before the stack runs: ESO's namespace (the stack makes the login ServiceAccount
+    // there) and the monitoring namespace (the stack puts its alert rules there).
     await ensureNamespace(r.cluster, facts.esoNamespace);
+    await ensureNamespace(r.cluster, facts.monitoringNamespace);
     // Step 1. The first up; the rig's relay (its Ingress) follows the chart's Service once it exists.
     const served = connectWhenServed(r.cluster, relay, { namespace: vaultNs, name: "vault", port: 8200 });
     const upStart = Date.now();
@@ -482,6 +486,7 @@ export async function platformLifecycle(
         apiServer: { host: r.node.network.nodeIp, port: NODE_API_PORT },
         oidc: r.oidcAt,
         unlisted: r.unlisted,
+        vaultImage: r.vaultImage,
     };
     await proveVaultPod(inCluster, r.vaultImage, log);
     const prefix = String((config[`${NS}:storage`] as { prefix?: string }).prefix ?? "");
@@ -566,7 +571,6 @@ export async function platformLifecycle(
     );
 
     // Step 3. NetworkPolicy both ways.
-    await ensureNamespace(r.cluster, facts.monitoringNamespace);
     const monitoring = await probePod(r.cluster, r.node, { namespace: facts.monitoringNamespace, name: "e2e-scraper" });
     const serviceIp = await served.connected;
     await proveNetworkPolicies(
@@ -724,7 +728,15 @@ async function day2(
     check(others.length === 0, "no replace or delete", others);
     // Updated: the policies rendered over every KV mount (admin's read-only managed mounts; the cluster's reader lists the shared readable paths),
     // and the default dynamic provider, whose inputs are the stack's config (the kv key changed).
+    // With the KV export on, its policy and its CronJob name every managed mount: the new one too.
+    const backupOn = (facts.backup ?? false) === true;
     const expectedUpdates = [
+        ...(backupOn
+            ? [
+                  "kubernetes:batch/v1:CronJob platform-backup-cronjob",
+                  `vault:index/policy:Policy ${configuration}-policy-kv-backup`,
+              ]
+            : []),
         "pulumi:providers:pulumi-nodejs default",
         `vault:index/policy:Policy ${configuration}-policy-admin`,
         `vault:index/policy:Policy ${configuration}-policy-external-secrets-reader-${facts.clusterName}`,

@@ -7,6 +7,8 @@
 #   helm        built from the Go module proxy (renders the vault chart in the specs)
 #   age         the Debian package (age, age-keygen)
 #   busybox     the Debian package (the Vault image's shell tools, for the tls-reloader spec)
+#   promtool    from Debian's prometheus package, unpacked into the cache (the alert pack's
+#               `promtool test rules` specs); installing the package would start a Prometheus server
 #   reference   the vault chart and ESO's CRDs/chart at the pinned versions
 #               (scripts/install-reference.sh), under $cache/reference/
 # Go-built tools go to a per-user cache (never the repository); test/support/
@@ -19,6 +21,8 @@ sops_version=v3.13.3
 actionlint_version=v1.7.12
 gofakes3_version=v1.2.0
 helm_version=v3.22.0
+# Debian bookworm's prometheus (2.42.0+ds-5+deb12u1 today); its security updates keep 2.42.0.
+prometheus_version=2.42.0
 
 cache="${SECRET_PLATFORM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/secret-platform}"
 bin_dir="$cache/bin"
@@ -73,6 +77,41 @@ else
         "helm.sh/helm/v3/cmd/helm@$helm_version" >&2
     "$helm_bin" version --template '{{.Version}}' | grep -qxF "$helm_version"
     echo "helm: $helm_bin"
+fi
+
+# promtool: the .deb is unpacked into the cache (only promtool is kept; it needs libc only),
+# because the package itself would install and start a Prometheus server.
+promtool_dir="$cache/prometheus-$prometheus_version"
+promtool_bin="$promtool_dir/bin/promtool"
+if [ -x "$promtool_bin" ] && "$promtool_bin" --version 2>/dev/null | grep -qF "version $prometheus_version+"; then
+    echo "promtool: $promtool_bin"
+else
+    echo "install-tools: unpacking promtool from Debian's prometheus $prometheus_version" >&2
+    rm -rf "$promtool_dir/tmp"
+    mkdir -p "$promtool_dir/tmp" "$promtool_dir/bin"
+    (
+        cd "$promtool_dir/tmp"
+        # As root, apt would warn that its _apt user cannot write here.
+        apt-get download -o APT::Sandbox::User=root prometheus >&2 || {
+            apt-get update >&2
+            apt-get download -o APT::Sandbox::User=root prometheus >&2
+        }
+        deb=$(ls prometheus_*.deb)
+        case "$(dpkg-deb -f "$deb" Version)" in
+            "$prometheus_version"+*) ;;
+            *)
+                echo "install-tools: Debian offers prometheus $(dpkg-deb -f "$deb" Version), not $prometheus_version" >&2
+                exit 1
+                ;;
+        esac
+        dpkg-deb -x "$deb" root
+        cp root/usr/bin/promtool "$promtool_bin.tmp"
+        mv "$promtool_bin.tmp" "$promtool_bin"
+        dpkg-deb -f "$deb" Version >"$promtool_dir/VERSION"
+    )
+    rm -rf "$promtool_dir/tmp"
+    "$promtool_bin" --version 2>&1 | grep -qF "version $prometheus_version+"
+    echo "promtool: $promtool_bin"
 fi
 
 bash scripts/install-reference.sh

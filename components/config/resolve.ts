@@ -123,6 +123,7 @@ export interface PlatformConfig {
     readonly kubernetesAuth: KubernetesAuthConfig;
     /** storeName: default vault-<cluster.name with '.' as '-'>. */
     readonly externalSecrets: Parsed["externalSecrets"] & { readonly storeName: string };
+    readonly monitoring: Parsed["monitoring"];
     readonly kubernetes: Parsed["kubernetes"];
     /** bucket: default storage.bucket. */
     readonly backup: Parsed["backup"] & { readonly bucket: string };

@@ -832,14 +832,63 @@ const externalSecretsSchema = z
             .describe(
                 "Per-namespace scoping: one store, Vault role and policy per group of namespaces, reading only their own paths of the cluster mount.",
             ),
-        smokeTest: z
+        canary: z
             .boolean()
-            .default(false)
-            .describe("Create a smoke ExternalSecret that proves the chain after deploy."),
+            .default(true)
+            .describe(
+                "The canary (docs/monitoring.md#the-canary), successor of the smoke test: a fixed, per-cluster value (not a credential) this stack writes to `<cluster.name>/canary/platform/check`, read back every minute by an ExternalSecret in the namespace `secret-platform-canary`; the first `pulumi up` waits for it, an alert watches its sync, and the synced Secret carries its SHA-256 to compare with the stack output canarySha256. false: none of it.",
+            ),
     })
     .describe(
         "External Secrets Operator: the ClusterSecretStores that read from this Vault, and optionally the operator itself.",
     );
+
+const monitoringSchema = z
+    .strictObject({
+        alerts: z
+            .enum(["prometheusRule", "ruleFile", "off"])
+            .optional()
+            .meta(
+                doc(
+                    "The alert pack (docs/monitoring.md): `prometheusRule` (a Prometheus Operator PrometheusRule), `ruleFile` (a ConfigMap holding a plain Prometheus rule file, for a Prometheus without the operator) or `off`. Both go to networkPolicy.monitoringNamespace, which they need.",
+                    "prometheusRule with server.metricsScrape serviceMonitor, ruleFile with annotations; off without networkPolicy.monitoringNamespace",
+                ),
+            ),
+        ruleLabels: z
+            .record(labelKey, labelValue)
+            .default({})
+            .describe(
+                "Extra labels on the PrometheusRule or ConfigMap, for the Prometheus rule selector (e.g. `release: kube-prometheus-stack`).",
+            ),
+        vaultJob: z
+            .string()
+            .min(1)
+            .optional()
+            .meta(
+                doc(
+                    "The `job` label Prometheus gives Vault's metrics targets.",
+                    "`vault-metrics` (the ServiceMonitor's Service) with serviceMonitor; `kubernetes-pods` with annotations",
+                ),
+            ),
+        certificates: z
+            .array(k8sName)
+            .optional()
+            .meta(
+                doc(
+                    "cert-manager Certificates in server.namespace whose expiry is alerted on (cert-manager's certmanager_certificate_expiration_timestamp_seconds).",
+                    "[exposure.tlsSecretName] with exposure.kind ingress and exposure.certManagerIssuer; else none",
+                ),
+            ),
+        certificateExpiryWarning: duration
+            .default("168h")
+            .describe("Alert when a watched certificate expires within this long."),
+        syncStaleAfter: duration
+            .default("2h")
+            .describe(
+                "Alert when an ExternalSecret had no successful sync for this long: at least its longest refreshInterval (ESO's default is 1h).",
+            ),
+    })
+    .describe("The alert pack on Vault, its backups, certificates and External Secrets (docs/monitoring.md).");
 
 const kubernetesSchema = z
     .strictObject({
@@ -862,6 +911,7 @@ export const CONFIG_SCHEMAS = {
     oidc: oidcSchema.prefault({}),
     kubernetesAuth: kubernetesAuthSchema.prefault({}),
     externalSecrets: externalSecretsSchema.prefault({}),
+    monitoring: monitoringSchema.prefault({}),
     kubernetes: kubernetesSchema.prefault({}),
     backup: backupSchema.prefault({}),
 } as const;

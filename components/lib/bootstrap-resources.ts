@@ -76,8 +76,18 @@ export class VaultInit extends BootstrapResource {
     }
 }
 
+/** How the bootstrap resources that ask Vault in a diff tell a server this update creates from a silent one. */
+export interface ServerIdentityArgs {
+    /**
+     * The uid of Vault's namespace (VaultServer.identity). Unknown in the preview of an update that creates
+     * Vault's server (a new cluster) and new in that update: Vault not answering is then a pending change, not
+     * an error (./vault-init serverChange).
+     */
+    readonly serverIdentity: pulumi.Input<string>;
+}
+
 /** Inputs of VaultUnsealed. */
-export interface VaultUnsealedArgs extends VaultApiArgs {
+export interface VaultUnsealedArgs extends VaultApiArgs, ServerIdentityArgs {
     /** Seconds to wait for the API and, without keys, for the unseal (secret-platform:vault.waitTimeoutSeconds). */
     readonly waitTimeoutSeconds: pulumi.Input<number>;
     /** The seal (secret-platform:unseal.mode): shamir submits keys, awskms waits for the auto-unseal. */
@@ -105,7 +115,7 @@ export class VaultUnsealed extends BootstrapResource {
 }
 
 /** Inputs of VaultProviderToken. */
-export interface VaultProviderTokenArgs extends VaultApiArgs {
+export interface VaultProviderTokenArgs extends VaultApiArgs, ServerIdentityArgs {
     /** The machine-only policy the token carries. */
     readonly policy: pulumi.Input<string>;
     /** That policy's rendered HCL (bootstrap writes it before minting). */

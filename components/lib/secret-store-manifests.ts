@@ -2,7 +2,7 @@
  * The ESO store manifests builder (the ExternalSecrets component in
  * components/external-secrets.ts registers what it builds).
  * Pure builders for the External Secrets Operator objects this platform
- * writes (ClusterSecretStore, the smoke ExternalSecret) and for the manifests
+ * writes (ClusterSecretStore, the canary ExternalSecret) and for the manifests
  * a remote cluster's admin applies. No Pulumi here: plain values in, plain
  * Kubernetes objects out, so the specs can check them against ESO's own CRD
  * schemas without mocks.
@@ -20,17 +20,25 @@ export const EXTERNAL_SECRET = "ExternalSecret";
 export const PLATFORM_LABELS: Readonly<Record<string, string>> = MANAGED_LABELS;
 
 /**
- * The smoke test: an ExternalSecret that reads `<cluster>/smoke/platform/check`
- * (app `smoke`, category `platform`, secret `check`), property `value`, into
- * the Secret `vault-smoke-test` in ESO's namespace.
+ * The canary: the stack writes `<cluster>/canary/platform/check` (property
+ * `value`, a fixed value per cluster) through the Vault provider, and an ExternalSecret
+ * in a namespace of its own reads it back into the Secret of the same name
+ * every minute. The alert pack watches its sync; `npm run doctor` compares the
+ * hash of the Secret's value with Vault's.
  */
-export const SMOKE_TEST = {
-    name: "vault-smoke-test",
-    remoteKey: "smoke/platform/check",
+export const CANARY = {
+    name: "secret-platform-canary",
+    namespace: "secret-platform-canary",
+    remoteKey: "canary/platform/check",
     property: "value",
-    secretKey: "check",
+    secretKey: "value",
     refreshInterval: "1m",
 } as const;
+
+/** The canary's value in Vault: fixed per cluster, so a synced copy from another cluster or mount does not match. */
+export function canaryValue(cluster: string): string {
+    return `secret-platform canary of ${cluster}`;
+}
 
 /** Name of the token-reviewer ServiceAccount (and its binding and token Secret) in a remote cluster. */
 export const REVIEWER_NAME = "vault-token-reviewer";
@@ -130,29 +138,74 @@ function esoCondition(c: NamespaceCondition): Record<string, unknown> {
 }
 
 /**
- * The smoke ExternalSecret. `pulumi.com/waitFor: condition=Ready` makes the
+ * Labels of the canary's own namespace: the platform's, the restricted Pod
+ * Security level and, unless a condition names the namespace, the labels of the
+ * first condition that admits by label (the stores fail closed, and the stack
+ * opts its own namespace in as a cluster admin would with `kubectl label`).
+ * Unset conditions (allNamespaces) admit every namespace.
+ */
+export function canaryNamespaceLabels(conditions?: readonly NamespaceCondition[]): Record<string, string> {
+    const base = esoNamespaceLabels();
+    if (conditions === undefined || conditions.some((c) => (c.namespaces ?? []).includes(CANARY.namespace))) {
+        return base;
+    }
+    const selector = conditions.find((c) => Object.keys(c.namespaceSelector?.matchLabels ?? {}).length > 0);
+    return { ...base, ...selector?.namespaceSelector?.matchLabels };
+}
+
+/** Whether namespace conditions admit a namespace (ESO: any condition, by name or by all its labels); unset admits every one. */
+export function conditionsAdmit(
+    conditions: readonly NamespaceCondition[] | undefined,
+    namespace: string,
+    labels: Readonly<Record<string, string>>,
+): boolean {
+    if (conditions === undefined) return true;
+    return conditions.some(
+        (c) =>
+            (c.namespaces ?? []).includes(namespace) ||
+            (c.namespaceSelector !== undefined &&
+                Object.keys(c.namespaceSelector.matchLabels).length > 0 &&
+                Object.entries(c.namespaceSelector.matchLabels).every(([k, v]) => labels[k] === v)),
+    );
+}
+
+/**
+ * The canary ExternalSecret. `pulumi.com/waitFor: condition=Ready` makes the
  * deploy wait until ESO has logged in to Vault and synced the value, so a
  * broken link anywhere in the chain fails `pulumi up` instead of a later app.
+ * The synced Secret carries the value's SHA-256 (ESO's template, sprig's
+ * sha256sum) beside it, to compare with the stack output canarySha256.
  */
-export function smokeExternalSecret(storeName: string, namespace: string): K8sObject {
+export function canaryExternalSecret(storeName: string): K8sObject {
     return {
         apiVersion: ESO_API_VERSION,
         kind: EXTERNAL_SECRET,
         metadata: {
-            name: SMOKE_TEST.name,
-            namespace,
+            name: CANARY.name,
+            namespace: CANARY.namespace,
             labels: { ...PLATFORM_LABELS },
             annotations: { "pulumi.com/waitFor": "condition=Ready" },
         },
         spec: {
-            refreshInterval: SMOKE_TEST.refreshInterval,
+            refreshInterval: CANARY.refreshInterval,
             secretStoreRef: { kind: "ClusterSecretStore", name: storeName },
-            // Delete: turning the flag off removes the synced Secret too.
-            target: { name: SMOKE_TEST.name, creationPolicy: "Owner", deletionPolicy: "Delete" },
+            // Delete: turning the canary off removes the synced Secret too.
+            target: {
+                name: CANARY.name,
+                creationPolicy: "Owner",
+                deletionPolicy: "Delete",
+                template: {
+                    engineVersion: "v2",
+                    data: {
+                        [CANARY.secretKey]: `{{ .${CANARY.secretKey} }}`,
+                        sha256: `{{ .${CANARY.secretKey} | sha256sum }}`,
+                    },
+                },
+            },
             data: [
                 {
-                    secretKey: SMOKE_TEST.secretKey,
-                    remoteRef: { key: SMOKE_TEST.remoteKey, property: SMOKE_TEST.property },
+                    secretKey: CANARY.secretKey,
+                    remoteRef: { key: CANARY.remoteKey, property: CANARY.property },
                 },
             ],
         },

@@ -21,6 +21,8 @@ const {
     previewSealState,
     recoveryKeysDestroyRefusal,
     sealedPreviewMessage,
+    serverChange,
+    serverCreatedPreviewMessage,
 } = vaultInit;
 
 /** The inputs VaultInit and VaultUnsealed share, picked from what the engine passes (it adds __provider). */
@@ -48,7 +50,12 @@ function initInputsOf(raw: Record<string, unknown>): BootstrapInputs {
 
 /** The inputs of a VaultUnsealed. */
 function unsealInputsOf(raw: Record<string, unknown>): UnsealInputs {
-    return { ...sharedInputsOf(raw), keys: Array.isArray(raw.keys) ? raw.keys.map(String) : [] };
+    return {
+        ...sharedInputsOf(raw),
+        keys: Array.isArray(raw.keys) ? raw.keys.map(String) : [],
+        // Only when given: a state from before the input keeps the outputs it had.
+        ...(typeof raw.serverIdentity === "string" ? { serverIdentity: raw.serverIdentity } : {}),
+    };
 }
 
 /** What changed in Vault's identity since the state recorded it; undefined when it did not, or nothing was recorded. */
@@ -140,7 +147,8 @@ export const vaultInitProvider: pulumi.dynamic.ResourceProvider = {
 
 /**
  * Unsealed: a readiness check that runs on every update. diff asks Vault
- * (sealed means a change; no answer is an error), create/update unseal or wait.
+ * (sealed means a change; no answer is an error, unless this update creates
+ * Vault's server: then a change), create/update unseal or wait.
  * The key shares go only to the Vault this stack recorded (address and pinned
  * CA of the state) unless vault.movedFrom acknowledges a move.
  */
@@ -161,9 +169,16 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
             return { changes: true, replaces: [] };
         }
         if (changedInputs(olds, news, UNSEAL_INPUTS).length > 0) return { changes: true, replaces: [] };
-        // Unsealed: no change. Sealed: an update, and the preview says why.
-        // Unreachable, untrusted or wiped: an error naming the cause, never a phantom change.
         const u = unsealInputsOf(news);
+        // Vault's server is created in this update (a new cluster): that it does not answer yet is expected,
+        // and the update waits for it as create does.
+        const server = serverChange(olds.serverIdentity, news.serverIdentity);
+        if (server === "new") {
+            console.log(serverCreatedPreviewMessage("vault-unsealed", u.address));
+            return { changes: true, replaces: [] };
+        }
+        // Unsealed: no change (but a state without the server's identity records it). Sealed: an update, and
+        // the preview says why. Unreachable, untrusted or wiped: an error naming the cause, never a phantom change.
         const state = await previewSealState({
             address: u.address,
             skipTlsVerify: u.skipTlsVerify,
@@ -171,7 +186,7 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
             requestTimeoutMs: 5000,
         });
         if (state === "sealed") console.log(sealedPreviewMessage(u));
-        return { changes: state === "sealed", replaces: [] };
+        return { changes: state === "sealed" || server === "unrecorded", replaces: [] };
     },
 
     async update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {

@@ -302,6 +302,8 @@ export interface UnsealInputs {
     readonly keys: string[];
     /** `<namespace>/<name>` of the unseal keys Secret (shamir), for messages. */
     readonly keysSecret: string;
+    /** The uid of Vault's namespace (VaultServer.identity), recorded so a diff can tell a new server from a silent one. */
+    readonly serverIdentity?: string;
 }
 
 /**
@@ -362,6 +364,32 @@ export async function checkStillInitialized(ep: VaultEndpoint): Promise<RefreshO
     }
     if (!status.initialized) throw new Error(wipedStorageMessage(ep.address));
     return "initialized";
+}
+
+/** Pulumi's wire form of an input not known yet: in a preview, an output that this update's create will make. */
+export const UNKNOWN_INPUT = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/**
+ * What the recorded and the new `serverIdentity` (the uid of Vault's namespace,
+ * VaultServer.identity) say of Vault's server: `new` when this update creates
+ * it (unknown in the preview, a new uid in the update itself: a new cluster, a
+ * namespace created again), `unrecorded` when the state predates the input,
+ * `same` otherwise (and when the inputs carry none, nothing can be told).
+ */
+export function serverChange(recorded: unknown, next: unknown): "same" | "new" | "unrecorded" {
+    if (next === UNKNOWN_INPUT) return "new";
+    if (typeof next !== "string") return "same";
+    if (typeof recorded !== "string") return "unrecorded";
+    return recorded === next ? "same" : "new";
+}
+
+/** The line a diff prints when Vault's server is created in this update, so a Vault that does not answer yet is expected. */
+export function serverCreatedPreviewMessage(what: "vault-unsealed" | "vault-token", address: string): string {
+    const then =
+        what === "vault-unsealed"
+            ? "waits for it to answer (secret-platform:vault.waitTimeoutSeconds) and unseals it"
+            : "checks the provider token once Vault is unsealed";
+    return `${what}: Vault's server is created in this update (its namespace is new to this stack); the update ${then} at ${address}`;
 }
 
 /** What a preview can say of a running Vault's seal. */

@@ -17,7 +17,15 @@ import * as vaultInit from "./vault-init";
 import * as vaultToken from "./vault-token";
 
 // Bound once at load: the closure captures the functions, not the modules (see ./vault-init-provider).
-const { clusterId, identityChange, identityMoveRefusal, otherVaultMessage, previewSealState } = vaultInit;
+const {
+    clusterId,
+    identityChange,
+    identityMoveRefusal,
+    otherVaultMessage,
+    previewSealState,
+    serverChange,
+    serverCreatedPreviewMessage,
+} = vaultInit;
 const {
     checkProviderToken,
     lookupSelf,
@@ -44,6 +52,8 @@ function inputsOf(raw: Record<string, unknown>) {
         ...(typeof raw.movedFrom === "string" && raw.movedFrom !== "" ? { movedFrom: raw.movedFrom } : {}),
         // States from before the maximum age have none: such a token is never re-minted by age.
         ...(typeof raw.maxAgeSeconds === "number" ? { maxAgeSeconds: raw.maxAgeSeconds } : {}),
+        // The uid of Vault's namespace, only when given (./vault-init serverChange).
+        ...(typeof raw.serverIdentity === "string" ? { serverIdentity: raw.serverIdentity } : {}),
     };
 }
 
@@ -94,6 +104,13 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
             );
             return { changes: true, replaces: [] };
         }
+        // Vault's server is created in this update (a new cluster): nothing to ask yet; the update checks the
+        // token after VaultUnsealed (which it depends on) has waited for Vault and unsealed it.
+        const server = serverChange(olds.serverIdentity, news.serverIdentity);
+        if (server === "new") {
+            console.log(serverCreatedPreviewMessage("vault-token", n.address));
+            return { changes: true, replaces: [] };
+        }
         // The recorded Vault: the state's address and CA (equal to the new ones here).
         const ep = { address: o.address, skipTlsVerify: o.skipTlsVerify, caBundle: o.caBundle, requestTimeoutMs: 5000 };
         if ((await previewSealState(ep)) === "sealed") {
@@ -126,8 +143,8 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
                 `vault-token: the provider token (accessor ${stored.accessor}) is older than ` +
                     `vault.providerTokenMaxAgeDays; the update mints a new one and revokes it`,
             );
-        // A state from before cluster ids were recorded: the update records it.
-        const unrecorded = recorded === undefined && seen !== undefined;
+        // A state from before cluster ids (or the server's identity) were recorded: the update records it.
+        const unrecorded = (recorded === undefined && seen !== undefined) || server === "unrecorded";
         return { changes: state !== "valid" || o.policy !== n.policy || unrecorded, replaces: [] };
     },
 

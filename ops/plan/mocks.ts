@@ -56,6 +56,10 @@ const computed: Record<string, (name: string, inputs: Record<string, unknown>) =
         accessor: `mock-accessor-${name}`,
         rootRevoked: true,
     }),
+    // The API server's uid of a namespace (bootstrap tells Vault's server by it).
+    "kubernetes:core/v1:Namespace": (name, i) => ({
+        metadata: { ...(i.metadata as Record<string, unknown>), uid: `mock-uid-${name}` },
+    }),
     "vault:jwt/authBackend:AuthBackend": (name) => ({ accessor: `auth_oidc_${name}` }),
     // A generated secret: 64 characters like the real one, fixed per name (the plan is stable); the
     // provider returns it as a secret output (the SDK lists result in additionalSecretOutputs).

@@ -247,7 +247,7 @@ const IMPLEMENTED: Record<string, string> = {
     "vault:kubernetes/authBackendConfig:AuthBackendConfig":
         "backend, disableLocalCaJwt, kubernetesCaCert, kubernetesHost, tokenReviewerJwt",
     "vault:kubernetes/authBackendRole:AuthBackendRole":
-        "backend, boundServiceAccountNames, boundServiceAccountNamespaces, roleName, tokenMaxTtl, tokenNoDefaultPolicy, tokenPolicies, tokenTtl",
+        "audience, backend, boundServiceAccountNames, boundServiceAccountNamespaces, roleName, tokenMaxTtl, tokenNoDefaultPolicy, tokenPolicies, tokenTtl",
 };
 
 /** For each type: valid arguments, and one argument of the real provider the program does not use. */
@@ -276,7 +276,7 @@ const REFUSAL_CASES: Record<string, { valid: Props; unimplemented: [string, unkn
     },
     "vault:kubernetes/authBackendRole:AuthBackendRole": {
         valid: { roleName: "r", boundServiceAccountNames: ["a"], boundServiceAccountNamespaces: ["b"] },
-        unimplemented: ["audience", "vault"],
+        unimplemented: ["aliasNameSource", "serviceaccount_name"],
     },
 };
 
@@ -1037,6 +1037,7 @@ describe("integration: the vault stand-in plugin, driven as the engine drives a 
                     roleName: "external-secrets",
                     boundServiceAccountNames: ["external-secrets"],
                     boundServiceAccountNamespaces: ["external-secrets"],
+                    audience: "vault",
                     tokenPolicies: ["external-secrets-reader-amiya.akn"],
                     tokenTtl: 600,
                     tokenMaxTtl: 1200,
@@ -1049,6 +1050,7 @@ describe("integration: the vault stand-in plugin, driven as the engine drives a 
                     [
                         role.bound_service_account_names,
                         role.bound_service_account_namespaces,
+                        role.audience,
                         role.token_policies,
                         role.token_ttl,
                         role.token_max_ttl,
@@ -1057,6 +1059,7 @@ describe("integration: the vault stand-in plugin, driven as the engine drives a 
                     [
                         ["external-secrets"],
                         ["external-secrets"],
+                        "vault",
                         ["external-secrets-reader-amiya.akn"],
                         600,
                         1200,

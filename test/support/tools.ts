@@ -1,6 +1,6 @@
 /**
  * Locates the real binaries the integration tests run (Vault server, sops,
- * age, actionlint, the gofakes3 S3 server) and decides what a spec does when one is missing: skip with
+ * age, actionlint, the gofakes3 S3 server, promtool) and decides what a spec does when one is missing: skip with
  * a hint locally, fail under CI=true (CI installs them with `npm run tools`,
  * so a missing tool there is a broken pipeline, not an optional test).
  *
@@ -15,7 +15,11 @@ import * as path from "path";
 /** The Vault version scripts/build-vault.sh builds by default; keep the two in step. */
 export const VAULT_VERSION = process.env.VAULT_VERSION ?? "v1.21.4";
 
-export type ToolName = "vault" | "sops" | "age" | "age-keygen" | "actionlint" | "gofakes3" | "helm" | "busybox";
+/** The Prometheus version whose promtool scripts/install-tools.sh unpacks from Debian's package; keep the two in step. */
+export const PROMETHEUS_VERSION = "2.42.0";
+
+export type ToolName =
+    "vault" | "sops" | "age" | "age-keygen" | "actionlint" | "gofakes3" | "helm" | "busybox" | "promtool";
 
 /** Env variable that overrides each tool's location. */
 export const TOOL_ENV: Readonly<Record<ToolName, string>> = {
@@ -27,6 +31,7 @@ export const TOOL_ENV: Readonly<Record<ToolName, string>> = {
     gofakes3: "GOFAKES3_BIN",
     helm: "HELM_BIN",
     busybox: "BUSYBOX_BIN",
+    promtool: "PROMTOOL_BIN",
 };
 
 /** The per-user tool cache (same rule as the scripts: never inside the repository). */
@@ -48,6 +53,8 @@ function cachePath(name: ToolName): string | undefined {
         case "gofakes3":
         case "helm":
             return path.join(toolCacheDir(), "bin", name);
+        case "promtool":
+            return path.join(toolCacheDir(), `prometheus-${PROMETHEUS_VERSION}`, "bin", "promtool");
         default:
             return undefined;
     }

@@ -45,6 +45,8 @@ export interface RestartOptions {
     readonly extraConfig?: string;
     /** Listen on a new free port instead of the previous one. */
     readonly newPort?: boolean;
+    /** Runs after the old process is gone and before the new one starts: what happens while no Vault answers. */
+    readonly whileDown?: () => Promise<void>;
 }
 
 export interface VaultServer {
@@ -283,6 +285,7 @@ export async function startVault(opts: StartVaultOptions = {}): Promise<VaultSer
         restart: async (r: RestartOptions = {}) => {
             if (stopped) throw new Error("restart(): this Vault server was stopped for good");
             await kill();
+            await r.whileDown?.();
             await launch(r.extraConfig ?? "", r.newPort ?? false);
         },
     };

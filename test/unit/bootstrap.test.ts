@@ -327,7 +327,11 @@ describe("bootstrap (mocks)", () => {
                 waitTimeoutSeconds: 600,
                 sealType: "shamir",
                 keysSecret: "vault/vault-unseal-keys",
+                // The uid the API server gave Vault's namespace (the mocks name it after the resource): a new
+                // cluster's is unknown in the preview, so a Vault that does not answer yet is a pending change.
+                serverIdentity: "mock-uid-platform-server-namespace",
             });
+            assert.equal(await isSecret(unsealed.props.serverIdentity), false);
             assert.equal(await isSecret(unsealed.props.keys), true);
             assert.deepEqual(unsealed.opts.additionalSecretOutputs, ["keys"]);
             assert.deepEqual(await dependsOnOf(unsealed), [
@@ -348,6 +352,7 @@ describe("bootstrap (mocks)", () => {
                 bootstrapSource: "root",
                 // vault.providerTokenMaxAgeDays' default, 30 days: past it, `pulumi up` re-mints the token.
                 maxAgeSeconds: 30 * 86400,
+                serverIdentity: "mock-uid-platform-server-namespace",
             });
             assert.equal(secretInput(token.inputs.bootstrapToken), MOCK_ROOT);
             assert.equal(policyText, renderPolicies(p.config).find((r) => r.name === "pulumi")?.text);

@@ -13,7 +13,7 @@ import { parseAllDocuments } from "yaml";
 import {
     ESO_API_VERSION,
     K8sObject,
-    smokeExternalSecret,
+    canaryExternalSecret,
     vaultClusterSecretStore,
 } from "../../components/lib/secret-store-manifests";
 import { buildPlatform } from "../../components/platform";
@@ -169,7 +169,7 @@ const fullStore = vaultClusterSecretStore({
         { namespaceSelector: { matchLabels: { team: "a" } } },
     ],
 });
-const smoke = smokeExternalSecret("vault-amiya-akn", "external-secrets");
+const canary = canaryExternalSecret("vault-amiya-akn");
 
 /** A deep copy of `obj` with `change` applied. */
 function mutated(obj: K8sObject, change: (o: any) => void): K8sObject {
@@ -200,7 +200,7 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
         const cases: [string, K8sObject][] = [
             ["the minimal ClusterSecretStore", vaultClusterSecretStore(storeInput)],
             ["a ClusterSecretStore with caProvider and both kinds of condition", fullStore],
-            ["the smoke ExternalSecret", smoke],
+            ["the canary ExternalSecret", canary],
         ];
         for (const [what, obj] of cases) {
             it(what, () => {
@@ -219,12 +219,12 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
             ],
             [
                 "the ExternalSecret at v1beta1",
-                mutated(smoke, (o) => (o.apiVersion = "external-secrets.io/v1beta1")),
+                mutated(canary, (o) => (o.apiVersion = "external-secrets.io/v1beta1")),
                 ["external-secrets.io/v1beta1 ExternalSecret: version v1beta1 is not served by the CRD"],
             ],
             [
                 "a version the CRD never had",
-                mutated(smoke, (o) => (o.apiVersion = "external-secrets.io/v2")),
+                mutated(canary, (o) => (o.apiVersion = "external-secrets.io/v2")),
                 ["external-secrets.io/v2 ExternalSecret: the CRD has no version v2"],
             ],
             [
@@ -268,12 +268,12 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
             ],
             [
                 "a misspelled remoteRef property",
-                mutated(smoke, (o) => (o.spec.data[0].remoteRef.proprety = "value")),
+                mutated(canary, (o) => (o.spec.data[0].remoteRef.proprety = "value")),
                 ["/spec/data/0/remoteRef must NOT have additional properties 'proprety'"],
             ],
             [
                 "an unknown store kind",
-                mutated(smoke, (o) => (o.spec.secretStoreRef.kind = "ClusterStore")),
+                mutated(canary, (o) => (o.spec.secretStoreRef.kind = "ClusterStore")),
                 ["/spec/secretStoreRef/kind must be equal to one of the allowed values"],
             ],
             [
@@ -283,7 +283,7 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
             ],
             [
                 "an ExternalSecret without a namespace",
-                mutated(smoke, (o) => delete o.metadata.namespace),
+                mutated(canary, (o) => delete o.metadata.namespace),
                 ["/metadata/namespace 'undefined' is not a namespace name"],
             ],
             [
@@ -310,10 +310,9 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
             stack.values.kubernetesAuth = { audience: "vault.amiya.akn" };
             stack.values.externalSecrets = {
                 install: true,
-                smokeTest: true,
                 tenants: [{ name: "media", namespaces: ["sonarr", "radarr"] }],
                 namespaceConditions: [
-                    { namespaces: ["external-secrets", "grafana"] },
+                    { namespaces: ["external-secrets", "grafana", "secret-platform-canary"] },
                     { namespaceSelector: { matchLabels: { "secret-platform/vault": "read" } } },
                 ],
             };
@@ -326,7 +325,7 @@ describe("ESO objects against ESO 2.9.0's CRD schemas", () => {
                 "ClusterSecretStore/vault-amiya-akn-media",
                 "ClusterSecretStore/vault-amiya-akn-shared",
                 "ClusterSecretStore/vault-amiya-akn-team-a-x",
-                "ExternalSecret/vault-smoke-test",
+                "ExternalSecret/secret-platform-canary",
             ]);
             for (const obj of objects) {
                 assert.deepEqual(problemsOf(obj), [], `${obj.kind}/${obj.metadata.name}`);

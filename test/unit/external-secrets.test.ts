@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
@@ -14,7 +15,8 @@ import {
     remoteClusterManifests,
     remoteReviewerManifests,
     sharedStoreName,
-    smokeExternalSecret,
+    CANARY,
+    canaryExternalSecret,
     vaultCaReference,
     vaultClusterSecretStore,
 } from "../../components/lib/secret-store-manifests";
@@ -25,7 +27,9 @@ import {
     configOf,
     configProblems,
     dependsOnOf,
+    isSecret,
     parentOf,
+    secretInput,
     Program,
     RecordedResource,
     runProgram,
@@ -167,16 +171,21 @@ describe("ExternalSecrets", () => {
             }
         });
 
-        it("installs nothing else by default: the login ServiceAccount, no ESO chart, namespace, smoke ExternalSecret or RBAC", async () => {
+        it("installs nothing else by default but the login ServiceAccount and the canary: no ESO chart, ESO namespace or RBAC", async () => {
             assert.deepEqual(esoCharts(p), []);
             assert.deepEqual(
                 p.ofType(NAMESPACE).filter((r) => at(r.inputs, "metadata", "name") === "external-secrets"),
                 [],
             );
-            assert.deepEqual(p.ofType(EXTERNAL_SECRET), []);
             const children = p.resources.filter((r) => r.name.startsWith("platform-external-secrets"));
-            assert.deepEqual(children.map((r) => r.type).sort(), [SERVICE_ACCOUNT, STORE, STORE, COMPONENT]);
-            assert.equal(p.result.externalSecrets.smokeTestSecret, undefined);
+            assert.deepEqual(
+                children.map((r) => r.type).sort(),
+                [EXTERNAL_SECRET, NAMESPACE, SERVICE_ACCOUNT, STORE, STORE, COMPONENT].sort(),
+            );
+            assert.equal(
+                await valueOf(p.result.externalSecrets.canarySecret!),
+                "secret-platform-canary/secret-platform-canary",
+            );
             assert.equal(await valueOf(p.result.externalSecrets.storeName), "vault-amiya-akn");
             assert.deepEqual(await valueOf(p.result.externalSecrets.sharedStoreNames), {
                 shared: "vault-amiya-akn-shared",
@@ -303,7 +312,9 @@ describe("ExternalSecrets", () => {
                 { namespaces: ["grafana", "authelia"] },
                 { namespaceSelector: { matchLabels: { "secret-platform/vault": "read" } } },
             ];
-            const p = await direct(homelab((s) => (s.values.externalSecrets = { namespaceConditions: conditions })));
+            const p = await direct(
+                homelab((s) => (s.values.externalSecrets = { namespaceConditions: conditions, canary: false })),
+            );
             for (const store of p.ofType(STORE)) assert.deepEqual(at(store.inputs, "spec", "conditions"), conditions);
         });
 
@@ -483,25 +494,95 @@ describe("ExternalSecrets", () => {
         it("creates no chart and no namespace when install is false", async () => {
             const q = await direct(homelabStack());
             assert.deepEqual(esoCharts(q), []);
-            assert.deepEqual(q.ofType(NAMESPACE), []);
+            assert.deepEqual(
+                q.ofType(NAMESPACE).map((r) => at(r.inputs, "metadata", "name")),
+                ["secret-platform-canary"],
+            );
         });
     });
 
-    describe("the smoke test (externalSecrets.smokeTest)", () => {
-        it("reads <cluster>/smoke/platform/check into a Secret in ESO's namespace and waits for Ready", async () => {
-            const p = await direct(
-                homelab((s) => (s.values.externalSecrets = { smokeTest: true, allNamespaces: true })),
-            );
-            const smoke = p.find(EXTERNAL_SECRET, "eso-smoke-test");
-            // The document is the builder's (test/unit/secret-store-manifests.test.ts): the cluster's store, ESO's namespace.
-            assert.deepEqual(smoke.inputs, smokeExternalSecret("vault-amiya-akn", "external-secrets"));
-            assert.deepEqual(await dependsOnOf(smoke), [p.find(STORE, "eso-store").resource]);
-            assert.deepEqual(smoke.opts.customTimeouts, { create: "5m", update: "5m" });
-            assert.equal(parentOf(smoke), p.result.component);
+    describe("the canary (externalSecrets.canary, on by default)", () => {
+        it("reads <cluster>/canary/platform/check into a Secret of its own namespace, after the store and the key, and waits for Ready", async () => {
+            const key = new pulumi.ComponentResource("test:index:CanaryKey", "canary-key", {});
+            const p = await runProgram(homelab(), (config, opts) => {
+                const provider = new k8s.Provider("k8s", {}, opts);
+                const component = new ExternalSecrets(
+                    "eso",
+                    {
+                        config,
+                        provider,
+                        vaultUrl: "https://vault.from-args:8200",
+                        kubernetesAuthPath: "auth-from-args",
+                        role: "role-from-args",
+                        tenantRoles: {},
+                        clusterMount: "mount-from-args",
+                        ready: [],
+                        canaryReady: [key],
+                    },
+                    opts,
+                );
+                return { component };
+            });
+            const namespace = p.find(NAMESPACE, "eso-canary-namespace");
+            assert.deepEqual(namespace.inputs, {
+                apiVersion: "v1",
+                kind: "Namespace",
+                // The stores admit by label (amiya's selector): the canary's namespace carries it.
+                metadata: { name: CANARY.namespace, labels: { ...esoNamespaceLabels(), ...STORE_LABEL } },
+            });
+            new Namespace(namespace.inputs as object).validate();
+            assert.deepEqual(at(p.find(STORE, "eso-store").inputs, "spec", "conditions"), CONDITIONS);
+            const canary = p.find(EXTERNAL_SECRET, "eso-canary");
+            // The document is the builder's (test/unit/secret-store-manifests.test.ts): the cluster's store.
+            assert.deepEqual(canary.inputs, canaryExternalSecret("vault-amiya-akn"));
+            assert.deepEqual(await dependsOnOf(canary), [key, p.find(STORE, "eso-store").resource]);
+            assert.deepEqual(canary.opts.customTimeouts, { create: "5m", update: "5m" });
+            assert.equal(parentOf(canary), p.result.component);
+            assert.equal(parentOf(namespace), p.result.component);
             assert.equal(
-                await valueOf(p.result.component.smokeTestSecret as pulumi.Output<string>),
-                "vault-smoke-test",
+                await valueOf(p.result.component.canarySecret!),
+                "secret-platform-canary/secret-platform-canary",
             );
+        });
+
+        it("the platform writes the key through the Vault provider under the cluster's mount, a secret; its hash is a plain output", async () => {
+            const p = await runProgram(homelabStack(), buildPlatform);
+            const write = p.find("vault:kv/secretV2:SecretV2", "platform-configuration-canary");
+            assert.equal(write.inputs.mount, "amiya.akn");
+            assert.equal(write.inputs.name, "canary/platform/check");
+            // Secret on the wire, though not a credential.
+            assert.equal(secretInput(write.inputs.dataJson), '{"value":"secret-platform canary of amiya.akn"}');
+            assert.deepEqual(p.ofPackage("random:"), [], "no random plugin: the real engine may lack it");
+            assert.match(String(write.provider), /\$pulumi:providers:vault::/);
+            assert.equal(parentOf(write), p.result.configuration);
+            const sha = p.result.configuration.canarySha256!;
+            assert.equal(await isSecret(sha), false);
+            assert.equal(
+                await valueOf(sha),
+                crypto.createHash("sha256").update("secret-platform canary of amiya.akn").digest("hex"),
+            );
+            // The ExternalSecret waits for the write.
+            const canary = p.find(EXTERNAL_SECRET, "platform-external-secrets-canary");
+            assert.ok((await dependsOnOf(canary)).includes(write.resource!));
+        });
+
+        it("is absent with externalSecrets.canary: false: no key, no namespace, no ExternalSecret, no output", async () => {
+            const p = await runProgram(
+                homelab((s) => (s.values.externalSecrets.canary = false)),
+                buildPlatform,
+            );
+            assert.deepEqual(p.ofType(EXTERNAL_SECRET), []);
+            assert.deepEqual(p.ofType("vault:kv/secretV2:SecretV2"), []);
+            assert.deepEqual(
+                p.ofType("random:index/randomPassword:RandomPassword").map((r) => r.name),
+                [],
+            );
+            assert.deepEqual(
+                p.ofType(NAMESPACE).filter((r) => at(r.inputs, "metadata", "name") === CANARY.namespace),
+                [],
+            );
+            assert.equal(p.result.externalSecrets.canarySecret, undefined);
+            assert.equal(p.result.configuration.canarySha256, undefined);
         });
     });
 
@@ -557,19 +638,25 @@ describe("ExternalSecrets", () => {
             ]);
         });
 
-        it("rejects a smoke test the namespace conditions would refuse", () => {
-            assert.deepEqual(
-                configProblems(homelab(es({ smokeTest: true, namespaceConditions: [{ namespaces: ["grafana"] }] }))),
-                [
-                    `${ns}:externalSecrets.smokeTest: the smoke ExternalSecret lives in namespace external-secrets, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces)`,
-                ],
-            );
-            // Admitted by name, or possibly by labels (which only the cluster knows): accepted.
-            for (const c of [
-                { namespaces: ["external-secrets"] },
-                { namespaceSelector: { matchLabels: { a: "b" } } },
+        it("rejects a canary the namespace conditions would refuse; a label selector admits it (its namespace carries the labels)", () => {
+            assert.deepEqual(configProblems(homelab(es({ namespaceConditions: [{ namespaces: ["grafana"] }] }))), [
+                `${ns}:externalSecrets.canary: the canary ExternalSecret lives in namespace secret-platform-canary, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces, add a condition with namespaceSelector.matchLabels (the stack labels the canary's namespace to match), or set externalSecrets.canary: false)`,
+            ]);
+            // Admitted by name, by a selector (amiya's; or any other: the stack labels the namespace), or with
+            // every namespace; or the canary is off: accepted.
+            for (const e of [
+                { namespaceConditions: [{ namespaces: ["secret-platform-canary"] }] },
+                { namespaceConditions: [{ namespaceSelector: { matchLabels: { ...STORE_LABEL } } }] },
+                {
+                    namespaceConditions: [
+                        { namespaces: ["grafana"] },
+                        { namespaceSelector: { matchLabels: { team: "a" } } },
+                    ],
+                },
+                { allNamespaces: true },
+                { canary: false, namespaceConditions: [{ namespaces: ["grafana"] }] },
             ]) {
-                configOf(homelab(es({ smokeTest: true, namespaceConditions: [c] })));
+                configOf(homelab(es(e)));
             }
         });
 
@@ -681,7 +768,8 @@ describe("ExternalSecrets", () => {
                     .filter((r) => r.name.startsWith("eso"))
                     .map((r) => r.type)
                     .sort(),
-                [SERVICE_ACCOUNT, STORE, STORE, COMPONENT],
+                // The login, the stores and this cluster's canary; nothing named after the remote cluster.
+                [NAMESPACE, SERVICE_ACCOUNT, STORE, STORE, EXTERNAL_SECRET, COMPONENT].sort(),
             );
             assert.deepEqual(p.result.component.remoteClusterManifests, remoteClusterManifests(p.config));
             assert.deepEqual(Object.keys(p.result.component.remoteClusterManifests), ["nova.akn"]);

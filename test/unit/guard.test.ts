@@ -176,11 +176,11 @@ interface Case {
     readonly messages: string[];
 }
 
-/** The homelab fixture with raft HA, ESO installed, the smoke test and a remote cluster. */
+/** The homelab fixture with raft HA, ESO installed, the canary and a remote cluster. */
 function homelabWithEverything(): StackConfig {
     const stack = homelabStack();
     stack.values.server = { storageBackend: "raft", replicas: 3 };
-    stack.values.externalSecrets = { install: true, smokeTest: true, allNamespaces: true };
+    stack.values.externalSecrets = { install: true, allNamespaces: true };
     stack.values.exposure = { kind: "httproute", gateway: { name: "main", namespace: "gateway" } };
     return stack;
 }

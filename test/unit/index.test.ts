@@ -34,6 +34,8 @@ describe("index.ts (the stack's entry point)", () => {
         assert.deepEqual(Object.keys(outputs).sort(), [
             "autheliaOidcClient",
             "autheliaOidcClientConfig",
+            "canarySecret",
+            "canarySha256",
             "clusterSecretStore",
             "remoteClusterManifests",
             "sharedSecretStores",

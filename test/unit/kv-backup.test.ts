@@ -232,7 +232,14 @@ describe("KV backup (the export CronJob)", () => {
 
             const cm = p.find(T.cm, `${B}-program`);
             const data = objectAt(cm.inputs, "data");
-            assert.equal(data["kv-export.cjs"], fs.readFileSync(BACKUP_BUNDLE_PATH, "utf8"));
+            // The bundle as bytes: it holds a DEL (0x7f), which the API server refuses in a ConfigMap's data.
+            assert.equal(data["kv-export.cjs"], undefined);
+            const binary = objectAt(cm.inputs, "binaryData");
+            assert.deepEqual(
+                Buffer.from(String(binary["kv-export.cjs"]), "base64"),
+                fs.readFileSync(BACKUP_BUNDLE_PATH),
+            );
+            assert.ok(fs.readFileSync(BACKUP_BUNDLE_PATH).includes(0x7f), "the reason it is binaryData");
             assert.equal(data["kv-backup.sh"], fs.readFileSync(BACKUP_SCRIPT_PATH, "utf8"));
             assert.equal(
                 data["aws-config"],

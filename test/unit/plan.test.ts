@@ -381,7 +381,9 @@ describe("offline plan", () => {
                     },
                     "secret-platform:exposure": { certManagerIssuer: "lab-ca" },
                     "secret-platform:oidc": { issuer: "https://auth.lab.example" },
-                    "secret-platform:externalSecrets": { namespaceConditions: [{ namespaces: ["grafana"] }] },
+                    "secret-platform:externalSecrets": {
+                        namespaceConditions: [{ namespaces: ["grafana", "secret-platform-canary"] }],
+                    },
                     "secret-platform:networkPolicy": {
                         egress: {
                             s3: { cidrs: ["10.1.0.20/32"] },

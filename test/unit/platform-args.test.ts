@@ -79,6 +79,7 @@ describe("platform-args: config -> each component's Args", () => {
         const { config, provider } = await withProvider(homelabStack());
         const server = {
             namespace: pulumi.output("vault"),
+            identity: pulumi.output("uid-of-vault"),
             internalUrl: "http://vault.vault.svc:8200",
             ready: pulumi.output([] as pulumi.Resource[]),
         };

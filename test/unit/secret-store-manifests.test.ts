@@ -6,7 +6,10 @@
 import { strict as assert } from "node:assert";
 import {
     sharedStoreName,
-    smokeExternalSecret,
+    canaryExternalSecret,
+    canaryNamespaceLabels,
+    conditionsAdmit,
+    esoNamespaceLabels,
     vaultClusterSecretStore,
 } from "../../components/lib/secret-store-manifests";
 import { HOMELAB_STORE_INPUT } from "../support/fixtures";
@@ -68,22 +71,58 @@ describe("vaultClusterSecretStore", () => {
     });
 });
 
-describe("smokeExternalSecret", () => {
-    it("reads <cluster>/smoke/platform/check into vault-smoke-test each minute, owned, deleted with it, waited on until Ready", () => {
-        assert.deepEqual(smokeExternalSecret("vault-amiya-akn", "external-secrets"), {
+describe("canaryNamespaceLabels", () => {
+    const base = () => esoNamespaceLabels();
+    const selector = { namespaceSelector: { matchLabels: { "secret-platform/external-secrets": "allowed" } } };
+
+    it("carries the first label selector's labels, so amiya's fail-closed stores admit the canary", () => {
+        const conditions = [{ namespaces: ["grafana"] }, selector, { namespaceSelector: { matchLabels: { x: "y" } } }];
+        const labels = canaryNamespaceLabels(conditions);
+        assert.deepEqual(labels, { ...base(), "secret-platform/external-secrets": "allowed" });
+        assert.equal(conditionsAdmit(conditions, "secret-platform-canary", labels), true);
+        // Positive control: without the label the same conditions do not admit it.
+        assert.equal(conditionsAdmit(conditions, "secret-platform-canary", base()), false);
+    });
+
+    it("adds no label when a condition names the namespace, or every namespace is admitted (allNamespaces)", () => {
+        const byName = [{ namespaces: ["secret-platform-canary"] }, selector];
+        assert.deepEqual(canaryNamespaceLabels(byName), base());
+        assert.equal(conditionsAdmit(byName, "secret-platform-canary", base()), true);
+        assert.deepEqual(canaryNamespaceLabels(undefined), base());
+        assert.equal(conditionsAdmit(undefined, "secret-platform-canary", base()), true);
+    });
+
+    it("names only: no label helps, and the conditions do not admit it", () => {
+        const names = [{ namespaces: ["grafana"] }];
+        assert.deepEqual(canaryNamespaceLabels(names), base());
+        assert.equal(conditionsAdmit(names, "secret-platform-canary", canaryNamespaceLabels(names)), false);
+    });
+});
+
+describe("canaryExternalSecret", () => {
+    it("reads <cluster>/canary/platform/check into its own namespace each minute with the value's sha256, owned, deleted with it, waited on until Ready", () => {
+        assert.deepEqual(canaryExternalSecret("vault-amiya-akn"), {
             apiVersion: "external-secrets.io/v1",
             kind: "ExternalSecret",
             metadata: {
-                name: "vault-smoke-test",
-                namespace: "external-secrets",
+                name: "secret-platform-canary",
+                namespace: "secret-platform-canary",
                 labels: LABELS,
                 annotations: { "pulumi.com/waitFor": "condition=Ready" },
             },
             spec: {
                 refreshInterval: "1m",
                 secretStoreRef: { kind: "ClusterSecretStore", name: "vault-amiya-akn" },
-                target: { name: "vault-smoke-test", creationPolicy: "Owner", deletionPolicy: "Delete" },
-                data: [{ secretKey: "check", remoteRef: { key: "smoke/platform/check", property: "value" } }],
+                target: {
+                    name: "secret-platform-canary",
+                    creationPolicy: "Owner",
+                    deletionPolicy: "Delete",
+                    template: {
+                        engineVersion: "v2",
+                        data: { value: "{{ .value }}", sha256: "{{ .value | sha256sum }}" },
+                    },
+                },
+                data: [{ secretKey: "value", remoteRef: { key: "canary/platform/check", property: "value" } }],
             },
         });
     });

@@ -107,6 +107,7 @@ describe("VaultConfiguration (mocks)", () => {
             "kubernetes/authBackendRole:AuthBackendRole cfg-k8s-auth-role",
             "kv/secretBackendV2:SecretBackendV2 cfg-kv-amiya.akn-settings",
             "kv/secretBackendV2:SecretBackendV2 cfg-kv-shared-settings",
+            "kv/secretV2:SecretV2 cfg-canary",
         ]);
     });
 

@@ -1,11 +1,18 @@
-import { ESO_CONTROLLER_SERVICE_ACCOUNT, sharedStoreName, tenantStoreName } from "../../lib/secret-store-manifests";
+import {
+    CANARY,
+    canaryNamespaceLabels,
+    conditionsAdmit,
+    ESO_CONTROLLER_SERVICE_ACCOUNT,
+    sharedStoreName,
+    tenantStoreName,
+} from "../../lib/secret-store-manifests";
 import { Rule } from "./rule";
 
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**
  * ESO's namespace apart from Vault's, namespace conditions that admit someone
- * (the smoke test's namespace too), and shared stores with valid, distinct names.
+ * (the canary's namespace too), and shared stores with valid, distinct names.
  */
 export const externalSecretsRules: Rule = (c, _facts, fail) => {
     const es = c.externalSecrets;
@@ -37,25 +44,25 @@ export const externalSecretsRules: Rule = (c, _facts, fail) => {
                 "must list at least one condition (or set externalSecrets.allNamespaces: true instead)",
             );
         }
+        let wellFormed = conditions.length > 0 && !es.allNamespaces;
         conditions.forEach((condition, i) => {
             const names = condition.namespaces ?? [];
             const labels = Object.keys(condition.namespaceSelector?.matchLabels ?? {});
             if (names.length === 0 && labels.length === 0) {
+                wellFormed = false;
                 fail(
                     `externalSecrets.namespaceConditions[${i}]`,
                     "must set namespaces or namespaceSelector.matchLabels (an empty condition admits no namespace)",
                 );
             }
         });
-        // The smoke ExternalSecret lives in ESO's namespace; the store must admit it.
-        const byName = conditions.some((condition) => (condition.namespaces ?? []).includes(es.namespace));
-        const bySelector = conditions.some(
-            (condition) => Object.keys(condition.namespaceSelector?.matchLabels ?? {}).length > 0,
-        );
-        if (es.smokeTest && conditions.length > 0 && !byName && !bySelector) {
+        // The canary ExternalSecret lives in its own namespace, labelled to match a selector; the store must admit
+        // it (asked only of conditions that are otherwise right, so one mistake is one message).
+        const admits = conditionsAdmit(conditions, CANARY.namespace, canaryNamespaceLabels(conditions));
+        if (es.canary && wellFormed && !admits) {
             fail(
-                "externalSecrets.smokeTest",
-                `the smoke ExternalSecret lives in namespace ${es.namespace}, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces)`,
+                "externalSecrets.canary",
+                `the canary ExternalSecret lives in namespace ${CANARY.namespace}, which externalSecrets.namespaceConditions does not admit (add it to a condition's namespaces, add a condition with namespaceSelector.matchLabels (the stack labels the canary's namespace to match), or set externalSecrets.canary: false)`,
             );
         }
     }

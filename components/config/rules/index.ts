@@ -9,6 +9,7 @@ import { externalSecretsRules } from "./external-secrets";
 import { exposureRules } from "./exposure";
 import { kubernetesAuthRules, remoteClusterRules } from "./kubernetes-auth";
 import { kvRules } from "./kv";
+import { monitoringRules } from "./monitoring";
 import { networkPolicyRules } from "./network-policy";
 import { oidcRules } from "./oidc";
 import { Fail, Rule, StackFacts } from "./rule";
@@ -34,6 +35,7 @@ const RULES: readonly Rule[] = [
     kvRules,
     remoteClusterRules,
     externalSecretsRules,
+    monitoringRules,
     backupRules,
 ];
 

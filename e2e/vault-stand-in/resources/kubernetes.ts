@@ -77,6 +77,7 @@ const roleArgs: ArgSpecs = {
     roleName: { kind: "string", required: true, replaces: true },
     boundServiceAccountNames: { kind: "set", required: true },
     boundServiceAccountNamespaces: { kind: "set", required: true },
+    audience: { kind: "string" },
     tokenPolicies: { kind: "set" },
     tokenTtl: { kind: "int" },
     tokenMaxTtl: { kind: "int" },
