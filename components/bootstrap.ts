@@ -268,6 +268,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 policyText: pulumiPolicy.text,
                 bootstrapToken: pulumi.secret(c.secrets.vaultToken ?? this.init.rootToken),
                 bootstrapSource: c.secrets.vaultToken === undefined ? "root" : "vaultToken",
+                maxAgeSeconds: c.vault.providerTokenMaxAgeDays * 86400,
                 serverIdentity: args.server.identity,
                 ...movedFrom,
             },

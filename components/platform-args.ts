@@ -15,7 +15,7 @@ import { renderPolicies } from "./lib/policies";
 import { tenantRoleName } from "./lib/secret-store-manifests";
 import { VaultServer, VaultServerArgs } from "./server";
 import { KvBackupArgs } from "./kv-backup";
-import { RaftSnapshotsArgs } from "./snapshots";
+import { RaftSnapshotsArgs, snapshotKeyPrefix } from "./snapshots";
 import { StorageBinding, VaultStorageArgs } from "./storage";
 import { VaultConfiguration, VaultConfigurationArgs } from "./vault-setup";
 
@@ -37,6 +37,9 @@ export function storageArgs(config: PlatformConfig): VaultStorageArgs {
         credentials: keys(s.storageAccessKeyId, s.storageSecretAccessKey),
         sealCredentials: keys(s.sealAccessKeyId, s.sealSecretAccessKey),
         caBundle: config.trust.caBundle,
+        ...(config.server.storageBackend === "raft" && config.server.snapshots?.enabled === true
+            ? { snapshotKeyPrefix: snapshotKeyPrefix(config) }
+            : {}),
     };
 }
 
@@ -44,7 +47,7 @@ export function storageArgs(config: PlatformConfig): VaultStorageArgs {
 export function serverArgs(config: PlatformConfig, storage: StorageBinding, provider: k8s.Provider): VaultServerArgs {
     return {
         config: {
-            ...pick(config, "server", "unseal", "exposure", "networkPolicy", "trust"),
+            ...pick(config, "server", "unseal", "exposure", "networkPolicy", "trust", "audit"),
             // Of these only the fields the NetworkPolicies and the trust wiring read (no OIDC client secret).
             storage: { mode: config.storage.mode, endpoint: config.storage.endpoint },
             oidc: { enabled: config.oidc.enabled },

@@ -56,8 +56,10 @@ export function snapshotLabels(component: "cronjob" | "config"): Record<string, 
  * addressing (no environment variable sets that). No secret in it.
  */
 export function awsCliConfig(region: string, forcePathStyle: boolean): string {
-    const lines = ["[default]", `region = ${region}`];
-    if (forcePathStyle) lines.push("s3 =", "    addressing_style = path");
+    // One PutObject per file, never multipart (5 GB is S3's single-PUT limit): with SSE-KMS,
+    // multipart would need kms:Decrypt, which the snapshot uploader is not given.
+    const lines = ["[default]", `region = ${region}`, "s3 =", "    multipart_threshold = 5GB"];
+    if (forcePathStyle) lines.push("    addressing_style = path");
     return `${lines.join("\n")}\n`;
 }
 
@@ -243,7 +245,8 @@ export class RaftSnapshots extends pulumi.ComponentResource {
         if (c.server.storageBackend !== "raft" || snapshots?.enabled !== true) {
             throw new pulumi.ResourceError("RaftSnapshots needs server.storageBackend raft with snapshots on", this);
         }
-        const creds = args.storage.credentials;
+        // aws mode: the uploader's write-only keys; s3-compatible: the bucket's keys (docs/disaster-recovery.md).
+        const creds = args.storage.snapshotCredentials ?? args.storage.credentials;
         if (creds === undefined) {
             // loadConfig refuses snapshots with storage.identity role; any other mode has static keys.
             throw new pulumi.ResourceError("RaftSnapshots needs the storage binding's static credentials", this);

@@ -4,6 +4,8 @@ import { AwsStorage, PlatformConfig, S3CompatibleStorage } from "./config";
 import {
     irsaTrustPolicy,
     kmsAliasName,
+    snapshotIamName,
+    snapshotUploadPolicy,
     tlsOnlyBucketPolicy,
     vaultIamName,
     vaultIdentityPolicy,
@@ -28,6 +30,8 @@ export interface StorageBinding {
     readonly credentials?: StaticKeys;
     /** Static credentials for the awskms seal when they differ from the storage's (s3-compatible mode). */
     readonly sealCredentials?: StaticKeys;
+    /** The raft snapshot uploader's own keys, which may only write under the snapshot prefix (aws mode, snapshots on). */
+    readonly snapshotCredentials?: StaticKeys;
     /** IAM role for IRSA / pod identity (aws mode, identity role). */
     readonly roleArn?: pulumi.Output<string>;
     /** The ServiceAccount the IRSA role trusts (`<server.namespace>/vault`); set with roleArn. */
@@ -56,6 +60,8 @@ export interface VaultStorageArgs {
     readonly sealCredentials?: StaticKeys;
     /** `trust.caBundle`: verifies an https S3-compatible endpoint. Default: the system roots. */
     readonly caBundle?: string;
+    /** The raft snapshots' key prefix, when they are on: aws mode makes their uploader a write-only IAM user on it. */
+    readonly snapshotKeyPrefix?: string;
 }
 
 /** The chart's server ServiceAccount: the release is named `vault` (see the contracts). */
@@ -218,11 +224,18 @@ export class VaultStorage extends pulumi.ComponentResource {
             {
                 name: iamName,
                 description: `Vault's access to bucket ${s.bucket} and its KMS keys`,
-                policy: pulumi
-                    .all([bucket.arn, pulumi.all(keyArns)])
-                    .apply(([bucketArn, kmsKeyArns]) =>
-                        JSON.stringify(vaultIdentityPolicy({ bucketArn, prefix: s.prefix, kmsKeyArns })),
+                policy: pulumi.all([bucket.arn, pulumi.all(keyArns)]).apply(([bucketArn, kmsKeyArns]) =>
+                    JSON.stringify(
+                        vaultIdentityPolicy({
+                            bucketArn,
+                            prefix: s.prefix,
+                            kmsKeyArns,
+                            ...(unseal.kmsSourceCidrs === undefined
+                                ? {}
+                                : { sealKeyArn: kmsKeyArns[1], sealSourceCidrs: unseal.kmsSourceCidrs }),
+                        }),
                     ),
+                ),
             },
             child,
         );
@@ -263,6 +276,37 @@ export class VaultStorage extends pulumi.ComponentResource {
             };
         }
 
+        // The snapshot upload runs a third-party CLI image: its own user, which may only write snapshots.
+        let snapshotCredentials: StaticKeys | undefined;
+        if (args.snapshotKeyPrefix !== undefined) {
+            const keyPrefix = args.snapshotKeyPrefix;
+            const snapshotName = snapshotIamName(s.bucket);
+            const uploadPolicy = new aws.iam.Policy(
+                `${name}-snapshot-policy`,
+                {
+                    name: snapshotName,
+                    description: `Raft snapshot upload to ${s.bucket}/${keyPrefix}: PutObject only`,
+                    policy: pulumi
+                        .all([bucket.arn, storageKey.arn])
+                        .apply(([bucketArn, kmsKeyArn]) =>
+                            JSON.stringify(snapshotUploadPolicy({ bucketArn, keyPrefix, kmsKeyArn, region: s.region })),
+                        ),
+                },
+                child,
+            );
+            const uploader = new aws.iam.User(`${name}-snapshot-user`, { name: snapshotName }, child);
+            new aws.iam.UserPolicyAttachment(
+                `${name}-snapshot-user-policy`,
+                { user: uploader.name, policyArn: uploadPolicy.arn },
+                child,
+            );
+            const uploadKey = new aws.iam.AccessKey(`${name}-snapshot-access-key`, { user: uploader.name }, child);
+            snapshotCredentials = {
+                accessKeyId: pulumi.secret(uploadKey.id),
+                secretAccessKey: pulumi.secret(uploadKey.secret),
+            };
+        }
+
         return {
             provider,
             bucket,
@@ -278,6 +322,7 @@ export class VaultStorage extends pulumi.ComponentResource {
                 storageKmsKeyId: storageKey.arn,
                 seal: sealKeyArn === undefined ? undefined : { kmsKeyId: sealKeyArn, region: unseal.kmsRegion },
                 credentials,
+                snapshotCredentials,
                 roleArn,
                 serviceAccount,
             },

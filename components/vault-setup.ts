@@ -10,7 +10,7 @@ import * as random from "@pulumi/random";
 import * as vault from "@pulumi/vault";
 import { durationSeconds, PlatformConfig } from "./config";
 import { KV_BACKUP_POLICY, PULUMI_POLICY, RAFT_SNAPSHOT_POLICY } from "./lib/policy-names";
-import { BACKUP_NAME, SNAPSHOT_NAME } from "./lib/contracts";
+import { AUDIT_FILE_PATH, BACKUP_NAME, SNAPSHOT_NAME } from "./lib/contracts";
 import { CANARY, canaryValue, tenantRoleName } from "./lib/secret-store-manifests";
 import {
     AutheliaClient,
@@ -80,7 +80,7 @@ export const BACKUP_SERVICE_ACCOUNT = BACKUP_NAME;
 
 /** Where the file audit device writes: the chart's audit volume, or the pod log. */
 export function auditFilePath(target: "file" | "stdout"): string {
-    return target === "stdout" ? "stdout" : "/vault/audit/vault-audit.log";
+    return target === "stdout" ? "stdout" : AUDIT_FILE_PATH;
 }
 
 /** One KV v2 mount and its engine settings. */

@@ -51,6 +51,14 @@ path "auth/*" {
   capabilities = ["create", "read", "update", "delete", "list"]
 }
 
+# Its own successor: `pulumi up` re-mints the provider token past
+# vault.providerTokenMaxAgeDays, an orphan periodic token, which Vault allows
+# only with sudo. No power is added: this policy may already rewrite any ACL
+# policy, its own included.
+path "auth/token/create-orphan" {
+  capabilities = ["update", "sudo"]
+}
+
 # Identity groups and aliases for SSO groups.
 path "identity/*" {
   capabilities = ["create", "read", "update", "delete", "list"]

@@ -290,6 +290,13 @@ const unsealSchema = z
                     "the region in a kmsKeyId ARN, else storage.region",
                 ),
             ),
+        kmsSourceCidrs: z
+            .array(cidr)
+            .min(1)
+            .optional()
+            .describe(
+                "aws mode with awskms: the public addresses (CIDRs) Vault reaches AWS KMS from, e.g. the cluster's NAT egress. Vault's IAM policy then allows the seal key only from them, so its keys, copied out of the cluster (a Secret, an etcd backup), cannot unseal a copy of the bucket elsewhere. Unset: from anywhere.",
+            ),
         schedule: cron.default("* * * * *").describe("CronJob schedule of the unsealer (shamir mode)."),
         loop: z
             .strictObject({
@@ -308,6 +315,12 @@ const unsealSchema = z
     })
     .describe("How Vault is unsealed after every start: the AWS KMS seal or Shamir keys.");
 
+/** An image pinned by an exact tag, or by digest (`repository@sha256:...`, optionally with the tag before it). */
+const pinnedImage = matching(
+    /^[a-z0-9./_-]+(?::[A-Za-z0-9._-]+)?@sha256:[a-f0-9]{64}$|^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/,
+    "must be an image with an exact tag (repository:tag) or a digest (repository@sha256:<64 hex>)",
+);
+
 /** server.snapshots: the raft snapshot CronJob (resolve.ts defaults it with raft storage). */
 export const snapshotsSchema = z.strictObject({
     enabled: z.boolean().default(true).describe("The raft snapshot CronJob."),
@@ -315,9 +328,11 @@ export const snapshotsSchema = z.strictObject({
     prefix: matching(keyPrefixPattern, "must be a relative key prefix ending in '/' (e.g. snapshots/)")
         .default("snapshots/")
         .describe("Where snapshots land in the bucket, under storage.prefix."),
-    image: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
+    image: pinnedImage
         .default(SNAPSHOT_UPLOAD_IMAGE)
-        .describe("The upload step's S3 CLI image, pinned (the save step uses the Vault image)."),
+        .describe(
+            "The upload step's S3 CLI image, pinned by tag or, better, by digest (`repository@sha256:...`: a tag can be moved, a digest cannot). The save step uses the Vault image.",
+        ),
 });
 
 /** Default image of the KV export step: Node (it runs the bundled components/kv-export.cjs; Alpine's busybox sh). */
@@ -383,12 +398,10 @@ const backupSchema = z
             .max(1000)
             .default(28)
             .describe("Exports kept; older ones are deleted after each upload."),
-        image: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
+        image: pinnedImage
             .default(BACKUP_EXPORT_IMAGE)
             .describe("The export step's Node image, pinned (Node 20 or later)."),
-        uploadImage: matching(/^[a-z0-9./_-]+:[A-Za-z0-9._-]+$/, "must be an image with an exact tag (repository:tag)")
-            .default(SNAPSHOT_UPLOAD_IMAGE)
-            .describe("The upload step's S3 CLI image, pinned."),
+        uploadImage: pinnedImage.default(SNAPSHOT_UPLOAD_IMAGE).describe("The upload step's S3 CLI image, pinned."),
     })
     .describe(
         "Scheduled logical export of the KV v2 mounts this stack manages, encrypted to the operator's age keys (docs/disaster-recovery.md#kv-export-and-import).",
@@ -604,6 +617,15 @@ const vaultSchema = z
             .max(3600)
             .default(600)
             .describe("Seconds bootstrap waits for Vault's API to answer."),
+        providerTokenMaxAgeDays: z
+            .number()
+            .int()
+            .min(1)
+            .max(365)
+            .default(30)
+            .describe(
+                "Days after which `pulumi up` re-mints the Vault provider's token and revokes the old one (by Vault's creation time of the token), so a state backup older than this plus the time between runs holds a dead token.",
+            ),
     })
     .describe("How this program reaches Vault.");
 
@@ -617,8 +639,28 @@ const auditSchema = z
         path: matching(mountPathPattern, "must be a mount path such as file")
             .default("file")
             .describe("The audit device's mount path."),
+        rotation: z
+            .strictObject({
+                enabled: z
+                    .boolean()
+                    .default(true)
+                    .describe("The audit-rotator sidecar (target file only): rename the log and SIGHUP Vault."),
+                maxSizeMi: z
+                    .number()
+                    .int()
+                    .min(1)
+                    .default(400)
+                    .describe("Rotate the log once it is above this many MiB (checked every 30 s)."),
+                keep: z.number().int().min(1).max(100).default(3).describe("Rotated files kept on the volume."),
+            })
+            .prefault({})
+            .describe(
+                "Rotation of the file audit log on server.auditStorage: (keep + 1) × maxSizeMi must leave a fifth of the volume free (refused otherwise); docs/configuration.md has the arithmetic.",
+            ),
     })
-    .describe("Vault's audit device.");
+    .describe(
+        "Vault's audit device. With `target: file` the log lives on `server.auditStorage` (2Gi by default), and Vault refuses every request once it cannot write it; so the `audit-rotator` sidecar (the Vault image) renames the log to `.1` once it is above `rotation.maxSizeMi`, shifts the older ones, deletes those past `rotation.keep`, and sends Vault SIGHUP, on which Vault opens a new file. Size arithmetic: the volume holds `keep` rotated files of about `maxSizeMi` each plus the live one, which may grow past `maxSizeMi` for one 30 s check, so (keep + 1) × maxSizeMi must stay within 80% of the volume (refused otherwise). The defaults: (3 + 1) × 400 MiB = 1600 MiB of 2048 MiB, leaving 448 MiB for 30 s of writes and the filesystem's overhead (an entry is about 1 to 3 KiB). Rotated files older than `keep` are deleted: if the log must be kept longer, collect it elsewhere (or use `target: stdout` and a log collector). Signalling Vault from a sidecar needs the pod's shared process namespace, as the TLS reloader does: the sidecar can then see Vault's process.",
+    );
 
 const kvSchema = z
     .strictObject({

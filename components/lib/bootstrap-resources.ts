@@ -124,6 +124,8 @@ export interface VaultProviderTokenArgs extends VaultApiArgs, ServerIdentityArgs
     readonly bootstrapToken: pulumi.Input<string>;
     /** Which of the two bootstrapToken is, for messages and re-minting. */
     readonly bootstrapSource: pulumi.Input<"root" | "vaultToken">;
+    /** Age (seconds, by Vault's creation time) past which `pulumi up` re-mints the token and revokes the old one. */
+    readonly maxAgeSeconds: pulumi.Input<number>;
     /** The address Vault had before a move (secret-platform:vault.movedFrom): the acknowledgement that lets the token follow it. */
     readonly movedFrom?: pulumi.Input<string>;
 }

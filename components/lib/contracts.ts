@@ -72,3 +72,9 @@ export function serviceApiUrl(scheme: string, service: string, namespace: string
 export function vaultScheme(tls: { readonly mode: string }): "https" | "http" {
     return tls.mode === "internal" ? "https" : "http";
 }
+
+/** Where the chart mounts the audit volume (server.auditStorage) in the Vault pod. */
+export const AUDIT_MOUNT_PATH = "/vault/audit";
+
+/** The file audit device's log on it (audit.target file); the audit-rotator sidecar rotates it. */
+export const AUDIT_FILE_PATH = `${AUDIT_MOUNT_PATH}/vault-audit.log`;

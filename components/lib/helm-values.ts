@@ -21,6 +21,8 @@ import { renderServerHcl, USERCONFIG_DIR } from "./server-hcl";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./pod-security";
 import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY, trustBundle, vaultPodS3UsesBundle } from "./trust";
 import { tlsReloaderContainer } from "./tls-reloader";
+import { auditRotatorContainer } from "./audit-rotator";
+import { AUDIT_FILE_PATH, AUDIT_MOUNT_PATH } from "./contracts";
 
 export { SEAL_KEY_FILES } from "./server-hcl";
 
@@ -150,7 +152,10 @@ function withoutUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /** The keys the chart's values are built from (storage: whether Vault's S3 client needs trust.caBundle). */
-export type VaultValuesSlice = Pick<PlatformConfig, "server" | "unseal" | "networkPolicy" | "exposure" | "trust"> & {
+export type VaultValuesSlice = Pick<
+    PlatformConfig,
+    "server" | "unseal" | "networkPolicy" | "exposure" | "trust" | "audit"
+> & {
     readonly storage: Pick<PlatformConfig["storage"], "mode" | "endpoint">;
 };
 
@@ -196,6 +201,19 @@ export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorag
         // The vault CLI inside the pod (and `kubectl exec` operators) talks to https://127.0.0.1:8200.
         if (tls.caFile !== undefined) extraEnvironmentVars.VAULT_CACERT = tls.caFile;
     }
+
+    const rotation = config.audit.rotation;
+    const auditRotator =
+        config.audit.enabled && config.audit.target === "file" && rotation.enabled
+            ? auditRotatorContainer({
+                  image: `${server.image.repository}:${server.image.tag}`,
+                  file: AUDIT_FILE_PATH,
+                  mountPath: AUDIT_MOUNT_PATH,
+                  maxSizeMi: rotation.maxSizeMi,
+                  keep: rotation.keep,
+              })
+            : undefined;
+    const sidecars = [tlsReloader, auditRotator].filter((c) => c !== undefined);
 
     const sealCredentialsDir =
         storage.sealCredentialsSecret === undefined
@@ -297,8 +315,9 @@ export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorag
             extraSecretEnvironmentVars,
             volumes,
             volumeMounts,
-            // A renewed internal-TLS certificate reaches the running Vault by SIGHUP (tls-reloader.ts).
-            ...(tlsReloader === undefined ? {} : { shareProcessNamespace: true, extraContainers: [tlsReloader] }),
+            // SIGHUP from a sidecar: a renewed internal-TLS certificate (tls-reloader.ts), a rotated audit
+            // log (audit-rotator.ts). Only a shared process namespace lets one container signal another.
+            ...(sidecars.length === 0 ? {} : { shareProcessNamespace: true, extraContainers: sidecars }),
             // The chart's default, made explicit: never two Vault pods on one node.
             affinity: {
                 podAntiAffinity: {
@@ -318,7 +337,7 @@ export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorag
                 ...(haReadiness ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
                 securityContext: { pod: POD_SECURITY_CONTEXT, container: CONTAINER_SECURITY_CONTEXT },
             },
-            auditStorage: storageVolume(server.auditStorage, "/vault/audit", true),
+            auditStorage: storageVolume(server.auditStorage, AUDIT_MOUNT_PATH, true),
             dataStorage: storageVolume(server.dataStorage, "/vault/data", raft),
             // Raft data and audit logs outlive a deleted or scaled-down StatefulSet.
             persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },

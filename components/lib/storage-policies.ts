@@ -47,6 +47,10 @@ export interface VaultIdentityPolicyArgs {
     readonly prefix?: string;
     /** ARNs of the KMS keys Vault uses: the bucket's SSE-KMS key and the seal key. */
     readonly kmsKeyArns: readonly string[];
+    /** The awskms seal's key (one of kmsKeyArns), when sealSourceCidrs restricts it. */
+    readonly sealKeyArn?: string;
+    /** Where the seal key may be used from (unseal.kmsSourceCidrs); unset: anywhere. */
+    readonly sealSourceCidrs?: readonly string[];
 }
 
 /**
@@ -85,11 +89,95 @@ export function vaultIdentityPolicy(args: VaultIdentityPolicyArgs): PolicyDocume
                 Action: [...VAULT_OBJECT_ACTIONS],
                 Resource: [`${args.bucketArn}/${args.prefix ?? ""}*`],
             },
+            ...kmsStatements(args),
+        ],
+    };
+}
+
+/**
+ * The KMS grants: one statement for every key, or, with sealSourceCidrs, the
+ * seal key in its own statement usable only from those addresses (the
+ * bucket's key is used by S3 on Vault's behalf, where aws:SourceIp is not the
+ * pod's, so it stays unconditioned; without the seal key its data stays
+ * sealed).
+ */
+function kmsStatements(args: VaultIdentityPolicyArgs): PolicyStatement[] {
+    const keys = [...new Set(args.kmsKeyArns)];
+    const cidrs = args.sealSourceCidrs;
+    if (cidrs === undefined) {
+        return [{ Sid: "VaultKmsKeys", Effect: "Allow", Action: [...VAULT_KMS_ACTIONS], Resource: keys }];
+    }
+    const seal = args.sealKeyArn;
+    if (seal === undefined || !keys.includes(seal)) {
+        throw new Error("vaultIdentityPolicy: sealSourceCidrs needs sealKeyArn, one of kmsKeyArns");
+    }
+    if (cidrs.length === 0) throw new Error("vaultIdentityPolicy: sealSourceCidrs must list at least one CIDR");
+    const others = keys.filter((k) => k !== seal);
+    return [
+        ...(others.length === 0
+            ? []
+            : [{ Sid: "VaultKmsKeys", Effect: "Allow" as const, Action: [...VAULT_KMS_ACTIONS], Resource: others }]),
+        {
+            Sid: "VaultSealKeyFromCluster",
+            Effect: "Allow",
+            Action: [...VAULT_KMS_ACTIONS],
+            Resource: [seal],
+            Condition: { IpAddress: { "aws:SourceIp": [...cidrs] } },
+        },
+    ];
+}
+
+export interface SnapshotUploadPolicyArgs {
+    /** ARN of Vault's bucket. */
+    readonly bucketArn: string;
+    /** Key prefix the snapshots land under (storage.prefix + server.snapshots.prefix; ends in '/'). */
+    readonly keyPrefix: string;
+    /** ARN of the bucket's SSE-KMS key. */
+    readonly kmsKeyArn: string;
+    /** The bucket's region (S3 asks KMS for the data key from there). */
+    readonly region: string;
+}
+
+/**
+ * The raft snapshot uploader's identity policy: write objects under the
+ * snapshot prefix, nothing else. No read, list or delete: it cannot fetch a
+ * snapshot back, and with versioning on, an overwrite keeps the older
+ * version. SSE-KMS needs a data key for each PutObject: GenerateDataKey on
+ * the bucket's key, only through S3 and only for this bucket (with S3 Bucket
+ * Keys the encryption context is the bucket ARN). No kms:Decrypt, which only
+ * multipart uploads need: the upload's AWS CLI config keeps every snapshot a
+ * single PutObject (multipart_threshold, awsCliConfig).
+ */
+export function snapshotUploadPolicy(args: SnapshotUploadPolicyArgs): PolicyDocument {
+    if (!bucketArnPattern.test(args.bucketArn)) {
+        throw new Error(`snapshotUploadPolicy: bucketArn must be an S3 bucket ARN, got '${args.bucketArn}'`);
+    }
+    if (!isKmsKeyArn(args.kmsKeyArn)) throw new Error(`snapshotUploadPolicy: '${args.kmsKeyArn}' is not a KMS key ARN`);
+    if (!args.keyPrefix.endsWith("/") || args.keyPrefix.startsWith("/") || args.keyPrefix.includes("*")) {
+        throw new Error(
+            `snapshotUploadPolicy: keyPrefix must be a relative prefix ending in '/' with no '*', got '${args.keyPrefix}'`,
+        );
+    }
+    return {
+        Version: "2012-10-17",
+        Statement: [
             {
-                Sid: "VaultKmsKeys",
+                Sid: "SnapshotPutOnly",
                 Effect: "Allow",
-                Action: [...VAULT_KMS_ACTIONS],
-                Resource: [...new Set(args.kmsKeyArns)],
+                Action: ["s3:PutObject"],
+                Resource: [`${args.bucketArn}/${args.keyPrefix}*`],
+            },
+            {
+                Sid: "SnapshotSseKmsDataKey",
+                Effect: "Allow",
+                Action: ["kms:GenerateDataKey"],
+                Resource: [args.kmsKeyArn],
+                Condition: {
+                    StringEquals: {
+                        "kms:ViaService": `s3.${args.region}.amazonaws.com`,
+                        "kms:EncryptionContext:aws:s3:arn": args.bucketArn,
+                    },
+                },
             },
         ],
     };
@@ -169,6 +257,11 @@ export function irsaTrustPolicy(args: IrsaTrustPolicyArgs): PolicyDocument {
 /** IAM user/role/policy name for Vault's identity on a bucket (IAM names hold at most 64 characters). */
 export function vaultIamName(bucket: string): string {
     return `vault-${bucket}`.slice(0, 64);
+}
+
+/** IAM user/policy name of the raft snapshot uploader on a bucket (at most 64 characters, the suffix kept). */
+export function snapshotIamName(bucket: string): string {
+    return `${vaultIamName(bucket).slice(0, 54)}-snapshots`;
 }
 
 /** A KMS alias for one of the bucket's keys ('.' is not allowed in alias names). */

@@ -2,7 +2,8 @@
  * The CRUD of the Vault provider's token as a Pulumi dynamic provider: minted
  * (and the root token revoked) on create, checked by every preview, renewed
  * by `pulumi up` when half its period is gone, re-minted from an operator's
- * token when it was lost, revoked on destroy. The logic lives in
+ * token when it was lost, re-minted (and the old one revoked) by `pulumi up`
+ * once older than vault.providerTokenMaxAgeDays, revoked on destroy. The logic lives in
  * ./vault-token; this maps Pulumi's calls onto it. ./bootstrap-resources
  * serializes it inside the one provider of the bootstrap resources.
  *
@@ -29,10 +30,12 @@ const {
     checkProviderToken,
     lookupSelf,
     mintProviderToken,
-    PROVIDER_TOKEN_PERIOD_SECONDS,
     providerTokenInvalidMessage,
+    providerTokenState,
     renewProviderToken,
     revokeProviderToken,
+    rotateProviderToken,
+    tokenAgeSeconds,
 } = vaultToken;
 
 /** The inputs as the engine passes them (it adds __provider). */
@@ -47,9 +50,16 @@ function inputsOf(raw: Record<string, unknown>) {
         bootstrapSource: raw.bootstrapSource === "vaultToken" ? ("vaultToken" as const) : ("root" as const),
         // Only when set, like caBundle: a stack that never moved keeps the inputs it had.
         ...(typeof raw.movedFrom === "string" && raw.movedFrom !== "" ? { movedFrom: raw.movedFrom } : {}),
+        // States from before the maximum age have none: such a token is never re-minted by age.
+        ...(typeof raw.maxAgeSeconds === "number" ? { maxAgeSeconds: raw.maxAgeSeconds } : {}),
         // The uid of Vault's namespace, only when given (./vault-init serverChange).
         ...(typeof raw.serverIdentity === "string" ? { serverIdentity: raw.serverIdentity } : {}),
     };
+}
+
+/** The age past which the update re-mints the token (none: never). */
+function maxAgeOf(i: { maxAgeSeconds?: number }): number {
+    return i.maxAgeSeconds ?? Number.POSITIVE_INFINITY;
 }
 
 /** The cluster id recorded with the token (states from before it was recorded have none). */
@@ -115,9 +125,9 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
         if (recorded !== undefined && seen !== undefined && seen !== recorded) {
             throw new Error(otherVaultMessage(o.address, seen, recorded));
         }
-        let state: "valid" | "renew";
+        let state: "valid" | "renew" | "rotate";
         try {
-            state = await checkProviderToken(ep, stored);
+            state = await checkProviderToken(ep, stored, maxAgeOf(n));
         } catch (e) {
             // A refused token with a new operator token in the config: the update re-mints with it.
             if (n.bootstrapSource === "vaultToken" && n.bootstrapToken !== o.bootstrapToken) {
@@ -128,9 +138,14 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
         }
         if (state === "renew")
             console.log(`vault-token: the provider token is past half its period; the update renews it`);
+        if (state === "rotate")
+            console.log(
+                `vault-token: the provider token (accessor ${stored.accessor}) is older than ` +
+                    `vault.providerTokenMaxAgeDays; the update mints a new one and revokes it`,
+            );
         // A state from before cluster ids (or the server's identity) were recorded: the update records it.
         const unrecorded = (recorded === undefined && seen !== undefined) || server === "unrecorded";
-        return { changes: state === "renew" || o.policy !== n.policy || unrecorded, replaces: [] };
+        return { changes: state !== "valid" || o.policy !== n.policy || unrecorded, replaces: [] };
     },
 
     async update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
@@ -153,12 +168,20 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
                 throw new Error(providerTokenInvalidMessage(n.address, stored.accessor));
             return { outs: await mint(n) };
         }
-        if (self.ttl * 2 < PROVIDER_TOKEN_PERIOD_SECONDS) await renewProviderToken(ep, stored);
+        const state = providerTokenState(self, maxAgeOf(n));
+        if (state === "renew") await renewProviderToken(ep, stored);
+        // Past the maximum age: a new token, the old one revoked, so old state backups hold a dead token.
+        const kept = state === "rotate" ? await rotateProviderToken(ep, stored, n) : stored;
+        if (state === "rotate")
+            console.log(
+                `vault-token: minted a new provider token (accessor ${kept.accessor}) and revoked the one ` +
+                    `${Math.floor(tokenAgeSeconds(self) / 86400)} days old (accessor ${stored.accessor})`,
+            );
         const id = seen ?? recorded;
         return {
             outs: {
                 ...n,
-                ...stored,
+                ...kept,
                 rootRevoked: olds.rootRevoked === true,
                 ...(id === undefined ? {} : { clusterId: id }),
             },

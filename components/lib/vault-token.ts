@@ -35,11 +35,18 @@ export interface ProviderToken {
     readonly accessor: string;
 }
 
-/** `auth/token/lookup-self`: the token's policies and remaining TTL, or undefined when Vault refuses it. */
-export async function lookupSelf(
-    ep: VaultEndpoint,
-    token: string,
-): Promise<{ policies: string[]; ttl: number; accessor: string } | undefined> {
+/** What `auth/token/lookup-self` tells of a token. */
+export interface TokenSelf {
+    readonly policies: string[];
+    /** Seconds left. */
+    readonly ttl: number;
+    readonly accessor: string;
+    /** When Vault created it (Unix seconds); renewals do not move it. */
+    readonly creationTime: number;
+}
+
+/** `auth/token/lookup-self`: the token's policies, remaining TTL and creation time, or undefined when Vault refuses it. */
+export async function lookupSelf(ep: VaultEndpoint, token: string): Promise<TokenSelf | undefined> {
     const res = await vaultApi(ep, "GET", "auth/token/lookup-self", undefined, token);
     if (res.status === 403) return undefined;
     const data = res.body?.data as Record<string, unknown> | undefined;
@@ -52,7 +59,13 @@ export async function lookupSelf(
         policies: Array.isArray(data.policies) ? data.policies.map(String) : [],
         ttl: Number(data.ttl ?? 0),
         accessor: String(data.accessor ?? ""),
+        creationTime: Number(data.creation_time ?? 0),
     };
+}
+
+/** The token's age in whole seconds, by Vault's own record of its creation. */
+export function tokenAgeSeconds(self: TokenSelf, nowMs: number = Date.now()): number {
+    return Math.floor(nowMs / 1000) - self.creationTime;
 }
 
 /** The message when the token bootstrap would mint with is not valid. */
@@ -137,18 +150,56 @@ export async function mintProviderToken(
     return { ...minted, rootRevoked: true };
 }
 
-/** What a preview says of the provider token: fine, or due for renewal by the update. */
-export type ProviderTokenState = "valid" | "renew";
+/** What a preview says of the provider token: fine, due for renewal, or old enough to be replaced by the update. */
+export type ProviderTokenState = "valid" | "renew" | "rotate";
+
+/** The update's course for a valid token: re-mint past the maximum age, else renew past half its period. */
+export function providerTokenState(self: TokenSelf, maxAgeSeconds: number, nowMs?: number): ProviderTokenState {
+    if (tokenAgeSeconds(self, nowMs) >= maxAgeSeconds) return "rotate";
+    return self.ttl * 2 < PROVIDER_TOKEN_PERIOD_SECONDS ? "renew" : "valid";
+}
 
 /**
- * The preview's look at the provider token: valid, or due for renewal (less
- * than half its period left: the update renews it). A refused token is an
- * error that says how to recover, never a silent change.
+ * The preview's look at the provider token: valid, due for renewal (less
+ * than half its period left), or older than maxAgeSeconds (the update
+ * re-mints it and revokes this one, so an old state backup holds a dead
+ * token). A refused token is an error that says how to recover, never a
+ * silent change.
  */
-export async function checkProviderToken(ep: VaultEndpoint, stored: ProviderToken): Promise<ProviderTokenState> {
+export async function checkProviderToken(
+    ep: VaultEndpoint,
+    stored: ProviderToken,
+    maxAgeSeconds: number,
+): Promise<ProviderTokenState> {
     const self = await lookupSelf(ep, stored.token);
     if (self === undefined) throw new Error(providerTokenInvalidMessage(ep.address, stored.accessor));
-    return self.ttl * 2 < PROVIDER_TOKEN_PERIOD_SECONDS ? "renew" : "valid";
+    return providerTokenState(self, maxAgeSeconds);
+}
+
+/**
+ * Replaces the provider token: a new one minted with the old (the policy
+ * rewritten first, so the new token carries the current text), then the old
+ * one revoked. If that revocation fails, the new token is revoked and the
+ * error thrown: the state keeps the old token, and no second live token is
+ * left behind.
+ */
+export async function rotateProviderToken(
+    ep: VaultEndpoint,
+    stored: ProviderToken,
+    req: ProviderTokenRequest,
+): Promise<ProviderToken> {
+    const minted = await mintProviderToken(ep, stored.token, "vaultToken", req);
+    const revoked = await vaultApi(ep, "PUT", "auth/token/revoke-self", {}, stored.token);
+    if (revoked.status !== 204) {
+        await vaultApi(ep, "PUT", "auth/token/revoke-self", {}, minted.token);
+        throw new Error(
+            redact(
+                `revoking the old provider token (accessor ${stored.accessor}) at ${ep.address}: HTTP ${revoked.status}${apiErrors(revoked)}`,
+                [stored.token, minted.token],
+            ),
+        );
+    }
+    return { token: minted.token, accessor: minted.accessor };
 }
 
 /** `auth/token/renew-self`: a full period again. */

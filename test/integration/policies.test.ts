@@ -24,6 +24,7 @@ import * as vault from "@pulumi/vault";
 import { KV_BACKUP_POLICY, POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "../../components/lib/policy-names";
 import { VaultConfiguration } from "../../components/vault-setup";
 import { renderPolicies, tenantPolicies } from "../../components/lib/policies";
+import { KvClient } from "../../ops/migrate/kv-client";
 import { homelabStack } from "../support/fixtures";
 import { Program, RecordedResource, runProgram, StackConfig } from "../support/program";
 import { requireTool } from "../support/tools";
@@ -160,7 +161,7 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["operator", "kiana.akn/data/app/db/password", RW],
     ["operator", "shared/data/anything/at/all", RW],
     ["operator", "team/data/prod/token", RW],
-    ["operator", "amiya.akn/metadata/app/", ["list", "read"]],
+    ["operator", "amiya.akn/metadata/app/", ["list", "patch", "read"]],
     ["operator", "amiya.akn/subkeys/app/db/password", ["read"]],
     ["operator", "amiya.akn/delete/app/db/password", ["update"]],
     ["operator", "amiya.akn/undelete/app/db/password", ["update"]],
@@ -188,6 +189,8 @@ const TABLE: readonly (readonly [Who, string, readonly string[]])[] = [
     ["pulumi", "amiya.akn/data/app/db/password", DENY],
     ["pulumi", "amiya.akn/metadata/app/", DENY],
     ["pulumi", "sys/seal", DENY],
+    // Its successor past vault.providerTokenMaxAgeDays: an orphan periodic token needs sudo.
+    ["pulumi", "auth/token/create-orphan", ["sudo", "update"]],
     ["pulumi", "sys/raw/core/keyring", DENY],
     // Admin: every secret and mount, no sudo, nothing that grants a policy it does not hold.
     ["admin", "amiya.akn/data/app/db/password", ADMIN],
@@ -709,6 +712,49 @@ describe("VaultConfiguration on a real Vault server", function () {
             assert.equal((await as(backup, method, path, body)).status, 403, `${method} ${path}`);
         }
         assert.equal((await as(root, "GET", "amiya.akn/data/app/db/password")).body.data.data.value, "rotated");
+    });
+
+    it("lets the operator run the migration's every Vault call, custom metadata included, and change no version limit", async () => {
+        const operator = tokens.get("operator") as string;
+        // The calls `npm run migrate` makes, through its own client, with the operator's token (docs/migration.md).
+        const kv = new KvClient({ address: (server as VaultServer).address, token: operator });
+        await kv.checkKv2Mount("amiya.akn");
+        assert.equal(await kv.readMetadata("amiya.akn", "migrated/app"), undefined);
+        const version = await kv.write("amiya.akn", "migrated/app", { key: "value" }, 0);
+        assert.equal(version, 1);
+        await kv.patchCustomMetadata("amiya.akn", "migrated/app", { "import-version": "1", owner: "ops" });
+        const meta = await kv.readMetadata("amiya.akn", "migrated/app");
+        assert.deepEqual(meta?.customMetadata, { "import-version": "1", owner: "ops" });
+        assert.deepEqual(await kv.readData("amiya.akn", "migrated/app"), { key: "value" });
+        // Version limits would destroy versions: admin's only, in a patch or a write, alone or beside custom metadata.
+        const mergePatch = async (body: Record<string, unknown>) =>
+            (
+                await fetch(`${(server as VaultServer).address}/v1/amiya.akn/metadata/migrated/app`, {
+                    method: "PATCH",
+                    headers: { "X-Vault-Token": operator, "Content-Type": "application/merge-patch+json" },
+                    body: JSON.stringify(body),
+                })
+            ).status;
+        assert.equal(await mergePatch({ custom_metadata: { owner: "ops2" } }), 204, "the positive control");
+        for (const body of [
+            { max_versions: 1 },
+            { delete_version_after: "1s" },
+            { cas_required: false },
+            { custom_metadata: { owner: "ops3" }, max_versions: 1 },
+        ]) {
+            assert.equal(await mergePatch(body), 403, JSON.stringify(body));
+        }
+        for (const [method, body] of [
+            ["POST", { max_versions: 1 }],
+            ["POST", { custom_metadata: { owner: "x" } }],
+            ["DELETE", undefined],
+        ] as const) {
+            assert.equal((await as(operator, method, "amiya.akn/metadata/migrated/app", body)).status, 403, method);
+        }
+        const after = (await as(root, "GET", "amiya.akn/metadata/migrated/app")).body.data;
+        assert.deepEqual(after.custom_metadata, { "import-version": "1", owner: "ops2" });
+        assert.equal(after.max_versions, 0);
+        assert.equal(after.delete_version_after, "0s");
     });
 
     it("contains the SSO admin on real requests: no token, policy, group, alias or role grants more than it holds", async () => {

@@ -3,7 +3,8 @@
  * provider in its serialized form (as Pulumi's dynamic provider host loads
  * it): the first `pulumi up` mints it and revokes the root token; later runs
  * work from the state alone; a token past half its period is renewed by the
- * update; a refused token fails the preview with how to recover; the
+ * update; a token older than the maximum age is replaced by the update and
+ * revoked, a younger one kept; a refused token fails the preview with how to recover; the
  * break-glass path (a root token from `vault operator generate-root`, handed
  * over as vaultToken) re-mints and revokes that root token too; destroy
  * revokes the provider token.
@@ -33,6 +34,8 @@ describe("integration: the Vault provider's token on a real Vault server", funct
     let inputs: Record<string, unknown>;
     let state: Record<string, any>;
     const printed: string[] = [];
+    /** Every token a create or update returned: none may be printed. */
+    const minted: string[] = [];
 
     const as = (token: string | undefined, method: string, apiPath: string, body?: unknown) =>
         vaultRequest(vault.address, token, method, apiPath, body);
@@ -47,6 +50,8 @@ describe("integration: the Vault provider's token on a real Vault server", funct
         };
         try {
             const result = await fn();
+            const token = (result as { outs?: { token?: unknown } } | undefined)?.outs?.token;
+            if (typeof token === "string") minted.push(token);
             return { result, out };
         } finally {
             console.log = log;
@@ -85,6 +90,7 @@ describe("integration: the Vault provider's token on a real Vault server", funct
             policyText: policy?.text,
             bootstrapToken: root,
             bootstrapSource: "root",
+            maxAgeSeconds: 30 * 86400,
         };
     });
 
@@ -125,6 +131,55 @@ describe("integration: the Vault provider's token on a real Vault server", funct
         const updated = await provider.update("id", state, { ...inputs, __provider: "x" });
         assert.equal(updated.outs.token, state.token);
         assert.equal(updated.outs.accessor, state.accessor);
+    });
+
+    it("a token younger than the maximum age: the preview says no change and the update keeps it", async () => {
+        const young = { ...inputs, maxAgeSeconds: 3600 };
+        const { result, out } = await capturing(() => provider.diff("id", state, young));
+        assert.deepEqual(result, { changes: false, replaces: [] });
+        assert.equal(out, "");
+        const { result: updated } = await capturing(() => provider.update("id", state, young));
+        assert.equal(updated.outs.token, state.token);
+        assert.equal(updated.outs.accessor, state.accessor);
+        assert.equal((await lookup(state.token)).status, 200);
+    });
+
+    it("a token past the maximum age: the update mints a new one and revokes the old accessor", async () => {
+        // Vault's creation_time counts whole seconds: past 2s, the token is at least 1s old.
+        await new Promise((r) => setTimeout(r, 2000));
+        const aged = { ...inputs, maxAgeSeconds: 1 };
+        const { result: diff, out } = await capturing(() => provider.diff("id", state, aged));
+        assert.deepEqual(diff, { changes: true, replaces: [] });
+        assert.equal(
+            out,
+            `vault-token: the provider token (accessor ${state.accessor}) is older than vault.providerTokenMaxAgeDays; ` +
+                "the update mints a new one and revokes it\n",
+        );
+        const { result: updated, out: said } = await capturing(() => provider.update("id", state, aged));
+        const fresh = updated.outs;
+        assert.notEqual(fresh.token, state.token);
+        assert.notEqual(fresh.accessor, state.accessor);
+        assert.equal(
+            said,
+            `vault-token: minted a new provider token (accessor ${fresh.accessor}) and revoked the one 0 days old ` +
+                `(accessor ${state.accessor})\n`,
+        );
+        // The old token and its accessor are gone; the new one is the same kind of token.
+        assert.equal((await lookup(state.token)).status, 403);
+        const byAccessor = await as(fresh.token, "PUT", "auth/token/lookup-accessor", { accessor: state.accessor });
+        assert.equal(byAccessor.status, 400, JSON.stringify(byAccessor.body));
+        assert.match(String(byAccessor.body.errors), /\* invalid accessor/);
+        const self = await lookup(fresh.token);
+        assert.deepEqual(self.body.data.policies, ["default", PULUMI_POLICY]);
+        assert.equal(self.body.data.period, PROVIDER_TOKEN_PERIOD_SECONDS);
+        assert.equal(self.body.data.orphan, true);
+        assert.equal(self.body.data.display_name, `token-${PROVIDER_TOKEN_DISPLAY_NAME}`);
+        assert.equal(fresh.rootRevoked, true, "the record that the root token was revoked is kept");
+        assert.equal(fresh.maxAgeSeconds, 1);
+        assert.equal(fresh.clusterId, state.clusterId);
+        // The positive control: the new token does the configuration's job.
+        assert.equal((await as(fresh.token, "GET", "sys/policies/acl/pulumi")).status, 200);
+        state = { ...fresh, maxAgeSeconds: inputs.maxAgeSeconds };
     });
 
     it("a token past half its period: the preview says so and the update renews it", async () => {
@@ -194,6 +249,6 @@ describe("integration: the Vault provider's token on a real Vault server", funct
     it("printed no token", () => {
         const all = printed.join("");
         assert.ok(all.includes("vault-token: minted"), "the capture saw the provider's log");
-        for (const secret of [root, state.token]) assert.ok(!all.includes(secret), "a token was printed");
+        for (const secret of [root, ...minted]) assert.ok(!all.includes(secret), "a token was printed");
     });
 });

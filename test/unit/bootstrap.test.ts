@@ -350,6 +350,8 @@ describe("bootstrap (mocks)", () => {
                 policy: "pulumi",
                 bootstrapToken: inputs.bootstrapToken,
                 bootstrapSource: "root",
+                // vault.providerTokenMaxAgeDays' default, 30 days: past it, `pulumi up` re-mints the token.
+                maxAgeSeconds: 30 * 86400,
                 serverIdentity: "mock-uid-platform-server-namespace",
             });
             assert.equal(secretInput(token.inputs.bootstrapToken), MOCK_ROOT);

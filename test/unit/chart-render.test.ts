@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { serverHclOf } from "../../components/lib/helm-values";
 import { TLS_RELOADER_CONTAINER } from "../../components/lib/tls-reloader";
+import { AUDIT_ROTATOR_CONTAINER } from "../../components/lib/audit-rotator";
 import { buildPlatform } from "../../components/platform";
 import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack } from "../support/fixtures";
@@ -144,13 +145,16 @@ describe("the vault chart rendered with the program's values (helm template)", f
                 const names = listAt(pod, "containers").map((x) => stringAt(x, "name"));
                 const hcl = serverHclOf(values);
                 const certFile = /tls_cert_file\s*=\s*"([^"]+)"/.exec(hcl)?.[1];
+                // The audit log's rotator (every stack here keeps the default file audit device).
+                const rotator = named(listAt(pod, "containers"), AUDIT_ROTATOR_CONTAINER);
+                const auditMount = named(listAt(podOf(sts), "containers"), "vault");
+                assert.deepEqual(listAt(rotator, "volumeMounts"), [named(listAt(auditMount, "volumeMounts"), "audit")]);
+                assert.equal(pod.shareProcessNamespace, true);
                 if (certFile === undefined) {
-                    assert.deepEqual(names, ["vault"]);
-                    assert.equal(pod.shareProcessNamespace, undefined);
+                    assert.deepEqual(names, ["vault", AUDIT_ROTATOR_CONTAINER]);
                     return;
                 }
-                assert.deepEqual(names, ["vault", TLS_RELOADER_CONTAINER]);
-                assert.equal(pod.shareProcessNamespace, true);
+                assert.deepEqual(names, ["vault", TLS_RELOADER_CONTAINER, AUDIT_ROTATOR_CONTAINER]);
                 const reloader = named(listAt(pod, "containers"), TLS_RELOADER_CONTAINER);
                 const vault = named(listAt(pod, "containers"), "vault");
                 // It watches exactly the files the listener reads, mounted from the same volume at the same path.

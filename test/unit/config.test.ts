@@ -135,6 +135,23 @@ const cases: BadCase[] = [
         ],
     },
     {
+        name: "audit rotation that does not fit the audit volume",
+        change: (s) => (s.values.audit = { rotation: { maxSizeMi: 500, keep: 3 } }),
+        expect: [
+            `${ns}:audit.rotation.maxSizeMi: with audit.rotation.keep 3 needs (keep + 1) × maxSizeMi = 2000 MiB, more than 80% of server.auditStorage.size 2Gi (1638 MiB): lower maxSizeMi or keep, or grow the volume`,
+        ],
+    },
+    {
+        name: "provider token maximum age of zero days",
+        change: (s) => (s.values.vault = { ...s.values.vault, providerTokenMaxAgeDays: 0 }),
+        expect: [`${ns}:vault.providerTokenMaxAgeDays: must be at least 1 (got 0)`],
+    },
+    {
+        name: "provider token maximum age in fractional days",
+        change: (s) => (s.values.vault = { ...s.values.vault, providerTokenMaxAgeDays: 1.5 }),
+        expect: [`${ns}:vault.providerTokenMaxAgeDays: must be an integer (got 1.5)`],
+    },
+    {
         name: "noncurrent expiration as a string",
         change: (s) => (s.values.storage.noncurrentVersionExpirationDays = "30"),
         expect: [`${ns}:storage.noncurrentVersionExpirationDays: must be a number (got "30")`],

@@ -20,6 +20,7 @@ import {
     ServerStorageFacts,
 } from "../../components/lib/helm-values";
 import { USERCONFIG_DIR } from "../../components/lib/server-hcl";
+import { AUDIT_ROTATE_SCRIPT } from "../../components/lib/audit-rotator";
 import { TLS_RELOAD_SCRIPT } from "../../components/lib/tls-reloader";
 import { requiredEgress } from "../../components/lib/network-policy";
 import { readStackFile } from "../../ops/stack-file";
@@ -416,6 +417,21 @@ describe("buildVaultValues: the settings", () => {
                 resources: { requests: { cpu: "5m", memory: "8Mi" }, limits: { memory: "32Mi" } },
                 volumeMounts: [{ name: "tls", mountPath: "/vault/userconfig/vault-server-tls", readOnly: true }],
             },
+            // The audit log's rotation (audit.rotation defaults), on the chart's audit volume.
+            {
+                name: "audit-rotator",
+                image: "hashicorp/vault:2.0.4",
+                imagePullPolicy: "IfNotPresent",
+                command: ["/bin/sh", "-c", AUDIT_ROTATE_SCRIPT, "audit-rotator", "/vault/audit/vault-audit.log"],
+                env: [
+                    { name: "MAX_BYTES", value: String(400 * 1024 * 1024) },
+                    { name: "KEEP", value: "3" },
+                    { name: "CHECK_INTERVAL_SECONDS", value: "30" },
+                ],
+                securityContext: CONTAINER_SECURITY_CONTEXT,
+                resources: { requests: { cpu: "5m", memory: "8Mi" }, limits: { memory: "32Mi" } },
+                volumeMounts: [{ name: "audit", mountPath: "/vault/audit" }],
+            },
         ]);
         assert.deepEqual(at(v, "server", "serviceAccount", "serviceDiscovery"), { enabled: true });
         assert.deepEqual(at(v, "server", "volumes"), [
@@ -440,6 +456,35 @@ describe("buildVaultValues: the settings", () => {
             "/vault/userconfig/vault-server-tls/tls.crt",
         );
         assert.equal(internalUrl(config), "https://vault.vault.svc:8200");
+    });
+
+    it("the audit-rotator sidecar runs only for a file audit log with rotation on", () => {
+        const containers = (change: (s: ReturnType<typeof homelabStack>) => void) => {
+            const s = homelabStack();
+            change(s);
+            const v = buildVaultValues(configOf(s), garageFacts());
+            return {
+                names: ((at(v, "server", "extraContainers") ?? []) as { name: string }[]).map((c) => c.name),
+                shared: at(v, "server", "shareProcessNamespace"),
+            };
+        };
+        assert.deepEqual(
+            containers(() => undefined),
+            { names: ["audit-rotator"], shared: true },
+        );
+        const off = { names: [], shared: undefined };
+        assert.deepEqual(
+            containers((s) => (s.values.audit = { target: "stdout" })),
+            off,
+        );
+        assert.deepEqual(
+            containers((s) => (s.values.audit = { enabled: false })),
+            off,
+        );
+        assert.deepEqual(
+            containers((s) => (s.values.audit = { rotation: { enabled: false } })),
+            off,
+        );
     });
 
     it("raft with 5 replicas tolerates two unavailable pods", () => {

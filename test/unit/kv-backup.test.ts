@@ -241,7 +241,10 @@ describe("KV backup (the export CronJob)", () => {
             );
             assert.ok(fs.readFileSync(BACKUP_BUNDLE_PATH).includes(0x7f), "the reason it is binaryData");
             assert.equal(data["kv-backup.sh"], fs.readFileSync(BACKUP_SCRIPT_PATH, "utf8"));
-            assert.equal(data["aws-config"], "[default]\nregion = garage\ns3 =\n    addressing_style = path\n");
+            assert.equal(
+                data["aws-config"],
+                "[default]\nregion = garage\ns3 =\n    multipart_threshold = 5GB\n    addressing_style = path\n",
+            );
             const secret = p.find(T.secret, `${B}-credentials`);
             assert.ok(await isSecret(secret.props.stringData));
             const creds = (await valueOf(secret.props.stringData as any)) as Record<string, string>;

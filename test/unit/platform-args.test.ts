@@ -56,6 +56,7 @@ describe("platform-args: config -> each component's Args", () => {
         const { config, provider } = await withProvider(homelabStack());
         const a = serverArgs(config, binding(config), provider);
         assert.deepEqual(Object.keys(a.config).sort(), [
+            "audit",
             "backup",
             "exposure",
             "externalSecrets",

@@ -195,8 +195,20 @@ describe("raft snapshots", () => {
             assert.deepEqual(configProblems(s), [
                 `${ns}:server.snapshots.schedule: must be a five-field cron schedule (got "hourly")`,
                 `${ns}:server.snapshots.prefix: must be a relative key prefix ending in '/' (e.g. snapshots/) (got "/snaps")`,
-                `${ns}:server.snapshots.image: must be an image with an exact tag (repository:tag) (got "amazon/aws-cli")`,
+                `${ns}:server.snapshots.image: must be an image with an exact tag (repository:tag) or a digest (repository@sha256:<64 hex>) (got "amazon/aws-cli")`,
             ]);
+            // A digest must be a whole sha256; with it, a tag may stay for the reader.
+            s.values.server = { storageBackend: "raft", snapshots: { image: "amazon/aws-cli@sha256:abc" } };
+            assert.deepEqual(configProblems(s), [
+                `${ns}:server.snapshots.image: must be an image with an exact tag (repository:tag) or a digest (repository@sha256:<64 hex>) (got "amazon/aws-cli@sha256:abc")`,
+            ]);
+            for (const image of [
+                `amazon/aws-cli@sha256:${"a1".repeat(32)}`,
+                `amazon/aws-cli:2.22.35@sha256:${"0f".repeat(32)}`,
+            ]) {
+                s.values.server = { storageBackend: "raft", snapshots: { image } };
+                assert.equal(configOf(s).server.snapshots?.image, image);
+            }
         });
 
         it("is refused with IRSA (the job would have no credentials) unless turned off", async () => {
@@ -295,7 +307,8 @@ describe("raft snapshots", () => {
                 metadata: { name: "vault-snapshot", namespace: "vault", labels: snapshotLabels("config") },
                 data: {
                     "raft-snapshot.sh": fs.readFileSync(SNAPSHOT_SCRIPT_PATH, "utf8"),
-                    "aws-config": "[default]\nregion = garage\ns3 =\n    addressing_style = path\n",
+                    "aws-config":
+                        "[default]\nregion = garage\ns3 =\n    multipart_threshold = 5GB\n    addressing_style = path\n",
                 },
             });
             for (const s of strings(cm.inputs)) {
@@ -521,7 +534,11 @@ describe("raft snapshots", () => {
         });
 
         it("the AWS CLI config: path style only for S3-compatible servers", () => {
-            assert.equal(awsCliConfig("eu-west-1", false), "[default]\nregion = eu-west-1\n");
+            // Never multipart: the aws-mode uploader has no kms:Decrypt, which SSE-KMS multipart uploads need.
+            assert.equal(
+                awsCliConfig("eu-west-1", false),
+                "[default]\nregion = eu-west-1\ns3 =\n    multipart_threshold = 5GB\n",
+            );
         });
     });
 });

@@ -4,6 +4,8 @@ import {
     isKmsKeyArn,
     kmsAliasName,
     PolicyDocument,
+    snapshotIamName,
+    snapshotUploadPolicy,
     tlsOnlyBucketPolicy,
     vaultIamName,
     vaultIdentityPolicy,
@@ -93,6 +95,51 @@ describe("storage policies (pure builders)", () => {
             assert.deepStrictEqual(JSON.parse(JSON.stringify(doc)), doc);
         });
 
+        it("with sealSourceCidrs: the seal key only from those addresses, the bucket's key as before", () => {
+            const doc = vaultIdentityPolicy({
+                bucketArn,
+                kmsKeyArns: [storageKey, sealKey],
+                sealKeyArn: sealKey,
+                sealSourceCidrs: ["203.0.113.7/32", "198.51.100.0/24"],
+            });
+            assert.deepEqual(doc.Statement.slice(2), [
+                {
+                    Sid: "VaultKmsKeys",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+                    Resource: [storageKey],
+                },
+                {
+                    Sid: "VaultSealKeyFromCluster",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+                    Resource: [sealKey],
+                    Condition: { IpAddress: { "aws:SourceIp": ["203.0.113.7/32", "198.51.100.0/24"] } },
+                },
+            ]);
+            // No other statement grants the seal key: the condition is not bypassed.
+            const unconditioned = doc.Statement.filter((st) => st.Condition === undefined).flatMap(
+                (st) => st.Resource ?? [],
+            );
+            assert.ok(!unconditioned.includes(sealKey));
+            assert.throws(
+                () => vaultIdentityPolicy({ bucketArn, kmsKeyArns: [storageKey], sealSourceCidrs: ["10.0.0.0/8"] }),
+                {
+                    message: "vaultIdentityPolicy: sealSourceCidrs needs sealKeyArn, one of kmsKeyArns",
+                },
+            );
+            assert.throws(
+                () =>
+                    vaultIdentityPolicy({
+                        bucketArn,
+                        kmsKeyArns: [storageKey, sealKey],
+                        sealKeyArn: sealKey,
+                        sealSourceCidrs: [],
+                    }),
+                { message: "vaultIdentityPolicy: sealSourceCidrs must list at least one CIDR" },
+            );
+        });
+
         it("refuses inputs that would widen or break the policy", () => {
             assert.throws(() => vaultIdentityPolicy({ bucketArn: "*", kmsKeyArns: [storageKey] }), {
                 message: "vaultIdentityPolicy: bucketArn must be an S3 bucket ARN, got '*'",
@@ -112,6 +159,48 @@ describe("storage policies (pure builders)", () => {
             assert.throws(() => vaultIdentityPolicy({ bucketArn, prefix: "*/", kmsKeyArns: [storageKey] }), {
                 message: "vaultIdentityPolicy: prefix must end in '/' and hold no '*', got '*/'",
             });
+        });
+    });
+
+    describe("snapshotUploadPolicy", () => {
+        const args = { bucketArn, keyPrefix: "vault/snapshots/", kmsKeyArn: storageKey, region: "eu-west-1" };
+
+        it("allows PutObject under the prefix and a data key through S3 for this bucket, and nothing else", () => {
+            const doc = snapshotUploadPolicy(args);
+            assert.deepEqual(allowed(doc), {
+                actions: ["s3:PutObject", "kms:GenerateDataKey"],
+                resources: [`${bucketArn}/vault/snapshots/*`, storageKey],
+            });
+            assert.deepEqual(doc.Statement[1].Condition, {
+                StringEquals: {
+                    "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+                    "kms:EncryptionContext:aws:s3:arn": bucketArn,
+                },
+            });
+            // No read, list, delete or decrypt: it cannot fetch a snapshot back nor remove one.
+            for (const action of ["s3:GetObject", "s3:ListBucket", "s3:DeleteObject", "kms:Decrypt", "s3:*", "kms:*"]) {
+                assert.ok(!allowed(doc).actions.includes(action), action);
+            }
+        });
+
+        it("refuses inputs that would widen the policy", () => {
+            assert.throws(() => snapshotUploadPolicy({ ...args, bucketArn: "*" }), {
+                message: "snapshotUploadPolicy: bucketArn must be an S3 bucket ARN, got '*'",
+            });
+            assert.throws(() => snapshotUploadPolicy({ ...args, kmsKeyArn: "*" }), {
+                message: "snapshotUploadPolicy: '*' is not a KMS key ARN",
+            });
+            for (const keyPrefix of ["", "snapshots", "/snapshots/", "*/"]) {
+                assert.throws(() => snapshotUploadPolicy({ ...args, keyPrefix }), {
+                    message: `snapshotUploadPolicy: keyPrefix must be a relative prefix ending in '/' with no '*', got '${keyPrefix}'`,
+                });
+            }
+        });
+
+        it("names the uploader after the bucket within IAM's 64 characters", () => {
+            assert.equal(snapshotIamName("prod-example-vault"), "vault-prod-example-vault-snapshots");
+            assert.equal(snapshotIamName("a".repeat(63)), `vault-${"a".repeat(48)}-snapshots`);
+            assert.equal(snapshotIamName("a".repeat(63)).length, 64);
         });
     });
 

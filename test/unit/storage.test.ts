@@ -365,6 +365,116 @@ describe("VaultStorage", () => {
         });
     });
 
+    describe("aws mode with unseal.kmsSourceCidrs", () => {
+        it("Vault's identity may use the seal key only from the cluster's egress addresses", async () => {
+            const stack = awsStack();
+            stack.values.unseal = { ...(stack.values.unseal as object), kmsSourceCidrs: ["203.0.113.7/32"] };
+            const p = await runStorage(stack);
+            const doc = parsePolicy(p.find(T.policy, n("identity-policy"))) as { Statement: unknown[] };
+            assert.deepStrictEqual(doc.Statement.slice(2), [
+                {
+                    Sid: "VaultKmsKeys",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+                    Resource: [storageKeyArn],
+                },
+                {
+                    Sid: "VaultSealKeyFromCluster",
+                    Effect: "Allow",
+                    Action: ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*"],
+                    Resource: [sealKeyArn],
+                    Condition: { IpAddress: { "aws:SourceIp": ["203.0.113.7/32"] } },
+                },
+            ]);
+        });
+
+        it("is refused outside awskms on aws storage, naming the key", () => {
+            const shamir = awsStack();
+            shamir.values.unseal = { mode: "shamir", kmsSourceCidrs: ["203.0.113.7/32"] };
+            assert.deepStrictEqual(configProblems(shamir), [
+                "secret-platform:unseal.kmsSourceCidrs: is only used with unseal.mode awskms and storage.mode aws (where this program writes Vault's IAM policy); with s3-compatible storage, put an aws:SourceIp condition on the seal keys' own IAM policy",
+            ]);
+            const bad = awsStack();
+            bad.values.unseal = { ...(bad.values.unseal as object), kmsSourceCidrs: ["203.0.113.7"] };
+            assert.deepStrictEqual(configProblems(bad), [
+                'secret-platform:unseal.kmsSourceCidrs[0]: must be a CIDR block such as 10.0.0.0/8 (got "203.0.113.7")',
+            ]);
+        });
+    });
+
+    describe("aws mode with raft snapshots: the uploader's own write-only identity", () => {
+        let p: Program<SecretPlatform>;
+        before(async () => {
+            const stack = awsStack();
+            stack.values.storage = { ...(stack.values.storage as object), prefix: "vault/" };
+            stack.values.server = { storageBackend: "raft", replicas: 3 };
+            p = await run(stack);
+        });
+
+        it("adds exactly its policy, user, attachment and access key", () => {
+            const snapshotParts = inventory(p).filter((line) => line.includes("snapshot"));
+            assert.deepStrictEqual(snapshotParts, [
+                `${T.accessKey} ${n("snapshot-access-key")}`,
+                `${T.policy} ${n("snapshot-policy")}`,
+                `${T.user} ${n("snapshot-user")}`,
+                `${T.userPolicy} ${n("snapshot-user-policy")}`,
+            ]);
+            assert.deepStrictEqual(p.find(T.user, n("snapshot-user")).inputs, {
+                name: "vault-prod-example-vault-snapshots",
+            });
+            assert.deepStrictEqual(p.find(T.userPolicy, n("snapshot-user-policy")).inputs, {
+                user: "vault-prod-example-vault-snapshots",
+                policyArn: "arn:aws:iam::123456789012:policy/vault-prod-example-vault-snapshots",
+            });
+            for (const suffix of ["snapshot-policy", "snapshot-user", "snapshot-user-policy", "snapshot-access-key"]) {
+                const r = p.resources.find((x) => x.name === n(suffix));
+                assert.ok(r !== undefined, suffix);
+                assert.equal(parentOf(r), p.result.storage, suffix);
+            }
+        });
+
+        it("may only PutObject under <storage.prefix><snapshots.prefix>, with a data key through S3 for this bucket", () => {
+            assert.deepStrictEqual(parsePolicy(p.find(T.policy, n("snapshot-policy"))), {
+                Version: "2012-10-17",
+                Statement: [
+                    {
+                        Sid: "SnapshotPutOnly",
+                        Effect: "Allow",
+                        Action: ["s3:PutObject"],
+                        Resource: ["arn:aws:s3:::prod-example-vault/vault/snapshots/*"],
+                    },
+                    {
+                        Sid: "SnapshotSseKmsDataKey",
+                        Effect: "Allow",
+                        Action: ["kms:GenerateDataKey"],
+                        Resource: [storageKeyArn],
+                        Condition: {
+                            StringEquals: {
+                                "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+                                "kms:EncryptionContext:aws:s3:arn": bucketArn,
+                            },
+                        },
+                    },
+                ],
+            });
+        });
+
+        it("the snapshot job's credentials file holds the uploader's key, not Vault's", async () => {
+            const binding = p.result.storage.binding;
+            assert.ok(binding.snapshotCredentials !== undefined);
+            assert.equal(await isSecret(binding.snapshotCredentials.secretAccessKey), true);
+            assert.equal(await isSecret(binding.snapshotCredentials.accessKeyId), true);
+            const secret = p.find("kubernetes:core/v1:Secret", "platform-snapshots-credentials");
+            const file = await valueOf(secret.props.stringData as pulumi.Output<Record<string, string>>);
+            assert.equal(
+                file.credentials,
+                `[default]\naws_access_key_id = ${n("snapshot-access-key")}-id\n` +
+                    `aws_secret_access_key = mock-secret-${n("snapshot-access-key")}\n`,
+            );
+            assert.equal(await isSecret(secret.props.stringData), true);
+        });
+    });
+
     describe("aws mode variants", () => {
         it("takes the restore window, multipart and deletion-window days from config", async () => {
             const stack = awsStack();

@@ -20,6 +20,20 @@ const NAMES = ["preview", "deploy", "drift"] as const;
 /** Every workflow file, each linted by actionlint. */
 const ALL = [...NAMES, "e2e"] as const;
 
+/**
+ * The pinned actions: each SHA is the commit the release tag names in the action's own
+ * repository (`git ls-remote https://github.com/<action> refs/tags/<tag>`), where the
+ * major tag used before (v4, v5, v6, v7) pointed at the same commit.
+ */
+const PINS: Readonly<Record<string, string>> = {
+    "actions/checkout": "11d5960a326750d5838078e36cf38b85af677262 # v4.4.0",
+    "actions/setup-node": "49933ea5288caeca8642d1e84afbd3f7d6820020 # v4.4.0",
+    "actions/setup-go": "40f1582b2485089dde7abd97c1529aa768e1baff # v5.6.0",
+    "actions/cache": "0057852bfaa89a56745cba8c7296529d2fc39830 # v4.3.0",
+    "actions/github-script": "f28e40c7f34bde8b3046d885e986cb6290c5673b # v7.1.0",
+    "pulumi/actions": "8582a9e8cc630786854029b4e09281acd6794b58 # v6.6.1",
+};
+
 interface Step {
     id?: string;
     name?: string;
@@ -94,6 +108,45 @@ describe("workflows", () => {
 
     for (const name of NAMES) {
         describe(name, () => {
+            it("holds secrets in the env of the steps that use them only, and installs without scripts", () => {
+                const wf = load(name);
+                const [, job] = stackJob(wf);
+                const secretsOf = (env: Record<string, string> | undefined) =>
+                    Object.entries(env ?? {})
+                        .filter(([, v]) => v.includes("secrets."))
+                        .map(([k]) => k)
+                        .sort();
+                assert.deepEqual(secretsOf(wf.env), [], "no secret in the workflow's env");
+                assert.deepEqual(secretsOf(job.env), [], "no secret in the job's env: every step would see it");
+                assert.deepEqual(job.env, {
+                    STACK: "${{ matrix.stack }}",
+                    PULUMI_BACKEND_URL: "${{ vars.PULUMI_BACKEND_URL }}",
+                    AWS_REGION: "${{ vars.AWS_REGION }}",
+                    PULUMI_SKIP_UPDATE_CHECK: "true",
+                });
+                const aws = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"];
+                const command = name === "deploy" ? /^pulumi up /m : /^\s*pulumi preview /m;
+                const reading = job.steps
+                    .filter((s) => secretsOf(s.env).length > 0)
+                    .map((s) => [s.run?.match(/pulumi login|stack-config|pulumi (up|preview)/)?.[0], secretsOf(s.env)]);
+                assert.deepEqual(reading, [
+                    ["pulumi login", [...aws, "KUBECONFIG_CONTENT"].sort()],
+                    ["stack-config", [...aws, "PULUMI_CONFIG_PASSPHRASE", "STACK_SECRETS"].sort()],
+                    [name === "deploy" ? "pulumi up" : "pulumi preview", [...aws, "PULUMI_CONFIG_PASSPHRASE"].sort()],
+                ]);
+                step(job, (s) => command.test(s.run ?? ""), String(command));
+                for (const s of job.steps) {
+                    for (const [k, v] of Object.entries(s.env ?? {})) {
+                        if (v.includes("secrets."))
+                            assert.equal(v, `\${{ secrets.${k === "KUBECONFIG_CONTENT" ? "KUBECONFIG" : k} }}`);
+                    }
+                    assert.ok(s.uses === undefined || secretsOf(s.env).length === 0, `${s.uses} gets a secret`);
+                }
+                // Where credentials are present, no package's install script runs (the CLI fetches plugins).
+                const installs = job.steps.filter((s) => /\bnpm (ci|install|i)\b/.test(s.run ?? "")).map((s) => s.run);
+                assert.deepEqual(installs, ["npm ci --ignore-scripts --no-audit --no-fund"]);
+            });
+
             it("derives the stack matrix from the Pulumi.<stack>.yaml files", () => {
                 const wf = load(name);
                 const list = step(wf.jobs.stacks, (s) => s.id === "list", "id=list");
@@ -144,14 +197,13 @@ describe("workflows", () => {
                 assert.ok(!/app\.pulumi\.com/.test(raw));
                 const [, job] = stackJob(wf);
                 assert.equal(job.env?.PULUMI_BACKEND_URL, "${{ vars.PULUMI_BACKEND_URL }}");
-                assert.equal(job.env?.PULUMI_CONFIG_PASSPHRASE, "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}");
                 assert.equal(job.env?.STACK, "${{ matrix.stack }}");
                 const login = step(job, (s) => /pulumi login/.test(s.run ?? ""), "pulumi login");
                 assert.match(login.run as string, /pulumi login "\$PULUMI_BACKEND_URL"/);
 
                 // The CLI is installed by pulumi/actions at the SDK's own version.
                 const install = step(job, (s) => (s.uses ?? "").startsWith("pulumi/actions@"), "pulumi/actions");
-                assert.equal(install.uses, "pulumi/actions@v6");
+                assert.equal(`${install.uses} # v6.6.1`, `pulumi/actions@${PINS["pulumi/actions"]}`);
                 assert.equal(install.with?.["pulumi-version"], "${{ env.PULUMI_VERSION }}");
                 const sdk = JSON.parse(
                     fs.readFileSync(path.join(ROOT, "node_modules/@pulumi/pulumi/package.json"), "utf8"),
@@ -195,6 +247,22 @@ describe("workflows", () => {
         assert.match(comment.with?.script ?? "", /secret-platform-preview:\$\{stack\}/);
         assert.match(comment.with?.script ?? "", /updateComment/);
         assert.match(comment.with?.script ?? "", /createComment/);
+    });
+
+    it("pins every action by a full commit SHA with its release tag, one SHA per action", () => {
+        const seen: Record<string, string> = {};
+        for (const name of ALL) {
+            for (const line of text(name).split("\n")) {
+                const m = /^\s*(?:- )?uses: (.*)$/.exec(line);
+                if (m === null) continue;
+                const pinned = /^([\w.-]+\/[\w.-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)$/.exec(m[1]);
+                assert.ok(pinned, `${name}.yml: ${m[1]} is not pinned by a full SHA with its tag in a comment`);
+                seen[pinned[1]] = `${pinned[2]} # ${pinned[3]}`;
+                assert.equal(seen[pinned[1]], PINS[pinned[1]], `${name}.yml: ${pinned[1]}`);
+            }
+        }
+        // Every pin is in use (a stale one would hide a changed action).
+        assert.deepEqual(Object.keys(seen).sort(), Object.keys(PINS).sort());
     });
 
     it("only jobs behind an environment read secrets (a branch could rewrite any other job)", () => {
@@ -266,6 +334,9 @@ describe("workflows", () => {
             assert.deepEqual(config.env, {
                 STACK_SECRETS: "${{ secrets.STACK_SECRETS }}",
                 TRUST_CA_BUNDLE: "${{ vars.TRUST_CA_BUNDLE }}",
+                PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+                AWS_ACCESS_KEY_ID: "${{ secrets.AWS_ACCESS_KEY_ID }}",
+                AWS_SECRET_ACCESS_KEY: "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
             });
         }
     });

@@ -1,8 +1,39 @@
 import { Rule } from "./rule";
 
+/** A Kubernetes quantity (as the schema admits it) in MiB. */
+export function quantityMi(q: string): number {
+    const m = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q);
+    if (m === null) return Number.NaN;
+    const factor: Record<string, number> = {
+        m: 1e-3 / 2 ** 20,
+        "": 1 / 2 ** 20,
+        Ki: 1 / 1024,
+        Mi: 1,
+        Gi: 1024,
+        Ti: 1024 ** 2,
+        k: 1e3 / 2 ** 20,
+        M: 1e6 / 2 ** 20,
+        G: 1e9 / 2 ** 20,
+        T: 1e12 / 2 ** 20,
+    };
+    return Number(m[1]) * factor[m[2] ?? ""];
+}
+
 /** The storage backend's replicas and snapshots, metrics scraping, and internal TLS. */
 export const serverRules: Rule = (c, _facts, fail) => {
     const server = c.server;
+    // The rotated audit files and the live one, grown for one more check, must fit the volume.
+    const rotation = c.audit.rotation;
+    if (c.audit.enabled && c.audit.target === "file" && rotation.enabled) {
+        const volumeMi = quantityMi(server.auditStorage.size);
+        const needMi = (rotation.keep + 1) * rotation.maxSizeMi;
+        if (needMi > volumeMi * 0.8) {
+            fail(
+                "audit.rotation.maxSizeMi",
+                `with audit.rotation.keep ${rotation.keep} needs (keep + 1) × maxSizeMi = ${needMi} MiB, more than 80% of server.auditStorage.size ${server.auditStorage.size} (${Math.floor(volumeMi * 0.8)} MiB): lower maxSizeMi or keep, or grow the volume`,
+            );
+        }
+    }
     // The S3 backend has no HA.
     if (server.storageBackend === "s3" && server.replicas > 1) {
         fail(

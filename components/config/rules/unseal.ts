@@ -26,6 +26,12 @@ export const unsealRules: Rule = (c, secrets, fail) => {
             "is required for the awskms seal with s3-compatible storage when unseal.kmsKeyId is not a key ARN (storage.region is the S3 server's region, not AWS's)",
         );
     }
+    if (u.kmsSourceCidrs !== undefined && (u.mode !== "awskms" || !aws)) {
+        fail(
+            "unseal.kmsSourceCidrs",
+            "is only used with unseal.mode awskms and storage.mode aws (where this program writes Vault's IAM policy); with s3-compatible storage, put an aws:SourceIp condition on the seal keys' own IAM policy",
+        );
+    }
     if (u.mode === "shamir" && u.kmsKeyId !== undefined)
         fail("unseal.kmsKeyId", "is only used with unseal.mode awskms");
     if (u.mode !== "awskms" || aws) {
