@@ -226,7 +226,7 @@ export async function startCluster(
         async () => (await request("GET", "/api/v1/namespaces/kube-system/serviceaccounts/default")).status === 200,
         CONTROLLERS_READY_MS,
     );
-    log(`  kube-controller-manager ready in ${kcmMs} ms (no kubelet: pods stay Pending)`);
+    log(`  kube-controller-manager ready in ${kcmMs} ms`);
 
     return {
         server,
