@@ -315,7 +315,8 @@ export async function proveConsumerPod(
             kind: "TokenReview",
             spec: { token: token.stdout.trim(), ...(sa.audiences === undefined ? {} : { audiences: sa.audiences }) },
         });
-        const claims = JSON.parse(Buffer.from(token.stdout.split(".")[1] ?? "", "base64url").toString() || "{}");
+        const payload = Buffer.from(token.stdout.split(".")[1] ?? "", "base64url").toString();
+        const claims = (payload === "" ? {} : JSON.parse(payload)) as { aud?: unknown; iss?: string; sub?: string };
         throw new Error(
             `check failed: the consumer pod reads ${key} through the store; seen: ${body.slice(0, 400)}; the API server's review of its token: ` +
                 `${JSON.stringify(review.body?.status)}; its claims aud=${JSON.stringify(claims.aud)} iss=${claims.iss} sub=${claims.sub}`,
