@@ -14,7 +14,7 @@ import {
     vaultScheme,
 } from "./lib/contracts";
 import { awsSharedCredentialsFile, SHARED_CREDENTIALS_FILE } from "./lib/helm-values";
-import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
+import { jobStepContainer, POD_SECURITY_CONTEXT } from "./lib/pod-security";
 import { inClusterVaultCa, isHttpsUrl, TRUST_CA_CONFIGMAP, TRUST_CA_KEY, TRUST_CA_POD_DIR } from "./lib/trust";
 import { after } from "./lib/readiness";
 import { awsCliConfig, SA_TOKEN_EXPIRY_SECONDS } from "./snapshots";
@@ -148,23 +148,6 @@ export function backupPodSpec(o: BackupPodOptions): k8s.types.input.core.v1.PodS
         uploadEnv.push({ name: "AWS_CA_BUNDLE", value: `${TRUST_CA_POD_DIR}/${TRUST_CA_KEY}` });
         uploadMounts.push({ name: "trust-ca", mountPath: TRUST_CA_POD_DIR, readOnly: true });
     }
-    const container = (
-        name: string,
-        image: string,
-        command: string[],
-        env: k8s.types.input.core.v1.EnvVar[],
-        volumeMounts: k8s.types.input.core.v1.VolumeMount[],
-        memoryLimit: string,
-    ): k8s.types.input.core.v1.Container => ({
-        name,
-        image,
-        imagePullPolicy: "IfNotPresent",
-        command,
-        env,
-        volumeMounts,
-        resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: memoryLimit } },
-        securityContext: CONTAINER_SECURITY_CONTEXT,
-    });
     return {
         serviceAccountName: BACKUP_SERVICE_ACCOUNT,
         automountServiceAccountToken: false,
@@ -173,7 +156,7 @@ export function backupPodSpec(o: BackupPodOptions): k8s.types.input.core.v1.PodS
         securityContext: POD_SECURITY_CONTEXT,
         initContainers: [
             // The whole export is built in the process's memory, then the ciphertext lands in the 256Mi volume.
-            container(
+            jobStepContainer(
                 "export",
                 o.exportImage,
                 ["node", `${p.program}/kv-export.cjs`],
@@ -183,7 +166,7 @@ export function backupPodSpec(o: BackupPodOptions): k8s.types.input.core.v1.PodS
             ),
         ],
         containers: [
-            container(
+            jobStepContainer(
                 "upload",
                 o.uploadImage,
                 ["/bin/sh", `${p.program}/kv-backup.sh`, "upload"],

@@ -13,7 +13,7 @@ import {
     vaultScheme,
 } from "./lib/contracts";
 import { awsSharedCredentialsFile, SHARED_CREDENTIALS_FILE } from "./lib/helm-values";
-import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
+import { jobStepContainer, POD_SECURITY_CONTEXT } from "./lib/pod-security";
 import { inClusterVaultCa, isHttpsUrl, TRUST_CA_CONFIGMAP, TRUST_CA_KEY, TRUST_CA_POD_DIR } from "./lib/trust";
 import { after } from "./lib/readiness";
 import { StorageBinding } from "./storage";
@@ -100,24 +100,9 @@ export interface SnapshotPodOptions {
     readonly s3CaConfigMapName?: string;
 }
 
-/** One step of the snapshot pod: raft-snapshot.sh in `step` mode, restricted, with its own memory limit. */
-function scriptContainer(
-    step: "save" | "upload",
-    image: string,
-    env: k8s.types.input.core.v1.EnvVar[],
-    volumeMounts: k8s.types.input.core.v1.VolumeMount[],
-    memoryLimit: string,
-): k8s.types.input.core.v1.Container {
-    return {
-        name: step,
-        image,
-        imagePullPolicy: "IfNotPresent",
-        command: ["/bin/sh", `${SNAPSHOT_PATHS.script}/raft-snapshot.sh`, step],
-        env,
-        volumeMounts,
-        resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { memory: memoryLimit } },
-        securityContext: CONTAINER_SECURITY_CONTEXT,
-    };
+/** raft-snapshot.sh in `step` mode: the command of each step of the snapshot pod. */
+function stepCommand(step: "save" | "upload"): string[] {
+    return ["/bin/sh", `${SNAPSHOT_PATHS.script}/raft-snapshot.sh`, step];
 }
 
 /**
@@ -203,8 +188,10 @@ export function snapshotPodSpec(o: SnapshotPodOptions): k8s.types.input.core.v1.
         restartPolicy: "Never",
         securityContext: POD_SECURITY_CONTEXT,
         // The memory-backed snapshot (up to 256Mi) is charged to save's container, on top of the CLI.
-        initContainers: [scriptContainer("save", o.vaultImage, saveEnv, saveMounts, "512Mi")],
-        containers: [scriptContainer("upload", o.uploadImage, uploadEnv, uploadMounts, "256Mi")],
+        initContainers: [jobStepContainer("save", o.vaultImage, stepCommand("save"), saveEnv, saveMounts, "512Mi")],
+        containers: [
+            jobStepContainer("upload", o.uploadImage, stepCommand("upload"), uploadEnv, uploadMounts, "256Mi"),
+        ],
         volumes,
     };
 }
