@@ -34,6 +34,11 @@ const PINS: Readonly<Record<string, string>> = {
     "pulumi/actions": "8582a9e8cc630786854029b4e09281acd6794b58 # v6.6.1",
 };
 
+/** How a step runs a command as root (the e2e's single-node Kubernetes needs it) with the runner's PATH and tool cache. */
+const AS_ROOT = 'sudo env "PATH=$PATH" "HOME=$HOME" ';
+/** Every script whose change must rebuild the cached tools. */
+const TOOL_SCRIPTS = ["install-tools.sh", "build-vault.sh", "build-e2e-tools.sh", "build-node-tools.sh"];
+
 interface Step {
     id?: string;
     name?: string;
@@ -72,6 +77,18 @@ function step(job: Job, pred: (s: Step) => boolean, what: string): Step {
     const found = job.steps.find(pred);
     assert.ok(found, `no step ${what}`);
     return found;
+}
+/** The tool cache step: keyed by every tool script, and the caches handed back to the runner's user after the root steps. */
+function assertToolCache(job: Job, prefix: string): void {
+    const cache = step(job, (s) => (s.uses ?? "").startsWith("actions/cache@"), "the tool cache");
+    assert.equal(cache.with?.path, "~/.cache/secret-platform");
+    const files = TOOL_SCRIPTS.map((f) => `'scripts/${f}'`).join(", ");
+    assert.equal(cache.with?.key, `${prefix}-\${{ runner.os }}-\${{ hashFiles(${files}) }}`);
+    const last = job.steps[job.steps.length - 1];
+    assert.deepEqual(last, {
+        if: "always()",
+        run: 'sudo chown -R "$(id -u):$(id -g)" "$HOME/.cache/secret-platform" "$HOME/.npm"',
+    });
 }
 /** The Pulumi job of a workflow (the one with the stack matrix). */
 function stackJob(wf: Workflow): [string, Job] {
@@ -217,7 +234,8 @@ describe("workflows", () => {
         const wf = load("preview");
         assert.deepEqual(Object.keys(wf.on), ["pull_request"]);
         const test = wf.jobs.test;
-        step(test, (s) => s.run === "bash .ci/run", ".ci/run (npm ci, tools, npm test)");
+        step(test, (s) => s.run === `${AS_ROOT}bash .ci/run`, ".ci/run (npm ci, tools, npm test) as root");
+        assertToolCache(test, "tools");
         assert.match(fs.readFileSync(path.join(ROOT, ".ci/run"), "utf8"), /^npm test$/m);
 
         const [, job] = stackJob(wf);
@@ -314,7 +332,7 @@ describe("workflows", () => {
         assert.match(runs, /npm run lint/);
         assert.match(runs, /npm run --silent plan -- --stack "\$s" --format markdown >> "\$GITHUB_STEP_SUMMARY"/);
         // The whole suite still runs before a merge, and the e2e on every push.
-        step(load("preview").jobs.test, (s) => s.run === "bash .ci/run", ".ci/run on pull requests");
+        step(load("preview").jobs.test, (s) => s.run === `${AS_ROOT}bash .ci/run`, ".ci/run on pull requests");
         assert.deepEqual((load("e2e").on.push as { branches: string[] }).branches, ["main"]);
     });
 
@@ -348,12 +366,18 @@ describe("workflows", () => {
         const job = wf.jobs.e2e;
         assert.equal(JSON.stringify(wf).includes("secrets."), false, "no secret: everything runs on loopback");
         const tools = step(job, (s) => /build-e2e-tools\.sh/.test(s.run ?? ""), "the tool builds");
-        assert.match(tools.run as string, /bash scripts\/install-tools\.sh\n\s*bash scripts\/build-e2e-tools\.sh/);
+        assert.equal(
+            tools.run,
+            ["install-tools.sh", "build-e2e-tools.sh", "build-node-tools.sh"]
+                .map((script) => `${AS_ROOT}bash scripts/${script}\n`)
+                .join(""),
+        );
+        assertToolCache(job, "e2e-tools");
         const runs = job.steps.map((s) => s.run ?? "").filter((r) => /npm run e2e|compare-vault-state/.test(r));
         assert.deepEqual(runs, [
-            'E2E_VAULT_STATE="$RUNNER_TEMP/vault-stand-in.json" npm run e2e -- --vault-plugin stand-in',
-            'E2E_VAULT_STATE="$RUNNER_TEMP/vault-official.json" npm run e2e -- --vault-plugin official',
-            'node --import tsx e2e/compare-vault-state.ts "$RUNNER_TEMP/vault-official.json" "$RUNNER_TEMP/vault-stand-in.json"',
+            `${AS_ROOT}E2E_VAULT_STATE="$RUNNER_TEMP/vault-stand-in.json" npm run e2e -- --vault-plugin stand-in`,
+            `${AS_ROOT}E2E_VAULT_STATE="$RUNNER_TEMP/vault-official.json" npm run e2e -- --vault-plugin official`,
+            'sudo env "PATH=$PATH" node --import tsx e2e/compare-vault-state.ts "$RUNNER_TEMP/vault-official.json" "$RUNNER_TEMP/vault-stand-in.json"',
         ]);
         // The reference data comes from upstream, checked by digest: no local folder is named.
         assert.equal(text("e2e").includes("SECRET_PLATFORM_REFERENCE"), false);
