@@ -441,6 +441,12 @@ const serverSchema = z
             .default("s3")
             .describe("`s3` (the bucket, standalone only) or `raft` (integrated storage, HA capable)."),
         replicas: z.number().int().min(1).default(1).describe("Vault pods: 1 with S3 storage; 1, 3 or 5 with raft."),
+        antiAffinity: z
+            .enum(["required", "preferred"])
+            .default("required")
+            .describe(
+                "How Vault pods keep off each other's node. `required` (the chart's default) never schedules two on one node, so raft's quorum survives the loss of a node. `preferred` spreads them where it can and lets a cluster with fewer nodes than `replicas` (a single-node homelab) still run 3 or 5 raft pods: the rolling updates and the disruption budget then work as with `required`, but losing that node loses every pod at once.",
+            ),
         resources: z
             .strictObject({
                 requests: resourceMap.default({ cpu: "100m", memory: "256Mi" }).describe("Container requests."),

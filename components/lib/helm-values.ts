@@ -116,6 +116,20 @@ export function serviceAnnotations(config: Pick<PlatformConfig, "server" | "expo
     };
 }
 
+/**
+ * `required`: the chart's default, made explicit (never two Vault pods on one node).
+ * `preferred`: the same term as a preference, so fewer nodes than replicas still schedule.
+ */
+function serverAffinity(mode: "required" | "preferred") {
+    const term = { labelSelector: { matchLabels: { ...SERVER_POD_LABELS } }, topologyKey: "kubernetes.io/hostname" };
+    return {
+        podAntiAffinity:
+            mode === "required"
+                ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
+                : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] },
+    };
+}
+
 function probe(initialDelaySeconds: number, path: string = HEALTH_PATH) {
     return {
         enabled: true,
@@ -318,17 +332,7 @@ export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorag
             // SIGHUP from a sidecar: a renewed internal-TLS certificate (tls-reloader.ts), a rotated audit
             // log (audit-rotator.ts). Only a shared process namespace lets one container signal another.
             ...(sidecars.length === 0 ? {} : { shareProcessNamespace: true, extraContainers: sidecars }),
-            // The chart's default, made explicit: never two Vault pods on one node.
-            affinity: {
-                podAntiAffinity: {
-                    requiredDuringSchedulingIgnoredDuringExecution: [
-                        {
-                            labelSelector: { matchLabels: { ...SERVER_POD_LABELS } },
-                            topologyKey: "kubernetes.io/hostname",
-                        },
-                    ],
-                },
-            },
+            affinity: serverAffinity(server.antiAffinity),
             // This program writes its own NetworkPolicies (default deny + allows).
             networkPolicy: { enabled: false },
             statefulSet: {

@@ -186,6 +186,11 @@ const cases: BadCase[] = [
         expect: [`${ns}:server.storageBackend: must be one of "s3", "raft" (got "consul")`],
     },
     {
+        name: "unknown anti-affinity mode",
+        change: (s) => (s.values.server = { storageBackend: "raft", replicas: 3, antiAffinity: "soft" }),
+        expect: [`${ns}:server.antiAffinity: must be one of "required", "preferred" (got "soft")`],
+    },
+    {
         name: "chart version not pinned",
         change: (s) => (s.values.server = { chartVersion: "latest" }),
         expect: [`${ns}:server.chartVersion: must be an exact chart version such as 0.34.1 (got "latest")`],

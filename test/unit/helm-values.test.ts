@@ -495,6 +495,39 @@ describe("buildVaultValues: the settings", () => {
         assert.equal(at(v, "server", "ha", "replicas"), 5);
     });
 
+    it("raft on fewer nodes than replicas: antiAffinity preferred turns the chart's required term into a preference, and nothing else", () => {
+        const s = homelabRaftTls();
+        const required = buildVaultValues(configOf(s), garageFacts());
+        s.values.server.antiAffinity = "preferred";
+        const v = buildVaultValues(configOf(s), garageFacts());
+        const term = {
+            labelSelector: {
+                matchLabels: {
+                    "app.kubernetes.io/name": "vault",
+                    "app.kubernetes.io/instance": "vault",
+                    component: "server",
+                },
+            },
+            topologyKey: "kubernetes.io/hostname",
+        };
+        assert.deepEqual(at(required, "server", "affinity"), {
+            podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] },
+        });
+        assert.deepEqual(at(v, "server", "affinity"), {
+            podAntiAffinity: {
+                preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }],
+            },
+        });
+        // The budget, the replicas and everything else stay as with required.
+        const rest = (values: object) => {
+            const copy = JSON.parse(JSON.stringify(values));
+            delete copy.server.affinity;
+            return copy;
+        };
+        assert.deepEqual(rest(v), rest(required));
+        assert.deepEqual(at(v, "server", "ha", "disruptionBudget"), { enabled: true, maxUnavailable: 1 });
+    });
+
     it("raft with a single node: no PodDisruptionBudget (a budget of zero would block every drain)", () => {
         const s = homelabRaftTls();
         s.values.server.replicas = 1;
