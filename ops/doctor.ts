@@ -341,8 +341,9 @@ export function formatFinding(f: Finding): string {
 
 export const DOCTOR_USAGE = `usage: npm run doctor -- --stack <name> [--address <url>]
 
-Asks the stack's Vault about the usual causes of 403s and silent ExternalSecrets
-and prints one line per finding; exits 1 when any is a FAULT.
+Asks the stack's Vault (and its OIDC provider, as a browser would) about the
+usual causes of 403s, silent ExternalSecrets and failed logins, and prints one
+line per finding; exits 1 when any is a FAULT.
   --stack    the stack whose Pulumi.<name>.yaml describes the platform
   --address  reach Vault here instead of vault.address (e.g. a kubectl port-forward)
 The Vault token comes from VAULT_TOKEN (it needs to read the auth mounts and
