@@ -410,6 +410,8 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
         });
     });
     describe("the OIDC provider, asked with no admin rights (hydra)", function () {
+        // Each case runs the doctor two to four times (about 0.3 s each when idle).
+        this.timeout(60_000);
         const cli = "http://localhost:8250/oidc/callback";
         const web = "https://vault.amiya.akn/ui/vault/auth/oidc/oidc/callback";
         const endpoint = () => `${hydra.issuer}oauth2/auth`;
