@@ -10,25 +10,23 @@
  * roles, the cluster's and each tenant group's (issuer, kubernetesAuth.audience,
  * only the login ServiceAccount and its namespace bound) against what the stack
  * configures, the KV v2 capabilities of the store's policies (sys/capabilities
- * with a short-lived token holding exactly the role's policies), and the OIDC
+ * with a short-lived token holding exactly the role's policies), the OIDC
  * role's redirect URIs and groups claim against the stack's client, and the
- * canary key against the value the stack writes.
+ * canary key against the value the stack writes. The OIDC provider itself is
+ * asked without admin rights (./oidc-provider.ts): its discovery document, the
+ * role's redirect URIs against its client, its groups scope and claim.
  */
 import * as crypto from "node:crypto";
 import { parseArgs } from "node:util";
 import { ConfigSource, loadConfig, PlatformConfig } from "../components/config";
-import { oidcRedirectUris } from "../components/lib/oidc";
+import { oidcRedirectUris, oidcRoleInputs } from "../components/lib/oidc";
 import { CANARY, canaryValue, sharedStoreMounts, tenantRoleName } from "../components/lib/secret-store-manifests";
 import { apiErrors, ApiResponse, NoAnswerError, vaultApi, VaultEndpoint } from "../components/lib/vault-api";
+import { fault, Finding, listed, ok, strings, UNTRUSTED } from "./doctor-finding";
+import { GROUPS_SCOPE, oidcProviderFindings } from "./oidc-provider";
 import { readStackFile, StackFile } from "./stack-file";
 
-export type Severity = "ok" | "fault";
-export interface Finding {
-    readonly severity: Severity;
-    /** What was checked, e.g. `vault sealed`, `kubernetes auth binding`. */
-    readonly check: string;
-    readonly message: string;
-}
+export type { Finding, Severity } from "./doctor-finding";
 
 /** The keys the doctor reads. */
 export type DoctorSlice = Pick<
@@ -36,31 +34,11 @@ export type DoctorSlice = Pick<
     "cluster" | "kubernetesAuth" | "externalSecrets" | "kv" | "oidc" | "exposure" | "trust" | "vault"
 >;
 
-/** TLS verification codes Node reports when a certificate does not chain to the trusted CAs. */
-const UNTRUSTED = new Set([
-    "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-    "SELF_SIGNED_CERT_IN_CHAIN",
-    "DEPTH_ZERO_SELF_SIGNED_CERT",
-    "UNABLE_TO_GET_ISSUER_CERT",
-    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-    "CERT_UNTRUSTED",
-]);
-
 /** The probe key under each readable path: a path nothing writes, asked about, never read. */
 const PROBE = "doctor-probe";
 
-const ok = (check: string, message: string): Finding => ({ severity: "ok", check, message });
-const fault = (check: string, message: string): Finding => ({ severity: "fault", check, message });
-
 function data(res: ApiResponse): Record<string, unknown> {
     return (res.body?.data as Record<string, unknown> | undefined) ?? {};
-}
-/** A list for a message: its items, or "none". */
-function listed(items: readonly string[]): string {
-    return items.length === 0 ? "none" : items.join(", ");
-}
-function strings(v: unknown): string[] {
-    return Array.isArray(v) ? v.map(String) : typeof v === "string" && v !== "" ? v.split(",") : [];
 }
 
 /** The endpoint the stack's clients use: vault.address, trusting trust.caBundle only. */
@@ -309,8 +287,14 @@ async function oidcFindings(config: DoctorSlice, api: Api): Promise<Finding[]> {
     const o = config.oidc;
     const res = await api("GET", `auth/${o.path}/role/${o.defaultRole}`);
     if (res.status !== 200) {
+        // The provider is still asked, with the stack's redirect URIs and scopes.
+        const inputs = oidcRoleInputs(config);
         return [
             fault("oidc role", `no role ${o.defaultRole} at auth/${o.path} (HTTP ${res.status}): OIDC login fails`),
+            ...(await oidcProviderFindings(config, {
+                redirectUris: inputs.allowedRedirectUris,
+                scopes: ["openid", ...inputs.oidcScopes],
+            })),
         ];
     }
     const r = data(res);
@@ -321,7 +305,7 @@ async function oidcFindings(config: DoctorSlice, api: Api): Promise<Finding[]> {
         findings.push(
             fault(
                 "oidc redirect uris",
-                `role ${o.defaultRole} at auth/${o.path} allows ${listed(have)}, but the stack's client (${o.clientId}) registers ${want.join(", ")}: the provider refuses the login with "redirect_uri mismatch"`,
+                `role ${o.defaultRole} at auth/${o.path} allows ${listed(have)}, but the stack's client (${o.clientId}) registers ${want.join(", ")}: run pulumi up (the oidc provider lines say what the provider accepts)`,
             ),
         );
     } else findings.push(ok("oidc redirect uris", `role ${o.defaultRole} allows exactly the client's redirect URIs`));
@@ -334,7 +318,7 @@ async function oidcFindings(config: DoctorSlice, api: Api): Promise<Finding[]> {
                 `role ${o.defaultRole} at auth/${o.path} reads groups from claim "${claim}", the stack from "${o.groupsClaim}": logins succeed with no group policies`,
             ),
         );
-    } else if (!scopes.includes("groups")) {
+    } else if (!scopes.includes(GROUPS_SCOPE)) {
         findings.push(
             fault(
                 "oidc groups claim",
@@ -345,6 +329,8 @@ async function oidcFindings(config: DoctorSlice, api: Api): Promise<Finding[]> {
         findings.push(
             ok("oidc groups claim", `role ${o.defaultRole} requests the groups scope and reads claim ${claim}`),
         );
+    // Vault always requests openid, then the role's scopes.
+    findings.push(...(await oidcProviderFindings(config, { redirectUris: have, scopes: ["openid", ...scopes] })));
     return findings;
 }
 
@@ -355,8 +341,9 @@ export function formatFinding(f: Finding): string {
 
 export const DOCTOR_USAGE = `usage: npm run doctor -- --stack <name> [--address <url>]
 
-Asks the stack's Vault about the usual causes of 403s and silent ExternalSecrets
-and prints one line per finding; exits 1 when any is a FAULT.
+Asks the stack's Vault (and its OIDC provider, as a browser would) about the
+usual causes of 403s, silent ExternalSecrets and failed logins, and prints one
+line per finding; exits 1 when any is a FAULT.
   --stack    the stack whose Pulumi.<name>.yaml describes the platform
   --address  reach Vault here instead of vault.address (e.g. a kubectl port-forward)
 The Vault token comes from VAULT_TOKEN (it needs to read the auth mounts and

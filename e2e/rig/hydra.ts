@@ -81,7 +81,15 @@ export async function startHydra(
     ca: RigCa,
     bin: string,
     log = console.log,
-    opts: { publicIp?: string; publicPort?: number } = {},
+    opts: {
+        publicIp?: string;
+        publicPort?: number;
+        /**
+         * Scopes and claims discovery lists beyond hydra's own (scopes_supported: offline_access, offline,
+         * openid; claims_supported: sub), as Authelia lists groups (what `npm run doctor` checks); unset: none.
+         */
+        discovery?: { scopes: readonly string[]; claims: readonly string[] };
+    } = {},
 ): Promise<RigHydra> {
     const dir = rig.subdir("hydra");
     const [publicPort, adminPort] = [opts.publicPort ?? (await freePort()), await freePort()];
@@ -106,6 +114,16 @@ export async function startHydra(
             },
             urls: { self: { issuer }, login: loginUrl, consent: consentUrl },
             secrets: { system: [crypto.randomBytes(32).toString("hex")] },
+            ...(opts.discovery === undefined
+                ? {}
+                : {
+                      webfinger: {
+                          oidc_discovery: {
+                              supported_scope: [...opts.discovery.scopes],
+                              supported_claims: [...opts.discovery.claims],
+                          },
+                      },
+                  }),
             log: { level: "info", leak_sensitive_values: false },
         }),
         { mode: 0o600 },

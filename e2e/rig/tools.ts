@@ -6,7 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { toolCacheDir, VAULT_VERSION } from "../../test/support/tools";
+import { HYDRA_VERSION, toolCacheDir, VAULT_VERSION } from "../../test/support/tools";
 import { isExecutable, onPath } from "../../test/support/tools";
 import { referenceDir as cachedReferenceDir, ReferenceName } from "../../test/support/reference";
 
@@ -14,7 +14,7 @@ export const VERSIONS = {
     pulumi: "v3.274.1",
     kubernetesProvider: "4.25.0",
     kubernetes: "v1.37.2",
-    hydra: "v2.3.0",
+    hydra: HYDRA_VERSION,
     /** ESO's CRDs (reference data; the controller itself is not built here: docs/e2e.md). */
     eso: "2.9.0",
     vault: VAULT_VERSION,

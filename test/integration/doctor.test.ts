@@ -1,9 +1,13 @@
 /**
  * `npm run doctor` against a real Vault configured as the program configures
  * it (KV mounts, the rendered reader policy, Kubernetes auth and its role, the
- * OIDC role): the healthy setup exits 0; each seeded misconfiguration is named
- * in one FAULT line and exits 1; the fault is then undone, so each case is
- * checked alone. The CA case runs a second Vault serving TLS from a test CA.
+ * OIDC mount and role) and a real OIDC provider (hydra, the e2e's, playing
+ * Authelia: its client registered as the stack's autheliaOidcClient output,
+ * its discovery listing the groups scope and claim as Authelia's does): the
+ * healthy setup exits 0; each seeded misconfiguration is named in its FAULT
+ * lines and exits 1; the fault is then undone, so each case is checked alone.
+ * The CA cases run a second Vault serving TLS from a test CA, and the stack
+ * trusting another CA than the provider's.
  */
 import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
@@ -11,7 +15,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { oidcRedirectUris } from "../../components/lib/oidc";
+import { RigHydra, startHydra } from "../../e2e/rig/hydra";
+import { RigCa } from "../../e2e/rig/pki";
+import { Rig } from "../../e2e/rig/processes";
+import { autheliaClient, oidcRedirectUris } from "../../components/lib/oidc";
 import { canaryValue } from "../../components/lib/secret-store-manifests";
 import { renderPolicies } from "../../components/lib/policies";
 import { doctorMain } from "../../ops/doctor";
@@ -23,6 +30,21 @@ import { initAndUnseal, startVault, unseal, VaultInit, vaultRequest, VaultServer
 
 const K8S = "kubernetes-amiya.akn";
 const READER = "external-secrets-reader-amiya.akn";
+
+/** What Authelia's discovery lists beyond hydra's own: its groups scope and claim. */
+const AUTHELIA_DISCOVERY = {
+    scopes: ["profile", "email", "groups"],
+    claims: ["preferred_username", "email", "groups"],
+};
+/** hydra's own words (fosite's), which the doctor quotes. */
+const HYDRA = {
+    redirectMismatch:
+        "invalid_request: The request is missing a required parameter, includes an invalid parameter value, includes a parameter more than once, or is otherwise malformed. The 'redirect_uri' parameter does not match any of the OAuth 2.0 Client's pre-registered redirect urls.",
+    unknownClient:
+        "invalid_client: Client authentication failed (e.g., unknown client, no client authentication included, or unsupported authentication method). The requested OAuth 2.0 Client does not exist.",
+    groupsScope:
+        "invalid_scope: The requested scope is invalid, unknown, or malformed. The OAuth 2.0 Client is not allowed to request scope 'groups'.",
+};
 
 /** A project root holding Pulumi.doctor.yaml for a stack's values (secrets as `secure` placeholders). */
 function stackRoot(values: Record<string, unknown>, secrets: Record<string, unknown>): string {
@@ -62,31 +84,75 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
     };
     // Outside a pod there is no mounted CA: the API server's CA is given, as kubernetesAuth.caCert would.
     let apiCa: TestCa;
+    // The OIDC provider: hydra over TLS from its own CA, which the stack trusts (trust.caBundle).
+    let rig: Rig;
+    let oidcCa: RigCa;
+    let hydra: RigHydra;
+    const clientSecret = crypto.randomBytes(24).toString("hex");
+    /** The stack's client as hydra registers it (components/lib/oidc.ts autheliaClient). */
+    const hydraClient = (change: Record<string, unknown> = {}) => {
+        const c = autheliaClient(config);
+        return {
+            client_id: c.client_id,
+            client_secret: clientSecret,
+            redirect_uris: c.redirect_uris,
+            scope: c.scopes.join(" "),
+            grant_types: c.grant_types,
+            response_types: c.response_types,
+            token_endpoint_auth_method: c.token_endpoint_auth_method,
+            ...change,
+        };
+    };
+    const hydraAdmin = async (h: RigHydra, method: string, p: string, body?: unknown) => {
+        const res = await h.adminRequest(method, p, body);
+        assert.ok(res.status < 300, `hydra ${method} ${p}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    };
+    /** The stack file's values with the provider's issuer and CA (and any change). */
+    const stackValues = (issuer: string, trust: Record<string, unknown>, oidc: Record<string, unknown> = {}) => ({
+        ...stack.values,
+        oidc: { ...stack.values.oidc, issuer, ...oidc },
+        trust,
+    });
     const k8sConfig = () => ({ kubernetes_host: "https://kubernetes.default.svc", kubernetes_ca_cert: apiCa.caPem });
+    const oidcConfig = (change: Record<string, unknown> = {}) => ({
+        oidc_discovery_url: hydra.issuer,
+        oidc_discovery_ca_pem: oidcCa.pem(),
+        oidc_client_id: config.oidc.clientId,
+        oidc_client_secret: clientSecret,
+        default_role: "default",
+        ...change,
+    });
     const readerText = () => renderPolicies(config).find((p) => p.name === READER)!.text;
 
-    async function doctor(): Promise<{ code: number; lines: string[] }> {
+    async function doctor(dir = root): Promise<{ code: number; lines: string[] }> {
         const lines: string[] = [];
         const code = await doctorMain(
             ["--stack", "doctor", "--address", vault.address],
             { VAULT_TOKEN: init.rootToken },
             (l) => lines.push(l),
-            root,
+            dir,
         );
         return { code, lines };
     }
-    async function expectFault(line: string) {
-        const { code, lines } = await doctor();
+    /** The doctor exits 1 with exactly these FAULT lines (one, or several). */
+    async function expectFault(expected: string | string[], dir = root) {
+        const want = typeof expected === "string" ? [expected] : expected;
+        const { code, lines } = await doctor(dir);
         assert.equal(code, 1, lines.join("\n"));
         const faults = lines.filter((l) => l.startsWith("FAULT"));
-        assert.deepEqual(faults, [line], lines.join("\n"));
-        assert.equal(lines.at(-1), "doctor: 1 fault");
+        assert.deepEqual(faults, want, lines.join("\n"));
+        assert.equal(lines.at(-1), `doctor: ${want.length} fault${want.length === 1 ? "" : "s"}`);
     }
 
     before(async function () {
-        this.timeout(60_000);
+        this.timeout(90_000);
         requireTool(this, "vault");
-        root = stackRoot(stack.values, stack.secrets);
+        const hydraBin = requireTool(this, "hydra");
+        rig = new Rig();
+        oidcCa = await RigCa.create(rig.subdir("oidc-ca"), "the OIDC provider's CA");
+        hydra = await startHydra(rig, oidcCa, hydraBin, () => undefined, { discovery: AUTHELIA_DISCOVERY });
+        await hydraAdmin(hydra, "POST", "/admin/clients", hydraClient());
+        root = stackRoot(stackValues(hydra.issuer, { caBundle: oidcCa.pem() }), stack.secrets);
         apiCa = makeTestCa("the API server's CA");
         vault = await startVault();
         init = await initAndUnseal(vault.address);
@@ -98,11 +164,14 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
         await put(`auth/${K8S}/role/external-secrets`, healthyRole);
         await put("amiya.akn/data/canary/platform/check", { data: { value: canaryValue("amiya.akn") } });
         await put("sys/auth/oidc", { type: "oidc" });
+        // Vault itself fetches hydra's discovery here (with the CA the stack trusts): it accepts this provider.
+        await put("auth/oidc/config", oidcConfig());
         await put("auth/oidc/role/default", oidcRole);
     });
 
     after(async () => {
         await vault?.stop();
+        await rig?.cleanup();
         apiCa?.cleanup();
         if (root !== undefined) fs.rmSync(root, { recursive: true, force: true });
     });
@@ -123,10 +192,24 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
                 "ok    canary",
                 "ok    oidc redirect uris",
                 "ok    oidc groups claim",
+                "ok    oidc discovery",
+                "ok    oidc provider redirect uri",
+                "ok    oidc provider redirect uri",
+                "ok    oidc provider scopes",
+                "ok    oidc provider groups claim",
                 "doctor",
             ],
         );
         assert.equal(lines.at(-1), "doctor: no fault found");
+        // What the provider said, exactly: each of the role's redirect URIs goes on to hydra's login.
+        const endpoint = `${hydra.issuer}oauth2/auth`;
+        assert.deepEqual(lines.slice(-6, -1), [
+            `ok    oidc discovery: ${hydra.issuer}.well-known/openid-configuration is trusted and names issuer ${hydra.issuer}; authorization endpoint ${endpoint}`,
+            `ok    oidc provider redirect uri: ${endpoint} accepts redirect URI http://localhost:8250/oidc/callback for client vault (on to ${hydra.loginUrl})`,
+            `ok    oidc provider redirect uri: ${endpoint} accepts redirect URI https://vault.amiya.akn/ui/vault/auth/oidc/oidc/callback for client vault (on to ${hydra.loginUrl})`,
+            "ok    oidc provider scopes: the provider supports scope groups, and client vault may request openid profile email groups",
+            "ok    oidc provider groups claim: the provider lists claim groups in claims_supported",
+        ]);
     });
 
     it("1. a Kubernetes auth issuer the stack does not set", async () => {
@@ -214,15 +297,16 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
         }
     });
 
-    it("6. OIDC redirect URIs that differ from the client's", async () => {
+    it("6. OIDC role redirect URIs that differ from the stack's client, and that the provider refuses", async () => {
         await put("auth/oidc/role/default", {
             ...oidcRole,
             allowed_redirect_uris: ["https://vault.example/ui/vault/auth/oidc/oidc/callback"],
         });
         try {
-            await expectFault(
-                `FAULT oidc redirect uris: role default at auth/oidc allows https://vault.example/ui/vault/auth/oidc/oidc/callback, but the stack's client (vault) registers ${[...oidcRedirectUris(config)].sort().join(", ")}: the provider refuses the login with "redirect_uri mismatch"`,
-            );
+            await expectFault([
+                `FAULT oidc redirect uris: role default at auth/oidc allows https://vault.example/ui/vault/auth/oidc/oidc/callback, but the stack's client (vault) registers ${[...oidcRedirectUris(config)].sort().join(", ")}: run pulumi up (the oidc provider lines say what the provider accepts)`,
+                `FAULT oidc provider redirect uri: the provider refuses redirect URI https://vault.example/ui/vault/auth/oidc/oidc/callback for client vault (${HYDRA.redirectMismatch}): add it to the client's redirect_uris at the provider (the stack output autheliaOidcClient lists them), or remove it from role default`,
+            ]);
         } finally {
             await put("auth/oidc/role/default", oidcRole);
         }
@@ -323,6 +407,159 @@ describe("integration: npm run doctor names each seeded fault on a real Vault", 
             const good = await run(tlsRoot);
             assert.equal(good.lines[0], `ok    ca trust: Vault's certificate at ${tlsVault.address} is trusted`);
             assert.match(good.lines[1], /^FAULT vault sealed: /);
+        });
+    });
+    describe("the OIDC provider, asked with no admin rights (hydra)", function () {
+        // Each case runs the doctor two to four times (about 0.3 s each when idle).
+        this.timeout(60_000);
+        const cli = "http://localhost:8250/oidc/callback";
+        const web = "https://vault.amiya.akn/ui/vault/auth/oidc/oidc/callback";
+        const endpoint = () => `${hydra.issuer}oauth2/auth`;
+        const discovery = () => `${hydra.issuer}.well-known/openid-configuration`;
+        const dirs: string[] = [];
+        /** A stack file with other provider settings (removed after the suite). */
+        const variant = (issuer: string, trust: Record<string, unknown>, oidc: Record<string, unknown> = {}) => {
+            const dir = stackRoot(stackValues(issuer, trust, oidc), stack.secrets);
+            dirs.push(dir);
+            return dir;
+        };
+        after(() => {
+            for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+        });
+
+        it("11. the provider's client lacks one of the role's redirect URIs: named with what to change", async () => {
+            await hydraAdmin(hydra, "PUT", "/admin/clients/vault", hydraClient({ redirect_uris: [web] }));
+            try {
+                await expectFault(
+                    `FAULT oidc provider redirect uri: the provider refuses redirect URI ${cli} for client vault (${HYDRA.redirectMismatch}): add it to the client's redirect_uris at the provider (the stack output autheliaOidcClient lists them), or remove it from role default`,
+                );
+                // The other URI is still accepted, on the same run's line.
+                const { lines } = await doctor();
+                assert.ok(
+                    lines.includes(
+                        `ok    oidc provider redirect uri: ${endpoint()} accepts redirect URI ${web} for client vault (on to ${hydra.loginUrl})`,
+                    ),
+                    lines.join("\n"),
+                );
+            } finally {
+                await hydraAdmin(hydra, "PUT", "/admin/clients/vault", hydraClient());
+            }
+            assert.equal((await doctor()).code, 0, "the client's redirect URIs restored: healthy");
+        });
+
+        it("12. the stack's client not registered at the provider: one line, not one per URI", async () => {
+            await hydraAdmin(hydra, "DELETE", "/admin/clients/vault");
+            try {
+                await expectFault(
+                    `FAULT oidc provider client: the provider has no client vault (oidc.clientId) (${HYDRA.unknownClient}): register the stack's autheliaOidcClient output with it`,
+                );
+            } finally {
+                await hydraAdmin(hydra, "POST", "/admin/clients", hydraClient());
+            }
+            assert.equal((await doctor()).code, 0, "registered again: healthy");
+        });
+
+        it("13. the client may not request the groups scope, so the ID token has no groups claim", async () => {
+            await hydraAdmin(hydra, "PUT", "/admin/clients/vault", hydraClient({ scope: "openid profile email" }));
+            try {
+                await expectFault(
+                    `FAULT oidc provider scopes: client vault may not request the scopes Vault asks for (openid profile email groups) at the provider (${HYDRA.groupsScope}): allow them in the client's scopes (the stack output autheliaOidcClient lists them)`,
+                );
+            } finally {
+                await hydraAdmin(hydra, "PUT", "/admin/clients/vault", hydraClient());
+            }
+            assert.equal((await doctor()).code, 0, "the client's scopes restored: healthy");
+        });
+
+        describe("14. a provider whose discovery lists no groups scope and no groups claim", function () {
+            // A rig of its own: a second hydra in the first's rig would rewrite the config file the first watches.
+            let plainRig: Rig;
+            let plainCa: RigCa;
+            let plain: RigHydra;
+            before(async function () {
+                this.timeout(60_000);
+                plainRig = new Rig();
+                plainCa = await RigCa.create(plainRig.subdir("ca"), "the second provider's CA");
+                // hydra's own discovery: scopes_supported offline_access, offline, openid; claims_supported sub.
+                plain = await startHydra(plainRig, plainCa, requireTool(this, "hydra"), () => undefined);
+                await hydraAdmin(plain, "POST", "/admin/clients", hydraClient());
+            });
+            after(async () => {
+                await plainRig?.cleanup();
+            });
+
+            it("both named; the provider that lists them (the healthy run's) is the positive control", async () => {
+                await expectFault(
+                    [
+                        "FAULT oidc provider scopes: the provider's scopes_supported (offline_access, offline, openid) lacks groups: its ID tokens carry no groups claim, so logins get no group policies; enable the groups scope at the provider",
+                        "FAULT oidc provider groups claim: the provider's claims_supported (sub) lacks groups (oidc.groupsClaim): its ID tokens carry no groups claim, so logins get no group policies; set oidc.groupsClaim to the claim it sends, or make it send groups",
+                    ],
+                    variant(plain.issuer, { caBundle: plainCa.pem() }),
+                );
+                const healthy = await doctor();
+                assert.equal(healthy.code, 0, healthy.lines.join("\n"));
+                assert.ok(
+                    healthy.lines.some((l) =>
+                        l.startsWith("ok    oidc provider scopes: the provider supports scope groups"),
+                    ),
+                );
+            });
+        });
+
+        it("15. the provider's certificate from a CA the stack does not trust: URL and key named; the right CA: ok", async () => {
+            const other = await RigCa.create(rig.subdir("other-ca"), "a CA that signs nothing here");
+            const untrusted = (trusted: string, key: string) =>
+                `FAULT oidc discovery: the OIDC provider's certificate at ${discovery()} does not chain to ${trusted} (UNABLE_TO_VERIFY_LEAF_SIGNATURE): Vault cannot fetch the discovery document, so pulumi up and every OIDC login fail; set ${key} to the CA that signs it`;
+            const bothKeys = "trust.caBundle (or oidc.discoveryCaPem, for the issuer alone)";
+            await expectFault(untrusted("trust.caBundle", bothKeys), variant(hydra.issuer, { caBundle: other.pem() }));
+            // oidc.discoveryCaPem overrides trust.caBundle for the issuer (as Vault's oidc_discovery_ca_pem).
+            await expectFault(
+                untrusted("oidc.discoveryCaPem", "oidc.discoveryCaPem"),
+                variant(hydra.issuer, { caBundle: oidcCa.pem() }, { discoveryCaPem: other.pem() }),
+            );
+            // Real Vault agrees: it refuses the provider with that CA, and accepts it with the right one.
+            const refused = await vaultRequest(vault.address, init.rootToken, "POST", "auth/oidc/config", {
+                ...oidcConfig({ oidc_discovery_ca_pem: other.pem() }),
+            });
+            assert.deepEqual([refused.status, refused.body?.errors], [400, ["error checking oidc discovery URL"]]);
+            assert.ok(
+                vault
+                    .logTail(5)
+                    .includes(
+                        `Get \\"${discovery()}\\": tls: failed to verify certificate: x509: certificate signed by unknown authority`,
+                    ),
+                vault.logTail(5),
+            );
+            await put("auth/oidc/config", oidcConfig());
+            // Positive controls: the right CA in oidc.discoveryCaPem (trust.caBundle wrong), and in trust.caBundle.
+            for (const dir of [
+                variant(hydra.issuer, { caBundle: other.pem() }, { discoveryCaPem: oidcCa.pem() }),
+                root,
+            ]) {
+                const { code, lines } = await doctor(dir);
+                assert.equal(code, 0, lines.join("\n"));
+            }
+        });
+
+        it("16. oidc.issuer not the provider's exact issuer (a trailing slash): named; Vault refuses it too", async () => {
+            const bare = hydra.issuer.replace(/\/$/, "");
+            await expectFault(
+                `FAULT oidc discovery: ${discovery()} names issuer ${hydra.issuer}, but oidc.issuer is ${bare}: Vault refuses the provider ("issuer did not match"); set oidc.issuer to ${hydra.issuer}`,
+                variant(bare, { caBundle: oidcCa.pem() }),
+            );
+            const refused = await vaultRequest(vault.address, init.rootToken, "POST", "auth/oidc/config", {
+                ...oidcConfig({ oidc_discovery_url: bare }),
+            });
+            assert.deepEqual([refused.status, refused.body?.errors], [400, ["error checking oidc discovery URL"]]);
+            assert.ok(
+                vault
+                    .logTail(5)
+                    .includes(
+                        `oidc: issuer did not match the issuer returned by provider, expected \\"${bare}\\" got \\"${hydra.issuer}\\"`,
+                    ),
+                vault.logTail(5),
+            );
+            await put("auth/oidc/config", oidcConfig());
         });
     });
 });

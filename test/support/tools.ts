@@ -1,6 +1,6 @@
 /**
  * Locates the real binaries the integration tests run (Vault server, sops,
- * age, actionlint, the gofakes3 S3 server, promtool) and decides what a spec does when one is missing: skip with
+ * age, actionlint, the gofakes3 S3 server, promtool, the hydra OIDC provider) and decides what a spec does when one is missing: skip with
  * a hint locally, fail under CI=true (CI installs them with `npm run tools`,
  * so a missing tool there is a broken pipeline, not an optional test).
  *
@@ -15,11 +15,14 @@ import * as path from "path";
 /** The Vault version scripts/build-vault.sh builds by default; keep the two in step. */
 export const VAULT_VERSION = process.env.VAULT_VERSION ?? "v1.21.4";
 
+/** The hydra version scripts/build-e2e-tools.sh builds (the e2e's VERSIONS.hydra); keep the two in step. */
+export const HYDRA_VERSION = "v2.3.0";
+
 /** The Prometheus version whose promtool scripts/install-tools.sh unpacks from Debian's package; keep the two in step. */
 export const PROMETHEUS_VERSION = "2.42.0";
 
 export type ToolName =
-    "vault" | "sops" | "age" | "age-keygen" | "actionlint" | "gofakes3" | "helm" | "busybox" | "promtool";
+    "vault" | "sops" | "age" | "age-keygen" | "actionlint" | "gofakes3" | "helm" | "busybox" | "promtool" | "hydra";
 
 /** Env variable that overrides each tool's location. */
 export const TOOL_ENV: Readonly<Record<ToolName, string>> = {
@@ -32,6 +35,7 @@ export const TOOL_ENV: Readonly<Record<ToolName, string>> = {
     helm: "HELM_BIN",
     busybox: "BUSYBOX_BIN",
     promtool: "PROMTOOL_BIN",
+    hydra: "HYDRA_BIN",
 };
 
 /** The per-user tool cache (same rule as the scripts: never inside the repository). */
@@ -55,6 +59,8 @@ function cachePath(name: ToolName): string | undefined {
             return path.join(toolCacheDir(), "bin", name);
         case "promtool":
             return path.join(toolCacheDir(), `prometheus-${PROMETHEUS_VERSION}`, "bin", "promtool");
+        case "hydra":
+            return path.join(toolCacheDir(), `hydra-${HYDRA_VERSION}`, "bin", "hydra");
         default:
             return undefined;
     }
@@ -107,7 +113,9 @@ export function toolsRequired(): boolean {
 export function missingToolMessage(name: ToolName): string {
     return (
         `${name} not found (looked at $${TOOL_ENV[name]}, ${cachePath(name) ?? "the OS package"}, PATH): ` +
-        "run `npm run tools` to install the real tools the integration tests use"
+        (name === "hydra"
+            ? "run `bash scripts/build-e2e-tools.sh` to build it (the e2e's OIDC provider)"
+            : "run `npm run tools` to install the real tools the integration tests use")
     );
 }
 
