@@ -83,6 +83,8 @@ build_kubernetes_cmds() {
         CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$dir/bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd" >&2
         mv "$dir/bin/$cmd.tmp" "$dir/bin/$cmd"
     done
+    # Out of the throw-away module before it goes: the next builder's go command needs a working directory.
+    cd "$dir"
     rm -rf "$dir/src"
 }
 
