@@ -330,7 +330,8 @@ async function oidcFindings(config: DoctorSlice, api: Api): Promise<Finding[]> {
             ok("oidc groups claim", `role ${o.defaultRole} requests the groups scope and reads claim ${claim}`),
         );
     // Vault always requests openid, then the role's scopes.
-    findings.push(...(await oidcProviderFindings(config, { redirectUris: have, scopes: ["openid", ...scopes] })));
+    const requested = ["openid", ...scopes.filter((s) => s !== "openid")];
+    findings.push(...(await oidcProviderFindings(config, { redirectUris: have, scopes: requested })));
     return findings;
 }
 
