@@ -271,27 +271,22 @@ async function main(argv: readonly string[]): Promise<number> {
                 `  issuer ${hydra.issuer} for pods and the rig; the same provider on ${unlisted.host}:${unlisted.port}, a port no stack lists`,
             );
         });
+        // The rig the scenarios run on: the control plane, the node, and the outside services relayed to its pods.
+        const podRig = () => ({
+            cluster,
+            repo,
+            ca,
+            hydra,
+            node,
+            s3: { server: s3, at: s3At },
+            oidcAt,
+            unlisted,
+            vaultImage: image,
+        });
         await lifecycleStep(
             "the platform's lifecycle on the node: up, vault-0 and its pod spec, consumers in and out of the cluster, OIDC logins, NetworkPolicy both ways, restart, up again, refresh, day-2, destroy",
             async () => {
-                const f = await platformLifecycle(
-                    rig,
-                    engine,
-                    project,
-                    stackFile,
-                    {
-                        cluster,
-                        repo,
-                        ca,
-                        hydra,
-                        node,
-                        s3: { server: s3, at: s3At },
-                        oidcAt,
-                        unlisted,
-                        vaultImage: image,
-                    },
-                    log,
-                );
+                const f = await platformLifecycle(rig, engine, project, stackFile, podRig(), log);
                 figures.push(f.firstUp, f.secondUp, f.preview);
                 timings.push(...f.timings);
             },
@@ -300,19 +295,8 @@ async function main(argv: readonly string[]): Promise<number> {
             await step(
                 "the day-2 drills on the node: wiped storage refused and put back (5), cluster loss recovered (4)",
                 async () => {
-                    const podRig = {
-                        cluster,
-                        repo,
-                        ca,
-                        hydra,
-                        node,
-                        s3: { server: s3, at: s3At },
-                        oidcAt,
-                        unlisted,
-                        vaultImage: image,
-                    };
                     const make = { bins: kubeBins, crdFiles: esoCrdFiles(esoCrdDir), vaultImage: builtImage };
-                    const f = await dayTwoDrills(rig, engine, project, stackFile, podRig, make, log);
+                    const f = await dayTwoDrills(rig, engine, project, stackFile, podRig(), make, log);
                     // Drill 4 replaced the cluster: the node to tear down is the new one.
                     node = f.rig.node;
                     timings.push(...f.timings);
