@@ -6,8 +6,10 @@
  * chart's Vault from an image built here, against the rig's S3 server and
  * OIDC provider relayed into the node.
  *
- *   npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in]
+ *   npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in] [--scenario lifecycle|drills]
  *
+ * --scenario drills (`npm run e2e:drills`): the day-2 drills of e2e/drills/
+ * on the node instead of the preview and the lifecycle.
  * --vault-plugin: the official vault plugin (`pulumi plugin install`) or the
  * stand-in of e2e/vault-stand-in/ (rig/vault-plugin.ts; default auto: the
  * official one where it can be had, else the stand-in, said on every line).
@@ -38,6 +40,8 @@ import { missingNodeTools, nodeTools } from "./node/tools";
 import { vaultImage } from "./node/vault-image";
 import { copyProject } from "./rig/project";
 import { platformLifecycle, previewPlatform } from "./scenario";
+import { dayTwoDrills } from "./drills/scenario";
+import { BuiltImage } from "./node/images";
 import {
     proveEngine,
     proveHelmRepo,
@@ -50,7 +54,9 @@ import {
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 const DEFAULT_STACK_FILE = path.join(REPO_ROOT, "Pulumi.amiya.yaml");
-const USAGE = "usage: npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in]";
+const USAGE =
+    "usage: npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in] [--scenario lifecycle|drills]";
+const SCENARIOS = ["lifecycle", "drills"] as const;
 
 /** The tools the steps below run. */
 const NEEDED: readonly E2eTool[] = [
@@ -79,6 +85,7 @@ async function main(argv: readonly string[]): Promise<number> {
     let allowMissing = false;
     let stackFile = DEFAULT_STACK_FILE;
     let vaultPluginChoice: VaultPluginChoice = "auto";
+    let scenario: (typeof SCENARIOS)[number] = "lifecycle";
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === "--allow-missing") allowMissing = true;
@@ -91,6 +98,13 @@ async function main(argv: readonly string[]): Promise<number> {
                 return 2;
             }
             vaultPluginChoice = value as VaultPluginChoice;
+        } else if ((a === "--scenario" && i + 1 < argv.length) || a.startsWith("--scenario=")) {
+            const value = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
+            if (!(SCENARIOS as readonly string[]).includes(value)) {
+                console.error(`e2e: --scenario takes ${SCENARIOS.join(", ")}, not ${value} (${USAGE})`);
+                return 2;
+            }
+            scenario = value as (typeof SCENARIOS)[number];
         } else {
             console.error(`e2e: unknown or incomplete argument ${a} (${USAGE})`);
             return 2;
@@ -146,18 +160,13 @@ async function main(argv: readonly string[]): Promise<number> {
         await step("PKI", () => provePki(ca, rig, log));
 
         let cluster!: Awaited<ReturnType<typeof startCluster>>;
+        const kubeBins = {
+            etcd: toolPath("etcd"),
+            kubeApiserver: toolPath("kube-apiserver"),
+            kubeControllerManager: toolPath("kube-controller-manager"),
+        };
         await step(`Kubernetes ${VERSIONS.kubernetes} control plane`, async () => {
-            cluster = await startCluster(
-                rig,
-                ca,
-                {
-                    etcd: toolPath("etcd"),
-                    kubeApiserver: toolPath("kube-apiserver"),
-                    kubeControllerManager: toolPath("kube-controller-manager"),
-                },
-                log,
-                nodeClusterOptions(),
-            );
+            cluster = await startCluster(rig, ca, kubeBins, log, nodeClusterOptions());
             log(`  kubeconfig ${cluster.kubeconfig}, context ${cluster.context}`);
         });
         await step("Kubernetes proofs", () => proveKube(cluster, esoCrdFiles(esoCrdDir), log));
@@ -194,13 +203,18 @@ async function main(argv: readonly string[]): Promise<number> {
             await proveEngine(rig, engine, project.dir, log);
             vaultPlugin = await installVaultPlugin(rig, engine, REPO_ROOT, vaultPluginChoice, log);
         });
-        await step("kubernetes plugin against the rig", () => proveKubernetesPlugin(rig, engine, cluster, repo, log));
-        await step(`${vaultPlugin.label} against the real Vault ${VERSIONS.vault} over TLS`, async () => {
+        // The drills prove recovery paths only: the plugins' proofs and the preview are the lifecycle's.
+        const lifecycleStep = (name: string, fn: () => Promise<void>) =>
+            scenario === "lifecycle" ? step(name, fn) : Promise.resolve();
+        await lifecycleStep("kubernetes plugin against the rig", () =>
+            proveKubernetesPlugin(rig, engine, cluster, repo, log),
+        );
+        await lifecycleStep(`${vaultPlugin.label} against the real Vault ${VERSIONS.vault} over TLS`, async () => {
             const server = await startVault(rig, ca, toolPath("vault"), log);
             await proveVaultPlugin(rig, engine, server, vaultPlugin.label, log);
             vaultServer = server;
         });
-        await step(
+        await lifecycleStep(
             `the platform's preview with the guard pack and broken variants (${path.basename(stackFile)} on the rig)`,
             async () => {
                 // A preview of a new stack registers VaultInit without calling Vault: the rig's one Vault serves.
@@ -217,6 +231,7 @@ async function main(argv: readonly string[]): Promise<number> {
         );
         let node!: Awaited<ReturnType<typeof startNode>>;
         let image = "";
+        let builtImage!: BuiltImage;
         await step(
             `single-node Kubernetes (kubelet ${VERSIONS.kubernetes}, containerd, kube-proxy, kube-router, CoreDNS)`,
             async () => {
@@ -225,6 +240,7 @@ async function main(argv: readonly string[]): Promise<number> {
                 const built = await vaultImage(nodeTools(), toolPath("vault"), rig.subdir("node/images"));
                 await node.loadImage(built);
                 image = built.ref;
+                builtImage = built;
                 log(
                     `  node Ready in ${node.figures.startMs} ms; Vault image ${image} built and imported in ${Date.now() - start} ms`,
                 );
@@ -255,31 +271,38 @@ async function main(argv: readonly string[]): Promise<number> {
                 `  issuer ${hydra.issuer} for pods and the rig; the same provider on ${unlisted.host}:${unlisted.port}, a port no stack lists`,
             );
         });
-        await step(
+        // The rig the scenarios run on: the control plane, the node, and the outside services relayed to its pods.
+        const podRig = () => ({
+            cluster,
+            repo,
+            ca,
+            hydra,
+            node,
+            s3: { server: s3, at: s3At },
+            oidcAt,
+            unlisted,
+            vaultImage: image,
+        });
+        await lifecycleStep(
             "the platform's lifecycle on the node: up, vault-0 and its pod spec, consumers in and out of the cluster, OIDC logins, NetworkPolicy both ways, restart, up again, refresh, day-2, destroy",
             async () => {
-                const f = await platformLifecycle(
-                    rig,
-                    engine,
-                    project,
-                    stackFile,
-                    {
-                        cluster,
-                        repo,
-                        ca,
-                        hydra,
-                        node,
-                        s3: { server: s3, at: s3At },
-                        oidcAt,
-                        unlisted,
-                        vaultImage: image,
-                    },
-                    log,
-                );
+                const f = await platformLifecycle(rig, engine, project, stackFile, podRig(), log);
                 figures.push(f.firstUp, f.secondUp, f.preview);
                 timings.push(...f.timings);
             },
         );
+        if (scenario === "drills") {
+            await step(
+                "the day-2 drills on the node: wiped storage refused and put back (5), cluster loss recovered (4)",
+                async () => {
+                    const make = { bins: kubeBins, crdFiles: esoCrdFiles(esoCrdDir), vaultImage: builtImage };
+                    const f = await dayTwoDrills(rig, engine, project, stackFile, podRig(), make, log);
+                    // Drill 4 replaced the cluster: the node to tear down is the new one.
+                    node = f.rig.node;
+                    timings.push(...f.timings);
+                },
+            );
+        }
         await step("the node's teardown", async () => {
             const peak = node.peakMemory();
             nodeMemory = `the node's peak memory: its daemons ${peak.daemonsMiB} MiB (each one's peak RSS, summed) and its pods ${peak.podsMiB} MiB (the kubepods cgroup's peak)`;
@@ -302,6 +325,12 @@ async function main(argv: readonly string[]): Promise<number> {
         throw err;
     } finally {
         await rig.cleanup();
+    }
+    if (scenario === "drills") {
+        log(
+            `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario drills, on the node: up, secrets written; drill 5: the bucket's prefix emptied, vault-0 uninitialized, pulumi up refused with the documented message, nothing initialized, the keys Secret and the state's shares unchanged, the objects put back and read again; drill 4: the cluster lost, a new one, the runbook's refresh and up, the same Vault unsealed with the same shares, every secret read in-cluster; the node torn down)`,
+        );
+        return 0;
     }
     log(
         `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario: preview with the guard pack and three broken variants refused; on the node: up with the product's awaits, vault-0 running the chart's pod spec, a consumer pod reading through a store, reads through the stores as ESO's Vault provider makes them, Kubernetes auth reviewed by Vault's pod, OIDC logins through hydra, NetworkPolicy both ways, vault-0 restarted and unsealed by the unsealer, up again, preview --expect-no-changes, refresh, day-2 change, destroy, the node torn down)`,

@@ -329,7 +329,7 @@ export function podStackConfig(stackFile: string, r: PodRig, vaultAddress: strin
 }
 
 /** A hostPath PersistentVolume of the rig's class for `claim`, its directory owned by Vault's uid:gid (fsGroup skips hostPath). */
-async function localVolume(
+export async function localVolume(
     rig: Rig,
     cluster: Cluster,
     claim: { namespace: string; name: string; size: string },
@@ -354,7 +354,7 @@ async function localVolume(
 }
 
 /** Connects the relay to the Service once the chart has made it (its cluster IP is known only then). */
-function connectWhenServed(
+export function connectWhenServed(
     cluster: Cluster,
     relay: RelayOutOfNode,
     service: { namespace: string; name: string; port: number },
@@ -379,7 +379,10 @@ function connectWhenServed(
 }
 
 /** What the engine reported for each resource of a preview, by operation. */
-function stepCollector(): { onEvent: (e: EngineEvent) => void; steps: { op: string; urn: string; type: string }[] } {
+export function stepCollector(): {
+    onEvent: (e: EngineEvent) => void;
+    steps: { op: string; urn: string; type: string }[];
+} {
     const steps: { op: string; urn: string; type: string }[] = [];
     return {
         steps,
@@ -390,8 +393,8 @@ function stepCollector(): { onEvent: (e: EngineEvent) => void; steps: { op: stri
     };
 }
 
-const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
-const noChange = (summary: Record<string, number | undefined>) =>
+export const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+export const noChange = (summary: Record<string, number | undefined>) =>
     Object.entries(summary).filter(([op, n]) => op !== "same" && (n ?? 0) > 0);
 
 /** The day-2 change's inputs: a policy file and a shared KV mount, both new. */

@@ -250,8 +250,9 @@ export function wipedStorageMessage(address: string): string {
     return (
         `Vault at ${address} reports that it is NOT initialized, but this stack initialized it: its storage was ` +
         "wiped or replaced (wrong bucket or prefix, deleted data). Bootstrap will not re-initialize on its own, " +
-        "because new keys would orphan the data and the stored keys. Fix the storage binding or restore the bucket " +
-        "from its object versions; to start over on purpose follow docs/bootstrap.md (starting over)."
+        "because new keys would orphan the data and the stored keys. Fix the storage binding, or put Vault's objects " +
+        "back under the prefix from the bucket's object versions or a copy (docs/disaster-recovery.md, wiped storage); " +
+        "to start over on purpose follow docs/bootstrap.md (starting over)."
     );
 }
 

@@ -100,8 +100,8 @@ export interface Node {
     exec(ref: PodRef, container: string, argv: readonly string[], timeoutMs?: number): Promise<RunResult>;
     /** A service of the host for pods, at the node's address (a new port unless given); TLS ended there with `tls`. */
     relayIn(name: string, upstream: Endpoint, opts?: { port?: number; tls?: KeyPair }): Promise<Endpoint>;
-    /** A Service inside the node on the host's loopback (TLS ended on the host with `tls`); connect() names its target. */
-    relayOut(name: string, opts?: { tls?: KeyPair }): Promise<RelayOutOfNode>;
+    /** A Service inside the node on the host's loopback (TLS ended on the host with `tls`, on `port` when given); connect() names its target. */
+    relayOut(name: string, opts?: { tls?: KeyPair; port?: number }): Promise<RelayOutOfNode>;
     /** The check that no route or link leads off the node's bridge (also run before CoreDNS starts). */
     checkIsolation(): Promise<string>;
     /** Peak memory so far: the node's daemons (each one's VmHWM, summed) and its pods (the kubepods cgroup's peak). */
@@ -320,7 +320,12 @@ export async function startNode(rig: Rig, ca: RigCa, cluster: Cluster, opts: Nod
             return r.at;
         },
         relayOut: async (relay, o = {}) => {
-            const r = await relayOutOfNode(rig, tools, ns, { name: relay, dir: rig.subdir("node/relay"), tls: o.tls });
+            const r = await relayOutOfNode(rig, tools, ns, {
+                name: relay,
+                dir: rig.subdir("node/relay"),
+                tls: o.tls,
+                port: o.port,
+            });
             parts.processes.push(...r.processes);
             return {
                 ...r,

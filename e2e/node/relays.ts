@@ -83,15 +83,18 @@ export interface RelayOutOfNode {
     connect(target: Endpoint): RigProcess;
 }
 
-/** A listener on the host's loopback now; the node's end once `connect` names the target. */
+/**
+ * A listener on the host's loopback now (on `port` when given: a new node behind the same address); the
+ * node's end once `connect` names the target.
+ */
 export async function relayOutOfNode(
     rig: Rig,
     tools: NodeTools,
     ns: NodeNamespaces,
-    opts: { name: string; dir: string; tls?: KeyPair },
+    opts: { name: string; dir: string; tls?: KeyPair; port?: number },
 ): Promise<RelayOutOfNode> {
     const socket = socketIn(opts.dir, opts.name);
-    const at = { host: "127.0.0.1", port: await freePort() };
+    const at = { host: "127.0.0.1", port: opts.port ?? (await freePort()) };
     const host = rig.start(`${opts.name}-relay-host`, tools.socat, [
         listenAddress(at, opts.tls),
         `UNIX-CONNECT:${socket}`,

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
@@ -531,9 +532,13 @@ describe("bootstrap builders", () => {
             wipedStorageMessage("https://vault.amiya.akn"),
             "Vault at https://vault.amiya.akn reports that it is NOT initialized, but this stack initialized it: its storage was " +
                 "wiped or replaced (wrong bucket or prefix, deleted data). Bootstrap will not re-initialize on its own, " +
-                "because new keys would orphan the data and the stored keys. Fix the storage binding or restore the bucket " +
-                "from its object versions; to start over on purpose follow docs/bootstrap.md (starting over).",
+                "because new keys would orphan the data and the stored keys. Fix the storage binding, or put Vault's objects " +
+                "back under the prefix from the bucket's object versions or a copy (docs/disaster-recovery.md, wiped storage); " +
+                "to start over on purpose follow docs/bootstrap.md (starting over).",
         );
+        // The runbook shows the refusal exactly as an operator sees it (drill 5 of the e2e drills meets it on pods).
+        const runbook = fs.readFileSync(path.join(__dirname, "../../docs/disaster-recovery.md"), "utf8");
+        assert.ok(runbook.includes(wipedStorageMessage("https://vault.amiya.akn")));
     });
 
     it("redacts every secret from a message", () => {
