@@ -38,6 +38,7 @@ import { missingNodeTools, nodeTools } from "./node/tools";
 import { vaultImage } from "./node/vault-image";
 import { copyProject } from "./rig/project";
 import { platformLifecycle, previewPlatform } from "./scenario";
+import { prepareBackup, RigBackup } from "./backup-drill";
 import {
     proveEngine,
     proveHelmRepo,
@@ -217,6 +218,7 @@ async function main(argv: readonly string[]): Promise<number> {
         );
         let node!: Awaited<ReturnType<typeof startNode>>;
         let image = "";
+        let backup!: RigBackup;
         await step(
             `single-node Kubernetes (kubelet ${VERSIONS.kubernetes}, containerd, kube-proxy, kube-router, CoreDNS)`,
             async () => {
@@ -232,6 +234,7 @@ async function main(argv: readonly string[]): Promise<number> {
                     what: "node start (images, containerd, kubelet, kube-proxy, kube-router, CoreDNS Ready)",
                     ms: node.figures.startMs,
                 });
+                backup = await prepareBackup(rig, nodeTools(), node, log);
             },
         );
         let s3!: Awaited<ReturnType<typeof startS3>>;
@@ -256,7 +259,7 @@ async function main(argv: readonly string[]): Promise<number> {
             );
         });
         await step(
-            "the platform's lifecycle on the node: up, vault-0 and its pod spec, consumers in and out of the cluster, OIDC logins, NetworkPolicy both ways, restart, up again, refresh, day-2, destroy",
+            "the platform's lifecycle on the node: up, vault-0 and its pod spec, consumers in and out of the cluster, OIDC logins, the KV export job, NetworkPolicy both ways, restart, up again, refresh, day-2, destroy",
             async () => {
                 const f = await platformLifecycle(
                     rig,
@@ -273,6 +276,7 @@ async function main(argv: readonly string[]): Promise<number> {
                         oidcAt,
                         unlisted,
                         vaultImage: image,
+                        backup,
                     },
                     log,
                 );
@@ -304,7 +308,7 @@ async function main(argv: readonly string[]): Promise<number> {
         await rig.cleanup();
     }
     log(
-        `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario: preview with the guard pack and three broken variants refused; on the node: up with the product's awaits, vault-0 running the chart's pod spec, a consumer pod reading through a store, reads through the stores as ESO's Vault provider makes them, Kubernetes auth reviewed by Vault's pod, OIDC logins through hydra, NetworkPolicy both ways, vault-0 restarted and unsealed by the unsealer, up again, preview --expect-no-changes, refresh, day-2 change, destroy, the node torn down)`,
+        `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario: preview with the guard pack and three broken variants refused; on the node: up with the product's awaits, vault-0 running the chart's pod spec, a consumer pod reading through a store, reads through the stores as ESO's Vault provider makes them, Kubernetes auth reviewed by Vault's pod, OIDC logins through hydra, the KV export CronJob run as pods and its export restored, NetworkPolicy both ways, vault-0 restarted and unsealed by the unsealer, up again, preview --expect-no-changes, refresh, day-2 change, destroy, the node torn down)`,
     );
     return 0;
 }
