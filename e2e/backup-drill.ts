@@ -65,7 +65,7 @@ export interface RigBackup {
 }
 
 /** An age key pair in `dir` (age-keygen): the identity file and its public key. */
-async function ageKeyPair(dir: string, name: string): Promise<{ identityFile: string; recipient: string }> {
+export async function ageKeyPair(dir: string, name: string): Promise<{ identityFile: string; recipient: string }> {
     const identityFile = path.join(dir, `${name}.key`);
     fs.rmSync(identityFile, { force: true });
     await run(tool("age-keygen"), ["-o", identityFile]);
@@ -186,7 +186,7 @@ export async function vaultState(
 }
 
 /** The export's secrets in the same shape. */
-function exportState(text: string): { mounts: Record<string, unknown>; secrets: Record<string, SecretState> } {
+export function exportState(text: string): { mounts: Record<string, unknown>; secrets: Record<string, SecretState> } {
     const e = parseExport(text);
     const secrets: Record<string, SecretState> = {};
     for (const s of e.secrets) {
@@ -218,7 +218,7 @@ function canonical(v: unknown): string {
 }
 
 /** The first difference between two states, or undefined. */
-function difference(
+export function difference(
     a: { secrets: Record<string, SecretState> },
     b: { secrets: Record<string, SecretState> },
 ): string | undefined {
@@ -525,7 +525,7 @@ export async function backupDrill(d: DrillRig, log: (m: string) => void): Promis
 }
 
 /** age -d (throws when the identity does not match), then gunzip: the export's JSON lines. */
-async function decryptWithAge(identityFile: string, file: string): Promise<string> {
+export async function decryptWithAge(identityFile: string, file: string): Promise<string> {
     const out = path.join(path.dirname(file), "decrypted.jsonl.gz");
     await run(tool("age"), ["-d", "-i", identityFile, "-o", out, file]);
     const text = zlib.gunzipSync(fs.readFileSync(out)).toString("utf8");
