@@ -42,6 +42,7 @@ import { copyProject } from "./rig/project";
 import { platformLifecycle, previewPlatform } from "./scenario";
 import { dayTwoDrills } from "./drills/scenario";
 import { BuiltImage } from "./node/images";
+import { prepareBackup, RigBackup } from "./backup-drill";
 import {
     proveEngine,
     proveHelmRepo,
@@ -232,6 +233,7 @@ async function main(argv: readonly string[]): Promise<number> {
         let node!: Awaited<ReturnType<typeof startNode>>;
         let image = "";
         let builtImage!: BuiltImage;
+        let backup!: RigBackup;
         await step(
             `single-node Kubernetes (kubelet ${VERSIONS.kubernetes}, containerd, kube-proxy, kube-router, CoreDNS)`,
             async () => {
@@ -248,6 +250,7 @@ async function main(argv: readonly string[]): Promise<number> {
                     what: "node start (images, containerd, kubelet, kube-proxy, kube-router, CoreDNS Ready)",
                     ms: node.figures.startMs,
                 });
+                backup = await prepareBackup(rig, nodeTools(), node, log);
             },
         );
         let s3!: Awaited<ReturnType<typeof startS3>>;
@@ -282,9 +285,10 @@ async function main(argv: readonly string[]): Promise<number> {
             oidcAt,
             unlisted,
             vaultImage: image,
+            backup,
         });
         await lifecycleStep(
-            "the platform's lifecycle on the node: up, vault-0 and its pod spec, consumers in and out of the cluster, OIDC logins, NetworkPolicy both ways, restart, up again, refresh, day-2, destroy",
+            "the platform's lifecycle on the node: up, vault-0 and its pod spec, consumers in and out of the cluster, OIDC logins, the KV export job, NetworkPolicy both ways, restart, up again, refresh, day-2, destroy",
             async () => {
                 const f = await platformLifecycle(rig, engine, project, stackFile, podRig(), log);
                 figures.push(f.firstUp, f.secondUp, f.preview);
@@ -333,7 +337,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
     }
     log(
-        `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario: preview with the guard pack and three broken variants refused; on the node: up with the product's awaits, vault-0 running the chart's pod spec, a consumer pod reading through a store, reads through the stores as ESO's Vault provider makes them, Kubernetes auth reviewed by Vault's pod, OIDC logins through hydra, NetworkPolicy both ways, vault-0 restarted and unsealed by the unsealer, up again, preview --expect-no-changes, refresh, day-2 change, destroy, the node torn down)`,
+        `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario: preview with the guard pack and three broken variants refused; on the node: up with the product's awaits, vault-0 running the chart's pod spec, a consumer pod reading through a store, reads through the stores as ESO's Vault provider makes them, Kubernetes auth reviewed by Vault's pod, OIDC logins through hydra, the KV export CronJob run as pods and its export restored, NetworkPolicy both ways, vault-0 restarted and unsealed by the unsealer, up again, preview --expect-no-changes, refresh, day-2 change, destroy, the node torn down)`,
     );
     return 0;
 }

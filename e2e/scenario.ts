@@ -17,6 +17,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
+import { backupConfig, backupDrill, RigBackup } from "./backup-drill";
 import { AutheliaClientOutput } from "./oidc";
 import { breakGlassRoot, humanPath, kubernetesLogin, stackFacts, syncThroughStores } from "./consumers";
 import { Figure, measured, Timing } from "./figures";
@@ -274,6 +275,8 @@ export interface PodRig {
     readonly unlisted: Endpoint;
     /** The Vault image built here (repository:tag). */
     readonly vaultImage: string;
+    /** The KV export's images and the operator's age key pair (backup-drill.ts). */
+    readonly backup: RigBackup;
 }
 
 /** The StorageClass name of the rig's hostPath volumes (no provisioner: the rig makes each PV). */
@@ -283,7 +286,8 @@ const LOCAL_STORAGE_CLASS = "e2e-local";
  * The stack file's config on the node: the rig's endpoints in place of the
  * cluster's (S3, OIDC and the API server at the node's address, each an
  * egress rule of its own), the Vault image built here, the audit volume on
- * the rig's StorageClass, and no exposure (the rig has no ingress
+ * the rig's StorageClass, the KV export on (the rig's age recipient, bucket
+ * and images; its egress to S3 is the same rule as Vault's), and no exposure (the rig has no ingress
  * controller: its relay on the host's loopback plays the Ingress, so
  * vault.address names it). Everything else is the stack file's own.
  */
@@ -314,6 +318,7 @@ export function podStackConfig(stackFile: string, r: PodRig, vaultAddress: strin
             protect: false,
         },
         [`${NS}:exposure`]: { kind: "none" },
+        [`${NS}:backup`]: backupConfig(get("backup"), r.backup, r.s3.server.bucket),
         // No ESO controller runs here (docs/e2e.md, stand-ins): nothing would make the canary ExternalSecret Ready.
         [`${NS}:externalSecrets`]: { ...get("externalSecrets"), canary: false },
         [`${NS}:oidc`]: { ...get("oidc"), issuer: r.hydra.issuer },
@@ -573,6 +578,25 @@ export async function platformLifecycle(
         log,
     );
 
+    // The KV export CronJob, run by hand as its pods, over the secrets written above; its export restored.
+    const backupTimings = await backupDrill(
+        {
+            rig,
+            cluster: r.cluster,
+            node: r.node,
+            ca: r.ca,
+            vault,
+            root,
+            s3: r.s3.server,
+            backup: r.backup,
+            namespace: vaultNs,
+            kubernetesAuthPath: facts.kubernetesAuthPath,
+            auditDir: rig.subdir(`node/volumes/${vaultNs}-audit-vault-0`),
+            stackState: async () => JSON.stringify((await stack.exportStack()).deployment),
+        },
+        log,
+    );
+
     // Step 3. NetworkPolicy both ways.
     const monitoring = await probePod(r.cluster, r.node, { namespace: facts.monitoringNamespace, name: "e2e-scraper" });
     const serviceIp = await served.connected;
@@ -668,6 +692,7 @@ export async function platformLifecycle(
             upToFirstRead,
             { what: "restart: vault-0 deleted to answering sealed", ms: restart.deleteToSealedMs },
             { what: "restart: vault-0 sealed to unsealed by the unsealer", ms: restart.sealedToUnsealedMs },
+            ...backupTimings,
         ],
     };
 }

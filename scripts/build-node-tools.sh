@@ -17,7 +17,10 @@
 #                         (.release/docker/) at the version the rig's Vault is
 #                         (apt-get download: it conflicts with Debian's busybox)
 #   containerd, runc, ctr, CNI plugins, iptables, ipset, conntrack, umoci,
-#   dumb-init, socat      Debian packages (apt-get install when missing)
+#   dumb-init, socat,
+#   awscli                Debian packages (apt-get install when missing); awscli
+#                         (bookworm's 2.9.19, with its Python) makes the KV
+#                         export's upload step image (e2e/node/aws-cli-image.ts)
 #
 # Usage: build-node-tools.sh [--check]   (--check builds nothing: it lists what
 # is missing and exits 1 when anything is)
@@ -146,6 +149,7 @@ debian_tools=(
     umoci:umoci:/usr/bin/umoci
     dumb-init:dumb-init:/usr/bin/dumb-init
     socat:socat:/usr/bin/socat
+    aws:awscli:/usr/bin/aws
     gcc:gcc:/usr/bin/gcc
     nsenter:util-linux:/usr/bin/nsenter
     ip:iproute2:/usr/sbin/ip

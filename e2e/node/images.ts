@@ -6,6 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { toolCacheDir } from "../../test/support/tools";
 import { run } from "./exec";
 import { NodeTools } from "./tools";
 
@@ -45,6 +46,24 @@ export interface BuiltImage {
     readonly ref: string;
     /** The OCI archive. */
     readonly tar: string;
+}
+
+/** The libraries a dynamically linked binary loads (ldd's resolved paths, and the loader). */
+export async function sharedLibraries(bin: string): Promise<string[]> {
+    const out = await run("ldd", [bin]);
+    const libs = new Set<string>();
+    for (const line of out.split("\n")) {
+        const resolved = /=>\s*(\/\S+)/.exec(line)?.[1] ?? /^\s*(\/\S+)\s+\(/.exec(line)?.[1];
+        if (resolved !== undefined) libs.add(resolved);
+    }
+    return [...libs];
+}
+
+/** The image files of the libraries the binaries load: each at the path the loader looks for, with the real file's content. */
+export async function libraryFiles(bins: readonly string[]): Promise<ImageFile[]> {
+    const libs = new Set<string>();
+    for (const bin of bins) for (const lib of await sharedLibraries(bin)) libs.add(lib);
+    return [...libs].sort().map((lib) => ({ src: fs.realpathSync(lib), dst: lib }));
 }
 
 export function imageTag(version: string): string {
@@ -96,6 +115,35 @@ export async function buildImage(tools: NodeTools, dir: string, spec: ImageSpec)
     await run("tar", ["-C", layout, "-cf", tar, "."]);
     fs.rmSync(bundle, { recursive: true, force: true });
     return { ref: `${REPOSITORY}/${spec.name}:${tag}`, tar };
+}
+
+/**
+ * An image kept in the tool cache between runs, under `key` (the versions of
+ * everything it holds, so a new package version builds a new one): built
+ * once by `build` into a fresh folder, then only its archive is kept.
+ */
+export async function cachedImage(
+    key: string,
+    build: (dir: string) => Promise<BuiltImage>,
+): Promise<BuiltImage & { readonly cached: boolean }> {
+    const dir = path.join(toolCacheDir(), "e2e-images", key);
+    const meta = path.join(dir, "image.json");
+    if (fs.existsSync(meta)) {
+        const kept = JSON.parse(fs.readFileSync(meta, "utf8")) as { ref: string; tar: string };
+        const tar = path.join(dir, kept.tar);
+        if (fs.existsSync(tar)) return { ref: kept.ref, tar, cached: true };
+    }
+    const tmp = `${dir}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp, { recursive: true, mode: 0o700 });
+    const built = await build(tmp);
+    const tar = path.relative(tmp, built.tar);
+    // The OCI layout holds the same blobs as the archive.
+    fs.rmSync(path.join(path.dirname(built.tar), "oci"), { recursive: true, force: true });
+    fs.writeFileSync(path.join(tmp, "image.json"), `${JSON.stringify({ ref: built.ref, tar })}\n`);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+    return { ref: built.ref, tar: path.join(dir, tar), cached: false };
 }
 
 /** The pause image: the static pause binary built from the Kubernetes module, as the upstream image holds it. */

@@ -96,6 +96,8 @@ export interface Node {
     loadImage(image: BuiltImage): Promise<void>;
     /** Waits until the pod runs with every container ready. */
     waitPodRunning(ref: PodRef, deadlineMs?: number): Promise<RunningPod>;
+    /** containerd's record of a container, running or exited (Spec: the OCI spec its process ran with). */
+    containerInfo(containerId: string): Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     /** Runs argv in a pod's container (as the container's own user, capabilities and seccomp). */
     exec(ref: PodRef, container: string, argv: readonly string[], timeoutMs?: number): Promise<RunResult>;
     /** A service of the host for pods, at the node's address (a new port unless given); TLS ended there with `tls`. */
@@ -301,6 +303,8 @@ export async function startNode(rig: Rig, ca: RigCa, cluster: Cluster, opts: Nod
         figures: { kubeletToReadyMs: kubelet.readyMs, startMs: Date.now() - started, imagesMs, corednsMs: dns.ms },
         loadImage,
         waitPodRunning: (ref, deadlineMs) => waitPodRunning(cluster, ref, deadlineMs),
+        containerInfo: async (id) =>
+            JSON.parse(await containerd.ctr(["containers", "info", id.replace(/^containerd:\/\//, "")])),
         exec: async (ref, container, argv, timeoutMs) => {
             const pod = await waitPodRunning(cluster, ref, 1_000);
             const id = pod.containerIds[container];

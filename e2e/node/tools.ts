@@ -32,6 +32,8 @@ export interface NodeTools {
     /** The Vault image's own docker-entrypoint.sh, from the Vault module at the rig's Vault version. */
     readonly vaultEntrypoint: string;
     readonly socat: string;
+    /** Debian's AWS CLI (awscli): the KV export's upload step image is built from its files (aws-cli-image.ts). */
+    readonly awsCli: string;
     readonly nsenter: string;
     readonly unshare: string;
     readonly ip: string;
@@ -58,6 +60,7 @@ export function nodeTools(): NodeTools {
         dumbInit: "/usr/bin/dumb-init",
         vaultEntrypoint: path.join(cache, `vault-image-${VAULT_VERSION}`, "docker-entrypoint.sh"),
         socat: "/usr/bin/socat",
+        awsCli: "/usr/bin/aws",
         nsenter: "/usr/bin/nsenter",
         unshare: "/usr/bin/unshare",
         ip: "/usr/sbin/ip",

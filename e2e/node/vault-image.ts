@@ -9,30 +9,17 @@
  * exactly that. The same image serves the server, the unsealer, the
  * tls-reloader and the snapshot job, as in production.
  */
-import * as fs from "fs";
 import { run } from "./exec";
-import { BuiltImage, buildImage, busyboxLayer } from "./images";
+import { BuiltImage, buildImage, busyboxLayer, libraryFiles } from "./images";
 import { NodeTools } from "./tools";
 
 export const VAULT_IMAGE_NAME = "vault";
-
-/** The libraries a dynamically linked binary loads (ldd's resolved paths, and the loader). */
-async function sharedLibraries(bin: string): Promise<string[]> {
-    const out = await run("ldd", [bin]);
-    const libs = new Set<string>();
-    for (const line of out.split("\n")) {
-        const resolved = /=>\s*(\/\S+)/.exec(line)?.[1] ?? /^\s*(\/\S+)\s+\(/.exec(line)?.[1];
-        if (resolved !== undefined) libs.add(resolved);
-    }
-    return [...libs];
-}
 
 export async function vaultImage(tools: NodeTools, vaultBin: string, dir: string): Promise<BuiltImage> {
     // "Vault v1.21.4, built 2025-…": the version the binary itself reports.
     const reported = /^Vault v([^\s,]+)/.exec((await run(vaultBin, ["version"])).trim())?.[1];
     if (reported === undefined) throw new Error(`vault image: ${vaultBin} does not report a version`);
     const layer = await busyboxLayer(tools, { name: "vault", uid: 100, group: "vault", gid: 1000 });
-    const libs = await sharedLibraries(tools.dumbInit);
     const image = await buildImage(tools, dir, {
         name: VAULT_IMAGE_NAME,
         tag: reported,
@@ -41,7 +28,7 @@ export async function vaultImage(tools: NodeTools, vaultBin: string, dir: string
             { src: vaultBin, dst: "/bin/vault" },
             { src: tools.vaultEntrypoint, dst: "/usr/local/bin/docker-entrypoint.sh" },
             { src: tools.dumbInit, dst: "/usr/bin/dumb-init" },
-            ...libs.map((lib) => ({ src: fs.realpathSync(lib), dst: lib })),
+            ...(await libraryFiles([tools.dumbInit])),
         ],
         symlinks: layer.symlinks,
         texts: layer.texts,

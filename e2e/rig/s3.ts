@@ -19,14 +19,19 @@ export interface RigS3 {
     readonly process: RigProcess;
     /** The object keys under `prefix` in the bucket. */
     list(prefix: string): Promise<string[]>;
+    /** An object's bytes, as the bucket holds them. */
+    read(key: string): Promise<Buffer>;
 }
 
-function get(url: string): Promise<{ status: number; text: string }> {
+function get(url: string): Promise<{ status: number; text: string; bytes: Buffer }> {
     return new Promise((resolve, reject) => {
         http.get(url, { timeout: 5_000 }, (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (c: Buffer) => chunks.push(c));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+            res.on("end", () => {
+                const bytes = Buffer.concat(chunks);
+                resolve({ status: res.statusCode ?? 0, text: bytes.toString("utf8"), bytes });
+            });
         }).on("error", reject);
     });
 }
@@ -50,6 +55,12 @@ export async function startS3(rig: Rig, bin: string, bucket: string, log = conso
             throw new Error(`s3: list ${bucket}/${prefix}: HTTP ${res.status}: ${res.text.slice(0, 300)}`);
         return [...res.text.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]);
     };
+    const read = async (key: string) => {
+        const res = await get(`${base}/${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`);
+        if (res.status !== 200)
+            throw new Error(`s3: get ${bucket}/${key}: HTTP ${res.status}: ${res.text.slice(0, 300)}`);
+        return res.bytes;
+    };
     const ms = await rig.waitReady(
         proc,
         `bucket ${bucket} listed at ${base}`,
@@ -57,5 +68,5 @@ export async function startS3(rig: Rig, bin: string, bucket: string, log = conso
         READY_MS,
     );
     log(`  S3 server (gofakes3, playing Garage) with bucket ${bucket} on ${base} in ${ms} ms`);
-    return { bucket, upstream, process: proc, list };
+    return { bucket, upstream, process: proc, list, read };
 }

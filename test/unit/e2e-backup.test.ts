@@ -1,0 +1,101 @@
+/**
+ * The e2e's KV export drill (e2e/backup-drill.ts) without the rig: the Job it
+ * makes from the CronJob is what kubectl makes, and the rig's stack config
+ * (e2e/scenario.ts podStackConfig) turns the backup on through the product's
+ * own loader: the rig's recipient, bucket, prefix and images, unsuspended,
+ * with the kv-backup NetworkPolicy's egress to the rig's S3 from the same key
+ * as Vault's.
+ */
+import { strict as assert } from "node:assert";
+import * as path from "node:path";
+import { loadConfig } from "../../components/config/load";
+import { BACKUP_RECIPIENT_PLACEHOLDER } from "../../components/config/schema";
+import { buildNetworkPolicies } from "../../components/lib/network-policy";
+import { BACKUP_PREFIX, jobFromCronJob, RigBackup } from "../../e2e/backup-drill";
+import { podStackConfig, PodRig } from "../../e2e/scenario";
+
+const AMIYA = path.join(__dirname, "..", "..", "Pulumi.amiya.yaml");
+
+const backup: RigBackup = {
+    identityFile: "/rig/backup-keys/operator.key",
+    recipient: "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",
+    exportImage: "localhost/secret-platform/node-stand-in:20.20.2",
+    uploadImage: "localhost/secret-platform/aws-cli:2.9.19-1",
+};
+
+/** The parts of the rig podStackConfig reads. */
+const rig = {
+    cluster: { context: "secret-platform-e2e" },
+    repo: { url: "https://127.0.0.1:8443/charts" },
+    ca: { pem: () => "" },
+    hydra: { issuer: "https://10.222.0.1:4444/" },
+    node: { network: { nodeIp: "10.222.0.1" } },
+    s3: { server: { bucket: "vault-e2e" }, at: { host: "10.222.0.1", port: 39001 } },
+    oidcAt: { host: "10.222.0.1", port: 4444 },
+    unlisted: { host: "10.222.0.1", port: 39002 },
+    vaultImage: "localhost/secret-platform/vault:1.21.4",
+    backup,
+} as unknown as PodRig;
+
+function load(values: Record<string, unknown>) {
+    const raw: Record<string, string> = {};
+    const secrets = ["storageAccessKeyId", "storageSecretAccessKey", "oidcClientSecret"];
+    for (const [k, v] of Object.entries(values)) {
+        const key = k.replace(/^secret-platform:/, "");
+        if (key === "trust") continue; // The rig CA's PEM: not needed here.
+        raw[key] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    for (const s of secrets) raw[s] = "x".repeat(24);
+    return loadConfig({ get: (k) => raw[k], isSecret: (k) => secrets.includes(k), keys: () => Object.keys(raw) });
+}
+
+describe("e2e KV export drill", () => {
+    it("makes the Job `kubectl create job --from=cronjob/...` makes", () => {
+        const cronJob = {
+            metadata: { name: "vault-kv-backup", namespace: "vault", uid: "u-1", labels: { a: "b" } },
+            spec: {
+                schedule: "30 */6 * * *",
+                jobTemplate: {
+                    metadata: { labels: { t: "l" }, annotations: { note: "n" } },
+                    spec: { backoffLimit: 2, template: { spec: { restartPolicy: "Never" } } },
+                },
+            },
+        };
+        assert.deepEqual(jobFromCronJob(cronJob, "vault-kv-backup-manual-abc"), {
+            apiVersion: "batch/v1",
+            kind: "Job",
+            metadata: {
+                name: "vault-kv-backup-manual-abc",
+                namespace: "vault",
+                annotations: { "cronjob.kubernetes.io/instantiate": "manual", note: "n" },
+                labels: { t: "l" },
+                ownerReferences: [{ apiVersion: "batch/v1", kind: "CronJob", name: "vault-kv-backup", uid: "u-1" }],
+            },
+            spec: { backoffLimit: 2, template: { spec: { restartPolicy: "Never" } } },
+        });
+        // A template without labels: none on the Job either (kubectl copies nil).
+        const bare = { ...cronJob, spec: { jobTemplate: { spec: {} } } };
+        assert.equal("labels" in jobFromCronJob(bare, "j").metadata, false);
+    });
+
+    it("the rig's stack turns the backup on through the product's keys, with egress to the rig's S3", () => {
+        const values = podStackConfig(AMIYA, rig, "https://127.0.0.1:8200");
+        const c = load(values);
+        assert.equal(c.backup.enabled, true);
+        // In place of the stack file's placeholder, which would leave the CronJob suspended.
+        assert.deepEqual(c.backup.recipients, [backup.recipient]);
+        assert.equal(JSON.stringify(values).includes(BACKUP_RECIPIENT_PLACEHOLDER), false);
+        assert.equal(c.backup.bucket, "vault-e2e");
+        assert.equal(c.backup.prefix, BACKUP_PREFIX);
+        assert.equal(c.backup.image, backup.exportImage);
+        assert.equal(c.backup.uploadImage, backup.uploadImage);
+        // The identity file (the private key) is nowhere in the stack's config.
+        assert.equal(JSON.stringify(values).includes(backup.identityFile), false);
+        const policy = buildNetworkPolicies(c).find((p) => p.id === "kv-backup");
+        assert.ok(policy !== undefined, "a kv-backup NetworkPolicy");
+        const s3Rule = (policy.spec.egress ?? []).find((r) =>
+            (r.to ?? []).some((t) => t.ipBlock?.cidr === "10.222.0.1/32"),
+        );
+        assert.deepEqual(s3Rule?.ports, [{ protocol: "TCP", port: 39001 }]);
+    });
+});
