@@ -501,7 +501,13 @@ const exposureSchema = z
             .default("ingress")
             .describe("`ingress`, `httproute` (Gateway API) or `none`."),
         host: hostname.optional().meta(doc("Host name of the UI and API.", "`vault.<cluster.domain>`")),
-        className: z.string().min(1).optional().meta(doc("The IngressClass.", "the cluster's default class")),
+        className: z
+            .string()
+            .min(1)
+            .optional()
+            .describe(
+                "The IngressClass: required with kind ingress (the Ingress that keeps the unauthenticated sys/ ceremonies off the host is built for its controller: `traefik`, or any other class).",
+            ),
         tlsSecretName: k8sName.default("vault-tls").describe("The Ingress TLS Secret."),
         certManagerIssuer: z
             .string()
