@@ -365,6 +365,11 @@ const cases: BadCase[] = [
         expect: [`${ns}:kv.shared[0].name: must differ from cluster.name (amiya.akn is the cluster's own mount)`],
     },
     {
+        name: "Vault's image digest that is not a sha256 digest",
+        change: (s) => (s.values.server = { image: { digest: "2.0.4" } }),
+        expect: [`${ns}:server.image.digest: must be an image digest such as sha256:<64 hex> (got "2.0.4")`],
+    },
+    {
         // Positive controls: the homelab fixture names its class; kind none and httproute need none.
         name: "an Ingress without its class (its sys/ block is built per controller)",
         change: (s) => (s.values.exposure = { kind: "ingress", certManagerIssuer: "amiya-ca" }),
