@@ -214,7 +214,7 @@ describe("the vault chart rendered with the program's values (helm template)", f
         const digest = `sha256:${"ab12".repeat(16)}`;
         const pinned = `hashicorp/vault:2.0.4@${digest}`;
         const s = raftTlsStack();
-        s.values.server = { ...s.values.server, image: { digest } };
+        s.values.server = { ...(s.values.server as object), image: { digest } };
         const p = await runProgram(s, buildPlatform);
         const chart = only(
             p.ofType("kubernetes:helm.sh/v4:Chart").filter((r) => r.name.endsWith("server-chart")),
