@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as vault from "@pulumi/vault";
 import { PlatformConfig, PlatformSecrets } from "./config";
 import { PULUMI_POLICY } from "./lib/policy-names";
-import { PART_OF_LABELS, podApiUrl, serverPodName, UNSEALER_NAME, vaultScheme } from "./lib/contracts";
+import { PART_OF_LABELS, podApiUrl, serverPodName, UNSEALER_NAME, vaultImageRef, vaultScheme } from "./lib/contracts";
 import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./lib/pod-security";
 import { RenderedPolicy } from "./lib/policies";
 import { readinessOf, Readiness } from "./lib/readiness";
@@ -324,7 +324,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
         const ca = inClusterVaultCa(c);
         const pod = (scriptArgs: string[]) =>
             unsealerPodSpec({
-                image: `${c.server.image.repository}:${c.server.image.tag}`,
+                image: vaultImageRef(c.server.image),
                 vaultAddr: args.server.internalUrl,
                 podAddrs: raftPodUrls(c),
                 keysSecretName: c.unseal.secretName,

@@ -10,6 +10,7 @@ import {
     serviceApiUrl,
     SNAPSHOT_NAME,
     SNAPSHOT_POD_LABELS,
+    vaultImageRef,
     vaultScheme,
 } from "./lib/contracts";
 import { awsSharedCredentialsFile, SHARED_CREDENTIALS_FILE } from "./lib/helm-values";
@@ -279,7 +280,7 @@ export class RaftSnapshots extends pulumi.ComponentResource {
         const ca = inClusterVaultCa(c);
         const podSpec = pulumi.all([args.storage.bucket, args.kubernetesAuthPath]).apply(([bucket, authPath]) =>
             snapshotPodSpec({
-                vaultImage: `${c.server.image.repository}:${c.server.image.tag}`,
+                vaultImage: vaultImageRef(c.server.image),
                 uploadImage: snapshots.image,
                 vaultAddr: activeVaultUrl(c),
                 authPath,

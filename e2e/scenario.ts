@@ -19,6 +19,7 @@ import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import * as YAML from "yaml";
 import { backupConfig, backupDrill, RigBackup } from "./backup-drill";
 import { AutheliaClientOutput } from "./oidc";
+import { proveAuditRotation, RIG_AUDIT_ROTATION } from "./audit-rotation";
 import { breakGlassRoot, humanPath, kubernetesLogin, stackFacts, syncThroughStores } from "./consumers";
 import { Figure, measured, Timing } from "./figures";
 import {
@@ -287,7 +288,8 @@ const LOCAL_STORAGE_CLASS = "e2e-local";
  * cluster's (S3, OIDC and the API server at the node's address, each an
  * egress rule of its own), the Vault image built here, the audit volume on
  * the rig's StorageClass, the KV export on (the rig's age recipient, bucket
- * and images; its egress to S3 is the same rule as Vault's), and no exposure (the rig has no ingress
+ * and images; its egress to S3 is the same rule as Vault's), the smallest audit rotation
+ * (e2e/audit-rotation.ts), and no exposure (the rig has no ingress
  * controller: its relay on the host's loopback plays the Ingress, so
  * vault.address names it). Everything else is the stack file's own.
  */
@@ -317,6 +319,11 @@ export function podStackConfig(stackFile: string, r: PodRig, vaultAddress: strin
             // protect on the data would make the destroy refuse; retainOnDelete still keeps it (step 6).
             protect: false,
         },
+        // The smallest rotation the schema allows, and one rotated file: the e2e rotates twice (audit-rotation.ts).
+        [`${NS}:audit`]: {
+            ...get("audit"),
+            rotation: { ...(get("audit").rotation as object), enabled: true, ...RIG_AUDIT_ROTATION },
+        },
         [`${NS}:exposure`]: { kind: "none" },
         [`${NS}:backup`]: backupConfig(get("backup"), r.backup, r.s3.server.bucket),
         // No ESO controller runs here (docs/e2e.md, stand-ins): nothing would make the canary ExternalSecret Ready.
@@ -333,12 +340,15 @@ export function podStackConfig(stackFile: string, r: PodRig, vaultAddress: strin
     };
 }
 
-/** A hostPath PersistentVolume of the rig's class for `claim`, its directory owned by Vault's uid:gid (fsGroup skips hostPath). */
+/**
+ * A hostPath PersistentVolume of the rig's class for `claim`, its directory owned by Vault's uid:gid (fsGroup skips
+ * hostPath); returns the directory.
+ */
 export async function localVolume(
     rig: Rig,
     cluster: Cluster,
     claim: { namespace: string; name: string; size: string },
-): Promise<void> {
+): Promise<string> {
     const dir = rig.subdir(`node/volumes/${claim.namespace}-${claim.name}`);
     fs.chmodSync(dir, 0o750);
     fs.chownSync(dir, 100, 1000);
@@ -356,6 +366,7 @@ export async function localVolume(
         },
     });
     check(res.status === 201, `PersistentVolume for ${claim.namespace}/${claim.name}`, res.body);
+    return dir;
 }
 
 /** Connects the relay to the Service once the chart has made it (its cluster IP is known only then). */
@@ -426,7 +437,8 @@ export interface LifecycleFigures {
  * up on an empty cluster (the chart's vault-0 runs; bootstrap initializes it,
  * Vault is configured, the stores accepted), the consumers (from a pod and
  * through the stores as ESO reads them) and the humans (OIDC through hydra),
- * the NetworkPolicies both ways, a restart unsealed by the unsealer, up
+ * the NetworkPolicies both ways, the audit log rotated twice by its sidecar
+ * (audit-rotation.ts), a restart unsealed by the unsealer, up
  * again with no change, preview --expect-no-changes, refresh, the day-2
  * change, and the destroy (what docs/bootstrap.md says remains, remains).
  */
@@ -447,7 +459,11 @@ export async function platformLifecycle(
     const auditSize = String(
         ((config[`${NS}:server`] as { auditStorage?: { size?: string } }).auditStorage ?? {}).size ?? "2Gi",
     );
-    await localVolume(rig, r.cluster, { namespace: vaultNs, name: "audit-vault-0", size: auditSize });
+    const auditVolume = await localVolume(rig, r.cluster, {
+        namespace: vaultNs,
+        name: "audit-vault-0",
+        size: auditSize,
+    });
     const stackName = `e2e-up-${crypto.randomBytes(3).toString("hex")}`;
     // The stack runs from a copy of its own (the day-2 change edits this copy).
     const program = copyProject(rig, project.dir, { name: "project-up" });
@@ -607,6 +623,14 @@ export async function platformLifecycle(
         log,
     );
 
+    // Step 3b. The audit log rotated twice on the live pod, read on the volume.
+    const audit = (config[`${NS}:audit`] ?? {}) as { enabled?: boolean; target?: string };
+    const auditRotations =
+        audit.enabled !== false && (audit.target ?? "file") === "file"
+            ? await proveAuditRotation({ volumeDir: auditVolume, vault, token: root, ...RIG_AUDIT_ROTATION }, log)
+            : [];
+    if (auditRotations.length === 0) log("  audit rotation: not proved (the stack's audit device is not the file)");
+
     // Step 4. Restart: the unsealer alone brings vault-0 back.
     const restart = await proveRestart(
         inCluster,
@@ -693,6 +717,7 @@ export async function platformLifecycle(
             { what: "restart: vault-0 deleted to answering sealed", ms: restart.deleteToSealedMs },
             { what: "restart: vault-0 sealed to unsealed by the unsealer", ms: restart.sealedToUnsealedMs },
             ...backupTimings,
+            ...auditRotations,
         ],
     };
 }

@@ -21,7 +21,7 @@ export interface NewStackResult {
 
 export const USAGE = `usage: npm run new-stack -- <stack> --domain <dns domain> --kube-context <context> --bucket <bucket>
          [--endpoint <url> --region <name> | --storage aws --region <aws region>] [--create-bucket]
-         [--oidc-issuer <https url> | --no-oidc] [--ingress-class <class>] [--ingress-namespace <ns>]
+         --ingress-class <class> [--oidc-issuer <https url> | --no-oidc] [--ingress-namespace <ns>]
          [--cert-manager-issuer <ClusterIssuer>] [--storage-class <class>]
          [--s3-cidr <cidr>] [--oidc-cidr <cidr>] [--api-cidr <cidr>] [--no-network-policy]
          [--cluster-name <name>] [--dir <dir>] [--force]
@@ -39,7 +39,8 @@ these flags and marked "# cluster". Checked by the config loader before it is wr
   --region <name>               the S3 region (default garage in s3-compatible mode; required with aws)
   --create-bucket               the stack creates the bucket (default in aws mode; s3-compatible: you make it)
   --oidc-issuer <url>           the Authelia issuer; or --no-oidc (docs/first-deploy.md: logging in without it)
-  --ingress-class <class>       the IngressClass (default: the cluster's default class)
+  --ingress-class <class>       the IngressClass (traefik, nginx, ...): the Ingress that keeps the
+                                unauthenticated sys/ ceremonies off the host is built for its controller
   --ingress-namespace <ns>      the ingress controller's namespace, admitted to Vault (default ingress-nginx)
   --cert-manager-issuer <name>  the ClusterIssuer for Vault's certificate (without it: create Secret vault/vault-tls)
   --storage-class <class>       the audit volume's StorageClass (default: the cluster's default class)
@@ -60,7 +61,7 @@ export interface NewStackOptions {
     readonly region?: string;
     readonly createBucket: boolean;
     readonly oidcIssuer?: string;
-    readonly ingressClass?: string;
+    readonly ingressClass: string;
     readonly ingressNamespace?: string;
     readonly certManagerIssuer?: string;
     readonly storageClass?: string;
@@ -125,7 +126,7 @@ export function stackFileText(o: NewStackOptions): string {
         );
     }
     out.push(`    ${ns}:exposure:`, "        kind: ingress");
-    if (o.ingressClass !== undefined) out.push(c(`        className: ${scalar(o.ingressClass)}`, "the IngressClass"));
+    out.push(c(`        className: ${scalar(o.ingressClass)}`, "the IngressClass"));
     if (o.certManagerIssuer !== undefined) {
         out.push(
             c(`        certManagerIssuer: ${scalar(o.certManagerIssuer)}`, "the ClusterIssuer of Vault's certificate"),
@@ -247,6 +248,7 @@ export function runNewStack(argv: readonly string[], cwd: string = invocationDir
     need("--domain", v.domain);
     need("--kube-context", v["kube-context"]);
     need("--bucket", v.bucket);
+    need("--ingress-class", v["ingress-class"]);
     if (!aws) need("--endpoint", v.endpoint);
     if (aws) need("--region", v.region);
     if (!noOidc) need("--oidc-issuer (or --no-oidc)", v["oidc-issuer"]);
@@ -270,7 +272,7 @@ export function runNewStack(argv: readonly string[], cwd: string = invocationDir
         region: v.region,
         createBucket: aws || v["create-bucket"] === true,
         oidcIssuer: noOidc ? undefined : v["oidc-issuer"],
-        ingressClass: v["ingress-class"],
+        ingressClass: v["ingress-class"] as string,
         ingressNamespace: v["ingress-namespace"],
         certManagerIssuer: v["cert-manager-issuer"],
         storageClass: v["storage-class"],

@@ -433,6 +433,14 @@ const serverSchema = z
                 tag: matching(semverPattern, "must be an exact Vault version such as 2.0.4")
                     .default("2.0.4")
                     .describe("Vault's image tag."),
+                digest: matching(/^sha256:[a-f0-9]{64}$/, "must be an image digest such as sha256:<64 hex>")
+                    .optional()
+                    .meta(
+                        doc(
+                            "Pins Vault's image by digest: the registry's digest of repository:tag, which you resolved and checked (docs/threat-model.md, images). Every container running the Vault image (server, sidecars, unsealer, snapshot save) then pulls `repository:tag@digest`.",
+                            "none: pulled by tag, which the registry can move",
+                        ),
+                    ),
             })
             .prefault({})
             .describe("Vault's image."),
@@ -507,7 +515,13 @@ const exposureSchema = z
             .default("ingress")
             .describe("`ingress`, `httproute` (Gateway API) or `none`."),
         host: hostname.optional().meta(doc("Host name of the UI and API.", "`vault.<cluster.domain>`")),
-        className: z.string().min(1).optional().meta(doc("The IngressClass.", "the cluster's default class")),
+        className: z
+            .string()
+            .min(1)
+            .optional()
+            .describe(
+                "The IngressClass: required with kind ingress (the Ingress that keeps the unauthenticated sys/ ceremonies off the host is built for its controller: `traefik`, or any other class).",
+            ),
         tlsSecretName: k8sName.default("vault-tls").describe("The Ingress TLS Secret."),
         certManagerIssuer: z
             .string()

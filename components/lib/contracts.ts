@@ -78,3 +78,20 @@ export const AUDIT_MOUNT_PATH = "/vault/audit";
 
 /** The file audit device's log on it (audit.target file); the audit-rotator sidecar rotates it. */
 export const AUDIT_FILE_PATH = `${AUDIT_MOUNT_PATH}/vault-audit.log`;
+
+/**
+ * Vault's image reference (server.image): `repository:tag`, and `@sha256:...` after it when a
+ * digest pins it (the runtime then pulls by digest; the tag stays for people reading the spec).
+ */
+export function vaultImageRef(image: {
+    readonly repository: string;
+    readonly tag: string;
+    readonly digest?: string;
+}): string {
+    return `${image.repository}:${vaultImageTag(image)}`;
+}
+
+/** The chart's `server.image.tag` for server.image: the tag, with `@<digest>` when pinned (the chart renders repository:tag). */
+export function vaultImageTag(image: { readonly tag: string; readonly digest?: string }): string {
+    return image.digest === undefined ? image.tag : `${image.tag}@${image.digest}`;
+}

@@ -22,7 +22,7 @@ import { CONTAINER_SECURITY_CONTEXT, POD_SECURITY_CONTEXT } from "./pod-security
 import { TRUST_CA_CONFIGMAP, TRUST_CA_KEY, trustBundle, vaultPodS3UsesBundle } from "./trust";
 import { tlsReloaderContainer } from "./tls-reloader";
 import { auditRotatorContainer } from "./audit-rotator";
-import { AUDIT_FILE_PATH, AUDIT_MOUNT_PATH } from "./contracts";
+import { AUDIT_FILE_PATH, AUDIT_MOUNT_PATH, vaultImageRef, vaultImageTag } from "./contracts";
 
 export { SEAL_KEY_FILES } from "./server-hcl";
 
@@ -205,7 +205,7 @@ export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorag
     if (server.tls.mode === "internal") {
         const certDir = mountSecret("tls", server.tls.secretName);
         tlsReloader = tlsReloaderContainer({
-            image: `${server.image.repository}:${server.image.tag}`,
+            image: vaultImageRef(server.image),
             volumeMounts: volumeMounts.filter((m) => m.name === "tls"),
             files: [`${certDir}/tls.crt`, `${certDir}/tls.key`],
         });
@@ -220,7 +220,7 @@ export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorag
     const auditRotator =
         config.audit.enabled && config.audit.target === "file" && rotation.enabled
             ? auditRotatorContainer({
-                  image: `${server.image.repository}:${server.image.tag}`,
+                  image: vaultImageRef(server.image),
                   file: AUDIT_FILE_PATH,
                   mountPath: AUDIT_MOUNT_PATH,
                   maxSizeMi: rotation.maxSizeMi,
@@ -303,7 +303,11 @@ export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorag
         ui: { enabled: true, serviceType: "ClusterIP" },
         server: {
             enabled: true,
-            image: { repository: server.image.repository, tag: server.image.tag, pullPolicy: "IfNotPresent" },
+            image: {
+                repository: server.image.repository,
+                tag: vaultImageTag(server.image),
+                pullPolicy: "IfNotPresent",
+            },
             // A changed pod template (HCL, credentials checksum) rolls the pods. Raft HA rolls one pod at a
             // time, highest ordinal first (vault-0, usually the active node, last): a restarted pod is not Ready
             // until the unsealer unseals it (HA_READINESS_PATH), so the next one waits and quorum holds.

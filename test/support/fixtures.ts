@@ -21,6 +21,8 @@ export function homelabStack(): StackConfig & { values: Record<string, any>; sec
                 issuer: "https://auth.amiya.akn",
                 groups: { "vault-admins": ["admin"], developers: ["operator"], viewers: ["read-only"] },
             },
+            // An Ingress needs its class (amiya's is traefik; the specs of other classes set theirs).
+            exposure: { className: "nginx" },
             // As amiya's: the stores admit only namespaces a cluster admin labelled.
             externalSecrets: { namespaceConditions: [{ namespaceSelector: { matchLabels: { ...STORE_LABEL } } }] },
             // Every flow default deny would block: the config refuses a needed flow without a rule.
@@ -50,6 +52,7 @@ export function awsStack(): StackConfig & { values: Record<string, any>; secrets
             cluster: { name: "prod.example", domain: "prod.example.com" },
             storage: { mode: "aws", bucket: "prod-example-vault", region: "eu-west-1" },
             oidc: { issuer: "https://auth.example.com", groups: { admins: ["admin"] } },
+            exposure: { className: "nginx" },
             // The explicit opt-out of namespace conditions (the guard pack reports it, advisory).
             externalSecrets: { allNamespaces: true },
             networkPolicy: {

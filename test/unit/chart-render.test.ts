@@ -35,6 +35,24 @@ function raftTlsStack(): StackConfig {
     return s;
 }
 
+/** `helm template` of the chart with these values: the manifests Kubernetes would get. */
+function renderChart(helm: string, chartDir: string, values: Doc): Obj[] {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chart-render-"));
+    const file = path.join(dir, "values.json");
+    fs.writeFileSync(file, JSON.stringify(values));
+    try {
+        const out = execFileSync(helm, ["template", "vault", chartDir, "--namespace", "vault", "-f", file], {
+            encoding: "utf8",
+        });
+        return parseAllDocuments(out)
+            .map((d) => d.toJSON() as unknown)
+            .filter((d): d is Obj => d !== null)
+            .map((d) => objectAt(d));
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
 const cases: { name: string; stack: () => StackConfig }[] = [
     { name: "amiya (Pulumi.amiya.yaml)", stack: () => readStackFile("amiya") as StackConfig },
     { name: "aws", stack: awsStack },
@@ -63,17 +81,7 @@ describe("the vault chart rendered with the program's values (helm template)", f
                 );
                 values = objectAt(chart.inputs, "values");
                 policies = p.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy").map((r) => r.inputs);
-                const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chart-render-"));
-                const file = path.join(dir, "values.json");
-                fs.writeFileSync(file, JSON.stringify(values));
-                const out = execFileSync(helm, ["template", "vault", chartDir, "--namespace", "vault", "-f", file], {
-                    encoding: "utf8",
-                });
-                fs.rmSync(dir, { recursive: true, force: true });
-                docs = parseAllDocuments(out)
-                    .map((d) => d.toJSON() as unknown)
-                    .filter((d): d is Obj => d !== null)
-                    .map((d) => objectAt(d));
+                docs = renderChart(helm, chartDir, values);
             });
             const one = (kind: string, name: string): Obj =>
                 only(
@@ -202,4 +210,49 @@ describe("the vault chart rendered with the program's values (helm template)", f
             });
         });
     }
+    it("server.image.digest: every container of the Vault image pulls repository:tag@digest, and nothing else moves", async () => {
+        const digest = `sha256:${"ab12".repeat(16)}`;
+        const pinned = `hashicorp/vault:2.0.4@${digest}`;
+        const s = raftTlsStack();
+        s.values.server = { ...(s.values.server as object), image: { digest } };
+        const p = await runProgram(s, buildPlatform);
+        const chart = only(
+            p.ofType("kubernetes:helm.sh/v4:Chart").filter((r) => r.name.endsWith("server-chart")),
+            "server charts",
+        );
+        const values = objectAt(chart.inputs, "values");
+        assert.deepEqual(at(values, "server", "image"), {
+            repository: "hashicorp/vault",
+            tag: `2.0.4@${digest}`,
+            pullPolicy: "IfNotPresent",
+        });
+        // The chart's own rendering of the StatefulSet: Vault and both sidecars.
+        const sts = only(
+            renderChart(helm, chartDir, values).filter((d) => d.kind === "StatefulSet"),
+            "StatefulSets",
+        );
+        const containers = listAt(objectAt(sts, "spec", "template", "spec"), "containers");
+        assert.deepEqual(
+            containers.map((c) => [stringAt(c, "name"), stringAt(c, "image")]),
+            [
+                ["vault", pinned],
+                [TLS_RELOADER_CONTAINER, pinned],
+                [AUDIT_ROTATOR_CONTAINER, pinned],
+            ],
+        );
+        // Everything the program registers outside the chart: the unsealer (its CronJob and its loop) and the
+        // snapshot's save step run the pinned image, no Vault image is left without the digest, and the upload
+        // step's own image is untouched.
+        const refs = p.resources
+            .filter((r) => r !== chart)
+            .flatMap((r) =>
+                [...JSON.stringify(r.inputs).matchAll(/"image":"([^"]+)"/g)].map((m) => `${r.name} ${m[1]}`),
+            );
+        assert.deepEqual(refs.sort(), [
+            `platform-bootstrap-unsealer ${pinned}`,
+            `platform-bootstrap-unsealer-loop ${pinned}`,
+            "platform-snapshots-cronjob amazon/aws-cli:2.15.61",
+            `platform-snapshots-cronjob ${pinned}`,
+        ]);
+    });
 });

@@ -370,6 +370,19 @@ const cases: BadCase[] = [
         expect: [`${ns}:kv.shared[0].name: must differ from cluster.name (amiya.akn is the cluster's own mount)`],
     },
     {
+        name: "Vault's image digest that is not a sha256 digest",
+        change: (s) => (s.values.server = { image: { digest: "2.0.4" } }),
+        expect: [`${ns}:server.image.digest: must be an image digest such as sha256:<64 hex> (got "2.0.4")`],
+    },
+    {
+        // Positive controls: the homelab fixture names its class; kind none and httproute need none.
+        name: "an Ingress without its class (its sys/ block is built per controller)",
+        change: (s) => (s.values.exposure = { kind: "ingress", certManagerIssuer: "amiya-ca" }),
+        expect: [
+            `${ns}:exposure.className: is required when exposure.kind is ingress: name the IngressClass (e.g. traefik or nginx), since the Ingress that keeps sys/generate-root, sys/rekey and the other unauthenticated ceremonies off the exposed host is built for its controller, and the cluster's default class cannot be known here`,
+        ],
+    },
+    {
         name: "httproute without a gateway",
         change: (s) => (s.values.exposure = { kind: "httproute" }),
         expect: [
@@ -714,7 +727,7 @@ describe("configWarnings: what a valid config may still get wrong", () => {
     it("an Ingress whose TLS Secret nothing creates, and a vault.address that is not exposure.host", () => {
         const s = homelabStack();
         s.values.vault = { address: "https://vault.amiya.akn:8200" };
-        s.values.exposure = { host: "vault.lab.example" };
+        s.values.exposure = { host: "vault.lab.example", className: "nginx" };
         assert.deepEqual(configWarnings(configOf(s)), [
             `${ns}:vault.address: https://vault.amiya.akn:8200 is not exposure.host (vault.lab.example): this program and the Vault provider reach Vault at vault.address, users at exposure.host. Leave vault.address unset to follow exposure.host, unless Vault is reached another way from where pulumi runs`,
             `${ns}:exposure.tlsSecretName: the Ingress serves TLS from Secret vault/vault-tls, which nothing in this stack creates: create it (kubectl -n vault create secret tls vault-tls --cert=... --key=...), or set exposure.certManagerIssuer so cert-manager issues it; without it the ingress serves its default certificate and the first pulumi up fails verifying https://vault.amiya.akn:8200`,
@@ -723,7 +736,7 @@ describe("configWarnings: what a valid config may still get wrong", () => {
 
     it("none with cert-manager issuing the Secret and vault.address following exposure.host, nor with no exposure", () => {
         const s = homelabStack();
-        s.values.exposure = { host: "vault.lab.example", certManagerIssuer: "lab-ca" };
+        s.values.exposure = { host: "vault.lab.example", className: "nginx", certManagerIssuer: "lab-ca" };
         assert.deepEqual(configWarnings(configOf(s)), []);
         assert.equal(configOf(s).vault.address, "https://vault.lab.example");
         const none = homelabStack();

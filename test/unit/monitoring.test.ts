@@ -100,7 +100,7 @@ describe("the alert pack (MonitoringAlerts)", () => {
         ]);
         const full = monitored();
         full.values.server = { storageBackend: "raft", replicas: 3 };
-        full.values.exposure = { certManagerIssuer: "amiya-ca" };
+        full.values.exposure = { className: "nginx", certManagerIssuer: "amiya-ca" };
         full.values.externalSecrets.canary = false;
         full.values.audit = { target: "stdout" };
         assert.deepEqual(alertsOf(full), [

@@ -110,7 +110,7 @@ describe("npm run new-stack", () => {
         assert.equal(result.code, 2);
         assert.ok(
             result.stderr.startsWith(
-                "new-stack: missing --kube-context, --bucket, --endpoint, --oidc-issuer (or --no-oidc), --s3-cidr (or --no-network-policy), --oidc-cidr (or --no-network-policy), --api-cidr (or --no-network-policy)\nusage: npm run new-stack",
+                "new-stack: missing --kube-context, --bucket, --ingress-class, --endpoint, --oidc-issuer (or --no-oidc), --s3-cidr (or --no-network-policy), --oidc-cidr (or --no-network-policy), --api-cidr (or --no-network-policy)\nusage: npm run new-stack",
             ),
             result.stderr,
         );
@@ -140,6 +140,8 @@ describe("npm run new-stack", () => {
                 "vault-lab",
                 "--endpoint",
                 "https://s3.lab.example",
+                "--ingress-class",
+                "nginx",
                 "--no-oidc",
                 "--no-network-policy",
                 "--dir",

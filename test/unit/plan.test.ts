@@ -379,7 +379,7 @@ describe("offline plan", () => {
                         region: "garage",
                         endpoint: "https://s3.lab.example",
                     },
-                    "secret-platform:exposure": { certManagerIssuer: "lab-ca" },
+                    "secret-platform:exposure": { className: "nginx", certManagerIssuer: "lab-ca" },
                     "secret-platform:oidc": { issuer: "https://auth.lab.example" },
                     "secret-platform:externalSecrets": {
                         namespaceConditions: [{ namespaces: ["grafana", "secret-platform-canary"] }],

@@ -63,6 +63,8 @@ const BLOCKED = [
 ];
 /** Request paths, and whether the exposed host must refuse them. */
 const PROBES: readonly (readonly [string, boolean])[] = [
+    // Each blocked prefix itself, then the endpoints under it.
+    ...BLOCKED.map((p) => [p, true] as const),
     ["/v1/sys/generate-root/attempt", true],
     ["/v1/sys/generate-root/update", true],
     ["/v1/sys/generate-recovery-token/attempt", true],
@@ -70,11 +72,14 @@ const PROBES: readonly (readonly [string, boolean])[] = [
     ["/v1/sys/rekey/verify", true],
     ["/v1/sys/rekey-recovery-key/init", true],
     ["/v1/sys/storage/raft/bootstrap/challenge", true],
+    ["/v1/sys/storage/raft/bootstrap/answer", true],
     // Still routed: bootstrap's init and unseal (docs/threat-model.md), status, the UI, secrets.
     ["/v1/sys/init", false],
     ["/v1/sys/unseal", false],
     ["/v1/sys/seal-status", false],
     ["/v1/sys/rekeyed", false],
+    ["/v1/sys/generate-rootx", false],
+    ["/v1/sys/storage/raft/bootstrapped", false],
     ["/v1/sys/storage/raft/configuration", false],
     ["/ui/", false],
     ["/v1/amiya.akn/data/app/db/password", false],
@@ -326,6 +331,7 @@ describe("VaultServer", () => {
             const ing = p.find(T.ingress, "server-ingress");
             assert.deepEqual(objectAt(ing.inputs, "metadata", "annotations"), {});
             assert.deepEqual(ing.inputs.spec, {
+                ingressClassName: "nginx",
                 tls: [{ hosts: ["vault.amiya.akn"], secretName: "vault-tls" }],
                 rules: [
                     {
@@ -507,41 +513,44 @@ describe("VaultServer", () => {
         };
 
         it("any class: the ceremonies' paths go to a Service with no endpoints, denied to every source", async () => {
-            const s = homelabStack();
-            s.values.exposure = { className: "nginx" };
-            const p = await run(s, garageBinding);
-            const blocked = p.find(T.ingress, "server-sys-blocked");
-            assert.deepEqual(blocked.inputs.metadata, {
-                name: "vault-sys-blocked",
-                namespace: "vault",
-                labels: MANAGED_LABELS,
-                annotations: { "nginx.ingress.kubernetes.io/denylist-source-range": "0.0.0.0/0,::/0" },
-            });
-            const backend = { service: { name: "vault-unrouted", port: { number: 8200 } } };
-            assert.deepEqual(blocked.inputs.spec, {
-                ingressClassName: "nginx",
-                tls: [{ hosts: ["vault.amiya.akn"], secretName: "vault-tls" }],
-                rules: [
-                    {
-                        host: "vault.amiya.akn",
-                        http: { paths: BLOCKED.map((path) => ({ path, pathType: "Prefix", backend })) },
-                    },
-                ],
-            });
-            new Ingress(blocked.inputs).validate();
-            const unrouted = p.find(T.service, "server-unrouted");
-            // No selector: no endpoints, ever; the controller answers 503.
-            assert.deepEqual(unrouted.inputs.spec, {
-                type: "ClusterIP",
-                ports: [{ name: "http", port: 8200, targetPort: 8200 }],
-            });
-            assert.deepEqual(await dependsOnOf(blocked), [unrouted.resource]);
-            assert.deepEqual(await dependsOnOf(p.find(T.ingress, "server-ingress")), [blocked.resource]);
-            const both = p.ofType(T.ingress);
-            assert.deepEqual(
-                PROBES.map(([path]) => [path, routeTo(both, path).service]),
-                PROBES.map(([path, isBlocked]) => [path, isBlocked ? "vault-unrouted" : "vault"]),
-            );
+            // Any class but traefik is built the same way: ingress-nginx's, HAProxy's, ...
+            for (const className of ["nginx", "haproxy"]) {
+                const s = homelabStack();
+                s.values.exposure = { className };
+                const p = await run(s, garageBinding);
+                const blocked = p.find(T.ingress, "server-sys-blocked");
+                assert.deepEqual(blocked.inputs.metadata, {
+                    name: "vault-sys-blocked",
+                    namespace: "vault",
+                    labels: MANAGED_LABELS,
+                    annotations: { "nginx.ingress.kubernetes.io/denylist-source-range": "0.0.0.0/0,::/0" },
+                });
+                const backend = { service: { name: "vault-unrouted", port: { number: 8200 } } };
+                assert.deepEqual(blocked.inputs.spec, {
+                    ingressClassName: className,
+                    tls: [{ hosts: ["vault.amiya.akn"], secretName: "vault-tls" }],
+                    rules: [
+                        {
+                            host: "vault.amiya.akn",
+                            http: { paths: BLOCKED.map((path) => ({ path, pathType: "Prefix", backend })) },
+                        },
+                    ],
+                });
+                new Ingress(blocked.inputs).validate();
+                const unrouted = p.find(T.service, "server-unrouted");
+                // No selector: no endpoints, ever; the controller answers 503.
+                assert.deepEqual(unrouted.inputs.spec, {
+                    type: "ClusterIP",
+                    ports: [{ name: "http", port: 8200, targetPort: 8200 }],
+                });
+                assert.deepEqual(await dependsOnOf(blocked), [unrouted.resource]);
+                assert.deepEqual(await dependsOnOf(p.find(T.ingress, "server-ingress")), [blocked.resource]);
+                const both = p.ofType(T.ingress);
+                assert.deepEqual(
+                    PROBES.map(([path]) => [path, routeTo(both, path).service]),
+                    PROBES.map(([path, isBlocked]) => [path, isBlocked ? "vault-unrouted" : "vault"]),
+                );
+            }
         });
 
         it("traefik: routed through a Middleware that admits no client (Traefik drops routers without endpoints)", async () => {

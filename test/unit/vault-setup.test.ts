@@ -551,7 +551,7 @@ describe("configuration builders", () => {
 
     it("builds the UI and CLI redirect URIs from the host and the OIDC path", () => {
         const s = homelabStack();
-        s.values.exposure = { host: "secrets.example.org" };
+        s.values.exposure = { host: "secrets.example.org", className: "nginx" };
         s.values.oidc.path = "sso";
         assert.deepEqual(oidcRedirectUris(configOf(s)), [
             "https://secrets.example.org/ui/vault/auth/sso/oidc/callback",

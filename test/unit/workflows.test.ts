@@ -152,10 +152,17 @@ describe("workflows", () => {
                     [name === "deploy" ? "pulumi up" : "pulumi preview", [...aws, "PULUMI_CONFIG_PASSPHRASE"].sort()],
                 ]);
                 step(job, (s) => command.test(s.run ?? ""), String(command));
+                // Preview and drift write nothing to the backend (docs/ci-workflows.md): their AWS identity is the
+                // read-only one; deploy's may write the state.
+                const secretName = (k: string) =>
+                    k === "KUBECONFIG_CONTENT"
+                        ? "KUBECONFIG"
+                        : aws.includes(k) && name !== "deploy"
+                          ? `READ_ONLY_${k}`
+                          : k;
                 for (const s of job.steps) {
                     for (const [k, v] of Object.entries(s.env ?? {})) {
-                        if (v.includes("secrets."))
-                            assert.equal(v, `\${{ secrets.${k === "KUBECONFIG_CONTENT" ? "KUBECONFIG" : k} }}`);
+                        if (v.includes("secrets.")) assert.equal(v, `\${{ secrets.${secretName(k)} }}`);
                     }
                     assert.ok(s.uses === undefined || secretsOf(s.env).length === 0, `${s.uses} gets a secret`);
                 }
@@ -336,6 +343,38 @@ describe("workflows", () => {
         assert.deepEqual((load("e2e").on.push as { branches: string[] }).branches, ["main"]);
     });
 
+    it("preview and drift hold only the read-only state identity, deploy only the one that may write", () => {
+        const names = (wf: string) => [...text(wf).matchAll(/secrets\.([A-Z_]*AWS[A-Z_]*)/g)].map((m) => m[1]);
+        for (const wf of ["preview", "drift"]) {
+            assert.deepEqual(
+                [...new Set(names(wf))].sort(),
+                ["READ_ONLY_AWS_ACCESS_KEY_ID", "READ_ONLY_AWS_SECRET_ACCESS_KEY"],
+                `${wf} reads no AWS secret but the read-only pair`,
+            );
+        }
+        assert.deepEqual([...new Set(names("deploy"))].sort(), ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
+    });
+
+    it("docs/ci-workflows.md: the read-only identity's policy only lists and reads the state's objects", () => {
+        const doc = fs.readFileSync(path.join(ROOT, "docs", "ci-workflows.md"), "utf8");
+        const section = doc.slice(doc.indexOf("## Read-only backend credentials for preview and drift"));
+        const policy = JSON.parse(/```json\n([\s\S]*?)```/.exec(section)?.[1] ?? "{}") as {
+            Statement: { Effect: string; Action: string[]; Resource: string; Condition?: unknown }[];
+        };
+        assert.deepEqual(
+            policy.Statement.map((st) => [st.Effect, st.Action, st.Resource, st.Condition]),
+            [
+                [
+                    "Allow",
+                    ["s3:ListBucket"],
+                    "arn:aws:s3:::pulumi-state",
+                    { StringLike: { "s3:prefix": [".pulumi/*"] } },
+                ],
+                ["Allow", ["s3:GetObject"], "arn:aws:s3:::pulumi-state/.pulumi/*", undefined],
+            ],
+        );
+    });
+
     it("each credentialed job sets the stack config the repository does not hold before running pulumi", () => {
         for (const [name, command] of [
             ["preview", /pulumi preview/],
@@ -353,8 +392,8 @@ describe("workflows", () => {
                 STACK_SECRETS: "${{ secrets.STACK_SECRETS }}",
                 TRUST_CA_BUNDLE: "${{ vars.TRUST_CA_BUNDLE }}",
                 PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
-                AWS_ACCESS_KEY_ID: "${{ secrets.AWS_ACCESS_KEY_ID }}",
-                AWS_SECRET_ACCESS_KEY: "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
+                AWS_ACCESS_KEY_ID: `\${{ secrets.${name === "deploy" ? "" : "READ_ONLY_"}AWS_ACCESS_KEY_ID }}`,
+                AWS_SECRET_ACCESS_KEY: `\${{ secrets.${name === "deploy" ? "" : "READ_ONLY_"}AWS_SECRET_ACCESS_KEY }}`,
             });
         }
     });
