@@ -338,7 +338,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
     }
     log(
-        `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario: preview with the guard pack and three broken variants refused; on the node: up with the product's awaits, vault-0 running the chart's pod spec, a consumer pod reading through a store, reads through the stores as ESO's Vault provider makes them, Kubernetes auth reviewed by Vault's pod, OIDC logins through hydra, the KV export CronJob run as pods and its export restored, NetworkPolicy both ways, the audit log rotated twice on its volume, vault-0 restarted and unsealed by the unsealer, up again, preview --expect-no-changes, refresh, day-2 change, destroy, the node torn down)`,
+        `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario: preview with the guard pack and three broken variants refused; on the node: up with the product's awaits, vault-0 running the chart's pod spec, a consumer pod reading through a store, reads through the stores as ESO's Vault provider makes them, Kubernetes auth reviewed by Vault's pod, OIDC logins through hydra, NetworkPolicy both ways, the audit log rotated twice on its volume, vault-0 restarted and unsealed by the unsealer, up again, preview --expect-no-changes, refresh, day-2 change, destroy, the node torn down)`,
     );
     return 0;
 }
