@@ -34,6 +34,14 @@ let valuesYamlText = "";
 let chartDefaults: Record<string, unknown> = {};
 let validateValues: ValidateFunction;
 
+/** The anti-affinity term over Vault's server pods, per node (the chart's default, required or preferred). */
+const SERVER_POD_NODE_TERM = {
+    labelSelector: {
+        matchLabels: { "app.kubernetes.io/name": "vault", "app.kubernetes.io/instance": "vault", component: "server" },
+    },
+    topologyKey: "kubernetes.io/hostname",
+};
+
 type Stack = { values: Record<string, any>; secrets: Record<string, any> };
 
 /** The typed config of a fixture stack, through the real loader (no engine needed). */
@@ -328,20 +336,7 @@ describe("buildVaultValues: the settings", () => {
         ]);
         assert.deepEqual(at(v, "server", "volumeMounts"), [{ name: "tmp", mountPath: "/tmp" }]);
         assert.deepEqual(at(v, "server", "affinity"), {
-            podAntiAffinity: {
-                requiredDuringSchedulingIgnoredDuringExecution: [
-                    {
-                        labelSelector: {
-                            matchLabels: {
-                                "app.kubernetes.io/name": "vault",
-                                "app.kubernetes.io/instance": "vault",
-                                component: "server",
-                            },
-                        },
-                        topologyKey: "kubernetes.io/hostname",
-                    },
-                ],
-            },
+            podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [SERVER_POD_NODE_TERM] },
         });
         assert.equal(at(v, "server", "updateStrategyType"), "RollingUpdate");
         assert.deepEqual(at(v, "server", "persistentVolumeClaimRetentionPolicy"), {
@@ -500,16 +495,7 @@ describe("buildVaultValues: the settings", () => {
         const required = buildVaultValues(configOf(s), garageFacts());
         s.values.server.antiAffinity = "preferred";
         const v = buildVaultValues(configOf(s), garageFacts());
-        const term = {
-            labelSelector: {
-                matchLabels: {
-                    "app.kubernetes.io/name": "vault",
-                    "app.kubernetes.io/instance": "vault",
-                    component: "server",
-                },
-            },
-            topologyKey: "kubernetes.io/hostname",
-        };
+        const term = SERVER_POD_NODE_TERM;
         assert.deepEqual(at(required, "server", "affinity"), {
             podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] },
         });
