@@ -30,7 +30,7 @@ function fullStack() {
     const stack = homelabStack();
     stack.values.server = { storageBackend: "raft", replicas: 3, metricsScrape: "serviceMonitor" };
     stack.values.networkPolicy.monitoringNamespace = "monitoring";
-    stack.values.exposure = { certManagerIssuer: "amiya-ca" };
+    stack.values.exposure = { ...stack.values.exposure, certManagerIssuer: "amiya-ca" };
     stack.values.backup = { enabled: true, recipients: [BACKUP_RECIPIENT_PLACEHOLDER] };
     stack.values.externalSecrets.tenants = [{ name: "media", namespaces: ["sonarr"] }];
     return stack;
