@@ -13,27 +13,23 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { pulumiTrees } from "./rig/processes";
 
 const SAMPLE_MS = 100;
 
 interface ProcInfo {
     readonly pid: number;
-    readonly ppid: number;
     readonly rssKb: number;
     readonly label: string;
 }
 
 function readProc(pid: number): ProcInfo | undefined {
     try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        // comm may hold spaces and parentheses: the fields after the last ')' are fixed.
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        const ppid = Number(fields[1]);
         const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
         const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
         const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
         if (argv.length === 0) return undefined; // A zombie (exited, not yet reaped): no memory left.
-        return { pid, ppid, rssKb: rss === null ? 0 : Number(rss[1]), label: labelOf(argv) };
+        return { pid, rssKb: rss === null ? 0 : Number(rss[1]), label: labelOf(argv) };
     } catch {
         return undefined; // Gone between the listing and the read.
     }
@@ -51,16 +47,6 @@ function labelOf(argv: readonly string[]): string {
                 : `node ${path.basename(script)}`;
     }
     return bin;
-}
-
-function allProcs(): ProcInfo[] {
-    const out: ProcInfo[] = [];
-    for (const name of fs.readdirSync("/proc")) {
-        if (!/^\d+$/.test(name)) continue;
-        const info = readProc(Number(name));
-        if (info !== undefined) out.push(info);
-    }
-    return out;
 }
 
 export interface MemoryFigures {
@@ -87,16 +73,7 @@ export class TreeSampler {
     }
 
     private sample(): void {
-        const procs = allProcs();
-        const children = new Map<number, ProcInfo[]>();
-        for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
-        const roots = (children.get(process.pid) ?? []).filter((p) => p.label === "pulumi");
-        const tree: ProcInfo[] = [];
-        const walk = (p: ProcInfo) => {
-            tree.push(p);
-            for (const c of children.get(p.pid) ?? []) walk(c);
-        };
-        roots.forEach(walk);
+        const tree = pulumiTrees().flatMap((p) => readProc(p.pid) ?? []);
         const sum = tree.reduce((s, p) => s + p.rssKb, 0);
         this.peakTreeKb = Math.max(this.peakTreeKb, sum);
         // Several processes may share a label (two CLI runs never overlap here; launchers exec their node).

@@ -52,9 +52,18 @@ export function tailOf(file: string, lines = 40): string {
     }
 }
 
-/** Every live descendant of `root` (from /proc), parents before children, with its process group. */
-export function descendants(root: number): { pid: number; pgid: number }[] {
-    const byParent = new Map<number, { pid: number; pgid: number }[]>();
+/** A process's command name (/proc/<pid>/comm), or "" once it is gone. */
+function commandOf(pid: number): string {
+    try {
+        return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {
+        return "";
+    }
+}
+
+/** Every live descendant of `root` (from /proc), parents before children, with its parent and process group. */
+export function descendants(root: number): { pid: number; ppid: number; pgid: number }[] {
+    const byParent = new Map<number, { pid: number; ppid: number; pgid: number }[]>();
     for (const name of fs.readdirSync("/proc")) {
         if (!/^\d+$/.test(name)) continue;
         try {
@@ -63,13 +72,13 @@ export function descendants(root: number): { pid: number; pgid: number }[] {
             const [state, ppid, pgid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
             if (state === "Z") continue;
             const list = byParent.get(Number(ppid)) ?? [];
-            list.push({ pid: Number(name), pgid: Number(pgid) });
+            list.push({ pid: Number(name), ppid: Number(ppid), pgid: Number(pgid) });
             byParent.set(Number(ppid), list);
         } catch {
             // Gone meanwhile.
         }
     }
-    const out: { pid: number; pgid: number }[] = [];
+    const out: { pid: number; ppid: number; pgid: number }[] = [];
     const walk = (pid: number) => {
         for (const child of byParent.get(pid) ?? []) {
             out.push(child);
@@ -78,6 +87,18 @@ export function descendants(root: number): { pid: number; pgid: number }[] {
     };
     walk(root);
     return out;
+}
+
+/**
+ * The Pulumi CLIs the Automation API spawned (children of this process named `pulumi`) and their
+ * descendants (the plugins, the language host, the program). Only those: this process has other
+ * children, such as tsx's esbuild service in a mocha worker, which a rig must never stop (killing it
+ * failed every later spec file of that worker).
+ */
+export function pulumiTrees(): { pid: number; ppid: number; pgid: number }[] {
+    return descendants(process.pid)
+        .filter((p) => p.ppid === process.pid && commandOf(p.pid) === "pulumi")
+        .flatMap((cli) => [cli, ...descendants(cli.pid)]);
 }
 
 function signalPids(pids: readonly number[], signal: NodeJS.Signals): void {
@@ -248,10 +269,10 @@ export class Rig {
         return this.cleaning;
     }
 
-    /** Children of this process not started by the rig, and their descendants (the CLI, its plugins). */
+    /** The Pulumi CLIs the Automation API spawned and their plugins, not in a group the rig started. */
     private strays(): number[] {
         const groups = new Set(this.processes.map(({ child }) => child.pid));
-        return descendants(process.pid)
+        return pulumiTrees()
             .filter((p) => !groups.has(p.pgid))
             .map((p) => p.pid);
     }
