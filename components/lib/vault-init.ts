@@ -128,7 +128,14 @@ export function untrustedCertificateMessage(address: string, cause: string): str
 export interface PollOptions {
     /** Pause between attempts in milliseconds; default 2000. */
     readonly intervalMs?: number;
+    /** What the caller's user should check when Vault never answers; default: the stack's vault.* config keys. */
+    readonly whatToCheck?: string;
 }
+
+const CHECK_STACK_CONFIG =
+    "Check secret-platform:vault.address, that the Vault pod is running and reachable from here " +
+    "(and secret-platform:vault.skipTlsVerify for a self-signed certificate); " +
+    "secret-platform:vault.waitTimeoutSeconds sets how long to wait.";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -155,9 +162,7 @@ export async function waitForApi(
         if (Date.now() + interval > deadline) {
             throw new Error(
                 `Vault API at ${ep.address} did not answer within ${timeoutSeconds}s (last error: ${last}). ` +
-                    "Check secret-platform:vault.address, that the Vault pod is running and reachable from here " +
-                    "(and secret-platform:vault.skipTlsVerify for a self-signed certificate); " +
-                    "secret-platform:vault.waitTimeoutSeconds sets how long to wait.",
+                    (opts.whatToCheck ?? CHECK_STACK_CONFIG),
             );
         }
         await sleep(interval);

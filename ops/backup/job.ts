@@ -14,13 +14,16 @@
  *   VAULT_ADDR, VAULT_AUTH_PATH (the Kubernetes auth mount), VAULT_ROLE,
  *   SA_TOKEN_FILE, VAULT_CACERT (optional: the only CA Vault's certificate may chain to),
  *   BACKUP_DIR, BACKUP_MOUNTS (JSON: [{path, maxVersions, casRequired, deleteVersionAfter}]),
- *   BACKUP_RECIPIENTS (age public keys, one a line)
+ *   BACKUP_RECIPIENTS (age public keys, one a line),
+ *   VAULT_WAIT_SECONDS (optional: how long to wait for Vault to answer at all; default 120)
  * Exit codes: 0 done, 1 failed, 2 usage error.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { BACKUP_POD_LABELS } from "../../components/lib/contracts";
 import { vaultApi, VaultEndpoint } from "../../components/lib/vault-api";
+import { waitForApi } from "../../components/lib/vault-init";
 import { BackupVault, countVersions, encryptExport, exportMounts, MountSettings, serializeExport } from "./kv-backup";
 
 /** The exported object's name: sortable by time, so retention keeps the newest. */
@@ -41,6 +44,9 @@ export interface LastGoodMarker {
     readonly sha256: string;
     readonly bytes: number;
 }
+
+/** How long the job waits by default for Vault to answer at all before it fails (the Job's deadline is 900 s). */
+const DEFAULT_VAULT_WAIT_SECONDS = 120;
 
 function log(line: string): void {
     console.log(`${new Date().toISOString().replace(/\.\d+Z$/, "Z")} vault-kv-backup: ${line}`);
@@ -67,6 +73,7 @@ export async function runExportJob(
         dir: string;
         mounts: MountSettings[];
         recipients: string[];
+        waitSeconds: number;
     };
     try {
         const ca = env.VAULT_CACERT;
@@ -87,12 +94,24 @@ export async function runExportJob(
                 .split(/[\n,]/)
                 .map((r) => r.trim())
                 .filter((r) => r !== ""),
+            waitSeconds: Number(env.VAULT_WAIT_SECONDS ?? DEFAULT_VAULT_WAIT_SECONDS),
         };
+        if (!(settings.waitSeconds > 0))
+            throw new UsageError("VAULT_WAIT_SECONDS must be a positive number of seconds");
     } catch (err) {
         console.error(`vault-kv-backup: ${(err as Error).message}`);
         return 2;
     }
     try {
+        // A new pod's first connections can be refused while the CNI programs its NetworkPolicy (on the e2e
+        // node this step's login was refused three times in its first 30 s): wait for Vault to answer first.
+        await waitForApi(endpoint, settings.waitSeconds, {
+            whatToCheck:
+                "Check VAULT_ADDR, that Vault's pods run, and that a NetworkPolicy lets this job's pods " +
+                `(${Object.entries(BACKUP_POD_LABELS)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(",")}) reach Vault's API port.`,
+        });
         const jwt = fs.readFileSync(settings.saFile, "utf8").trim();
         const login = await vaultApi(endpoint, "POST", `auth/${settings.authPath}/login`, { role: settings.role, jwt });
         const token = (login.body?.auth as { client_token?: string } | undefined)?.client_token;

@@ -16,6 +16,7 @@
 import { strict as assert } from "node:assert";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
@@ -327,6 +328,74 @@ describe("KV backup: export through the job's identity, wipe, restore into a fre
         );
         for (const secret of [jwt, sourceRoot, "value-7-v"])
             assert.ok(!out.includes(secret) && !bytes.includes(secret));
+    });
+
+    it("export: waits while Vault's address refuses connections (a new pod's NetworkPolicy not yet in place), then exports", async () => {
+        const dir = fs.mkdtempSync(path.join(root, "late-"));
+        const saFile = path.join(root, "sa-token");
+        const port = await freePort();
+        const upstream = new URL(source!.address);
+        // Nothing listens on the port for the first 3 s: each connection is refused, as on the e2e node.
+        let proxy: net.Server | undefined;
+        const opens = setTimeout(() => {
+            proxy = net.createServer((client) => {
+                const server = net.connect(Number(upstream.port), upstream.hostname);
+                client.pipe(server).pipe(client);
+                client.on("error", () => server.destroy());
+                server.on("error", () => client.destroy());
+            });
+            proxy.listen(port, "127.0.0.1");
+        }, 3000);
+        try {
+            const r = await run(process.execPath, [BACKUP_BUNDLE_PATH], {
+                ...exportEnv,
+                PATH: "/usr/bin:/bin",
+                VAULT_ADDR: `http://127.0.0.1:${port}`,
+                VAULT_WAIT_SECONDS: "30",
+                SA_TOKEN_FILE: saFile,
+                BACKUP_DIR: dir,
+            });
+            assert.equal(r.status, 0, `${r.stdout.toString()}${r.stderr}`);
+            assert.match(r.stdout.toString(), new RegExp(`exported ${COUNT} secrets `));
+            assert.deepEqual(fs.readdirSync(dir).sort().slice(1), ["latest.json", "name"]);
+        } finally {
+            clearTimeout(opens);
+            await new Promise((done) => (proxy === undefined ? done(undefined) : proxy.close(done)));
+        }
+    });
+
+    it("export: a Vault that never answers fails after VAULT_WAIT_SECONDS, naming the address and the pods' labels", async () => {
+        const dir = fs.mkdtempSync(path.join(root, "never-"));
+        const address = `http://127.0.0.1:${await freePort()}`;
+        const r = await run(process.execPath, [BACKUP_BUNDLE_PATH], {
+            ...exportEnv,
+            PATH: "/usr/bin:/bin",
+            VAULT_ADDR: address,
+            VAULT_WAIT_SECONDS: "1",
+            SA_TOKEN_FILE: path.join(root, "sa-token"),
+            BACKUP_DIR: dir,
+        });
+        assert.equal(r.status, 1);
+        assert.equal(
+            r.stderr.trim(),
+            `vault-kv-backup: Vault API at ${address} did not answer within 1s (last error: GET ${address}/v1/sys/seal-status: ` +
+                `connect ECONNREFUSED 127.0.0.1:${new URL(address).port}). Check VAULT_ADDR, that Vault's pods run, and that a ` +
+                "NetworkPolicy lets this job's pods (app.kubernetes.io/name=vault-kv-backup) reach Vault's API port.",
+        );
+        assert.deepEqual(fs.readdirSync(dir), []);
+    });
+
+    it("export: VAULT_WAIT_SECONDS that is not a positive number is a usage error", async () => {
+        const r = await run(process.execPath, [BACKUP_BUNDLE_PATH], {
+            ...exportEnv,
+            PATH: "/usr/bin:/bin",
+            VAULT_ADDR: source!.address,
+            VAULT_WAIT_SECONDS: "soon",
+            SA_TOKEN_FILE: path.join(root, "sa-token"),
+            BACKUP_DIR: root,
+        });
+        assert.equal(r.status, 2);
+        assert.equal(r.stderr.trim(), "vault-kv-backup: VAULT_WAIT_SECONDS must be a positive number of seconds");
     });
 
     it("the export is unreadable without the operator's private key, and the real age CLI reads it with it", async () => {
