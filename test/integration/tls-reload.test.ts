@@ -8,7 +8,6 @@
  * an update, as it does when cert-manager renews the Secret).
  */
 import { strict as assert } from "node:assert";
-import { ChildProcess, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -16,8 +15,9 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import { TLS_RELOAD_SCRIPT } from "../../components/lib/tls-reloader";
 import { makeTestCa, TestCa } from "../support/test-ca";
-import { onPath, requireTool } from "../support/tools";
-import { exited, freePort, waitForExit } from "../support/vault-server";
+import { busyboxBin, startSharedPidPod, until } from "../support/shared-pid-pod";
+import { requireTool } from "../support/tools";
+import { freePort } from "../support/vault-server";
 
 /** A Secret volume as the kubelet writes it: data in a timestamped dir, `..data` swapped by rename. */
 class SecretVolume {
@@ -54,21 +54,6 @@ async function servedFingerprint(port: number, cas: readonly string[]): Promise<
 
 const fingerprintOf = (ca: TestCa) => new crypto.X509Certificate(ca.certPem).fingerprint256;
 
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-    const deadline = Date.now() + ms;
-    let last: unknown;
-    for (;;) {
-        try {
-            const value = await probe();
-            if (value !== undefined) return value;
-        } catch (e) {
-            last = e;
-        }
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last ?? "no match")}`);
-        await new Promise((r) => setTimeout(r, 200));
-    }
-}
-
 interface Pod {
     readonly port: number;
     readonly volume: SecretVolume;
@@ -80,7 +65,7 @@ describe("integration: a renewed internal-TLS certificate reaches a running Vaul
     this.timeout(60_000);
     let vault: string;
     let busybox: string;
-    let unshare: string;
+    let bin: string;
     let first: TestCa;
     let renewed: TestCa;
     let root: string;
@@ -89,16 +74,11 @@ describe("integration: a renewed internal-TLS certificate reaches a running Vaul
     before(function () {
         vault = requireTool(this, "vault");
         busybox = requireTool(this, "busybox");
-        unshare = onPath("unshare") ?? assert.fail("unshare (util-linux) is not on PATH");
         first = makeTestCa("tls-reload first");
         renewed = makeTestCa("tls-reload renewed");
         root = fs.mkdtempSync(path.join(os.tmpdir(), "sp-tls-reload-"));
         // Only busybox's applets on PATH, as in the Vault image: the script may use nothing else.
-        const bin = path.join(root, "bin");
-        fs.mkdirSync(bin);
-        for (const applet of ["sh", "cat", "sha256sum", "sleep", "pidof", "kill"]) {
-            fs.symlinkSync(busybox, path.join(bin, applet));
-        }
+        bin = busyboxBin(root, busybox, ["sh", "cat", "sha256sum", "sleep", "pidof", "kill"]);
     });
 
     after(async () => {
@@ -132,48 +112,22 @@ describe("integration: a renewed internal-TLS certificate reaches a running Vaul
         );
         // The pod's second container: the reloader's program exactly as the chart values give it, or a sleeper.
         const container = sidecar ? `exec sh -c "$SCRIPT" tls-reloader "$CERT" "$KEY"` : `exec sleep 3600`;
-        const userns = process.getuid?.() === 0 ? [] : ["--user", "--map-root-user"];
-        const child: ChildProcess = spawn(
-            unshare,
-            [
-                ...userns,
-                "--pid",
-                "--fork",
-                "--mount-proc",
-                "--kill-child",
-                busybox,
-                "sh",
-                "-c",
-                `"$VAULT" server -config="$CONFIG" >"$LOG" 2>&1 &\n${container}`,
-            ],
+        const shared = startSharedPidPod(
+            busybox,
+            bin,
+            `"$VAULT" server -config="$CONFIG" >"$LOG" 2>&1 &\n${container}`,
             {
-                env: {
-                    PATH: path.join(root, "bin"),
-                    HOME: dir,
-                    VAULT: vault,
-                    CONFIG: config,
-                    LOG: path.join(dir, "vault.log"),
-                    SCRIPT: TLS_RELOAD_SCRIPT,
-                    RELOAD_INTERVAL_SECONDS: "1",
-                    CERT: cert,
-                    KEY: key,
-                },
-                stdio: ["ignore", "pipe", "pipe"],
+                HOME: dir,
+                VAULT: vault,
+                CONFIG: config,
+                LOG: path.join(dir, "vault.log"),
+                SCRIPT: TLS_RELOAD_SCRIPT,
+                RELOAD_INTERVAL_SECONDS: "1",
+                CERT: cert,
+                KEY: key,
             },
         );
-        let output = "";
-        child.stdout?.on("data", (d) => (output += String(d)));
-        child.stderr?.on("data", (d) => (output += String(d)));
-        const pod: Pod = {
-            port,
-            volume,
-            output: () => output,
-            stop: async () => {
-                if (exited(child)) return;
-                child.kill("SIGTERM");
-                if (!(await waitForExit(child, 5000))) child.kill("SIGKILL");
-            },
-        };
+        const pod: Pod = { port, volume, output: shared.output, stop: shared.stop };
         pods.push(pod);
         await until("Vault to serve the first certificate", 20_000, async () =>
             (await servedFingerprint(port, [first.caPem])) === fingerprintOf(first) ? true : undefined,
