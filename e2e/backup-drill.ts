@@ -563,7 +563,8 @@ async function auditProof(
         `the login is role ${KV_BACKUP_ROLE} with policy ${KV_BACKUP_POLICY} only`,
         auth,
     );
-    const used = entries.filter((e) => e.type === "response" && e.auth?.accessor === auth.accessor);
+    // The login's own response carries the new token's auth too: what the token did comes after it.
+    const used = entries.filter((e) => e.type === "response" && e.auth?.accessor === auth.accessor && e !== logins[0]);
     const allowed = (e: any) =>
         ["read", "list"].includes(e.request.operation) &&
         mounts.some((m) => e.request.path.startsWith(`${m}/metadata/`) || e.request.path.startsWith(`${m}/data/`));
