@@ -278,7 +278,7 @@ export interface PodRig {
     readonly vaultImage: string;
     /**
      * The KV export's images and the operator's age key pair (backup-drill.ts), when the KV export drill runs
-     * (E2E_KV_BACKUP=1): its first run on the node found the export step refused at Vault's Service (docs/e2e.md).
+     * (always, unless E2E_KV_BACKUP=0).
      */
     readonly backup?: RigBackup;
 }
