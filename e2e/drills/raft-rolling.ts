@@ -16,7 +16,7 @@
  *   sealed pod is never Ready), and a read through the Service every 250 ms
  *   with the root token. The longest run of failed reads is the figure N.
  */
-import { UNSEALER_NAME } from "../../components/lib/contracts";
+import { RELEASE_NAME, UNSEALER_NAME } from "../../components/lib/contracts";
 import { Timing } from "../figures";
 import { PodRef } from "../node/pods";
 import { Node } from "../node/node";
@@ -47,7 +47,14 @@ const REPLICAS = 3;
 async function budget(cluster: Cluster, ns: string): Promise<any> {
     return expectStatus(
         "the PodDisruptionBudget",
-        await cluster.request("GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/vault`),
+        await cluster.request("GET", `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/${RELEASE_NAME}`),
+    ).body;
+}
+
+async function statefulSet(cluster: Cluster, ns: string): Promise<any> {
+    return expectStatus(
+        "the StatefulSet",
+        await cluster.request("GET", `/apis/apps/v1/namespaces/${ns}/statefulsets/${RELEASE_NAME}`),
     ).body;
 }
 
@@ -233,6 +240,7 @@ async function rollingChange(c: RollingContext): Promise<Timing[]> {
     const before = await serverPods(c.cluster, ns);
     const uidsBefore = Object.fromEntries(before.map((p) => [p.name, p.uid]));
     setServerKey(c.stack, "logLevel", "warn");
+    const generationBefore = Number((await statefulSet(c.cluster, ns)).metadata.generation);
 
     let stop = false;
     const reads: { at: number; ok: boolean }[] = [];
@@ -274,7 +282,10 @@ async function rollingChange(c: RollingContext): Promise<Timing[]> {
             return undefined;
         });
         upMs = Date.now() - start;
-        check(up?.summary.result === "succeeded", "the rolling change's up succeeds", upError.slice(-3000));
+        // A failed up is the drill's failure, checked after the roll (the StatefulSet was changed before it).
+        if (up !== undefined && up.summary.result !== "succeeded") upError = JSON.stringify(up.summary);
+        const generation = Number((await statefulSet(c.cluster, ns)).metadata.generation);
+        check(generation > generationBefore, "the up changed the StatefulSet (the roll started)", upError.slice(-3000));
         // Rolled: every pod replaced, all unsealed and joined again.
         await until("every pod replaced", 600_000, async () => {
             const pods = await serverPods(c.cluster, ns);
@@ -291,6 +302,14 @@ async function rollingChange(c: RollingContext): Promise<Timing[]> {
 
     const names = Array.from({ length: REPLICAS }, (_, i) => `vault-${i}`);
     const roll = rollFacts(samples, uidsBefore, names);
+    const gapSoFar = readGap(reads);
+    check(upError === "", "the rolling change's up succeeds", {
+        error: upError.slice(-3000),
+        roll,
+        reads: gapSoFar,
+        upMs,
+        rolledMs,
+    });
     // One at a time: at no sample were two of the three missing, terminating or not Ready.
     check(samples.length > 0 && roll.mostDown.down.length <= 1, "at most one pod down at any sample", roll.mostDown);
     // A sealed pod is never Ready (the pod list is read before its seal status).

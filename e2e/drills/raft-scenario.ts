@@ -14,8 +14,10 @@
  *   one as docs/disaster-recovery.md says, every secret back by value.
  *
  * A drill that fails stops the run (the next would start from a state no
- * runbook describes), except drill 2: its failure is reported, the restore
- * still runs after it, and the run fails at its end.
+ * runbook describes), except where an operator would carry on: a failed
+ * scale-up `up` of drill 1 (run again once every pod is unsealed) and drill
+ * 2. Those are reported, the drills after them still run, and the run fails
+ * at its end.
  */
 import * as crypto from "crypto";
 import { breakGlassRoot, newKey, stackFacts } from "../consumers";
@@ -251,6 +253,9 @@ export async function raftDrills(
         raftVolumes(rig, next.cluster, config),
     );
     timings.push(...restored.timings);
-    const failures = rollingFailure === undefined ? [] : [`drill 2 failed: ${rollingFailure.message}`];
+    const failures = [
+        ...(scaled.failure === undefined ? [] : [scaled.failure]),
+        ...(rollingFailure === undefined ? [] : [`drill 2 failed: ${rollingFailure.message}`]),
+    ];
     return { rig: restored.rig, timings, failures };
 }
