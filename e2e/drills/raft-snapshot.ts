@@ -254,7 +254,20 @@ export async function restoreOnNewCluster(
     // Step 3: vault operator raft snapshot restore -force, with the temporary root token.
     const restored = await postRaw(d.address, r.ca.pem(), "/v1/sys/storage/raft/snapshot-force", fetched!, tempRoot);
     check(restored.status === 204, "the forced restore is accepted", restored);
-    // Step 4: Vault seals with the snapshot's barrier; the unsealer unseals it with the original shares.
+    // Step 5: Vault seals itself with the snapshot's barrier, but (with retry_join in its config, as the
+    // chart's raft HA config has) keeps the temporary seal configuration until it restarts, and refuses
+    // the original shares (found by this drill's first run; docs/disaster-recovery.md). The pod deleted.
+    const sealedTemp = await until("vault-0 seals itself after the restore", 120_000, async () => {
+        const s = await d.vault.request("GET", "/v1/sys/seal-status");
+        return s.status === 200 && s.body.sealed === true ? s.body : undefined;
+    });
+    const before0 = (await serverPods(next.cluster, ns)).find((p) => p.name === "vault-0");
+    expectStatus("delete pod vault-0", await next.cluster.request("DELETE", `/api/v1/namespaces/${ns}/pods/vault-0`));
+    await until("vault-0's new pod", 180_000, async () => {
+        const p = (await serverPods(next.cluster, ns)).find((x) => x.name === "vault-0");
+        return p !== undefined && p.uid !== before0?.uid && !p.terminating ? p : undefined;
+    });
+    // Step 6: the unsealer unseals it with the original shares.
     const unsealed = await until("vault-0 unsealed with the original shares", 300_000, async () => {
         const s = await d.vault.request("GET", "/v1/sys/seal-status");
         return s.status === 200 &&
@@ -322,8 +335,8 @@ export async function restoreOnNewCluster(
     check((await stateSharesDigest(d.stack)) === stateBefore, "the state's shares are the same", "");
     log(
         `  drill 3, the restore: vault-0 alone, initialized with 1 temporary share, unsealed, snapshot ${snapshot.key} ` +
-            `(${snapshot.bytes} bytes, fetched through the S3 API) restored with -force; sealed with the snapshot's barrier and ` +
-            `unsealed by the unsealer with the original ${unsealed.t} of ${unsealed.n} shares, cluster id ${clusterId} as before, ` +
+            `(${snapshot.bytes} bytes, fetched through the S3 API) restored with -force; sealed itself (still t=${sealedTemp.t} n=${sealedTemp.n}), ` +
+            `the pod deleted, unsealed by the unsealer with the original ${unsealed.t} of ${unsealed.n} shares, cluster id ${clusterId} as before, ` +
             `the temporary root token refused (${restoreMs} ms); scaled to ${REPLICAS}: ${pods.map((p) => p.name).join(", ")} ` +
             `joined and unsealed (${scaleMs} ms); pulumi up in ${upMs} ms ${JSON.stringify(up.summary.resourceChanges)} with ` +
             `VaultInit same, then no change; all ${Object.keys(d.secrets).length} secrets read by value from the host and by ` +
