@@ -12,7 +12,9 @@
 #   SNAPSHOT_DIR         directory shared by the two steps (default /snap)
 #   save:   VAULT_ADDR, VAULT_AUTH_PATH (Kubernetes auth mount), VAULT_ROLE,
 #           SA_TOKEN_FILE (the projected ServiceAccount token), HOME (a private
-#           tmpfs: the Vault token is kept in $HOME/.vault-token), VAULT_CACERT (optional)
+#           tmpfs: the Vault token is kept in $HOME/.vault-token), VAULT_CACERT (optional),
+#           CONNECT_WAIT_SECONDS (optional, default 60: how long an unreachable
+#           Vault is retried, e.g. while the pod's NetworkPolicy is programmed)
 #   upload: SNAPSHOT_BUCKET, SNAPSHOT_KEY_PREFIX (ends in '/' or empty),
 #           S3_ENDPOINT (optional, S3-compatible servers), and the AWS CLI's
 #           own AWS_REGION, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE (files)
@@ -55,10 +57,25 @@ save() {
     [ -r "$SA_TOKEN_FILE" ] || die "no readable ServiceAccount token at $SA_TOKEN_FILE"
     token_file="$HOME/.vault-token"
     trap 'rm -f "$token_file"' EXIT
-    if ! vault write -field=token "auth/$VAULT_AUTH_PATH/login" role="$VAULT_ROLE" jwt=@"$SA_TOKEN_FILE" \
-        >"$token_file" 2>"$HOME/login.err"; then
-        die "login to auth/$VAULT_AUTH_PATH as role $VAULT_ROLE failed: $(cat "$HOME/login.err")"
-    fi
+    # A new pod's first connections can be refused until the network plugin has put its address in the
+    # NetworkPolicies' sets: an unreachable Vault is retried for up to CONNECT_WAIT_SECONDS, anything else fails.
+    wait_s="${CONNECT_WAIT_SECONDS:-60}"
+    started=$(date +%s)
+    until vault write -field=token "auth/$VAULT_AUTH_PATH/login" role="$VAULT_ROLE" jwt=@"$SA_TOKEN_FILE" \
+        >"$token_file" 2>"$HOME/login.err"; do
+        err=$(cat "$HOME/login.err")
+        case "$err" in
+        *"dial tcp"* | *"connection refused"* | *"no such host"* | *"i/o timeout"* | *"connection reset"*)
+            if [ $(($(date +%s) - started)) -lt "$wait_s" ]; then
+                log "Vault at $VAULT_ADDR not reachable yet; retrying in 3 s"
+                sleep 3
+                continue
+            fi
+            die "login to auth/$VAULT_AUTH_PATH as role $VAULT_ROLE failed: Vault unreachable for ${wait_s} s: $err"
+            ;;
+        esac
+        die "login to auth/$VAULT_AUTH_PATH as role $VAULT_ROLE failed: $err"
+    done
     [ -s "$token_file" ] || die "login to auth/$VAULT_AUTH_PATH returned no token"
 
     name="raft-$(date -u '+%Y%m%dT%H%M%SZ').snap"

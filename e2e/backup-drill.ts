@@ -30,6 +30,7 @@ import { run, runCommand } from "./node/exec";
 import { Node } from "./node/node";
 import { nodeStandInImage } from "./node/node-stand-in-image";
 import { NodeTools } from "./node/tools";
+import { podLog, runJobFromCronJob } from "./cron-job";
 import { Cluster, expectStatus } from "./rig/kube";
 import { RigCa } from "./rig/pki";
 import { Rig } from "./rig/processes";
@@ -106,30 +107,6 @@ export function backupConfig(current: Record<string, unknown>, b: RigBackup, buc
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-
-/**
- * What `kubectl create job --from=cronjob/<name> <job>` makes (kubectl's
- * createJobFromCronJob): the template's spec, labels and annotations, the
- * annotation cronjob.kubernetes.io/instantiate=manual, and the CronJob as
- * owner.
- */
-export function jobFromCronJob(cronJob: any, name: string): any {
-    const template = cronJob.spec.jobTemplate;
-    return {
-        apiVersion: "batch/v1",
-        kind: "Job",
-        metadata: {
-            name,
-            namespace: cronJob.metadata.namespace,
-            annotations: { "cronjob.kubernetes.io/instantiate": "manual", ...template.metadata?.annotations },
-            ...(template.metadata?.labels === undefined ? {} : { labels: template.metadata.labels }),
-            ownerReferences: [
-                { apiVersion: "batch/v1", kind: "CronJob", name: cronJob.metadata.name, uid: cronJob.metadata.uid },
-            ],
-        },
-        spec: template.spec,
-    };
-}
 
 /** One secret as Vault serves it to a root token: its metadata and each kept version's data or state. */
 export interface SecretState {
@@ -230,21 +207,6 @@ export function difference(
     return undefined;
 }
 
-/** A container's lines from the node's pod logs (CRI format: time, stream, tag, text). */
-function podLog(rig: Rig, pod: any, container: string): string[] {
-    // The kubelet's /var/log is the rig dir node/namespaces/host/var-log (node/netns.ts).
-    const dir = path.join(rig.dir, "node", "namespaces", "host", "var-log", "pods");
-    const podDir = `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}`;
-    const logs = path.join(dir, podDir, container);
-    if (!fs.existsSync(logs)) return [];
-    return fs
-        .readdirSync(logs)
-        .sort()
-        .flatMap((f) => fs.readFileSync(path.join(logs, f), "utf8").split("\n"))
-        .filter((l) => l !== "")
-        .map((l) => l.split(" ").slice(3).join(" "));
-}
-
 /** What the drill needs of the rig and the running platform. */
 export interface DrillRig {
     readonly rig: Rig;
@@ -339,41 +301,16 @@ export async function backupDrill(d: DrillRig, log: (m: string) => void): Promis
     // kubectl create job --from=cronjob/vault-kv-backup
     const jobName = `${BACKUP_NAME}-manual-${crypto.randomBytes(3).toString("hex")}`;
     const created = Date.now();
-    const job = expectStatus(
-        `create Job ${jobName}`,
-        await d.cluster.request("POST", `/apis/batch/v1/namespaces/${ns}/jobs`, jobFromCronJob(cronJob, jobName)),
-    ).body;
-    const jobPath = `/apis/batch/v1/namespaces/${ns}/jobs/${jobName}`;
-    const pods = async () =>
-        (
-            await d.cluster.request(
-                "GET",
-                `/api/v1/namespaces/${ns}/pods?labelSelector=${encodeURIComponent(`batch.kubernetes.io/job-name=${jobName}`)}`,
-            )
-        ).body.items as any[];
-    let done: any;
-    for (;;) {
-        const j = (await d.cluster.request("GET", jobPath)).body;
-        const cond = (type: string) =>
-            (j.status?.conditions ?? []).some((c: any) => c.type === type && c.status === "True");
-        if (cond("Complete")) {
-            done = j;
-            break;
-        }
-        if (cond("Failed") || Date.now() - created > JOB_DEADLINE_MS) {
-            const logs = (await pods()).map((p) => ({
-                pod: p.metadata.name,
-                status: p.status,
-                export: podLog(d.rig, p, "export").slice(-20),
-                upload: podLog(d.rig, p, "upload").slice(-20),
-            }));
-            throw new Error(
-                `the KV export Job ${jobName} did not complete: ${JSON.stringify({ status: j.status, logs }).slice(0, 6000)}`,
-            );
-        }
-        await new Promise((r) => setTimeout(r, 500));
-    }
-    const jobMs = Date.now() - created;
+    const {
+        job,
+        done,
+        pods,
+        ms: jobMs,
+    } = await runJobFromCronJob(d.rig, d.cluster, cronJob, jobName, {
+        what: "the KV export Job",
+        containers: ["export", "upload"],
+        deadlineMs: JOB_DEADLINE_MS,
+    });
     check(
         canonical(job.metadata.ownerReferences) ===
             canonical([{ apiVersion: "batch/v1", kind: "CronJob", name: BACKUP_NAME, uid: cronJob.metadata.uid }]) &&
@@ -388,7 +325,7 @@ export async function backupDrill(d: DrillRig, log: (m: string) => void): Promis
     );
 
     // The pod: the product's security context, as the container runtime ran it.
-    const [pod, ...others] = await pods();
+    const [pod, ...others] = pods;
     check(
         pod !== undefined && others.length === 0 && pod.status.phase === "Succeeded",
         "one pod, Succeeded",

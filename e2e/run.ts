@@ -6,10 +6,12 @@
  * chart's Vault from an image built here, against the rig's S3 server and
  * OIDC provider relayed into the node.
  *
- *   npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in] [--scenario lifecycle|drills]
+ *   npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in] [--scenario lifecycle|drills|raft-drills]
  *
  * --scenario drills (`npm run e2e:drills`): the day-2 drills of e2e/drills/
  * on the node instead of the preview and the lifecycle.
+ * --scenario raft-drills (`npm run e2e:raft-drills`): the raft HA drills
+ * (e2e/drills/raft-scenario.ts) on the node instead.
  * --vault-plugin: the official vault plugin (`pulumi plugin install`) or the
  * stand-in of e2e/vault-stand-in/ (rig/vault-plugin.ts; default auto: the
  * official one where it can be had, else the stand-in, said on every line).
@@ -41,6 +43,7 @@ import { vaultImage } from "./node/vault-image";
 import { copyProject } from "./rig/project";
 import { platformLifecycle, previewPlatform } from "./scenario";
 import { dayTwoDrills } from "./drills/scenario";
+import { raftDrills } from "./drills/raft-scenario";
 import { BuiltImage } from "./node/images";
 import { prepareBackup, RigBackup } from "./backup-drill";
 import {
@@ -56,8 +59,8 @@ import {
 const REPO_ROOT = path.resolve(__dirname, "..");
 const DEFAULT_STACK_FILE = path.join(REPO_ROOT, "Pulumi.amiya.yaml");
 const USAGE =
-    "usage: npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in] [--scenario lifecycle|drills]";
-const SCENARIOS = ["lifecycle", "drills"] as const;
+    "usage: npm run e2e [-- --allow-missing] [--stack-file <path>] [--vault-plugin auto|official|stand-in] [--scenario lifecycle|drills|raft-drills]";
+const SCENARIOS = ["lifecycle", "drills", "raft-drills"] as const;
 
 /** The tools the steps below run. */
 const NEEDED: readonly E2eTool[] = [
@@ -308,6 +311,20 @@ async function main(argv: readonly string[]): Promise<number> {
                 },
             );
         }
+        let raftFailures: readonly string[] = [];
+        if (scenario === "raft-drills") {
+            await step(
+                "the raft drills on the node: HA first up (1), snapshot taken (3), budget and rolling change (2), restore on a new cluster (3)",
+                async () => {
+                    const make = { bins: kubeBins, crdFiles: esoCrdFiles(esoCrdDir), vaultImage: builtImage };
+                    const f = await raftDrills(rig, engine, project, stackFile, podRig(), make, log);
+                    // Drill 3 replaced the cluster: the node to tear down is the new one.
+                    node = f.rig.node;
+                    timings.push(...f.timings);
+                    raftFailures = f.failures;
+                },
+            );
+        }
         await step("the node's teardown", async () => {
             const peak = node.peakMemory();
             nodeMemory = `the node's peak memory: its daemons ${peak.daemonsMiB} MiB (each one's peak RSS, summed) and its pods ${peak.podsMiB} MiB (the kubepods cgroup's peak)`;
@@ -325,11 +342,18 @@ async function main(argv: readonly string[]): Promise<number> {
         for (const f of figures) log(`  ${formatFigure(f)}`);
         for (const t of timings) log(`  ${formatTiming(t)}`);
         if (nodeMemory !== "") log(`  ${nodeMemory}`);
+        if (raftFailures.length > 0) throw new Error(raftFailures.join("; "));
     } catch (err) {
         console.error(`e2e: the rig at the failure:\n${rig.describe()}`);
         throw err;
     } finally {
         await rig.cleanup();
+    }
+    if (scenario === "raft-drills") {
+        log(
+            `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario raft-drills, on the node: drill 1: a raft stack up with one replica and scaled to three, initialized once, every pod joined and unsealed, the store read; drill 3: the snapshot CronJob's Job put a snapshot in the bucket over TLS; drill 2: a sealed pod not Ready and not counted by the budget, an eviction refused while it was sealed (and allowed with all unsealed), a rolling change one pod at a time with its read gap; drill 3: the cluster lost, the runbook's restore on a new cluster, every secret back by value; the node torn down)`,
+        );
+        return 0;
     }
     if (scenario === "drills") {
         log(

@@ -177,6 +177,17 @@ export function initRequest(sealType: SealType, shares: number, threshold: numbe
 }
 
 /**
+ * How long `PUT /v1/sys/init` may take. Its answer is the only copy of the
+ * keys: a client that stops waiting while Vault finishes leaves Vault
+ * initialized with keys nobody holds. With raft, init returns only once the
+ * node has won its first election (5 to 10 s with Vault's default timing, more
+ * on a loaded node: the e2e's raft drill saw 10.0 s), so the usual 10 s is too
+ * short. Longer than Vault's own max_request_duration (90 s): Vault answers
+ * first, with the keys or its own error.
+ */
+export const INIT_REQUEST_TIMEOUT_MS = 120_000;
+
+/**
  * `PUT /v1/sys/init`. Returns the root token and the key shares that matter
  * for the seal (unseal keys for Shamir, recovery keys for awskms), hex.
  */
@@ -186,7 +197,12 @@ export async function initVault(
     shares: number,
     threshold: number,
 ): Promise<{ rootToken: string; keys: string[] }> {
-    const res = await vaultApi(ep, "PUT", "sys/init", initRequest(sealType, shares, threshold));
+    const res = await vaultApi(
+        { ...ep, requestTimeoutMs: INIT_REQUEST_TIMEOUT_MS },
+        "PUT",
+        "sys/init",
+        initRequest(sealType, shares, threshold),
+    );
     if (res.status !== 200 || res.body === undefined) {
         throw new Error(`PUT ${ep.address}/v1/sys/init: HTTP ${res.status}${apiErrors(res)}`);
     }

@@ -59,6 +59,8 @@ export const NODE_CONTROLLERS = [
     "ttl-after-finished",
     "podgc",
     "clusterrole-aggregation",
+    // PodDisruptionBudgets' status: evictions are judged on it (the raft drills' budget with a sealed pod).
+    "disruption",
 ];
 
 /** What startCluster needs for a node: the API server's certificate names the addresses pods reach it at. */

@@ -12,6 +12,7 @@
 import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { buildPlatform } from "../../components/platform";
@@ -21,7 +22,7 @@ import { at, listAt, objectAt, only, stringAt } from "../support/inputs";
 import { runProgram } from "../support/program";
 import { requireTool } from "../support/tools";
 import { Account, FakeKubeApi, serviceAccountJwt, startFakeKubeApi } from "../support/fake-kube-api";
-import { initAndUnseal, startVault, vaultRequest, VaultServer } from "../support/vault-server";
+import { freePort, initAndUnseal, startVault, vaultRequest, VaultServer } from "../support/vault-server";
 
 const SNAPSHOT_SA: Account = { namespace: "vault", name: "vault-snapshot", uid: "uid-vault-snapshot" };
 const OTHER_SA: Account = { namespace: "vault", name: "vault-unsealer", uid: "uid-vault-unsealer" };
@@ -228,6 +229,65 @@ describe("raft snapshot job on a real raft Vault (components/raft-snapshot.sh)",
         assert.match(run.stderr, /login to auth\/kubernetes-amiya\.akn as role raft-snapshot failed/);
         assert.deepEqual(fs.readdirSync(dir), []);
         assert.ok(!run.stderr.includes(otherJwt));
+    });
+
+    /** A save run against `vaultAddr` with a fresh snapshot dir and home; `wait` is CONNECT_WAIT_SECONDS. */
+    const saveAt = async (name: string, vaultAddr: string, wait: string) => {
+        const dir = path.join(root, `snap-${name}`);
+        const home = path.join(root, `home-${name}`);
+        fs.mkdirSync(dir);
+        fs.mkdirSync(home, { mode: 0o700 });
+        const saFile = path.join(root, `sa-token-${name}`);
+        fs.writeFileSync(saFile, jwt, { mode: 0o400 });
+        const run = await runScript("save", {
+            ...saveEnv,
+            PATH: `${vaultBinDir}:/usr/bin:/bin`,
+            VAULT_ADDR: vaultAddr,
+            SA_TOKEN_FILE: saFile,
+            SNAPSHOT_DIR: dir,
+            HOME: home,
+            CONNECT_WAIT_SECONDS: wait,
+        });
+        return { run, dir };
+    };
+
+    it("save: waits for a Vault that refuses connections at first (a new pod's NetworkPolicy not yet programmed)", async () => {
+        // Vault's address refuses connections for 4 s, then forwards to the real server.
+        const port = await freePort();
+        const upstream = new URL(address);
+        const proxy = net.createServer((client) => {
+            const up = net.connect(Number(upstream.port), upstream.hostname);
+            client.pipe(up).pipe(client);
+            const close = () => (client.destroy(), up.destroy());
+            client.on("error", close);
+            up.on("error", close);
+        });
+        const opened = new Promise<void>((resolve) => setTimeout(() => proxy.listen(port, "127.0.0.1", resolve), 4000));
+        try {
+            const { run, dir } = await saveAt("late", `${upstream.protocol}//127.0.0.1:${port}`, "60");
+            await opened;
+            assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+            assert.match(run.stdout + run.stderr, /not reachable yet; retrying in 3 s/);
+            const name = fs.readFileSync(path.join(dir, "name"), "utf8").trim();
+            assert.ok(fs.statSync(path.join(dir, name)).size > 0);
+        } finally {
+            await opened;
+            await new Promise((resolve) => proxy.close(resolve));
+        }
+    });
+
+    it("save: gives up on an unreachable Vault after CONNECT_WAIT_SECONDS, naming the cause", async () => {
+        const port = await freePort();
+        const start = Date.now();
+        const { run, dir } = await saveAt("never", `http://127.0.0.1:${port}`, "2");
+        assert.equal(run.status, 1);
+        assert.match(
+            run.stderr,
+            /login to auth\/kubernetes-amiya\.akn as role raft-snapshot failed: Vault unreachable for 2 s: .*connection refused/,
+        );
+        assert.ok(Date.now() - start < 20_000, "it stops after the wait");
+        assert.deepEqual(fs.readdirSync(dir), []);
+        assert.ok(!(run.stdout + run.stderr).includes(jwt));
     });
 
     it("upload: copies the snapshot to the bucket key under the prefixes, credentials only as a file", async () => {

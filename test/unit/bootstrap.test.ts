@@ -9,6 +9,7 @@ import {
     alreadyInitializedMessage,
     BootstrapInputs,
     ensureInitialized,
+    INIT_REQUEST_TIMEOUT_MS,
     ensureUnsealed,
     initRequest,
     recoveryKeysDestroyRefusal,
@@ -658,6 +659,36 @@ describe("vault-init against a fake API", () => {
         } finally {
             await fake.close();
         }
+    });
+
+    it("waits for init's answer past the usual 10 s request timeout (raft's first election), and keeps the keys", async function () {
+        this.timeout(30_000);
+        // Answers sys/init after 10.5 s, as vault-0 did in the raft drill (init returns once raft has a leader).
+        const server = http.createServer((req, res) => {
+            const answer = (status: number, body: unknown) => {
+                res.writeHead(status, { "Content-Type": "application/json" });
+                res.end(JSON.stringify(body));
+            };
+            req.resume();
+            req.on("end", () => {
+                if (req.url !== "/v1/sys/init") return answer(200, sealed);
+                setTimeout(() => answer(200, { root_token: "hvs.root", keys: ["k1"], keys_base64: ["azE="] }), 10_500);
+            });
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        const address = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        try {
+            const start = Date.now();
+            const state = await ensureInitialized(inputs(address), undefined, { intervalMs: 10 });
+            assert.ok(Date.now() - start >= 10_500);
+            assert.equal(state.initialized, true);
+            assert.equal(state.rootToken, "hvs.root");
+            assert.deepEqual(state.keys, ["k1"]);
+        } finally {
+            server.closeAllConnections();
+            await new Promise((r) => server.close(r));
+        }
+        assert.ok(INIT_REQUEST_TIMEOUT_MS > 90_000, "longer than Vault's own max_request_duration");
     });
 
     it("awskms: waits for the auto-unseal and names KMS when it never comes", async () => {

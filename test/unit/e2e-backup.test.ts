@@ -11,7 +11,8 @@ import * as path from "node:path";
 import { loadConfig } from "../../components/config/load";
 import { BACKUP_RECIPIENT_PLACEHOLDER } from "../../components/config/schema";
 import { buildNetworkPolicies } from "../../components/lib/network-policy";
-import { BACKUP_PREFIX, jobFromCronJob, RigBackup } from "../../e2e/backup-drill";
+import { BACKUP_PREFIX, RigBackup } from "../../e2e/backup-drill";
+import { jobFromCronJob } from "../../e2e/cron-job";
 import { podStackConfig, PodRig } from "../../e2e/scenario";
 
 const AMIYA = path.join(__dirname, "..", "..", "Pulumi.amiya.yaml");
