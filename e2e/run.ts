@@ -259,7 +259,7 @@ async function main(argv: readonly string[]): Promise<number> {
         await step("S3 server (gofakes3 playing Garage) behind TLS at the node's address", async () => {
             s3 = await startS3(rig, toolPath("gofakes3"), "vault-e2e", log);
             const tls = await ca.issueServer("s3", { ips: [node.network.nodeIp] });
-            s3At = await node.relayIn("s3", s3.upstream, { tls });
+            s3At = await node.relayIn("s3", s3.guard.endpoint, { tls });
             log(`  pods reach it at https://${s3At.host}:${s3At.port} (TLS from the rig CA ends there)`);
         });
         let hydra!: Awaited<ReturnType<typeof startHydra>>;
@@ -298,7 +298,7 @@ async function main(argv: readonly string[]): Promise<number> {
         );
         if (scenario === "drills") {
             await step(
-                "the day-2 drills on the node: wiped storage refused and put back (5), cluster loss recovered (4)",
+                "the day-2 drills on the node: wiped storage refused and put back (5), storage key rotated (6), cluster loss recovered (4)",
                 async () => {
                     const make = { bins: kubeBins, crdFiles: esoCrdFiles(esoCrdDir), vaultImage: builtImage };
                     const f = await dayTwoDrills(rig, engine, project, stackFile, podRig(), make, log);
