@@ -231,7 +231,7 @@ export function difference(
 }
 
 /** A container's lines from the node's pod logs (CRI format: time, stream, tag, text). */
-function podLog(rig: Rig, pod: any, container: string): string[] {
+export function podLog(rig: Rig, pod: any, container: string): string[] {
     // The kubelet's /var/log is the rig dir node/namespaces/host/var-log (node/netns.ts).
     const dir = path.join(rig.dir, "node", "namespaces", "host", "var-log", "pods");
     const podDir = `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}`;

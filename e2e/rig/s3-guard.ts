@@ -288,6 +288,10 @@ export async function startS3Guard(upstream: Endpoint, now: () => Date = () => n
             );
         });
     });
+    // Longer than a Go client's idle connections (90 s): a connection the guard closed under a client's reuse
+    // would fail that client's next request.
+    server.keepAliveTimeout = 120_000;
+    server.headersTimeout = 125_000;
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(0, "127.0.0.1", () => resolve());
