@@ -108,6 +108,12 @@ export async function tlsRenewalDrill(d: Drill, r: PodRig): Promise<Timing[]> {
         kind: "Namespace",
         metadata: { name: NAMESPACE },
     });
+    // The ServiceAccount admission refuses a pod until the controller manager has made the namespace's default one.
+    await until(`the ServiceAccount ${NAMESPACE}/default`, 60_000, async () =>
+        (await r.cluster.request("GET", `/api/v1/namespaces/${NAMESPACE}/serviceaccounts/default`)).status === 200
+            ? true
+            : undefined,
+    );
     const first = await r.ca.issueServer("vault-tls-1", SERVER_NAMES);
     await applySecret(r, first);
     await apply(r.cluster, `/api/v1/namespaces/${NAMESPACE}/configmaps/${CONFIG}`, {
