@@ -173,24 +173,33 @@ export async function rotationDrill(d: Drill, r: PodRig, oldKey: StorageKey): Pr
     const [probeKey, probeValue] = Object.entries(d.secrets)[0];
     const reader = gapReader(d, probeKey, probeValue, r.ca.pem());
     const upStart = Date.now();
-    await setStorageKey(d.stack, fresh);
-    const up = await d.stack.up({ onOutput: () => undefined });
+    let up: Awaited<ReturnType<Stack["up"]>>;
+    try {
+        await setStorageKey(d.stack, fresh);
+        up = await d.stack.up({ onOutput: () => undefined });
+    } catch (err) {
+        await reader.stop(); // no reader left polling once the drill has failed
+        throw err;
+    }
     const upMs = Date.now() - upStart;
     const changes = up.summary.resourceChanges ?? {};
+    const podAfter = await until(`${VAULT_POD} replaced, unsealed and answering`, WAIT_MS, async () => {
+        const pod = await vaultPod(r, d);
+        if (pod === undefined || pod.uid === podBefore!.uid) return undefined;
+        const s = await d.vault.request("GET", "/v1/sys/seal-status");
+        return s.status === 200 && s.body.sealed === false ? pod : undefined;
+    }).catch(async (err: unknown) => {
+        await reader.stop();
+        throw err;
+    });
+    const unsealedMs = Date.now() - upStart;
+    const gap = await reader.stop();
     check(up.summary.result === "succeeded", "pulumi up with the new key", up.summary);
     check(
         (changes.update ?? 0) > 0 && [changes.create, changes.delete, changes.replace].every((n) => (n ?? 0) === 0),
         "the up updates in place (the Secret, the chart), creating, deleting and replacing nothing",
         changes,
     );
-    const podAfter = await until(`${VAULT_POD} replaced, unsealed and answering`, WAIT_MS, async () => {
-        const pod = await vaultPod(r, d);
-        if (pod === undefined || pod.uid === podBefore!.uid) return undefined;
-        const s = await d.vault.request("GET", "/v1/sys/seal-status");
-        return s.status === 200 && s.body.sealed === false ? pod : undefined;
-    });
-    const unsealedMs = Date.now() - upStart;
-    const gap = await reader.stop();
     const checksumAfter = await templateChecksum(r, d);
     check(checksumAfter !== checksumBefore, "the pod template's checksum changed with the key", checksumAfter);
     check((await storageSecretVersion(r, d)) !== secretVersionBefore, `the Secret ${STORAGE_SECRET} was rewritten`, "");
