@@ -201,7 +201,8 @@ export async function rotationDrill(d: Drill, r: PodRig, oldKey: StorageKey): Pr
     // The Kubernetes provider replaces a Secret whose data changes (its name is fixed: delete, then create); the
     // StatefulSet is updated in place (its template's checksum). Nothing else changes.
     const changed = steps.steps
-        .filter((st) => st.op !== "same" && st.op !== "read")
+        // A provider's own step (the dynamic providers' `default`) is no change of the cluster.
+        .filter((st) => st.op !== "same" && st.op !== "read" && !st.type.startsWith("pulumi:providers:"))
         .map((st) => `${st.op} ${nameOf(st.urn)}`);
     const replaced = (n: string) => ["replace", "create-replacement", "delete-replaced"].map((op) => `${op} ${n}`);
     const allowed = [
