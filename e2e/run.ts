@@ -333,7 +333,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     if (scenario === "drills") {
         log(
-            `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario drills, on the node: up, secrets written; drill 5: the bucket's prefix emptied, vault-0 uninitialized, pulumi up refused with the documented message, nothing initialized, the keys Secret and the state's shares unchanged, the objects put back and read again; drill 4: the cluster lost, a new one, the runbook's refresh and up, the same Vault unsealed with the same shares, every secret read in-cluster; the node torn down)`,
+            `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario drills, on the node: up, secrets written; drill 5: the bucket's prefix emptied, vault-0 uninitialized, pulumi up refused with the documented message, nothing initialized, the keys Secret and the state's shares unchanged, the objects put back and read again; drill 6: the storage key rotated by the runbook on the enforcing S3 key check, the old key refused, reads kept, a renewed TLS Secret served by a tls-reloader pod with no restart; drill 4: the cluster lost, a new one, the runbook's refresh and up, the same Vault unsealed with the same shares, every secret read in-cluster; the node torn down)`,
         );
         return 0;
     }
