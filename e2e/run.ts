@@ -262,7 +262,7 @@ async function main(argv: readonly string[]): Promise<number> {
         await step("S3 server (gofakes3 playing Garage) behind TLS at the node's address", async () => {
             s3 = await startS3(rig, toolPath("gofakes3"), "vault-e2e", log);
             const tls = await ca.issueServer("s3", { ips: [node.network.nodeIp] });
-            s3At = await node.relayIn("s3", s3.upstream, { tls });
+            s3At = await node.relayIn("s3", s3.guard.endpoint, { tls });
             log(`  pods reach it at https://${s3At.host}:${s3At.port} (TLS from the rig CA ends there)`);
         });
         let hydra!: Awaited<ReturnType<typeof startHydra>>;
@@ -301,7 +301,7 @@ async function main(argv: readonly string[]): Promise<number> {
         );
         if (scenario === "drills") {
             await step(
-                "the day-2 drills on the node: wiped storage refused and put back (5), cluster loss recovered (4)",
+                "the day-2 drills on the node: wiped storage refused and put back (5), storage key rotated (6), cluster loss recovered (4)",
                 async () => {
                     const make = { bins: kubeBins, crdFiles: esoCrdFiles(esoCrdDir), vaultImage: builtImage };
                     const f = await dayTwoDrills(rig, engine, project, stackFile, podRig(), make, log);
@@ -357,7 +357,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     if (scenario === "drills") {
         log(
-            `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario drills, on the node: up, secrets written; drill 5: the bucket's prefix emptied, vault-0 uninitialized, pulumi up refused with the documented message, nothing initialized, the keys Secret and the state's shares unchanged, the objects put back and read again; drill 4: the cluster lost, a new one, the runbook's refresh and up, the same Vault unsealed with the same shares, every secret read in-cluster; the node torn down)`,
+            `e2e: PASSED in ${((Date.now() - total) / 1000).toFixed(1)} s with ${vaultPlugin.label} (scenario drills, on the node: up, secrets written; drill 5: the bucket's prefix emptied, vault-0 uninitialized, pulumi up refused with the documented message, nothing initialized, the keys Secret and the state's shares unchanged, the objects put back and read again; drill 6: the storage key rotated by the runbook on the enforcing S3 key check, the old key refused, reads kept, a renewed TLS Secret served by a tls-reloader pod with no restart; drill 4: the cluster lost, a new one, the runbook's refresh and up, the same Vault unsealed with the same shares, every secret read in-cluster; the node torn down)`,
         );
         return 0;
     }

@@ -2,8 +2,9 @@
  * The operator's hands on the rig's bucket (drill 5): a copy of Vault's
  * prefix taken aside (as `rclone copy` or `aws s3 sync` would take it), the
  * prefix emptied (the accident), and the copy put back. Through the S3 API
- * with the AWS SDK, straight at gofakes3 (plain HTTP on loopback; it checks
- * no keys, so any credentials do).
+ * with the AWS SDK, straight at gofakes3 (plain HTTP on loopback), past the
+ * key check pods go through (rig/s3-guard.ts): gofakes3 checks no keys, so
+ * any credentials do.
  */
 import * as crypto from "crypto";
 import {

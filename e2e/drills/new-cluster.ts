@@ -70,7 +70,7 @@ export async function newCluster(
     await node.loadImage(make.vaultImage);
     const nodeIp = node.network.nodeIp;
     const s3Tls = await ca.issueServer("s3", { ips: [nodeIp] });
-    const s3At = await node.relayIn("s3", old.s3.server.upstream, { tls: s3Tls, port: old.s3.at.port });
+    const s3At = await node.relayIn("s3", old.s3.server.guard.endpoint, { tls: s3Tls, port: old.s3.at.port });
     const hydra = { host: "127.0.0.1", port: old.hydra.publicPort };
     const oidcAt = await node.relayIn("oidc", hydra, { port: old.oidcAt.port });
     const unlisted = await node.relayIn("unlisted", hydra, { port: old.unlisted.port });

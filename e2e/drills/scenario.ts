@@ -6,6 +6,10 @@
  * - drill 5 (wiped-storage.ts): the bucket's prefix emptied under a Vault
  *   whose keys Secret exists; `pulumi up` refuses; the objects put back as
  *   docs/disaster-recovery.md says, and Vault reads again;
+ * - drill 6 (rotation.ts): the storage key rotated as
+ *   docs/credential-rotation.md says, on the rig's S3 key check, the old key
+ *   refused after its revocation; then internal TLS renewal (tls-renewal.ts)
+ *   in a Vault pod with the program's tls-reloader;
  * - drill 4 (cluster-loss.ts): the cluster lost, a new one made, the
  *   runbook's recovery run to the letter; the same Vault reads every secret
  *   in-cluster.
@@ -24,6 +28,8 @@ import { drillBucket } from "./bucket";
 import { clusterLossDrill } from "./cluster-loss";
 import { check, Drill, prerequisites, readAllInCluster, upFollowingService, vaultRelay } from "./drill";
 import { ClusterMaker } from "./new-cluster";
+import { newStorageKey, rotationDrill, setStorageKey } from "./rotation";
+import { tlsRenewalDrill } from "./tls-renewal";
 import { wipedStorageDrill } from "./wiped-storage";
 
 /** Secrets the drills write on the cluster's KV mount and read back by value. */
@@ -56,9 +62,11 @@ export async function dayTwoDrills(
         workDir: program.dir,
         config,
     });
-    for (const key of ["storageAccessKeyId", "storageSecretAccessKey", "oidcClientSecret"]) {
-        await stack.setConfig(`${NS}:${key}`, { value: crypto.randomBytes(20).toString("hex"), secret: true });
-    }
+    // The S3 server takes only this key from here on (drill 6 rotates it).
+    const storageKey = newStorageKey();
+    r.s3.server.guard.enforce(new Map([[storageKey.id, storageKey.secret]]));
+    await setStorageKey(stack, storageKey);
+    await stack.setConfig(`${NS}:oidcClientSecret`, { value: crypto.randomBytes(20).toString("hex"), secret: true });
     const start = Date.now();
     const up = await upFollowingService(stack, r.cluster, relay, facts.vaultNamespace, { onOutput: () => undefined });
     const changes = up.summary.resourceChanges ?? {};
@@ -107,6 +115,8 @@ export async function dayTwoDrills(
 
     const bucket = drillBucket(r.s3.server.upstream, r.s3.server.bucket);
     const wiped = await wipedStorageDrill(d, r, bucket);
+    const rotated = await rotationDrill(d, r, storageKey);
+    const renewed = await tlsRenewalDrill(d, r);
     const lost = await clusterLossDrill(d, r, make, relay);
-    return { rig: lost.rig, timings: [...wiped, ...lost.timings] };
+    return { rig: lost.rig, timings: [...wiped, ...rotated, ...renewed, ...lost.timings] };
 }

@@ -3,12 +3,14 @@
  * scripts/install-tools.sh) on loopback, in memory: the bucket outlives
  * every Vault pod (it lives as long as the rig), and the rig lists it. It
  * speaks plain HTTP: TLS from the rig CA is ended where pods reach it (the
- * node's relay), as Traefik ends it in front of Garage. It does not check
- * access keys (rotation drills need an enforcing check in front of it).
+ * node's relay), as Traefik ends it in front of Garage. gofakes3 checks no
+ * access keys: the relay forwards to the key check in front of it
+ * (s3-guard.ts), which enforces once a scenario registers its keys.
  */
 import * as http from "http";
 import { freePort, Rig, RigProcess } from "./processes";
 import { Endpoint } from "../node/relays";
+import { S3Guard, startS3Guard } from "./s3-guard";
 
 const READY_MS = 15_000;
 
@@ -16,6 +18,8 @@ export interface RigS3 {
     readonly bucket: string;
     /** Where gofakes3 listens (plain HTTP, loopback). */
     readonly upstream: Endpoint;
+    /** The access-key check in front of gofakes3: what pods reach (through the node's relay). */
+    readonly guard: S3Guard;
     readonly process: RigProcess;
     /** The object keys under `prefix` in the bucket. */
     list(prefix: string): Promise<string[]>;
@@ -67,6 +71,10 @@ export async function startS3(rig: Rig, bin: string, bucket: string, log = conso
         async () => (await list("")).length >= 0,
         READY_MS,
     );
-    log(`  S3 server (gofakes3, playing Garage) with bucket ${bucket} on ${base} in ${ms} ms`);
-    return { bucket, upstream, process: proc, list, read };
+    const guard = await startS3Guard(upstream);
+    rig.onCleanup(() => guard.close());
+    log(
+        `  S3 server (gofakes3, playing Garage) with bucket ${bucket} on ${base} in ${ms} ms; its key check on ${guard.endpoint.host}:${guard.endpoint.port}`,
+    );
+    return { bucket, upstream, guard, process: proc, list, read };
 }
