@@ -8,7 +8,7 @@
  */
 import * as crypto from "crypto";
 import { Stack } from "@pulumi/pulumi/automation";
-import { stackFacts } from "../consumers";
+import { newKey, stackFacts } from "../consumers";
 import { ensureNamespace, kvValue, probePod, readFromPod, storeView, StoreView } from "../in-cluster";
 import { RelayOutOfNode } from "../node/relays";
 import { Cluster } from "../rig/kube";
@@ -90,6 +90,24 @@ export function secretSharesDigest(data: string): string {
         Buffer.from(b, "base64").toString("utf8"),
     );
     return sha256(JSON.stringify(shares.sort()));
+}
+
+/** Writes `count` random secrets `<prefix>/secret-<i>` on the mount; returns them by path (never printed). */
+export async function writeSecrets(
+    vault: VaultClient,
+    root: string,
+    mount: string,
+    prefix: string,
+    count: number,
+): Promise<Record<string, string>> {
+    const secrets: Record<string, string> = {};
+    for (let i = 1; i <= count; i++) {
+        const key = `${prefix}/secret-${i}`;
+        secrets[key] = crypto.randomBytes(12).toString("hex");
+        const res = await vault.request("POST", `/v1/${mount}/data/${key}`, newKey({ value: secrets[key] }), root);
+        check(res.status === 200, `write ${key}`, res.body);
+    }
+    return secrets;
 }
 
 /** Every written secret read back by value with the root token, from the host through the relay. */

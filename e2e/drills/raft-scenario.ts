@@ -31,7 +31,16 @@ import { createStack, Engine } from "../rig/pulumi";
 import { vaultClient } from "../rig/vault";
 import { localVolume, noChange, PodRig, podStackConfig, stepCollector } from "../scenario";
 import { drillBucket } from "./bucket";
-import { check, Drill, prerequisites, readAllAsRoot, readAllInCluster, upFollowingService, vaultRelay } from "./drill";
+import {
+    check,
+    Drill,
+    prerequisites,
+    readAllAsRoot,
+    readAllInCluster,
+    upFollowingService,
+    vaultRelay,
+    writeSecrets,
+} from "./drill";
 import { ClusterMaker } from "./new-cluster";
 import { allJoinedAndUnsealed, checkHaObjects, initOps, scaleToHa } from "./raft-ha";
 import { rollingDrill } from "./raft-rolling";
@@ -145,18 +154,7 @@ export async function raftDrills(
     const consumers = { cluster: r.cluster, vault, caPem: r.ca.pem(), reach: () => ({ address: relay.address }) };
     // With one pod behind the Service, generate-root's steps all reach it.
     const root = await breakGlassRoot(consumers, keysNs, keysName);
-    const secrets: Record<string, string> = {};
-    for (let i = 1; i <= SECRET_COUNT; i++) {
-        const key = `raft-drills/secret-${i}`;
-        secrets[key] = crypto.randomBytes(12).toString("hex");
-        const res = await vault.request(
-            "POST",
-            `/v1/${facts.clusterMount}/data/${key}`,
-            newKey({ value: secrets[key] }),
-            root,
-        );
-        check(res.status === 200, `write ${key}`, res.body);
-    }
+    const secrets = await writeSecrets(vault, root, facts.clusterMount, "raft-drills", SECRET_COUNT);
     const d: Drill = {
         rig,
         stack,

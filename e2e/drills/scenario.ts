@@ -17,7 +17,7 @@
  * Each drill checks what it claims exactly and reports its times.
  */
 import * as crypto from "crypto";
-import { breakGlassRoot, newKey, stackFacts } from "../consumers";
+import { breakGlassRoot, stackFacts } from "../consumers";
 import { Timing } from "../figures";
 import { Rig } from "../rig/processes";
 import { copyProject, ProjectCopy } from "../rig/project";
@@ -26,7 +26,7 @@ import { vaultClient } from "../rig/vault";
 import { noChange, PodRig, podStackConfig } from "../scenario";
 import { drillBucket } from "./bucket";
 import { clusterLossDrill } from "./cluster-loss";
-import { check, Drill, prerequisites, readAllInCluster, upFollowingService, vaultRelay } from "./drill";
+import { check, Drill, prerequisites, readAllInCluster, upFollowingService, vaultRelay, writeSecrets } from "./drill";
 import { ClusterMaker } from "./new-cluster";
 import { newStorageKey, rotationDrill, setStorageKey } from "./rotation";
 import { tlsRenewalDrill } from "./tls-renewal";
@@ -80,18 +80,7 @@ export async function dayTwoDrills(
     const store = String(up.outputs.clusterSecretStore?.value ?? "");
     const consumers = { cluster: r.cluster, vault, caPem: r.ca.pem(), reach: () => ({ address: relay.address }) };
     const root = await breakGlassRoot(consumers, keysNs, keysName);
-    const secrets: Record<string, string> = {};
-    for (let i = 1; i <= SECRET_COUNT; i++) {
-        const key = `drills/secret-${i}`;
-        secrets[key] = crypto.randomBytes(12).toString("hex");
-        const res = await vault.request(
-            "POST",
-            `/v1/${facts.clusterMount}/data/${key}`,
-            newKey({ value: secrets[key] }),
-            root,
-        );
-        check(res.status === 200, `write ${key}`, res.body);
-    }
+    const secrets = await writeSecrets(vault, root, facts.clusterMount, "drills", SECRET_COUNT);
     const d: Drill = {
         rig,
         stack,
