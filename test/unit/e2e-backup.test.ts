@@ -7,15 +7,12 @@
  * as Vault's.
  */
 import { strict as assert } from "node:assert";
-import * as path from "node:path";
-import { loadConfig } from "../../components/config/load";
 import { BACKUP_RECIPIENT_PLACEHOLDER } from "../../components/config/schema";
 import { buildNetworkPolicies } from "../../components/lib/network-policy";
 import { BACKUP_PREFIX, RigBackup } from "../../e2e/backup-drill";
 import { jobFromCronJob } from "../../e2e/cron-job";
-import { podStackConfig, PodRig } from "../../e2e/scenario";
-
-const AMIYA = path.join(__dirname, "..", "..", "Pulumi.amiya.yaml");
+import { podStackConfig } from "../../e2e/scenario";
+import { AMIYA_STACK_FILE, fakePodRig, loadRigStack } from "../support/rig-stack";
 
 const backup: RigBackup = {
     identityFile: "/rig/backup-keys/operator.key",
@@ -24,31 +21,7 @@ const backup: RigBackup = {
     uploadImage: "localhost/secret-platform/aws-cli:2.9.19-1",
 };
 
-/** The parts of the rig podStackConfig reads. */
-const rig = {
-    cluster: { context: "secret-platform-e2e" },
-    repo: { url: "https://127.0.0.1:8443/charts" },
-    ca: { pem: () => "" },
-    hydra: { issuer: "https://10.222.0.1:4444/" },
-    node: { network: { nodeIp: "10.222.0.1" } },
-    s3: { server: { bucket: "vault-e2e" }, at: { host: "10.222.0.1", port: 39001 } },
-    oidcAt: { host: "10.222.0.1", port: 4444 },
-    unlisted: { host: "10.222.0.1", port: 39002 },
-    vaultImage: "localhost/secret-platform/vault:1.21.4",
-    backup,
-} as unknown as PodRig;
-
-function load(values: Record<string, unknown>) {
-    const raw: Record<string, string> = {};
-    const secrets = ["storageAccessKeyId", "storageSecretAccessKey", "oidcClientSecret"];
-    for (const [k, v] of Object.entries(values)) {
-        const key = k.replace(/^secret-platform:/, "");
-        if (key === "trust") continue; // The rig CA's PEM: not needed here.
-        raw[key] = typeof v === "string" ? v : JSON.stringify(v);
-    }
-    for (const s of secrets) raw[s] = "x".repeat(24);
-    return loadConfig({ get: (k) => raw[k], isSecret: (k) => secrets.includes(k), keys: () => Object.keys(raw) });
-}
+const rig = fakePodRig({ backup });
 
 describe("e2e KV export drill", () => {
     it("makes the Job `kubectl create job --from=cronjob/...` makes", () => {
@@ -80,8 +53,8 @@ describe("e2e KV export drill", () => {
     });
 
     it("the rig's stack turns the backup on through the product's keys, with egress to the rig's S3", () => {
-        const values = podStackConfig(AMIYA, rig, "https://127.0.0.1:8200");
-        const c = load(values);
+        const values = podStackConfig(AMIYA_STACK_FILE, rig, "https://127.0.0.1:8200");
+        const c = loadRigStack(values);
         assert.equal(c.backup.enabled, true);
         // In place of the stack file's placeholder, which would leave the CronJob suspended.
         assert.deepEqual(c.backup.recipients, [backup.recipient]);

@@ -7,47 +7,22 @@
  * and the snapshot job's egress to the rig's S3 from the same key as Vault's.
  */
 import { strict as assert } from "node:assert";
-import * as path from "node:path";
-import { loadConfig } from "../../components/config/load";
 import { buildNetworkPolicies } from "../../components/lib/network-policy";
 import { readGap, rollFacts, Sample } from "../../e2e/drills/raft-rolling";
 import { RAFT_DATA_SIZE, raftStackConfig } from "../../e2e/drills/raft-scenario";
-import { podStackConfig, PodRig } from "../../e2e/scenario";
+import { podStackConfig } from "../../e2e/scenario";
+import { AMIYA_STACK_FILE, fakePodRig, loadRigStack } from "../support/rig-stack";
 
-const AMIYA = path.join(__dirname, "..", "..", "Pulumi.amiya.yaml");
 const UPLOAD = "localhost/secret-platform/aws-cli:2.9.19-1";
 
-/** The parts of the rig podStackConfig reads. */
-const rig = {
-    cluster: { context: "secret-platform-e2e" },
-    repo: { url: "https://127.0.0.1:8443/charts" },
-    ca: { pem: () => "" },
-    hydra: { issuer: "https://10.222.0.1:4444/" },
-    node: { network: { nodeIp: "10.222.0.1" } },
-    s3: { server: { bucket: "vault-e2e" }, at: { host: "10.222.0.1", port: 39001 } },
-    oidcAt: { host: "10.222.0.1", port: 4444 },
-    unlisted: { host: "10.222.0.1", port: 39002 },
-    vaultImage: "localhost/secret-platform/vault:1.21.4",
-} as unknown as PodRig;
-
-function load(values: Record<string, unknown>) {
-    const raw: Record<string, string> = {};
-    const secrets = ["storageAccessKeyId", "storageSecretAccessKey", "oidcClientSecret"];
-    for (const [k, v] of Object.entries(values)) {
-        const key = k.replace(/^secret-platform:/, "");
-        if (key === "trust") continue; // The rig CA's PEM: not needed here.
-        raw[key] = typeof v === "string" ? v : JSON.stringify(v);
-    }
-    for (const s of secrets) raw[s] = "x".repeat(24);
-    return loadConfig({ get: (k) => raw[k], isSecret: (k) => secrets.includes(k), keys: () => Object.keys(raw) });
-}
+const rig = fakePodRig();
 
 describe("e2e raft drills' stack", () => {
-    const base = podStackConfig(AMIYA, rig, "https://127.0.0.1:8200");
+    const base = podStackConfig(AMIYA_STACK_FILE, rig, "https://127.0.0.1:8200");
 
     for (const replicas of [1, 3]) {
         it(`is a raft stack of ${replicas} through the product's keys`, () => {
-            const c = load(raftStackConfig(base, UPLOAD, replicas));
+            const c = loadRigStack(raftStackConfig(base, UPLOAD, replicas));
             assert.equal(c.server.storageBackend, "raft");
             assert.equal(c.server.replicas, replicas);
             assert.equal(c.server.antiAffinity, "preferred");
@@ -64,7 +39,7 @@ describe("e2e raft drills' stack", () => {
         for (const key of Object.keys(base).filter((k) => k !== "secret-platform:server")) {
             assert.deepEqual(values[key], base[key], key);
         }
-        const c = load(values);
+        const c = loadRigStack(values);
         const policy = buildNetworkPolicies(c).find((p) => p.id === "snapshot");
         assert.ok(policy !== undefined, "a snapshot NetworkPolicy");
         const s3Rule = (policy.spec.egress ?? []).find((r) =>
@@ -75,7 +50,7 @@ describe("e2e raft drills' stack", () => {
 
     it("is refused by the product with an even replica count (the loader, not the rig, decides)", () => {
         assert.throws(
-            () => load(raftStackConfig(base, UPLOAD, 2)),
+            () => loadRigStack(raftStackConfig(base, UPLOAD, 2)),
             /secret-platform:server\.replicas: must be 1, 3 or 5 with raft storage \(an odd quorum\)/,
         );
     });
