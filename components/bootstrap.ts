@@ -144,8 +144,8 @@ export type BootstrapSlice = Pick<PlatformConfig, "unseal" | "vault" | "trust" |
 export interface VaultBootstrapArgs {
     /** The slice of the validated stack config bootstrap reads. */
     readonly config: BootstrapSlice;
-    /** From VaultServer: its namespace and identity, internal URL, readiness and the trust.caBundle ConfigMap (when set). */
-    readonly server: Pick<VaultServer, "namespace" | "identity" | "internalUrl" | "ready" | "trustCa">;
+    /** From VaultServer: its namespace, identity and revision, internal URL, readiness and the trust.caBundle ConfigMap (when set). */
+    readonly server: Pick<VaultServer, "namespace" | "identity" | "revision" | "internalUrl" | "ready" | "trustCa">;
     /** The rendered `pulumi` ACL policy the provider token carries (policies/pulumi.hcl). */
     readonly pulumiPolicy: RenderedPolicy;
     /** The cluster's explicit Kubernetes provider. */
@@ -196,6 +196,10 @@ export class VaultBootstrap extends pulumi.ComponentResource {
         };
         // Only when set: the inputs of a stack that never moved stay as they were.
         const movedFrom = c.vault.movedFrom === undefined ? {} : { movedFrom: c.vault.movedFrom };
+        // Raft HA: vault.address reaches only initialized, unsealed pods (the HA readiness probe), and the pods
+        // are unsealed one by one at their own addresses by the unsealer (or the seal), never through it.
+        const ha = c.server.storageBackend === "raft" && c.server.replicas > 1;
+        const raftHa = ha ? { raftHa: true as const } : {};
 
         this.init = new VaultInit(
             `${name}-init`,
@@ -205,6 +209,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 threshold: shamir ? c.unseal.secretThreshold : c.unseal.recoveryThreshold,
                 adoptExisting: c.secrets.vaultToken !== undefined,
                 keysSecret,
+                ...raftHa,
             },
             // Shamir: the keys also live in the retained Secret and delete does nothing, so the engine need
             // not ask. awskms: the state holds the only copy of the recovery keys (a Secret would hand any
@@ -250,6 +255,8 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 keys: shamir ? this.keyShares : [],
                 keysSecret,
                 serverIdentity: args.server.identity,
+                serverRevision: args.server.revision,
+                ...raftHa,
                 ...movedFrom,
             },
             { ...child, dependsOn: unsealDeps },
@@ -270,6 +277,17 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 bootstrapSource: c.secrets.vaultToken === undefined ? "root" : "vaultToken",
                 maxAgeSeconds: c.vault.providerTokenMaxAgeDays * 86400,
                 serverIdentity: args.server.identity,
+                serverRevision: args.server.revision,
+                // With raft HA the update waits for a pod that serves, as VaultUnsealed does.
+                ...(ha
+                    ? {
+                          raftHa: {
+                              waitTimeoutSeconds: c.vault.waitTimeoutSeconds,
+                              sealType: c.unseal.mode,
+                              keysSecret,
+                          },
+                      }
+                    : {}),
                 ...movedFrom,
             },
             { ...child, dependsOn: [this.init, unsealed] },

@@ -1,6 +1,7 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import stableStringify from "fast-json-stable-stringify";
 import { StorageBinding } from "./storage";
 import {
     buildHttpRoute,
@@ -88,6 +89,12 @@ export class VaultServer extends pulumi.ComponentResource {
      * namespace created again) gives a new one, unknown in the preview of the update that creates it.
      */
     public readonly identity: pulumi.Output<string>;
+    /**
+     * A digest of the chart's version, repository and values: a new one means this update renders the server
+     * anew, which replaces its pods when their template changed. Bootstrap then checks Vault in the update,
+     * after the roll has begun, never in the middle of it from a diff.
+     */
+    public readonly revision: pulumi.Output<string>;
     /** In-cluster URL of the Vault service (e.g. http://vault.vault.svc:8200). */
     public readonly internalUrl: string;
     /** Name of Vault's service account (the chart's, named after the release). */
@@ -380,6 +387,14 @@ export class VaultServer extends pulumi.ComponentResource {
 
         this.namespace = namespace;
         this.identity = ns.metadata.uid;
+        this.revision = values.apply((v) =>
+            createHash("sha256")
+                // Keys sorted: the digest follows the values, not the order a builder wrote them in.
+                .update(
+                    stableStringify({ chart: c.server.chartVersion, repository: c.server.chartRepository, values: v }),
+                )
+                .digest("hex"),
+        );
         this.internalUrl = internalUrl(c);
         this.serviceAccountName = RELEASE_NAME;
         this.ready = readinessOf([this.chart, ...policies]);

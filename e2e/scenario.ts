@@ -402,15 +402,30 @@ export function connectWhenServed(
 /** What the engine reported for each resource of a preview, by operation. */
 export function stepCollector(): {
     onEvent: (e: EngineEvent) => void;
-    steps: { op: string; urn: string; type: string }[];
+    steps: { op: string; urn: string; type: string; ms?: number }[];
+    /** The `n` slowest steps that changed something, as `op name seconds`: where an up's time went. */
+    slowest: (n: number) => string[];
 } {
-    const steps: { op: string; urn: string; type: string }[] = [];
+    const steps: { op: string; urn: string; type: string; ms?: number }[] = [];
+    const started = new Map<string, number>();
     return {
         steps,
         onEvent: (e) => {
             const m = e.resourcePreEvent?.metadata;
-            if (m !== undefined) steps.push({ op: m.op, urn: m.urn, type: m.type });
+            if (m !== undefined) {
+                steps.push({ op: m.op, urn: m.urn, type: m.type });
+                started.set(m.urn, Date.now());
+            }
+            const done = e.resOutputsEvent?.metadata.urn;
+            const step = done === undefined ? undefined : steps.find((x) => x.urn === done && x.ms === undefined);
+            if (step !== undefined) step.ms = Date.now() - (started.get(step.urn) ?? Date.now());
         },
+        slowest: (n) =>
+            steps
+                .filter((x) => x.op !== "same" && x.ms !== undefined)
+                .sort((a, b) => (b.ms ?? 0) - (a.ms ?? 0))
+                .slice(0, n)
+                .map((x) => `${x.op} ${nameOf(x.urn)} ${((x.ms ?? 0) / 1000).toFixed(1)} s`),
     };
 }
 

@@ -48,6 +48,8 @@ export interface VaultInitArgs extends VaultApiArgs {
     readonly adoptExisting: pulumi.Input<boolean>;
     /** `<namespace>/<name>` of the unseal keys Secret, for messages; "" in awskms mode. */
     readonly keysSecret: pulumi.Input<string>;
+    /** Raft HA (server.replicas above 1), set only then: a new Vault is refused, it has no pod that answers. */
+    readonly raftHa?: true;
 }
 
 /** Vault initialized once; the root token and key shares as secret outputs. */
@@ -84,6 +86,11 @@ export interface ServerIdentityArgs {
      * an error (./vault-init serverChange).
      */
     readonly serverIdentity: pulumi.Input<string>;
+    /**
+     * The chart's digest (VaultServer.revision). New in an update that renders the chart anew, when the pods
+     * may be rolling: the update checks Vault, not the diff.
+     */
+    readonly serverRevision: pulumi.Input<string>;
 }
 
 /** Inputs of VaultUnsealed. */
@@ -98,6 +105,8 @@ export interface VaultUnsealedArgs extends VaultApiArgs, ServerIdentityArgs {
     readonly keysSecret: pulumi.Input<string>;
     /** The address Vault had before a move (secret-platform:vault.movedFrom): the acknowledgement that lets the shares follow it. */
     readonly movedFrom?: pulumi.Input<string>;
+    /** Raft HA (server.replicas above 1), set only then: the update waits for a pod that serves, and submits no keys. */
+    readonly raftHa?: true;
 }
 
 /** Vault initialized and unsealed, checked on every update. */
@@ -128,6 +137,15 @@ export interface VaultProviderTokenArgs extends VaultApiArgs, ServerIdentityArgs
     readonly maxAgeSeconds: pulumi.Input<number>;
     /** The address Vault had before a move (secret-platform:vault.movedFrom): the acknowledgement that lets the token follow it. */
     readonly movedFrom?: pulumi.Input<string>;
+    /** Raft HA (server.replicas above 1), set only then: what the update's wait for a pod that serves needs. */
+    readonly raftHa?: pulumi.Input<RaftHaWait>;
+}
+
+/** How the provider token's update waits for a raft HA pod that serves (VaultUnsealed's inputs of the same names). */
+export interface RaftHaWait {
+    readonly waitTimeoutSeconds: number;
+    readonly sealType: "shamir" | "awskms";
+    readonly keysSecret: pulumi.Input<string>;
 }
 
 /** The Vault provider's periodic, orphan token with the `pulumi` policy (secret). */

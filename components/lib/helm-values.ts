@@ -48,12 +48,13 @@ export const CHART_POD_NAME_ENV = "VAULT_K8S_POD_NAME";
 /** Health endpoint answering 200/204 when active, standby, sealed or uninitialized. */
 export const HEALTH_PATH = "/v1/sys/health?standbyok=true&sealedcode=204&uninitcode=204";
 /**
- * Readiness of raft HA pods: a sealed pod answers 503, so it is not Ready and
- * the PodDisruptionBudget counts it as unavailable (no drain evicts an
- * unsealed voter while another is sealed). Uninitialized still answers 204:
- * before bootstrap every pod is Ready. Vault checks init before seal.
+ * Readiness of raft HA pods: only an initialized, unsealed pod (active or
+ * standby) is Ready. A sealed pod, or one that has not joined the cluster yet
+ * (it answers "not initialized"), answers 503: the PodDisruptionBudget counts
+ * it as unavailable (no drain evicts an unsealed voter while another is
+ * sealed), and the Services that publish only Ready pods send it no traffic.
  */
-export const HA_READINESS_PATH = "/v1/sys/health?standbyok=true&sealedcode=503&uninitcode=204";
+export const HA_READINESS_PATH = "/v1/sys/health?standbyok=true&sealedcode=503&uninitcode=503";
 
 /** What the values need to know about storage and seal, with Outputs already resolved. */
 export interface ServerStorageFacts {
@@ -296,11 +297,32 @@ export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorag
             accessMode: "ReadWriteOnce",
         });
 
+    // Raft HA: a Service of only Ready pods may rightly have none for a while (every pod sealed or not joined
+    // yet); pulumi must not await its endpoints. Bootstrap waits for a pod that serves itself.
+    const skipAwait = haReadiness ? { "pulumi.com/skipAwait": "true" } : {};
+    const serviceAnnotationValues = {
+        ...(traefikBackendTls(config) ? serviceAnnotations(config) : {}),
+        ...skipAwait,
+    };
+    const service = withoutUndefined({
+        // Traefik reads its backend scheme and transport from the Service the Ingress points at.
+        annotations: Object.keys(serviceAnnotationValues).length === 0 ? undefined : serviceAnnotationValues,
+        // Raft HA: `vault` (the Ingress, bootstrap, ESO, the KV export) and `vault-active` route only to Ready
+        // pods, initialized and unsealed, never to one restarting sealed or not joined yet. The unsealer and
+        // raft's retry_join use each pod's own name on `vault-internal`, which always publishes every pod.
+        // One replica keeps the chart default: its pod is reached while sealed, to unseal it.
+        publishNotReadyAddresses: haReadiness ? false : undefined,
+    });
+
     return {
         global: { enabled: true, tlsDisable: !internalTls },
         injector: { enabled: false },
         csi: { enabled: false },
-        ui: { enabled: true, serviceType: "ClusterIP" },
+        ui: {
+            enabled: true,
+            serviceType: "ClusterIP",
+            ...(haReadiness ? { publishNotReadyAddresses: false, annotations: skipAwait } : {}),
+        },
         server: {
             enabled: true,
             image: {
@@ -318,8 +340,7 @@ export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorag
             logLevel: server.logLevel,
             logFormat: "json",
             resources,
-            // Traefik reads its backend scheme and transport from the Service the Ingress points at.
-            ...(traefikBackendTls(config) ? { service: { annotations: serviceAnnotations(config) } } : {}),
+            ...(Object.keys(service).length === 0 ? {} : { service }),
             // Exposure is this program's own Ingress/HTTPRoute, typed and validated; not the chart's.
             ingress: { enabled: false },
             httproute: { enabled: false },
@@ -342,7 +363,7 @@ export function buildVaultValues(config: VaultValuesSlice, storage: ServerStorag
             statefulSet: {
                 // Sealed HA pods are not Ready, and only the unsealer or bootstrap (both after the chart) unseal
                 // them: pulumi must not await the StatefulSet's readiness. Bootstrap waits for the API itself.
-                ...(haReadiness ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}),
+                ...(haReadiness ? { annotations: skipAwait } : {}),
                 securityContext: { pod: POD_SECURITY_CONTEXT, container: CONTAINER_SECURITY_CONTEXT },
             },
             auditStorage: storageVolume(server.auditStorage, AUDIT_MOUNT_PATH, true),

@@ -23,6 +23,7 @@ const {
     sealedPreviewMessage,
     serverChange,
     serverCreatedPreviewMessage,
+    serverRolledPreviewMessage,
 } = vaultInit;
 
 /** The inputs VaultInit and VaultUnsealed share, picked from what the engine passes (it adds __provider). */
@@ -35,6 +36,8 @@ function sharedInputsOf(raw: Record<string, unknown>): Omit<UnsealInputs, "keys"
         waitTimeoutSeconds: Number(raw.waitTimeoutSeconds),
         sealType: raw.sealType === "awskms" ? "awskms" : "shamir",
         keysSecret: String(raw.keysSecret ?? ""),
+        // Only when set, like caBundle: a stack that is not raft HA keeps the inputs it had.
+        ...(raw.raftHa === true ? { raftHa: true } : {}),
     };
 }
 
@@ -55,6 +58,7 @@ function unsealInputsOf(raw: Record<string, unknown>): UnsealInputs {
         keys: Array.isArray(raw.keys) ? raw.keys.map(String) : [],
         // Only when given: a state from before the input keeps the outputs it had.
         ...(typeof raw.serverIdentity === "string" ? { serverIdentity: raw.serverIdentity } : {}),
+        ...(typeof raw.serverRevision === "string" ? { serverRevision: raw.serverRevision } : {}),
     };
 }
 
@@ -177,16 +181,22 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
             console.log(serverCreatedPreviewMessage("vault-unsealed", u.address));
             return { changes: true, replaces: [] };
         }
-        // Unsealed: no change (but a state without the server's identity records it). Sealed: an update, and
-        // the preview says why. Unreachable, untrusted or wiped: an error naming the cause, never a phantom change.
-        const state = await previewSealState({
-            address: u.address,
-            skipTlsVerify: u.skipTlsVerify,
-            caBundle: u.caBundle,
-            requestTimeoutMs: 5000,
-        });
+        // The chart changes in this update: its pods may be rolling when the engine gets here, sealed or not
+        // joined yet, so the update (which waits) checks Vault, not this diff.
+        const chart = serverChange(olds.serverRevision, news.serverRevision);
+        if (chart === "new") {
+            console.log(serverRolledPreviewMessage("vault-unsealed", u.address));
+            return { changes: true, replaces: [] };
+        }
+        // Unsealed: no change (but a state without the server's identity or revision records it). Sealed: an
+        // update, and the preview says why. Unreachable, untrusted or wiped: an error naming the cause, never a
+        // phantom change.
+        const state = await previewSealState(
+            { address: u.address, skipTlsVerify: u.skipTlsVerify, caBundle: u.caBundle, requestTimeoutMs: 5000 },
+            u.raftHa === true,
+        );
         if (state === "sealed") console.log(sealedPreviewMessage(u));
-        return { changes: state === "sealed" || server === "unrecorded", replaces: [] };
+        return { changes: state === "sealed" || server === "unrecorded" || chart === "unrecorded", replaces: [] };
     },
 
     async update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {

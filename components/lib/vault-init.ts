@@ -51,6 +51,8 @@ export interface BootstrapInputs {
     readonly adoptExisting: boolean;
     /** `<namespace>/<name>` of the unseal keys Secret (shamir), for messages; "" otherwise. */
     readonly keysSecret: string;
+    /** Raft HA (server.replicas > 1): vault.address reaches only pods that are initialized and unsealed. */
+    readonly raftHa?: boolean;
 }
 
 /** What bootstrap keeps after init; root token and keys become secret outputs. */
@@ -130,6 +132,8 @@ export interface PollOptions {
     readonly intervalMs?: number;
     /** What the caller's user should check when Vault never answers; default: the stack's vault.* config keys. */
     readonly whatToCheck?: string;
+    /** Wait past an answer until this accepts it (returns undefined), else it says what was wrong; default: any answer. */
+    readonly accept?: (status: SealStatus) => string | undefined;
 }
 
 const CHECK_STACK_CONFIG =
@@ -154,16 +158,49 @@ export async function waitForApi(
     let last = "no attempt";
     for (;;) {
         try {
-            return await sealStatus({ ...ep, requestTimeoutMs: Math.min(ep.requestTimeoutMs ?? 10_000, interval * 5) });
+            const status = await sealStatus({
+                ...ep,
+                requestTimeoutMs: Math.min(ep.requestTimeoutMs ?? 10_000, interval * 5),
+            });
+            const refused = opts.accept?.(status);
+            if (refused === undefined) return status;
+            last = refused;
         } catch (e) {
             if (isTlsVerifyError(e)) throw new Error(untrustedCertificateMessage(ep.address, (e as Error).message));
             last = (e as Error).message;
         }
         if (Date.now() + interval > deadline) {
+            const what = opts.accept === undefined ? "answer" : "answer initialized and unsealed";
             throw new Error(
-                `Vault API at ${ep.address} did not answer within ${timeoutSeconds}s (last error: ${last}). ` +
+                `Vault API at ${ep.address} did not ${what} within ${timeoutSeconds}s (last error: ${last}). ` +
                     (opts.whatToCheck ?? CHECK_STACK_CONFIG),
             );
+        }
+        await sleep(interval);
+    }
+}
+
+/**
+ * Runs `attempt` again while Vault cannot serve it for a moment: no answer, or
+ * an HTTP 5xx (an error carrying `status`): a pod restarting sealed, or a raft
+ * election after the active pod left. Any other failure, and the last one
+ * after `timeoutSeconds`, is thrown as it is.
+ */
+export async function retryWhileUnavailable<T>(
+    attempt: () => Promise<T>,
+    timeoutSeconds: number,
+    opts: Pick<PollOptions, "intervalMs"> = {},
+): Promise<T> {
+    const deadline = Date.now() + timeoutSeconds * 1000;
+    const interval = opts.intervalMs ?? 2000;
+    for (;;) {
+        try {
+            return await attempt();
+        } catch (e) {
+            const status = (e as { status?: unknown }).status;
+            const noAnswer = typeof (e as { reason?: unknown }).reason === "string" && !isTlsVerifyError(e);
+            const unavailable = typeof status === "number" ? status >= 500 : noAnswer;
+            if (!unavailable || Date.now() + interval > deadline) throw e;
         }
         await sleep(interval);
     }
@@ -277,6 +314,39 @@ export function wipedStorageMessage(address: string): string {
     );
 }
 
+/** Where the raft HA runbooks are, for messages. */
+const RAFT_HA_DOCS = "docs/bootstrap.md, Raft HA: bootstrap with one replica, then scale";
+
+/** The refusal when a new Vault would be initialized with server.replicas above 1 (raft HA). */
+export function raftHaInitMessage(address: string): string {
+    return (
+        `Vault at ${address} cannot be initialized with secret-platform:server.replicas above 1: with raft HA, ` +
+        "vault.address reaches only pods that are initialized and unsealed, so a new Vault has no pod that answers. " +
+        "Set server.replicas to 1 for the first pulumi up (pulumi config set --path server.replicas 1), then to 3 " +
+        `or 5 and pulumi up again (${RAFT_HA_DOCS}).`
+    );
+}
+
+/** A raft HA seal status that vault.address should not have routed: why it is not serving yet; undefined when it is. */
+export function notServing(status: SealStatus): string | undefined {
+    if (!status.initialized) return "it answered not initialized";
+    return status.sealed ? "it answered sealed" : undefined;
+}
+
+/** What to check when no raft HA pod serves within the wait. */
+export function raftHaWhatToCheck(inputs: Pick<UnsealInputs, "sealType" | "keysSecret">): string {
+    const unsealer =
+        inputs.sealType === "awskms"
+            ? "each pod's log for KMS errors (the awskms seal unseals every pod)"
+            : `that the unsealer unseals each pod (its CronJob and loop read Secret ${inputs.keysSecret})`;
+    return (
+        "With raft HA (secret-platform:server.replicas above 1) vault.address reaches only pods that are " +
+        `initialized and unsealed: check that Vault's pods run, and ${unsealer}. If every pod lost its raft data, ` +
+        "restore a snapshot (docs/disaster-recovery.md, HA (raft) mode: snapshots). " +
+        "secret-platform:vault.waitTimeoutSeconds sets how long to wait."
+    );
+}
+
 /**
  * The create step: wait for the API, then initialize an uninitialized Vault,
  * adopt an initialized one when the operator supplied a token, or refuse.
@@ -288,6 +358,8 @@ export async function ensureInitialized(
     log: (msg: string) => void = () => undefined,
     opts: PollOptions = {},
 ): Promise<BootstrapState> {
+    // Nothing to wait for: no pod of a new raft HA Vault is ever Ready, so none answers at vault.address.
+    if (inputs.raftHa === true && !inputs.adoptExisting) throw new Error(raftHaInitMessage(inputs.address));
     const ep: VaultEndpoint = {
         address: inputs.address,
         skipTlsVerify: inputs.skipTlsVerify,
@@ -326,6 +398,10 @@ export interface UnsealInputs {
     readonly keysSecret: string;
     /** The uid of Vault's namespace (VaultServer.identity), recorded so a diff can tell a new server from a silent one. */
     readonly serverIdentity?: string;
+    /** The chart's digest (VaultServer.revision), recorded so a diff can tell pods rolled in this update. */
+    readonly serverRevision?: string;
+    /** Raft HA (server.replicas > 1): vault.address reaches only pods that are initialized and unsealed. */
+    readonly raftHa?: boolean;
 }
 
 /**
@@ -339,6 +415,15 @@ export async function ensureUnsealed(inputs: UnsealInputs, opts: PollOptions = {
         skipTlsVerify: inputs.skipTlsVerify,
         caBundle: inputs.caBundle,
     };
+    if (inputs.raftHa === true) {
+        // The unsealer (or the seal) unseals each pod at its own address; key shares sent to vault.address would
+        // land on whichever pod answers. So wait for a pod that serves: the Service routes to no other.
+        return waitForApi(ep, inputs.waitTimeoutSeconds, {
+            ...opts,
+            accept: notServing,
+            whatToCheck: raftHaWhatToCheck(inputs),
+        });
+    }
     const deadline = Date.now() + inputs.waitTimeoutSeconds * 1000;
     let status = await waitForApi(ep, inputs.waitTimeoutSeconds, opts);
     if (!status.initialized) throw new Error(wipedStorageMessage(inputs.address));
@@ -405,6 +490,15 @@ export function serverChange(recorded: unknown, next: unknown): "same" | "new" |
     return recorded === next ? "same" : "new";
 }
 
+/** The line a diff prints when this update renders Vault's chart anew, so the update, not the diff, checks Vault. */
+export function serverRolledPreviewMessage(what: "vault-unsealed" | "vault-token", address: string): string {
+    const then =
+        what === "vault-unsealed"
+            ? "waits for Vault to answer unsealed (the pods may roll)"
+            : "checks the provider token once Vault answers unsealed";
+    return `${what}: this update changes Vault's chart (its values or version); the update ${then} at ${address}`;
+}
+
 /** The line a diff prints when Vault's server is created in this update, so a Vault that does not answer yet is expected. */
 export function serverCreatedPreviewMessage(what: "vault-unsealed" | "vault-token", address: string): string {
     const then =
@@ -418,10 +512,14 @@ export function serverCreatedPreviewMessage(what: "vault-unsealed" | "vault-toke
 export type PreviewSealState = "unsealed" | "sealed";
 
 /** The message when a preview (the readiness resource's diff) cannot reach Vault. */
-export function unreachableForPreviewMessage(address: string, cause: string): string {
+export function unreachableForPreviewMessage(address: string, cause: string, raftHa = false): string {
     return (
         `Vault at ${address} did not answer (${cause}), so this run cannot tell whether it is unsealed. ` +
-        "Run the preview where secret-platform:vault.address is reachable (it needs Vault's API), or fix that address."
+        "Run the preview where secret-platform:vault.address is reachable (it needs Vault's API), or fix that address." +
+        (raftHa
+            ? " With raft HA (server.replicas above 1) it reaches only pods that are initialized and unsealed: " +
+              "if every pod is sealed, check the unsealer."
+            : "")
     );
 }
 
@@ -431,13 +529,13 @@ export function unreachableForPreviewMessage(address: string, cause: string): st
  * wiped storage are errors that name the cause: a phantom change would hide
  * them, and would fail every `pulumi preview --expect-no-changes`.
  */
-export async function previewSealState(ep: VaultEndpoint): Promise<PreviewSealState> {
+export async function previewSealState(ep: VaultEndpoint, raftHa = false): Promise<PreviewSealState> {
     let status: SealStatus;
     try {
         status = await sealStatus(ep);
     } catch (e) {
         if (isTlsVerifyError(e)) throw new Error(untrustedCertificateMessage(ep.address, (e as Error).message));
-        throw new Error(unreachableForPreviewMessage(ep.address, (e as Error).message));
+        throw new Error(unreachableForPreviewMessage(ep.address, (e as Error).message, raftHa));
     }
     if (!status.initialized) throw new Error(wipedStorageMessage(ep.address));
     return status.sealed ? "sealed" : "unsealed";
@@ -446,11 +544,13 @@ export async function previewSealState(ep: VaultEndpoint): Promise<PreviewSealSt
 /** The line a preview prints when the readiness resource will unseal Vault. */
 export function sealedPreviewMessage(inputs: UnsealInputs): string {
     const how =
-        inputs.sealType === "shamir" && inputs.keys.length > 0
-            ? "the update submits the stack's unseal keys"
-            : inputs.sealType === "awskms"
-              ? "the update waits for the awskms auto-unseal"
-              : `the update waits for the unsealer (keys in Secret ${inputs.keysSecret})`;
+        inputs.raftHa === true
+            ? "the update waits until a pod answers unsealed (the unsealer or the seal unseals each pod)"
+            : inputs.sealType === "shamir" && inputs.keys.length > 0
+              ? "the update submits the stack's unseal keys"
+              : inputs.sealType === "awskms"
+                ? "the update waits for the awskms auto-unseal"
+                : `the update waits for the unsealer (keys in Secret ${inputs.keysSecret})`;
     return `vault-unsealed: Vault at ${inputs.address} is sealed; ${how}`;
 }
 

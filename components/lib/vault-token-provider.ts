@@ -21,10 +21,15 @@ const {
     clusterId,
     identityChange,
     identityMoveRefusal,
+    notServing,
     otherVaultMessage,
     previewSealState,
+    raftHaWhatToCheck,
+    retryWhileUnavailable,
     serverChange,
     serverCreatedPreviewMessage,
+    serverRolledPreviewMessage,
+    waitForApi,
 } = vaultInit;
 const {
     checkProviderToken,
@@ -54,6 +59,21 @@ function inputsOf(raw: Record<string, unknown>) {
         ...(typeof raw.maxAgeSeconds === "number" ? { maxAgeSeconds: raw.maxAgeSeconds } : {}),
         // The uid of Vault's namespace, only when given (./vault-init serverChange).
         ...(typeof raw.serverIdentity === "string" ? { serverIdentity: raw.serverIdentity } : {}),
+        // The chart's digest, only when given (./vault-init serverChange).
+        ...(typeof raw.serverRevision === "string" ? { serverRevision: raw.serverRevision } : {}),
+        // Raft HA only: how long the update waits for a pod that serves (VaultUnsealed's wait).
+        ...(typeof raw.raftHa === "object" && raw.raftHa !== null
+            ? { ha: raftHaWaitOf(raw.raftHa as Record<string, unknown>) }
+            : {}),
+    };
+}
+
+/** The raft HA wait's inputs (RaftHaWait). */
+function raftHaWaitOf(raw: Record<string, unknown>) {
+    return {
+        waitTimeoutSeconds: Number(raw.waitTimeoutSeconds),
+        keysSecret: String(raw.keysSecret ?? ""),
+        sealType: raw.sealType === "awskms" ? ("awskms" as const) : ("shamir" as const),
     };
 }
 
@@ -111,9 +131,15 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
             console.log(serverCreatedPreviewMessage("vault-token", n.address));
             return { changes: true, replaces: [] };
         }
+        // The chart changes in this update: the pods may be rolling; the update checks the token once one serves.
+        const chart = serverChange(olds.serverRevision, news.serverRevision);
+        if (chart === "new") {
+            console.log(serverRolledPreviewMessage("vault-token", n.address));
+            return { changes: true, replaces: [] };
+        }
         // The recorded Vault: the state's address and CA (equal to the new ones here).
         const ep = { address: o.address, skipTlsVerify: o.skipTlsVerify, caBundle: o.caBundle, requestTimeoutMs: 5000 };
-        if ((await previewSealState(ep)) === "sealed") {
+        if ((await previewSealState(ep, n.ha !== undefined)) === "sealed") {
             console.log(
                 `vault-token: Vault at ${n.address} is sealed; the update checks the provider token after the unseal`,
             );
@@ -143,8 +169,9 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
                 `vault-token: the provider token (accessor ${stored.accessor}) is older than ` +
                     `vault.providerTokenMaxAgeDays; the update mints a new one and revokes it`,
             );
-        // A state from before cluster ids (or the server's identity) were recorded: the update records it.
-        const unrecorded = (recorded === undefined && seen !== undefined) || server === "unrecorded";
+        // A state from before cluster ids (or the server's identity or revision) were recorded: the update records it.
+        const unrecorded =
+            (recorded === undefined && seen !== undefined) || server === "unrecorded" || chart === "unrecorded";
         return { changes: state !== "valid" || o.policy !== n.policy || unrecorded, replaces: [] };
     },
 
@@ -156,13 +183,20 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
             throw new Error(`vault-token: ${identityMoveRefusal("the provider token", o.address, change)}`);
         }
         const ep = { address: n.address, skipTlsVerify: n.skipTlsVerify, caBundle: n.caBundle };
+        // Raft HA: the pods may still be rolling; ask only once a pod serves, and again through an election.
+        const ha = n.ha;
+        const whileRolling = <T>(attempt: () => Promise<T>) =>
+            ha === undefined ? attempt() : retryWhileUnavailable(attempt, ha.waitTimeoutSeconds);
+        if (ha !== undefined) {
+            await waitForApi(ep, ha.waitTimeoutSeconds, { accept: notServing, whatToCheck: raftHaWhatToCheck(ha) });
+        }
         const recorded = change === undefined ? recordedClusterId(olds) : undefined;
         const seen = await clusterId(ep);
         if (recorded !== undefined && seen !== undefined && seen !== recorded) {
             throw new Error(otherVaultMessage(n.address, seen, recorded));
         }
         const stored = { token: String(olds.token ?? ""), accessor: String(olds.accessor ?? "") };
-        const self = await lookupSelf(ep, stored.token);
+        const self = await whileRolling(() => lookupSelf(ep, stored.token));
         if (self === undefined) {
             if (n.bootstrapSource !== "vaultToken")
                 throw new Error(providerTokenInvalidMessage(n.address, stored.accessor));

@@ -51,8 +51,12 @@ export async function lookupSelf(ep: VaultEndpoint, token: string): Promise<Toke
     if (res.status === 403) return undefined;
     const data = res.body?.data as Record<string, unknown> | undefined;
     if (res.status !== 200 || data === undefined) {
-        throw new Error(
-            redact(`GET ${ep.address}/v1/auth/token/lookup-self: HTTP ${res.status}${apiErrors(res)}`, [token]),
+        // The status travels with the error: a 5xx is worth asking again (retryWhileUnavailable), a 4xx is not.
+        throw Object.assign(
+            new Error(
+                redact(`GET ${ep.address}/v1/auth/token/lookup-self: HTTP ${res.status}${apiErrors(res)}`, [token]),
+            ),
+            { status: res.status },
         );
     }
     return {

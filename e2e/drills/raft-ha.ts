@@ -11,7 +11,7 @@
  * store works (every secret read by value by the consumer pod).
  *
  * Also here: what the raft drills ask of the pods (each pod's seal status,
- * the raft peers, the StatefulSet scaled as `kubectl scale` does).
+ * the raft peers) and the operator's edit of the stack file.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -140,19 +140,6 @@ export async function allJoinedAndUnsealed(
     });
 }
 
-/** `kubectl -n <ns> scale statefulset vault --replicas=<n>`: the scale subresource. */
-export async function scaleServer(cluster: Cluster, namespace: string, replicas: number): Promise<void> {
-    expectStatus(
-        `scale statefulset ${RELEASE_NAME} to ${replicas}`,
-        await cluster.request(
-            "PATCH",
-            `/apis/apps/v1/namespaces/${namespace}/statefulsets/${RELEASE_NAME}/scale`,
-            { spec: { replicas } },
-            "application/merge-patch+json",
-        ),
-    );
-}
-
 /** The operator's edit of the stack file: `server.<key>` set (what `pulumi config set --path` would write). */
 export function setServerKey(stack: Stack, key: string, value: unknown): void {
     const file = path.join(stack.workspace.workDir, `Pulumi.${stack.name}.yaml`);
@@ -194,6 +181,7 @@ export async function scaleToHa(c: ScaleContext): Promise<{ upMs: number; joined
     const up = async () => {
         const steps = stepCollector();
         const result = await c.stack.up({ onOutput: () => undefined, onEvent: steps.onEvent });
+        slowest = steps.slowest(4);
         check(result.summary.result === "succeeded", "the scale-up succeeds", result.summary);
         const ops = initOps(steps.steps);
         check(
@@ -204,6 +192,7 @@ export async function scaleToHa(c: ScaleContext): Promise<{ upMs: number; joined
         return result;
     };
     let failure: string | undefined;
+    let slowest: string[] = [];
     let result = await up().catch((e: Error) => {
         failure = `drill 1: the up that scales to ${c.replicas} failed: ${e.message.slice(-3000)}`;
         return undefined;
@@ -221,7 +210,7 @@ export async function scaleToHa(c: ScaleContext): Promise<{ upMs: number; joined
     const joinedMs = Date.now() - start;
     const peers = await raftPeers(c.vault, c.root);
     c.log(
-        `  drill 1, server.replicas ${c.replicas}: pulumi up in ${upMs} ms (${JSON.stringify(noChange(result.summary.resourceChanges ?? {}))}, VaultInit same); ` +
+        `  drill 1, server.replicas ${c.replicas}: pulumi up in ${upMs} ms (${JSON.stringify(noChange(result.summary.resourceChanges ?? {}))}, VaultInit same; slowest steps: ${slowest.join(", ")}); ` +
             `${pods.map((p) => p.name).join(", ")} unsealed at their own addresses and raft voters ` +
             `(leader ${peers.find((p) => p.leader)?.node_id}) ${joinedMs} ms after the up's start`,
     );

@@ -10,11 +10,12 @@
  * - restoreOnNewCluster: the cluster lost with its raft volumes (the data),
  *   the bucket and the Pulumi state kept, a new cluster made
  *   (new-cluster.ts), and the runbook's raft restore followed step by step:
- *   the refresh, `pulumi up` stopping on the wiped-storage message, the
- *   StatefulSet scaled to 1, the snapshot fetched from the bucket, vault-0
+ *   the refresh, `server.replicas` 1 and `pulumi up` stopping on the
+ *   wiped-storage message, the snapshot fetched from the bucket, vault-0
  *   initialized with temporary keys, `vault operator raft snapshot restore
- *   -force` with their root token, the unsealer unsealing it with the
- *   original shares, scaled back to 3, `pulumi up`. Checked: the same Vault
+ *   -force` with their root token, the pod deleted, the unsealer unsealing it
+ *   with the original shares, `server.replicas` 3 and `pulumi up` (the
+ *   scale-up of drill 1). Checked: the same Vault
  *   (cluster id), every secret by value (from the host and from a pod in the
  *   new cluster), the secret written after the snapshot gone, the temporary
  *   root token dead, VaultInit untouched, no Vault configuration remade.
@@ -41,7 +42,7 @@ import {
     vaultRelay,
 } from "./drill";
 import { ClusterMaker, loseCluster, newCluster } from "./new-cluster";
-import { allJoinedAndUnsealed, initOps, raftPeers, scaleServer, serverPods } from "./raft-ha";
+import { allJoinedAndUnsealed, initOps, raftPeers, serverPods, setServerKey } from "./raft-ha";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -205,7 +206,9 @@ export async function restoreOnNewCluster(
     const kept = `vault-init: ${d.address} unreachable; state kept as it was`;
     check(refresh.stdout.includes(kept), "init keeps its state", refresh.stdout.slice(-3000));
 
-    // `pulumi up` makes the server and stops: the new pods are empty and this stack initialized Vault.
+    // Step 1: one replica (pulumi config set --path server.replicas 1), then `pulumi up` makes the server and
+    // stops: vault-0 is empty and this stack initialized Vault.
+    setServerKey(d.stack, "replicas", 1);
     let start = Date.now();
     let refused = "";
     await upFollowingService(d.stack, next.cluster, relay, ns, { onOutput: () => undefined }).catch(
@@ -227,9 +230,8 @@ export async function restoreOnNewCluster(
             `in ${refusedMs} ms on the wiped-storage message; the keys Secret recreated from the state, byte for byte the old one`,
     );
 
-    // Restore step 2: one pod, initialized with temporary keys.
+    // Restore step 2: vault-0 alone, initialized with temporary keys.
     start = Date.now();
-    await scaleServer(next.cluster, ns, 1);
     await until("only vault-0 runs, uninitialized", 180_000, async () => {
         const pods = await serverPods(next.cluster, ns);
         if (pods.length !== 1 || pods[0].name !== "vault-0") return undefined;
@@ -283,19 +285,9 @@ export async function restoreOnNewCluster(
     check(tempDead.status === 403, "the temporary root token is gone with the temporary barrier", tempDead.status);
     const restoreMs = Date.now() - start;
 
-    // Back to the stack's replicas: the others join the restored leader; the unsealer unseals each.
-    start = Date.now();
-    await scaleServer(next.cluster, ns, REPLICAS);
-    // Ready alone is not joined (an uninitialized pod is Ready): raft must list every pod as a voter too.
-    await until(`${REPLICAS} pods Ready and raft voters`, 300_000, async () => {
-        const pods = await serverPods(next.cluster, ns);
-        if (pods.length !== REPLICAS || !pods.every((p) => p.ready && !p.terminating)) return undefined;
-        const peers = await raftPeers(d.vault, d.root);
-        return peers.length === REPLICAS && peers.every((p) => p.voter) ? true : undefined;
-    });
-    const scaleMs = Date.now() - start;
-
-    // Step 5: pulumi up.
+    // Step 7: back to the stack's replicas (server.replicas 3) and `pulumi up`: the others join the restored
+    // leader, the unsealer unseals each, and the up waits for a pod that serves (the scale-up of drill 1).
+    setServerKey(d.stack, "replicas", REPLICAS);
     start = Date.now();
     const steps = stepCollector();
     const up = await d.stack.up({ onOutput: () => undefined, onEvent: steps.onEvent });
@@ -309,6 +301,14 @@ export async function restoreOnNewCluster(
         remade.map((s) => `${s.op} ${nameOf(s.urn)}`),
     );
     const upMs = Date.now() - start;
+    // Ready alone is not joined: raft must list every pod as a voter too.
+    await until(`${REPLICAS} pods Ready and raft voters`, 300_000, async () => {
+        const pods = await serverPods(next.cluster, ns);
+        if (pods.length !== REPLICAS || !pods.every((p) => p.ready && !p.terminating)) return undefined;
+        const peers = await raftPeers(d.vault, d.root);
+        return peers.length === REPLICAS && peers.every((p) => p.voter) ? true : undefined;
+    });
+    const scaleMs = Date.now() - start;
     const quiet = await d.stack.preview({ onOutput: () => undefined, expectNoChanges: true });
     check(noChange(quiet.changeSummary).length === 0, "pulumi preview --expect-no-changes", quiet.changeSummary);
 
@@ -337,9 +337,9 @@ export async function restoreOnNewCluster(
         `  drill 3, the restore: vault-0 alone, initialized with 1 temporary share, unsealed, snapshot ${snapshot.key} ` +
             `(${snapshot.bytes} bytes, fetched through the S3 API) restored with -force; sealed itself (still t=${sealedTemp.t} n=${sealedTemp.n}), ` +
             `the pod deleted, unsealed by the unsealer with the original ${unsealed.t} of ${unsealed.n} shares, cluster id ${clusterId} as before, ` +
-            `the temporary root token refused (${restoreMs} ms); scaled to ${REPLICAS}: ${pods.map((p) => p.name).join(", ")} ` +
-            `joined and unsealed (${scaleMs} ms); pulumi up in ${upMs} ms ${JSON.stringify(up.summary.resourceChanges)} with ` +
-            `VaultInit same, then no change; all ${Object.keys(d.secrets).length} secrets read by value from the host and by ` +
+            `the temporary root token refused (${restoreMs} ms); server.replicas ${REPLICAS} and pulumi up in ${upMs} ms ` +
+            `${JSON.stringify(up.summary.resourceChanges)} with VaultInit same (slowest steps: ${steps.slowest(4).join(", ")}), ${pods.map((p) => p.name).join(", ")} ` +
+            `joined and unsealed ${scaleMs} ms after the up's start, then no change; all ${Object.keys(d.secrets).length} secrets read by value from the host and by ` +
             `the consumer pod in the new cluster, ${afterSnapshot} (written after the snapshot) gone; recovered in ` +
             `${recoveredMs} ms from the new cluster's start`,
     );
@@ -347,9 +347,9 @@ export async function restoreOnNewCluster(
         rig: next,
         timings: [
             { what: "drill 3: a new cluster (control plane, CRDs, node, relays, volumes)", ms: clusterMs },
-            { what: "drill 3: scale to 1, init, restore -force, unsealed with the original shares", ms: restoreMs },
-            { what: "drill 3: scaled back to 3, every pod Ready", ms: scaleMs },
-            { what: "drill 3: the runbook's pulumi up after the restore", ms: upMs },
+            { what: "drill 3: init, restore -force, unsealed with the original shares", ms: restoreMs },
+            { what: "drill 3: server.replicas 3, the pulumi up after the restore", ms: upMs },
+            { what: "drill 3: that up's start to every pod Ready and a raft voter", ms: scaleMs },
             {
                 what: "drill 3: time to restore, the new cluster's start to every secret read in-cluster",
                 ms: recoveredMs,

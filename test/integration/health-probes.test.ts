@@ -1,8 +1,9 @@
 /**
  * The chart's probes, asked of a real Vault with raft storage in each state the
  * pods go through: uninitialized (before bootstrap), unsealed, and sealed again
- * after a restart. The raft HA readiness path must fail only when sealed; the
- * liveness path (and standalone readiness) must never fail for a sealed pod.
+ * after a restart. The raft HA readiness path must pass only when initialized
+ * and unsealed (a pod that has not joined answers uninitialized); the liveness
+ * path (and standalone readiness) must never fail for a sealed pod.
  */
 import { strict as assert } from "node:assert";
 import { HA_READINESS_PATH, HEALTH_PATH } from "../../components/lib/helm-values";
@@ -28,9 +29,9 @@ describe("health probes against a real raft Vault", function () {
         await server?.stop();
     });
 
-    it("uninitialized: both paths pass (every pod is Ready before bootstrap)", async () => {
+    it("uninitialized (a pod that has not joined yet): the HA readiness path fails, the others pass", async () => {
         const s = server as VaultServer;
-        assert.deepEqual(await probePasses(s.address, HA_READINESS_PATH), { status: 204, passes: true });
+        assert.deepEqual(await probePasses(s.address, HA_READINESS_PATH), { status: 503, passes: false });
         assert.deepEqual(await probePasses(s.address, HEALTH_PATH), { status: 204, passes: true });
     });
 

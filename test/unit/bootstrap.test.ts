@@ -1,9 +1,11 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { createHash } from "node:crypto";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
+import stableStringify from "fast-json-stable-stringify";
 import { UNSEAL_KEYS_DIR, UNSEAL_SCRIPT_PATH, unsealerPodSpec, unsealKeyFiles } from "../../components/bootstrap";
 import {
     alreadyInitializedMessage,
@@ -13,6 +15,7 @@ import {
     ensureUnsealed,
     initRequest,
     recoveryKeysDestroyRefusal,
+    retryWhileUnavailable,
     UnsealInputs,
     waitForApi,
     wipedStorageMessage,
@@ -70,6 +73,13 @@ const TOKEN = "pulumi-nodejs:dynamic/secret-platform:VaultProviderToken";
 const B = "platform-bootstrap";
 const MOCK_KEYS = ["mock-key-1", "mock-key-2", "mock-key-3", "mock-key-4", "mock-key-5"];
 const MOCK_ROOT = `mock-root-token-${B}-init`;
+
+/** VaultServer.revision as the program registered the server's chart: the digest of its version, repository and values. */
+function chartRevision(p: { find: (type: string, name: string) => { inputs: Doc } }): string {
+    const chart = p.find("kubernetes:helm.sh/v4:Chart", "platform-server-chart").inputs;
+    const digestOf = { chart: chart.version, repository: at(chart, "repositoryOpts", "repo"), values: chart.values };
+    return createHash("sha256").update(stableStringify(digestOf)).digest("hex");
+}
 
 const build = (config: Parameters<typeof buildPlatform>[0], opts: pulumi.ComponentResourceOptions) =>
     buildPlatform(config, opts);
@@ -332,8 +342,11 @@ describe("bootstrap (mocks)", () => {
                 // The uid the API server gave Vault's namespace (the mocks name it after the resource): a new
                 // cluster's is unknown in the preview, so a Vault that does not answer yet is a pending change.
                 serverIdentity: "mock-uid-platform-server-namespace",
+                // The chart's digest: a new one tells the diff that this update may be rolling the pods.
+                serverRevision: chartRevision(p),
             });
             assert.equal(await isSecret(unsealed.props.serverIdentity), false);
+            assert.equal(await isSecret(unsealed.props.serverRevision), false);
             assert.equal(await isSecret(unsealed.props.keys), true);
             assert.deepEqual(unsealed.opts.additionalSecretOutputs, ["keys"]);
             assert.deepEqual(await dependsOnOf(unsealed), [
@@ -355,6 +368,7 @@ describe("bootstrap (mocks)", () => {
                 // vault.providerTokenMaxAgeDays' default, 30 days: past it, `pulumi up` re-mints the token.
                 maxAgeSeconds: 30 * 86400,
                 serverIdentity: "mock-uid-platform-server-namespace",
+                serverRevision: chartRevision(p),
             });
             assert.equal(secretInput(token.inputs.bootstrapToken), MOCK_ROOT);
             assert.equal(policyText, renderPolicies(p.config).find((r) => r.name === "pulumi")?.text);
@@ -500,6 +514,28 @@ describe("bootstrap (mocks)", () => {
             env.find((e) => at(e, "name") === "VAULT_ADDRS"),
             undefined,
         );
+    });
+
+    it("raft HA: every bootstrap resource knows it (init refuses a new Vault, unseal and token wait for a pod that serves); one replica: none does", async () => {
+        const stack = homelabStack();
+        stack.values.server = { storageBackend: "raft", replicas: 3 };
+        const p = await runProgram(stack, build);
+        assert.equal(p.find(INIT, `${B}-init`).inputs.raftHa, true);
+        assert.equal(p.find(UNSEALED, `${B}-unsealed`).inputs.raftHa, true);
+        assert.deepEqual(p.find(TOKEN, `${B}-provider-token`).inputs.raftHa, {
+            waitTimeoutSeconds: 600,
+            sealType: "shamir",
+            keysSecret: "vault/vault-unseal-keys",
+        });
+        stack.values.server = { storageBackend: "raft", replicas: 1 };
+        const single = await runProgram(stack, build);
+        for (const [type, name] of [
+            [INIT, "init"],
+            [UNSEALED, "unsealed"],
+            [TOKEN, "provider-token"],
+        ]) {
+            assert.equal("raftHa" in single.find(type, `${B}-${name}`).inputs, false, `${name}: no raftHa input`);
+        }
     });
 });
 
@@ -780,6 +816,44 @@ describe("vault-init against a fake API", () => {
         } finally {
             await fake.close();
         }
+    });
+});
+
+describe("retryWhileUnavailable: asks again only while Vault cannot serve for a moment", () => {
+    /** An attempt that fails with each of `errors` in turn, then answers "ok"; counts its calls. */
+    function attempts(errors: Error[]) {
+        let calls = 0;
+        return {
+            run: async () => {
+                const e = errors[calls++];
+                if (e !== undefined) throw e;
+                return "ok";
+            },
+            calls: () => calls,
+        };
+    }
+    const status = (n: number) => Object.assign(new Error(`HTTP ${n}`), { status: n });
+    const noAnswer = (code: string) => Object.assign(new Error(`connect ${code}`), { reason: `connect ${code}`, code });
+
+    it("a 5xx (sealed, an election) and no answer are retried until it answers", async () => {
+        const a = attempts([status(503), noAnswer("ECONNREFUSED"), status(500)]);
+        assert.equal(await retryWhileUnavailable(a.run, 5, { intervalMs: 10 }), "ok");
+        assert.equal(a.calls(), 4);
+    });
+
+    it("a 4xx, a certificate that cannot be verified and a plain error are thrown at once", async () => {
+        for (const e of [status(403), noAnswer("SELF_SIGNED_CERT_IN_CHAIN"), new Error("a bug")]) {
+            const a = attempts([e]);
+            await assert.rejects(retryWhileUnavailable(a.run, 5, { intervalMs: 10 }), (thrown) => thrown === e);
+            assert.equal(a.calls(), 1, e.message);
+        }
+    });
+
+    it("past the deadline the last error is thrown as it is", async () => {
+        const last = status(503);
+        const a = attempts(Array.from({ length: 1000 }, () => last));
+        await assert.rejects(retryWhileUnavailable(a.run, 0.05, { intervalMs: 10 }), (thrown) => thrown === last);
+        assert.ok(a.calls() >= 2 && a.calls() < 1000, String(a.calls()));
     });
 });
 

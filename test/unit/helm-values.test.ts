@@ -522,29 +522,36 @@ describe("buildVaultValues: the settings", () => {
         assert.equal(at(v, "server", "ha", "replicas"), 1);
     });
 
-    it("raft HA: a sealed pod is not Ready (readiness 503 when sealed), liveness unchanged, no await on the StatefulSet", function () {
+    it("raft HA: only an initialized, unsealed pod is Ready and routed; liveness unchanged, no await on the StatefulSet", function () {
         const chartDir = requireReference(this, "vault-helm-0.34.1");
         const chartDefaults = parseYaml(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
         const v = buildVaultValues(configOf(homelabRaftTls()), garageFacts());
-        assert.equal(HA_READINESS_PATH, "/v1/sys/health?standbyok=true&sealedcode=503&uninitcode=204");
+        assert.equal(HA_READINESS_PATH, "/v1/sys/health?standbyok=true&sealedcode=503&uninitcode=503");
         assert.equal(at(v, "server", "readinessProbe", "path"), HA_READINESS_PATH);
         assert.equal(at(v, "server", "livenessProbe", "path"), HEALTH_PATH);
         assert.deepEqual(at(v, "server", "statefulSet", "annotations"), { "pulumi.com/skipAwait": "true" });
-        // The Services bootstrap and the unsealer use must still list sealed (not Ready) pods.
-        const service = at(v, "server", "service");
-        assert.equal(
-            service === undefined ? undefined : at(service, "publishNotReadyAddresses"),
-            undefined,
-            "the chart default (true) must stay",
-        );
+        // `vault`, `vault-active`, `vault-standby` and the UI route only to Ready pods (the chart publishes
+        // not-ready ones by default); the unsealer and retry_join use `vault-internal`, which lists every pod.
+        // Such a Service may rightly have no endpoint for a while (every pod sealed): pulumi does not await it.
+        assert.deepEqual(at(v, "server", "service"), {
+            annotations: { "pulumi.com/skipAwait": "true" },
+            publishNotReadyAddresses: false,
+        });
+        assert.equal(at(v, "ui", "publishNotReadyAddresses"), false);
+        assert.deepEqual(at(v, "ui", "annotations"), { "pulumi.com/skipAwait": "true" });
         assert.equal(at(chartDefaults, "server", "service", "publishNotReadyAddresses"), true);
+        assert.equal(at(chartDefaults, "ui", "publishNotReadyAddresses"), true);
         const template = (name: string) => fs.readFileSync(path.join(chartDir, "templates", name), "utf8");
-        for (const svc of ["server-service.yaml", "server-ha-active-service.yaml"]) {
+        for (const svc of ["server-service.yaml", "server-ha-active-service.yaml", "server-ha-standby-service.yaml"]) {
             assert.match(
                 template(svc),
                 /publishNotReadyAddresses: \{\{ \.Values\.server\.service\.publishNotReadyAddresses \}\}/,
             );
         }
+        assert.match(
+            template("ui-service.yaml"),
+            /publishNotReadyAddresses: \{\{ \.Values\.ui\.publishNotReadyAddresses \}\}/,
+        );
         assert.match(template("server-headless-service.yaml"), /publishNotReadyAddresses: true/);
         // server.statefulSet.annotations lands on the StatefulSet's own metadata, where pulumi reads skipAwait.
         assert.match(
@@ -559,6 +566,10 @@ describe("buildVaultValues: the settings", () => {
         const v = buildVaultValues(configOf(s), garageFacts());
         assert.equal(at(v, "server", "readinessProbe", "path"), HEALTH_PATH);
         assert.equal(at(v, "server", "statefulSet", "annotations"), undefined);
+        // Its one pod is reached while sealed (bootstrap unseals it through the Service): the chart default stays.
+        assert.equal(at(v, "server", "service"), undefined);
+        assert.equal(at(v, "ui", "publishNotReadyAddresses"), undefined);
+        assert.equal(at(v, "ui", "annotations"), undefined);
     });
 
     it("a CA in the certificate's own Secret is not mounted twice", () => {

@@ -80,6 +80,7 @@ describe("platform-args: config -> each component's Args", () => {
         const server = {
             namespace: pulumi.output("vault"),
             identity: pulumi.output("uid-of-vault"),
+            revision: pulumi.output("digest-of-the-chart"),
             internalUrl: "http://vault.vault.svc:8200",
             ready: pulumi.output([] as pulumi.Resource[]),
         };
