@@ -835,6 +835,11 @@ describe("VaultConfiguration on a real Vault server", function () {
             // A managed mount deleted, re-pointed or retuned.
             ["DELETE", "sys/mounts/amiya.akn", undefined],
             ["DELETE", "sys/mounts/shared", undefined],
+            // Vault serves the unmount with a trailing slash too, a path "sys/mounts/<mount>" does not match
+            // (sys/capabilities trims the slash, so only a real request shows it).
+            ["DELETE", "sys/mounts/amiya.akn/", undefined],
+            ["DELETE", "sys/mounts/kiana.akn/", undefined],
+            ["DELETE", "sys/mounts/team%2F", undefined],
             ["POST", "sys/remount", { from: "amiya.akn", to: "elsewhere" }],
             ["POST", "sys/mounts/amiya.akn/tune", { max_lease_ttl: "1h" }],
             // Raft's dataset and membership (file storage here: the policy refuses before the backend is asked).
@@ -847,13 +852,22 @@ describe("VaultConfiguration on a real Vault server", function () {
         }
         // Nothing changed behind the refusals; root (break-glass) still can.
         const mounts = (await as(root, "GET", "sys/mounts")).body.data as Record<string, unknown>;
-        assert.ok("amiya.akn/" in mounts && "shared/" in mounts && !("blind/" in mounts) && !("elsewhere/" in mounts));
+        assert.ok(
+            ["amiya.akn/", "kiana.akn/", "shared/", "team/"].every((m) => m in mounts) &&
+                !("blind/" in mounts) &&
+                !("elsewhere/" in mounts),
+            Object.keys(mounts).join(", "),
+        );
         const scratch = (await as(root, "GET", "sys/mounts/admin-scratch/tune")).body.data;
         assert.equal(scratch.audit_non_hmac_request_keys, undefined);
         const oidcTune = (await as(root, "GET", "sys/mounts/auth/oidc/tune")).body.data;
         assert.equal(oidcTune.audit_non_hmac_response_keys, undefined);
         const byRoot = await as(root, "POST", "sys/mounts/admin-scratch/tune", { audit_non_hmac_request_keys: ["x"] });
         assert.equal(byRoot.status, 204, errors(byRoot));
+        // The trailing-slash unmount the managed mounts refused removes a mount of admin's own.
+        const removed = await as(admin, "DELETE", "sys/mounts/admin-scratch/");
+        assert.equal(removed.status, 204, errors(removed));
+        assert.ok(!("admin-scratch/" in (await as(root, "GET", "sys/mounts")).body.data));
     });
 
     describe("KV v2 mount settings", () => {

@@ -127,9 +127,10 @@ describe("policy files", () => {
             "sys/storage/raft/snapshot",
             "sys/storage/raft/snapshot-force",
         ]);
-        // Every managed KV mount is read-only to admin (no delete, remount or tune), one block per mount.
+        // Every managed KV mount is read-only to admin (no delete, remount or tune), one block per mount; the glob
+        // covers tune and the trailing-slash unmount (DELETE sys/mounts/<mount>/).
         for (const mount of ["amiya.akn", "shared"]) {
-            for (const p of [`sys/mounts/${mount}`, `sys/mounts/${mount}/tune`]) {
+            for (const p of [`sys/mounts/${mount}`, `sys/mounts/${mount}/*`]) {
                 assert.deepEqual(json.path[p]?.[0]?.capabilities, ["read"], p);
             }
         }
