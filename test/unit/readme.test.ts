@@ -139,11 +139,14 @@ function secretValuesOnCommandLine(line: string): string[] {
         }
         values.push(...positional.slice(1));
     }
+    // A token in an env assignment, or generate-root's encoded token (with the OTP: the root token), as arguments.
+    values.push(...[...line.matchAll(/\bVAULT_TOKEN=([^\s`]+)/g)].map((m) => m[1]));
+    values.push(...[...line.matchAll(/generate-root\b[^`#]*-decode=([^-\s`][^\s`]*)/g)].map((m) => m[1]));
     return values;
 }
 
 describe("secrets on the command line (#23 item 7)", () => {
-    it("no page or stack file tells the user to pass a secret value to pulumi config set --secret", () => {
+    it("no page or stack file puts a secret value, a Vault token or an encoded root token on a command line", () => {
         // Positive controls: the check sees a value, with or without --stack, and lets a prompted key through.
         assert.deepEqual(secretValuesOnCommandLine("Set with `pulumi config set --secret <key> <value>`;"), [
             "<value>",
@@ -155,6 +158,13 @@ describe("secrets on the command line (#23 item 7)", () => {
             secretValuesOnCommandLine("pulumi config set --secret vaultToken --stack amiya   # prompts"),
             [],
         );
+        assert.deepEqual(secretValuesOnCommandLine("`VAULT_TOKEN=<root token> vault operator raft snapshot restore`"), [
+            "<root",
+        ]);
+        assert.deepEqual(secretValuesOnCommandLine("vault operator generate-root -decode=<encoded> -otp=<otp>"), [
+            "<encoded>",
+        ]);
+        assert.deepEqual(secretValuesOnCommandLine("vault operator generate-root -decode=- -otp=<otp>"), []);
         const offenders = [...markdownPages(), "Pulumi.amiya.yaml"].flatMap((page) =>
             readPage(page)
                 .split("\n")
