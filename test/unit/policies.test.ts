@@ -15,7 +15,8 @@ import {
 import { homelabStack } from "../support/fixtures";
 import { setStackConfig } from "../support/program";
 
-const KNOWN = "(known: {{cluster}}, {{cluster_mount}}, {{kv.mount}}, {{shared.mount}}, {{shared.path}}, {{tenant.namespace}})";
+const KNOWN =
+    "(known: {{cluster}}, {{cluster_mount}}, {{kv.mount}}, {{shared.mount}}, {{shared.path}}, {{tenant.namespace}})";
 
 const values: PolicyValues = {
     cluster: "amiya.akn",
