@@ -36,6 +36,7 @@ export function storageArgs(config: PlatformConfig): VaultStorageArgs {
         vaultNamespace: config.server.namespace,
         credentials: keys(s.storageAccessKeyId, s.storageSecretAccessKey),
         sealCredentials: keys(s.sealAccessKeyId, s.sealSecretAccessKey),
+        snapshotCredentials: keys(s.snapshotAccessKeyId, s.snapshotSecretAccessKey),
         caBundle: config.trust.caBundle,
         ...(config.server.storageBackend === "raft" && config.server.snapshots?.enabled === true
             ? { snapshotKeyPrefix: snapshotKeyPrefix(config) }

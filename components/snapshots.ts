@@ -233,7 +233,8 @@ export class RaftSnapshots extends pulumi.ComponentResource {
         if (c.server.storageBackend !== "raft" || snapshots?.enabled !== true) {
             throw new pulumi.ResourceError("RaftSnapshots needs server.storageBackend raft with snapshots on", this);
         }
-        // aws mode: the uploader's write-only keys; s3-compatible: the bucket's keys (docs/disaster-recovery.md).
+        // aws mode: the uploader's write-only keys; s3-compatible: its own keys when set, else the bucket's
+        // (docs/architecture/snapshots.md).
         const creds = args.storage.snapshotCredentials ?? args.storage.credentials;
         if (creds === undefined) {
             // loadConfig refuses snapshots with storage.identity role; any other mode has static keys.

@@ -30,7 +30,10 @@ export interface StorageBinding {
     readonly credentials?: StaticKeys;
     /** Static credentials for the awskms seal when they differ from the storage's (s3-compatible mode). */
     readonly sealCredentials?: StaticKeys;
-    /** The raft snapshot uploader's own keys, which may only write under the snapshot prefix (aws mode, snapshots on). */
+    /**
+     * The raft snapshot uploader's own keys: in aws mode (snapshots on) a user that may only write under the
+     * snapshot prefix; with s3-compatible storage the configured snapshot keys, when set.
+     */
     readonly snapshotCredentials?: StaticKeys;
     /** IAM role for IRSA / pod identity (aws mode, identity role). */
     readonly roleArn?: pulumi.Output<string>;
@@ -58,6 +61,11 @@ export interface VaultStorageArgs {
     readonly credentials?: StaticKeys;
     /** The awskms seal's own keys (secrets sealAccessKeyId/sealSecretAccessKey); required for awskms on s3-compatible storage. */
     readonly sealCredentials?: StaticKeys;
+    /**
+     * The raft snapshot upload's own keys on s3-compatible storage (secrets snapshotAccessKeyId/snapshotSecretAccessKey);
+     * unset: the storage keys. In aws mode the program makes a write-only IAM user instead.
+     */
+    readonly snapshotCredentials?: StaticKeys;
     /** `trust.caBundle`: verifies an https S3-compatible endpoint. Default: the system roots. */
     readonly caBundle?: string;
     /** The raft snapshots' key prefix, when they are on: aws mode makes their uploader a write-only IAM user on it. */
@@ -360,6 +368,8 @@ export class VaultStorage extends pulumi.ComponentResource {
                     ? { kmsKeyId: pulumi.output(unseal.kmsKeyId as string), region: unseal.kmsRegion }
                     : undefined,
                 sealCredentials: awskms ? args.sealCredentials : undefined,
+                // loadConfig admits them only with the snapshot job on.
+                snapshotCredentials: args.snapshotCredentials,
             },
         };
     }

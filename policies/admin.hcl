@@ -36,11 +36,14 @@ path "sys/mounts/*" {
 }
 
 # The KV mounts this stack manages are code (the Pulumi program): read only.
+# The glob covers tune and the mount's path with a trailing slash: Vault
+# serves DELETE sys/mounts/<mount>/ as the unmount, and the exact path alone
+# would leave that to "sys/mounts/*".
 path "sys/mounts/{{kv.mount}}" {
   capabilities = ["read"]
 }
 
-path "sys/mounts/{{kv.mount}}/tune" {
+path "sys/mounts/{{kv.mount}}/*" {
   capabilities = ["read"]
 }
 

@@ -161,7 +161,7 @@ export function renderReference(): string {
         'Secret keys are top-level strings so that marking one secret does not turn a whole object (and every output derived from it) into a secret; the loader rejects a secret key set without `--secret`. `Pulumi.yaml` declares every key, the object keys as `type: object`, with the descriptions below; optional keys default to `{}` or `""` there, because Pulumi makes a declared key without a default mandatory. The real defaults are the ones below: a default in words is derived from other keys.',
         ...sections.flat(),
         "## Secret keys",
-        'Set with `pulumi config set --secret <key> <value>`; unset, `""` and `{}` mean not given.',
+        'Set with `pulumi config set --secret <key>`: the CLI prompts for the value (on the command line it would land in shell history). Unset, `""` and `{}` mean not given.',
         table(["Key", "Type", "Description"], (Object.keys(SECRET_KEYS) as SecretKey[]).map(secretRow)),
     ].join("\n\n");
 }

@@ -103,6 +103,8 @@ export interface PlatformSecrets {
     readonly storageSecretAccessKey?: pulumi.Output<string>;
     readonly sealAccessKeyId?: pulumi.Output<string>;
     readonly sealSecretAccessKey?: pulumi.Output<string>;
+    readonly snapshotAccessKeyId?: pulumi.Output<string>;
+    readonly snapshotSecretAccessKey?: pulumi.Output<string>;
     readonly vaultToken?: pulumi.Output<string>;
 }
 
@@ -156,6 +158,8 @@ export interface SecretValues {
     readonly storageSecretAccessKey?: string;
     readonly sealAccessKeyId?: string;
     readonly sealSecretAccessKey?: string;
+    readonly snapshotAccessKeyId?: string;
+    readonly snapshotSecretAccessKey?: string;
     readonly vaultToken?: string;
     readonly remoteClusterReviewerJwts?: Readonly<Record<string, string>>;
 }
@@ -223,6 +227,8 @@ export function resolveDefaults(c: Parsed, secrets: SecretValues = {}): Resolved
             storageSecretAccessKey: secret(secrets.storageSecretAccessKey),
             sealAccessKeyId: secret(secrets.sealAccessKeyId),
             sealSecretAccessKey: secret(secrets.sealSecretAccessKey),
+            snapshotAccessKeyId: secret(secrets.snapshotAccessKeyId),
+            snapshotSecretAccessKey: secret(secrets.snapshotSecretAccessKey),
             vaultToken: secret(secrets.vaultToken),
         },
     };

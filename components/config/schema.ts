@@ -948,6 +948,9 @@ export const SECRET_KEYS = {
     storageSecretAccessKey: "Secret access key of the S3-compatible storage; required in s3-compatible mode.",
     sealAccessKeyId: "AWS access key id for the awskms seal with s3-compatible storage; required there.",
     sealSecretAccessKey: "AWS secret access key for the awskms seal with s3-compatible storage; required there.",
+    snapshotAccessKeyId:
+        "The raft snapshot upload's own key id with s3-compatible storage: a key that may only write the bucket (Garage: bucket allow --write, no --read or --owner; docs/architecture/snapshots.md). Unset: the storage keys.",
+    snapshotSecretAccessKey: "The secret key of snapshotAccessKeyId; set both or neither.",
     vaultToken:
         "Break-glass or adoption only: a root (or pulumi-policy) token bootstrap mints the Vault provider's own token with; a root token is revoked once used (docs/bootstrap.md).",
     remoteClusterReviewerJwts:

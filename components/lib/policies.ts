@@ -13,7 +13,10 @@
  *   then the shared mounts).
  * - `{{shared.mount}}` / `{{shared.path}}`: each readable path of each shared
  *   mount (`kv.shared[].readablePaths`), as a pair.
- * - `kv.*` and `shared.*` are lists: they may only appear inside a `path`
+ * - `{{tenant.namespace}}`: each namespace of a tenant group
+ *   (`externalSecrets.tenants`); empty in a remote cluster's rendering (tenant
+ *   groups are the own cluster's).
+ * - `kv.*`, `shared.*` and `tenant.*` are lists: they may only appear inside a `path`
  *   block, which is then rendered once per item (and left out when the list is
  *   empty). One block uses at most one list.
  * Anything else written `{{...}}` is an error, and so is any `{{` left after
@@ -25,9 +28,13 @@ import { parse as parseHcl } from "@cdktf/hcl2json";
 import type { PlatformConfig } from "../config";
 import { KV_BACKUP_POLICY, POLICY_DIR, RAFT_SNAPSHOT_POLICY } from "./policy-names";
 
-/** The keys policy rendering reads: the served clusters, the shared mounts, the SSO groups, the snapshot and backup switches. */
+/**
+ * The keys policy rendering reads: the served clusters, the shared mounts, the SSO groups, the snapshot and backup
+ * switches, the tenant groups.
+ */
 export type PolicySlice = Pick<PlatformConfig, "cluster" | "kubernetesAuth" | "kv" | "oidc" | "server"> & {
     readonly backup: Pick<PlatformConfig["backup"], "enabled">;
+    readonly externalSecrets: Pick<PlatformConfig["externalSecrets"], "tenants">;
 };
 
 /** The template External Secrets' Kubernetes auth roles get, rendered per cluster. */
@@ -40,10 +47,11 @@ export const PLACEHOLDERS: Readonly<Record<string, string>> = {
     "kv.mount": "each KV v2 mount this Vault serves (list)",
     "shared.mount": "the shared mount of each readable shared path (list, paired with shared.path)",
     "shared.path": "each readable path of that shared mount (list, paired with shared.mount)",
+    "tenant.namespace": "each namespace of a tenant group, in the own cluster's rendering (list)",
 };
 
 const SCALARS = ["cluster", "cluster_mount"] as const;
-const LISTS = { kv: ["mount"], shared: ["mount", "path"] } as const;
+const LISTS = { kv: ["mount"], shared: ["mount", "path"], tenant: ["namespace"] } as const;
 type ListName = keyof typeof LISTS;
 
 /** Capabilities Vault accepts in an ACL policy. */
@@ -102,6 +110,8 @@ export interface PolicyValues {
     readonly kvMounts: readonly string[];
     /** Every readable path of every shared mount. */
     readonly shared: readonly { readonly mount: string; readonly path: string }[];
+    /** The tenant groups' namespaces (externalSecrets.tenants) when rendering for the own cluster; else none. */
+    readonly tenantNamespaces?: readonly string[];
 }
 
 export interface RenderedPolicy {
@@ -181,6 +191,7 @@ export function renderPolicy(template: PolicyTemplate, values: PolicyValues): st
     const items: Record<ListName, Record<string, string>[]> = {
         kv: values.kvMounts.map((mount) => ({ mount })),
         shared: values.shared.map((s) => ({ mount: s.mount, path: s.path })),
+        tenant: (values.tenantNamespaces ?? []).map((namespace) => ({ namespace })),
     };
     const check = (key: string, value: string | undefined): string => {
         if (value === undefined) {
@@ -245,6 +256,7 @@ export function policyValues(config: PolicySlice): PolicyValues {
  */
 export function renderPolicies(config: PolicySlice, templates = loadPolicyTemplates()): RenderedPolicy[] {
     const values = policyValues(config);
+    const tenantNamespaces = config.externalSecrets.tenants.flatMap((t) => t.namespaces);
     // The snapshot and export jobs' policies exist only where the jobs do.
     const wanted = templates.filter(
         (t) =>
@@ -258,7 +270,13 @@ export function renderPolicies(config: PolicySlice, templates = loadPolicyTempla
             template: t.name,
             file: t.file,
             cluster,
-            text: renderPolicy(t, { ...values, cluster, clusterMount: cluster }),
+            text: renderPolicy(t, {
+                ...values,
+                cluster,
+                clusterMount: cluster,
+                // Tenant groups are the own cluster's: a remote cluster's rendering has none.
+                tenantNamespaces: cluster === undefined || cluster === config.cluster.name ? tenantNamespaces : [],
+            }),
         }));
     });
 }

@@ -68,10 +68,11 @@ describe("integration: the Vault provider's token on a real Vault server", funct
             const step = await as(undefined, "PUT", "sys/generate-root/update", { key, nonce: attempt.body.nonce });
             if (step.body.complete === true) encoded = step.body.encoded_token;
         }
+        // As docs/bootstrap.md runs it: the encoded token on stdin (-decode=-), never on the command line.
         const decoded = spawnSync(
             vaultBin,
-            ["operator", "generate-root", `-decode=${encoded}`, `-otp=${attempt.body.otp}`, "-format=json"],
-            { env: { ...process.env, VAULT_ADDR: vault.address }, encoding: "utf8" },
+            ["operator", "generate-root", "-decode=-", `-otp=${attempt.body.otp}`, "-format=json"],
+            { env: { ...process.env, VAULT_ADDR: vault.address }, encoding: "utf8", input: `${encoded}\n` },
         );
         assert.equal(decoded.status, 0, decoded.stderr);
         return JSON.parse(decoded.stdout).token;

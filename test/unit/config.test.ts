@@ -165,7 +165,7 @@ const cases: BadCase[] = [
         name: "unknown top-level key",
         change: (s) => (s.values.oidcIssuer = "https://auth.amiya.akn"),
         expect: [
-            `${ns}:oidcIssuer: unknown key (known keys: audit, backup, cluster, exposure, externalSecrets, kubernetes, kubernetesAuth, kv, monitoring, networkPolicy, oidc, oidcClientSecret, remoteClusterReviewerJwts, sealAccessKeyId, sealSecretAccessKey, server, storage, storageAccessKeyId, storageSecretAccessKey, trust, unseal, vault, vaultToken)`,
+            `${ns}:oidcIssuer: unknown key (known keys: audit, backup, cluster, exposure, externalSecrets, kubernetes, kubernetesAuth, kv, monitoring, networkPolicy, oidc, oidcClientSecret, remoteClusterReviewerJwts, sealAccessKeyId, sealSecretAccessKey, server, snapshotAccessKeyId, snapshotSecretAccessKey, storage, storageAccessKeyId, storageSecretAccessKey, trust, unseal, vault, vaultToken)`,
         ],
     },
     {

@@ -624,6 +624,20 @@ describe("ExternalSecrets", () => {
             ]);
         });
 
+        it("rejects a tenant namespace the cluster-wide stores' conditions name; a tenant apart is accepted", () => {
+            const tenants = [{ name: "media", namespaces: ["sonarr", "radarr"] }];
+            const namespaceConditions = [
+                { namespaces: ["grafana", "secret-platform-canary"] },
+                { namespaces: ["radarr"] },
+            ];
+            assert.deepEqual(configProblems(homelab(es({ namespaceConditions, tenants }))), [
+                `${ns}:externalSecrets.tenants[0].namespaces[1]: namespace radarr is also admitted to the cluster-wide stores by externalSecrets.namespaceConditions[1], through which it would read the whole cluster mount: take it out there`,
+            ]);
+            // Positive control: the same tenant group with conditions that leave its namespaces out.
+            const apart = configOf(homelab(es({ namespaceConditions: namespaceConditions.slice(0, 1), tenants })));
+            assert.deepEqual(apart.externalSecrets.tenants, tenants);
+        });
+
         it("rejects an empty condition list", () => {
             assert.deepEqual(configProblems(homelab(es({ namespaceConditions: [] }))), [
                 `${ns}:externalSecrets.namespaceConditions: must list at least one condition (or set externalSecrets.allNamespaces: true instead)`,

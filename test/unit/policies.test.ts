@@ -15,7 +15,8 @@ import {
 import { homelabStack } from "../support/fixtures";
 import { setStackConfig } from "../support/program";
 
-const KNOWN = "(known: {{cluster}}, {{cluster_mount}}, {{kv.mount}}, {{shared.mount}}, {{shared.path}})";
+const KNOWN =
+    "(known: {{cluster}}, {{cluster_mount}}, {{kv.mount}}, {{shared.mount}}, {{shared.path}}, {{tenant.namespace}})";
 
 const values: PolicyValues = {
     cluster: "amiya.akn",
@@ -127,9 +128,10 @@ describe("policy files", () => {
             "sys/storage/raft/snapshot",
             "sys/storage/raft/snapshot-force",
         ]);
-        // Every managed KV mount is read-only to admin (no delete, remount or tune), one block per mount.
+        // Every managed KV mount is read-only to admin (no delete, remount or tune), one block per mount; the glob
+        // covers tune and the trailing-slash unmount (DELETE sys/mounts/<mount>/).
         for (const mount of ["amiya.akn", "shared"]) {
-            for (const p of [`sys/mounts/${mount}`, `sys/mounts/${mount}/tune`]) {
+            for (const p of [`sys/mounts/${mount}`, `sys/mounts/${mount}/*`]) {
                 assert.deepEqual(json.path[p]?.[0]?.capabilities, ["read"], p);
             }
         }

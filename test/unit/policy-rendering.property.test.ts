@@ -19,7 +19,7 @@ import {
 import { runs } from "../support/properties";
 
 /** What a path block's path is built from. */
-type Source = "literal" | "cluster" | "cluster_mount" | "kv" | "shared";
+type Source = "literal" | "cluster" | "cluster_mount" | "kv" | "shared" | "tenant";
 
 interface BlockSpec {
     readonly source: Source;
@@ -46,6 +46,7 @@ const values: fc.Arbitrary<Required<PolicyValues>> = fc.record({
         maxLength: 4,
         selector: (s) => `${s.mount}\n${s.path}`,
     }),
+    tenantNamespaces: fc.uniqueArray(segment, { maxLength: 4 }),
 });
 
 const grants = CAPABILITIES.filter((c) => c !== "deny");
@@ -56,7 +57,7 @@ const capabilities = fc.oneof(
 
 const block: fc.Arbitrary<BlockSpec> = fc.record(
     {
-        source: fc.constantFrom<Source>("literal", "cluster", "cluster_mount", "kv", "shared"),
+        source: fc.constantFrom<Source>("literal", "cluster", "cluster_mount", "kv", "shared", "tenant"),
         tail: fc.constantFrom("", "/*", "/data/*", "/metadata/+/config", "/+"),
         capabilities,
         comment: fc.constantFrom("# a } or { in a comment", '// "quoted {" text', "/* } */"),
@@ -72,6 +73,7 @@ function templatePath(i: number, b: BlockSpec): string {
         cluster_mount: "{{cluster_mount}}",
         kv: "{{kv.mount}}",
         shared: "{{shared.mount}}/data/{{shared.path}}",
+        tenant: "{{cluster_mount}}/data/{{tenant.namespace}}",
     }[b.source];
     return `b${i}/${middle}${b.tail}`;
 }
@@ -101,6 +103,7 @@ function expectedGrants(blocks: readonly BlockSpec[], v: Required<PolicyValues>)
             cluster_mount: [`${root}${v.clusterMount}${b.tail}`],
             kv: v.kvMounts.map((m) => `${root}${m}${b.tail}`),
             shared: v.shared.map((s) => `${root}${s.mount}/data/${s.path}${b.tail}`),
+            tenant: v.tenantNamespaces.map((n) => `${root}${v.clusterMount}/data/${n}${b.tail}`),
         }[b.source];
         for (const p of paths) out[p] = [...b.capabilities];
     });
@@ -129,7 +132,7 @@ describe("policy rendering (property)", () => {
         await fc.assert(
             fc.asyncProperty(fc.array(block, { minLength: 1, maxLength: 6 }), values, async (blocks, v) => {
                 const template = parseTemplate("p", templateText(blocks));
-                const usesCluster = blocks.some((b) => b.source === "cluster" || b.source === "cluster_mount");
+                const usesCluster = blocks.some((b) => ["cluster", "cluster_mount", "tenant"].includes(b.source));
                 assert.equal(
                     template.perCluster,
                     usesCluster,
@@ -172,6 +175,10 @@ describe("policy rendering (property)", () => {
                 "shared.path",
                 (x) => ({ cluster: "c", clusterMount: "c", kvMounts: [], shared: [{ mount: "shared", path: x }] }),
             ],
+            [
+                "tenant.namespace",
+                (x) => ({ cluster: "c", clusterMount: "c", kvMounts: [], shared: [], tenantNamespaces: ["ok", x] }),
+            ],
         ];
         const template = parseTemplate(
             "p",
@@ -179,6 +186,7 @@ describe("policy rendering (property)", () => {
                 'path "a/{{cluster_mount}}/*" {\n  capabilities = ["read"]\n}',
                 'path "k/{{kv.mount}}/*" {\n  capabilities = ["read"]\n}',
                 'path "s/{{shared.mount}}/data/{{shared.path}}" {\n  capabilities = ["read"]\n}',
+                'path "t/{{cluster_mount}}/data/{{tenant.namespace}}/*" {\n  capabilities = ["deny"]\n}',
                 "",
             ].join("\n"),
         );

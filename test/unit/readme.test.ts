@@ -120,6 +120,61 @@ describe("README", () => {
     });
 });
 
+/**
+ * The secret values a `pulumi config set --secret` on this line would take from the command line (where they
+ * land in shell history and the process list): its words past the key, flags and their values left out.
+ */
+function secretValuesOnCommandLine(line: string): string[] {
+    const values: string[] = [];
+    for (const m of line.matchAll(/pulumi config set([^`#(;|]*)/g)) {
+        const words = m[1]
+            .trim()
+            .split(/\s+/)
+            .filter((w) => w !== "");
+        if (!words.includes("--secret")) continue;
+        const positional: string[] = [];
+        for (let i = 0; i < words.length; i++) {
+            if (words[i] === "--stack" || words[i] === "-s") i++;
+            else if (!words[i].startsWith("-")) positional.push(words[i]);
+        }
+        values.push(...positional.slice(1));
+    }
+    // A token in an env assignment, or generate-root's encoded token (with the OTP: the root token), as arguments.
+    values.push(...[...line.matchAll(/\bVAULT_TOKEN=([^\s`]+)/g)].map((m) => m[1]));
+    values.push(...[...line.matchAll(/generate-root\b[^`#]*-decode=([^-\s`][^\s`]*)/g)].map((m) => m[1]));
+    return values;
+}
+
+describe("secrets on the command line (#23 item 7)", () => {
+    it("no page or stack file puts a secret value, a Vault token or an encoded root token on a command line", () => {
+        // Positive controls: the check sees a value, with or without --stack, and lets a prompted key through.
+        assert.deepEqual(secretValuesOnCommandLine("Set with `pulumi config set --secret <key> <value>`;"), [
+            "<value>",
+        ]);
+        assert.deepEqual(secretValuesOnCommandLine("pulumi config set --stack amiya --secret vaultToken s.abc"), [
+            "s.abc",
+        ]);
+        assert.deepEqual(
+            secretValuesOnCommandLine("pulumi config set --secret vaultToken --stack amiya   # prompts"),
+            [],
+        );
+        assert.deepEqual(secretValuesOnCommandLine("`VAULT_TOKEN=<root token> vault operator raft snapshot restore`"), [
+            "<root",
+        ]);
+        assert.deepEqual(secretValuesOnCommandLine("vault operator generate-root -decode=<encoded> -otp=<otp>"), [
+            "<encoded>",
+        ]);
+        assert.deepEqual(secretValuesOnCommandLine("vault operator generate-root -decode=- -otp=<otp>"), []);
+        const offenders = [...markdownPages(), "Pulumi.amiya.yaml"].flatMap((page) =>
+            readPage(page)
+                .split("\n")
+                .filter((line) => secretValuesOnCommandLine(line).length > 0)
+                .map((line) => `${page}: ${line.trim()}`),
+        );
+        assert.deepEqual(offenders, []);
+    });
+});
+
 describe("links between the pages", () => {
     for (const page of markdownPages()) {
         it(`${page}: every relative link names a file that exists (and a heading it has)`, () => {

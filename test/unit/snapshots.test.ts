@@ -27,6 +27,7 @@ import {
     configOf,
     configProblems,
     dependsOnOf,
+    problemsOf,
     isSecret,
     parentOf,
     Program,
@@ -231,6 +232,45 @@ describe("raft snapshots", () => {
             assert.deepEqual(p.ofType(T.cron), []);
         });
 
+        it("the upload's own keys (snapshotAccessKeyId/snapshotSecretAccessKey): s3-compatible with the job only, as a pair", () => {
+            const own = { snapshotAccessKeyId: "GKsnapshotkey", snapshotSecretAccessKey: "test-snapshot-secret-key" };
+            const setSecret = (key: string) => `pulumi config set --secret ${key} (it prompts for the value)`;
+            // Positive control: the raft stack on Garage takes both.
+            const ok = raftStack();
+            Object.assign(ok.secrets, own);
+            assert.deepEqual(problemsOf(ok), []);
+            // One without the other: the missing one is named.
+            for (const [given, missing] of [
+                ["snapshotAccessKeyId", "snapshotSecretAccessKey"],
+                ["snapshotSecretAccessKey", "snapshotAccessKeyId"],
+            ] as const) {
+                const half = raftStack();
+                half.secrets[given] = own[given];
+                assert.deepEqual(configProblems(half), [
+                    `${ns}:${missing}: is required with ${given} (the snapshot upload's key pair): ${setSecret(missing)}`,
+                ]);
+            }
+            // No snapshot job: s3 storage backend, or snapshots off.
+            const noJob = `is only used by the raft snapshot job (server.storageBackend raft, server.snapshots.enabled)`;
+            for (const server of [{}, { storageBackend: "raft", replicas: 3, snapshots: { enabled: false } }]) {
+                const s = raftStack();
+                s.values.server = server;
+                Object.assign(s.secrets, own);
+                assert.deepEqual(
+                    configProblems(s),
+                    [`${ns}:snapshotAccessKeyId: ${noJob}`, `${ns}:snapshotSecretAccessKey: ${noJob}`],
+                    JSON.stringify(server),
+                );
+            }
+            // aws mode makes its own write-only user.
+            const aws = awsStack();
+            aws.values.server = { storageBackend: "raft", replicas: 3 };
+            aws.secrets.snapshotAccessKeyId = own.snapshotAccessKeyId;
+            assert.deepEqual(configProblems(aws), [
+                `${ns}:snapshotAccessKeyId: is only used with storage.mode s3-compatible (in aws mode the program makes the snapshot upload's own write-only IAM user)`,
+            ]);
+        });
+
         it("keeps raft-snapshot out of the SSO-mappable policy names", () => {
             assert.ok(fs.existsSync(path.join(POLICY_DIR, "raft-snapshot.hcl")));
             assert.ok(!knownPolicyNames().includes("raft-snapshot"));
@@ -330,6 +370,26 @@ describe("raft snapshots", () => {
                 credentials:
                     "[default]\naws_access_key_id = GKtestaccesskey\naws_secret_access_key = test-storage-secret-key\n",
             });
+        });
+
+        it("with snapshotAccessKeyId/snapshotSecretAccessKey, the Secret holds those keys and none of the storage's", async () => {
+            const s = raftStack();
+            Object.assign(s.secrets, {
+                snapshotAccessKeyId: "GKsnapshotkey",
+                snapshotSecretAccessKey: "test-snapshot-secret-key",
+            });
+            const own = await runProgram(s, buildPlatform);
+            const secret = own.find(T.secret, `${S}-credentials`);
+            assert.equal(await isSecret(secret.props.stringData), true);
+            assert.deepEqual(await valueOf(secret.props.stringData), {
+                credentials:
+                    "[default]\naws_access_key_id = GKsnapshotkey\naws_secret_access_key = test-snapshot-secret-key\n",
+            });
+            // Nowhere else: no other resource of the program carries the snapshot keys.
+            for (const r of own.resources.filter((x) => x !== secret)) {
+                const text = strings(r.inputs).join("\n");
+                assert.ok(!text.includes("GKsnapshotkey") && !text.includes("test-snapshot-secret-key"), r.name);
+            }
         });
 
         it("schedules a CronJob that never overlaps, with the exact pod, and validates", async () => {

@@ -82,7 +82,7 @@ describe("npm run stack-config (CI's stack config from the environment)", () => 
         assert.deepEqual(run({ STACK_SECRETS: '{"oidcClientSecret": "x", "vault.address": "y"}' }), {
             code: 2,
             stdout: "",
-            stderr: "stack-config: STACK_SECRETS: 'vault.address' is not a secret key of this project (known: oidcClientSecret, storageAccessKeyId, storageSecretAccessKey, sealAccessKeyId, sealSecretAccessKey, vaultToken, remoteClusterReviewerJwts)\n",
+            stderr: "stack-config: STACK_SECRETS: 'vault.address' is not a secret key of this project (known: oidcClientSecret, storageAccessKeyId, storageSecretAccessKey, sealAccessKeyId, sealSecretAccessKey, snapshotAccessKeyId, snapshotSecretAccessKey, vaultToken, remoteClusterReviewerJwts)\n",
         });
         const notJson = run({ STACK_SECRETS: "storageSecretAccessKey=hunter2" });
         assert.equal(notJson.code, 2);

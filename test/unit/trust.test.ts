@@ -7,6 +7,8 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as https from "node:https";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import * as os from "node:os";
 import * as path from "node:path";
 import { AddressInfo } from "node:net";
@@ -40,6 +42,8 @@ function theContainer(spec: unknown, list: "containers" | "initContainers", name
 import { makeTestCa, TestCa } from "../support/test-ca";
 
 type Stack = ReturnType<typeof homelabStack>;
+
+const execFileAsync = promisify(execFile);
 
 const POD_BUNDLE = "/vault/userconfig/vault-trust-ca/ca.crt";
 const JOB_BUNDLE = "/vault/trust-ca/ca.crt";
@@ -465,9 +469,40 @@ describe("trust.caBundle", function () {
             keysSecret: "vault/vault-unseal-keys",
         });
 
-        it("trusts the bundle (next to Node's roots) and talks to Vault", async () => {
+        it("trusts the bundle and talks to Vault", async () => {
             const state = await ensureInitialized(inputs(ca.caPem));
             assert.equal(state.adopted, true);
+        });
+
+        it("with the bundle, trusts only the bundle: a certificate the process's own roots accept is refused", async function () {
+            this.timeout(15_000);
+            // A Node process where the test CA is a public root by every measure: in its default roots
+            // (NODE_EXTRA_CA_CERTS) and in tls.rootCertificates, which code adding "Node's roots" to a bundle reads.
+            const preamble =
+                'const Module = require("node:module"); const tls = require("node:tls");' +
+                'const roots = [...tls.rootCertificates, require("node:fs").readFileSync(process.env.NODE_EXTRA_CA_CERTS, "utf8")];' +
+                "const load = Module._load;" +
+                "Module._load = function (request, ...rest) { const m = load.call(this, request, ...rest);" +
+                ' return request === "node:tls" || request === "tls" ? Object.create(m, { rootCertificates: { value: roots } }) : m; };';
+            const call = async (caBundle: string | undefined): Promise<string> => {
+                const script =
+                    preamble +
+                    `const { vaultApi } = require(${JSON.stringify(require.resolve("../../components/lib/vault-api"))});` +
+                    `vaultApi({ address: ${JSON.stringify(address)}, caBundle: process.env.BUNDLE || undefined }, "GET", "sys/seal-status")` +
+                    '.then((r) => console.log("status " + r.status), (e) => console.log("refused: " + e.reason));';
+                const { stdout } = await execFileAsync(
+                    process.execPath,
+                    ["-r", require.resolve("tsx/cjs"), "-e", script],
+                    {
+                        env: { PATH: process.env.PATH ?? "", NODE_EXTRA_CA_CERTS: ca.caFile, BUNDLE: caBundle ?? "" },
+                    },
+                );
+                return stdout.trim();
+            };
+            // Positive control: without a bundle that process's roots verify the certificate.
+            assert.equal(await call(undefined), "status 200");
+            assert.equal(await call(other.caPem), "refused: unable to verify the first certificate");
+            assert.equal(await call(ca.caPem), "status 200");
         });
 
         it("an untrusted certificate fails at once, naming the URL and trust.caBundle", async function () {

@@ -510,7 +510,7 @@ describe("VaultConfiguration switches", () => {
                 (e: Error) =>
                     e instanceof PolicyTemplateError &&
                     e.message ===
-                        "policies/operator.hcl:1: unknown placeholder {{app}} (known: {{cluster}}, {{cluster_mount}}, {{kv.mount}}, {{shared.mount}}, {{shared.path}})",
+                        "policies/operator.hcl:1: unknown placeholder {{app}} (known: {{cluster}}, {{cluster_mount}}, {{kv.mount}}, {{shared.mount}}, {{shared.path}}, {{tenant.namespace}})",
             );
             assert.deepEqual(
                 registrations.filter((r) => r.type.startsWith("vault:") && !r.type.startsWith("pulumi:")),

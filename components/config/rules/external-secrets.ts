@@ -92,6 +92,14 @@ export const externalSecretsRules: Rule = (c, _facts, fail) => {
                 );
             }
             tenantOf.set(ns, t.name);
+            // Named in the cluster-wide stores' conditions too, it would read the whole cluster mount through them.
+            const k = (conditions ?? []).findIndex((c) => (c.namespaces ?? []).includes(ns));
+            if (k >= 0) {
+                fail(
+                    `externalSecrets.tenants[${i}].namespaces[${j}]`,
+                    `namespace ${ns} is also admitted to the cluster-wide stores by externalSecrets.namespaceConditions[${k}], through which it would read the whole cluster mount: take it out there`,
+                );
+            }
         });
     });
 };

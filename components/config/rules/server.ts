@@ -1,3 +1,4 @@
+import { setSecretCommand } from "../schema";
 import { Rule } from "./rule";
 
 /** A Kubernetes quantity (as the schema admits it) in MiB. */
@@ -20,8 +21,33 @@ export function quantityMi(q: string): number {
 }
 
 /** The storage backend's replicas and snapshots, metrics scraping, and internal TLS. */
-export const serverRules: Rule = (c, _facts, fail) => {
+export const serverRules: Rule = (c, facts, fail) => {
     const server = c.server;
+    // The snapshot upload's own keys: s3-compatible storage only (aws mode makes its user), with the job on.
+    const snapshotKeys = (["snapshotAccessKeyId", "snapshotSecretAccessKey"] as const).filter((k) => facts.isSet(k));
+    if (snapshotKeys.length > 0) {
+        const jobOn = server.storageBackend === "raft" && server.snapshots?.enabled === true;
+        for (const key of snapshotKeys) {
+            if (c.storage.mode !== "s3-compatible")
+                fail(
+                    key,
+                    "is only used with storage.mode s3-compatible (in aws mode the program makes the snapshot upload's own write-only IAM user)",
+                );
+            else if (!jobOn)
+                fail(
+                    key,
+                    "is only used by the raft snapshot job (server.storageBackend raft, server.snapshots.enabled)",
+                );
+        }
+        if (c.storage.mode === "s3-compatible" && jobOn && snapshotKeys.length === 1) {
+            const missing =
+                snapshotKeys[0] === "snapshotAccessKeyId" ? "snapshotSecretAccessKey" : "snapshotAccessKeyId";
+            fail(
+                missing,
+                `is required with ${snapshotKeys[0]} (the snapshot upload's key pair): ${setSecretCommand(missing)}`,
+            );
+        }
+    }
     // The rotated audit files and the live one, grown for one more check, must fit the volume.
     const rotation = c.audit.rotation;
     if (c.audit.enabled && c.audit.target === "file" && rotation.enabled) {
