@@ -194,8 +194,11 @@ export class VaultBootstrap extends pulumi.ComponentResource {
             waitTimeoutSeconds: c.vault.waitTimeoutSeconds,
             sealType: c.unseal.mode,
         };
-        // Only when set: the inputs of a stack that never moved stay as they were.
-        const movedFrom = c.vault.movedFrom === undefined ? {} : { movedFrom: c.vault.movedFrom };
+        // Only when set: the inputs of a stack that never moved (or never rotated its CA) stay as they were.
+        const acknowledged = {
+            ...(c.vault.movedFrom === undefined ? {} : { movedFrom: c.vault.movedFrom }),
+            ...(c.vault.acknowledgeCa === undefined ? {} : { acknowledgeCa: c.vault.acknowledgeCa }),
+        };
         // Raft HA: vault.address reaches only initialized, unsealed pods (the HA readiness probe), and the pods
         // are unsealed one by one at their own addresses by the unsealer (or the seal), never through it.
         const ha = c.server.storageBackend === "raft" && c.server.replicas > 1;
@@ -257,7 +260,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                 serverIdentity: args.server.identity,
                 serverRevision: args.server.revision,
                 ...raftHa,
-                ...movedFrom,
+                ...acknowledged,
             },
             { ...child, dependsOn: unsealDeps },
         );
@@ -288,7 +291,7 @@ export class VaultBootstrap extends pulumi.ComponentResource {
                           },
                       }
                     : {}),
-                ...movedFrom,
+                ...acknowledged,
             },
             { ...child, dependsOn: [this.init, unsealed] },
         );

@@ -630,6 +630,11 @@ const vaultSchema = z
             .describe(
                 "Acknowledges that Vault moved: the address it had before. The unseal keys and the provider token go only to the Vault this stack recorded (address and CA); set this for the one `pulumi up` that moves them, then remove it.",
             ),
+        acknowledgeCa: matching(/^[0-9a-f]{64}$/, "must be a SHA-256 digest: 64 lowercase hex digits")
+            .optional()
+            .describe(
+                "Acknowledges a new trust.caBundle for Vault at the same address (a CA first added, rotated or removed): the SHA-256, lowercase hex, of the new bundle's text exactly as configured (of the empty string when removed); the refusal and the config check name the value. It approves only that bundle, never a move (vault.movedFrom), so leaving it set is harmless.",
+            ),
         waitTimeoutSeconds: z
             .number()
             .int()

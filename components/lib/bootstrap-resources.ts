@@ -105,6 +105,8 @@ export interface VaultUnsealedArgs extends VaultApiArgs, ServerIdentityArgs {
     readonly keysSecret: pulumi.Input<string>;
     /** The address Vault had before a move (secret-platform:vault.movedFrom): the acknowledgement that lets the shares follow it. */
     readonly movedFrom?: pulumi.Input<string>;
+    /** The SHA-256 of a new trust.caBundle at the same address (secret-platform:vault.acknowledgeCa): lets the shares follow a CA rotation. */
+    readonly acknowledgeCa?: pulumi.Input<string>;
     /** Raft HA (server.replicas above 1), set only then: the update waits for a pod that serves, and submits no keys. */
     readonly raftHa?: true;
 }
@@ -137,6 +139,8 @@ export interface VaultProviderTokenArgs extends VaultApiArgs, ServerIdentityArgs
     readonly maxAgeSeconds: pulumi.Input<number>;
     /** The address Vault had before a move (secret-platform:vault.movedFrom): the acknowledgement that lets the token follow it. */
     readonly movedFrom?: pulumi.Input<string>;
+    /** The SHA-256 of a new trust.caBundle at the same address (secret-platform:vault.acknowledgeCa): lets the token follow a CA rotation. */
+    readonly acknowledgeCa?: pulumi.Input<string>;
     /** Raft HA (server.replicas above 1), set only then: what the update's wait for a pod that serves needs. */
     readonly raftHa?: pulumi.Input<RaftHaWait>;
 }

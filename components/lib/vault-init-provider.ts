@@ -16,8 +16,9 @@ const {
     checkStillInitialized,
     ensureInitialized,
     ensureUnsealed,
+    identityAcknowledgementNeeded,
     identityChange,
-    identityMoveRefusal,
+    identityRefusal,
     previewSealState,
     recoveryKeysDestroyRefusal,
     sealedPreviewMessage,
@@ -67,9 +68,14 @@ function identityChangeOf(olds: Record<string, unknown>, news: Record<string, un
     return typeof olds.address === "string" ? identityChange(sharedInputsOf(olds), sharedInputsOf(news)) : undefined;
 }
 
-/** The acknowledged previous address (secret-platform:vault.movedFrom), when the inputs carry one. */
-function movedFromOf(raw: Record<string, unknown>): string | undefined {
-    return typeof raw.movedFrom === "string" && raw.movedFrom !== "" ? raw.movedFrom : undefined;
+/** The acknowledgements the inputs carry (secret-platform:vault.movedFrom, vault.acknowledgeCa), each when set. */
+function acknowledgementsOf(raw: Record<string, unknown>): { movedFrom?: string; acknowledgeCa?: string } {
+    return {
+        ...(typeof raw.movedFrom === "string" && raw.movedFrom !== "" ? { movedFrom: raw.movedFrom } : {}),
+        ...(typeof raw.acknowledgeCa === "string" && raw.acknowledgeCa !== ""
+            ? { acknowledgeCa: raw.acknowledgeCa }
+            : {}),
+    };
 }
 
 /** Names of the inputs whose values differ (keys compared as JSON). */
@@ -154,7 +160,8 @@ export const vaultInitProvider: pulumi.dynamic.ResourceProvider = {
  * (sealed means a change; no answer is an error, unless this update creates
  * Vault's server: then a change), create/update unseal or wait.
  * The key shares go only to the Vault this stack recorded (address and pinned
- * CA of the state) unless vault.movedFrom acknowledges a move.
+ * CA of the state) unless vault.movedFrom acknowledges a move, or
+ * vault.acknowledgeCa a new CA at the same address.
  */
 export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: Record<string, unknown>): Promise<pulumi.dynamic.CreateResult> {
@@ -168,7 +175,7 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
         if (change !== undefined) {
             console.log(
                 `vault-unsealed: Vault's identity changed (${change}); the update sends the key shares nowhere ` +
-                    `unless vault.movedFrom is ${String(olds.address)}`,
+                    `unless ${identityAcknowledgementNeeded(sharedInputsOf(olds), sharedInputsOf(news))}`,
             );
             return { changes: true, replaces: [] };
         }
@@ -201,12 +208,11 @@ export const vaultUnsealProvider: pulumi.dynamic.ResourceProvider = {
 
     async update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const u = unsealInputsOf(news);
-        const change = identityChangeOf(olds, news);
-        if (change !== undefined && movedFromOf(news) !== String(olds.address)) {
-            throw new Error(
-                `vault-unsealed: ${identityMoveRefusal("the unseal key shares", String(olds.address), change)}`,
-            );
-        }
+        const refusal =
+            typeof olds.address === "string"
+                ? identityRefusal("the unseal key shares", sharedInputsOf(olds), u, acknowledgementsOf(news))
+                : undefined;
+        if (refusal !== undefined) throw new Error(`vault-unsealed: ${refusal}`);
         await ensureUnsealed(u);
         return { outs: { ...u, unsealed: true } };
     },

@@ -122,7 +122,7 @@ export function untrustedCertificateMessage(address: string, cause: string): str
         `Vault API at ${address}: its TLS certificate cannot be verified (${cause}). ` +
         "Set secret-platform:trust.caBundle to the PEM bundle of the CA that signed it " +
         `(pulumi config set --path 'trust.caBundle' -- "$(cat ca.crt)"), ` +
-        "or, insecurely, secret-platform:vault.skipTlsVerify true."
+        "or, insecurely, both secret-platform:vault.skipTlsVerify true and secret-platform:vault.allowInsecure true."
     );
 }
 
@@ -138,7 +138,7 @@ export interface PollOptions {
 
 const CHECK_STACK_CONFIG =
     "Check secret-platform:vault.address, that the Vault pod is running and reachable from here " +
-    "(and secret-platform:vault.skipTlsVerify for a self-signed certificate); " +
+    "(and secret-platform:trust.caBundle for a certificate from a private CA); " +
     "secret-platform:vault.waitTimeoutSeconds sets how long to wait.";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -565,6 +565,28 @@ export interface VaultIdentity {
 /** The config key that acknowledges a move of Vault to another address or CA. */
 export const MOVED_FROM_KEY = "secret-platform:vault.movedFrom";
 
+/** The config key that acknowledges a new CA for Vault at the same address. */
+export const ACKNOWLEDGE_CA_KEY = "secret-platform:vault.acknowledgeCa";
+
+/** What the new inputs acknowledge (secret-platform:vault.movedFrom, vault.acknowledgeCa), when set. */
+export interface IdentityAcknowledgements {
+    readonly movedFrom?: string;
+    readonly acknowledgeCa?: string;
+}
+
+/**
+ * The value vault.acknowledgeCa takes for a CA bundle: the SHA-256, lowercase
+ * hex, of its text exactly as configured ("" when there is none). It names
+ * one bundle, so a value left in the config approves that bundle only.
+ */
+export function caBundleDigest(caBundle: string | undefined): string {
+    const crypto = require("node:crypto") as typeof import("node:crypto");
+    return crypto
+        .createHash("sha256")
+        .update(caBundle ?? "", "utf8")
+        .digest("hex");
+}
+
 /**
  * What changed between the identity this stack recorded for Vault and the one
  * in the new inputs, in words (never a certificate or secret), or undefined
@@ -589,6 +611,56 @@ export function identityMoveRefusal(what: string, recordedAddress: string, chang
         `If Vault really moved, set ${MOVED_FROM_KEY} to ${recordedAddress} for the pulumi up that moves it ` +
         "(pulumi config set --path vault.movedFrom ...), then remove it. Otherwise revert the change."
     );
+}
+
+/**
+ * The refusal when only the CA pinned for Vault changed (same address, same
+ * skipTlsVerify) without vault.acknowledgeCa naming the new bundle. The
+ * digest of a CA bundle is public, so the message gives the exact value.
+ */
+export function caChangeRefusal(what: string, address: string, caBundle: string | undefined): string {
+    const digest = caBundleDigest(caBundle);
+    const bundle = (caBundle ?? "") === "" ? "no trust.caBundle (public roots)" : "the new trust.caBundle";
+    return (
+        `refusing to send ${what} to a Vault this stack did not initialize: the CA pinned for it (trust.caBundle) ` +
+        `at ${address} changed. If Vault's certificate really is now verified with ${bundle}, set ` +
+        `${ACKNOWLEDGE_CA_KEY} to ${digest} (the SHA-256 of that bundle) for the pulumi up that rotates it ` +
+        `(pulumi config set --path vault.acknowledgeCa ${digest}); removing it afterwards is optional, since it ` +
+        "approves only this bundle at this address. Otherwise revert the change."
+    );
+}
+
+/** Whether only the CA pinned for Vault changed: the same address and skipTlsVerify. */
+function caOnlyChange(recorded: VaultIdentity, next: VaultIdentity): boolean {
+    return recorded.address === next.address && recorded.skipTlsVerify === next.skipTlsVerify;
+}
+
+/**
+ * Why the update may not send `what` to the Vault of the new inputs, or
+ * undefined when it may: the identity is the recorded one, or the change is
+ * acknowledged. A move (address or skipTlsVerify) needs vault.movedFrom to be
+ * the recorded address; a CA change alone also passes with vault.acknowledgeCa
+ * equal to the new bundle's digest, which never approves a move.
+ */
+export function identityRefusal(
+    what: string,
+    recorded: VaultIdentity,
+    next: VaultIdentity,
+    ack: IdentityAcknowledgements,
+): string | undefined {
+    const change = identityChange(recorded, next);
+    if (change === undefined || ack.movedFrom === recorded.address) return undefined;
+    if (!caOnlyChange(recorded, next)) return identityMoveRefusal(what, recorded.address, change);
+    return ack.acknowledgeCa === caBundleDigest(next.caBundle)
+        ? undefined
+        : caChangeRefusal(what, next.address, next.caBundle);
+}
+
+/** What a preview says the update needs for this identity change: the acknowledgement that approves it. */
+export function identityAcknowledgementNeeded(recorded: VaultIdentity, next: VaultIdentity): string {
+    return caOnlyChange(recorded, next)
+        ? `vault.acknowledgeCa is ${caBundleDigest(next.caBundle)} (the SHA-256 of the new trust.caBundle)`
+        : `vault.movedFrom is ${recorded.address}`;
 }
 
 /** The message when another Vault (another cluster id) answers at this stack's address. */

@@ -10,7 +10,8 @@
  * The token is root-equivalent, so it goes only to the Vault this stack
  * recorded: the address and pinned CA of the state (a preview never sends it
  * to the new inputs' address), and the cluster id Vault reported when the
- * token was minted. A move needs `vault.movedFrom` (./vault-init identityChange).
+ * token was minted. A move needs `vault.movedFrom`, a new CA at the same
+ * address `vault.acknowledgeCa` (./vault-init identityRefusal).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import * as vaultInit from "./vault-init";
@@ -19,8 +20,9 @@ import * as vaultToken from "./vault-token";
 // Bound once at load: the closure captures the functions, not the modules (see ./vault-init-provider).
 const {
     clusterId,
+    identityAcknowledgementNeeded,
     identityChange,
-    identityMoveRefusal,
+    identityRefusal,
     notServing,
     otherVaultMessage,
     previewSealState,
@@ -55,6 +57,9 @@ function inputsOf(raw: Record<string, unknown>) {
         bootstrapSource: raw.bootstrapSource === "vaultToken" ? ("vaultToken" as const) : ("root" as const),
         // Only when set, like caBundle: a stack that never moved keeps the inputs it had.
         ...(typeof raw.movedFrom === "string" && raw.movedFrom !== "" ? { movedFrom: raw.movedFrom } : {}),
+        ...(typeof raw.acknowledgeCa === "string" && raw.acknowledgeCa !== ""
+            ? { acknowledgeCa: raw.acknowledgeCa }
+            : {}),
         // States from before the maximum age have none: such a token is never re-minted by age.
         ...(typeof raw.maxAgeSeconds === "number" ? { maxAgeSeconds: raw.maxAgeSeconds } : {}),
         // The uid of Vault's namespace, only when given (./vault-init serverChange).
@@ -120,7 +125,7 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
             // The new address is not asked anything: the update decides, with the acknowledgement or not.
             console.log(
                 `vault-token: Vault's identity changed (${change}); the preview sends the provider token nowhere, ` +
-                    `and the update refuses unless vault.movedFrom is ${o.address}`,
+                    `and the update refuses unless ${identityAcknowledgementNeeded(o, n)}`,
             );
             return { changes: true, replaces: [] };
         }
@@ -178,10 +183,8 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
     async update(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>) {
         const o = inputsOf(olds);
         const n = inputsOf(news);
-        const change = typeof olds.address === "string" ? identityChange(o, n) : undefined;
-        if (change !== undefined && n.movedFrom !== o.address) {
-            throw new Error(`vault-token: ${identityMoveRefusal("the provider token", o.address, change)}`);
-        }
+        const refusal = typeof olds.address === "string" ? identityRefusal("the provider token", o, n, n) : undefined;
+        if (refusal !== undefined) throw new Error(`vault-token: ${refusal}`);
         const ep = { address: n.address, skipTlsVerify: n.skipTlsVerify, caBundle: n.caBundle };
         // Raft HA: the pods may still be rolling; ask only once a pod serves, and again through an election.
         const ha = n.ha;
@@ -190,7 +193,8 @@ export const vaultTokenProvider: pulumi.dynamic.ResourceProvider = {
         if (ha !== undefined) {
             await waitForApi(ep, ha.waitTimeoutSeconds, { accept: notServing, whatToCheck: raftHaWhatToCheck(ha) });
         }
-        const recorded = change === undefined ? recordedClusterId(olds) : undefined;
+        // At the same address (a new CA too) the same Vault answers: the cluster id recorded with the token must match.
+        const recorded = o.address === n.address ? recordedClusterId(olds) : undefined;
         const seen = await clusterId(ep);
         if (recorded !== undefined && seen !== undefined && seen !== recorded) {
             throw new Error(otherVaultMessage(n.address, seen, recorded));

@@ -12,8 +12,14 @@
  *   through (the positive control).
  * - Another Vault at the recorded address (another cluster id): the preview
  *   refuses before the token is sent.
+ * - A new CA at the same address (an https proxy whose certificate is
+ *   re-issued by another CA): refused without `vault.acknowledgeCa`, and
+ *   with the wrong digest; accepted with the new bundle's digest, the same
+ *   Vault then receiving the shares and the token; the acknowledgement never
+ *   approves a changed address, nor another Vault behind the new CA.
  */
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
 import { PULUMI_POLICY } from "../../components/lib/policy-names";
 import { renderPolicies } from "../../components/lib/policies";
 import { MOVED_FROM_KEY } from "../../components/lib/vault-init";
@@ -23,7 +29,8 @@ import { homelabStack } from "../support/fixtures";
 import { configOf } from "../support/program";
 import { RecordingProxy, startRecordingProxy } from "../support/recording-proxy";
 import { requireTool } from "../support/tools";
-import { initAndUnseal, startVault, vaultRequest, VaultServer } from "../support/vault-server";
+import { makeTestCa, TestCa } from "../support/test-ca";
+import { initAndUnseal, startVault, unseal, vaultRequest, VaultServer } from "../support/vault-server";
 
 describe("integration: Vault's identity pins where tokens and key shares go (two real Vaults)", function () {
     this.timeout(60_000);
@@ -31,6 +38,8 @@ describe("integration: Vault's identity pins where tokens and key shares go (two
     let other: VaultServer;
     let proxy: RecordingProxy;
     let root: string;
+    /** A non-root operator token (root is revoked when the provider token is minted with it). */
+    let operator: string;
     let keys: readonly string[];
     let unsealer: Provider;
     let tokens: Provider;
@@ -56,6 +65,15 @@ describe("integration: Vault's identity pins where tokens and key shares go (two
         requireTool(this, "vault");
         [ours, other] = await Promise.all([startVault(), startVault()]);
         ({ rootToken: root, keys } = await initAndUnseal(ours.address, { shares: 3, threshold: 2 }));
+        const everything = 'path "*" { capabilities = ["create", "read", "update", "delete", "list", "sudo"] }';
+        const written = await vaultRequest(ours.address, root, "PUT", "sys/policies/acl/spec-operator", {
+            policy: everything,
+        });
+        assert.equal(written.status, 204);
+        const minted = await vaultRequest(ours.address, root, "PUT", "auth/token/create-orphan", {
+            policies: ["spec-operator"],
+        });
+        operator = minted.body.auth.client_token as string;
         await initAndUnseal(other.address, { shares: 1, threshold: 1 });
         proxy = await startRecordingProxy(ours.address);
         unsealer = await hostLoaded("unsealed");
@@ -165,5 +183,161 @@ describe("integration: Vault's identity pins where tokens and key shares go (two
         proxy.setUpstream(ours.address);
         // Back to the real Vault: no change again.
         assert.deepEqual(await quietly(() => tokens.diff("id", after, settled)), { changes: false, replaces: [] });
+    });
+
+    describe("a new CA at the same address (TLS)", () => {
+        let oldCa: TestCa;
+        let newCa: TestCa;
+        let tls: RecordingProxy;
+        const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+        const serve = (ca: TestCa) => tls.setCertificate({ certPem: ca.certPem, keyPem: ca.keyPem });
+        const caRefusal = (what: string, address: string, digest: string) =>
+            `refusing to send ${what} to a Vault this stack did not initialize: the CA pinned for it (trust.caBundle) ` +
+            `at ${address} changed. If Vault's certificate really is now verified with the new trust.caBundle, set ` +
+            `secret-platform:vault.acknowledgeCa to ${digest} (the SHA-256 of that bundle) for the pulumi up that ` +
+            `rotates it (pulumi config set --path vault.acknowledgeCa ${digest}); removing it afterwards is ` +
+            "optional, since it approves only this bundle at this address. Otherwise revert the change.";
+        /** fn's result and the lines it printed. */
+        async function printed<T>(fn: () => Promise<T>): Promise<[T, string[]]> {
+            const lines: string[] = [];
+            const log = console.log;
+            console.log = (...args: unknown[]) => lines.push(args.join(" "));
+            try {
+                return [await fn(), lines];
+            } finally {
+                console.log = log;
+            }
+        }
+
+        before(() => {
+            oldCa = makeTestCa("identity spec old CA");
+            newCa = makeTestCa("identity spec new CA");
+        });
+        beforeEach(async () => {
+            // Vault's address serves a certificate from the old CA until the spec rotates it.
+            tls = await startRecordingProxy(ours.address, { certPem: oldCa.certPem, keyPem: oldCa.keyPem });
+        });
+        afterEach(async () => tls?.close());
+        after(() => {
+            oldCa?.cleanup();
+            newCa?.cleanup();
+        });
+
+        it("the unseal key shares: refused without vault.acknowledgeCa or with another digest, sent to the same Vault with the new bundle's", async () => {
+            const digest = sha256(newCa.caPem);
+            const recorded = { ...unsealInputs(tls.url, { keys: [...keys], caBundle: oldCa.caPem }), unsealed: true };
+            const rotated = unsealInputs(tls.url, { keys: [...keys], caBundle: newCa.caPem });
+            serve(newCa);
+            assert.equal((await vaultRequest(ours.address, operator, "PUT", "sys/seal")).status, 204);
+
+            const [diff, lines] = await printed(() => unsealer.diff("id", recorded, rotated));
+            assert.deepEqual(diff, { changes: true, replaces: [] });
+            assert.deepEqual(lines, [
+                "vault-unsealed: Vault's identity changed (the CA pinned for it (trust.caBundle)); the update sends " +
+                    `the key shares nowhere unless vault.acknowledgeCa is ${digest} (the SHA-256 of the new trust.caBundle)`,
+            ]);
+            const refused = `vault-unsealed: ${caRefusal("the unseal key shares", tls.url, digest)}`;
+            await assert.rejects(
+                quietly(() => unsealer.update("id", recorded, rotated)),
+                { message: refused },
+            );
+            // A leftover acknowledgement of another bundle (the old CA's) approves nothing.
+            await assert.rejects(
+                quietly(() => unsealer.update("id", recorded, { ...rotated, acknowledgeCa: sha256(oldCa.caPem) })),
+                { message: refused },
+            );
+            // A changed address is a move: the new bundle's digest does not approve it.
+            const elsewhere = tls.url.replace("127.0.0.1", "localhost");
+            await assert.rejects(
+                quietly(() =>
+                    unsealer.update("id", recorded, { ...rotated, address: elsewhere, acknowledgeCa: digest }),
+                ),
+                {
+                    message: `vault-unsealed: ${refusal("the unseal key shares", tls.url, `address ${tls.url} -> ${elsewhere}, the CA pinned for it (trust.caBundle)`)}`,
+                },
+            );
+            assert.equal(tls.requests.length, 0, "no request reached Vault's address, so no share");
+            assert.equal((await health(ours.address)).sealed, true, "nothing unsealed it");
+
+            // Acknowledged: the shares go to the same address, verified with the new CA only.
+            const done = await quietly(() => unsealer.update("id", recorded, { ...rotated, acknowledgeCa: digest }));
+            assert.equal(done.outs?.caBundle, newCa.caPem);
+            assert.equal((await health(ours.address)).sealed, false);
+            const sent = tls.requests.filter((r) => r.path === "/v1/sys/unseal");
+            assert.ok(sent.length >= 2, `the shares went to Vault through its address (${sent.length} requests)`);
+        });
+
+        it("the provider token: refused without vault.acknowledgeCa, never to another Vault or address, kept for the same Vault with it", async () => {
+            const policy = renderPolicies(configOf(homelabStack())).find((p) => p.name === PULUMI_POLICY);
+            const digest = sha256(newCa.caPem);
+            // Independent of the spec before: Vault unsealed, as a token check needs.
+            if ((await health(ours.address)).sealed === true) await unseal(ours.address, keys);
+            const inputs = {
+                address: tls.url,
+                skipTlsVerify: false,
+                caBundle: oldCa.caPem,
+                policy: PULUMI_POLICY,
+                policyText: policy?.text,
+                bootstrapToken: operator,
+                bootstrapSource: "vaultToken",
+            };
+            const state = (await quietly(() => tokens.create(inputs))).outs as Record<string, unknown>;
+            const token = String(state.token);
+            const ourId = (await health(ours.address)).cluster_id as string;
+            assert.equal(state.clusterId, ourId);
+            const carriesToken = (from: number) =>
+                tls.requests.slice(from).filter((r) => r.headers["x-vault-token"] === token).length;
+            serve(newCa);
+            const rotated = { ...inputs, caBundle: newCa.caPem };
+            const seen = tls.requests.length;
+
+            assert.deepEqual(await quietly(() => tokens.diff("id", state, rotated)), { changes: true, replaces: [] });
+            await assert.rejects(
+                quietly(() => tokens.update("id", state, rotated)),
+                {
+                    message: `vault-token: ${caRefusal("the provider token", tls.url, digest)}`,
+                },
+            );
+            const elsewhere = tls.url.replace("127.0.0.1", "localhost");
+            await assert.rejects(
+                quietly(() => tokens.update("id", state, { ...rotated, address: elsewhere, acknowledgeCa: digest })),
+                {
+                    message: `vault-token: ${refusal("the provider token", tls.url, `address ${tls.url} -> ${elsewhere}, the CA pinned for it (trust.caBundle)`)}`,
+                },
+            );
+            assert.equal(tls.requests.length, seen, "neither the preview nor the refused updates sent a request");
+
+            // Another Vault behind the address and the new CA: the acknowledgement approves a bundle, not a Vault.
+            tls.setUpstream(other.address);
+            const otherId = (await health(other.address)).cluster_id as string;
+            await assert.rejects(
+                quietly(() => tokens.update("id", state, { ...rotated, acknowledgeCa: digest })),
+                {
+                    message:
+                        `Vault at ${tls.url} reports cluster id ${otherId}, but this stack's Vault has cluster id ${ourId}: ` +
+                        "another Vault (re-initialized, or another server at this address) answers there, so the " +
+                        "provider token is not sent to it. See docs/bootstrap.md (Vault's identity).",
+                },
+            );
+            assert.equal(carriesToken(seen), 0, "the other Vault was asked who it is, and received no token");
+            tls.setUpstream(ours.address);
+
+            // Acknowledged: the same token, verified with the new CA, at the same Vault.
+            const acknowledged = { ...rotated, acknowledgeCa: digest };
+            const after = (await quietly(() => tokens.update("id", state, acknowledged))).outs as Record<
+                string,
+                unknown
+            >;
+            assert.equal(after.token, token);
+            assert.equal(after.caBundle, newCa.caPem);
+            assert.equal(after.clusterId, ourId);
+            assert.ok(carriesToken(seen) > 0, "the token went to Vault at its address");
+            // Settled: no change, with the acknowledgement left in place or removed.
+            assert.deepEqual(await quietly(() => tokens.diff("id", after, acknowledged)), {
+                changes: false,
+                replaces: [],
+            });
+            assert.deepEqual(await quietly(() => tokens.diff("id", after, rotated)), { changes: false, replaces: [] });
+        });
     });
 });

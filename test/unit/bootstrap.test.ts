@@ -10,7 +10,10 @@ import { UNSEAL_KEYS_DIR, UNSEAL_SCRIPT_PATH, unsealerPodSpec, unsealKeyFiles } 
 import {
     alreadyInitializedMessage,
     BootstrapInputs,
+    caChangeRefusal,
     ensureInitialized,
+    IdentityAcknowledgements,
+    identityRefusal,
     INIT_REQUEST_TIMEOUT_MS,
     ensureUnsealed,
     initRequest,
@@ -28,6 +31,7 @@ import { hostLoaded, hostLoadedBootstrapProvider } from "../support/dynamic-prov
 import { bootstrapKindOf } from "../../components/lib/bootstrap-provider";
 import { SerializedProvider, serializedProviderFile } from "../../components/lib/serialized-provider";
 import { awsStack, homelabStack } from "../support/fixtures";
+import { makeTestCa } from "../support/test-ca";
 import {
     dependsOnOf,
     isSecret,
@@ -537,6 +541,95 @@ describe("bootstrap (mocks)", () => {
             assert.equal("raftHa" in single.find(type, `${B}-${name}`).inputs, false, `${name}: no raftHa input`);
         }
     });
+
+    it("vault.acknowledgeCa and vault.movedFrom reach the unseal and token resources only when set (init sends nothing)", async () => {
+        const ca = makeTestCa("bootstrap spec CA");
+        try {
+            const stack = homelabStack();
+            const digest = createHash("sha256").update(ca.caPem, "utf8").digest("hex");
+            stack.values.trust = { caBundle: ca.caPem };
+            stack.values.vault = { acknowledgeCa: digest, movedFrom: "https://vault.old.akn" };
+            const p = await runProgram(stack, build);
+            for (const type of [UNSEALED, TOKEN]) {
+                const inputs = p.find(type, type === UNSEALED ? `${B}-unsealed` : `${B}-provider-token`).inputs;
+                assert.equal(inputs.acknowledgeCa, digest, type);
+                assert.equal(inputs.movedFrom, "https://vault.old.akn", type);
+                assert.equal(inputs.caBundle, ca.caPem, type);
+            }
+            const init = p.find(INIT, `${B}-init`).inputs;
+            assert.equal("acknowledgeCa" in init || "movedFrom" in init, false);
+            // Unset: a stack's inputs (and so its state) stay as they were.
+            const plain = await runProgram(homelabStack(), build);
+            for (const [type, name] of [
+                [UNSEALED, "unsealed"],
+                [TOKEN, "provider-token"],
+            ]) {
+                const inputs = plain.find(type, `${B}-${name}`).inputs;
+                assert.equal("acknowledgeCa" in inputs || "movedFrom" in inputs, false, name);
+            }
+        } finally {
+            ca.cleanup();
+        }
+    });
+});
+
+describe("identityRefusal: which changes of Vault's identity each acknowledgement approves", () => {
+    const recorded = { address: "https://vault.amiya.akn", skipTlsVerify: false, caBundle: "OLD CA" };
+    const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+    const EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const refuse = (next: typeof recorded | Omit<typeof recorded, "caBundle">, ack: IdentityAcknowledgements) =>
+        identityRefusal("the provider token", recorded, next, ack);
+
+    it("a new CA alone passes with the new bundle's digest only; a removed bundle with the empty string's", () => {
+        const rotated = { ...recorded, caBundle: "NEW CA" };
+        assert.equal(refuse(recorded, {}), undefined, "nothing changed");
+        assert.equal(refuse(rotated, { acknowledgeCa: sha256("NEW CA") }), undefined);
+        assert.equal(
+            refuse(rotated, { acknowledgeCa: sha256("OLD CA") }),
+            caChangeRefusal("the provider token", recorded.address, "NEW CA"),
+        );
+        assert.equal(
+            refuse(rotated, {}),
+            "refusing to send the provider token to a Vault this stack did not initialize: the CA pinned for it " +
+                "(trust.caBundle) at https://vault.amiya.akn changed. If Vault's certificate really is now verified " +
+                `with the new trust.caBundle, set secret-platform:vault.acknowledgeCa to ${sha256("NEW CA")} (the ` +
+                "SHA-256 of that bundle) for the pulumi up that rotates it (pulumi config set --path " +
+                `vault.acknowledgeCa ${sha256("NEW CA")}); removing it afterwards is optional, since it approves only ` +
+                "this bundle at this address. Otherwise revert the change.",
+        );
+        const publicRoots = { address: recorded.address, skipTlsVerify: recorded.skipTlsVerify };
+        assert.equal(sha256(""), EMPTY_DIGEST);
+        assert.equal(refuse(publicRoots, { acknowledgeCa: EMPTY_DIGEST }), undefined);
+        assert.equal(
+            refuse(publicRoots, {}),
+            "refusing to send the provider token to a Vault this stack did not initialize: the CA pinned for it " +
+                "(trust.caBundle) at https://vault.amiya.akn changed. If Vault's certificate really is now verified " +
+                `with no trust.caBundle (public roots), set secret-platform:vault.acknowledgeCa to ${EMPTY_DIGEST} (the ` +
+                "SHA-256 of that bundle) for the pulumi up that rotates it (pulumi config set --path " +
+                `vault.acknowledgeCa ${EMPTY_DIGEST}); removing it afterwards is optional, since it approves only ` +
+                "this bundle at this address. Otherwise revert the change.",
+        );
+    });
+
+    it("a changed address or skipTlsVerify needs vault.movedFrom, whatever vault.acknowledgeCa says", () => {
+        const moved = { ...recorded, address: "https://vault.evil.akn", caBundle: "NEW CA" };
+        const insecure = { ...recorded, skipTlsVerify: true };
+        const moveRefusal = (change: string) =>
+            `refusing to send the provider token to a Vault this stack did not initialize: ${change}. If Vault ` +
+            "really moved, set secret-platform:vault.movedFrom to https://vault.amiya.akn for the pulumi up that " +
+            "moves it (pulumi config set --path vault.movedFrom ...), then remove it. Otherwise revert the change.";
+        assert.equal(
+            refuse(moved, { acknowledgeCa: sha256("NEW CA") }),
+            moveRefusal(
+                "address https://vault.amiya.akn -> https://vault.evil.akn, the CA pinned for it (trust.caBundle)",
+            ),
+        );
+        assert.equal(refuse(insecure, { acknowledgeCa: sha256("OLD CA") }), moveRefusal("skipTlsVerify true"));
+        // Positive controls: the recorded address as vault.movedFrom approves either.
+        assert.equal(refuse(moved, { movedFrom: recorded.address }), undefined);
+        assert.equal(refuse(insecure, { movedFrom: recorded.address }), undefined);
+        assert.notEqual(refuse(moved, { movedFrom: moved.address }), undefined, "movedFrom names the old address");
+    });
 });
 
 describe("bootstrap builders", () => {
@@ -659,7 +752,7 @@ describe("vault-init against a fake API", () => {
                 message:
                     `Vault API at ${fake.address} did not answer within 0.05s (last error: GET ${fake.address}/v1/sys/seal-status: HTTP 503: Vault is sealed). ` +
                     "Check secret-platform:vault.address, that the Vault pod is running and reachable from here " +
-                    "(and secret-platform:vault.skipTlsVerify for a self-signed certificate); " +
+                    "(and secret-platform:trust.caBundle for a certificate from a private CA); " +
                     "secret-platform:vault.waitTimeoutSeconds sets how long to wait.",
             });
         } finally {

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -8,6 +9,7 @@ import { buildPlatform } from "../../components/platform";
 import { readStackFile } from "../../ops/stack-file";
 import { awsStack, homelabStack, KMS_EGRESS } from "../support/fixtures";
 import { registrations } from "../support/mocks";
+import { makeTestCa, TestCa } from "../support/test-ca";
 import {
     configOf,
     configProblems,
@@ -486,6 +488,11 @@ const cases: BadCase[] = [
             `${ns}:vault.movedFrom: is vault.address itself: it names the address Vault had before the move (remove it when nothing moved)`,
         ],
     },
+    {
+        name: "vault.acknowledgeCa that is not a SHA-256 digest",
+        change: (s) => (s.values.vault = { acknowledgeCa: "E3B0C442" }),
+        expect: [`${ns}:vault.acknowledgeCa: must be a SHA-256 digest: 64 lowercase hex digits (got "E3B0C442")`],
+    },
 ];
 
 describe("loadConfig", () => {
@@ -512,6 +519,37 @@ describe("loadConfig", () => {
             stack.values.vault = vault;
             assert.equal(configOf(stack).vault.skipTlsVerify, vault.skipTlsVerify === true, JSON.stringify(vault));
         }
+    });
+
+    describe("vault.acknowledgeCa names the configured trust.caBundle", () => {
+        let ca: TestCa;
+        let digest: string;
+        const EMPTY_DIGEST = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        before(() => {
+            ca = makeTestCa("config spec CA");
+            digest = createHash("sha256").update(ca.caPem, "utf8").digest("hex");
+        });
+        after(() => ca?.cleanup());
+        const withAck = (acknowledgeCa: string, caBundle?: string) => {
+            const stack = homelabStack();
+            if (caBundle !== undefined) stack.values.trust = { caBundle };
+            stack.values.vault = { acknowledgeCa };
+            return stack;
+        };
+
+        it("refuses another bundle's digest, naming the key and the digest of the configured bundle", () => {
+            assert.deepEqual(configProblems(withAck(EMPTY_DIGEST, ca.caPem)), [
+                `${ns}:vault.acknowledgeCa: is not the SHA-256 of trust.caBundle as configured: that is ${digest}; set it to that value to acknowledge this bundle, or remove it`,
+            ]);
+            assert.deepEqual(configProblems(withAck(digest)), [
+                `${ns}:vault.acknowledgeCa: is not the SHA-256 of trust.caBundle as configured: that is ${EMPTY_DIGEST} (no trust.caBundle: the empty string's); set it to that value to acknowledge this bundle, or remove it`,
+            ]);
+        });
+
+        it("accepts the configured bundle's digest (and the empty string's without a bundle)", () => {
+            assert.equal(configOf(withAck(digest, ca.caPem)).vault.acknowledgeCa, digest);
+            assert.equal(configOf(withAck(EMPTY_DIGEST)).vault.acknowledgeCa, EMPTY_DIGEST);
+        });
     });
 
     it("accepts a config with no egress rule once NetworkPolicies are off, or with OIDC off no OIDC rule", () => {

@@ -517,7 +517,7 @@ describe("trust.caBundle", function () {
                 `Vault API at ${address}: its TLS certificate cannot be verified (${cause}). ` +
                     "Set secret-platform:trust.caBundle to the PEM bundle of the CA that signed it " +
                     "(pulumi config set --path 'trust.caBundle' -- \"$(cat ca.crt)\"), " +
-                    "or, insecurely, secret-platform:vault.skipTlsVerify true.",
+                    "or, insecurely, both secret-platform:vault.skipTlsVerify true and secret-platform:vault.allowInsecure true.",
             );
         });
     });

@@ -1,3 +1,4 @@
+import { caBundleDigest } from "../../lib/vault-init";
 import { Rule } from "./rule";
 
 /** Loopback is this machine: plain http there crosses no network. */
@@ -9,7 +10,8 @@ function isLoopback(hostname: string): boolean {
  * The provider token (root-equivalent) and the unseal key shares travel to
  * vault.address: only over verified TLS, unless the stack says in so many
  * words that it accepts the risk (vault.allowInsecure). And a move names the
- * address Vault had before, not the one it has.
+ * address Vault had before, not the one it has; a CA acknowledgement names the
+ * configured bundle, so a typo fails the preview rather than the update.
  */
 export const vaultRules: Rule = (c, _facts, fail) => {
     const v = c.vault;
@@ -25,6 +27,15 @@ export const vaultRules: Rule = (c, _facts, fail) => {
             fail(
                 "vault.movedFrom",
                 "is vault.address itself: it names the address Vault had before the move (remove it when nothing moved)",
+            );
+        }
+    }
+    if (v.acknowledgeCa !== undefined) {
+        const expected = caBundleDigest(c.trust.caBundle);
+        if (v.acknowledgeCa !== expected) {
+            fail(
+                "vault.acknowledgeCa",
+                `is not the SHA-256 of trust.caBundle as configured: that is ${expected}${c.trust.caBundle === undefined ? " (no trust.caBundle: the empty string's)" : ""}; set it to that value to acknowledge this bundle, or remove it`,
             );
         }
     }
