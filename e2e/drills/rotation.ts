@@ -199,7 +199,8 @@ export async function rotationDrill(d: Drill, r: PodRig, oldKey: StorageKey): Pr
     const gap = await reader.stop();
     check(up.summary.result === "succeeded", "pulumi up with the new key", up.summary);
     // The Kubernetes provider replaces a Secret whose data changes (its name is fixed: delete, then create); the
-    // StatefulSet is updated in place (its template's checksum). Nothing else changes.
+    // StatefulSet is updated in place (its template's checksum). The chart changed, so bootstrap's readiness
+    // checks run in the update (their serverRevision), after the pod rolled. Nothing else changes.
     const changed = steps.steps
         // A provider's own step (the dynamic providers' `default`) is no change of the cluster.
         .filter((st) => st.op !== "same" && st.op !== "read" && !st.type.startsWith("pulumi:providers:"))
@@ -209,12 +210,15 @@ export async function rotationDrill(d: Drill, r: PodRig, oldKey: StorageKey): Pr
         ...replaced(STORAGE_SECRET_RESOURCE),
         ...replaced("platform-backup-credentials"),
         "update platform-server-chart:vault/vault",
+        "update platform-bootstrap-unsealed",
+        "update platform-bootstrap-provider-token",
     ];
     check(
         changed.includes("update platform-server-chart:vault/vault") &&
             changed.includes(`replace ${STORAGE_SECRET_RESOURCE}`) &&
+            changed.includes("update platform-bootstrap-unsealed") &&
             changed.every((c) => allowed.includes(c)),
-        "the up replaces the credential Secrets and updates the StatefulSet, and changes nothing else",
+        "the up replaces the credential Secrets, updates the StatefulSet, re-checks Vault's seal and token, and changes nothing else",
         changed,
     );
     const checksumAfter = await templateChecksum(r, d);

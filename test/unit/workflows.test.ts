@@ -237,6 +237,31 @@ describe("workflows", () => {
         });
     }
 
+    it(".ci/run: the raft drills run last, only while the 90-minute budget leaves them room (run as bash with SECONDS set)", () => {
+        const script = fs.readFileSync(path.join(ROOT, ".ci/run"), "utf8");
+        const lines = script.split("\n");
+        assert.ok(lines.indexOf("npm test") < lines.indexOf("budget_seconds=$((90 * 60))"), "npm test comes first");
+        const guard = script.slice(script.indexOf("budget_seconds="));
+        // The guard as .ci/run has it, with npm stubbed: which branch runs at a given elapsed time.
+        const run = (elapsed: number) =>
+            spawnSync("bash", ["-c", `npm() { echo "ran npm $*"; }\nSECONDS=${elapsed}\n${guard}`], {
+                encoding: "utf8",
+            });
+        const warm = run(25 * 60);
+        assert.equal(warm.status, 0);
+        assert.equal(warm.stdout, "ran npm run e2e:raft-drills\n");
+        assert.equal(warm.stderr, "");
+        const cold = run(80 * 60);
+        assert.equal(cold.status, 0);
+        assert.equal(cold.stdout, "");
+        assert.match(
+            cold.stderr,
+            /^\.ci\/run: the raft drills were LEFT OUT: 480\d s of the 5400 s budget are gone and they take up to 840 s/,
+        );
+        // The edge: exactly 14 minutes left still runs them.
+        assert.equal(run(76 * 60).stdout, "ran npm run e2e:raft-drills\n");
+    });
+
     it("preview: npm test, then pulumi preview with the guardrail pack, the offline plan and a PR comment per stack", () => {
         const wf = load("preview");
         assert.deepEqual(Object.keys(wf.on), ["pull_request"]);
