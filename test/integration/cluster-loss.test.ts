@@ -26,6 +26,7 @@ import {
     UNKNOWN_INPUT,
 } from "../../components/lib/vault-init";
 import { initInputs, unsealInputs } from "../support/bootstrap-inputs";
+import { capturing as captured } from "../support/console-capture";
 import { hostLoaded, Provider } from "../support/dynamic-provider";
 import { homelabStack } from "../support/fixtures";
 import { configOf } from "../support/program";
@@ -63,20 +64,8 @@ describe("integration: cluster loss with the state kept: refresh, preview and up
     let vaultId: string | undefined;
     const printed: string[] = [];
 
-    /** Runs fn with console.log captured (the provider's lines a user sees in the preview). */
-    async function capturing<T>(fn: () => Promise<T>): Promise<{ result: T; out: string }> {
-        const log = console.log;
-        let out = "";
-        console.log = (...args: unknown[]) => {
-            out += `${args.join(" ")}\n`;
-        };
-        try {
-            return { result: await fn(), out };
-        } finally {
-            console.log = log;
-            printed.push(out);
-        }
-    }
+    /** Runs fn with console.log captured (the provider's lines a user sees in the preview), and keeps them. */
+    const capturing = <T>(fn: () => Promise<T>) => captured(fn, (out) => printed.push(out));
 
     const sealStatus = async () => (await vaultRequest(vault.address, undefined, "GET", "sys/seal-status")).body;
     const refused = (address: string) =>

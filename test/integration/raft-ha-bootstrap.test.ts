@@ -21,6 +21,7 @@ import {
     UNKNOWN_INPUT,
 } from "../../components/lib/vault-init";
 import { initInputs, KEYS_SECRET, unsealInputs } from "../support/bootstrap-inputs";
+import { capturing } from "../support/console-capture";
 import { hostLoaded, Provider } from "../support/dynamic-provider";
 import { homelabStack } from "../support/fixtures";
 import { configOf } from "../support/program";
@@ -44,20 +45,6 @@ describe("integration: bootstrap with raft HA on a real Vault: the update waits 
     let tokenIn: Record<string, unknown>;
     let tokenState: Record<string, any>;
     const HA_WAIT = { waitTimeoutSeconds: 30, sealType: "shamir", keysSecret: KEYS_SECRET };
-
-    /** Runs fn with console.log captured (the provider's lines a user sees). */
-    async function capturing<T>(fn: () => Promise<T>): Promise<{ result: T; out: string }> {
-        const log = console.log;
-        let out = "";
-        console.log = (...args: unknown[]) => {
-            out += `${args.join(" ")}\n`;
-        };
-        try {
-            return { result: await fn(), out };
-        } finally {
-            console.log = log;
-        }
-    }
 
     const sealed = async () => (await vaultRequest(vault.address, undefined, "GET", "sys/seal-status")).body.sealed;
     /** The requests that reached vault.address since `from`, as `METHOD path`. */
